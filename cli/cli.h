@@ -1,0 +1,27 @@
+/* podfencectl: shared context and the subcommands, one file each. */
+#ifndef PF_CLI_H
+#define PF_CLI_H
+
+#include "config.h"
+
+enum pf_output { PF_OUTPUT_TABLE, PF_OUTPUT_JSON };
+
+struct pf_cli {
+	const char *db;
+	const char *socket;
+	const char *state_dir;
+	enum pf_output output;
+	const struct pf_config *config;
+};
+
+/* Each returns an exit code: 0 ok, 1 runtime failure, 2 usage or invalid input. argv[0] is the
+ * subcommand name; getopt state is reset before the call. */
+int cmd_status(const struct pf_cli *cli, int argc, char **argv);
+int cmd_pods(const struct pf_cli *cli, int argc, char **argv);
+int cmd_policies(const struct pf_cli *cli, int argc, char **argv);
+int cmd_events(const struct pf_cli *cli, int argc, char **argv);
+int cmd_explain(const struct pf_cli *cli, int argc, char **argv);
+int cmd_check(const struct pf_cli *cli, int argc, char **argv);
+int cmd_reload(const struct pf_cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,132 @@
+/* The FencePolicy model (SPEC §2): parsed from YAML or JSON, validated, defaults applied. */
+#ifndef PF_POLICY_H
+#define PF_POLICY_H
+
+#include "addr.h"
+#include "error.h"
+
+#define PF_POLICY_API_VERSION "podfence.io/v1alpha1"
+#define PF_POLICY_KIND "FencePolicy"
+#define PF_POLICY_DEFAULT_PRIORITY 1000
+#define PF_POLICY_MAX_PRIORITY 65535
+#define PF_POLICY_MAX_APPLIES_TO 64
+#define PF_POLICY_MAX_RULES 256
+/* Bounds the spec does not fix; an outsider must not make us allocate without limit. */
+#define PF_POLICY_MAX_TO 256
+#define PF_POLICY_MAX_PORTS 256
+#define PF_POLICY_MAX_FILE (4 * 1024 * 1024)
+#define PF_POLICY_MAX_DOCS 1024
+
+enum pf_action {
+	PF_ACTION_ALLOW = 0,
+	PF_ACTION_DENY,
+	PF_ACTION_REJECT,
+	PF_ACTION_ALERT,
+	_PF_ACTION_MAX,
+};
+
+enum pf_kind {
+	PF_KIND_POD = 0,
+	PF_KIND_DEPLOYMENT,
+	PF_KIND_REPLICASET,
+	PF_KIND_STATEFULSET,
+	PF_KIND_DAEMONSET,
+	PF_KIND_JOB,
+	PF_KIND_CRONJOB,
+	PF_KIND_NAMESPACE,
+	PF_KIND_SERVICE, /* only in `to` */
+	_PF_KIND_MAX,
+};
+
+/* "Allow" <-> PF_ACTION_ALLOW; NULL / -EINVAL for unknown. Case-sensitive, as Kubernetes. */
+const char *pf_action_to_string(enum pf_action a);
+int pf_action_from_string(const char *s);
+const char *pf_kind_to_string(enum pf_kind k);
+int pf_kind_from_string(const char *s);
+
+struct pf_ref {
+	enum pf_kind kind;
+	char *namespace; /* defaulted from metadata.namespace; for Namespace refs equals name */
+	char *name;
+};
+
+struct pf_peer {
+	bool is_cidr;
+	struct pf_ref ref;	 /* when !is_cidr */
+	struct pf_prefix cidr; /* when is_cidr */
+};
+
+struct pf_port_range {
+	uint16_t port;	   /* 1..65535 */
+	uint16_t end_port; /* >= port; equals port when endPort omitted */
+	/* protocol: TCP only today */
+};
+
+struct pf_rule {
+	enum pf_action action;
+	struct pf_peer *to; /* n_to == 0: any destination */
+	size_t n_to;
+	struct pf_port_range *ports; /* n_ports == 0: any port */
+	size_t n_ports;
+	bool log;
+};
+
+struct pf_policy {
+	char *namespace; /* defaults to "default" */
+	char *name;
+	uint32_t priority; /* default PF_POLICY_DEFAULT_PRIORITY */
+	struct pf_ref *applies_to;
+	size_t n_applies_to;
+	struct pf_rule *egress;
+	size_t n_egress;
+};
+
+void pf_policy_free(struct pf_policy *p);
+#define pf_policy_freep(pp) pf_policy_free(*(pp))
+
+/*
+ * One document of a policy file (or one API object). On success policy is set and error
+ * empty. On a validation error policy is NULL and error names the field path, e.g.
+ * "spec.egress[2].ports[0].endPort: must be >= port (80)"; namespace/name are filled in
+ * when the document's metadata could be read, so the store can keep the last valid version
+ * of that policy in force.
+ */
+struct pf_policy_doc {
+	struct pf_policy *policy;
+	char *namespace; /* may be NULL when unreadable */
+	char *name;	 /* may be NULL when unreadable */
+	unsigned index;	 /* document index in the file, 0-based */
+	unsigned line;	 /* line of the document start (YAML), 0 when unknown */
+	char error[1024];
+};
+
+struct pf_policy_file {
+	struct pf_policy_doc *docs;
+	size_t n_docs;
+};
+
+/*
+ * Parse a file's bytes. name is used in messages only. The format is YAML unless the first
+ * non-space byte is '{' or '[' (JSON; YAML parsers accept JSON too, but yajl gives better
+ * messages). Returns 0 when the file could be split into documents (each doc then valid or
+ * not), or a negative errno with err set when the file as a whole is unreadable (syntax
+ * error, too large, too many documents) — then nothing in it is applied.
+ */
+int pf_policy_parse_buffer(const char *name, const char *buf, size_t len, struct pf_policy_file *out,
+			   struct pf_error *err);
+int pf_policy_parse_file(const char *path, struct pf_policy_file *out, struct pf_error *err);
+void pf_policy_file_free(struct pf_policy_file *f);
+/* Number of invalid docs in f. */
+size_t pf_policy_file_n_invalid(const struct pf_policy_file *f);
+
+struct pf_node;
+/* Validate one already-parsed document tree (a Kubernetes API object, say). */
+int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out, struct pf_policy_doc *info);
+
+/* Canonical JSON of a policy (what the store keeps and `podfencectl policies -o json` shows). */
+int pf_policy_to_json(const struct pf_policy *p, char **out);
+/* Human forms used by the store's views: "Service shop/db, 10.20.0.0/16" / "any"; "5432-5433/TCP, 80/TCP" / "any". */
+int pf_rule_destination_string(const struct pf_rule *r, char **out);
+int pf_rule_ports_string(const struct pf_rule *r, char **out);
+
+#endif

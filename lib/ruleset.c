@@ -1,0 +1,95 @@
+/* The resolved ruleset and its plain, rule-walking evaluator (the reference semantics). */
+#include "ruleset.h"
+
+void pf_ruleset_free(struct pf_ruleset *rs)
+{
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->n_policies; i++) {
+		struct pf_rs_policy *p = &rs->policies[i];
+
+		for (size_t j = 0; j < p->n_rules; j++) {
+			free(p->rules[j].dst_ips);
+			free(p->rules[j].dst_nets);
+			free(p->rules[j].ports);
+		}
+		free(p->rules);
+		free(p->src);
+		free(p->namespace);
+		free(p->name);
+	}
+	free(rs->policies);
+	free(rs);
+}
+
+static int policy_order(const void *a, const void *b)
+{
+	const struct pf_rs_policy *x = a, *y = b;
+	int c;
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	c = strcmp(x->namespace, y->namespace);
+	if (c)
+		return c;
+	return strcmp(x->name, y->name);
+}
+
+void pf_ruleset_sort(struct pf_ruleset *rs)
+{
+	if (rs->n_policies > 1)
+		qsort(rs->policies, rs->n_policies, sizeof(*rs->policies), policy_order);
+}
+
+size_t pf_ruleset_n_rules(const struct pf_ruleset *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n_policies; i++)
+		n += rs->policies[i].n_rules;
+	return n;
+}
+
+static bool rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst, uint16_t dport)
+{
+	bool to = r->any_dst, port = r->n_ports == 0;
+
+	for (size_t i = 0; !to && i < r->n_dst_ips; i++)
+		to = pf_addr_eq(&r->dst_ips[i], dst);
+	for (size_t i = 0; !to && i < r->n_dst_nets; i++)
+		to = pf_prefix_contains(&r->dst_nets[i], dst);
+	for (size_t i = 0; !port && i < r->n_ports; i++)
+		port = dport >= r->ports[i].port && dport <= r->ports[i].end_port;
+	return to && port;
+}
+
+void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action, const struct pf_addr *src,
+		     const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->action = default_action;
+	out->rule_index = -1;
+	for (size_t i = 0; i < rs->n_policies; i++) {
+		const struct pf_rs_policy *p = &rs->policies[i];
+		bool applies = false;
+
+		for (size_t s = 0; !applies && s < p->n_src; s++)
+			applies = pf_addr_eq(&p->src[s], src);
+		if (!applies)
+			continue;
+		for (size_t j = 0; j < p->n_rules; j++) {
+			const struct pf_rs_rule *r = &p->rules[j];
+
+			if (!rule_matches(r, dst, dport))
+				continue;
+			out->action = r->action;
+			out->log = r->log;
+			out->matched = true;
+			out->policy_id = p->id;
+			out->policy_namespace = p->namespace;
+			out->policy_name = p->name;
+			out->rule_index = (int32_t)r->rule_index;
+			return;
+		}
+	}
+}

@@ -1,0 +1,62 @@
+/*
+ * The resolved ruleset: policies with every name turned into IPs. The store produces it,
+ * the verdict cache compiles it, and the reference evaluator in tests walks it.
+ */
+#ifndef PF_RULESET_H
+#define PF_RULESET_H
+
+#include "addr.h"
+#include "policy.h"
+
+struct pf_rs_rule {
+	enum pf_action action;
+	bool log;
+	uint32_t rule_index; /* index in the policy's spec.egress */
+	bool any_dst;	     /* `to` omitted or empty */
+	struct pf_addr *dst_ips; /* resolved refs (a ref that resolves to nothing adds nothing) */
+	size_t n_dst_ips;
+	struct pf_prefix *dst_nets; /* cidr peers */
+	size_t n_dst_nets;
+	struct pf_port_range *ports; /* n_ports == 0: any port */
+	size_t n_ports;
+};
+
+struct pf_rs_policy {
+	uint32_t id;	 /* store's policy id */
+	char *namespace;
+	char *name;
+	uint32_t priority;
+	struct pf_addr *src; /* IPs appliesTo resolves to */
+	size_t n_src;
+	struct pf_rs_rule *rules;
+	size_t n_rules;
+};
+
+struct pf_ruleset {
+	/* Sorted in evaluation order: priority ascending, then namespace, then name. */
+	struct pf_rs_policy *policies;
+	size_t n_policies;
+};
+
+void pf_ruleset_free(struct pf_ruleset *rs);
+/* Sort policies into evaluation order (SPEC §2). */
+void pf_ruleset_sort(struct pf_ruleset *rs);
+/* Total number of rules, and of (src, rule) pairs, for sizing and benchmarks. */
+size_t pf_ruleset_n_rules(const struct pf_ruleset *rs);
+
+struct pf_verdict {
+	enum pf_action action;
+	bool log;	 /* Allow with log: true */
+	bool matched;	 /* false: no rule matched, action is the default */
+	uint32_t policy_id;
+	const char *policy_namespace; /* NULL when !matched; valid while the cache/ruleset lives */
+	const char *policy_name;
+	int32_t rule_index; /* -1 when !matched */
+};
+
+/* The plain evaluator: walks every policy and rule as SPEC §2 words it. Reference for tests and
+ * `podfencectl explain` cross-checks; O(rules). */
+void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action, const struct pf_addr *src,
+		     const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out);
+
+#endif

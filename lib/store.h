@@ -1,0 +1,119 @@
+/*
+ * The sqlite store (SPEC §3): policies and workloads written by podfence-sync, registered pods
+ * and events written by podfenced, public views for sqlite3 users. Every write is one
+ * transaction; readers never see half of one (WAL).
+ *
+ * DRAFT CONTRACT: owned by the store maintainer; others may rely on these signatures.
+ */
+#ifndef PF_STORE_H
+#define PF_STORE_H
+
+#include "addr.h"
+#include "error.h"
+#include "policy.h"
+#include "ruleset.h"
+
+struct pf_store;
+
+enum {
+	PF_STORE_READONLY = 1 << 0, /* podfencectl: never creates or migrates */
+};
+
+/* Open (creating the file and its directory, mode 0750, unless READONLY), set WAL, busy timeout,
+ * foreign keys, and apply forward migrations from the embedded schema/ (user_version). A
+ * database newer than this build is refused with a clear message. */
+int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struct pf_error *err);
+void pf_store_close(struct pf_store *s);
+int pf_store_schema_version(struct pf_store *s);
+/* PRAGMA data_version: changes when another connection committed. */
+int pf_store_data_version(struct pf_store *s, uint64_t *out);
+/* Raw handle for read-only queries (CLI tables). */
+struct sqlite3 *pf_store_db(struct pf_store *s);
+
+/* Explicit transactions around several calls below (each call alone is its own transaction). */
+int pf_store_begin(struct pf_store *s, struct pf_error *err);
+int pf_store_commit(struct pf_store *s, struct pf_error *err);
+void pf_store_rollback(struct pf_store *s);
+
+/* ---- policies (podfence-sync) ---------------------------------------------------------- */
+
+/*
+ * Mirror one source (a policy file path, or "kube") in one transaction:
+ * - each valid doc replaces the stored version of (namespace, name) and clears its error;
+ * - each invalid doc with a known (namespace, name) keeps the stored last valid version in
+ *   force and records the error (valid = 0 if there was none, and then it enforces nothing);
+ * - invalid docs without identity are recorded as an error row of the source;
+ * - policies of this source not present in docs are deleted.
+ * A (namespace, name) already owned by another source is an error for that doc.
+ */
+int pf_store_sync_source(struct pf_store *s, const char *source, const struct pf_policy_doc *docs,
+			 size_t n_docs, struct pf_error *err);
+/* The source as a whole is unreadable: keep every policy of it in force, record error. */
+int pf_store_source_error(struct pf_store *s, const char *source, const char *error, struct pf_error *err);
+/* Kubernetes objects one at a time (inside begin/commit for batches). */
+int pf_store_put_policy(struct pf_store *s, const char *source, const struct pf_policy_doc *doc,
+			struct pf_error *err);
+int pf_store_delete_policy(struct pf_store *s, const char *namespace, const char *name,
+			   struct pf_error *err);
+int pf_store_delete_source(struct pf_store *s, const char *source, struct pf_error *err);
+
+/* ---- workloads (podfence-sync --kube): what a (kind, namespace, name) resolves to ---------- */
+
+int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace, const char *name,
+			  const struct pf_addr *ips, size_t n_ips, struct pf_error *err);
+int pf_store_delete_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
+			     const char *name, struct pf_error *err);
+/* Remove every workload not touched since pf_store_mark_workloads() (full resync). */
+int pf_store_mark_workloads(struct pf_store *s, struct pf_error *err);
+int pf_store_sweep_workloads(struct pf_store *s, struct pf_error *err);
+
+/* ---- pods (podfenced): registered network namespaces ------------------------------------- */
+
+struct pf_pod_record {
+	char *namespace;
+	char *name;
+	char *uid;	   /* may be NULL */
+	char *kind;	   /* "Pod" or "Container" (Podman/runc) */
+	uint64_t netns_dev;
+	uint64_t netns_ino;
+	char *netns_path;  /* how it was opened */
+	char **containers; /* container ids sharing the netns */
+	size_t n_containers;
+	struct pf_addr *ips;
+	size_t n_ips;
+	int64_t registered_at_ms;
+	char *state; /* "enforced", "pending", "failed: ..." */
+};
+
+int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct pf_error *err);
+int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino, struct pf_error *err);
+int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n, struct pf_error *err);
+void pf_pod_records_free(struct pf_pod_record *p, size_t n);
+
+/* ---- events (podfenced) ---------------------------------------------------------------- */
+
+struct pf_event {
+	int64_t at_ms;
+	const char *pod_namespace;
+	const char *pod_name;
+	struct pf_addr src;
+	struct pf_addr dst;
+	uint16_t dport;
+	enum pf_action action;
+	const char *policy_namespace; /* NULL: default action */
+	const char *policy_name;
+	int32_t rule_index;
+	uint32_t count; /* 1 + suppressed */
+};
+
+/* Append n events in one transaction; keeps at most max_rows (oldest dropped), 0 = no limit. */
+int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t n, size_t max_rows,
+			   struct pf_error *err);
+
+/* ---- the engine's input ------------------------------------------------------------------ */
+
+/* Resolve every valid policy's appliesTo and to refs (workloads from sync, plus registered pods
+ * for Pod and Namespace refs) into a sorted ruleset. */
+int pf_store_load_ruleset(struct pf_store *s, struct pf_ruleset **out, struct pf_error *err);
+
+#endif

@@ -1,0 +1,26 @@
+/* podfence-sync: options shared by the directory and Kubernetes modes. */
+#ifndef PF_SYNC_H
+#define PF_SYNC_H
+
+#include "config.h"
+
+struct pf_sync_options {
+	const char *db;
+	const char *socket;	/* engine control socket, told to reload after each commit */
+	const char *state_dir;
+	const char *policy_dir; /* standalone mode */
+	bool kube;
+	const char *kubeconfig; /* NULL: in-cluster service account */
+	const char *node_name;	/* NULL: all nodes */
+	unsigned resync_min_s;	/* incremental store updates batched at most this often */
+	unsigned resync_max_s;	/* full reconcile interval */
+	bool once;		/* sync once and exit (tests, `--once`) */
+};
+
+/* Run until SIGTERM/SIGINT (or once). Exit code as SPEC §6. */
+int pf_sync_dir_run(const struct pf_sync_options *o);
+int pf_sync_kube_run(const struct pf_sync_options *o);
+/* Ask the engine to reload; unreachable engine is fine (it polls data_version). */
+void pf_sync_notify_engine(const struct pf_sync_options *o);
+
+#endif

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install what podfence needs to build and test on Debian 12 (run as root).
+set -e
+export DEBIAN_FRONTEND=noninteractive
+PKGS="
+build-essential autoconf automake pkg-config git ca-certificates
+libnetfilter-queue-dev libnftnl-dev libmnl-dev libyajl-dev libsqlite3-dev libyaml-dev
+libcurl4-openssl-dev
+sqlite3 nftables iproute2 procps psmisc openssl python3
+runc podman busybox-static containernetworking-plugins uidmap
+"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
