@@ -2,7 +2,8 @@
 #ifndef PF_CLI_H
 #define PF_CLI_H
 
-#include "config.h"
+/* lib/config.h: the build tree's autoconf config.h shadows a plain "config.h" here (-I.) */
+#include "../lib/config.h"
 
 enum pf_output { PF_OUTPUT_TABLE, PF_OUTPUT_JSON };
 
@@ -23,5 +24,16 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv);
 int cmd_explain(const struct pf_cli *cli, int argc, char **argv);
 int cmd_check(const struct pf_cli *cli, int argc, char **argv);
 int cmd_reload(const struct pf_cli *cli, int argc, char **argv);
+
+/* One row of podfencectl's dispatch table (cli/podfencectl.c). */
+struct pf_cli_command {
+	const char *name;
+	int (*run)(const struct pf_cli *cli, int argc, char **argv);
+	const char *args;    /* for --help, e.g. "FILE..." */
+	const char *summary; /* for --help */
+};
+
+/* Parse a -o/--output value; 0 or -EINVAL. */
+int pf_cli_parse_output(const char *s, enum pf_output *out);
 
 #endif

@@ -3,32 +3,55 @@
  * resolved ruleset. Level 1: source IP. Level 2: destination IP (exact), then CIDR prefixes
  * by longest match, then "any destination". Level 3: the priority-ordered rules by port,
  * compiled into disjoint port intervals. A lookup does not walk policies: its cost does not
- * grow with the number of rules.
+ * grow with the number of rules (at most one probe per distinct prefix length a source's
+ * policies use, then a binary search over that node's port intervals).
+ *
+ * Sources with the same set of applicable policies share one level-2 structure (a "group"),
+ * and identical port tables are stored once, so a Deployment of many pods costs one copy.
  */
 #ifndef PF_CACHE_H
 #define PF_CACHE_H
 
 #include "ruleset.h"
 
+/* Bounds on what a ruleset can make the cache allocate; past them pf_cache_build fails with
+ * -E2BIG instead of exhausting memory. */
+#define PF_CACHE_MAX_RULES (1u << 22)	     /* rules, all policies */
+#define PF_CACHE_MAX_SRC_PAIRS (1u << 24)    /* (source IP, policy) pairs */
+#define PF_CACHE_MAX_GROUPS ((1u << 24) - 1) /* distinct policy sets */
+#define PF_CACHE_MAX_NODES (1u << 22)	     /* level-2 nodes, all groups */
+#define PF_CACHE_MAX_INTERVALS (1u << 24)    /* level-3 port intervals after sharing */
+#define PF_CACHE_MAX_WORK (1u << 24)	     /* merged rule lists held while building one group */
+
 struct pf_cache;
 
 struct pf_cache_stats {
-	size_t n_sources;	/* level-1 keys */
-	size_t n_groups;	/* distinct policy sets shared by sources */
-	size_t n_dst_nodes;	/* level-2 nodes, all groups */
-	size_t n_port_tables;	/* level-3 tables after sharing */
-	size_t bytes;		/* memory held */
+	size_t n_sources;     /* level-1 keys */
+	size_t n_groups;      /* distinct policy sets shared by sources */
+	size_t n_dst_nodes;   /* level-2 nodes (exact IPs and prefixes), all groups */
+	size_t n_port_tables; /* level-3 tables after sharing */
+	size_t n_intervals;   /* port intervals in those tables */
+	size_t max_prefix_lens; /* most distinct prefix lengths in one group: worst-case probes */
+	size_t bytes;	      /* memory held */
 };
 
-/* Build from rs (which must be sorted, pf_ruleset_sort). The cache copies what it keeps:
- * rs may be freed afterwards. -ENOMEM / -E2BIG past internal limits. */
+/*
+ * Build from rs. Evaluation order is the order of rs->policies (as for pf_ruleset_eval), so
+ * rs must be sorted (pf_ruleset_sort). The cache copies what it keeps: rs may be freed
+ * afterwards. 0, or -ENOMEM, or -E2BIG past the limits above; *out untouched on error.
+ */
 int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action, struct pf_cache **out);
-void pf_cache_free(struct pf_cache *c);
-/* Same answer as pf_ruleset_eval on the ruleset it was built from. Thread-safe (read-only). */
+/* NULL-safe; returns NULL so `c = pf_cache_free(c);` works. */
+struct pf_cache *pf_cache_free(struct pf_cache *c);
+/*
+ * Same answer as pf_ruleset_eval on the ruleset it was built from, field by field; the
+ * policy strings point into the cache. Thread-safe (the cache is read-only after build).
+ */
 void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const struct pf_addr *dst,
 		     uint16_t dport, struct pf_verdict *out);
 /* True when src is a key of level 1 (some policy applies to it). */
 bool pf_cache_has_source(const struct pf_cache *c, const struct pf_addr *src);
+enum pf_action pf_cache_default_action(const struct pf_cache *c);
 void pf_cache_get_stats(const struct pf_cache *c, struct pf_cache_stats *st);
 
 #endif

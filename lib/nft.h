@@ -1,42 +1,73 @@
 /*
  * The per-netns ruleset of SPEC §5, built with libnftnl and sent with libmnl in one atomic
- * batch: table `podfence`, base chain at hook output / type filter / priority raw-1 (-301),
- * rules: oif lo accept; meta mark REJECT_MARK reject with tcp reset; TCP SYN (ACK clear) ->
- * queue queue_num [bypass]. Native `queue` (family inet) where the kernel has it, else the
- * xtables NFQUEUE target v3 through nft_compat (families ip and ip6).
+ * batch: table `podfence`, base chain `output` at hook output / type filter / priority raw-1
+ * (-301), policy accept, rules in this order:
+ *   1. meta oif 1 (lo) accept              traffic inside the pod is never queued
+ *   2. meta mark REJECT_MARK tcp -> reject with tcp reset
+ *   3. tcp flags & (syn|ack) == syn -> queue queue_num [bypass]
+ * Native `queue` expression (family inet) where the kernel has it, else the xtables NFQUEUE
+ * target revision 3 through nft_compat (one table in each of families ip and ip6).
  *
- * DRAFT CONTRACT: owned by the netlink maintainer.
+ * Every function works in the calling thread's current netns (see netns.h to enter one).
+ * No function shells out: only netlink.
  */
 #ifndef PF_NFT_H
 #define PF_NFT_H
+
+#include <sys/types.h>
 
 #include "error.h"
 
 #define PF_NFT_TABLE "podfence"
 #define PF_NFT_CHAIN "output"
 #define PF_NFT_DEFAULT_PRIORITY (-301)
+#define PF_NFT_DEFAULT_QUEUE 1
 #define PF_REJECT_MARK 0x70660001u /* "pf" + 1: verdict NF_REPEAT with this mark -> TCP RST */
 
 enum pf_queue_backend {
-	PF_QUEUE_NATIVE,  /* nft `queue` expression, family inet */
-	PF_QUEUE_COMPAT,  /* xt NFQUEUE v3 via nft_compat, families ip + ip6 */
+	PF_QUEUE_NATIVE, /* nft `queue` expression, family inet */
+	PF_QUEUE_COMPAT, /* xt NFQUEUE v3 via nft_compat, families ip + ip6 */
 };
 
 struct pf_nft_config {
 	enum pf_queue_backend backend;
 	uint16_t queue_num;
-	bool bypass;	   /* fail_mode=open */
-	int32_t priority;  /* chain priority */
+	bool bypass;	  /* fail_mode=open: no listener -> accept instead of drop */
+	int32_t priority; /* chain priority */
 	uint32_t reject_mark;
 };
 
-/* Probe, in the calling thread's current netns, which backend the kernel supports. */
+/* Defaults: compat backend, queue 1, bypass on, priority -301, PF_REJECT_MARK. */
+void pf_nft_config_init(struct pf_nft_config *cfg);
+/* "native" / "compat" */
+const char *pf_nft_backend_name(enum pf_queue_backend b);
+
+/*
+ * Probe which backend the kernel supports, in the current netns: one batch that adds a
+ * throwaway table with a native queue rule and deletes it again (nothing remains either way).
+ * ENOENT/EOPNOTSUPP from the kernel -> PF_QUEUE_COMPAT. Other failures are returned.
+ * Call once per process and remember the answer (the kernel's modules do not change).
+ */
 int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err);
-/* Replace (delete-if-exists + create) the ruleset in the current netns, atomically. */
+
+/*
+ * Replace the ruleset in the current netns atomically: one batch that removes any `podfence`
+ * table in families inet, ip and ip6 (whatever backend installed it before) and creates the
+ * table(s) for cfg->backend. Either all of it applies or none (the old ruleset stays).
+ */
 int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err);
-/* Delete the table(s) in the current netns; missing is fine. */
+
+/* Delete the `podfence` tables (inet, ip, ip6) in the current netns; missing is fine.
+ * cfg may be NULL (it is not needed: every family is removed). */
 int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err);
-/* Build the batch into buf without a kernel (for tests): returns bytes used or -errno. */
+
+/*
+ * Build the install batch (begin ... end) into buf without a kernel, for tests: returns the
+ * bytes used, -ENOSPC when buf is too small, -EINVAL on a bad cfg. Every message but the
+ * batch delimiters carries NLM_F_ACK, sequence numbers start at seq.
+ */
 ssize_t pf_nft_build_batch(const struct pf_nft_config *cfg, void *buf, size_t size, uint32_t seq);
+/* The same for the removal batch. */
+ssize_t pf_nft_build_remove_batch(void *buf, size_t size, uint32_t seq);
 
 #endif

@@ -95,10 +95,16 @@ struct pf_policy_doc {
 	struct pf_policy *policy;
 	char *namespace; /* may be NULL when unreadable */
 	char *name;	 /* may be NULL when unreadable */
-	unsigned index;	 /* document index in the file, 0-based */
+	unsigned index;	 /* document index in the file, 0-based (empty documents count too) */
 	unsigned line;	 /* line of the document start (YAML), 0 when unknown */
-	char error[1024];
+	unsigned error_line; /* line of the offending field, 0 when unknown or valid */
+	char error[1024];    /* "" when valid */
 };
+
+/* "FILE: document N (line L): FIELD.PATH: message" with N 1-based and L the offending line
+ * (the document's when unknown); what `podfencectl check` and podfence-sync print. */
+const char *pf_policy_doc_format_error(const char *file, const struct pf_policy_doc *d, char *buf,
+				       size_t size);
 
 struct pf_policy_file {
 	struct pf_policy_doc *docs;
@@ -106,7 +112,8 @@ struct pf_policy_file {
 };
 
 /*
- * Parse a file's bytes. name is used in messages only. The format is YAML unless the first
+ * Parse a file's bytes. name is used in messages only. Empty documents (a stray `---`, a file of
+ * comments) are skipped, as kubectl does; a file with none is valid and holds no policy. The format is YAML unless the first
  * non-space byte is '{' or '[' (JSON; YAML parsers accept JSON too, but yajl gives better
  * messages). Returns 0 when the file could be split into documents (each doc then valid or
  * not), or a negative errno with err set when the file as a whole is unreadable (syntax
@@ -120,10 +127,17 @@ void pf_policy_file_free(struct pf_policy_file *f);
 size_t pf_policy_file_n_invalid(const struct pf_policy_file *f);
 
 struct pf_node;
-/* Validate one already-parsed document tree (a Kubernetes API object, say). */
+/* Validate one already-parsed document tree (a Kubernetes API object, say). Returns 0 and *out,
+ * or -EINVAL with info->error / info->error_line set (-ENOMEM possible). info (may be NULL) gets
+ * namespace/name (malloc'ed, freed by pf_policy_doc_clear) whenever the document is a
+ * FencePolicy whose metadata names are well-formed, valid or not; info->policy is left alone. */
 int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out, struct pf_policy_doc *info);
+/* Free what a pf_policy_doc owns (policy, namespace, name) and zero it. */
+void pf_policy_doc_clear(struct pf_policy_doc *d);
 
-/* Canonical JSON of a policy (what the store keeps and `podfencectl policies -o json` shows). */
+/* Canonical JSON of a policy (what the store keeps and `podfencectl policies -o json` shows): a
+ * full FencePolicy document with every default written out and keys in a fixed order, so equal
+ * models give byte-equal text and the text parses back to the same model. */
 int pf_policy_to_json(const struct pf_policy *p, char **out);
 /* Human forms used by the store's views: "Service shop/db, 10.20.0.0/16" / "any"; "5432-5433/TCP, 80/TCP" / "any". */
 int pf_rule_destination_string(const struct pf_rule *r, char **out);

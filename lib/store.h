@@ -20,8 +20,9 @@ enum {
 };
 
 /* Open (creating the file and its directory, mode 0750, unless READONLY), set WAL, busy timeout,
- * foreign keys, and apply forward migrations from the embedded schema/ (user_version). A
- * database newer than this build is refused with a clear message. */
+ * foreign keys, and apply forward migrations from the embedded schema/ (user_version), each in
+ * one transaction. A database newer than this build is refused with a clear message (-EPROTO);
+ * READONLY also refuses an older one (nothing may migrate it). */
 int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struct pf_error *err);
 void pf_store_close(struct pf_store *s);
 int pf_store_schema_version(struct pf_store *s);
@@ -29,8 +30,13 @@ int pf_store_schema_version(struct pf_store *s);
 int pf_store_data_version(struct pf_store *s, uint64_t *out);
 /* Raw handle for read-only queries (CLI tables). */
 struct sqlite3 *pf_store_db(struct pf_store *s);
+/* Counts this connection's write statements that changed rows (scratch marks excluded):
+ * equal before and after a commit means the commit changed nothing, so no reload is needed. */
+uint64_t pf_store_write_count(struct pf_store *s);
 
-/* Explicit transactions around several calls below (each call alone is its own transaction). */
+/* Explicit transactions around several calls below (each call alone is its own transaction).
+ * Inside one, a call that fails is undone alone (a savepoint); the caller then commits the rest
+ * or rolls back. begin takes the write lock at once (BEGIN IMMEDIATE). */
 int pf_store_begin(struct pf_store *s, struct pf_error *err);
 int pf_store_commit(struct pf_store *s, struct pf_error *err);
 void pf_store_rollback(struct pf_store *s);
@@ -41,29 +47,45 @@ void pf_store_rollback(struct pf_store *s);
  * Mirror one source (a policy file path, or "kube") in one transaction:
  * - each valid doc replaces the stored version of (namespace, name) and clears its error;
  * - each invalid doc with a known (namespace, name) keeps the stored last valid version in
- *   force and records the error (valid = 0 if there was none, and then it enforces nothing);
+ *   force and records the error (`policies`: valid = 0, error set; in_force = 0 when there
+ *   never was a valid version, and then it enforces nothing);
  * - invalid docs without identity are recorded as an error row of the source;
- * - policies of this source not present in docs are deleted.
- * A (namespace, name) already owned by another source is an error for that doc.
+ * - policies of this source not present in docs are deleted, unless some doc is invalid (an
+ *   unreadable metadata.name must not delete, i.e. open, anything): then they stay in force
+ *   with an error until the source is valid again.
+ * A (namespace, name) already owned by another source, or twice in docs, is an error for that
+ * doc. Writes nothing when nothing changed (so data_version moves only on real changes).
+ * Returns the number of docs recorded with an error (>= 0), or a negative errno.
  */
 int pf_store_sync_source(struct pf_store *s, const char *source, const struct pf_policy_doc *docs,
 			 size_t n_docs, struct pf_error *err);
-/* The source as a whole is unreadable: keep every policy of it in force, record error. */
+/* The source as a whole is unreadable: keep every policy of it in force, record error (on each
+ * of its policies, or as an error row of the source when it has none). */
 int pf_store_source_error(struct pf_store *s, const char *source, const char *error, struct pf_error *err);
-/* Kubernetes objects one at a time (inside begin/commit for batches). */
+/* Kubernetes objects one at a time (inside begin/commit for batches). put_policy returns 1 when
+ * the doc was recorded with an error (the last valid version stays in force), 0 when applied. */
 int pf_store_put_policy(struct pf_store *s, const char *source, const struct pf_policy_doc *doc,
 			struct pf_error *err);
 int pf_store_delete_policy(struct pf_store *s, const char *namespace, const char *name,
 			   struct pf_error *err);
 int pf_store_delete_source(struct pf_store *s, const char *source, struct pf_error *err);
+/* A renamed file: its policies and errors move to the new name unchanged (still in force, even
+ * when its latest version is invalid). Whatever `to` held before is deleted. */
+int pf_store_rename_source(struct pf_store *s, const char *from, const char *to, struct pf_error *err);
+/* Every source that has policies or errors in the store, sorted (strings and array malloc'ed). */
+int pf_store_list_sources(struct pf_store *s, char ***out, size_t *n, struct pf_error *err);
 
 /* ---- workloads (podfence-sync --kube): what a (kind, namespace, name) resolves to ---------- */
+
+/* A Service's IPs are its cluster IPs and the IPs of the pods behind it; a Namespace workload
+ * (namespace and name both its name) every pod in it. Unchanged IPs write nothing. */
 
 int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace, const char *name,
 			  const struct pf_addr *ips, size_t n_ips, struct pf_error *err);
 int pf_store_delete_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
 			     const char *name, struct pf_error *err);
-/* Remove every workload not touched since pf_store_mark_workloads() (full resync). */
+/* Remove every workload not put since pf_store_mark_workloads() (full resync). The marks are
+ * private to this connection; call both inside one begin/commit. */
 int pf_store_mark_workloads(struct pf_store *s, struct pf_error *err);
 int pf_store_sweep_workloads(struct pf_store *s, struct pf_error *err);
 
@@ -74,17 +96,19 @@ struct pf_pod_record {
 	char *name;
 	char *uid;	   /* may be NULL */
 	char *kind;	   /* "Pod" or "Container" (Podman/runc) */
-	uint64_t netns_dev;
+	uint64_t netns_dev; /* identity of the pod: the netns device and inode */
 	uint64_t netns_ino;
 	char *netns_path;  /* how it was opened */
 	char **containers; /* container ids sharing the netns */
 	size_t n_containers;
 	struct pf_addr *ips;
 	size_t n_ips;
-	int64_t registered_at_ms;
+	int64_t registered_at_ms; /* 0 in put_pod: now */
 	char *state; /* "enforced", "pending", "failed: ..." */
 };
 
+/* Insert or replace the pod of (netns_dev, netns_ino). Its ips are what Pod and Namespace refs
+ * resolve to, and what matches workload IPs for applied_policies. */
 int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct pf_error *err);
 int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino, struct pf_error *err);
 int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n, struct pf_error *err);
@@ -112,8 +136,20 @@ int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t
 
 /* ---- the engine's input ------------------------------------------------------------------ */
 
-/* Resolve every valid policy's appliesTo and to refs (workloads from sync, plus registered pods
- * for Pod and Namespace refs) into a sorted ruleset. */
+/* Resolve every policy in force (its last valid version) — appliesTo and to refs through the
+ * workloads from sync, plus registered pods for Pod and Namespace refs — into a ruleset sorted
+ * by pf_ruleset_sort. One read transaction: a consistent snapshot. */
 int pf_store_load_ruleset(struct pf_store *s, struct pf_ruleset **out, struct pf_error *err);
+
+/* ---- the schema (generated from schema/NNN-name.sql at build time) ------------------------- */
+
+struct pf_schema_migration {
+	int version; /* 1, 2, ...: PRAGMA user_version after it ran */
+	const char *name;
+	const char *sql;
+};
+extern const struct pf_schema_migration pf_schema_migrations[];
+extern const size_t pf_schema_n_migrations;
+#define PF_SCHEMA_VERSION ((int)pf_schema_n_migrations)
 
 #endif

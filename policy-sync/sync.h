@@ -2,7 +2,7 @@
 #ifndef PF_SYNC_H
 #define PF_SYNC_H
 
-#include "config.h"
+#include "../lib/config.h" /* not the autoconf config.h of the build dir */
 
 struct pf_sync_options {
 	const char *db;

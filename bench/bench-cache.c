@@ -1,0 +1,446 @@
+/*
+ * Verdict cost: the multi-level hash cache against the rule-walking evaluator it replaces
+ * (seed [0052] vs [0055]), side by side on the same rulesets and the same connections.
+ * Prints measured numbers only. See bench/README.md.
+ */
+#include <getopt.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "cache.h"
+#include "util.h"
+
+#define MAX_SIZES 16
+
+struct query {
+	struct pf_addr src, dst;
+	uint16_t port;
+};
+
+static uint64_t rng_state = 0x5eed;
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t rn(uint32_t n)
+{
+	return (uint32_t)(rnd() % n);
+}
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+
+	if (!p) {
+		fprintf(stderr, "bench-cache: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p) {
+		fprintf(stderr, "bench-cache: out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+static struct pf_addr v4(uint32_t x)
+{
+	struct pf_addr a;
+	uint32_t be = htonl(x);
+
+	pf_addr_from_v4(&a, &be);
+	return a;
+}
+
+static struct pf_addr v6(uint32_t top, uint64_t low)
+{
+	struct pf_addr a = {{0}};
+
+	a.b[0] = (uint8_t)(top >> 24);
+	a.b[1] = (uint8_t)(top >> 16);
+	a.b[2] = (uint8_t)(top >> 8);
+	a.b[3] = (uint8_t)top;
+	for (int i = 0; i < 8; i++)
+		a.b[15 - i] = (uint8_t)(low >> (8 * i));
+	return a;
+}
+
+/* Pod j of deployment d: dual-stack for even deployments. */
+static size_t pod_ips(size_t d, size_t j, struct pf_addr *out)
+{
+	out[0] = v4(0x0af40000u + (uint32_t)(d * 16 + j)); /* 10.244.0.0/16 */
+	if (d % 2)
+		return 1;
+	out[1] = v6(0xfd000244u, (uint64_t)d << 16 | j);
+	return 2;
+}
+
+#define PODS_PER_DEPLOY 10
+
+static const uint16_t common_ports[] = {53, 80, 443, 3306, 5432, 6379, 8080, 9090, 9200, 11211};
+
+/*
+ * A realistic shape: one policy per Deployment of 10 pods, 100 rules per policy (fewer when
+ * there are fewer rules), each pod under its own Deployment's policy and its neighbour's.
+ * Rules: Services (a cluster IP and pod IPs), CIDRs (IPv4 /16../32 and IPv6), a few
+ * any-destination rules on a port; single ports, ranges, or any port.
+ */
+static struct pf_ruleset *make_ruleset(size_t n_rules)
+{
+	struct pf_ruleset *rs = xcalloc(1, sizeof(*rs));
+	size_t n_pol = n_rules >= 100 ? n_rules / 100 : 1, per = n_rules / n_pol;
+
+	rs->policies = xcalloc(n_pol, sizeof(*rs->policies));
+	rs->n_policies = n_pol;
+	for (size_t i = 0; i < n_pol; i++) {
+		struct pf_rs_policy *p = &rs->policies[i];
+		char buf[64];
+		size_t deps[2] = {i, (i + 1) % n_pol};
+
+		p->id = (uint32_t)(i + 1);
+		snprintf(buf, sizeof(buf), "ns-%zu", i / 10);
+		p->namespace = xstrdup(buf);
+		snprintf(buf, sizeof(buf), "egress-%05zu", i);
+		p->name = xstrdup(buf);
+		p->priority = 100 + (uint32_t)(i % 7) * 10;
+		p->src = xcalloc(2 * PODS_PER_DEPLOY * 2, sizeof(*p->src));
+		for (size_t k = 0; k < (n_pol > 1 ? 2u : 1u); k++)
+			for (size_t j = 0; j < PODS_PER_DEPLOY; j++)
+				p->n_src += pod_ips(deps[k], j, p->src + p->n_src);
+		p->rules = xcalloc(per, sizeof(*p->rules));
+		p->n_rules = per;
+		for (size_t r = 0; r < per; r++) {
+			struct pf_rs_rule *rr = &p->rules[r];
+			uint32_t kind = rn(100), a = rn(100);
+
+			rr->rule_index = (uint32_t)r;
+			rr->action = a < 60 ? PF_ACTION_ALLOW : a < 80 ? PF_ACTION_DENY : a < 90 ? PF_ACTION_REJECT : PF_ACTION_ALERT;
+			rr->log = rn(10) == 0;
+			if (r == per - 1 && i % 3 == 0) {
+				/* a closing "deny everything else" in a third of the policies */
+				rr->action = PF_ACTION_DENY;
+				rr->any_dst = true;
+				continue;
+			}
+			if (kind < 60) {
+				/* a Service: its cluster IP and three backends, out of a shared pool */
+				rr->dst_ips = xcalloc(4, sizeof(*rr->dst_ips));
+				rr->n_dst_ips = 4;
+				rr->dst_ips[0] = v4(0x0a600000u + rn(20000)); /* 10.96.0.0/12 */
+				for (int k = 1; k < 4; k++)
+					rr->dst_ips[k] = v4(0x0af50000u + rn(60000)); /* 10.245.0.0/16 */
+			} else if (kind < 95) {
+				static const uint8_t lens4[] = {16, 20, 24, 28, 32};
+				static const uint8_t lens6[] = {48, 64, 96};
+
+				rr->dst_nets = xcalloc(1, sizeof(*rr->dst_nets));
+				rr->n_dst_nets = 1;
+				if (rn(4)) {
+					rr->dst_nets[0].addr = v4(0xac100000u + (rn(1u << 20) & 0xffffff00u)); /* 172.16/12 */
+					rr->dst_nets[0].len = (uint8_t)(96 + lens4[rn(PF_ARRAY_SIZE(lens4))]);
+				} else {
+					rr->dst_nets[0].addr = v6(0xfd100000u + rn(256), rnd());
+					rr->dst_nets[0].len = lens6[rn(PF_ARRAY_SIZE(lens6))];
+				}
+				pf_addr_mask(&rr->dst_nets[0].addr, rr->dst_nets[0].len);
+			} else {
+				rr->any_dst = true;
+			}
+			a = rn(100);
+			if (a < 60 || (rr->any_dst && a < 85)) {
+				rr->ports = xcalloc(1, sizeof(*rr->ports));
+				rr->n_ports = 1;
+				rr->ports[0].port = common_ports[rn(PF_ARRAY_SIZE(common_ports))];
+				rr->ports[0].end_port = rr->ports[0].port;
+			} else if (a < 85) {
+				rr->ports = xcalloc(1, sizeof(*rr->ports));
+				rr->n_ports = 1;
+				rr->ports[0].port = (uint16_t)(1024 + rn(30000));
+				rr->ports[0].end_port = (uint16_t)(rr->ports[0].port + rn(2000));
+			}
+		}
+	}
+	pf_ruleset_sort(rs);
+	return rs;
+}
+
+/* Connections from pods: half aimed at something their policies name, half anywhere. */
+static void make_queries(const struct pf_ruleset *rs, struct query *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct pf_rs_policy *p = &rs->policies[rn((uint32_t)rs->n_policies)];
+		const struct pf_rs_rule *r = &p->rules[rn((uint32_t)p->n_rules)];
+
+		q[i].src = p->src[rn((uint32_t)p->n_src)];
+		q[i].port = common_ports[rn(PF_ARRAY_SIZE(common_ports))];
+		if (rn(2)) {
+			q[i].dst = v4(rn(2) ? 0x08080000u + rn(65536) : 0x0af50000u + rn(65536));
+			continue;
+		}
+		if (r->n_dst_ips) {
+			q[i].dst = r->dst_ips[rn((uint32_t)r->n_dst_ips)];
+		} else if (r->n_dst_nets) {
+			q[i].dst = r->dst_nets[0].addr;
+			q[i].dst.b[15] |= (uint8_t)rn(256);
+			if (!pf_prefix_contains(&r->dst_nets[0], &q[i].dst))
+				q[i].dst = r->dst_nets[0].addr;
+		} else {
+			q[i].dst = v4(0x08080808u);
+		}
+		if (r->n_ports)
+			q[i].port = (uint16_t)(r->ports[0].port + rn((uint32_t)(r->ports[0].end_port - r->ports[0].port) + 1));
+	}
+}
+
+static int perf_fd = -1;
+
+static void perf_open(void)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_HARDWARE,
+		.size = sizeof(a),
+		.config = PERF_COUNT_HW_INSTRUCTIONS,
+		.disabled = 1,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+
+	perf_fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+struct ctx {
+	const struct pf_ruleset *rs;
+	const struct pf_cache *cache;
+	const struct query *q;
+	size_t n;
+};
+
+/* One pass over the queries; the returned sum keeps the work from being optimized away. */
+static uint64_t pass(const struct ctx *x, bool naive)
+{
+	uint64_t sum = 0;
+	struct pf_verdict v;
+
+	for (size_t i = 0; i < x->n; i++) {
+		if (naive)
+			pf_ruleset_eval(x->rs, PF_ACTION_ALLOW, &x->q[i].src, &x->q[i].dst, x->q[i].port, &v);
+		else
+			pf_cache_lookup(x->cache, &x->q[i].src, &x->q[i].dst, x->q[i].port, &v);
+		sum += (uint64_t)v.rule_index * 3 + v.action;
+	}
+	return sum;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static volatile uint64_t sink;
+
+/* Median ns per lookup over reps passes of at least min_ms each; instructions per lookup. */
+static void measure(const struct ctx *x, bool naive, unsigned reps, double *ns, double *insn)
+{
+	double t[64];
+	unsigned loops = 1;
+	uint64_t t0, el;
+
+	reps = MIN(reps, PF_ARRAY_SIZE(t));
+	/* calibrate: enough loops that a rep takes >= 20 ms */
+	for (;;) {
+		t0 = pf_mono_ns();
+		for (unsigned l = 0; l < loops; l++)
+			sink += pass(x, naive);
+		el = pf_mono_ns() - t0;
+		if (el >= 20000000 || loops >= (1u << 20))
+			break;
+		loops *= el ? MIN(16u, (unsigned)(20000000 / el) + 1) : 16u;
+	}
+	for (unsigned r = 0; r < reps; r++) {
+		t0 = pf_mono_ns();
+		for (unsigned l = 0; l < loops; l++)
+			sink += pass(x, naive);
+		t[r] = (double)(pf_mono_ns() - t0) / ((double)loops * (double)x->n);
+	}
+	qsort(t, reps, sizeof(*t), cmp_double);
+	*ns = t[reps / 2];
+
+	*insn = -1;
+	if (perf_fd >= 0) {
+		uint64_t count = 0;
+
+		ioctl(perf_fd, PERF_EVENT_IOC_RESET, 0);
+		ioctl(perf_fd, PERF_EVENT_IOC_ENABLE, 0);
+		sink += pass(x, naive);
+		ioctl(perf_fd, PERF_EVENT_IOC_DISABLE, 0);
+		if (read(perf_fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
+			*insn = (double)count / (double)x->n;
+	}
+}
+
+static void fmt_insn(char *buf, size_t sz, double v)
+{
+	if (v < 0)
+		snprintf(buf, sz, "n/a");
+	else
+		snprintf(buf, sz, "%.0f", v);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: bench-cache [--rules N[,N...]] [--queries N] [--reps N] [--only cache|naive]\n"
+		   "Builds rulesets of N rules (default 10,1000,100000) and measures verdict lookups:\n"
+		   "the cache against pf_ruleset_eval, ns and instructions per lookup.\n"
+		   "--only runs one pass of one method and no timing (for callgrind).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"rules", required_argument, NULL, 'r'}, {"queries", required_argument, NULL, 'q'},
+		{"reps", required_argument, NULL, 'n'},	 {"only", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},	 {0},
+	};
+	uint64_t sizes[MAX_SIZES] = {10, 1000, 100000};
+	size_t n_sizes = 3;
+	uint32_t n_queries = 4096, reps = 7;
+	int only = -1, c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': {
+			_cleanup_free_ char *s = strdup(optarg);
+			char *save = NULL;
+
+			if (!s)
+				return 1;
+			n_sizes = 0;
+			for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				if (n_sizes == MAX_SIZES || pf_parse_u64(t, PF_CACHE_MAX_RULES, &sizes[n_sizes]) < 0 ||
+				    !sizes[n_sizes]) {
+					fprintf(stderr, "bench-cache: bad --rules '%s'\n", optarg);
+					return 2;
+				}
+				n_sizes++;
+			}
+			break;
+		}
+		case 'q':
+			if (pf_parse_u32(optarg, 1u << 24, &n_queries) < 0 || !n_queries) {
+				fprintf(stderr, "bench-cache: bad --queries '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			if (pf_parse_u32(optarg, 63, &reps) < 0 || !reps) {
+				fprintf(stderr, "bench-cache: bad --reps '%s' (1..63)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'o':
+			if (!strcmp(optarg, "cache"))
+				only = 0;
+			else if (!strcmp(optarg, "naive"))
+				only = 1;
+			else {
+				fprintf(stderr, "bench-cache: --only cache|naive\n");
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	if (only < 0) {
+		perf_open();
+		printf("# verdict lookup: cache vs. rule walk, %u connections per pass, median of %u reps\n",
+		       n_queries, reps);
+		printf("# instructions: perf_event_open %s\n", perf_fd >= 0 ? "PERF_COUNT_HW_INSTRUCTIONS (user)" : "unavailable (n/a)");
+		printf("%7s %6s %7s %6s %7s %6s %9s %11s %9s %10s %8s %10s %11s %9s %6s\n", "rules", "pols", "sources",
+		       "groups", "nodes", "tables", "build_ms", "cache_bytes", "cache_ns", "naive_ns", "ratio",
+		       "cache_insn", "naive_insn", "matched%", "agree");
+	}
+	for (size_t s = 0; s < n_sizes; s++) {
+		_cleanup_free_ struct query *q = xcalloc(n_queries, sizeof(*q));
+		struct pf_ruleset *rs;
+		struct pf_cache *cache = NULL;
+		struct pf_cache_stats st;
+		struct ctx x;
+		size_t agree = 0, matched = 0;
+		double build_ms[3], cns, nns, cin, nin;
+		char ci[32], ni[32];
+		int r;
+
+		rng_state = 0x5eed + sizes[s];
+		rs = make_ruleset(sizes[s]);
+		make_queries(rs, q, n_queries);
+		for (int b = 0; b < (only < 0 ? 3 : 1); b++) {
+			uint64_t t0 = pf_mono_ns();
+
+			cache = pf_cache_free(cache);
+			r = pf_cache_build(rs, PF_ACTION_ALLOW, &cache);
+			if (r < 0) {
+				fprintf(stderr, "bench-cache: build of %llu rules: %s\n", (unsigned long long)sizes[s],
+					strerror(-r));
+				return 1;
+			}
+			build_ms[b] = (double)(pf_mono_ns() - t0) / 1e6;
+		}
+		x = (struct ctx){.rs = rs, .cache = cache, .q = q, .n = n_queries};
+		if (only >= 0) {
+			sink += pass(&x, only == 1);
+			pf_cache_free(cache);
+			pf_ruleset_free(rs);
+			continue;
+		}
+		qsort(build_ms, 3, sizeof(double), cmp_double);
+		for (size_t i = 0; i < n_queries; i++) {
+			struct pf_verdict a, b;
+
+			pf_cache_lookup(cache, &q[i].src, &q[i].dst, q[i].port, &a);
+			pf_ruleset_eval(rs, PF_ACTION_ALLOW, &q[i].src, &q[i].dst, q[i].port, &b);
+			agree += a.action == b.action && a.matched == b.matched && a.rule_index == b.rule_index &&
+				 a.policy_id == b.policy_id && a.log == b.log;
+			matched += b.matched;
+		}
+		measure(&x, false, reps, &cns, &cin);
+		measure(&x, true, reps, &nns, &nin);
+		pf_cache_get_stats(cache, &st);
+		fmt_insn(ci, sizeof(ci), cin);
+		fmt_insn(ni, sizeof(ni), nin);
+		printf("%7llu %6zu %7zu %6zu %7zu %6zu %9.2f %11zu %9.1f %10.1f %8.1f %10s %11s %9.1f %6s\n",
+		       (unsigned long long)pf_ruleset_n_rules(rs), rs->n_policies, st.n_sources, st.n_groups,
+		       st.n_dst_nodes, st.n_port_tables, build_ms[1], st.bytes, cns, nns, nns / cns, ci, ni,
+		       100.0 * (double)matched / (double)n_queries, agree == n_queries ? "yes" : "NO");
+		fflush(stdout);
+		pf_cache_free(cache);
+		pf_ruleset_free(rs);
+	}
+	return 0;
+}

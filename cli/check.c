@@ -1,0 +1,157 @@
+/* podfencectl check FILE...: validate policy files offline, exactly as podfence-sync would. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "doc.h"
+#include "policy.h"
+
+static void json_str(FILE *f, const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	if (pf_json_append_string(&buf, &len, &cap, s) < 0) {
+		fputs("null", f);
+		return;
+	}
+	fputs(buf, f);
+	free(buf);
+}
+
+static void json_doc(FILE *f, const struct pf_policy_doc *d, bool first)
+{
+	_cleanup_free_ char *pol = NULL;
+
+	fprintf(f, "%s{\"document\":%u,\"line\":%u,\"namespace\":", first ? "" : ",", d->index + 1,
+		d->line);
+	json_str(f, d->namespace);
+	fputs(",\"name\":", f);
+	json_str(f, d->name);
+	fprintf(f, ",\"valid\":%s,\"error\":", d->policy ? "true" : "false");
+	json_str(f, d->policy ? NULL : d->error);
+	fputs(",\"errorLine\":", f);
+	if (d->policy)
+		fputs("null", f);
+	else
+		fprintf(f, "%u", d->error_line ? d->error_line : d->line);
+	fputs(",\"policy\":", f);
+	if (d->policy && pf_policy_to_json(d->policy, &pol) >= 0)
+		fputs(pol, f);
+	else
+		fputs("null", f);
+	fputs("}", f);
+}
+
+static int read_input(const char *path, struct pf_policy_file *pf, struct pf_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (strcmp(path, "-"))
+		return pf_policy_parse_file(path, pf, err);
+	r = pf_read_fd(STDIN_FILENO, PF_POLICY_MAX_FILE, &buf, &len);
+	if (r == -EFBIG)
+		return pf_error_set(err, EFBIG, "<stdin>: larger than %d bytes", PF_POLICY_MAX_FILE);
+	if (r < 0)
+		return pf_error_set(err, -r, "<stdin>: %s", strerror(-r));
+	return pf_policy_parse_buffer("<stdin>", buf, len, pf, err);
+}
+
+static void check_usage(FILE *f)
+{
+	fprintf(f, "Usage: podfencectl check [-o table|json] FILE...\n"
+		   "\n"
+		   "Validate FencePolicy files (YAML or JSON, several documents per file; '-' reads\n"
+		   "stdin). Errors go to stderr as FILE: document N (line L): FIELD: message.\n"
+		   "Exit status: 0 all valid, 2 any invalid document or unreadable file.\n");
+}
+
+int cmd_check(const struct pf_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	enum pf_output output = cli->output;
+	bool any_invalid = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (pf_cli_parse_output(optarg, &output) < 0) {
+				fprintf(stderr, "podfencectl check: --output must be table or json, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			check_usage(stdout);
+			return 0;
+		default:
+			check_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "podfencectl check: no files given\n");
+		check_usage(stderr);
+		return 2;
+	}
+
+	if (output == PF_OUTPUT_JSON)
+		fputs("{\"files\":[", stdout);
+	for (int i = optind; i < argc; i++) {
+		const char *name = strcmp(argv[i], "-") ? argv[i] : "<stdin>";
+		struct pf_policy_file pf = {0};
+		struct pf_error err = {0};
+		int r = read_input(argv[i], &pf, &err);
+
+		if (r < 0) {
+			any_invalid = true;
+			fprintf(stderr, "%s\n", err.msg);
+		}
+		for (size_t k = 0; k < pf.n_docs; k++) {
+			const struct pf_policy_doc *d = &pf.docs[k];
+			char line[2048];
+
+			if (!d->policy) {
+				any_invalid = true;
+				fprintf(stderr, "%s\n", pf_policy_doc_format_error(name, d, line, sizeof(line)));
+			} else if (output == PF_OUTPUT_TABLE) {
+				printf("%s: document %u (line %u): %s/%s: OK (priority %u, %zu rule%s)\n",
+				       name, d->index + 1, d->line, d->policy->namespace, d->policy->name,
+				       d->policy->priority, d->policy->n_egress,
+				       d->policy->n_egress == 1 ? "" : "s");
+			}
+		}
+		if (r >= 0 && pf.n_docs == 0 && output == PF_OUTPUT_TABLE)
+			printf("%s: OK (no policies)\n", name);
+		if (output == PF_OUTPUT_JSON) {
+			printf("%s{\"file\":", i > optind ? "," : "");
+			json_str(stdout, name);
+			printf(",\"valid\":%s,\"error\":",
+			       r >= 0 && pf_policy_file_n_invalid(&pf) == 0 ? "true" : "false");
+			json_str(stdout, r < 0 ? err.msg : NULL);
+			fputs(",\"documents\":[", stdout);
+			for (size_t k = 0; k < pf.n_docs; k++)
+				json_doc(stdout, &pf.docs[k], k == 0);
+			fputs("]}", stdout);
+		}
+		pf_policy_file_free(&pf);
+	}
+	if (output == PF_OUTPUT_JSON)
+		printf("],\"valid\":%s}\n", any_invalid ? "false" : "true");
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "podfencectl check: writing output: %s\n", strerror(errno));
+		return 1;
+	}
+	return any_invalid ? 2 : 0;
+}

@@ -1,0 +1,154 @@
+/* podfencectl: global options and configuration, then one subcommand from the table below. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+
+/* Add a subcommand: one row here, its cmd_*() in its own file, declared in cli.h. */
+static const struct pf_cli_command commands[] = {
+	{"status", cmd_status, "", "the engine's state, counters and the store's summary"},
+	{"pods", cmd_pods, "", "registered pods (network namespaces) and their addresses"},
+	{"policies", cmd_policies, "", "policies in the store: valid, in force, errors"},
+	{"events", cmd_events, "[--follow] [--since T] [--limit N]",
+	 "recorded verdict events, oldest first (T: 2026-11-26T10:00:00Z or 30s, 5m, 2h, 1d ago)"},
+	{"explain", cmd_explain, "--from NAMESPACE/POD|IP --to IP --port N [--default-action A]",
+	 "the verdict a connection gets and the policy rule that decides it"},
+	{"check", cmd_check, "[-o table|json] FILE...",
+	 "validate policy files (YAML or JSON; '-' is stdin); no daemon needed"},
+	{"reload", cmd_reload, "", "make the engine reload the store now"},
+};
+
+int pf_cli_parse_output(const char *s, enum pf_output *out)
+{
+	if (pf_streq(s, "table"))
+		*out = PF_OUTPUT_TABLE;
+	else if (pf_streq(s, "json"))
+		*out = PF_OUTPUT_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: podfencectl [OPTIONS] COMMAND [ARGS...]\n"
+		"\n"
+		"Inspect and control podfence, the container egress fence.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     configuration file (default %s)\n"
+		"      --db FILE         policy store (default %s)\n"
+		"      --socket PATH     engine control socket (default %s)\n"
+		"      --state-dir DIR   state directory (default %s)\n"
+		"  -o, --output FORMAT   table (default) or json\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show the version\n"
+		"\n"
+		"Commands:\n",
+		PF_DEFAULT_CONFIG, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR);
+	for (size_t i = 0; i < PF_ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
+			commands[i].summary);
+}
+
+static const struct pf_cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < PF_ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"db", required_argument, NULL, 'D'},
+		{"socket", required_argument, NULL, 'S'},
+		{"state-dir", required_argument, NULL, 'T'},
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{},
+	};
+	struct pf_config cfg = {0};
+	struct pf_error err = {0};
+	struct pf_cli cli = {0};
+	const struct pf_cli_command *cmd;
+	const char *cfg_path = pf_config_path_from_argv(argc, argv), *out;
+	int c, r;
+
+	/* The file first, so that flags parsed below override its keys. */
+	r = pf_config_load(cfg_path ? cfg_path : PF_DEFAULT_CONFIG, cfg_path != NULL, &cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "podfencectl: %s\n", err.msg);
+		pf_config_free(&cfg);
+		return 2;
+	}
+	cli.config = &cfg;
+	cli.db = pf_config_get(&cfg, "db") ?: PF_DEFAULT_DB;
+	cli.socket = pf_config_get(&cfg, "socket") ?: PF_DEFAULT_SOCKET;
+	cli.state_dir = pf_config_get(&cfg, "state_dir") ?: PF_DEFAULT_STATE_DIR;
+	out = pf_config_get(&cfg, "output");
+	if (out && pf_cli_parse_output(out, &cli.output) < 0) {
+		fprintf(stderr, "podfencectl: %s: output must be table or json, not '%s'\n", cfg.path,
+			out);
+		pf_config_free(&cfg);
+		return 2;
+	}
+
+	/* '+': stop at the subcommand; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+c:o:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			break; /* loaded above */
+		case 'D':
+			cli.db = optarg;
+			break;
+		case 'S':
+			cli.socket = optarg;
+			break;
+		case 'T':
+			cli.state_dir = optarg;
+			break;
+		case 'o':
+			if (pf_cli_parse_output(optarg, &cli.output) < 0) {
+				fprintf(stderr, "podfencectl: --output must be table or json, not '%s'\n",
+					optarg);
+				pf_config_free(&cfg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			pf_config_free(&cfg);
+			return 0;
+		case 'V':
+			printf("podfencectl %s\n", PACKAGE_VERSION);
+			pf_config_free(&cfg);
+			return 0;
+		default:
+			usage(stderr);
+			pf_config_free(&cfg);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		pf_config_free(&cfg);
+		return 2;
+	}
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		fprintf(stderr, "podfencectl: unknown command '%s' (see --help)\n", argv[optind]);
+		pf_config_free(&cfg);
+		return 2;
+	}
+	argc -= optind;
+	argv += optind;
+	optind = 0; /* full getopt reset (glibc) for the subcommand */
+	r = cmd->run(&cli, argc, argv);
+	pf_config_free(&cfg);
+	return r;
+}

@@ -1,0 +1,270 @@
+/* podfenced's internal interfaces: the engine state one epoll loop owns, and its modules. */
+#ifndef PF_ENGINE_H
+#define PF_ENGINE_H
+
+#include <sys/types.h>
+
+#include "addr.h"
+#include "cache.h"
+#include "doc.h"
+#include "error.h"
+#include "netns.h"
+#include "nfq.h"
+#include "nft.h"
+#include "packet.h"
+#include "policy.h"
+#include "store.h"
+
+/* Loop cadence: one periodic timer; the slower jobs run every n-th tick. */
+#define PF_TICK_MS 100
+#define PF_DATA_VERSION_TICKS 2 /* poll PRAGMA data_version every 200 ms */
+#define PF_EVENTS_FLUSH_TICKS 2 /* write event batches every 200 ms */
+#define PF_LIVENESS_TICKS 20	/* look for vanished netns every 2 s */
+
+/* Bounds on what outsiders can make the engine hold. */
+#define PF_MAX_CLIENTS 64
+#define PF_CLIENT_TIMEOUT_MS 5000
+#define PF_MAX_PODS 4096
+#define PF_MAX_CONTAINERS_PER_POD 64
+#define PF_MAX_NAME 253
+#define PF_MAX_CONTAINER_ID 256
+#define PF_MAX_PENDING_FILES 4096
+
+/* Events: rate limit per (pod, destination, port). */
+#define PF_EVENTS_WINDOW_MS 1000
+#define PF_EVENTS_MAX_KEYS 16384
+#define PF_EVENTS_MAX_PENDING 8192
+#define PF_EVENTS_MAX_ROWS 100000
+
+/* What an epoll event points at. */
+enum pf_watch_type {
+	PF_WATCH_SIGNAL,
+	PF_WATCH_TIMER,
+	PF_WATCH_LISTEN,
+	PF_WATCH_CLIENT,
+	PF_WATCH_NFQ,
+	PF_WATCH_RTNL,
+	PF_WATCH_PIDFD,
+};
+
+struct pf_watch {
+	enum pf_watch_type type;
+	void *owner;
+};
+
+struct engine;
+
+struct pf_container {
+	struct pf_pod *pod;
+	struct pf_container *next_dead; /* freed after the current batch of epoll events */
+	bool dead;
+	char *id;
+	pid_t pid; /* 0 when unknown (registered by a netns path) */
+	int pidfd; /* -1 when unknown; readable once the process exits */
+	struct pf_watch pid_watch;
+};
+
+struct pf_pod {
+	struct engine *engine;
+	struct pf_pod *next;
+	bool dead; /* released; freed after the current batch of epoll events */
+
+	struct pf_netns_id id;
+	int netns_fd;
+	char *netns_path;
+	char *namespace;
+	char *name;
+	char *uid;
+	char *kind;
+	int64_t registered_at_ms;
+
+	struct pf_container **containers; /* each on its own: epoll holds pointers to them */
+	size_t n_containers, cap_containers;
+
+	struct pf_addr *ips;
+	size_t n_ips;
+
+	struct pf_nfq *nfq;
+	struct pf_watch nfq_watch;
+	int rtnl_fd; /* address changes inside the netns */
+	struct pf_watch rtnl_watch;
+
+	uint64_t n_verdicts;
+};
+
+struct pf_client {
+	struct pf_client *next;
+	bool dead;
+	int fd;
+	uint64_t deadline_ns;
+	struct pf_watch watch;
+};
+
+struct pf_event_key;
+struct pf_pending_event;
+
+struct pf_events {
+	struct pf_event_key **buckets; /* chained hash, PF_EVENTS_MAX_KEYS / 4 buckets */
+	size_t n_buckets;
+	size_t n_keys;
+	struct pf_pending_event *pending;
+	size_t n_pending, cap_pending;
+	/* counters */
+	uint64_t recorded;   /* verdicts that asked for an event */
+	uint64_t suppressed; /* folded into a later summary event */
+	uint64_t dropped;    /* lost: table or queue full, or the write failed */
+	uint64_t written;    /* rows written */
+};
+
+struct pf_engine_config {
+	bool foreground;
+	char *config_path;
+	char *db_path;
+	char *socket_path;
+	char *state_dir;
+	bool fail_closed;
+	enum pf_action default_action;
+	uint16_t queue_num;
+	int32_t priority;
+	char *metrics;
+	int log_level;
+};
+
+struct pf_engine_stats {
+	uint64_t accepted, dropped, rejected, unparsed;
+	uint64_t reloads, reload_failures;
+	uint64_t nfq_errors;
+	int64_t last_reload_ms;
+	uint64_t last_reload_us; /* how long the last rebuild took */
+};
+
+struct engine {
+	struct pf_engine_config cfg;
+	int epfd;
+	int sigfd;
+	int timerfd;
+	int listen_fd;
+	struct pf_watch sig_watch, timer_watch, listen_watch;
+	uint64_t ticks;
+	bool quit;
+
+	struct pf_store *store;
+	uint64_t data_version;
+	struct pf_cache *cache; /* swapped whole on reload; the loop is single-threaded */
+	uint64_t cache_generation;
+
+	struct pf_nft_config nft;
+	struct pf_netns_id host_id; /* PID 1's netns */
+	struct pf_netns_id self_id; /* ours */
+
+	struct pf_pod *pods;
+	size_t n_pods;
+	struct pf_pod *dead_pods;
+	struct pf_container *dead_containers;
+	struct pf_client *clients;
+	size_t n_clients;
+
+	struct pf_events events;
+	struct pf_engine_stats stats;
+	int64_t started_ms;
+};
+
+/* loop.c */
+int pf_loop_init(struct engine *e);
+int pf_loop_add(struct engine *e, int fd, uint32_t events, struct pf_watch *w);
+void pf_loop_del(struct engine *e, int fd);
+int pf_loop_run(struct engine *e);
+void pf_loop_done(struct engine *e);
+
+/* control.c */
+int pf_control_listen(struct engine *e);
+void pf_control_accept(struct engine *e);
+void pf_control_client_io(struct engine *e, struct pf_client *c, uint32_t events);
+/* Hang up on clients past their deadline (all: every client). */
+void pf_control_expire(struct engine *e, bool all);
+/* Free clients hung up on during this loop round. */
+void pf_control_reap(struct engine *e);
+void pf_control_close(struct engine *e);
+/* Handle one request (JSON bytes); reply is malloc'ed JSON. Used by the socket and by adopt. */
+int pf_control_handle(struct engine *e, const char *req, size_t len, char **reply);
+struct pf_node;
+/* The same for a parsed request; default_op stands in when "op" is absent (pending records). */
+int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op, char **reply);
+/* Limits for control messages and pending records. */
+extern const struct pf_doc_limits pf_ctl_limits;
+
+/* pods.c */
+struct pf_register_req {
+	const char *netns_path;
+	pid_t pid;
+	bool have_id;
+	struct pf_netns_id id;
+	const char *namespace;
+	const char *name;
+	const char *uid;
+	const char *container;
+	const char *kind;
+	bool adopting; /* re-adoption at start: do not rebuild the cache per pod */
+};
+
+int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct pf_pod **out,
+		     struct pf_error *err);
+/* Remove a container; the pod is released when it was the last. *found, *released report it. */
+int pf_pods_unregister(struct engine *e, const char *container, const char *netns_path, bool *found,
+		       bool *released, struct pf_error *err);
+void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why);
+void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p);
+void pf_pods_pid_exit(struct engine *e, struct pf_container *c);
+void pf_pods_check_liveness(struct engine *e);
+/* Free pods released during this loop round. */
+void pf_pods_reap(struct engine *e);
+/* Close every queue and fd; leaves rules and store rows in place (restart re-adopts). */
+void pf_pods_shutdown(struct engine *e);
+struct pf_pod *pf_pods_find_container(struct engine *e, const char *container, struct pf_container **c);
+int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err);
+/* Find a process in the netns with identity id and open its /proc/PID/ns/net. */
+int pf_netns_find_by_id(const struct pf_netns_id *id, int *fd, pid_t *pid);
+/* The pod a /proc/PID/ns/net path names, 0 when path is of another form. */
+pid_t pf_pid_from_netns_path(const char *path);
+
+/* verdict.c */
+uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple *tuple, uint32_t *mark);
+
+/* events.c */
+int pf_events_init(struct pf_events *ev);
+void pf_events_free(struct pf_events *ev);
+void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
+		      const struct pf_verdict *v, int64_t now_ms);
+/* Fold expired rate windows into summary events and write the batch; returns rows written. */
+int pf_events_flush(struct pf_events *ev, struct pf_store *store, int64_t now_ms, bool final);
+
+/* reload.c */
+int pf_reload(struct engine *e, const char *why, struct pf_error *err);
+/* Poll data_version; reload when another connection committed. */
+void pf_reload_poll(struct engine *e);
+
+/* adopt.c */
+void pf_adopt_store(struct engine *e);
+void pf_adopt_pending(struct engine *e);
+
+/* status (control.c) */
+int pf_status_json(struct engine *e, char **out);
+
+/* A small JSON writer for replies (control.c). */
+struct pf_jw {
+	char *buf;
+	size_t len, cap;
+	bool failed;
+	bool need_comma;
+};
+void pf_jw_raw(struct pf_jw *w, const char *s);
+void pf_jw_key(struct pf_jw *w, const char *k);
+void pf_jw_str(struct pf_jw *w, const char *s);
+void pf_jw_u64(struct pf_jw *w, uint64_t v);
+void pf_jw_i64(struct pf_jw *w, int64_t v);
+void pf_jw_bool(struct pf_jw *w, bool v);
+void pf_jw_open(struct pf_jw *w, char c);
+void pf_jw_close(struct pf_jw *w, char c);
+char *pf_jw_take(struct pf_jw *w);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * Events off the hot path: a verdict only touches memory (a rate-limit table and a queue);
+ * batches go to the store on the loop's timer. Per (pod, destination, port), the first event
+ * of a window is written at once and later ones are counted; when the window closes the
+ * count goes out as one summary event (count = how many were suppressed).
+ */
+#include "engine.h"
+#include "log.h"
+
+struct pf_event_key {
+	struct pf_event_key *next;
+	struct pf_netns_id pod;
+	struct pf_addr dst;
+	uint16_t dport;
+	int64_t window_start_ms;
+	uint32_t suppressed;
+	/* what the summary says: the last suppressed verdict */
+	int64_t last_ms;
+	struct pf_addr src;
+	enum pf_action action;
+	int32_t rule_index;
+	char *pod_namespace, *pod_name, *policy_namespace, *policy_name;
+};
+
+struct pf_pending_event {
+	struct pf_event ev;
+	char *strings; /* one allocation holds every string ev points at */
+};
+
+int pf_events_init(struct pf_events *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->n_buckets = PF_EVENTS_MAX_KEYS / 4;
+	ev->buckets = calloc(ev->n_buckets, sizeof(*ev->buckets));
+	return ev->buckets ? 0 : -ENOMEM;
+}
+
+static void key_free(struct pf_event_key *k)
+{
+	free(k->pod_namespace);
+	free(k->pod_name);
+	free(k->policy_namespace);
+	free(k->policy_name);
+	free(k);
+}
+
+void pf_events_free(struct pf_events *ev)
+{
+	for (size_t b = 0; ev->buckets && b < ev->n_buckets; b++)
+		while (ev->buckets[b]) {
+			struct pf_event_key *k = ev->buckets[b];
+
+			ev->buckets[b] = k->next;
+			key_free(k);
+		}
+	free(ev->buckets);
+	for (size_t i = 0; i < ev->n_pending; i++)
+		free(ev->pending[i].strings);
+	free(ev->pending);
+	memset(ev, 0, sizeof(*ev));
+}
+
+static size_t key_hash(const struct pf_events *ev, const struct pf_netns_id *pod, const struct pf_addr *dst,
+		       uint16_t dport)
+{
+	uint64_t h = pf_addr_hash(dst, pod->ino * 0x9e3779b97f4a7c15ull ^ pod->dev ^ ((uint64_t)dport << 48));
+
+	return (size_t)(h % ev->n_buckets);
+}
+
+static int str_set(char **slot, const char *s)
+{
+	char *d = NULL;
+
+	if (pf_streq(*slot, s))
+		return 0;
+	if (s && !(d = strdup(s)))
+		return -ENOMEM;
+	free(*slot);
+	*slot = d;
+	return 0;
+}
+
+static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns, const char *pod_name,
+			const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport, enum pf_action action,
+			const char *pol_ns, const char *pol_name, int32_t rule_index, uint32_t count)
+{
+	const char *in[4] = {pod_ns, pod_name, pol_ns, pol_name};
+	size_t len[4], total = 0;
+	struct pf_pending_event *pe;
+	const char *out[4] = {};
+	char *s;
+
+	if (ev->n_pending >= PF_EVENTS_MAX_PENDING) {
+		ev->dropped += count;
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		len[i] = in[i] ? strlen(in[i]) + 1 : 0;
+		total += len[i];
+	}
+	if (pf_grow((void **)&ev->pending, &ev->cap_pending, ev->n_pending, sizeof(*ev->pending)) < 0 ||
+	    !(s = malloc(total ? total : 1))) {
+		ev->dropped += count;
+		return;
+	}
+	pe = &ev->pending[ev->n_pending++];
+	pe->strings = s;
+	for (int i = 0; i < 4; i++) {
+		if (!in[i])
+			continue;
+		memcpy(s, in[i], len[i]);
+		out[i] = s;
+		s += len[i];
+	}
+	pe->ev = (struct pf_event){
+		.at_ms = at_ms,
+		.pod_namespace = out[0],
+		.pod_name = out[1],
+		.src = *src,
+		.dst = *dst,
+		.dport = dport,
+		.action = action,
+		.policy_namespace = out[2],
+		.policy_name = out[3],
+		.rule_index = rule_index,
+		.count = count,
+	};
+}
+
+void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
+		      const struct pf_verdict *v, int64_t now_ms)
+{
+	size_t b = key_hash(ev, &pod->id, &t->dst, t->dport);
+	const char *pol_ns = v->matched ? v->policy_namespace : NULL;
+	const char *pol_name = v->matched ? v->policy_name : NULL;
+	struct pf_event_key *k;
+
+	ev->recorded++;
+	for (k = ev->buckets[b]; k; k = k->next)
+		if (k->dport == t->dport && k->pod.dev == pod->id.dev && k->pod.ino == pod->id.ino &&
+		    pf_addr_eq(&k->dst, &t->dst))
+			break;
+	if (k && now_ms - k->window_start_ms < PF_EVENTS_WINDOW_MS) {
+		/* Inside the window: count it and remember what the summary will say. */
+		if (str_set(&k->pod_namespace, pod->namespace) < 0 || str_set(&k->pod_name, pod->name) < 0 ||
+		    str_set(&k->policy_namespace, pol_ns) < 0 || str_set(&k->policy_name, pol_name) < 0) {
+			ev->dropped++;
+			return;
+		}
+		k->suppressed++;
+		ev->suppressed++;
+		k->last_ms = now_ms;
+		k->src = t->src;
+		k->action = v->action;
+		k->rule_index = v->matched ? v->rule_index : -1;
+		return;
+	}
+	if (!k) {
+		if (ev->n_keys >= PF_EVENTS_MAX_KEYS) {
+			/* Table full (a scan across many destinations): keep writing, unlimited, but
+			 * the queue bound still holds. */
+			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action,
+				    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1);
+			return;
+		}
+		k = calloc(1, sizeof(*k));
+		if (!k) {
+			ev->dropped++;
+			return;
+		}
+		k->pod = pod->id;
+		k->dst = t->dst;
+		k->dport = t->dport;
+		k->next = ev->buckets[b];
+		ev->buckets[b] = k;
+		ev->n_keys++;
+	} else if (k->suppressed) {
+		/* The old window ended before the timer closed it: its summary goes first. */
+		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst, k->dport, k->action,
+			    k->policy_namespace, k->policy_name, k->rule_index, k->suppressed);
+		k->suppressed = 0;
+	}
+	k->window_start_ms = now_ms;
+	queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action, pol_ns, pol_name,
+		    v->matched ? v->rule_index : -1, 1);
+}
+
+/* Close windows that ended: suppressed counts become summary events; idle keys go away. */
+static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
+{
+	for (size_t b = 0; b < ev->n_buckets; b++) {
+		for (struct pf_event_key **kp = &ev->buckets[b]; *kp;) {
+			struct pf_event_key *k = *kp;
+
+			if (!final && now_ms - k->window_start_ms < PF_EVENTS_WINDOW_MS) {
+				kp = &k->next;
+				continue;
+			}
+			if (k->suppressed)
+				queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst, k->dport,
+					    k->action, k->policy_namespace, k->policy_name, k->rule_index,
+					    k->suppressed);
+			*kp = k->next;
+			ev->n_keys--;
+			key_free(k);
+		}
+	}
+}
+
+int pf_events_flush(struct pf_events *ev, struct pf_store *store, int64_t now_ms, bool final)
+{
+	_cleanup_free_ struct pf_event *batch = NULL;
+	struct pf_error err = {};
+	size_t n = 0;
+	int r;
+
+	if (ev->n_keys)
+		close_windows(ev, now_ms, final);
+	if (!ev->n_pending || !store)
+		return 0;
+	n = ev->n_pending;
+	batch = malloc(n * sizeof(*batch));
+	if (batch) {
+		for (size_t i = 0; i < n; i++)
+			batch[i] = ev->pending[i].ev;
+		r = pf_store_append_events(store, batch, n, PF_EVENTS_MAX_ROWS, &err);
+	} else {
+		r = pf_error_set(&err, ENOMEM, "out of memory");
+	}
+	if (r < 0) {
+		/* Never retry forever: a broken store must not grow our memory. */
+		for (size_t i = 0; i < n; i++)
+			ev->dropped += ev->pending[i].ev.count;
+		log_error("Dropped %zu event(s): %s", n, err.msg);
+	} else {
+		ev->written += n;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(ev->pending[i].strings);
+	ev->n_pending = 0;
+	return r < 0 ? r : (int)n;
+}

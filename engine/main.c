@@ -1,0 +1,421 @@
+/* podfenced: options and configuration, start-up order, daemonizing, shutdown. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "../lib/config.h" /* not the autoconf config.h of the build dir */
+#include "engine.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: podfenced [OPTION]...\n"
+		"Enforce podfence egress policies in every registered pod network namespace.\n"
+		"\n"
+		"  --foreground              stay in the foreground, log to stderr as well as syslog\n"
+		"  --config FILE             configuration file (default %s)\n"
+		"  --db FILE                 store (default %s)\n"
+		"  --socket PATH             control socket (default %s)\n"
+		"  --state-dir DIR           state directory; pending/ holds records the hook left\n"
+		"                            while the engine was down (default %s)\n"
+		"  --fail-mode open|closed   open (default): the queue rule bypasses a missing engine;\n"
+		"                            closed: no engine, no new connections\n"
+		"  --default-action ACTION   Allow (default), Deny, Reject or Alert when no rule matches\n"
+		"  --queue-num N             nfqueue number inside each pod netns (default 1)\n"
+		"  --priority N              priority of the output chain (default %d, raw - 1)\n"
+		"  --metrics ADDR            accepted for compatibility; not implemented yet\n"
+		"  --verbose                 log debug messages\n"
+		"  --help                    show this help\n"
+		"  --version                 show the version\n"
+		"\n"
+		"Each long option has a configuration key of the same name with '-' written '_';\n"
+		"an option on the command line beats the file.\n",
+		PF_DEFAULT_CONFIG, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
+		PF_NFT_DEFAULT_PRIORITY);
+}
+
+enum {
+	OPT_FOREGROUND = 0x100,
+	OPT_CONFIG,
+	OPT_DB,
+	OPT_SOCKET,
+	OPT_STATE_DIR,
+	OPT_FAIL_MODE,
+	OPT_DEFAULT_ACTION,
+	OPT_QUEUE_NUM,
+	OPT_PRIORITY,
+	OPT_METRICS,
+	OPT_VERBOSE,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option options[] = {
+	{"foreground", no_argument, NULL, OPT_FOREGROUND},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"db", required_argument, NULL, OPT_DB},
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
+	{"default-action", required_argument, NULL, OPT_DEFAULT_ACTION},
+	{"queue-num", required_argument, NULL, OPT_QUEUE_NUM},
+	{"priority", required_argument, NULL, OPT_PRIORITY},
+	{"metrics", required_argument, NULL, OPT_METRICS},
+	{"verbose", no_argument, NULL, OPT_VERBOSE},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{},
+};
+
+/* One setting from either source; `what` names it in messages ("--db" or "file:line key"). */
+static int set_option(struct pf_engine_config *c, int opt, const char *v, const char *what)
+{
+	char **slot = NULL;
+	uint32_t u;
+	int64_t i;
+	bool b;
+
+	switch (opt) {
+	case OPT_FOREGROUND:
+		if (v && pf_parse_bool(v, &b) < 0)
+			goto bad;
+		c->foreground = v ? b : true;
+		return 0;
+	case OPT_VERBOSE:
+		if (v && pf_parse_bool(v, &b) < 0)
+			goto bad;
+		c->log_level = (v ? b : true) ? LOG_DEBUG : LOG_INFO;
+		return 0;
+	case OPT_DB:
+		slot = &c->db_path;
+		break;
+	case OPT_SOCKET:
+		slot = &c->socket_path;
+		break;
+	case OPT_STATE_DIR:
+		slot = &c->state_dir;
+		break;
+	case OPT_METRICS:
+		slot = &c->metrics;
+		break;
+	case OPT_FAIL_MODE:
+		if (!strcmp(v, "open"))
+			c->fail_closed = false;
+		else if (!strcmp(v, "closed"))
+			c->fail_closed = true;
+		else
+			goto bad;
+		return 0;
+	case OPT_DEFAULT_ACTION: {
+		int a = pf_action_from_string(v);
+
+		if (a < 0)
+			goto bad;
+		c->default_action = (enum pf_action)a;
+		return 0;
+	}
+	case OPT_QUEUE_NUM:
+		if (pf_parse_u32(v, UINT16_MAX, &u) < 0)
+			goto bad;
+		c->queue_num = (uint16_t)u;
+		return 0;
+	case OPT_PRIORITY:
+		if (pf_parse_i64(v, INT32_MIN, INT32_MAX, &i) < 0)
+			goto bad;
+		c->priority = (int32_t)i;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+	if (!*v) {
+		fprintf(stderr, "podfenced: %s: empty value\n", what);
+		return -EINVAL;
+	}
+	free(*slot);
+	*slot = strdup(v);
+	return *slot ? 0 : -ENOMEM;
+bad:
+	fprintf(stderr, "podfenced: %s: invalid value '%s'\n", what, v ? v : "");
+	return -EINVAL;
+}
+
+static void config_free(struct pf_engine_config *c)
+{
+	free(c->config_path);
+	free(c->db_path);
+	free(c->socket_path);
+	free(c->state_dir);
+	free(c->metrics);
+}
+
+/* The file first (defaults < file), then the command line (file < flags). Exit code or -1. */
+static int parse_config(int argc, char **argv, struct pf_engine_config *c)
+{
+	const char *path = pf_config_path_from_argv(argc, argv);
+	struct pf_config file = {};
+	struct pf_error err = {};
+	int opt, r;
+
+	*c = (struct pf_engine_config){
+		.default_action = PF_ACTION_ALLOW,
+		.queue_num = 1,
+		.priority = PF_NFT_DEFAULT_PRIORITY,
+		.log_level = LOG_INFO,
+	};
+	/* --help and --version work whatever the file says. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version")) {
+			printf("podfenced %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+	}
+
+	r = pf_config_load(path ? path : PF_DEFAULT_CONFIG, path != NULL, &file, &err);
+	if (r < 0) {
+		fprintf(stderr, "podfenced: %s\n", err.msg);
+		pf_config_free(&file);
+		return 2;
+	}
+	for (size_t i = 0; i < file.n; i++) {
+		const struct pf_config_entry *en = &file.entries[i];
+		char what[PATH_MAX + 64];
+
+		/* The file is shared by every program: keys that are not ours are someone else's. */
+		for (const struct option *o = options; o->name; o++) {
+			char key[64];
+			size_t k;
+
+			for (k = 0; o->name[k] && k + 1 < sizeof(key); k++)
+				key[k] = o->name[k] == '-' ? '_' : o->name[k];
+			key[k] = '\0';
+			if (strcmp(key, en->key) || o->val == OPT_CONFIG || o->val == OPT_HELP ||
+			    o->val == OPT_VERSION)
+				continue;
+			snprintf(what, sizeof(what), "%s:%u: %s", file.path, en->line, en->key);
+			if (set_option(c, o->val, en->value, what) < 0) {
+				pf_config_free(&file);
+				return 2;
+			}
+		}
+	}
+	pf_config_free(&file);
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		char what[64];
+
+		if (opt == '?') {
+			usage(stderr);
+			return 2;
+		}
+		if (opt == OPT_CONFIG)
+			continue;
+		for (const struct option *o = options; o->name; o++)
+			if (o->val == opt)
+				snprintf(what, sizeof(what), "--%s", o->name);
+		if (set_option(c, opt, optarg, what) < 0)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "podfenced: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if ((!c->db_path && !(c->db_path = strdup(PF_DEFAULT_DB))) ||
+	    (!c->socket_path && !(c->socket_path = strdup(PF_DEFAULT_SOCKET))) ||
+	    (!c->state_dir && !(c->state_dir = strdup(PF_DEFAULT_STATE_DIR)))) {
+		fprintf(stderr, "podfenced: out of memory\n");
+		return 1;
+	}
+	if (path && !(c->config_path = strdup(path)))
+		return 1;
+	return -1;
+}
+
+/*
+ * Without --foreground: fork, and let the parent exit only once the child listens, so
+ * `podfenced && podfence-hook ...` never races the socket. The pipe carries one byte on
+ * success; EOF means the child failed (its reasons are in syslog).
+ */
+static int daemonize(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		char c;
+		ssize_t n;
+
+		close(p[1]);
+		do
+			n = read(p[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		return -errno;
+	*ready_fd = p[1];
+	return 0;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* Decide the queue backend once, in a throwaway netns so the host's ruleset is never touched. */
+static int probe_backend(struct engine *e)
+{
+	struct pf_error err = {};
+	int saved = -1, r;
+
+	saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (saved < 0)
+		return log_error_errno(-errno, "Failed to open own netns: %m");
+	if (unshare(CLONE_NEWNET) < 0) {
+		r = -errno;
+		close(saved);
+		return log_error_errno(r, "Failed to create a netns to probe nftables: %m");
+	}
+	r = pf_nft_probe_backend(&e->nft.backend, &err);
+	pf_netns_leave(&saved);
+	if (r < 0)
+		return log_error_errno(r, "Failed to probe the nftables queue backend: %s", err.msg);
+	log_info("Queue backend: %s", pf_nft_backend_name(e->nft.backend));
+	return 0;
+}
+
+static int engine_start(struct engine *e)
+{
+	struct pf_error err = {};
+	int r;
+
+	e->started_ms = pf_now_ms();
+	e->nft.queue_num = e->cfg.queue_num;
+	e->nft.bypass = !e->cfg.fail_closed;
+	e->nft.priority = e->cfg.priority;
+	e->nft.reject_mark = PF_REJECT_MARK;
+
+	/* Refused for registration: our own netns, and PID 1's when we may look at it (in a
+	 * sandbox or a container PID 1 can be out of reach; then ours stands for the host's). */
+	r = pf_netns_current_id(&e->self_id);
+	if (r < 0)
+		return log_error_errno(r, "Failed to identify our own network namespace: %m");
+	r = pf_netns_host_id(&e->host_id);
+	if (r < 0) {
+		log_debug_errno(r, "Cannot read PID 1's network namespace (%m); using our own as the host's");
+		e->host_id = e->self_id;
+	}
+	r = probe_backend(e);
+	if (r < 0)
+		return r;
+	r = pf_events_init(&e->events);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up events: %m");
+	r = pf_store_open(e->cfg.db_path, 0, &e->store, &err);
+	if (r < 0)
+		return log_error_errno(r, "Failed to open the store %s: %s", e->cfg.db_path, err.msg);
+	r = pf_loop_init(e);
+	if (r < 0)
+		return r;
+	r = pf_reload(e, "start", &err);
+	if (r < 0)
+		return log_error_errno(r, "Failed to build the verdict cache: %s", err.msg);
+	/* Pods first, socket last: a hook that reaches us finds every earlier pod judged. */
+	pf_adopt_store(e);
+	pf_adopt_pending(e);
+	r = pf_control_listen(e);
+	if (r < 0)
+		return r;
+	/* Adoption may have been a long time; keep pending records that arrived meanwhile. */
+	pf_adopt_pending(e);
+	if (e->cfg.metrics)
+		log_warning("--metrics %s: metrics are not implemented yet; ignoring", e->cfg.metrics);
+	log_info("podfenced %s ready: socket %s, store %s, fail mode %s, default action %s, %zu pod(s)",
+		 PACKAGE_VERSION, e->cfg.socket_path, e->cfg.db_path, e->cfg.fail_closed ? "closed" : "open",
+		 pf_action_to_string(e->cfg.default_action), e->n_pods);
+	return 0;
+}
+
+static void engine_stop(struct engine *e)
+{
+	pf_control_close(e);
+	if (e->store)
+		pf_events_flush(&e->events, e->store, pf_now_ms(), true);
+	pf_pods_shutdown(e);
+	pf_pods_reap(e);
+	pf_events_free(&e->events);
+	pf_cache_free(e->cache);
+	e->cache = NULL;
+	pf_store_close(e->store);
+	e->store = NULL;
+	pf_loop_done(e);
+}
+
+int main(int argc, char **argv)
+{
+	struct engine e = {.epfd = -1, .sigfd = -1, .timerfd = -1, .listen_fd = -1};
+	int ready_fd = -1, r;
+
+	r = parse_config(argc, argv, &e.cfg);
+	if (r >= 0) {
+		config_free(&e.cfg);
+		return r;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "podfenced: must run as root\n");
+		config_free(&e.cfg);
+		return 1;
+	}
+	if (!e.cfg.foreground) {
+		r = daemonize(&ready_fd);
+		if (r < 0) {
+			fprintf(stderr, "podfenced: cannot daemonize: %s\n", strerror(-r));
+			config_free(&e.cfg);
+			return 1;
+		}
+	}
+	pf_log_open("podfenced", PF_LOG_SYSLOG | (e.cfg.foreground ? PF_LOG_STDERR : 0), e.cfg.log_level);
+	if (!e.cfg.foreground)
+		detach_stdio();
+	signal(SIGPIPE, SIG_IGN);
+	umask(0022);
+
+	r = engine_start(&e);
+	if (r < 0) {
+		engine_stop(&e);
+		config_free(&e.cfg);
+		return 1;
+	}
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "1", 1);
+		close(ready_fd);
+	}
+	r = pf_loop_run(&e);
+	log_info("Shutting down; rules stay in place (fail mode %s)", e.cfg.fail_closed ? "closed" : "open");
+	engine_stop(&e);
+	config_free(&e.cfg);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+/* The hot path: a queued SYN -> a cache lookup -> a verdict, with events handed off in memory. */
+#include "engine.h"
+
+/* after netinet/in.h (through engine.h): the uapi header defers to glibc then */
+#include <linux/netfilter.h>
+
+uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple *t, uint32_t *mark)
+{
+	struct pf_pod *p = userdata;
+	struct engine *e = p->engine;
+	struct pf_verdict v;
+
+	p->n_verdicts++;
+	if (!t) {
+		/* Only TCP SYNs are queued, so this is a packet the parser found malformed: the
+		 * fail mode says whether doubt opens or closes. */
+		e->stats.unparsed++;
+		if (e->cfg.fail_closed) {
+			e->stats.dropped++;
+			return NF_DROP;
+		}
+		e->stats.accepted++;
+		return NF_ACCEPT;
+	}
+	/* The cache pointer is swapped only between epoll rounds, never during this call. */
+	pf_cache_lookup(e->cache, &t->src, &t->dst, t->dport, &v);
+	if (v.action != PF_ACTION_ALLOW || v.log)
+		pf_events_record(&e->events, p, t, &v, pf_now_ms());
+	switch (v.action) {
+	case PF_ACTION_DENY:
+		e->stats.dropped++;
+		return NF_DROP;
+	case PF_ACTION_REJECT:
+		/* Back through the chain with the mark: the `reject with tcp reset` rule ahead of
+		 * the queue rule answers the client at once. */
+		e->stats.rejected++;
+		*mark = e->nft.reject_mark;
+		return NF_REPEAT;
+	case PF_ACTION_ALLOW:
+	case PF_ACTION_ALERT:
+	default:
+		e->stats.accepted++;
+		return NF_ACCEPT;
+	}
+}

@@ -1,0 +1,417 @@
+/* podfence-hook: the OCI hook that registers a container's netns with podfenced (SPEC §4). */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "../lib/config.h" /* not the autoconf one in the build dir */
+#include "ctl.h"
+#include "doc.h"
+#include "log.h"
+#include "oci.h"
+
+#define HOOK_DEFAULT_TIMEOUT_MS 5000
+#define HOOK_MAX_TIMEOUT_MS 600000
+
+enum stage { STAGE_AUTO, STAGE_PRESTART, STAGE_POSTSTOP };
+
+struct opts {
+	const char *config;
+	const char *socket;
+	const char *state_dir;
+	bool fail_closed;
+	uint32_t timeout_ms;
+	enum stage stage;
+	const char *stage_name;
+};
+
+/*
+ * Everything goes to syslog; warnings and errors also to stderr, which the runtime shows when
+ * a hook fails. stdout stays silent: some runtimes treat hook output as part of their own.
+ */
+static void say(int level, const char *fmt, ...) _printf_(2, 3);
+static void say(int level, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	pf_log_internal(level, 0, "%s", msg);
+	if (level <= LOG_WARNING)
+		fprintf(stderr, "podfence-hook: %s\n", msg);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: podfence-hook [OPTION]... STAGE\n"
+		"OCI runtime hook: registers a container's network namespace with podfenced.\n"
+		"Reads the OCI container state (JSON) on standard input.\n"
+		"\n"
+		"STAGE is prestart or createRuntime (register), or poststop (unregister). Without\n"
+		"it, the stage follows the state's status (\"stopped\" means poststop).\n"
+		"\n"
+		"  --config FILE        configuration file (default %s)\n"
+		"  --socket PATH        engine control socket (default %s)\n"
+		"  --state-dir DIR      where records for the engine go when it is unreachable\n"
+		"                       (default %s)\n"
+		"  --fail-mode MODE     open: start unenforced containers when the engine is\n"
+		"                       unreachable (and leave a record it adopts later);\n"
+		"                       closed: make the runtime refuse them (default open)\n"
+		"  --timeout MS         how long to wait for the engine (default %d)\n"
+		"  --help               show this help\n"
+		"  --version            show the version\n"
+		"\n"
+		"Exit status: 0 registered (or skipped, or fail-open), 1 runtime failure,\n"
+		"2 usage or invalid input. poststop always exits 0.\n",
+		PF_DEFAULT_CONFIG, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
+		HOOK_DEFAULT_TIMEOUT_MS);
+}
+
+static int parse_fail_mode(const char *s, bool *closed)
+{
+	if (!strcmp(s, "open"))
+		*closed = false;
+	else if (!strcmp(s, "closed"))
+		*closed = true;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_stage(const char *s, enum stage *st)
+{
+	if (!strcmp(s, "prestart") || !strcmp(s, "createRuntime"))
+		*st = STAGE_PRESTART;
+	else if (!strcmp(s, "poststop"))
+		*st = STAGE_POSTSTOP;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The file first, flags over it (SPEC §6). Returns an exit code, or -1 to go on. */
+static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *cfg)
+{
+	enum { OPT_CONFIG = 256, OPT_SOCKET, OPT_STATE_DIR, OPT_FAIL_MODE, OPT_TIMEOUT, OPT_HELP,
+	       OPT_VERSION };
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, OPT_CONFIG},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+		{"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{},
+	};
+	struct pf_error err = {0};
+	const char *v;
+	int c;
+
+	o->config = pf_config_path_from_argv(argc, argv);
+	if (pf_config_load(o->config ? o->config : PF_DEFAULT_CONFIG, o->config != NULL, cfg,
+			   &err) < 0) {
+		say(LOG_ERR, "%s", err.msg);
+		return 2;
+	}
+	o->socket = pf_config_get(cfg, "socket");
+	o->state_dir = pf_config_get(cfg, "state_dir");
+	v = pf_config_get(cfg, "fail_mode");
+	if (v && parse_fail_mode(v, &o->fail_closed) < 0) {
+		say(LOG_ERR, "%s: fail_mode must be open or closed, not '%s'", cfg->path, v);
+		return 2;
+	}
+	v = pf_config_get(cfg, "timeout");
+	if (v && (pf_parse_u32(v, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 || !o->timeout_ms)) {
+		say(LOG_ERR, "%s: timeout must be 1..%d milliseconds, not '%s'", cfg->path,
+		    HOOK_MAX_TIMEOUT_MS, v);
+		return 2;
+	}
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG:
+			break;
+		case OPT_SOCKET:
+			o->socket = optarg;
+			break;
+		case OPT_STATE_DIR:
+			o->state_dir = optarg;
+			break;
+		case OPT_FAIL_MODE:
+			if (parse_fail_mode(optarg, &o->fail_closed) < 0) {
+				say(LOG_ERR, "--fail-mode must be open or closed, not '%s'", optarg);
+				return 2;
+			}
+			break;
+		case OPT_TIMEOUT:
+			if (pf_parse_u32(optarg, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 ||
+			    !o->timeout_ms) {
+				say(LOG_ERR, "--timeout must be 1..%d milliseconds, not '%s'",
+				    HOOK_MAX_TIMEOUT_MS, optarg);
+				return 2;
+			}
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("podfence-hook %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 < argc) {
+		say(LOG_ERR, "one STAGE expected, got %d arguments (try --help)", argc - optind);
+		return 2;
+	}
+	if (optind < argc) {
+		o->stage_name = argv[optind];
+		if (parse_stage(o->stage_name, &o->stage) < 0) {
+			say(LOG_ERR, "unknown stage '%s' (prestart, createRuntime or poststop)",
+			    o->stage_name);
+			return 2;
+		}
+	}
+	if (!o->socket)
+		o->socket = PF_DEFAULT_SOCKET;
+	if (!o->state_dir)
+		o->state_dir = PF_DEFAULT_STATE_DIR;
+	if (!o->timeout_ms)
+		o->timeout_ms = HOOK_DEFAULT_TIMEOUT_MS;
+	return -1;
+}
+
+static bool unreachable(int r)
+{
+	/* No socket, nobody listening, no answer in time, or the engine went away mid-call. */
+	return r == -ENOENT || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -ECONNRESET ||
+	       r == -EPIPE || r == -ENOTCONN || r == -EAGAIN;
+}
+
+static int pending_path(const struct opts *o, const char *id, char **out)
+{
+	return asprintf(out, "%s/pending/%s.json", o->state_dir, id) < 0 ? -ENOMEM : 0;
+}
+
+/* Leave the register request where the engine adopts it when it comes (back) up. The netns
+ * dev/ino inside let it check the pid still names the same namespace. */
+static int write_pending(const struct opts *o, const char *id, const char *request)
+{
+	_cleanup_free_ char *dir = NULL, *path = NULL;
+	int r;
+
+	if (asprintf(&dir, "%s/pending", o->state_dir) < 0 || pending_path(o, id, &path) < 0)
+		return -ENOMEM;
+	r = pf_mkdir_p(dir, 0700);
+	if (r < 0)
+		return r;
+	return pf_write_file_atomic(path, request, strlen(request), 0600);
+}
+
+static void remove_pending(const struct opts *o, const char *id)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (pending_path(o, id, &path) == 0 && unlink(path) < 0 && errno != ENOENT)
+		say(LOG_WARNING, "cannot remove %s: %s", path, strerror(errno));
+}
+
+/* {"ok":true,...} -> 0; {"ok":false,"error":E} -> -EPROTO with E in err. */
+static int check_reply(const char *reply, struct pf_error *err)
+{
+	struct pf_node *doc = NULL;
+	const struct pf_node *okn;
+	const char *e;
+	int r;
+
+	r = pf_json_parse(reply, strlen(reply), NULL, &doc, err);
+	if (r < 0)
+		return pf_error_prefix(err, "unreadable reply from the engine");
+	okn = pf_node_get(doc, "ok");
+	if (okn && okn->type == PF_NODE_BOOL && okn->b) {
+		r = 0;
+	} else {
+		e = pf_node_str(doc, "error");
+		r = pf_error_set(err, EPROTO, "%s", e ? e : "reply without \"ok\":true");
+	}
+	pf_node_free(doc);
+	return r;
+}
+
+static int do_prestart(const struct opts *o, struct pf_oci_state *st)
+{
+	struct pf_oci_config cfg = {0};
+	struct pf_oci_identity id = {0};
+	struct pf_error err = {0};
+	_cleanup_free_ char *netns = NULL, *req = NULL, *reply = NULL;
+	uint64_t dev = 0, ino = 0;
+	bool host = false;
+	int r, rc = 1;
+
+	if (st->bundle) {
+		r = pf_oci_config_load(st->bundle, &cfg, &err);
+		if (r < 0 && st->pid <= 0) {
+			say(LOG_ERR, "container %s: %s", st->id, err.msg);
+			return r == -EINVAL ? 2 : 1;
+		}
+		if (r < 0)
+			say(LOG_WARNING, "container %s: %s; going by pid %d", st->id, err.msg,
+			    st->pid);
+	}
+	r = pf_oci_netns_path(st, &cfg, &netns, &host, &err);
+	if (r < 0) {
+		say(LOG_ERR, "container %s: cannot find its network namespace: %s", st->id,
+		    err.msg);
+		rc = 2;
+		goto out;
+	}
+	if (!host) {
+		r = pf_oci_netns_stat(netns, &dev, &ino);
+		if (r < 0) {
+			say(LOG_ERR, "container %s: network namespace %s: %s", st->id, netns,
+			    strerror(-r));
+			goto out;
+		}
+		host = pf_oci_netns_is_host(dev, ino);
+	}
+	if (host) {
+		say(LOG_INFO, "container %s uses the host network: not enforced", st->id);
+		rc = 0;
+		goto out;
+	}
+	r = pf_oci_identity_derive(st, &cfg, &id, &err);
+	if (r < 0) {
+		say(LOG_ERR, "container %s: %s", st->id, err.msg);
+		rc = 2;
+		goto out;
+	}
+	r = pf_oci_register_request(st->id, &id, netns, st->pid, dev, ino, &req);
+	if (r < 0) {
+		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
+		goto out;
+	}
+
+	r = pf_ctl_call(o->socket, req, (int)o->timeout_ms, &reply, &err);
+	if (r < 0 && unreachable(r)) {
+		if (o->fail_closed) {
+			say(LOG_ERR,
+			    "the podfence engine is unreachable (%s); refusing to start container "
+			    "%s (%s/%s) unprotected because fail_mode is closed",
+			    err.msg, st->id, id.namespace, id.name);
+			goto out;
+		}
+		r = write_pending(o, st->id, req);
+		if (r < 0)
+			say(LOG_ERR,
+			    "the podfence engine is unreachable (%s) and the record for container "
+			    "%s could not be written to %s/pending: %s; the container starts "
+			    "unenforced (fail_mode open)",
+			    err.msg, st->id, o->state_dir, strerror(-r));
+		else
+			say(LOG_WARNING,
+			    "the podfence engine is unreachable (%s); container %s (%s/%s) starts "
+			    "unenforced until the engine adopts %s/pending/%s.json (fail_mode open)",
+			    err.msg, st->id, id.namespace, id.name, o->state_dir, st->id);
+		rc = 0;
+		goto out;
+	}
+	if (r < 0) {
+		say(LOG_ERR, "container %s: %s", st->id, err.msg);
+		goto out;
+	}
+	r = check_reply(reply, &err);
+	if (r < 0) {
+		say(LOG_ERR, "the podfence engine did not enforce container %s (%s/%s): %s",
+		    st->id, id.namespace, id.name, err.msg);
+		goto out;
+	}
+	remove_pending(o, st->id);
+	say(LOG_INFO, "container %s registered as %s %s/%s (netns %s, %s)", st->id, id.kind,
+	    id.namespace, id.name, netns, pf_oci_id_source_name(id.source));
+	rc = 0;
+out:
+	pf_oci_identity_done(&id);
+	pf_oci_config_done(&cfg);
+	return rc;
+}
+
+/* Never fails a stop: everything here is logged and the exit status is 0. */
+static int do_poststop(const struct opts *o, struct pf_oci_state *st)
+{
+	struct pf_oci_config cfg = {0};
+	struct pf_error err = {0};
+	_cleanup_free_ char *req = NULL, *reply = NULL;
+	int r;
+
+	remove_pending(o, st->id);
+	/* Podman runs poststop after the bundle is gone; the container id is enough then. */
+	if (st->bundle && pf_oci_config_load(st->bundle, &cfg, &err) == 0 && !cfg.has_netns) {
+		say(LOG_DEBUG, "container %s used the host network: nothing to unregister", st->id);
+		goto out;
+	}
+	r = pf_oci_unregister_request(st->id, cfg.netns_path, &req);
+	if (r < 0) {
+		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
+		goto out;
+	}
+	r = pf_ctl_call(o->socket, req, (int)o->timeout_ms, &reply, &err);
+	if (r < 0) {
+		say(unreachable(r) ? LOG_NOTICE : LOG_ERR, "container %s not unregistered: %s",
+		    st->id, err.msg);
+		goto out;
+	}
+	r = check_reply(reply, &err);
+	if (r < 0)
+		say(LOG_NOTICE, "container %s: engine: %s", st->id, err.msg);
+	else
+		say(LOG_INFO, "container %s unregistered", st->id);
+out:
+	pf_oci_config_done(&cfg);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct pf_config cfg = {0};
+	struct pf_oci_state st = {0};
+	struct pf_error err = {0};
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r, rc;
+
+	pf_log_open("podfence-hook", PF_LOG_SYSLOG, LOG_INFO);
+	rc = parse_args(argc, argv, &o, &cfg);
+	if (rc >= 0)
+		goto out;
+
+	r = pf_read_fd(STDIN_FILENO, PF_OCI_MAX_STATE, &buf, &len);
+	if (r < 0) {
+		if (r == -EFBIG)
+			say(LOG_ERR, "container state on stdin is larger than %d bytes",
+			    PF_OCI_MAX_STATE);
+		else
+			say(LOG_ERR, "cannot read the container state on stdin: %s", strerror(-r));
+		rc = o.stage == STAGE_POSTSTOP ? 0 : 2;
+		goto out;
+	}
+	r = pf_oci_state_parse(buf, len, &st, &err);
+	if (r < 0) {
+		say(LOG_ERR, "%s (podfence-hook expects the OCI state JSON on stdin)", err.msg);
+		rc = o.stage == STAGE_POSTSTOP ? 0 : 2;
+		goto out;
+	}
+	if (o.stage == STAGE_AUTO)
+		o.stage = pf_streq(st.status, "stopped") ? STAGE_POSTSTOP : STAGE_PRESTART;
+	rc = o.stage == STAGE_POSTSTOP ? do_poststop(&o, &st) : do_prestart(&o, &st);
+out:
+	pf_oci_state_done(&st);
+	pf_config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,655 @@
+/* The per-netns nftables ruleset (SPEC §5): built with libnftnl, sent with libmnl in one batch. */
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <libnftnl/udata.h>
+
+#include "nft.h"
+
+#define TABLE_COMMENT                                                                              \
+	"podfence: egress enforcement for this pod (managed by podfenced, do not edit)"
+#define RULE_LO_COMMENT "podfence: traffic inside the pod is never judged"
+#define RULE_REJECT_COMMENT "podfence: verdict Reject (packet repeated with the reject mark)"
+#define RULE_QUEUE_COMMENT "podfence: new TCP connections are judged by podfenced"
+
+/* Largest single message we build (a rule with ~10 expressions and a comment is < 1 KiB);
+ * libnftnl writes without bounds, so each message goes to scratch space first. */
+#define MSG_SCRATCH 4096
+/* Whole batches: install is ~12 messages, far below this. */
+#define BATCH_MAX (64 * 1024)
+#define ACK_TIMEOUT_S 10
+
+struct batch {
+	uint8_t *buf;
+	size_t size, used;
+	uint32_t seq;	/* next sequence number */
+	unsigned n_ack; /* messages that will be answered */
+	int err;	/* first failure while building */
+	char scratch[MSG_SCRATCH] __attribute__((aligned(8)));
+};
+
+static unsigned probe_counter;
+static const int compat_families[] = {NFPROTO_IPV4, NFPROTO_IPV6};
+static const int all_families[] = {NFPROTO_INET, NFPROTO_IPV4, NFPROTO_IPV6};
+
+void pf_nft_config_init(struct pf_nft_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->backend = PF_QUEUE_COMPAT;
+	cfg->queue_num = PF_NFT_DEFAULT_QUEUE;
+	cfg->bypass = true;
+	cfg->priority = PF_NFT_DEFAULT_PRIORITY;
+	cfg->reject_mark = PF_REJECT_MARK;
+}
+
+const char *pf_nft_backend_name(enum pf_queue_backend b)
+{
+	switch (b) {
+	case PF_QUEUE_NATIVE:
+		return "native";
+	case PF_QUEUE_COMPAT:
+		return "compat";
+	}
+	return "unknown";
+}
+
+/* Copy the message just built in scratch into the batch, if it fits. */
+static void batch_commit(struct batch *b, const struct nlmsghdr *nlh, bool acked)
+{
+	if (b->err)
+		return;
+	if (nlh->nlmsg_len > MSG_SCRATCH) { /* libnftnl overran scratch: cannot happen with
+					     * our fixed rules, but never trust it silently */
+		b->err = -EOVERFLOW;
+		return;
+	}
+	if (b->size - b->used < NLMSG_ALIGN(nlh->nlmsg_len)) {
+		b->err = -ENOSPC;
+		return;
+	}
+	memcpy(b->buf + b->used, nlh, nlh->nlmsg_len);
+	memset(b->buf + b->used + nlh->nlmsg_len, 0, NLMSG_ALIGN(nlh->nlmsg_len) - nlh->nlmsg_len);
+	b->used += NLMSG_ALIGN(nlh->nlmsg_len);
+	if (acked)
+		b->n_ack++;
+}
+
+static void batch_begin(struct batch *b)
+{
+	memset(b->scratch, 0, sizeof(b->scratch));
+	batch_commit(b, nftnl_batch_begin(b->scratch, b->seq++), false);
+}
+
+static void batch_end(struct batch *b)
+{
+	memset(b->scratch, 0, sizeof(b->scratch));
+	batch_commit(b, nftnl_batch_end(b->scratch, b->seq++), false);
+}
+
+static struct nlmsghdr *msg_hdr(struct batch *b, uint16_t type, int family, uint16_t flags)
+{
+	memset(b->scratch, 0, sizeof(b->scratch));
+	return nftnl_nlmsg_build_hdr(b->scratch, type, (uint16_t)family, flags | NLM_F_ACK,
+				     b->seq++);
+}
+
+static int set_comment(void *obj, int udata_type, const char *text,
+		       void (*set)(void *, uint16_t, const void *, uint32_t), uint16_t attr)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+
+	if (!ud)
+		return -ENOMEM;
+	if (!nftnl_udata_put_strz(ud, (uint8_t)udata_type, text)) {
+		nftnl_udata_buf_free(ud);
+		return -E2BIG;
+	}
+	/* libnftnl copies user data (unlike a target's info, which it takes over). */
+	set(obj, attr, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+	return 0;
+}
+
+static void table_set_data(void *t, uint16_t attr, const void *d, uint32_t len)
+{
+	nftnl_table_set_data(t, attr, d, len);
+}
+
+static void rule_set_data(void *r, uint16_t attr, const void *d, uint32_t len)
+{
+	nftnl_rule_set_data(r, attr, d, len);
+}
+
+/* NEWTABLE (plain: creates, or is a no-op on an existing table) or DELTABLE. */
+static void add_table_msg(struct batch *b, uint16_t type, int family, bool comment)
+{
+	struct nftnl_table *t;
+	struct nlmsghdr *nlh;
+
+	if (b->err)
+		return;
+	t = nftnl_table_alloc();
+	if (!t) {
+		b->err = -ENOMEM;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PF_NFT_TABLE);
+	if (comment) {
+		int r = set_comment(t, NFTNL_UDATA_TABLE_COMMENT, TABLE_COMMENT, table_set_data,
+				    NFTNL_TABLE_USERDATA);
+		if (r < 0) {
+			b->err = r;
+			nftnl_table_free(t);
+			return;
+		}
+	}
+	nlh = msg_hdr(b, type, family, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	batch_commit(b, nlh, true);
+}
+
+static void add_chain_msg(struct batch *b, int family, const char *table, const char *name,
+			  bool base, int32_t prio)
+{
+	struct nftnl_chain *c;
+	struct nlmsghdr *nlh;
+
+	if (b->err)
+		return;
+	c = nftnl_chain_alloc();
+	if (!c) {
+		b->err = -ENOMEM;
+		return;
+	}
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	if (base) {
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	nlh = msg_hdr(b, NFT_MSG_NEWCHAIN, family, NLM_F_CREATE);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	batch_commit(b, nlh, true);
+}
+
+/* Expression helpers: each returns false (and leaves the rule to be freed) on ENOMEM. */
+static bool add_expr(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (!e)
+		return false;
+	nftnl_rule_add_expr(r, e);
+	return true;
+}
+
+static struct nftnl_expr *meta(uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	}
+	return e;
+}
+
+static struct nftnl_expr *cmp_eq(const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	return e;
+}
+
+static struct nftnl_expr *counter(void)
+{
+	return nftnl_expr_alloc("counter");
+}
+
+static struct nftnl_expr *verdict_accept(void)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+	}
+	return e;
+}
+
+/* meta l4proto tcp: the dependency nft itself puts before any tcp match. */
+static bool add_l4proto_tcp(struct nftnl_rule *r)
+{
+	uint8_t tcp = IPPROTO_TCP;
+
+	return add_expr(r, meta(NFT_META_L4PROTO)) && add_expr(r, cmp_eq(&tcp, sizeof(tcp)));
+}
+
+/* tcp flags & (syn|ack) == syn */
+static bool add_syn_only(struct nftnl_rule *r)
+{
+	uint8_t mask = 0x12, xor = 0, syn = 0x02;
+	struct nftnl_expr *p, *bw;
+
+	if (!add_l4proto_tcp(r))
+		return false;
+	p = nftnl_expr_alloc("payload");
+	if (!p)
+		return false;
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, 13);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, 1);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, p);
+	bw = nftnl_expr_alloc("bitwise");
+	if (!bw)
+		return false;
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, 1);
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
+	nftnl_rule_add_expr(r, bw);
+	return add_expr(r, cmp_eq(&syn, sizeof(syn)));
+}
+
+static struct nftnl_expr *queue_native(const struct pf_nft_config *cfg)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("queue");
+
+	if (e) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, cfg->queue_num);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS,
+				   cfg->bypass ? NFT_QUEUE_FLAG_BYPASS : 0);
+	}
+	return e;
+}
+
+static struct nftnl_expr *queue_compat(const struct pf_nft_config *cfg)
+{
+	/* x_tables sizes are 8-aligned (XT_ALIGN); send what iptables-nft sends. */
+	size_t len = (sizeof(struct xt_NFQ_info_v3) + 7) & ~(size_t)7;
+	struct xt_NFQ_info_v3 *info;
+	struct nftnl_expr *e;
+
+	e = nftnl_expr_alloc("target");
+	if (!e)
+		return NULL;
+	info = calloc(1, len);
+	if (!info) {
+		nftnl_expr_free(e);
+		return NULL;
+	}
+	info->queuenum = cfg->queue_num;
+	info->queues_total = 1;
+	info->flags = cfg->bypass ? NFQ_FLAG_BYPASS : 0;
+	nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+	/* libnftnl takes ownership of the info buffer. */
+	nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, (uint32_t)len);
+	return e;
+}
+
+enum rule_kind { RULE_LO, RULE_REJECT, RULE_QUEUE };
+
+static void add_rule_msg(struct batch *b, int family, const char *table, const char *chain,
+			 enum rule_kind kind, const struct pf_nft_config *cfg)
+{
+	struct nftnl_rule *r;
+	struct nlmsghdr *nlh;
+	const char *comment = NULL;
+	bool ok = false;
+	uint32_t lo = 1; /* LOOPBACK_IFINDEX: lo is ifindex 1 in every netns */
+	struct nftnl_expr *rej;
+
+	if (b->err)
+		return;
+	r = nftnl_rule_alloc();
+	if (!r) {
+		b->err = -ENOMEM;
+		return;
+	}
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)family);
+	switch (kind) {
+	case RULE_LO:
+		comment = RULE_LO_COMMENT;
+		ok = add_expr(r, meta(NFT_META_OIF)) && add_expr(r, cmp_eq(&lo, sizeof(lo))) &&
+		     add_expr(r, counter()) && add_expr(r, verdict_accept());
+		break;
+	case RULE_REJECT:
+		comment = RULE_REJECT_COMMENT;
+		rej = nftnl_expr_alloc("reject");
+		if (rej) {
+			nftnl_expr_set_u32(rej, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+			nftnl_expr_set_u8(rej, NFTNL_EXPR_REJECT_CODE, 0);
+		}
+		ok = rej && add_expr(r, meta(NFT_META_MARK)) &&
+		     add_expr(r, cmp_eq(&cfg->reject_mark, sizeof(cfg->reject_mark))) &&
+		     add_l4proto_tcp(r) && add_expr(r, counter());
+		if (ok)
+			nftnl_rule_add_expr(r, rej);
+		else if (rej)
+			nftnl_expr_free(rej);
+		break;
+	case RULE_QUEUE:
+		comment = RULE_QUEUE_COMMENT;
+		ok = add_syn_only(r) && add_expr(r, counter()) &&
+		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
+								 : queue_compat(cfg));
+		break;
+	}
+	if (ok && set_comment(r, NFTNL_UDATA_RULE_COMMENT, comment, rule_set_data,
+			      NFTNL_RULE_USERDATA) < 0)
+		ok = false;
+	if (!ok) {
+		nftnl_rule_free(r);
+		b->err = -ENOMEM;
+		return;
+	}
+	nlh = msg_hdr(b, NFT_MSG_NEWRULE, family, NLM_F_APPEND | NLM_F_CREATE);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	batch_commit(b, nlh, true);
+}
+
+/* Make sure the table exists, then delete it: DELTABLE alone fails with ENOENT on a fresh
+ * netns and would abort the whole batch; NFT_MSG_DESTROYTABLE (6.3+) is not everywhere. */
+static void add_remove_msgs(struct batch *b)
+{
+	for (size_t i = 0; i < PF_ARRAY_SIZE(all_families); i++) {
+		add_table_msg(b, NFT_MSG_NEWTABLE, all_families[i], false);
+		add_table_msg(b, NFT_MSG_DELTABLE, all_families[i], false);
+	}
+}
+
+static void add_ruleset_msgs(struct batch *b, int family, const struct pf_nft_config *cfg)
+{
+	add_table_msg(b, NFT_MSG_NEWTABLE, family, true);
+	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_LO, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REJECT, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_QUEUE, cfg);
+}
+
+static int check_cfg(const struct pf_nft_config *cfg)
+{
+	if (!cfg || (cfg->backend != PF_QUEUE_NATIVE && cfg->backend != PF_QUEUE_COMPAT))
+		return -EINVAL;
+	/* Mark 0 is every unmarked packet: everything would be rejected. */
+	if (cfg->reject_mark == 0)
+		return -EINVAL;
+	/* Base chain priorities are signed 32-bit; the hook range is all we need to refuse. */
+	return 0;
+}
+
+static void build_install(struct batch *b, const struct pf_nft_config *cfg)
+{
+	batch_begin(b);
+	add_remove_msgs(b);
+	if (cfg->backend == PF_QUEUE_NATIVE) {
+		add_ruleset_msgs(b, NFPROTO_INET, cfg);
+	} else {
+		for (size_t i = 0; i < PF_ARRAY_SIZE(compat_families); i++)
+			add_ruleset_msgs(b, compat_families[i], cfg);
+	}
+	batch_end(b);
+}
+
+static struct batch *batch_new(void *buf, size_t size, uint32_t seq)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->buf = buf;
+	b->size = size;
+	b->seq = seq;
+	return b;
+}
+
+ssize_t pf_nft_build_batch(const struct pf_nft_config *cfg, void *buf, size_t size, uint32_t seq)
+{
+	_cleanup_free_ struct batch *b = NULL;
+	int r = check_cfg(cfg);
+
+	if (r < 0)
+		return r;
+	b = batch_new(buf, size, seq);
+	if (!b)
+		return -ENOMEM;
+	build_install(b, cfg);
+	return b->err ? b->err : (ssize_t)b->used;
+}
+
+ssize_t pf_nft_build_remove_batch(void *buf, size_t size, uint32_t seq)
+{
+	_cleanup_free_ struct batch *b = batch_new(buf, size, seq);
+
+	if (!b)
+		return -ENOMEM;
+	batch_begin(b);
+	add_remove_msgs(b);
+	batch_end(b);
+	return b->err ? b->err : (ssize_t)b->used;
+}
+
+static void mnl_closep(struct mnl_socket **nl)
+{
+	if (*nl)
+		mnl_socket_close(*nl);
+}
+
+/* Send a batch and collect one answer per acked message. Returns 0, or the first error the
+ * kernel reported (the kernel then aborted the whole batch). */
+static int batch_talk(const struct batch *b, int *failed_type)
+{
+	_cleanup_(mnl_closep) struct mnl_socket *nl = NULL;
+	_cleanup_free_ char *rbuf = NULL;
+	struct timeval tv = {.tv_sec = ACK_TIMEOUT_S};
+	int one = 1;
+	unsigned answers = 0;
+	uint32_t portid;
+
+	*failed_type = -1;
+	rbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	if (!rbuf)
+		return -ENOMEM;
+	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	/* Errors without the whole request echoed back; a stuck kernel never hangs us. */
+	(void)mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		return -errno;
+	portid = mnl_socket_get_portid(nl);
+	if (mnl_socket_sendto(nl, b->buf, b->used) < 0)
+		return -errno;
+
+	/* nfnetlink handles the batch inside sendmsg(): every answer is queued by now. */
+	while (answers < b->n_ack) {
+		ssize_t len = mnl_socket_recvfrom(nl, rbuf, MNL_SOCKET_BUFFER_SIZE);
+		const struct nlmsghdr *nlh;
+		int rem;
+
+		if (len < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		rem = (int)len;
+		for (nlh = (const struct nlmsghdr *)rbuf; mnl_nlmsg_ok(nlh, rem);
+		     nlh = mnl_nlmsg_next(nlh, &rem)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0)
+				continue;
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				return -EBADMSG;
+			e = mnl_nlmsg_get_payload(nlh);
+			answers++;
+			/* The first error is the cause (the kernel went on only to report more);
+			 * an error on the batch header itself (no CAP_NET_ADMIN) is the only
+			 * answer there will be. Unread answers die with this socket. */
+			if (e->error) {
+				*failed_type = NFNL_MSG_TYPE(e->msg.nlmsg_type);
+				return e->error < 0 ? e->error : -e->error;
+			}
+		}
+	}
+	return 0;
+}
+
+static const char *msg_name(int type)
+{
+	switch (type) {
+	case NFT_MSG_NEWTABLE:
+		return "add table";
+	case NFT_MSG_DELTABLE:
+		return "delete table";
+	case NFT_MSG_NEWCHAIN:
+		return "add chain";
+	case NFT_MSG_NEWRULE:
+		return "add rule";
+	default:
+		return "batch";
+	}
+}
+
+static int run(struct batch *b, const char *what, struct pf_error *err)
+{
+	int type, r;
+
+	if (b->err)
+		return pf_error_set(err, -b->err, "%s: building the netlink batch: %s", what,
+				    strerror(-b->err));
+	r = batch_talk(b, &type);
+	if (r < 0)
+		return pf_error_set(err, -r, "%s: %s: %s", what, msg_name(type), strerror(-r));
+	return 0;
+}
+
+static struct batch *batch_alloc(void)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->buf = malloc(BATCH_MAX);
+	if (!b->buf) {
+		free(b);
+		return NULL;
+	}
+	b->size = BATCH_MAX;
+	/* Sequence numbers only need to differ between batches on one socket; each batch has
+	 * its own socket, so any start will do. */
+	b->seq = (uint32_t)pf_mono_ns();
+	return b;
+}
+
+static void batch_freep(struct batch **b)
+{
+	if (*b) {
+		free((*b)->buf);
+		free(*b);
+	}
+}
+
+int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err)
+{
+	_cleanup_(batch_freep) struct batch *b = NULL;
+
+	if (check_cfg(cfg) < 0)
+		return pf_error_set(err, EINVAL, "invalid nftables configuration");
+	b = batch_alloc();
+	if (!b)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	build_install(b, cfg);
+	return run(b, "install ruleset", err);
+}
+
+int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err)
+{
+	_cleanup_(batch_freep) struct batch *b = batch_alloc();
+
+	(void)cfg;
+	if (!b)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	batch_begin(b);
+	add_remove_msgs(b);
+	batch_end(b);
+	return run(b, "remove ruleset", err);
+}
+
+int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err)
+{
+	_cleanup_(batch_freep) struct batch *b = batch_alloc();
+	struct pf_nft_config cfg;
+	char table[64];
+	int type, r;
+
+	if (!b)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	pf_nft_config_init(&cfg);
+	cfg.backend = PF_QUEUE_NATIVE;
+	/* A name of our own so a concurrent probe or a real table is never touched. The
+	 * batch adds and deletes it, so nothing remains whether it succeeds or fails. */
+	snprintf(table, sizeof(table), "podfence-probe-%d-%u", (int)getpid(),
+		 __atomic_fetch_add(&probe_counter, 1, __ATOMIC_RELAXED));
+	batch_begin(b);
+	{
+		struct nftnl_table *t = nftnl_table_alloc();
+		struct nlmsghdr *nlh;
+
+		if (!t)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+		nlh = msg_hdr(b, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE);
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		batch_commit(b, nlh, true);
+		add_chain_msg(b, NFPROTO_INET, table, "probe", false, 0);
+		add_rule_msg(b, NFPROTO_INET, table, "probe", RULE_QUEUE, &cfg);
+		nlh = msg_hdr(b, NFT_MSG_DELTABLE, NFPROTO_INET, 0);
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		batch_commit(b, nlh, true);
+		nftnl_table_free(t);
+	}
+	batch_end(b);
+	if (b->err)
+		return pf_error_set(err, -b->err, "probe: building the netlink batch: %s",
+				    strerror(-b->err));
+	r = batch_talk(b, &type);
+	if (r == 0) {
+		*out = PF_QUEUE_NATIVE;
+		return 0;
+	}
+	if ((r == -ENOENT || r == -EOPNOTSUPP) && type == NFT_MSG_NEWRULE) {
+		*out = PF_QUEUE_COMPAT;
+		return 0;
+	}
+	return pf_error_set(err, -r, "probe nftables queue support: %s: %s", msg_name(type),
+			    strerror(-r));
+}

@@ -1,0 +1,496 @@
+/* OCI state and config.json: the netns and identity podfence-hook registers (see oci.h). */
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "oci.h"
+
+#define MAX_NAME 253
+#define MAX_UID 128
+
+static const struct pf_doc_limits state_limits = {
+	.max_bytes = PF_OCI_MAX_STATE,
+	.max_depth = 16,
+	.max_nodes = 8192,
+	.max_string = 16 * 1024,
+	.max_docs = 1,
+};
+
+static const struct pf_doc_limits config_limits = {
+	.max_bytes = PF_OCI_MAX_CONFIG,
+	.max_depth = 64,
+	.max_nodes = 400000,
+	.max_string = 64 * 1024,
+	.max_docs = 1,
+};
+
+bool pf_oci_valid_id(const char *id)
+{
+	size_t n;
+
+	if (!id || !*id || id[0] == '.')
+		return false;
+	n = strlen(id);
+	if (n > PF_OCI_MAX_ID)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+
+		if (!(isalnum(c) || c == '_' || c == '.' || c == '+' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+void pf_oci_state_done(struct pf_oci_state *st)
+{
+	if (!st)
+		return;
+	pf_node_free(st->doc);
+	memset(st, 0, sizeof(*st));
+}
+
+int pf_oci_state_parse(const char *buf, size_t len, struct pf_oci_state *st, struct pf_error *err)
+{
+	const struct pf_node *n;
+	int64_t pid;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	if (len == 0)
+		return pf_error_set(err, EINVAL, "empty container state on stdin");
+	r = pf_json_parse(buf, len, &state_limits, &st->doc, err);
+	if (r < 0)
+		return pf_error_prefix(err, "container state");
+	if (st->doc->type != PF_NODE_MAP) {
+		r = pf_error_set(err, EINVAL, "container state: not a JSON object");
+		goto fail;
+	}
+	st->id = pf_node_str(st->doc, "id");
+	if (!st->id) {
+		r = pf_error_set(err, EINVAL, "container state: no string field 'id'");
+		goto fail;
+	}
+	if (!pf_oci_valid_id(st->id)) {
+		r = pf_error_set(err, EINVAL,
+				 "container state: 'id' is not a valid container id (1..%d of "
+				 "[A-Za-z0-9_.+-])",
+				 PF_OCI_MAX_ID);
+		goto fail;
+	}
+	n = pf_node_get(st->doc, "status");
+	if (n && n->type != PF_NODE_STRING) {
+		r = pf_error_set(err, EINVAL, "container state: 'status' is not a string");
+		goto fail;
+	}
+	st->status = n ? n->str : NULL;
+	r = pf_node_int(st->doc, "pid", &pid);
+	if (r == -EINVAL || (r == 0 && (pid < 0 || pid > INT32_MAX))) {
+		r = pf_error_set(err, EINVAL, "container state: 'pid' is not a process id");
+		goto fail;
+	}
+	st->pid = r == 0 ? (int)pid : 0;
+	n = pf_node_get(st->doc, "bundle");
+	if (n && n->type != PF_NODE_STRING) {
+		r = pf_error_set(err, EINVAL, "container state: 'bundle' is not a string");
+		goto fail;
+	}
+	st->bundle = n ? n->str : NULL;
+	if (st->bundle && (st->bundle[0] != '/' || strlen(st->bundle) > PF_OCI_MAX_PATH)) {
+		r = pf_error_set(err, EINVAL, "container state: 'bundle' is not an absolute path");
+		goto fail;
+	}
+	n = pf_node_get(st->doc, "annotations");
+	if (n && n->type != PF_NODE_MAP && n->type != PF_NODE_NULL) {
+		r = pf_error_set(err, EINVAL, "container state: 'annotations' is not an object");
+		goto fail;
+	}
+	st->annotations = n && n->type == PF_NODE_MAP ? n : NULL;
+	return 0;
+fail:
+	pf_oci_state_done(st);
+	return r;
+}
+
+void pf_oci_config_done(struct pf_oci_config *cfg)
+{
+	if (!cfg)
+		return;
+	pf_node_free(cfg->doc);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int pf_oci_config_parse(const char *buf, size_t len, struct pf_oci_config *cfg,
+			struct pf_error *err)
+{
+	const struct pf_node *ns, *n;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	r = pf_json_parse(buf, len, &config_limits, &cfg->doc, err);
+	if (r < 0)
+		return pf_error_prefix(err, "config.json");
+	if (cfg->doc->type != PF_NODE_MAP) {
+		r = pf_error_set(err, EINVAL, "config.json: not a JSON object");
+		goto fail;
+	}
+	n = pf_node_get(cfg->doc, "annotations");
+	cfg->annotations = n && n->type == PF_NODE_MAP ? n : NULL;
+	n = pf_node_get(cfg->doc, "hostname");
+	cfg->hostname = n && n->type == PF_NODE_STRING ? n->str : NULL;
+
+	ns = pf_node_path(cfg->doc, "linux.namespaces");
+	if (ns && ns->type != PF_NODE_SEQ) {
+		r = pf_error_set(err, EINVAL, "config.json: 'linux.namespaces' is not an array");
+		goto fail;
+	}
+	for (size_t i = 0; ns && i < ns->n; i++) {
+		const struct pf_node *e = ns->items[i];
+		const char *type = pf_node_str(e, "type");
+
+		if (!type || strcmp(type, "network"))
+			continue;
+		cfg->has_netns = true;
+		n = pf_node_get(e, "path");
+		if (n && n->type != PF_NODE_STRING) {
+			r = pf_error_set(err, EINVAL,
+					 "config.json: linux.namespaces[%zu].path is not a string", i);
+			goto fail;
+		}
+		cfg->netns_path = n && n->str[0] ? n->str : NULL;
+		if (cfg->netns_path &&
+		    (cfg->netns_path[0] != '/' || strlen(cfg->netns_path) > PF_OCI_MAX_PATH)) {
+			r = pf_error_set(err, EINVAL,
+					 "config.json: linux.namespaces[%zu].path is not an absolute "
+					 "path",
+					 i);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	pf_oci_config_done(cfg);
+	return r;
+}
+
+int pf_oci_config_load(const char *bundle, struct pf_oci_config *cfg, struct pf_error *err)
+{
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	size_t len;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (asprintf(&path, "%s/config.json", bundle) < 0)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	r = pf_read_file(path, PF_OCI_MAX_CONFIG, &buf, &len);
+	if (r == -EFBIG)
+		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path, PF_OCI_MAX_CONFIG);
+	if (r < 0)
+		return pf_error_set(err, -r, "%s: %s", path, strerror(-r));
+	r = pf_oci_config_parse(buf, len, cfg, err);
+	if (r < 0)
+		return pf_error_prefix(err, "%s", bundle);
+	return 0;
+}
+
+const char *pf_oci_annotation(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			      const char *key)
+{
+	const char *v = NULL;
+
+	if (st && st->annotations)
+		v = pf_node_str(st->annotations, key);
+	if (!v && cfg && cfg->annotations)
+		v = pf_node_str(cfg->annotations, key);
+	return v;
+}
+
+void pf_oci_identity_done(struct pf_oci_identity *id)
+{
+	if (!id)
+		return;
+	free(id->namespace);
+	free(id->name);
+	free(id->uid);
+	memset(id, 0, sizeof(*id));
+}
+
+const char *pf_oci_id_source_name(enum pf_oci_id_source s)
+{
+	switch (s) {
+	case PF_OCI_ID_CRIO:
+		return "io.kubernetes.pod annotations";
+	case PF_OCI_ID_CONTAINERD:
+		return "io.kubernetes.cri annotations";
+	case PF_OCI_ID_PODFENCE:
+		return "podfence.io annotations";
+	case PF_OCI_ID_CONTAINER:
+		return "container id";
+	}
+	return "?";
+}
+
+static bool valid_uid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > MAX_UID)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static int set_identity(struct pf_oci_identity *id, enum pf_oci_id_source src, const char *ns_key,
+			const char *ns, const char *name_key, const char *name, const char *uid_key,
+			const char *uid, const char *kind, struct pf_error *err)
+{
+	if (!pf_dns1123_label(ns))
+		return pf_error_set(err, EINVAL,
+				    "annotation %s: '%.64s' is not a valid namespace name (DNS-1123 "
+				    "label)",
+				    ns_key, ns);
+	if (strlen(name) > MAX_NAME || !pf_dns1123_subdomain(name))
+		return pf_error_set(err, EINVAL,
+				    "annotation %s: '%.64s' is not a valid name (DNS-1123 subdomain)",
+				    name_key, name);
+	if (uid && !valid_uid(uid))
+		return pf_error_set(err, EINVAL, "annotation %s: '%.64s' is not a valid uid",
+				    uid_key, uid);
+	id->source = src;
+	id->kind = kind;
+	id->namespace = strdup(ns);
+	id->name = strdup(name);
+	id->uid = uid ? strdup(uid) : NULL;
+	if (!id->namespace || !id->name || (uid && !id->uid)) {
+		pf_oci_identity_done(id);
+		return pf_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* A Kubernetes source counts as present when it names the pod; then it must be whole. */
+static int try_kube(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+		    enum pf_oci_id_source src, const char *ns_key, const char *name_key,
+		    const char *uid_key, struct pf_oci_identity *id, struct pf_error *err)
+{
+	const char *ns = pf_oci_annotation(st, cfg, ns_key);
+	const char *name = pf_oci_annotation(st, cfg, name_key);
+	const char *uid = pf_oci_annotation(st, cfg, uid_key);
+	int r;
+
+	if (!name)
+		return 0;
+	if (!ns)
+		return pf_error_set(err, EINVAL, "annotation %s is set but %s is missing", name_key,
+				    ns_key);
+	if (uid && !*uid)
+		uid = NULL;
+	r = set_identity(id, src, ns_key, ns, name_key, name, uid_key, uid, "Pod", err);
+	return r < 0 ? r : 1;
+}
+
+int pf_oci_identity_derive(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			   struct pf_oci_identity *id, struct pf_error *err)
+{
+	struct pf_error local;
+	const char *ns, *name, *cid;
+	int r;
+
+	if (!err)
+		err = &local;
+	memset(id, 0, sizeof(*id));
+	r = try_kube(st, cfg, PF_OCI_ID_CRIO, "io.kubernetes.pod.namespace",
+		     "io.kubernetes.pod.name", "io.kubernetes.pod.uid", id, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	r = try_kube(st, cfg, PF_OCI_ID_CONTAINERD, "io.kubernetes.cri.sandbox-namespace",
+		     "io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-uid", id, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
+
+	cid = st ? st->id : NULL;
+	if (!cid)
+		return pf_error_set(err, EINVAL, "no container id");
+	ns = pf_oci_annotation(st, cfg, "podfence.io/namespace");
+	name = pf_oci_annotation(st, cfg, "podfence.io/name");
+	if (ns && !*ns)
+		ns = NULL;
+	if (name && !*name)
+		name = NULL;
+	if (ns || name)
+		return set_identity(id, PF_OCI_ID_PODFENCE, "podfence.io/namespace",
+				    ns ? ns : "default", "podfence.io/name", name ? name : cid,
+				    NULL, NULL, name ? "Pod" : "Container", err);
+
+	/* The container id may not be a DNS name (runc allows '_' and '.'); it is only ever
+	 * matched by the engine as given. */
+	id->source = PF_OCI_ID_CONTAINER;
+	id->kind = "Container";
+	id->namespace = strdup("default");
+	id->name = strdup(cid);
+	if (!id->namespace || !id->name) {
+		pf_oci_identity_done(id);
+		return pf_error_set(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int pf_oci_netns_path(const struct pf_oci_state *st, const struct pf_oci_config *cfg, char **path,
+		      bool *host_network, struct pf_error *err)
+{
+	*path = NULL;
+	*host_network = false;
+	/* Without config.json we cannot tell host networking from a private netns by the
+	 * documents alone; the caller compares the netns identity with the host's. */
+	if (cfg && cfg->doc && !cfg->has_netns) {
+		*host_network = true;
+		return 0;
+	}
+	if (st && st->pid > 0) {
+		if (asprintf(path, "/proc/%d/ns/net", st->pid) < 0)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		return 0;
+	}
+	if (cfg && cfg->netns_path) {
+		*path = strdup(cfg->netns_path);
+		if (!*path)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		return 0;
+	}
+	return pf_error_set(err, ENOENT,
+			    "neither a pid in the state nor a network namespace path in "
+			    "config.json");
+}
+
+int pf_oci_netns_stat(const char *path, uint64_t *dev, uint64_t *ino)
+{
+	struct stat s;
+
+	if (stat(path, &s) < 0)
+		return -errno;
+	*dev = (uint64_t)s.st_dev;
+	*ino = (uint64_t)s.st_ino;
+	return 0;
+}
+
+bool pf_oci_netns_is_host(uint64_t dev, uint64_t ino)
+{
+	static const char *const refs[] = {"/proc/1/ns/net", "/proc/self/ns/net"};
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(refs); i++) {
+		uint64_t d, n;
+
+		if (pf_oci_netns_stat(refs[i], &d, &n) == 0 && d == dev && n == ino)
+			return true;
+	}
+	return false;
+}
+
+static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t nc = MAX(*cap * 2, *len + n + 64);
+		char *nb = realloc(*buf, nc);
+
+		if (!nb)
+			return -ENOMEM;
+		*buf = nb;
+		*cap = nc;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+static int puts_(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	return put(buf, len, cap, s, strlen(s));
+}
+
+int pf_oci_json_str(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	int r = put(buf, len, cap, "\"", 1);
+
+	for (const unsigned char *p = (const unsigned char *)s; r == 0 && *p; p++) {
+		char esc[8];
+
+		if (*p == '"' || *p == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*p;
+			r = put(buf, len, cap, esc, 2);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+			r = put(buf, len, cap, esc, 6);
+		} else {
+			r = put(buf, len, cap, (const char *)p, 1);
+		}
+	}
+	return r ? r : put(buf, len, cap, "\"", 1);
+}
+
+static int field_str(char **b, size_t *l, size_t *c, const char *key, const char *v)
+{
+	int r;
+
+	if (!v)
+		return 0;
+	r = puts_(b, l, c, ",\"");
+	r = r ? r : puts_(b, l, c, key);
+	r = r ? r : puts_(b, l, c, "\":");
+	return r ? r : pf_oci_json_str(b, l, c, v);
+}
+
+static int field_u64(char **b, size_t *l, size_t *c, const char *key, uint64_t v)
+{
+	char num[64];
+
+	snprintf(num, sizeof(num), ",\"%s\":%llu", key, (unsigned long long)v);
+	return puts_(b, l, c, num);
+}
+
+int pf_oci_register_request(const char *container, const struct pf_oci_identity *id,
+			    const char *netns, int pid, uint64_t dev, uint64_t ino, char **out)
+{
+	_cleanup_free_ char *b = NULL;
+	size_t l = 0, c = 0;
+	int r;
+
+	r = puts_(&b, &l, &c, "{\"op\":\"register\"");
+	r = r ? r : field_str(&b, &l, &c, "netns", netns);
+	if (!r && pid > 0)
+		r = field_u64(&b, &l, &c, "pid", (uint64_t)pid);
+	if (!r && (dev || ino)) {
+		r = field_u64(&b, &l, &c, "netns_dev", dev);
+		r = r ? r : field_u64(&b, &l, &c, "netns_ino", ino);
+	}
+	r = r ? r : field_str(&b, &l, &c, "namespace", id->namespace);
+	r = r ? r : field_str(&b, &l, &c, "name", id->name);
+	r = r ? r : field_str(&b, &l, &c, "uid", id->uid);
+	r = r ? r : field_str(&b, &l, &c, "container", container);
+	r = r ? r : field_str(&b, &l, &c, "kind", id->kind);
+	r = r ? r : puts_(&b, &l, &c, "}");
+	if (r < 0)
+		return r;
+	*out = PF_TAKE_PTR(b);
+	return 0;
+}
+
+int pf_oci_unregister_request(const char *container, const char *netns, char **out)
+{
+	_cleanup_free_ char *b = NULL;
+	size_t l = 0, c = 0;
+	int r;
+
+	r = puts_(&b, &l, &c, "{\"op\":\"unregister\"");
+	r = r ? r : field_str(&b, &l, &c, "container", container);
+	r = r ? r : field_str(&b, &l, &c, "netns", netns);
+	r = r ? r : puts_(&b, &l, &c, "}");
+	if (r < 0)
+		return r;
+	*out = PF_TAKE_PTR(b);
+	return 0;
+}

@@ -1,0 +1,101 @@
+/*
+ * OCI runtime documents as podfence-hook reads them: the container state on the hook's stdin,
+ * the bundle's config.json, and what podfence derives from them (the network namespace and
+ * the workload identity of SPEC §4), plus the control requests built from that.
+ *
+ * Owned by the hook maintainer. Pure functions except pf_oci_netns_stat().
+ */
+#ifndef PF_OCI_H
+#define PF_OCI_H
+
+#include "doc.h"
+#include "error.h"
+
+/* Bounds on what a runtime (or anyone who can run the hook) makes us read. The state is
+ * small; config.json carries seccomp profiles and can reach a few hundred KiB. */
+#define PF_OCI_MAX_STATE (256 * 1024)
+#define PF_OCI_MAX_CONFIG (4 * 1024 * 1024)
+#define PF_OCI_MAX_ID 256
+#define PF_OCI_MAX_PATH 4096
+
+struct pf_oci_state {
+	struct pf_node *doc;
+	const char *id;	    /* never NULL after a successful parse */
+	const char *status; /* "creating", "created", "running", "stopped"; may be NULL */
+	int pid;	    /* 0 when absent (poststop) */
+	const char *bundle; /* may be NULL */
+	const struct pf_node *annotations; /* map or NULL */
+};
+
+struct pf_oci_config {
+	struct pf_node *doc;
+	const struct pf_node *annotations; /* map or NULL */
+	bool has_netns;			   /* linux.namespaces holds a "network" entry */
+	const char *netns_path;		   /* its "path", NULL when the runtime creates one */
+	const char *hostname;		   /* may be NULL */
+};
+
+enum pf_oci_id_source {
+	PF_OCI_ID_CRIO,	      /* io.kubernetes.pod.* */
+	PF_OCI_ID_CONTAINERD, /* io.kubernetes.cri.sandbox-* */
+	PF_OCI_ID_PODFENCE,   /* podfence.io/namespace, podfence.io/name */
+	PF_OCI_ID_CONTAINER,  /* nothing found: the container id in "default" */
+};
+
+struct pf_oci_identity {
+	char *namespace;
+	char *name;
+	char *uid;	  /* NULL when the source has none */
+	const char *kind; /* "Pod", or "Container" for the container-id fallback */
+	enum pf_oci_id_source source;
+};
+
+/* Container ids name files in the state directory: 1..PF_OCI_MAX_ID of [A-Za-z0-9_.+-],
+ * not starting with '.' (runc's own rule is a subset of this). */
+bool pf_oci_valid_id(const char *id);
+
+/* Parse the state document. Requires "id" (valid), accepts a missing "pid"/"bundle". */
+int pf_oci_state_parse(const char *buf, size_t len, struct pf_oci_state *st, struct pf_error *err);
+void pf_oci_state_done(struct pf_oci_state *st);
+
+int pf_oci_config_parse(const char *buf, size_t len, struct pf_oci_config *cfg,
+			struct pf_error *err);
+/* Read bundle/config.json (bounded) and parse it. */
+int pf_oci_config_load(const char *bundle, struct pf_oci_config *cfg, struct pf_error *err);
+void pf_oci_config_done(struct pf_oci_config *cfg);
+
+/* Annotation lookup: the state's first (what the runtime saw), then config.json's.
+ * Either may be NULL. Returns NULL when absent or not a string. */
+const char *pf_oci_annotation(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			      const char *key);
+
+/* The identity in SPEC §4 order. Names found are checked (DNS-1123); an invalid one is an
+ * error naming the annotation rather than a silent fallback to another identity. */
+int pf_oci_identity_derive(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			   struct pf_oci_identity *id, struct pf_error *err);
+void pf_oci_identity_done(struct pf_oci_identity *id);
+const char *pf_oci_id_source_name(enum pf_oci_id_source s);
+
+/*
+ * Which netns path the engine should open: "/proc/PID/ns/net" when the state has a pid,
+ * else the network namespace path in config.json. *path is NULL (and *host_network true)
+ * when config.json has no network namespace entry (the container shares the host's).
+ * -ENOENT when there is neither a pid nor a path to go by.
+ */
+int pf_oci_netns_path(const struct pf_oci_state *st, const struct pf_oci_config *cfg, char **path,
+		      bool *host_network, struct pf_error *err);
+
+/* stat() a netns path: -errno, or its device and inode. */
+int pf_oci_netns_stat(const char *path, uint64_t *dev, uint64_t *ino);
+/* True when (dev, ino) is the netns of PID 1 or of the calling process (the runtime's). */
+bool pf_oci_netns_is_host(uint64_t dev, uint64_t ino);
+
+/* Control requests (lib/ctl.h), compact JSON, malloc'ed. pid 0 and dev/ino 0 are omitted. */
+int pf_oci_register_request(const char *container, const struct pf_oci_identity *id,
+			    const char *netns, int pid, uint64_t dev, uint64_t ino, char **out);
+int pf_oci_unregister_request(const char *container, const char *netns, char **out);
+
+/* Append s to a growing buffer as a JSON string literal (quotes included). */
+int pf_oci_json_str(char **buf, size_t *len, size_t *cap, const char *s);
+
+#endif

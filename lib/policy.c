@@ -1,0 +1,912 @@
+/* The FencePolicy model (SPEC §2): validation of a document tree into struct pf_policy. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "doc.h"
+#include "policy.h"
+
+#define PATH_SZ 256
+
+static const char *const action_names[_PF_ACTION_MAX] = {
+	[PF_ACTION_ALLOW] = "Allow",
+	[PF_ACTION_DENY] = "Deny",
+	[PF_ACTION_REJECT] = "Reject",
+	[PF_ACTION_ALERT] = "Alert",
+};
+
+static const char *const kind_names[_PF_KIND_MAX] = {
+	[PF_KIND_POD] = "Pod",
+	[PF_KIND_DEPLOYMENT] = "Deployment",
+	[PF_KIND_REPLICASET] = "ReplicaSet",
+	[PF_KIND_STATEFULSET] = "StatefulSet",
+	[PF_KIND_DAEMONSET] = "DaemonSet",
+	[PF_KIND_JOB] = "Job",
+	[PF_KIND_CRONJOB] = "CronJob",
+	[PF_KIND_NAMESPACE] = "Namespace",
+	[PF_KIND_SERVICE] = "Service",
+};
+
+const char *pf_action_to_string(enum pf_action a)
+{
+	return (unsigned)a < _PF_ACTION_MAX ? action_names[a] : NULL;
+}
+
+int pf_action_from_string(const char *s)
+{
+	for (int i = 0; s && i < _PF_ACTION_MAX; i++)
+		if (!strcmp(s, action_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *pf_kind_to_string(enum pf_kind k)
+{
+	return (unsigned)k < _PF_KIND_MAX ? kind_names[k] : NULL;
+}
+
+int pf_kind_from_string(const char *s)
+{
+	for (int i = 0; s && i < _PF_KIND_MAX; i++)
+		if (!strcmp(s, kind_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+/* ---- freeing ------------------------------------------------------------------------------- */
+
+static void ref_clear(struct pf_ref *r)
+{
+	free(r->namespace);
+	free(r->name);
+	r->namespace = r->name = NULL;
+}
+
+static void rule_clear(struct pf_rule *r)
+{
+	for (size_t i = 0; r->to && i < r->n_to; i++)
+		if (!r->to[i].is_cidr)
+			ref_clear(&r->to[i].ref);
+	free(r->to);
+	free(r->ports);
+	r->to = NULL;
+	r->ports = NULL;
+}
+
+void pf_policy_free(struct pf_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; p->applies_to && i < p->n_applies_to; i++)
+		ref_clear(&p->applies_to[i]);
+	for (size_t i = 0; p->egress && i < p->n_egress; i++)
+		rule_clear(&p->egress[i]);
+	free(p->applies_to);
+	free(p->egress);
+	free(p->namespace);
+	free(p->name);
+	free(p);
+}
+
+void pf_policy_doc_clear(struct pf_policy_doc *d)
+{
+	if (!d)
+		return;
+	pf_policy_free(d->policy);
+	free(d->namespace);
+	free(d->name);
+	memset(d, 0, sizeof(*d));
+}
+
+void pf_policy_file_free(struct pf_policy_file *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; f->docs && i < f->n_docs; i++)
+		pf_policy_doc_clear(&f->docs[i]);
+	free(f->docs);
+	f->docs = NULL;
+	f->n_docs = 0;
+}
+
+size_t pf_policy_file_n_invalid(const struct pf_policy_file *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; f && i < f->n_docs; i++)
+		if (!f->docs[i].policy)
+			n++;
+	return n;
+}
+
+const char *pf_policy_doc_format_error(const char *file, const struct pf_policy_doc *d, char *buf,
+				       size_t size)
+{
+	unsigned line = d->error_line ? d->error_line : d->line;
+
+	if (line)
+		snprintf(buf, size, "%s: document %u (line %u): %s", file, d->index + 1, line,
+			 d->error);
+	else
+		snprintf(buf, size, "%s: document %u: %s", file, d->index + 1, d->error);
+	return buf;
+}
+
+/* ---- validation ---------------------------------------------------------------------------- */
+
+struct vctx {
+	struct pf_policy_doc *info;
+	const char *ns; /* metadata.namespace, for refs that omit theirs */
+};
+
+static int verr(struct vctx *c, unsigned line, const char *path, const char *fmt, ...) _printf_(4, 5);
+static int verr(struct vctx *c, unsigned line, const char *path, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->info->error, sizeof(c->info->error), "%s: %s", path, msg);
+	c->info->error_line = line;
+	return -EINVAL;
+}
+
+/* Field paths are for messages: a truncated one is still useful, so truncation is fine. */
+static void pathf(char *buf, const char *fmt, ...) _printf_(2, 3);
+static void pathf(char *buf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, PATH_SZ, fmt, ap);
+	va_end(ap);
+}
+
+static void join(char *buf, const char *path, const char *key)
+{
+	if (*path)
+		pathf(buf, "%s.%.64s", path, key);
+	else
+		pathf(buf, "%.64s", key);
+}
+
+static const char *a_type(enum pf_node_type t)
+{
+	switch (t) {
+	case PF_NODE_MAP:
+		return "a mapping";
+	case PF_NODE_SEQ:
+		return "a list";
+	case PF_NODE_STRING:
+		return "a string";
+	case PF_NODE_INT:
+		return "an integer";
+	case PF_NODE_BOOL:
+		return "a boolean";
+	case PF_NODE_FLOAT:
+		return "a number";
+	case PF_NODE_NULL:
+		return "null";
+	}
+	return "?";
+}
+
+/* Every key of map must be in known or ignored; a typo must not silently drop a field. */
+static int check_keys(struct vctx *c, const struct pf_node *map, const char *path,
+		      const char *const *known, const char *const *ignored)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const char *k = map->keys[i];
+		bool ok = false;
+		char p[PATH_SZ], hint[256] = "";
+		size_t hl = 0;
+
+		for (const char *const *w = known; *w && !ok; w++)
+			ok = !strcmp(k, *w);
+		for (const char *const *w = ignored; w && *w && !ok; w++)
+			ok = !strcmp(k, *w);
+		if (ok)
+			continue;
+		for (const char *const *w = known; *w; w++) {
+			int n = snprintf(hint + hl, sizeof(hint) - hl, "%s%s", hl ? ", " : "", *w);
+
+			if (n < 0 || (size_t)n >= sizeof(hint) - hl)
+				break;
+			hl += (size_t)n;
+		}
+		join(p, path, k);
+		return verr(c, map->key_lines ? map->key_lines[i] : map->line, p,
+			    "unknown field (expected %s)", hint);
+	}
+	return 0;
+}
+
+/* Look up key: 1 with *out set, 0 when absent or null (as Kubernetes treats null), or an error
+ * when required and absent, or of the wrong type. */
+static int field(struct vctx *c, const struct pf_node *map, const char *path, const char *key,
+		 enum pf_node_type t, bool required, const struct pf_node **out)
+{
+	const struct pf_node *v = pf_node_get(map, key);
+	char p[PATH_SZ];
+
+	join(p, path, key);
+	if (!v || v->type == PF_NODE_NULL) {
+		if (required)
+			return verr(c, map->line, p, "is required");
+		return 0;
+	}
+	if (v->type != t)
+		return verr(c, v->line, p, "must be %s, not %s", a_type(t), a_type(v->type));
+	*out = v;
+	return 1;
+}
+
+static int int_field(struct vctx *c, const struct pf_node *map, const char *path, const char *key,
+		     bool required, int64_t min, int64_t max, int64_t *out)
+{
+	const struct pf_node *v;
+	char p[PATH_SZ];
+	int r = field(c, map, path, key, PF_NODE_INT, required, &v);
+
+	if (r <= 0)
+		return r;
+	if (v->i < min || v->i > max) {
+		join(p, path, key);
+		return verr(c, v->line, p, "must be between %" PRId64 " and %" PRId64 ", not %" PRId64,
+			    min, max, v->i);
+	}
+	*out = v->i;
+	return 1;
+}
+
+static int dup_str(char **dst, const char *s)
+{
+	*dst = strdup(s);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int check_name(struct vctx *c, const struct pf_node *v, const char *path, bool label)
+{
+	if (label ? pf_dns1123_label(v->str) : pf_dns1123_subdomain(v->str))
+		return 0;
+	if (label)
+		return verr(c, v->line, path,
+			    "\"%.64s\" is not a valid DNS-1123 label (at most 63 lowercase letters, "
+			    "digits and '-', starting and ending with a letter or digit)",
+			    v->str);
+	return verr(c, v->line, path,
+		    "\"%.64s\" is not a valid DNS-1123 subdomain (at most 253 lowercase letters, "
+		    "digits, '-' and '.', each part starting and ending with a letter or digit)",
+		    v->str);
+}
+
+static const char *kinds_list(bool with_service)
+{
+	return with_service ? "Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, "
+			      "Namespace, Service"
+			    : "Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, "
+			      "Namespace";
+}
+
+/* A {kind, name, namespace} reference; map is already known to be a mapping. */
+static int parse_ref(struct vctx *c, const struct pf_node *map, const char *path, bool in_to,
+		     struct pf_ref *ref)
+{
+	const struct pf_node *kind = NULL, *name = NULL, *ns = NULL;
+	char p[PATH_SZ];
+	int k, r;
+
+	r = field(c, map, path, "kind", PF_NODE_STRING, true, &kind);
+	if (r < 0)
+		return r;
+	k = pf_kind_from_string(kind->str);
+	join(p, path, "kind");
+	if (k < 0)
+		return verr(c, kind->line, p, "unknown kind \"%.64s\" (expected one of %s)", kind->str,
+			    kinds_list(in_to));
+	if (k == PF_KIND_SERVICE && !in_to)
+		return verr(c, kind->line, p,
+			    "kind Service is not allowed in appliesTo (only in egress[].to; "
+			    "expected one of %s)",
+			    kinds_list(false));
+	ref->kind = (enum pf_kind)k;
+
+	r = field(c, map, path, "name", PF_NODE_STRING, true, &name);
+	if (r < 0)
+		return r;
+	join(p, path, "name");
+	r = check_name(c, name, p, k == PF_KIND_NAMESPACE);
+	if (r < 0)
+		return r;
+
+	r = field(c, map, path, "namespace", PF_NODE_STRING, false, &ns);
+	if (r < 0)
+		return r;
+	join(p, path, "namespace");
+	if (ns) {
+		r = check_name(c, ns, p, true);
+		if (r < 0)
+			return r;
+		if (k == PF_KIND_NAMESPACE && strcmp(ns->str, name->str))
+			return verr(c, ns->line, p,
+				    "must be omitted for kind Namespace (the name is the namespace)");
+	}
+	if (dup_str(&ref->name, name->str) < 0)
+		return -ENOMEM;
+	if (dup_str(&ref->namespace, k == PF_KIND_NAMESPACE ? name->str : ns ? ns->str : c->ns) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int parse_applies_to(struct vctx *c, const struct pf_node *spec, struct pf_policy *pol)
+{
+	static const char *const keys[] = {"kind", "name", "namespace", NULL};
+	const struct pf_node *seq = NULL;
+	int r = field(c, spec, "spec", "appliesTo", PF_NODE_SEQ, true, &seq);
+
+	if (r < 0)
+		return r;
+	if (seq->n == 0)
+		return verr(c, seq->line, "spec.appliesTo", "must name at least one workload");
+	if (seq->n > PF_POLICY_MAX_APPLIES_TO)
+		return verr(c, seq->line, "spec.appliesTo", "must have at most %d entries, not %zu",
+			    PF_POLICY_MAX_APPLIES_TO, seq->n);
+	pol->applies_to = calloc(seq->n, sizeof(*pol->applies_to));
+	if (!pol->applies_to)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const struct pf_node *e = seq->items[i];
+		char p[PATH_SZ];
+
+		pathf(p, "spec.appliesTo[%zu]", i);
+		if (e->type != PF_NODE_MAP)
+			return verr(c, e->line, p, "must be a mapping, not %s", a_type(e->type));
+		r = check_keys(c, e, p, keys, NULL);
+		if (r < 0)
+			return r;
+		pol->n_applies_to++;
+		r = parse_ref(c, e, p, false, &pol->applies_to[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_peer(struct vctx *c, const struct pf_node *e, const char *path, struct pf_peer *peer)
+{
+	static const char *const keys[] = {"cidr", "kind", "name", "namespace", NULL};
+	const struct pf_node *cidr = NULL;
+	struct pf_error perr = {0};
+	char p[PATH_SZ];
+	int r;
+
+	if (e->type != PF_NODE_MAP)
+		return verr(c, e->line, path, "must be a mapping, not %s", a_type(e->type));
+	r = check_keys(c, e, path, keys, NULL);
+	if (r < 0)
+		return r;
+	r = field(c, e, path, "cidr", PF_NODE_STRING, false, &cidr);
+	if (r < 0)
+		return r;
+	if (!cidr) {
+		if (!pf_node_get(e, "kind") && !pf_node_get(e, "name"))
+			return verr(c, e->line, path, "must have either cidr, or kind and name");
+		return parse_ref(c, e, path, true, &peer->ref);
+	}
+	if (pf_node_get(e, "kind") || pf_node_get(e, "name") || pf_node_get(e, "namespace"))
+		return verr(c, e->line, path,
+			    "cidr cannot be combined with kind, name or namespace (use two entries)");
+	join(p, path, "cidr");
+	if (pf_prefix_parse(cidr->str, &peer->cidr, &perr) < 0)
+		return verr(c, cidr->line, p, "%s", perr.msg);
+	peer->is_cidr = true;
+	return 0;
+}
+
+static int parse_port(struct vctx *c, const struct pf_node *e, const char *path,
+		      struct pf_port_range *pr)
+{
+	static const char *const keys[] = {"port", "endPort", "protocol", NULL};
+	const struct pf_node *proto = NULL, *endn;
+	int64_t port = 0, end = 0;
+	char p[PATH_SZ];
+	int r;
+
+	if (e->type != PF_NODE_MAP)
+		return verr(c, e->line, path, "must be a mapping, not %s", a_type(e->type));
+	r = check_keys(c, e, path, keys, NULL);
+	if (r < 0)
+		return r;
+	r = int_field(c, e, path, "port", true, 1, 65535, &port);
+	if (r < 0)
+		return r;
+	r = int_field(c, e, path, "endPort", false, 1, 65535, &end);
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		end = port;
+	} else if (end < port) {
+		endn = pf_node_get(e, "endPort");
+		join(p, path, "endPort");
+		return verr(c, endn->line, p, "must be >= port (%" PRId64 ")", port);
+	}
+	r = field(c, e, path, "protocol", PF_NODE_STRING, false, &proto);
+	if (r < 0)
+		return r;
+	if (proto && strcmp(proto->str, "TCP")) {
+		join(p, path, "protocol");
+		return verr(c, proto->line, p, "only TCP is supported, not \"%.32s\"", proto->str);
+	}
+	pr->port = (uint16_t)port;
+	pr->end_port = (uint16_t)end;
+	return 0;
+}
+
+static int parse_rule(struct vctx *c, const struct pf_node *e, const char *path, struct pf_rule *rule)
+{
+	static const char *const keys[] = {"action", "to", "ports", "log", NULL};
+	const struct pf_node *action = NULL, *to = NULL, *ports = NULL, *log = NULL;
+	char p[PATH_SZ], q[PATH_SZ];
+	int a, r;
+
+	if (e->type != PF_NODE_MAP)
+		return verr(c, e->line, path, "must be a mapping, not %s", a_type(e->type));
+	r = check_keys(c, e, path, keys, NULL);
+	if (r < 0)
+		return r;
+	r = field(c, e, path, "action", PF_NODE_STRING, true, &action);
+	if (r < 0)
+		return r;
+	a = pf_action_from_string(action->str);
+	if (a < 0) {
+		join(p, path, "action");
+		return verr(c, action->line, p,
+			    "unknown action \"%.32s\" (expected one of Allow, Deny, Reject, Alert)",
+			    action->str);
+	}
+	rule->action = (enum pf_action)a;
+
+	r = field(c, e, path, "to", PF_NODE_SEQ, false, &to);
+	if (r < 0)
+		return r;
+	if (to && to->n > PF_POLICY_MAX_TO) {
+		join(p, path, "to");
+		return verr(c, to->line, p, "must have at most %d entries, not %zu", PF_POLICY_MAX_TO,
+			    to->n);
+	}
+	if (to && to->n) {
+		rule->to = calloc(to->n, sizeof(*rule->to));
+		if (!rule->to)
+			return -ENOMEM;
+		for (size_t i = 0; i < to->n; i++) {
+			join(q, path, "to");
+			pathf(p, "%s[%zu]", q, i);
+			rule->n_to++;
+			r = parse_peer(c, to->items[i], p, &rule->to[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+
+	r = field(c, e, path, "ports", PF_NODE_SEQ, false, &ports);
+	if (r < 0)
+		return r;
+	if (ports && ports->n > PF_POLICY_MAX_PORTS) {
+		join(p, path, "ports");
+		return verr(c, ports->line, p, "must have at most %d entries, not %zu",
+			    PF_POLICY_MAX_PORTS, ports->n);
+	}
+	if (ports && ports->n) {
+		rule->ports = calloc(ports->n, sizeof(*rule->ports));
+		if (!rule->ports)
+			return -ENOMEM;
+		for (size_t i = 0; i < ports->n; i++) {
+			join(q, path, "ports");
+			pathf(p, "%s[%zu]", q, i);
+			rule->n_ports++;
+			r = parse_port(c, ports->items[i], p, &rule->ports[i]);
+			if (r < 0)
+				return r;
+		}
+	}
+
+	r = field(c, e, path, "log", PF_NODE_BOOL, false, &log);
+	if (r < 0)
+		return r;
+	rule->log = log && log->b;
+	return 0;
+}
+
+static int parse_egress(struct vctx *c, const struct pf_node *spec, struct pf_policy *pol)
+{
+	const struct pf_node *seq = NULL;
+	int r = field(c, spec, "spec", "egress", PF_NODE_SEQ, false, &seq);
+
+	if (r <= 0)
+		return r;
+	if (seq->n > PF_POLICY_MAX_RULES)
+		return verr(c, seq->line, "spec.egress", "must have at most %d rules, not %zu",
+			    PF_POLICY_MAX_RULES, seq->n);
+	if (seq->n == 0)
+		return 0;
+	pol->egress = calloc(seq->n, sizeof(*pol->egress));
+	if (!pol->egress)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		char p[PATH_SZ];
+
+		pathf(p, "spec.egress[%zu]", i);
+		pol->n_egress++;
+		r = parse_rule(c, seq->items[i], p, &pol->egress[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Fields Kubernetes puts in every object's metadata; meaningless here, so accepted and ignored. */
+static const char *const metadata_ignored[] = {
+	"labels", "annotations", "uid", "resourceVersion", "generation", "creationTimestamp",
+	"deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "finalizers",
+	"ownerReferences", "generateName", "selfLink", NULL,
+};
+
+/* Identity as far as it can be read, without reporting anything: the store keeps the last valid
+ * version of a named policy in force when a new version of it is broken. */
+static int read_identity(const struct pf_node *doc, struct pf_policy_doc *info)
+{
+	const char *name = pf_node_str(pf_node_get(doc, "metadata"), "name");
+	const struct pf_node *nsn = pf_node_get(pf_node_get(doc, "metadata"), "namespace");
+	const char *ns = "default";
+
+	if (!pf_streq(pf_node_str(doc, "apiVersion"), PF_POLICY_API_VERSION) ||
+	    !pf_streq(pf_node_str(doc, "kind"), PF_POLICY_KIND))
+		return 0;
+	if (nsn && nsn->type != PF_NODE_NULL)
+		ns = nsn->type == PF_NODE_STRING ? nsn->str : NULL;
+	if (!name || !pf_dns1123_subdomain(name) || !ns || !pf_dns1123_label(ns))
+		return 0;
+	info->name = strdup(name);
+	info->namespace = strdup(ns);
+	if (!info->name || !info->namespace) {
+		free(info->name);
+		free(info->namespace);
+		info->name = info->namespace = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy *pol)
+{
+	static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", NULL};
+	static const char *const top_ignored[] = {"status", NULL};
+	static const char *const meta_keys[] = {"name", "namespace", NULL};
+	static const char *const spec_keys[] = {"priority", "appliesTo", "egress", NULL};
+	const struct pf_node *v = NULL, *meta = NULL, *spec = NULL, *ns = NULL;
+	int64_t prio = PF_POLICY_DEFAULT_PRIORITY;
+	int r;
+
+	if (doc->type != PF_NODE_MAP)
+		return verr(c, doc->line, "document", "must be a mapping, not %s", a_type(doc->type));
+	r = field(c, doc, "", "apiVersion", PF_NODE_STRING, true, &v);
+	if (r < 0)
+		return r;
+	if (strcmp(v->str, PF_POLICY_API_VERSION))
+		return verr(c, v->line, "apiVersion", "must be \"%s\", not \"%.64s\"",
+			    PF_POLICY_API_VERSION, v->str);
+	r = field(c, doc, "", "kind", PF_NODE_STRING, true, &v);
+	if (r < 0)
+		return r;
+	if (strcmp(v->str, PF_POLICY_KIND))
+		return verr(c, v->line, "kind", "must be \"%s\", not \"%.64s\"", PF_POLICY_KIND,
+			    v->str);
+	r = check_keys(c, doc, "", top, top_ignored);
+	if (r < 0)
+		return r;
+
+	r = field(c, doc, "", "metadata", PF_NODE_MAP, true, &meta);
+	if (r < 0)
+		return r;
+	r = check_keys(c, meta, "metadata", meta_keys, metadata_ignored);
+	if (r < 0)
+		return r;
+	r = field(c, meta, "metadata", "name", PF_NODE_STRING, true, &v);
+	if (r < 0)
+		return r;
+	r = check_name(c, v, "metadata.name", false);
+	if (r < 0)
+		return r;
+	if (dup_str(&pol->name, v->str) < 0)
+		return -ENOMEM;
+	r = field(c, meta, "metadata", "namespace", PF_NODE_STRING, false, &ns);
+	if (r < 0)
+		return r;
+	if (ns) {
+		r = check_name(c, ns, "metadata.namespace", true);
+		if (r < 0)
+			return r;
+	}
+	if (dup_str(&pol->namespace, ns ? ns->str : "default") < 0)
+		return -ENOMEM;
+	c->ns = pol->namespace;
+
+	r = field(c, doc, "", "spec", PF_NODE_MAP, true, &spec);
+	if (r < 0)
+		return r;
+	r = check_keys(c, spec, "spec", spec_keys, NULL);
+	if (r < 0)
+		return r;
+	r = int_field(c, spec, "spec", "priority", false, 0, PF_POLICY_MAX_PRIORITY, &prio);
+	if (r < 0)
+		return r;
+	pol->priority = (uint32_t)prio;
+	r = parse_applies_to(c, spec, pol);
+	if (r < 0)
+		return r;
+	return parse_egress(c, spec, pol);
+}
+
+int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out, struct pf_policy_doc *info)
+{
+	struct pf_policy_doc local = {0};
+	struct vctx c = {.info = info ? info : &local};
+	struct pf_policy *pol;
+	int r;
+
+	*out = NULL;
+	c.info->error[0] = '\0';
+	c.info->error_line = 0;
+	if (!doc) {
+		snprintf(c.info->error, sizeof(c.info->error), "document: is empty");
+		return -EINVAL;
+	}
+	if (info && !info->name) {
+		r = read_identity(doc, info);
+		if (r < 0)
+			return r;
+	}
+	pol = calloc(1, sizeof(*pol));
+	if (!pol)
+		return -ENOMEM;
+	r = validate(&c, doc, pol);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			snprintf(c.info->error, sizeof(c.info->error), "out of memory");
+		pf_policy_free(pol);
+		return r;
+	}
+	*out = pol;
+	return 0;
+}
+
+/* ---- files --------------------------------------------------------------------------------- */
+
+static const struct pf_doc_limits policy_limits = {
+	.max_bytes = PF_POLICY_MAX_FILE,
+	.max_depth = 32, /* a policy is 7 levels deep; anything deeper is not one */
+	.max_nodes = 1000000,
+	.max_string = 64 * 1024,
+	.max_docs = PF_POLICY_MAX_DOCS,
+};
+
+static bool looks_like_json(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
+		i = 3;
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+		i++;
+	return i < len && (buf[i] == '{' || buf[i] == '[');
+}
+
+int pf_policy_parse_buffer(const char *name, const char *buf, size_t len, struct pf_policy_file *out,
+			   struct pf_error *err)
+{
+	struct pf_node **docs = NULL;
+	size_t n_docs = 0, k = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!name)
+		name = "(input)";
+	if (len > PF_POLICY_MAX_FILE)
+		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", name, PF_POLICY_MAX_FILE);
+	if (looks_like_json(buf, len))
+		r = pf_json_parse_stream(buf, len, &policy_limits, &docs, &n_docs, err);
+	else
+		r = pf_yaml_parse(buf, len, &policy_limits, &docs, &n_docs, err);
+	if (r < 0)
+		return pf_error_prefix(err, "%s", name);
+	if (n_docs) {
+		out->docs = calloc(n_docs, sizeof(*out->docs));
+		if (!out->docs) {
+			pf_docs_free(docs, n_docs);
+			return pf_error_set(err, ENOMEM, "%s: out of memory", name);
+		}
+	}
+	for (size_t i = 0; i < n_docs; i++) {
+		struct pf_policy_doc *d;
+
+		/* `---` followed by nothing, or a document that is only a comment */
+		if (docs[i]->type == PF_NODE_NULL)
+			continue;
+		d = &out->docs[k++];
+		out->n_docs = k;
+		d->index = (unsigned)i;
+		d->line = docs[i]->line;
+		r = pf_policy_from_node(docs[i], &d->policy, d);
+		if (r == -ENOMEM) {
+			pf_docs_free(docs, n_docs);
+			pf_policy_file_free(out);
+			return pf_error_set(err, ENOMEM, "%s: out of memory", name);
+		}
+	}
+	pf_docs_free(docs, n_docs);
+	return 0;
+}
+
+int pf_policy_parse_file(const char *path, struct pf_policy_file *out, struct pf_error *err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = pf_read_file(path, PF_POLICY_MAX_FILE, &buf, &len);
+	if (r == -EFBIG)
+		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path, PF_POLICY_MAX_FILE);
+	if (r < 0)
+		return pf_error_set(err, -r, "%s: %s", path, strerror(-r));
+	return pf_policy_parse_buffer(path, buf, len, out, err);
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int r;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) _printf_(2, 3);
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->r < 0)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->r = -EINVAL;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		if (pf_grow((void **)&b->s, &b->cap, b->len + (size_t)n + 1, 1) < 0) {
+			b->r = -ENOMEM;
+			return;
+		}
+	}
+}
+
+static void sb_str(struct sbuf *b, const char *s)
+{
+	if (b->r >= 0)
+		b->r = pf_json_append_string(&b->s, &b->len, &b->cap, s);
+}
+
+static int sb_finish(struct sbuf *b, char **out)
+{
+	if (b->r >= 0 && !b->s)
+		sb_add(b, "%s", "");
+	if (b->r < 0) {
+		free(b->s);
+		return b->r;
+	}
+	*out = b->s;
+	return 0;
+}
+
+static void ref_json(struct sbuf *b, const struct pf_ref *r)
+{
+	sb_add(b, "{\"kind\":");
+	sb_str(b, pf_kind_to_string(r->kind));
+	sb_add(b, ",\"name\":");
+	sb_str(b, r->name);
+	sb_add(b, ",\"namespace\":");
+	sb_str(b, r->namespace);
+	sb_add(b, "}");
+}
+
+int pf_policy_to_json(const struct pf_policy *p, char **out)
+{
+	struct sbuf b = {0};
+
+	sb_add(&b, "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"metadata\":{\"name\":",
+	       PF_POLICY_API_VERSION, PF_POLICY_KIND);
+	sb_str(&b, p->name);
+	sb_add(&b, ",\"namespace\":");
+	sb_str(&b, p->namespace);
+	sb_add(&b, "},\"spec\":{\"priority\":%" PRIu32 ",\"appliesTo\":[", p->priority);
+	for (size_t i = 0; i < p->n_applies_to; i++) {
+		if (i)
+			sb_add(&b, ",");
+		ref_json(&b, &p->applies_to[i]);
+	}
+	sb_add(&b, "],\"egress\":[");
+	for (size_t i = 0; i < p->n_egress; i++) {
+		const struct pf_rule *r = &p->egress[i];
+
+		sb_add(&b, "%s{\"action\":\"%s\",\"to\":[", i ? "," : "",
+		       pf_action_to_string(r->action));
+		for (size_t j = 0; j < r->n_to; j++) {
+			char pfx[PF_PREFIX_STRLEN];
+
+			if (j)
+				sb_add(&b, ",");
+			if (r->to[j].is_cidr)
+				sb_add(&b, "{\"cidr\":\"%s\"}", pf_prefix_fmt(&r->to[j].cidr, pfx));
+			else
+				ref_json(&b, &r->to[j].ref);
+		}
+		sb_add(&b, "],\"ports\":[");
+		for (size_t j = 0; j < r->n_ports; j++)
+			sb_add(&b, "%s{\"port\":%u,\"endPort\":%u,\"protocol\":\"TCP\"}", j ? "," : "",
+			       r->ports[j].port, r->ports[j].end_port);
+		sb_add(&b, "],\"log\":%s}", r->log ? "true" : "false");
+	}
+	sb_add(&b, "]}}");
+	return sb_finish(&b, out);
+}
+
+int pf_rule_destination_string(const struct pf_rule *r, char **out)
+{
+	struct sbuf b = {0};
+
+	if (r->n_to == 0)
+		sb_add(&b, "any");
+	for (size_t i = 0; i < r->n_to; i++) {
+		const struct pf_peer *e = &r->to[i];
+		char pfx[PF_PREFIX_STRLEN];
+
+		if (i)
+			sb_add(&b, ", ");
+		if (e->is_cidr)
+			sb_add(&b, "%s", pf_prefix_fmt(&e->cidr, pfx));
+		else if (e->ref.kind == PF_KIND_NAMESPACE)
+			sb_add(&b, "Namespace %s", e->ref.name);
+		else
+			sb_add(&b, "%s %s/%s", pf_kind_to_string(e->ref.kind), e->ref.namespace,
+			       e->ref.name);
+	}
+	return sb_finish(&b, out);
+}
+
+int pf_rule_ports_string(const struct pf_rule *r, char **out)
+{
+	struct sbuf b = {0};
+
+	if (r->n_ports == 0)
+		sb_add(&b, "any");
+	for (size_t i = 0; i < r->n_ports; i++) {
+		const struct pf_port_range *pr = &r->ports[i];
+
+		if (pr->end_port > pr->port)
+			sb_add(&b, "%s%u-%u/TCP", i ? ", " : "", pr->port, pr->end_port);
+		else
+			sb_add(&b, "%s%u/TCP", i ? ", " : "", pr->port);
+	}
+	return sb_finish(&b, out);
+}

@@ -1,0 +1,34 @@
+/* A small string-keyed hash map for the Kubernetes object cache (chained, grows by doubling). */
+#ifndef PF_KUBE_MAP_H
+#define PF_KUBE_MAP_H
+
+#include "util.h"
+
+struct pf_kmap_entry {
+	struct pf_kmap_entry *next;
+	uint64_t hash;
+	void *value;
+	char key[];
+};
+
+struct pf_kmap {
+	struct pf_kmap_entry **buckets;
+	size_t n_buckets; /* power of two, or 0 before the first put */
+	size_t n;
+};
+
+void *pf_kmap_get(const struct pf_kmap *m, const char *key);
+/* Insert or replace; *old (may be NULL) receives the replaced value. */
+int pf_kmap_put(struct pf_kmap *m, const char *key, void *value, void **old);
+/* Remove; returns the value or NULL. */
+void *pf_kmap_remove(struct pf_kmap *m, const char *key);
+/* Free the entries (not the values) and reset. */
+void pf_kmap_clear(struct pf_kmap *m);
+
+/* Iterate: for (e = pf_kmap_first(m, &i); e; e = pf_kmap_next(m, e, &i)). No mutation meanwhile. */
+struct pf_kmap_entry *pf_kmap_first(const struct pf_kmap *m, size_t *i);
+struct pf_kmap_entry *pf_kmap_next(const struct pf_kmap *m, struct pf_kmap_entry *e, size_t *i);
+
+uint64_t pf_kmap_hash(const void *data, size_t len, uint64_t h);
+
+#endif

@@ -1,0 +1,434 @@
+/*
+ * podfence-sync --kube: informers feed the object cache; changes are resolved and written to the
+ * store in whole transactions, at most every --resync-min, with a full reconcile every
+ * --resync-max; the engine is told to reload after each commit that changed something.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <sys/signalfd.h>
+
+#include "kube-client.h"
+#include "kube-informer.h"
+#include "kube-map.h"
+#include "kube-resolve.h"
+#include "log.h"
+#include "store.h"
+#include "sync.h"
+
+#define KUBE_SOURCE "kube"
+/* --once gives up after this many consecutive failures of one resource. */
+#define ONCE_MAX_FAILURES 5
+#define RETRY_STORE_NS (1000ULL * 1000000)
+
+/* What this process last committed to the store, to write only differences. */
+struct mirror {
+	struct pf_kmap workloads; /* workload key -> digest of its addresses */
+	struct pf_kmap policies;  /* "namespace/name" -> resourceVersion (malloc'ed) */
+	bool complete;		  /* a full reconcile has been committed */
+};
+
+static void mirror_clear(struct mirror *m)
+{
+	size_t i;
+
+	for (struct pf_kmap_entry *e = pf_kmap_first(&m->policies, &i); e; e = pf_kmap_next(&m->policies, e, &i))
+		free(e->value);
+	pf_kmap_clear(&m->policies);
+	pf_kmap_clear(&m->workloads);
+	m->complete = false;
+}
+
+static int mirror_set(struct mirror *m, const struct pf_kube_workloads *w, const struct pf_kube_policy *p,
+		      size_t n_p)
+{
+	mirror_clear(m);
+	for (size_t i = 0; i < w->n; i++)
+		if (pf_kmap_put(&m->workloads, w->w[i].key, (void *)(uintptr_t)w->w[i].digest, NULL) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; i < n_p; i++) {
+		char *rv = strdup(p[i].resource_version);
+
+		if (!rv || pf_kmap_put(&m->policies, p[i].key, rv, NULL) < 0) {
+			free(rv);
+			return -ENOMEM;
+		}
+	}
+	m->complete = true;
+	return 0;
+}
+
+static int put_workload(struct pf_store *s, const struct pf_kube_workload *w, struct pf_error *err)
+{
+	return pf_store_put_workload(s, w->kind, w->namespace, w->name, w->ips, w->n_ips, err);
+}
+
+/* "Kind\x1fnamespace\x1fname" back into its parts (buf is modified). */
+static int split_workload_key(char *buf, enum pf_kind *kind, const char **ns, const char **name)
+{
+	char *a = strchr(buf, '\x1f'), *b;
+	int k;
+
+	if (!a || !(b = strchr(a + 1, '\x1f')))
+		return -EINVAL;
+	*a = *b = '\0';
+	k = pf_kind_from_string(buf);
+	if (k < 0)
+		return -EINVAL;
+	*kind = (enum pf_kind)k;
+	*ns = a + 1;
+	*name = b + 1;
+	return 0;
+}
+
+static int put_policy(struct pf_store *s, const struct pf_kube_policy *p, struct pf_error *err)
+{
+	return pf_store_put_policy(s, KUBE_SOURCE, p->doc, err);
+}
+
+/* Policies of source kube the store holds but the API server no longer has. */
+static int delete_stale_policies(struct pf_store *s, const struct pf_kube_policy *p,
+				 size_t n_p, unsigned *changes, struct pf_error *err)
+{
+	struct pf_kmap have = { 0 };
+	sqlite3_stmt *st = NULL;
+	char **stale = NULL;
+	size_t n_stale = 0, cap = 0;
+	int r = 0, rc;
+
+	for (size_t i = 0; i < n_p && r >= 0; i++)
+		r = pf_kmap_put(&have, p[i].key, (void *)&p[i], NULL);
+	if (r < 0)
+		goto out;
+	rc = sqlite3_prepare_v2(pf_store_db(s),
+				"SELECT namespace, name FROM policies WHERE source = '" KUBE_SOURCE
+				"' AND namespace IS NOT NULL AND name IS NOT NULL",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		r = pf_error_set(err, EIO, "store: %s", sqlite3_errmsg(pf_store_db(s)));
+		goto out;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		char *key;
+
+		if (asprintf(&key, "%s/%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1)) < 0) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (pf_kmap_get(&have, key) || (r = pf_grow((void **)&stale, &cap, n_stale, sizeof(*stale))) < 0) {
+			free(key);
+			if (r < 0)
+				goto out;
+			continue;
+		}
+		stale[n_stale++] = key;
+	}
+	if (rc != SQLITE_DONE) {
+		r = pf_error_set(err, EIO, "store: %s", sqlite3_errmsg(pf_store_db(s)));
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; i < n_stale && r >= 0; i++) {
+		char *slash = strchr(stale[i], '/');
+
+		*slash = '\0';
+		r = pf_store_delete_policy(s, stale[i], slash + 1, err);
+		(*changes)++;
+	}
+out:
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < n_stale; i++)
+		free(stale[i]);
+	free(stale);
+	pf_kmap_clear(&have);
+	return r;
+}
+
+/*
+ * Write the cache to the store. full: every policy and workload, deleting what the store has
+ * beyond them; otherwise only what differs from the last commit. One transaction either way.
+ */
+static int flush(struct pf_store *s, struct pf_kube_cache *c, struct mirror *m, bool full, unsigned *changes,
+		 struct pf_error *err)
+{
+	struct pf_kube_workloads w = { 0 };
+	struct pf_kube_policy *p = NULL;
+	size_t n_p = 0, i;
+	struct pf_kmap seen = { 0 };
+	int r;
+
+	*changes = 0;
+	r = pf_kube_resolve(c, &w);
+	if (r >= 0)
+		r = pf_kube_cache_policies(c, &p, &n_p);
+	if (r < 0) {
+		pf_error_set(err, -r, "resolving workloads: %s", strerror(-r));
+		goto out;
+	}
+	r = pf_store_begin(s, err);
+	if (r < 0)
+		goto out;
+	if (full) {
+		r = delete_stale_policies(s, p, n_p, changes, err);
+		for (i = 0; r >= 0 && i < n_p; i++, (*changes)++)
+			r = put_policy(s, &p[i], err);
+		if (r >= 0)
+			r = pf_store_mark_workloads(s, err);
+		for (i = 0; r >= 0 && i < w.n; i++, (*changes)++)
+			r = put_workload(s, &w.w[i], err);
+		if (r >= 0)
+			r = pf_store_sweep_workloads(s, err);
+	} else {
+		for (i = 0; r >= 0 && i < n_p; i++) {
+			const char *rv = pf_kmap_get(&m->policies, p[i].key);
+
+			r = pf_kmap_put(&seen, p[i].key, &p[i], NULL);
+			if (r >= 0 && !pf_streq(rv, p[i].resource_version)) {
+				r = put_policy(s, &p[i], err);
+				(*changes)++;
+			}
+		}
+		for (struct pf_kmap_entry *e = pf_kmap_first(&m->policies, &i); r >= 0 && e;
+		     e = pf_kmap_next(&m->policies, e, &i)) {
+			_cleanup_free_ char *key = NULL;
+			char *slash;
+
+			if (pf_kmap_get(&seen, e->key))
+				continue;
+			key = strdup(e->key);
+			if (!key) {
+				r = -ENOMEM;
+				break;
+			}
+			slash = strchr(key, '/');
+			*slash = '\0';
+			r = pf_store_delete_policy(s, key, slash + 1, err);
+			(*changes)++;
+		}
+		pf_kmap_clear(&seen);
+		for (i = 0; r >= 0 && i < w.n; i++) {
+			void *d = pf_kmap_get(&m->workloads, w.w[i].key);
+
+			r = pf_kmap_put(&seen, w.w[i].key, &w.w[i], NULL);
+			if (r >= 0 && (uintptr_t)d != (uintptr_t)w.w[i].digest) {
+				r = put_workload(s, &w.w[i], err);
+				(*changes)++;
+			}
+		}
+		for (struct pf_kmap_entry *e = pf_kmap_first(&m->workloads, &i); r >= 0 && e;
+		     e = pf_kmap_next(&m->workloads, e, &i)) {
+			_cleanup_free_ char *key = NULL;
+			enum pf_kind kind;
+			const char *ns, *name;
+
+			if (pf_kmap_get(&seen, e->key))
+				continue;
+			key = strdup(e->key);
+			if (!key) {
+				r = -ENOMEM;
+				break;
+			}
+			if (split_workload_key(key, &kind, &ns, &name) < 0)
+				continue;
+			r = pf_store_delete_workload(s, kind, ns, name, err);
+			(*changes)++;
+		}
+	}
+	if (r >= 0 && *changes == 0) {
+		pf_store_rollback(s);
+		goto out;
+	}
+	if (r >= 0)
+		r = pf_store_commit(s, err);
+	else
+		pf_store_rollback(s);
+	if (r >= 0)
+		r = mirror_set(m, &w, p, n_p);
+	else if (r == -ENOMEM && !err->msg[0])
+		pf_error_set(err, ENOMEM, "out of memory");
+out:
+	pf_kmap_clear(&seen);
+	pf_kube_workloads_done(&w);
+	pf_kube_policies_free(p, n_p);
+	return r;
+}
+
+/* --once exits 2 when some FencePolicy is invalid, as for a policy directory. */
+static size_t count_invalid(const struct pf_kube_cache *c)
+{
+	struct pf_kube_policy *p = NULL;
+	size_t n = 0, bad = 0;
+
+	if (pf_kube_cache_policies(c, &p, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		bad += !p[i].doc || !p[i].doc->policy;
+	pf_kube_policies_free(p, n);
+	return bad;
+}
+
+static int signal_fd(void)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+static uint64_t s_to_ns(unsigned s)
+{
+	return (uint64_t)s * 1000000000ULL;
+}
+
+int pf_sync_kube_run(const struct pf_sync_options *o)
+{
+	struct pf_kube_client client = { 0 };
+	struct pf_kube_cache *cache = NULL;
+	struct pf_kube_informers *inf = NULL;
+	struct pf_kube_handler h = { 0 };
+	struct pf_store *store = NULL;
+	struct mirror m = { 0 };
+	struct pf_error err = { 0 };
+	uint64_t flushed_gen = UINT64_MAX, last_flush = 0, last_full = 0, retry_at = 0;
+	bool force_full = false, logged_synced = false;
+	int sfd = -1, r, ret = 1;
+
+	r = o->kubeconfig ? pf_kube_client_from_kubeconfig(&client, o->kubeconfig, &err)
+			  : pf_kube_client_in_cluster(&client, &err);
+	if (r < 0) {
+		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+		return 2;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("libcurl initialisation failed");
+		goto out_client;
+	}
+	r = pf_store_open(o->db, 0, &store, &err);
+	if (r < 0) {
+		log_error("store %s: %s", o->db, err.msg);
+		goto out;
+	}
+	if (pf_kube_cache_new(&cache) < 0)
+		goto out;
+	pf_kube_cache_handler(cache, &h);
+	if (pf_kube_informers_new(&client, &h, !o->once, &inf) < 0)
+		goto out;
+	sfd = signal_fd();
+	if (sfd < 0) {
+		log_error_errno(sfd, "signalfd: %m");
+		goto out;
+	}
+	log_info("watching the Kubernetes API at %s (%s)", client.server, client.origin);
+
+	for (;;) {
+		uint64_t now = pf_mono_ns(), due = now + 1000000000ULL;
+		bool synced = pf_kube_informers_synced(inf);
+		uint64_t gen = pf_kube_cache_generation(cache);
+		int timeout_ms;
+
+		if (synced) {
+			if (!m.complete || force_full)
+				due = now;
+			else if (gen != flushed_gen)
+				due = MIN(due, last_flush + s_to_ns(o->resync_min_s));
+			if (m.complete && o->resync_max_s)
+				due = MIN(due, last_full + s_to_ns(o->resync_max_s));
+			due = MAX(due, retry_at);
+		}
+		timeout_ms = due > now ? (int)MIN((due - now) / 1000000 + 1, 1000ULL) : 0;
+		r = pf_kube_informers_run(inf, timeout_ms, sfd);
+		if (r < 0)
+			goto out;
+		if (r == 1) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					log_info("SIGHUP: full reconcile");
+					force_full = true;
+				} else {
+					log_info("signal %u: exiting", si.ssi_signo);
+					ret = 0;
+					goto out;
+				}
+			}
+		}
+		if (!pf_kube_informers_synced(inf)) {
+			const char *last;
+
+			if (o->once && pf_kube_informers_failures(inf, &last) >= ONCE_MAX_FAILURES) {
+				log_error("giving up: %s", pf_strna(last));
+				goto out;
+			}
+			continue;
+		}
+		now = pf_mono_ns();
+		gen = pf_kube_cache_generation(cache);
+		if (now < retry_at)
+			continue;
+		if (!m.complete || force_full || (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s)) ||
+		    (gen != flushed_gen && now >= last_flush + s_to_ns(o->resync_min_s))) {
+			bool full = !m.complete || force_full ||
+				    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s));
+			unsigned changes = 0;
+
+			pf_error_clear(&err);
+			r = flush(store, cache, &m, full, &changes, &err);
+			if (r < 0) {
+				log_error("writing the store failed, will retry: %s", err.msg[0] ? err.msg : strerror(-r));
+				retry_at = now + RETRY_STORE_NS;
+				m.complete = false; /* the next write is a full reconcile */
+				if (o->once)
+					goto out;
+				continue;
+			}
+			flushed_gen = gen;
+			last_flush = now;
+			if (full) {
+				last_full = now;
+				force_full = false;
+			}
+			if (!logged_synced) {
+				log_info("synced: %zu policies, %zu pods, %zu namespaces",
+					 pf_kube_cache_count(cache, PF_KUBE_FENCEPOLICY),
+					 pf_kube_cache_count(cache, PF_KUBE_POD),
+					 pf_kube_cache_count(cache, PF_KUBE_NAMESPACE));
+				logged_synced = true;
+			} else
+				log_debug("store updated: %u changes%s", changes, full ? " (full reconcile)" : "");
+			if (changes)
+				pf_sync_notify_engine(o);
+			if (o->once) {
+				ret = count_invalid(cache) > 0 ? 2 : 0;
+				goto out;
+			}
+		}
+	}
+out:
+	if (inf) {
+		const struct pf_kube_stats *st = pf_kube_informers_stats(inf);
+
+		log_debug("kube: %lu lists, %lu pages, %lu watches, %lu events, %lu bookmarks, %lu relists (410), %lu reconnects, %lu throttled, %lu errors",
+			  st->lists, st->pages, st->watches, st->events, st->bookmarks, st->gone, st->reconnects,
+			  st->throttled, st->errors);
+	}
+	pf_kube_informers_free(inf);
+	pf_kube_cache_free(cache);
+	mirror_clear(&m);
+	pf_store_close(store);
+	if (sfd >= 0)
+		close(sfd);
+	curl_global_cleanup();
+out_client:
+	pf_kube_client_done(&client);
+	return ret;
+}

@@ -1,0 +1,312 @@
+/* podfence-sync: options and configuration, then the directory or the Kubernetes mirror. */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "../lib/config.h" /* not the autoconf config.h of the build dir */
+#include "log.h"
+#include "sync.h"
+
+#define DEFAULT_RESYNC_MIN_S 1
+#define DEFAULT_RESYNC_MAX_S 300
+#define MAX_RESYNC_S (7 * 24 * 3600)
+
+enum {
+	OPT_DB = 0x100,
+	OPT_SOCKET,
+	OPT_STATE_DIR,
+	OPT_POLICY_DIR,
+	OPT_KUBE,
+	OPT_KUBECONFIG,
+	OPT_NODE_NAME,
+	OPT_RESYNC_MIN,
+	OPT_RESYNC_MAX,
+	OPT_ONCE,
+	OPT_FOREGROUND,
+};
+
+static const struct option long_options[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{"config", required_argument, NULL, 'c'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"db", required_argument, NULL, OPT_DB},
+	{"socket", required_argument, NULL, OPT_SOCKET},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+	{"kube", no_argument, NULL, OPT_KUBE},
+	{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+	{"node-name", required_argument, NULL, OPT_NODE_NAME},
+	{"resync-min", required_argument, NULL, OPT_RESYNC_MIN},
+	{"resync-max", required_argument, NULL, OPT_RESYNC_MAX},
+	{"once", no_argument, NULL, OPT_ONCE},
+	{"foreground", no_argument, NULL, OPT_FOREGROUND},
+	{},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: podfence-sync --policy-dir DIR [OPTION]...\n"
+		"       podfence-sync --kube [--kubeconfig FILE] [OPTION]...\n"
+		"Mirror FencePolicy documents (from a directory, or from the Kubernetes API together\n"
+		"with the IPs of the workloads they name) into the podfence store, and tell podfenced.\n"
+		"\n"
+		"  --policy-dir DIR     standalone: load every *.yaml, *.yml, *.json in DIR and watch it\n"
+		"  --kube               mirror FencePolicy objects and workloads from Kubernetes\n"
+		"  --kubeconfig FILE    with --kube: use FILE (default: in-cluster service account)\n"
+		"  --node-name NAME     with --kube: only this node's pods (default: all)\n"
+		"  --resync-min S       with --kube: write store updates at most every S s (default %d)\n"
+		"  --resync-max S       full reconcile every S s (default %d)\n"
+		"  --once               sync once and exit (exit 2 if some policy was invalid)\n"
+		"  --db FILE            store (default %s)\n"
+		"  --socket PATH        engine control socket (default %s)\n"
+		"  --state-dir DIR      runtime state (default %s)\n"
+		"  --config FILE        configuration file (default %s); keys are the long\n"
+		"                       options with '_' for '-'; options beat the file\n"
+		"  --foreground         stay in the foreground (podfence-sync never detaches; accepted\n"
+		"                       for symmetry with podfenced)\n"
+		"  -v, --verbose        debug logging\n"
+		"  -h, --help           this help\n"
+		"  -V, --version        print the version\n"
+		"\n"
+		"Exit status: 0 ok, 1 runtime failure, 2 usage or invalid input.\n",
+		DEFAULT_RESYNC_MIN_S, DEFAULT_RESYNC_MAX_S, PF_DEFAULT_DB, PF_DEFAULT_SOCKET,
+		PF_DEFAULT_STATE_DIR, PF_DEFAULT_CONFIG);
+}
+
+enum mode {
+	MODE_NONE,
+	MODE_DIR,
+	MODE_KUBE,
+};
+
+struct settings {
+	struct pf_sync_options o;
+	enum mode mode;
+	bool verbose;
+};
+
+static int parse_seconds(const char *what, const char *v, unsigned *out)
+{
+	uint32_t n;
+
+	if (pf_parse_u32(v, MAX_RESYNC_S, &n) < 0) {
+		fprintf(stderr, "podfence-sync: %s: expected seconds (0..%d), got '%s'\n", what, MAX_RESYNC_S, v);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static int parse_flag(const char *what, const char *v, bool *out)
+{
+	if (pf_parse_bool(v, out) < 0) {
+		fprintf(stderr, "podfence-sync: %s: expected true or false, got '%s'\n", what, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The file's settings; unknown keys belong to the other programs sharing it. */
+static int apply_config(const struct pf_config *cfg, struct settings *s)
+{
+	char what[512];
+	const char *v;
+	bool b;
+
+	if ((v = pf_config_get(cfg, "db")))
+		s->o.db = v;
+	if ((v = pf_config_get(cfg, "socket")))
+		s->o.socket = v;
+	if ((v = pf_config_get(cfg, "state_dir")))
+		s->o.state_dir = v;
+	if ((v = pf_config_get(cfg, "kubeconfig")))
+		s->o.kubeconfig = v;
+	if ((v = pf_config_get(cfg, "node_name")))
+		s->o.node_name = v;
+	if ((v = pf_config_get(cfg, "policy_dir")) && *v) {
+		s->o.policy_dir = v;
+		s->mode = MODE_DIR;
+	}
+	if ((v = pf_config_get(cfg, "kube"))) {
+		snprintf(what, sizeof(what), "%s: kube", cfg->path);
+		if (parse_flag(what, v, &b) < 0)
+			return -EINVAL;
+		if (b && s->mode == MODE_DIR) {
+			fprintf(stderr, "podfence-sync: %s: policy_dir and kube = true exclude each other\n",
+				cfg->path);
+			return -EINVAL;
+		}
+		if (b)
+			s->mode = MODE_KUBE;
+	}
+	if ((v = pf_config_get(cfg, "resync_min"))) {
+		snprintf(what, sizeof(what), "%s: resync_min", cfg->path);
+		if (parse_seconds(what, v, &s->o.resync_min_s) < 0)
+			return -EINVAL;
+	}
+	if ((v = pf_config_get(cfg, "resync_max"))) {
+		snprintf(what, sizeof(what), "%s: resync_max", cfg->path);
+		if (parse_seconds(what, v, &s->o.resync_max_s) < 0)
+			return -EINVAL;
+	}
+	if ((v = pf_config_get(cfg, "once"))) {
+		snprintf(what, sizeof(what), "%s: once", cfg->path);
+		if (parse_flag(what, v, &s->o.once) < 0)
+			return -EINVAL;
+	}
+	if ((v = pf_config_get(cfg, "foreground"))) {
+		snprintf(what, sizeof(what), "%s: foreground", cfg->path);
+		if (parse_flag(what, v, &b) < 0)
+			return -EINVAL;
+	}
+	if ((v = pf_config_get(cfg, "verbose"))) {
+		snprintf(what, sizeof(what), "%s: verbose", cfg->path);
+		if (parse_flag(what, v, &s->verbose) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* 0: run; 1: done (help, version); -EINVAL: usage error (already reported). */
+static int parse_args(int argc, char **argv, struct settings *s)
+{
+	enum mode flag_mode = MODE_NONE;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hVc:v", long_options, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("podfence-sync %s\n", PACKAGE_VERSION);
+			return 1;
+		case 'c': /* loaded before parsing */
+			break;
+		case 'v':
+			s->verbose = true;
+			break;
+		case OPT_DB:
+			s->o.db = optarg;
+			break;
+		case OPT_SOCKET:
+			s->o.socket = optarg;
+			break;
+		case OPT_STATE_DIR:
+			s->o.state_dir = optarg;
+			break;
+		case OPT_POLICY_DIR:
+			if (flag_mode == MODE_KUBE)
+				goto exclusive;
+			flag_mode = MODE_DIR;
+			s->o.policy_dir = optarg;
+			break;
+		case OPT_KUBE:
+			if (flag_mode == MODE_DIR)
+				goto exclusive;
+			flag_mode = MODE_KUBE;
+			break;
+		case OPT_KUBECONFIG:
+			s->o.kubeconfig = optarg;
+			break;
+		case OPT_NODE_NAME:
+			s->o.node_name = optarg;
+			break;
+		case OPT_RESYNC_MIN:
+			if (parse_seconds("--resync-min", optarg, &s->o.resync_min_s) < 0)
+				return -EINVAL;
+			break;
+		case OPT_RESYNC_MAX:
+			if (parse_seconds("--resync-max", optarg, &s->o.resync_max_s) < 0)
+				return -EINVAL;
+			break;
+		case OPT_ONCE:
+			s->o.once = true;
+			break;
+		case OPT_FOREGROUND:
+			break;
+		default:
+			fprintf(stderr, "Try 'podfence-sync --help'.\n");
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "podfence-sync: unexpected argument '%s'\nTry 'podfence-sync --help'.\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	/* A mode chosen on the command line beats the file's. */
+	if (flag_mode != MODE_NONE)
+		s->mode = flag_mode;
+	if (s->mode == MODE_NONE) {
+		fprintf(stderr, "podfence-sync: choose --policy-dir DIR or --kube\nTry 'podfence-sync --help'.\n");
+		return -EINVAL;
+	}
+	if (s->mode == MODE_DIR && (!s->o.policy_dir || !*s->o.policy_dir)) {
+		fprintf(stderr, "podfence-sync: --policy-dir needs a directory\n");
+		return -EINVAL;
+	}
+	s->o.kube = s->mode == MODE_KUBE;
+	if (s->o.kube)
+		s->o.policy_dir = NULL;
+	if (s->o.resync_max_s && s->o.resync_min_s > s->o.resync_max_s) {
+		fprintf(stderr, "podfence-sync: --resync-min (%u) must not exceed --resync-max (%u)\n",
+			s->o.resync_min_s, s->o.resync_max_s);
+		return -EINVAL;
+	}
+	return 0;
+
+exclusive:
+	fprintf(stderr, "podfence-sync: --policy-dir and --kube exclude each other\n");
+	return -EINVAL;
+}
+
+int main(int argc, char **argv)
+{
+	struct settings s = {
+		.o = {
+			.db = PF_DEFAULT_DB,
+			.socket = PF_DEFAULT_SOCKET,
+			.state_dir = PF_DEFAULT_STATE_DIR,
+			.resync_min_s = DEFAULT_RESYNC_MIN_S,
+			.resync_max_s = DEFAULT_RESYNC_MAX_S,
+		},
+	};
+	struct pf_config cfg = {0};
+	struct pf_error err = {0};
+	const char *config_path = pf_config_path_from_argv(argc, argv);
+	int r;
+
+	/* --help and --version work whatever the configuration file holds. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		}
+		if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+			printf("podfence-sync %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+	}
+
+	r = pf_config_load(config_path ? config_path : PF_DEFAULT_CONFIG, config_path != NULL, &cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "podfence-sync: %s\n", err.msg);
+		pf_config_free(&cfg);
+		return 2;
+	}
+	r = apply_config(&cfg, &s);
+	if (r == 0)
+		r = parse_args(argc, argv, &s);
+	if (r != 0) {
+		pf_config_free(&cfg);
+		return r > 0 ? 0 : 2;
+	}
+
+	pf_log_open("podfence-sync", PF_LOG_STDERR | PF_LOG_SYSLOG, s.verbose ? LOG_DEBUG : LOG_INFO);
+	r = s.o.kube ? pf_sync_kube_run(&s.o) : pf_sync_dir_run(&s.o);
+	pf_config_free(&cfg);
+	return r;
+}

@@ -1,0 +1,539 @@
+/*
+ * Test helper for the netlink building blocks (tests/shell/net-*.sh): each subcommand does
+ * one thing in the current netns (run it under `ip netns exec`) and reports it on stdout.
+ *
+ *   probe                                   print native|compat
+ *   install [--backend B] [--queue N] [--no-bypass] [--priority P]
+ *   remove
+ *   verdicts [--queue N] [--accept P] [--drop P] [--reject P] [--default accept|drop|reject]
+ *            [--no-fail-open]               bind the queue, answer by destination port, print
+ *                                           one line per packet; SIGTERM ends it
+ *   connect ADDR PORT [TIMEOUT_MS]          exit 0 connected, 3 refused, 4 timeout, 1 other
+ *   listen ADDR PORT...                     accept and close connections until SIGTERM
+ *   addrs                                   the netns's global addresses, one per line
+ *   addrmon TIMEOUT_MS                      wait for an address change, then print addrs
+ *   connrate ADDR PORT N                    N sequential connects: rate, p50/p99 latency
+ *   burst ADDR PORT N                       N connects at once; exit 0 when all connect
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "netns.h"
+#include "nfq.h"
+#include "nft.h"
+#include "packet.h"
+
+int main(int argc, char **argv);
+
+#define MAX_PORTS 64
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa = {.sa_handler = on_signal};
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int usage(void)
+{
+	fprintf(
+	    stderr,
+	    "usage: net-helper probe|install|remove|verdicts|connect|listen|addrs|addrmon ...\n");
+	return 2;
+}
+
+static int parse_port(const char *s, uint16_t *out)
+{
+	uint32_t v;
+
+	if (pf_parse_u32(s, 65535, &v) < 0) {
+		fprintf(stderr, "bad number '%s'\n", s);
+		return -EINVAL;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static int cmd_probe(void)
+{
+	struct pf_error err = {0};
+	enum pf_queue_backend b;
+
+	if (pf_nft_probe_backend(&b, &err) < 0) {
+		fprintf(stderr, "probe: %s\n", err.msg);
+		return 1;
+	}
+	printf("%s\n", pf_nft_backend_name(b));
+	return 0;
+}
+
+static int cmd_install(int argc, char **argv)
+{
+	struct pf_nft_config cfg;
+	struct pf_error err = {0};
+	const char *backend = "auto";
+
+	pf_nft_config_init(&cfg);
+	for (int i = 0; i < argc; i++) {
+		int64_t v;
+
+		if (!strcmp(argv[i], "--backend") && i + 1 < argc) {
+			backend = argv[++i];
+		} else if (!strcmp(argv[i], "--queue") && i + 1 < argc) {
+			if (parse_port(argv[++i], &cfg.queue_num) < 0)
+				return 2;
+		} else if (!strcmp(argv[i], "--no-bypass")) {
+			cfg.bypass = false;
+		} else if (!strcmp(argv[i], "--priority") && i + 1 < argc) {
+			if (pf_parse_i64(argv[++i], INT32_MIN, INT32_MAX, &v) < 0)
+				return 2;
+			cfg.priority = (int32_t)v;
+		} else {
+			return usage();
+		}
+	}
+	if (!strcmp(backend, "native")) {
+		cfg.backend = PF_QUEUE_NATIVE;
+	} else if (!strcmp(backend, "compat")) {
+		cfg.backend = PF_QUEUE_COMPAT;
+	} else if (pf_nft_probe_backend(&cfg.backend, &err) < 0) {
+		fprintf(stderr, "probe: %s\n", err.msg);
+		return 1;
+	}
+	if (pf_nft_install(&cfg, &err) < 0) {
+		fprintf(stderr, "install: %s\n", err.msg);
+		return 1;
+	}
+	printf("installed %s\n", pf_nft_backend_name(cfg.backend));
+	return 0;
+}
+
+static int cmd_remove(void)
+{
+	struct pf_error err = {0};
+
+	if (pf_nft_remove(NULL, &err) < 0) {
+		fprintf(stderr, "remove: %s\n", err.msg);
+		return 1;
+	}
+	printf("removed\n");
+	return 0;
+}
+
+struct judge {
+	uint16_t accept[MAX_PORTS], drop[MAX_PORTS], reject[MAX_PORTS];
+	size_t n_accept, n_drop, n_reject;
+	uint32_t dflt;
+};
+
+static bool in(const uint16_t *ports, size_t n, uint16_t p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ports[i] == p)
+			return true;
+	return false;
+}
+
+static uint32_t judge_cb(void *userdata, uint32_t id, const struct pf_tuple *t, uint32_t *mark)
+{
+	struct judge *j = userdata;
+	char s[PF_ADDR_STRLEN], d[PF_ADDR_STRLEN];
+	uint32_t v = j->dflt;
+	const char *name;
+
+	if (t) {
+		if (in(j->accept, j->n_accept, t->dport))
+			v = NF_ACCEPT;
+		else if (in(j->drop, j->n_drop, t->dport))
+			v = NF_DROP;
+		else if (in(j->reject, j->n_reject, t->dport))
+			v = NF_REPEAT;
+	}
+	if (v == NF_REPEAT)
+		*mark = PF_REJECT_MARK;
+	name = v == NF_ACCEPT ? "accept" : v == NF_DROP ? "drop" : "reject";
+	if (t)
+		printf("packet %u %s %s %u %u flags=0x%02x %s\n", id, pf_addr_fmt(&t->src, s),
+		       pf_addr_fmt(&t->dst, d), t->sport, t->dport, t->tcp_flags, name);
+	else
+		printf("packet %u unparsed %s\n", id, name);
+	fflush(stdout);
+	return v;
+}
+
+static int add_port(uint16_t *ports, size_t *n, const char *s)
+{
+	if (*n >= MAX_PORTS)
+		return -E2BIG;
+	return parse_port(s, &ports[(*n)++]);
+}
+
+static int cmd_verdicts(int argc, char **argv)
+{
+	struct judge j = {.dflt = NF_ACCEPT};
+	struct pf_error err = {0};
+	struct pf_nfq *q = NULL;
+	struct pf_nfq_stats st;
+	uint16_t queue = PF_NFT_DEFAULT_QUEUE;
+	bool fail_open = true;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--no-fail-open")) {
+			fail_open = false;
+			continue;
+		}
+		if (!v)
+			return usage();
+		i++;
+		if (!strcmp(a, "--queue"))
+			r = parse_port(v, &queue);
+		else if (!strcmp(a, "--accept"))
+			r = add_port(j.accept, &j.n_accept, v);
+		else if (!strcmp(a, "--drop"))
+			r = add_port(j.drop, &j.n_drop, v);
+		else if (!strcmp(a, "--reject"))
+			r = add_port(j.reject, &j.n_reject, v);
+		else if (!strcmp(a, "--default"))
+			r = !strcmp(v, "accept")   ? (j.dflt = NF_ACCEPT, 0)
+			    : !strcmp(v, "drop")   ? (j.dflt = NF_DROP, 0)
+			    : !strcmp(v, "reject") ? (j.dflt = NF_REPEAT, 0)
+						   : -EINVAL;
+		else
+			return usage();
+		if (r < 0)
+			return 2;
+	}
+	setup_signals();
+	if (pf_nfq_open(queue, fail_open, judge_cb, &j, &q, &err) < 0) {
+		fprintf(stderr, "verdicts: %s\n", err.msg);
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop) {
+		struct pollfd p = {.fd = pf_nfq_fd(q), .events = POLLIN};
+
+		r = poll(&p, 1, 200);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && pf_nfq_dispatch(q) < 0) {
+			fprintf(stderr, "dispatch: %s\n", strerror(errno));
+			break;
+		}
+	}
+	pf_nfq_get_stats(q, &st);
+	printf(
+	    "stats packets=%llu unparsed=%llu enobufs=%llu send_errors=%llu kernel_errors=%llu\n",
+	    (unsigned long long)st.packets, (unsigned long long)st.unparsed,
+	    (unsigned long long)st.enobufs, (unsigned long long)st.send_errors,
+	    (unsigned long long)st.kernel_errors);
+	pf_nfq_close(q);
+	return 0;
+}
+
+static int sockaddr_of(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*len = sizeof(*s6);
+		return 0;
+	}
+	fprintf(stderr, "bad address '%s'\n", addr);
+	return -EINVAL;
+}
+
+static int cmd_connect(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	uint32_t timeout = 2000;
+	int fd, r, soerr = 0;
+	socklen_t el = sizeof(soerr);
+	struct pollfd p;
+	uint64_t t0 = pf_mono_ns();
+
+	if (argc < 2 || parse_port(argv[1], &port) < 0 || sockaddr_of(argv[0], port, &ss, &sl) < 0)
+		return usage();
+	if (argc > 2 && pf_parse_u32(argv[2], 600000, &timeout) < 0)
+		return usage();
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 1;
+	r = connect(fd, (struct sockaddr *)&ss, sl);
+	if (r < 0 && errno != EINPROGRESS) {
+		soerr = errno;
+	} else if (r < 0) {
+		p = (struct pollfd){.fd = fd, .events = POLLOUT};
+		r = poll(&p, 1, (int)timeout);
+		if (r == 0) {
+			printf("timeout after %llu ms\n",
+			       (unsigned long long)((pf_mono_ns() - t0) / 1000000));
+			close(fd);
+			return 4;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) < 0)
+			soerr = errno;
+	}
+	close(fd);
+	if (soerr == 0) {
+		printf("connected in %llu ms\n",
+		       (unsigned long long)((pf_mono_ns() - t0) / 1000000));
+		return 0;
+	}
+	printf("%s after %llu ms\n", soerr == ECONNREFUSED ? "refused" : strerror(soerr),
+	       (unsigned long long)((pf_mono_ns() - t0) / 1000000));
+	return soerr == ECONNREFUSED ? 3 : 1;
+}
+
+static int cmd_listen(int argc, char **argv)
+{
+	struct pollfd p[MAX_PORTS];
+	int n = 0;
+
+	if (argc < 2 || argc - 1 > MAX_PORTS)
+		return usage();
+	setup_signals();
+	for (int i = 1; i < argc; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		uint16_t port;
+		int fd, one = 1;
+
+		if (parse_port(argv[i], &port) < 0 || sockaddr_of(argv[0], port, &ss, &sl) < 0)
+			return 2;
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		/* IPv6 test addresses may still be tentative (DAD); bind regardless. */
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+			fprintf(stderr, "listen %s %u: %s\n", argv[0], port, strerror(errno));
+			return 1;
+		}
+		p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop) {
+		int r = poll(p, (nfds_t)n, 200);
+
+		if (r < 0 && errno != EINTR)
+			return 1;
+		for (int i = 0; r > 0 && i < n; i++) {
+			int c;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			while ((c = accept4(p[i].fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+				close(c);
+		}
+	}
+	return 0;
+}
+
+static int print_addrs(void)
+{
+	struct pf_addr *a = NULL;
+	size_t n = 0;
+	char buf[PF_ADDR_STRLEN];
+	int r = pf_netns_list_addrs(&a, &n);
+
+	if (r < 0) {
+		fprintf(stderr, "addrs: %s\n", strerror(-r));
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", pf_addr_fmt(&a[i], buf));
+	free(a);
+	fflush(stdout);
+	return 0;
+}
+
+static int cmd_addrmon(int argc, char **argv)
+{
+	uint32_t timeout;
+	int fd, r;
+	struct pollfd p;
+
+	if (argc < 1 || pf_parse_u32(argv[0], 600000, &timeout) < 0)
+		return usage();
+	fd = pf_addrmon_open();
+	if (fd < 0) {
+		fprintf(stderr, "addrmon: %s\n", strerror(-fd));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	for (;;) {
+		r = poll(&p, 1, (int)timeout);
+		if (r == 0) {
+			printf("timeout\n");
+			return 4;
+		}
+		if (r < 0)
+			return 1;
+		r = pf_addrmon_drain(fd);
+		if (r < 0) {
+			fprintf(stderr, "drain: %s\n", strerror(-r));
+			return 1;
+		}
+		if (r == 1)
+			break;
+	}
+	printf("changed\n");
+	close(fd);
+	return print_addrs();
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_connrate(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	socklen_t sl;
+	uint16_t port;
+	uint32_t n;
+	uint64_t *lat, t0, total;
+
+	if (argc < 3 || parse_port(argv[1], &port) < 0 ||
+	    sockaddr_of(argv[0], port, &ss, &sl) < 0 || pf_parse_u32(argv[2], 1000000, &n) < 0 ||
+	    n == 0)
+		return usage();
+	lat = calloc(n, sizeof(*lat));
+	if (!lat)
+		return 1;
+	t0 = pf_mono_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t t = pf_mono_ns();
+		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+			fprintf(stderr, "connect %u: %s\n", i, strerror(errno));
+			return 1;
+		}
+		lat[i] = pf_mono_ns() - t;
+		/* Reset instead of FIN: no TIME_WAIT, so the ports never run out. */
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+	}
+	total = pf_mono_ns() - t0;
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("connections=%u rate=%.0f/s p50=%.1fus p99=%.1fus\n", n, n / (total / 1e9),
+	       lat[n / 2] / 1e3, lat[(size_t)((n - 1) * 0.99)] / 1e3);
+	free(lat);
+	return 0;
+}
+
+static int cmd_burst(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	struct pollfd *p;
+	socklen_t sl;
+	uint16_t port;
+	uint32_t n, done = 0, okn = 0;
+	uint64_t deadline;
+
+	if (argc < 3 || parse_port(argv[1], &port) < 0 ||
+	    sockaddr_of(argv[0], port, &ss, &sl) < 0 || pf_parse_u32(argv[2], 1000, &n) < 0 ||
+	    n == 0)
+		return usage();
+	p = calloc(n, sizeof(*p));
+	if (!p)
+		return 1;
+	for (uint32_t i = 0; i < n; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0 || (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS))
+			return 1;
+		p[i] = (struct pollfd){.fd = fd, .events = POLLOUT};
+	}
+	deadline = pf_mono_ns() + 5000000000ull;
+	while (done < n && pf_mono_ns() < deadline) {
+		if (poll(p, n, 100) < 0)
+			return 1;
+		for (uint32_t i = 0; i < n; i++) {
+			int soerr = 0;
+			socklen_t el = sizeof(soerr);
+
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &soerr, &el);
+			okn += soerr == 0;
+			done++;
+			close(p[i].fd);
+			p[i].fd = -1;
+		}
+	}
+	printf("burst %u connected of %u\n", okn, n);
+	free(p);
+	return okn == n ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	if (argc < 2)
+		return usage();
+	cmd = argv[1];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(cmd, "probe"))
+		return cmd_probe();
+	if (!strcmp(cmd, "install"))
+		return cmd_install(argc - 2, argv + 2);
+	if (!strcmp(cmd, "remove"))
+		return cmd_remove();
+	if (!strcmp(cmd, "verdicts"))
+		return cmd_verdicts(argc - 2, argv + 2);
+	if (!strcmp(cmd, "connect"))
+		return cmd_connect(argc - 2, argv + 2);
+	if (!strcmp(cmd, "listen"))
+		return cmd_listen(argc - 2, argv + 2);
+	if (!strcmp(cmd, "addrs"))
+		return print_addrs();
+	if (!strcmp(cmd, "burst"))
+		return cmd_burst(argc - 2, argv + 2);
+	if (!strcmp(cmd, "connrate"))
+		return cmd_connrate(argc - 2, argv + 2);
+	if (!strcmp(cmd, "addrmon"))
+		return cmd_addrmon(argc - 2, argv + 2);
+	return usage();
+}

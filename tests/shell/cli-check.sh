@@ -1,0 +1,135 @@
+#!/bin/bash
+# podfencectl check: exit codes, messages on stderr, one OK line per valid policy, -o json,
+# the configuration file and global options. Needs no daemon and no root.
+. "$(dirname "$0")/lib.sh"
+D=$top_srcdir/tests/data/policies
+CTL="$VALGRIND $PODFENCECTL"
+[ -x "$PODFENCECTL" ] || fail "$PODFENCECTL not built"
+cd "$TMP"
+
+# run ARGS...: sets rc, out, err
+run() {
+	rc=0
+	$CTL "$@" >out 2>err || rc=$?
+	out=$(cat out)
+	err=$(cat err)
+}
+expect_rc() { [ "$rc" = "$1" ] || fail "podfencectl $2: exit $rc, want $1 (stderr: $err)"; }
+
+run check "$D/valid-multi.yaml"
+expect_rc 0 "check valid-multi.yaml"
+[ -z "$err" ] || fail "valid file printed on stderr: $err"
+[ "$(grep -c ': OK (' out)" = 3 ] || fail "want 3 OK lines, got: $out"
+grep -qx "$D/valid-multi.yaml: document 1 (line 2): shop/web-egress: OK (priority 100, 2 rules)" out ||
+	fail "OK line format: $out"
+grep -qx "$D/valid-multi.yaml: document 3 (line 57): default/batch: OK (priority 0, 0 rules)" out ||
+	fail "OK line of the defaulted policy: $out"
+pass "valid YAML: exit 0, one OK line per policy"
+
+run check "$D/valid-multi.json"
+expect_rc 0 "check valid-multi.json"
+[ "$(grep -c ': OK (' out)" = 3 ] || fail "JSON stream: want 3 OK lines, got: $out"
+pass "valid JSON stream: exit 0"
+
+run check "$D/mixed.yaml"
+expect_rc 2 "check mixed.yaml"
+[ "$err" = "$D/mixed.yaml: document 2 (line 28): spec.egress[2].ports[0].endPort: must be >= port (80)" ] ||
+	fail "mixed.yaml error line: $err"
+grep -q 'shop/first: OK' out && grep -q 'shop/third: OK' out || fail "valid siblings not reported OK: $out"
+! grep -q broken out || fail "the invalid policy was reported on stdout: $out"
+pass "invalid document: exit 2, FILE: document N (line L): FIELD: message on stderr, siblings OK"
+
+run check "$D/syntax-error.yaml"
+expect_rc 2 "check syntax-error.yaml"
+[[ "$err" == "$D/syntax-error.yaml: line 14, column "* ]] || fail "syntax error message: $err"
+[ -z "$out" ] || fail "a file with a syntax error reported a policy OK: $out"
+pass "syntax error: whole file invalid, message names file and line"
+
+run check "$D/syntax-error.json" "$D/invalid.json" "$D/invalid-cidr.yaml"
+expect_rc 2 "check (three bad files)"
+grep -q "^$D/syntax-error.json: line 5, column " err || fail "JSON syntax error: $err"
+grep -qx "$D/invalid.json: document 1 (line 6): spec.appliesTo\[0\].kind: kind Service is not allowed in appliesTo (only in egress\[\].to; expected one of Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Namespace)" err ||
+	fail "invalid.json error: $err"
+grep -qx "$D/invalid-cidr.yaml: document 1 (line 12): spec.egress\[0\].to\[0\].cidr: invalid CIDR '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?)" err ||
+	fail "invalid-cidr.yaml error: $err"
+[ "$(wc -l <err)" = 3 ] || fail "want one error per file: $err"
+pass "every file is checked; one error line each"
+
+run check "$D/valid-multi.yaml" "$TMP/nonexistent.yaml"
+expect_rc 2 "check with a missing file"
+[ "$err" = "$TMP/nonexistent.yaml: No such file or directory" ] || fail "missing file message: $err"
+[ "$(grep -c ': OK (' out)" = 3 ] || fail "the readable file was not checked: $out"
+pass "unreadable file: exit 2, named on stderr"
+
+run check "$D/empty.yaml"
+expect_rc 0 "check empty.yaml"
+[ "$out" = "$D/empty.yaml: OK (no policies)" ] || fail "empty file: $out"
+pass "a file without documents is valid"
+
+rc=0
+$CTL check - <"$D/mixed.yaml" >out 2>err || rc=$?
+expect_rc 2 "check - (stdin)"
+grep -q '^<stdin>: document 2 (line 28): ' err || fail "stdin name in message: $(cat err)"
+pass "'-' reads stdin"
+
+# -o json, before or after the subcommand; the output is JSON a script can read.
+run -o json check "$D/mixed.yaml" "$D/valid-multi.json"
+expect_rc 2 "-o json check"
+"$PYTHON3" - out <<'PY' || fail "JSON output: $(cat out)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["valid"] is False
+f0, f1 = d["files"]
+assert f0["valid"] is False and f1["valid"] is True, d
+docs = f0["documents"]
+assert [x["valid"] for x in docs] == [True, False, True], docs
+bad = docs[1]
+assert bad["name"] == "broken" and bad["namespace"] == "shop", bad
+assert bad["error"] == "spec.egress[2].ports[0].endPort: must be >= port (80)", bad
+assert bad["errorLine"] == 28 and bad["document"] == 2 and bad["policy"] is None, bad
+p = f1["documents"][0]["policy"]
+assert p["spec"]["egress"][0]["ports"][0] == {"port": 5432, "endPort": 5433, "protocol": "TCP"}, p
+assert p["spec"]["appliesTo"][0]["namespace"] == "shop", p
+PY
+run check -o json "$D/valid-multi.yaml"
+expect_rc 0 "check -o json"
+"$PYTHON3" -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["valid"] and len(d["files"][0]["documents"]) == 3' out ||
+	fail "check -o json: $out"
+pass "-o json: machine-readable results, before or after the subcommand"
+
+# The configuration file: output = json; a flag beats the file; a named file must exist.
+printf '# podfencectl test\noutput = json\ndb = %s/x.db\n' "$TMP" >pf.conf
+run --config pf.conf check "$D/empty.yaml"
+expect_rc 0 "--config check"
+[ "${out:0:9}" = '{"files":' ] || fail "output = json in the config file ignored: $out"
+run --config pf.conf -o table check "$D/empty.yaml"
+[ "$out" = "$D/empty.yaml: OK (no policies)" ] || fail "-o table did not override the file: $out"
+run --config "$TMP/missing.conf" check "$D/empty.yaml"
+expect_rc 2 "--config missing.conf"
+grep -q "missing.conf" err || fail "missing config file not named: $err"
+printf 'output = xml\n' >bad.conf
+run --config=bad.conf check "$D/empty.yaml"
+expect_rc 2 "--config=bad.conf"
+grep -q "output must be table or json" err || fail "bad output key: $err"
+pass "--config: keys apply, flags override, errors named"
+
+run --help
+expect_rc 0 "--help"
+grep -q '^Usage: podfencectl' out && grep -q 'check' out || fail "--help: $out"
+run --version
+expect_rc 0 "--version"
+[[ "$out" == "podfencectl "[0-9]* ]] || fail "--version: $out"
+run check --help
+expect_rc 0 "check --help"
+run
+expect_rc 2 "(no command)"
+run frobnicate
+expect_rc 2 "frobnicate"
+grep -q "unknown command 'frobnicate'" err || fail "unknown command message: $err"
+run check
+expect_rc 2 "check (no files)"
+run -o yaml check "$D/empty.yaml"
+expect_rc 2 "-o yaml"
+run --db "$TMP/x.db" --socket "$TMP/s" --state-dir "$TMP" check "$D/empty.yaml"
+expect_rc 0 "check with path flags"
+pass "usage errors exit 2; --help and --version exit 0"

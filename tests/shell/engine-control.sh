@@ -1,0 +1,105 @@
+#!/bin/bash
+# The control socket: root peers only (mode 0600 and SO_PEERCRED), malformed, oversized or
+# unknown requests answered with an error while the daemon keeps working, the host's netns
+# refused, idle connections closed; options and the configuration file.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/engine-lib.sh"
+engine_need
+need_cmd setpriv stat
+
+# Options: --help/--version, usage errors exit 2, the config file, and flags beating it.
+"$PODFENCED" --help | grep -q -- '--fail-mode' || fail "--help"
+"$PODFENCED" --version | grep -q '^podfenced ' || fail "--version"
+set +e
+"$PODFENCED" --no-such-flag >/dev/null 2>&1; [ $? = 2 ] || fail "unknown flag must exit 2"
+"$PODFENCED" --fail-mode ajar >/dev/null 2>&1; [ $? = 2 ] || fail "bad --fail-mode must exit 2"
+"$PODFENCED" --default-action Maybe >/dev/null 2>&1; [ $? = 2 ] || fail "bad --default-action must exit 2"
+"$PODFENCED" --queue-num 70000 >/dev/null 2>&1; [ $? = 2 ] || fail "bad --queue-num must exit 2"
+printf 'queue_num = x\n' >"$TMP/bad.conf"
+"$PODFENCED" --config "$TMP/bad.conf" 2>"$TMP/err" >/dev/null; rc=$?
+set -e
+[ $rc = 2 ] && grep -q 'bad.conf:1' "$TMP/err" || fail "bad config value: rc $rc, $(cat "$TMP/err")"
+pass "options and usage errors"
+
+cat >"$TMP/podfence.conf" <<CONF
+# shared by every program: keys that are not the engine's are ignored
+kubeconfig = /nonexistent
+default_action = Deny
+fail_mode = closed
+queue_num = 7
+CONF
+load_policies || fail "loading an empty policy source"
+start_engine --config "$TMP/podfence.conf" --default-action Reject
+[ "$(status_field 's["default_action"]')" = Reject ] || fail "flag must beat the file"
+[ "$(status_field 's["fail_mode"]')" = closed ] || fail "fail_mode from the file"
+[ "$(status_field 's["queue_num"]')" = 7 ] || fail "queue_num from the file"
+pass "configuration file read, flags beat it"
+
+[ "$(stat -c %a "$SOCK")" = 600 ] || fail "socket mode $(stat -c %a "$SOCK")"
+# A non-root peer: refused by the file mode...
+chmod 755 "$TMP" "$TMP/run"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c "$PY_CTL" "$SOCK" '{"op":"status"}' 2>&1) &&
+	fail "non-root peer connected: $out"
+echo "$out" | grep -q 'Permission denied' || fail "non-root peer: $out"
+# ...and by SO_PEERCRED when the mode is wrong.
+chmod 666 "$SOCK"
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(5)
+s.connect(sys.argv[1])
+try:
+    s.send(b"{\"op\":\"status\"}")
+except OSError:
+    pass
+print(s.recv(65536).decode())
+' "$SOCK" 2>&1) || true
+chmod 600 "$SOCK"
+echo "$out" | grep -q '"ok":false' && echo "$out" | grep -q 'not root' || fail "peer uid check: $out"
+echo "$out" | grep -q '"pods"' && fail "non-root peer got a status"
+pass "non-root peers refused"
+
+# Garbage: every message is answered with an error naming the problem; the daemon lives on.
+check_err() {
+	local reply
+	reply=$(ctl "$1")
+	echo "$reply" | grep -q '"ok":false' || fail "request '$1' not refused: $reply"
+	echo "$reply" | grep -q "$2" || fail "request '$1': expected '$2' in $reply"
+}
+check_err 'not json at all' 'invalid request'
+check_err '' 'invalid request'
+check_err '[1,2,3]' 'not a JSON object'
+check_err '{}' "missing string field 'op'"
+check_err '{"op":42}' "missing string field 'op'"
+check_err '{"op":"explode"}' "unknown op"
+check_err '{"op":"register"}' "missing field 'netns'"
+check_err '{"op":"register","netns":"/nonexistent/ns","name":"x","container":"c"}' 'nonexistent'
+check_err '{"op":"register","netns":"/proc/self/ns/net","name":"x","container":"c"}' "host's network namespace"
+check_err '{"op":"register","netns":"/etc/passwd","name":"x","container":"c"}' 'not a namespace'
+check_err '{"op":"register","netns":"/run/netns/x","name":"x","container":"c","pid":"12"}' "'pid' must be an integer"
+check_err '{"op":"register","netns":"/run/netns/x","name":"a\u0001b","container":"c"}' 'control character'
+check_err '{"op":"unregister"}' "missing field 'container'"
+check_err "{\"op\":\"status\",\"x\":$(printf '[%.0s' $(seq 100))1$(printf ']%.0s' $(seq 100))}" 'invalid request'
+big=$("$PY" -c 'print("{\"op\":\"status\",\"pad\":\"" + "x" * 70000 + "\"}")')
+check_err "$big" 'larger than'
+ctl_ok '{"op":"status"}' || fail "daemon stopped answering after garbage"
+ctl_ok '{"op":"reload"}' || fail "reload"
+pass "garbage answered with errors, daemon keeps working"
+
+# A connection that never sends is closed within the time bound.
+t0=$(date +%s)
+"$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(15)
+s.connect(sys.argv[1])
+sys.exit(0 if s.recv(100) == b"" else 1)
+' "$SOCK" || fail "idle connection not closed"
+[ $(( $(date +%s) - t0 )) -le 10 ] || fail "idle connection closed late"
+pass "idle connection closed"
+
+# The host's netns through a path: our own netns by /proc/<our pid>.
+check_err "{\"op\":\"register\",\"netns\":\"/proc/$$/ns/net\",\"name\":\"x\",\"container\":\"c\"}" "host's network namespace"
+ctl_ok '{"op":"status"}' || fail "daemon gone"
+kill -0 "$ENGINE_PID" || fail "daemon died"
+pass "host netns refused"

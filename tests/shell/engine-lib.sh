@@ -1,0 +1,168 @@
+# Sourced by tests/shell/engine-*.sh after lib.sh: a server netns, pod netns joined to it by
+# veth pairs, podfenced under test, a control-socket client, a connect probe, policy loading.
+#
+# Topology (every address lives only inside namespaces the test created):
+#   pod N netns  pfaN-TID 10.1.N.2/24 fd01:N::2/64  <-veth->  pfbN-TID 10.1.N.1 fd01:N::1  server netns
+#   server lo: 10.99.0.1 10.99.0.2 10.99.1.1 fd99::1 fd99::2, listening on SERVER_PORTS (v4+v6).
+ENGINE_POLICY_LOAD=${ENGINE_POLICY_LOAD:-"$top_builddir/tests/engine-policy-load"}
+PY=${PYTHON3:-python3}
+SRV=pfs-$TID
+DB=$TMP/podfence.db
+SOCK=$TMP/run/podfenced.sock
+STATE=$TMP/state
+ENGINE_LOG=$TMP/engine.log
+SERVER_PORTS=${SERVER_PORTS:-"80 443 5432 5433 5434 8080 9000"}
+ENGINE_PID=
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$ENGINE_LOG" ]; then
+		echo "--- engine log (tail)" >&2
+		tail -40 "$ENGINE_LOG" >&2
+	fi
+	exit 1
+}
+
+engine_need() {
+	need_root
+	need_cmd ip nft sqlite3 "$PY"
+	[ -x "$PODFENCED" ] || skip "podfenced not built"
+	[ -x "$ENGINE_POLICY_LOAD" ] || skip "engine-policy-load not built"
+	ip netns add "pfprobe-$TID" 2>/dev/null || skip "cannot create network namespaces"
+	ip netns del "pfprobe-$TID"
+}
+
+PY_SERVER='
+import selectors, socket, sys
+sel = selectors.DefaultSelector()
+for p in sys.argv[2:]:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", int(p)))
+    s.listen(1024)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+open(sys.argv[1], "w").close()
+while True:
+    for k, _ in sel.select():
+        try:
+            c, _ = k.fileobj.accept()
+            c.close()
+        except OSError:
+            pass
+'
+
+# prints "<ok|refused|timeout|error:...> <elapsed ms>"
+PY_CONNECT='
+import socket, sys, time
+host, port, to = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+s.settimeout(to)
+if len(sys.argv) > 4:
+    s.bind((sys.argv[4], 0))
+t = time.monotonic()
+try:
+    s.connect((host, port))
+    r = "ok"
+except ConnectionRefusedError:
+    r = "refused"
+except socket.timeout:
+    r = "timeout"
+except OSError as e:
+    r = "error:" + str(e.errno)
+print(r, int((time.monotonic() - t) * 1000))
+'
+
+# ctl SOCKET JSON [timeout]: one request, prints the reply.
+PY_CTL='
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(float(sys.argv[3]) if len(sys.argv) > 3 else 20)
+s.connect(sys.argv[1])
+s.send(sys.argv[2].encode())
+print(s.recv(1 << 20).decode())
+'
+
+setup_server() {
+	mk_netns "$SRV"
+	for a in 10.99.0.1 10.99.0.2 10.99.1.1; do ip -n "$SRV" addr add "$a/32" dev lo; done
+	for a in fd99::1 fd99::2; do ip -n "$SRV" addr add "$a/128" dev lo; done
+	ip netns exec "$SRV" "$PY" -c "$PY_SERVER" "$TMP/server.ready" $SERVER_PORTS &
+	local pid=$!
+	on_exit "kill $pid; wait $pid"
+	wait_until 50 test -f "$TMP/server.ready" || fail "server did not start"
+}
+
+# add_pod N: creates netns pfpN-TID, linked to the server; sets POD.
+add_pod() {
+	local n=$1
+	POD=pfp$n-$TID
+	mk_netns "$POD"
+	ip link add "pfa$n-$TID" netns "$POD" type veth peer name "pfb$n-$TID" netns "$SRV"
+	ip -n "$POD" addr add "10.1.$n.2/24" dev "pfa$n-$TID"
+	ip -n "$POD" addr add "fd01:$n::2/64" dev "pfa$n-$TID" nodad
+	ip -n "$SRV" addr add "10.1.$n.1/24" dev "pfb$n-$TID"
+	ip -n "$SRV" addr add "fd01:$n::1/64" dev "pfb$n-$TID" nodad
+	ip -n "$POD" link set "pfa$n-$TID" up
+	ip -n "$SRV" link set "pfb$n-$TID" up
+	ip -n "$POD" route add default via "10.1.$n.1"
+	ip -n "$POD" -6 route add default via "fd01:$n::1"
+}
+
+# start_engine [ARGS...]: podfenced in the foreground with every path under $TMP.
+start_engine() {
+	$VALGRIND "$PODFENCED" --foreground --db "$DB" --socket "$SOCK" --state-dir "$STATE" "$@" \
+		>>"$ENGINE_LOG" 2>&1 &
+	ENGINE_PID=$!
+	on_exit "kill $ENGINE_PID; wait $ENGINE_PID"
+	wait_until 100 ctl_ok '{"op":"status"}' || fail "podfenced did not come up"
+}
+
+stop_engine() {
+	kill -TERM "$ENGINE_PID"
+	wait "$ENGINE_PID" || fail "podfenced exited with status $? on SIGTERM"
+}
+
+ctl() { "$PY" -c "$PY_CTL" "$SOCK" "$@"; }
+ctl_ok() { ctl "$@" | grep -q '"ok":true'; }
+
+# register POD NAMESPACE NAME CONTAINER [extra json fields]
+register() {
+	local reply
+	reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/$1\",\"namespace\":\"$2\",\"name\":\"$3\",\"container\":\"$4\"${5:+,$5}}")
+	echo "$reply" | grep -q '"ok":true' || fail "register $1 as $2/$3: $reply"
+}
+
+unregister() {
+	ctl "{\"op\":\"unregister\",\"container\":\"$1\"}"
+}
+
+# probe POD HOST PORT [timeout [SOURCE]]: prints the outcome word and the elapsed ms.
+probe() { ip netns exec "$1" "$PY" -c "$PY_CONNECT" "$2" "$3" "${4:-1.5}" ${5:+"$5"}; }
+
+# expect POD HOST PORT OUTCOME [timeout [SOURCE]]
+expect() {
+	local got
+	got=$(probe "$1" "$2" "$3" "${5:-1.5}" ${6:+"$6"})
+	[ "${got%% *}" = "$4" ] || fail "$1 -> $2:$3: expected $4, got $got"
+	pass "$1 -> $2:$3 $4 (${got#* } ms)"
+}
+
+# load_policies FILE...: replace the test's policy source in the store.
+load_policies() { "$ENGINE_POLICY_LOAD" "$DB" test "$@"; }
+
+# status_field PYEXPR: evaluate PYEXPR on the status reply `s`, e.g. 's["n_pods"]'.
+status_field() { ctl '{"op":"status"}' | "$PY" -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+cache_generation() { ctl '{"op":"status"}' | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["cache"]["generation"])'; }
+
+sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
+
+# A pod's podfence tables as nft sees them.
+pod_tables() { ip netns exec "$1" nft list tables 2>/dev/null | grep -c ' podfence$' || true; }
+
+# Predicates for wait_until (which takes a command, so no $(...) in its arguments).
+sql_is() { [ "$(sql "$2")" = "$1" ]; }
+sql_ge() { [ "$(sql "$2")" -ge "$1" ]; }
+tables_are() { [ "$(pod_tables "$1")" = "$2" ]; }
+status_is() { [ "$(status_field "$2")" = "$1" ]; }

@@ -1,0 +1,99 @@
+#!/bin/bash
+# Verdicts as a client sees them: Allow connects, Deny times out, Reject is refused at once,
+# Alert connects and leaves an event; rule order, priorities, CIDRs, port ranges, IPv6, and
+# the default action for a pod no policy targets.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/engine-lib.sh"
+engine_need
+
+setup_server
+add_pod 1; WEB=$POD
+add_pod 2; OTHER=$POD
+
+cat >"$TMP/policy.yaml" <<'YAML'
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: web-egress, namespace: shop}
+spec:
+  priority: 100
+  appliesTo: [{kind: Pod, name: web}]
+  egress:
+  - action: Allow
+    to: [{cidr: 10.99.0.1}]
+    ports: [{port: 80}]
+  - action: Reject
+    to: [{cidr: 10.99.0.0/24}]
+    ports: [{port: 443}]
+  - action: Alert
+    to: [{cidr: 10.99.0.1}]
+    ports: [{port: 8080}]
+  - action: Allow
+    to: [{cidr: 10.99.0.0/16}]
+    ports: [{port: 5432, endPort: 5433}]
+  - action: Deny
+    ports: [{port: 9000}]
+  - action: Allow
+    to: [{cidr: 10.99.0.2}]
+    ports: [{port: 9000}]
+  - action: Allow
+    to: [{cidr: "fd99::1"}]
+    ports: [{port: 80}]
+  - action: Reject
+    to: [{cidr: "fd99::/64"}]
+    ports: [{port: 443}]
+  - action: Deny
+    to: [{cidr: "fd99::2"}]
+    ports: [{port: 8080}]
+---
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: quarantine-db, namespace: shop}
+spec:
+  priority: 50
+  appliesTo: [{kind: Pod, name: web}]
+  egress:
+  - action: Deny
+    to: [{cidr: 10.99.1.0/24}]
+YAML
+load_policies "$TMP/policy.yaml" || fail "loading policies"
+
+start_engine --default-action Reject
+register "$WEB" shop web c-web-1
+register "$OTHER" shop other c-other-1
+
+expect "$WEB" 10.99.0.1 80 ok
+expect "$WEB" 10.99.0.1 443 refused
+got=$(probe "$WEB" 10.99.0.2 443); [ "${got#* }" -lt 500 ] || fail "Reject took ${got#* } ms"
+expect "$WEB" 10.99.0.1 8080 ok
+expect "$WEB" 10.99.0.2 5432 ok
+expect "$WEB" 10.99.0.2 5433 ok
+expect "$WEB" 10.99.0.2 5434 refused   # past endPort: default action (Reject)
+expect "$WEB" 10.99.0.2 80 refused     # outside the /32: default action
+expect "$WEB" 10.99.0.1 9000 timeout   # Deny with any destination
+expect "$WEB" 10.99.0.2 9000 timeout   # the Deny comes before the Allow for .2
+expect "$WEB" 10.99.1.1 5432 timeout   # priority 50 Deny beats priority 100 Allow
+expect "$WEB" fd99::1 80 ok
+expect "$WEB" fd99::2 443 refused
+expect "$WEB" fd99::2 8080 timeout
+expect "$WEB" fd99::2 80 refused       # default action for IPv6 as well
+expect "$OTHER" 10.99.0.1 80 refused   # untargeted pod: default action
+expect "$OTHER" fd99::1 80 refused
+
+# Traffic inside the pod is never queued, whatever the default action.
+ip netns exec "$WEB" "$PY" -c "$PY_SERVER" "$TMP/lo.ready" 7777 &
+lo_pid=$!
+on_exit "kill $lo_pid; wait $lo_pid"
+wait_until 50 test -f "$TMP/lo.ready" || fail "pod-local server did not start"
+expect "$WEB" 127.0.0.1 7777 ok
+
+# Events: Alert, Deny and Reject are recorded; Allow (without log) is not.
+wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE action='Alert' AND dport=8080 AND pod_name='web' AND pod_namespace='shop' AND policy_name='web-egress' AND rule_index=2" ||
+	fail "no Alert event: $(sql 'SELECT * FROM recent_events')"
+pass "Alert left an event"
+wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE action='Deny' AND dport=9000" || fail "no Deny event"
+wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE action='Reject' AND dport=443" || fail "no Reject event"
+pass "Deny and Reject left events"
+[ "$(sql "SELECT count(*) FROM recent_events WHERE action='Allow'")" = 0 ] || fail "Allow without log recorded an event"
+[ "$(sql "SELECT count(*) FROM recent_events WHERE pod_name='other' AND action='Reject' AND policy_name IS NULL")" -ge 1 ] ||
+	fail "default-action event for the untargeted pod: $(sql "SELECT * FROM recent_events WHERE pod_name='other'")"
+pass "default action events carry no policy"

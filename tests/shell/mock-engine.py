@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""A stand-in for podfenced's control socket (lib/ctl.h protocol: SOCK_SEQPACKET, one JSON
+object per message) for hook tests that must not depend on the engine.
+Usage: mock-engine.py SOCKET LOG MODE   MODE: ok | refuse | silent
+Each request is appended to LOG as one line; ok answers {"ok":true}, refuse answers
+{"ok":false,"error":"mock refusal"}, silent never answers."""
+import json, os, socket, sys
+
+path, log, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(path)
+s.listen(16)
+open(path + ".ready", "w").close()
+held = []
+while True:
+    c, _ = s.accept()
+    msg = c.recv(65536)
+    with open(log, "a") as f:
+        f.write(msg.decode() + "\n")
+    if mode == "ok":
+        c.send(json.dumps({"ok": True}).encode())
+    elif mode == "refuse":
+        c.send(json.dumps({"ok": False, "error": "mock refusal"}).encode())
+    else:
+        held.append(c)
+        continue
+    c.close()

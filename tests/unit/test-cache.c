@@ -1,0 +1,847 @@
+/*
+ * The verdict cache: targeted cases, then a differential test against the rule-walking
+ * reference evaluator (pf_ruleset_eval) over thousands of random rulesets.
+ * PF_TEST_SEED=N reproduces a run; PF_TEST_ROUNDS=N changes how many rulesets are tried.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "cache.h"
+#include "tap.h"
+
+/* ---- building rulesets by hand ---- */
+
+static void *xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n ? n : 1, sz);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static void *xrealloc(void *p, size_t n, size_t sz)
+{
+	p = realloc(p, (n ? n : 1) * sz);
+	if (!p)
+		abort();
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+static struct pf_addr A(const char *s)
+{
+	struct pf_addr a;
+
+	if (pf_addr_parse(s, &a) < 0)
+		abort();
+	return a;
+}
+
+static struct pf_prefix P(const char *s)
+{
+	struct pf_prefix p;
+
+	if (pf_prefix_parse(s, &p, NULL) < 0)
+		abort();
+	return p;
+}
+
+static struct pf_ruleset *rs_new(void)
+{
+	return xcalloc(1, sizeof(struct pf_ruleset));
+}
+
+/* Pointers into rs->policies move when more are added: use the result before the next call. */
+static struct pf_rs_policy *add_policy(struct pf_ruleset *rs, uint32_t id, const char *ns, const char *name, uint32_t prio)
+{
+	struct pf_rs_policy *p;
+
+	rs->policies = xrealloc(rs->policies, rs->n_policies + 1, sizeof(*rs->policies));
+	p = &rs->policies[rs->n_policies];
+	memset(p, 0, sizeof(*p));
+	p->id = id;
+	p->namespace = xstrdup(ns);
+	p->name = xstrdup(name);
+	p->priority = prio;
+	rs->n_policies++;
+	return p;
+}
+
+static void add_src_addr(struct pf_rs_policy *p, struct pf_addr a)
+{
+	p->src = xrealloc(p->src, p->n_src + 1, sizeof(*p->src));
+	p->src[p->n_src++] = a;
+}
+
+static void add_src(struct pf_rs_policy *p, const char *ip)
+{
+	add_src_addr(p, A(ip));
+}
+
+static struct pf_rs_rule *add_rule(struct pf_rs_policy *p, enum pf_action act, bool log)
+{
+	struct pf_rs_rule *r;
+
+	p->rules = xrealloc(p->rules, p->n_rules + 1, sizeof(*p->rules));
+	r = &p->rules[p->n_rules];
+	memset(r, 0, sizeof(*r));
+	r->action = act;
+	r->log = log;
+	r->rule_index = (uint32_t)p->n_rules++;
+	return r;
+}
+
+static void rule_ip_addr(struct pf_rs_rule *r, struct pf_addr a)
+{
+	r->dst_ips = xrealloc(r->dst_ips, r->n_dst_ips + 1, sizeof(*r->dst_ips));
+	r->dst_ips[r->n_dst_ips++] = a;
+}
+
+static void rule_ip(struct pf_rs_rule *r, const char *ip)
+{
+	rule_ip_addr(r, A(ip));
+}
+
+static void rule_net_p(struct pf_rs_rule *r, struct pf_prefix p)
+{
+	r->dst_nets = xrealloc(r->dst_nets, r->n_dst_nets + 1, sizeof(*r->dst_nets));
+	r->dst_nets[r->n_dst_nets++] = p;
+}
+
+static void rule_net(struct pf_rs_rule *r, const char *cidr)
+{
+	rule_net_p(r, P(cidr));
+}
+
+static void rule_port(struct pf_rs_rule *r, uint16_t lo, uint16_t hi)
+{
+	r->ports = xrealloc(r->ports, r->n_ports + 1, sizeof(*r->ports));
+	r->ports[r->n_ports++] = (struct pf_port_range){.port = lo, .end_port = hi};
+}
+
+/* ---- comparing ---- */
+
+static const char *act_name(enum pf_action a)
+{
+	static const char *const names[] = {"Allow", "Deny", "Reject", "Alert"};
+
+	return (unsigned)a < PF_ARRAY_SIZE(names) ? names[a] : "?";
+}
+
+static bool verdict_eq(const struct pf_verdict *a, const struct pf_verdict *b)
+{
+	return a->action == b->action && a->log == b->log && a->matched == b->matched &&
+	       a->policy_id == b->policy_id && a->rule_index == b->rule_index &&
+	       (a->policy_namespace == NULL) == (b->policy_namespace == NULL) &&
+	       (a->policy_name == NULL) == (b->policy_name == NULL) &&
+	       (!a->policy_namespace || !strcmp(a->policy_namespace, b->policy_namespace)) &&
+	       (!a->policy_name || !strcmp(a->policy_name, b->policy_name));
+}
+
+static void verdict_diag(const char *what, const struct pf_verdict *v)
+{
+	tap_diag("%s: action=%s log=%d matched=%d policy=%u %s/%s rule=%d", what, act_name(v->action),
+		 v->log, v->matched, v->policy_id, pf_strna(v->policy_namespace), pf_strna(v->policy_name),
+		 v->rule_index);
+}
+
+/* Expect (src -> dst:port) to be decided by policy `name` rule `idx` with `act`; name NULL:
+ * no rule matches, the default `act` applies. Also checks the reference agrees. */
+static void expect(const struct pf_cache *c, const struct pf_ruleset *rs, enum pf_action def, const char *src,
+		   const char *dst, uint16_t port, enum pf_action act, const char *name, int idx)
+{
+	struct pf_addr s = A(src), d = A(dst);
+	struct pf_verdict v, ref;
+	bool good;
+
+	pf_cache_lookup(c, &s, &d, port, &v);
+	pf_ruleset_eval(rs, def, &s, &d, port, &ref);
+	if (name)
+		good = v.matched && v.action == act && v.policy_name && !strcmp(v.policy_name, name) &&
+		       v.rule_index == idx;
+	else
+		good = !v.matched && v.action == act && v.rule_index == -1 && !v.policy_name &&
+		       !v.policy_namespace;
+	ok(good && verdict_eq(&v, &ref), "%s -> %s:%u is %s by %s rule %d", src, dst, port,
+	   act_name(act), name ? name : "(default)", idx);
+	if (!good || !verdict_eq(&v, &ref)) {
+		verdict_diag("cache", &v);
+		verdict_diag("reference", &ref);
+	}
+}
+
+static struct pf_cache *build_or_die(const struct pf_ruleset *rs, enum pf_action def)
+{
+	struct pf_cache *c = NULL;
+	int r = pf_cache_build(rs, def, &c);
+
+	if (r < 0) {
+		printf("Bail out! pf_cache_build: %s\n", strerror(-r));
+		exit(1);
+	}
+	return c;
+}
+
+/* ---- targeted cases ---- */
+
+static void test_empty(void)
+{
+	static const enum pf_action defs[] = {PF_ACTION_ALLOW, PF_ACTION_DENY, PF_ACTION_REJECT, PF_ACTION_ALERT};
+	struct pf_ruleset *rs = rs_new();
+	struct pf_cache_stats st;
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(defs); i++) {
+		struct pf_cache *c = build_or_die(rs, defs[i]);
+
+		expect(c, rs, defs[i], "10.0.0.1", "10.0.0.2", 80, defs[i], NULL, -1);
+		expect(c, rs, defs[i], "fd00::1", "::1", 0, defs[i], NULL, -1);
+		ok(!pf_cache_has_source(c, &(struct pf_addr){{0}}), "empty cache has no source");
+		is_int(pf_cache_default_action(c), defs[i], "default action kept");
+		pf_cache_free(c);
+	}
+
+	{
+		struct pf_cache *c = build_or_die(NULL, PF_ACTION_DENY);
+
+		expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.0.0.2", 80, PF_ACTION_DENY, NULL, -1);
+		pf_cache_get_stats(c, &st);
+		ok(st.n_sources == 0 && st.n_groups == 0 && st.n_dst_nodes == 0 && st.bytes > 0,
+		   "NULL ruleset: empty cache (%zu bytes)", st.bytes);
+		pf_cache_free(c);
+	}
+	ok(pf_cache_free(NULL) == NULL, "pf_cache_free(NULL)");
+	pf_ruleset_free(rs);
+}
+
+/* A source whose policies have no rules (or rules naming nothing) gets the default. */
+static void test_no_rules(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 1, "ns", "empty", 10);
+	add_src(p, "10.0.0.1");
+	p = add_policy(rs, 2, "ns", "unresolved", 20);
+	add_src(p, "10.0.0.1");
+	add_rule(p, PF_ACTION_DENY, false); /* `to` named a workload with no pods yet: matches nothing */
+	c = build_or_die(rs, PF_ACTION_REJECT);
+	{
+		struct pf_addr s = A("10.0.0.1");
+
+		ok(pf_cache_has_source(c, &s), "source with empty policies is known");
+	}
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.2.3.4", 80, PF_ACTION_REJECT, NULL, -1);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+/* A broader CIDR in an earlier policy beats a narrower one later, for the ports it names. */
+static void test_cidr_covered_by_earlier(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 1, "shop", "broad", 10);
+	add_src(p, "10.9.0.5");
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "10.0.0.0/8");
+	rule_port(r, 80, 80);
+	p = add_policy(rs, 2, "shop", "narrow", 20);
+	add_src(p, "10.9.0.5");
+	r = add_rule(p, PF_ACTION_ALLOW, true);
+	rule_net(r, "10.1.0.0/16");
+	c = build_or_die(rs, PF_ACTION_ALERT);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "10.1.2.3", 80, PF_ACTION_DENY, "broad", 0);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "10.1.2.3", 81, PF_ACTION_ALLOW, "narrow", 0);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "10.1.2.3", 79, PF_ACTION_ALLOW, "narrow", 0);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "10.2.0.0", 81, PF_ACTION_ALERT, NULL, -1);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "10.2.0.0", 80, PF_ACTION_DENY, "broad", 0);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "10.1.255.255", 80, PF_ACTION_DENY, "broad", 0);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "10.0.255.255", 81, PF_ACTION_ALERT, NULL, -1);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.5", "11.0.0.0", 80, PF_ACTION_ALERT, NULL, -1);
+	expect(c, rs, PF_ACTION_ALERT, "10.9.0.6", "10.1.2.3", 80, PF_ACTION_ALERT, NULL, -1);
+	{
+		struct pf_addr s = A("10.9.0.5"), d = A("10.1.0.1");
+		struct pf_verdict v;
+
+		pf_cache_lookup(c, &s, &d, 443, &v);
+		ok(v.log && v.policy_id == 2 && !strcmp(v.policy_namespace, "shop"), "log flag, id and namespace carried");
+	}
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+/* Within one policy rule order decides between an exact IP and a prefix, either way round. */
+static void test_exact_vs_prefix(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 1, "a", "prefix-first", 10);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_net(r, "10.1.0.0/16");
+	rule_port(r, 443, 443);
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_ip(r, "10.1.2.3");
+	p = add_policy(rs, 2, "a", "exact-first", 10);
+	add_src(p, "10.0.0.2");
+	r = add_rule(p, PF_ACTION_REJECT, false);
+	rule_ip(r, "10.1.2.3");
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_net(r, "10.0.0.0/8");
+	r = add_rule(p, PF_ACTION_ALERT, false);
+	r->any_dst = true;
+	c = build_or_die(rs, PF_ACTION_DENY);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.3", 443, PF_ACTION_ALLOW, "prefix-first", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.3", 80, PF_ACTION_DENY, "prefix-first", 1);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.4", 443, PF_ACTION_ALLOW, "prefix-first", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.4", 80, PF_ACTION_DENY, NULL, -1);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "10.1.2.3", 443, PF_ACTION_REJECT, "exact-first", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "10.1.2.4", 443, PF_ACTION_ALLOW, "exact-first", 1);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "192.168.0.1", 443, PF_ACTION_ALERT, "exact-first", 2);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.3", "10.1.2.3", 443, PF_ACTION_DENY, NULL, -1);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+/* Nested prefixes: each port falls to the first rule, not to the longest prefix. */
+static void test_nested(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 7, "n", "nested", 1);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "10.1.0.0/16");
+	rule_port(r, 50, 60);
+	r = add_rule(p, PF_ACTION_ALERT, false);
+	rule_net(r, "10.0.0.0/8");
+	rule_port(r, 1, 100);
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_net(r, "10.1.2.0/24");
+	r = add_rule(p, PF_ACTION_REJECT, false);
+	rule_ip(r, "10.1.2.9");
+	rule_port(r, 7000, 7000);
+	c = build_or_die(rs, PF_ACTION_ALLOW);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.9", 55, PF_ACTION_DENY, "nested", 0);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.9", 49, PF_ACTION_ALERT, "nested", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.9", 60, PF_ACTION_DENY, "nested", 0);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.9", 61, PF_ACTION_ALERT, "nested", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.9", 100, PF_ACTION_ALERT, "nested", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.9", 101, PF_ACTION_ALLOW, "nested", 2);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.9", 7000, PF_ACTION_ALLOW, "nested", 2);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.3.9", 7000, PF_ACTION_ALLOW, NULL, -1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.3.9", 55, PF_ACTION_DENY, "nested", 0);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.200.3.9", 55, PF_ACTION_ALERT, "nested", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.200.3.9", 0, PF_ACTION_ALLOW, NULL, -1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.0", 65535, PF_ACTION_ALLOW, "nested", 2);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.2.255", 0, PF_ACTION_ALLOW, "nested", 2);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.1.1.255", 0, PF_ACTION_ALLOW, NULL, -1);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+static void test_ipv6(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 3, "v6", "six", 5);
+	add_src(p, "fd00::10");
+	add_src(p, "10.0.0.10"); /* a dual-stack pod: both its IPs are sources */
+	r = add_rule(p, PF_ACTION_REJECT, false);
+	rule_ip(r, "fd00:1::1");
+	rule_port(r, 22, 22);
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_net(r, "fd00:1::/64");
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "0.0.0.0/0"); /* every IPv4 destination, no IPv6 one */
+	rule_port(r, 1, 1023);
+	r = add_rule(p, PF_ACTION_ALERT, false);
+	rule_net(r, "::/0"); /* every destination */
+	rule_port(r, 1, 1023);
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "fd00:1::/127");
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_net(r, "2001:db8::1/128");
+	c = build_or_die(rs, PF_ACTION_REJECT);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1::1", 22, PF_ACTION_REJECT, "six", 0);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1::1", 23, PF_ACTION_ALLOW, "six", 1);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1::ffff:ffff:ffff:ffff", 22, PF_ACTION_ALLOW, "six", 1);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1:0:1::", 22, PF_ACTION_ALERT, "six", 3);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1:0:1::", 2222, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "8.8.8.8", 53, PF_ACTION_DENY, "six", 2);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "8.8.8.8", 1024, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "::ffff:8.8.8.8", 1, PF_ACTION_DENY, "six", 2);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "2001:db8::1", 1024, PF_ACTION_ALLOW, "six", 5);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "2001:db8::2", 1024, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::11", "fd00:1::1", 23, PF_ACTION_REJECT, NULL, -1);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+/* Priority order across policies, after pf_ruleset_sort; ties broken by namespace, name. */
+static void test_priorities_and_sharing(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_cache_stats st;
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+	char ip[32];
+
+	p = add_policy(rs, 1, "zz", "late", 100);
+	for (int i = 0; i < 200; i++) {
+		snprintf(ip, sizeof(ip), "10.244.%d.%d", i / 100, i % 100 + 1);
+		add_src(p, ip);
+	}
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	r->any_dst = true;
+	p = add_policy(rs, 2, "b", "tie", 50);
+	for (int i = 0; i < 100; i++) {
+		snprintf(ip, sizeof(ip), "10.244.0.%d", i + 1);
+		add_src(p, ip);
+	}
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "172.16.0.0/12");
+	rule_port(r, 5432, 5433);
+	p = add_policy(rs, 3, "a", "tie", 50);
+	for (int i = 0; i < 100; i++) {
+		snprintf(ip, sizeof(ip), "10.244.0.%d", i + 1);
+		add_src(p, ip);
+	}
+	r = add_rule(p, PF_ACTION_ALERT, false);
+	rule_ip(r, "172.16.0.1");
+	rule_port(r, 5433, 5433);
+	pf_ruleset_sort(rs);
+	c = build_or_die(rs, PF_ACTION_DENY);
+	expect(c, rs, PF_ACTION_DENY, "10.244.0.7", "172.16.0.1", 5433, PF_ACTION_ALERT, "tie", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.244.0.7", "172.16.0.1", 5432, PF_ACTION_DENY, "tie", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.244.0.7", "172.16.0.1", 5434, PF_ACTION_ALLOW, "late", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.244.1.7", "172.16.0.1", 5433, PF_ACTION_ALLOW, "late", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.244.2.7", "172.16.0.1", 5433, PF_ACTION_DENY, NULL, -1);
+	pf_cache_get_stats(c, &st);
+	is_int(st.n_sources, 200, "200 sources");
+	is_int(st.n_groups, 2, "sources with the same policies share one group");
+	is_int(st.n_dst_nodes, 2, "one prefix node and one exact node");
+	ok(st.n_port_tables <= 3, "port tables shared (%zu)", st.n_port_tables);
+	/* the ruleset goes; the verdict's strings stay valid */
+	pf_ruleset_free(rs);
+	{
+		struct pf_addr s = A("10.244.0.7"), d = A("172.16.0.1");
+		struct pf_verdict v;
+
+		pf_cache_lookup(c, &s, &d, 5433, &v);
+		is_str(v.policy_namespace, "a", "namespace kept after the ruleset is freed");
+		is_str(v.policy_name, "tie", "name kept after the ruleset is freed");
+	}
+	pf_cache_free(c);
+}
+
+/* Port ranges: edges, overlaps, an inverted range (matches nothing, as the reference). */
+static void test_ports(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 1, "p", "ports", 1);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_DENY, false);
+	r->any_dst = true;
+	rule_port(r, 1000, 2000);
+	rule_port(r, 3000, 3000);
+	r = add_rule(p, PF_ACTION_ALERT, false);
+	r->any_dst = true;
+	rule_port(r, 1500, 3500);
+	rule_port(r, 9, 8);
+	r = add_rule(p, PF_ACTION_ALLOW, true);
+	r->any_dst = true;
+	rule_port(r, 65535, 65535);
+	rule_port(r, 1, 1);
+	c = build_or_die(rs, PF_ACTION_REJECT);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 999, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 1000, PF_ACTION_DENY, "ports", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 2000, PF_ACTION_DENY, "ports", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 2001, PF_ACTION_ALERT, "ports", 1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 2999, PF_ACTION_ALERT, "ports", 1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 3000, PF_ACTION_DENY, "ports", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 3001, PF_ACTION_ALERT, "ports", 1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 3500, PF_ACTION_ALERT, "ports", 1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 3501, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 8, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 9, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 65535, PF_ACTION_ALLOW, "ports", 2);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 65534, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 1, PF_ACTION_ALLOW, "ports", 2);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "1.1.1.1", 0, PF_ACTION_REJECT, NULL, -1);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+/* ---- differential test ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t rn(uint32_t n)
+{
+	return (uint32_t)(rnd() % n);
+}
+
+static bool chance(unsigned pct)
+{
+	return rn(100) < pct;
+}
+
+static void split(const struct pf_addr *a, uint64_t *hi, uint64_t *lo)
+{
+	*hi = *lo = 0;
+	for (int i = 0; i < 8; i++) {
+		*hi = *hi << 8 | a->b[i];
+		*lo = *lo << 8 | a->b[i + 8];
+	}
+}
+
+static struct pf_addr join(uint64_t hi, uint64_t lo)
+{
+	struct pf_addr a;
+
+	for (int i = 7; i >= 0; i--) {
+		a.b[i] = (uint8_t)hi;
+		a.b[i + 8] = (uint8_t)lo;
+		hi >>= 8;
+		lo >>= 8;
+	}
+	return a;
+}
+
+static struct pf_addr addr_add(const struct pf_addr *a, int d)
+{
+	uint64_t hi, lo, nlo;
+
+	split(a, &hi, &lo);
+	nlo = lo + (uint64_t)(int64_t)d;
+	if (d > 0 && nlo < lo)
+		hi++;
+	if (d < 0 && nlo > lo)
+		hi--;
+	return join(hi, nlo);
+}
+
+/* Last address of a prefix. */
+static struct pf_addr prefix_last(const struct pf_prefix *p)
+{
+	uint64_t hi, lo;
+	unsigned len = p->len;
+
+	split(&p->addr, &hi, &lo);
+	if (len < 64) {
+		hi |= len ? (~0ull >> len) : ~0ull;
+		lo = ~0ull;
+	} else if (len < 128) {
+		lo |= ~0ull >> (len - 64);
+	}
+	return join(hi, lo);
+}
+
+/* A few neighbourhoods so random addresses and prefixes collide, nest and overlap. */
+static struct pf_addr rand_addr(void)
+{
+	static const char *const bases[] = {
+		"10.0.0.0", "10.1.0.0", "10.1.2.0", "10.1.2.128", "192.168.1.0", "172.16.0.0", "0.0.0.0",
+		"fd00::", "fd00:0:0:1::", "fd00::ff00", "2001:db8::", "::",
+	};
+	struct pf_addr a = A(bases[rn(PF_ARRAY_SIZE(bases))]);
+
+	switch (rn(4)) {
+	case 0:
+		break;
+	case 1:
+		a.b[15] = (uint8_t)rn(4);
+		break;
+	case 2:
+		a.b[15] = (uint8_t)rnd();
+		a.b[14] ^= (uint8_t)rn(3);
+		break;
+	default:
+		/* flip one random bit below the neighbourhood's top */
+		{
+			unsigned bit = pf_addr_is_v4(&a) ? 104 + rn(24) : 16 + rn(112);
+
+			a.b[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
+		}
+		break;
+	}
+	return a;
+}
+
+static struct pf_prefix rand_prefix(void)
+{
+	struct pf_prefix p;
+	static const uint8_t v4[] = {8, 16, 24, 25, 31, 32, 0, 12, 23};
+	static const uint8_t v6[] = {0, 16, 32, 48, 64, 96, 112, 120, 127, 128, 63, 65};
+
+	p.addr = rand_addr();
+	if (pf_addr_is_v4(&p.addr))
+		p.len = (uint8_t)(96 + (chance(80) ? v4[rn(PF_ARRAY_SIZE(v4))] : rn(33)));
+	else
+		p.len = chance(80) ? v6[rn(PF_ARRAY_SIZE(v6))] : (uint8_t)rn(129);
+	pf_addr_mask(&p.addr, p.len);
+	return p;
+}
+
+static uint16_t rand_port(void)
+{
+	static const uint16_t pool[] = {1, 22, 53, 80, 443, 1000, 1001, 1005, 1010, 8080, 65534, 65535};
+
+	return chance(85) ? pool[rn(PF_ARRAY_SIZE(pool))] : (uint16_t)(1 + rn(65535));
+}
+
+static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs, bool big)
+{
+	static const uint32_t prios[] = {0, 10, 10, 100, 1000, 65535};
+	static const char *const nss[] = {"a", "b", "kube-system"};
+	struct pf_ruleset *rs = rs_new();
+	size_t n_pol = big ? 10 + rn(20) : 1 + rn(8);
+
+	for (size_t i = 0; i < n_pol; i++) {
+		char name[16];
+		struct pf_rs_policy *p;
+		size_t n_rules = big ? rn(60) : rn(9), n_src = rn(5);
+
+		snprintf(name, sizeof(name), "p%zu", i);
+		p = add_policy(rs, (uint32_t)(100 + i), nss[rn(PF_ARRAY_SIZE(nss))], name,
+			       prios[rn(PF_ARRAY_SIZE(prios))]);
+		for (size_t s = 0; s < n_src; s++)
+			add_src_addr(p, srcs[rn((uint32_t)n_srcs)]);
+		for (size_t j = 0; j < n_rules; j++) {
+			struct pf_rs_rule *r = add_rule(p, (enum pf_action)rn(_PF_ACTION_MAX), chance(30));
+
+			if (chance(15)) {
+				r->any_dst = true;
+				if (chance(20)) /* any_dst wins over whatever else is listed */
+					rule_ip_addr(r, rand_addr());
+			} else {
+				size_t ni = rn(4), nn = rn(4);
+
+				for (size_t k = 0; k < ni; k++)
+					rule_ip_addr(r, rand_addr());
+				for (size_t k = 0; k < nn; k++)
+					rule_net_p(r, rand_prefix());
+			}
+			if (chance(60)) {
+				size_t np = 1 + rn(3);
+
+				for (size_t k = 0; k < np; k++) {
+					uint16_t a = rand_port(), b = chance(50) ? a : rand_port();
+
+					if (a > b && chance(95)) {
+						uint16_t t = a;
+
+						a = b;
+						b = t;
+					}
+					rule_port(r, a, b);
+				}
+			}
+		}
+	}
+	pf_ruleset_sort(rs);
+	return rs;
+}
+
+/* A destination near something the ruleset names: on it, at a prefix's edges, just outside. */
+static struct pf_addr pick_dst(const struct pf_ruleset *rs)
+{
+	const struct pf_rs_rule *r = NULL;
+
+	if (rs->n_policies && chance(85)) {
+		const struct pf_rs_policy *p = &rs->policies[rn((uint32_t)rs->n_policies)];
+
+		if (p->n_rules)
+			r = &p->rules[rn((uint32_t)p->n_rules)];
+	}
+	if (r && r->n_dst_nets && chance(60)) {
+		const struct pf_prefix *pf = &r->dst_nets[rn((uint32_t)r->n_dst_nets)];
+		struct pf_addr last = prefix_last(pf);
+
+		switch (rn(5)) {
+		case 0:
+			return pf->addr;
+		case 1:
+			return last;
+		case 2:
+			return addr_add(&pf->addr, -1);
+		case 3:
+			return addr_add(&last, 1);
+		default: {
+			/* somewhere inside */
+			uint64_t hi, lo, lh, ll;
+
+			split(&pf->addr, &hi, &lo);
+			split(&last, &lh, &ll);
+			return join(hi | (rnd() & (lh ^ hi)), lo | (rnd() & (ll ^ lo)));
+		}
+		}
+	}
+	if (r && r->n_dst_ips && chance(80)) {
+		const struct pf_addr *a = &r->dst_ips[rn((uint32_t)r->n_dst_ips)];
+
+		return chance(70) ? *a : addr_add(a, chance(50) ? 1 : -1);
+	}
+	return rand_addr();
+}
+
+static uint16_t pick_port(const struct pf_ruleset *rs)
+{
+	if (rs->n_policies && chance(70)) {
+		const struct pf_rs_policy *p = &rs->policies[rn((uint32_t)rs->n_policies)];
+
+		if (p->n_rules) {
+			const struct pf_rs_rule *r = &p->rules[rn((uint32_t)p->n_rules)];
+
+			if (r->n_ports) {
+				const struct pf_port_range *pr = &r->ports[rn((uint32_t)r->n_ports)];
+
+				switch (rn(4)) {
+				case 0:
+					return pr->port;
+				case 1:
+					return pr->end_port;
+				case 2:
+					return (uint16_t)(pr->port - 1);
+				default:
+					return (uint16_t)(pr->end_port + 1);
+				}
+			}
+		}
+	}
+	if (chance(5))
+		return chance(50) ? 0 : 65535;
+	return rand_port();
+}
+
+static void test_differential(uint64_t seed, unsigned rounds)
+{
+	unsigned long n_conn = 0, n_fail = 0, n_matched = 0, n_build_fail = 0;
+	struct pf_addr srcs[10];
+
+	rng_state = seed;
+	for (unsigned round = 0; round < rounds; round++) {
+		bool big = round % 50 == 49;
+		enum pf_action def = (enum pf_action)rn(_PF_ACTION_MAX);
+		struct pf_ruleset *rs;
+		struct pf_cache *c = NULL;
+		unsigned n_conns = big ? 400 : 25;
+
+		/* sources: a few per round, IPv4 and IPv6; one of them is never a policy's source */
+		for (size_t i = 0; i < PF_ARRAY_SIZE(srcs); i++)
+			srcs[i] = rand_addr();
+		rs = rand_ruleset(srcs, PF_ARRAY_SIZE(srcs) - 1, big);
+		if (pf_cache_build(rs, def, &c) < 0) {
+			n_build_fail++;
+			pf_ruleset_free(rs);
+			continue;
+		}
+		for (unsigned k = 0; k < n_conns; k++) {
+			struct pf_addr src = srcs[rn(PF_ARRAY_SIZE(srcs))], dst = pick_dst(rs);
+			uint16_t port = pick_port(rs);
+			struct pf_verdict v, ref;
+
+			pf_cache_lookup(c, &src, &dst, port, &v);
+			pf_ruleset_eval(rs, def, &src, &dst, port, &ref);
+			n_conn++;
+			n_matched += ref.matched;
+			if (verdict_eq(&v, &ref))
+				continue;
+			if (n_fail++ < 5) {
+				char s[PF_ADDR_STRLEN], d[PF_ADDR_STRLEN];
+
+				tap_diag("seed %llu round %u: %s -> %s:%u differs", (unsigned long long)seed, round,
+					 pf_addr_fmt(&src, s), pf_addr_fmt(&dst, d), port);
+				verdict_diag("cache", &v);
+				verdict_diag("reference", &ref);
+			}
+		}
+		pf_cache_free(c);
+		pf_ruleset_free(rs);
+	}
+	is_int(n_build_fail, 0, "every random ruleset builds");
+	ok(n_fail == 0, "differential: %lu connections over %u rulesets agree with the reference (%lu matched a rule)",
+	   n_conn, rounds, n_matched);
+	if (n_fail)
+		tap_diag("%lu differ; reproduce with PF_TEST_SEED=%llu", n_fail, (unsigned long long)seed);
+	/* the test must exercise both outcomes */
+	ok(n_matched > n_conn / 5 && n_matched < n_conn - n_conn / 10, "connections hit rules and miss them");
+}
+
+/* Past the size limits the build fails cleanly. */
+static void test_limits(void)
+{
+	struct pf_ruleset rs = {0};
+	struct pf_rs_policy pol = {.namespace = (char *)"x", .name = (char *)"y"};
+	struct pf_cache *c = NULL;
+
+	pol.n_rules = PF_CACHE_MAX_RULES + 1; /* counted before anything is read */
+	rs.policies = &pol;
+	rs.n_policies = 1;
+	is_int(pf_cache_build(&rs, PF_ACTION_ALLOW, &c), -E2BIG, "too many rules: -E2BIG");
+	ok(c == NULL, "no cache returned on error");
+}
+
+int main(void)
+{
+	const char *e = getenv("PF_TEST_SEED");
+	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	uint32_t rounds = 3000;
+
+	if (e && pf_parse_u64(e, UINT64_MAX, &seed) < 0)
+		return printf("Bail out! bad PF_TEST_SEED\n"), 1;
+	e = getenv("PF_TEST_ROUNDS");
+	if (e && pf_parse_u32(e, 10000000, &rounds) < 0)
+		return printf("Bail out! bad PF_TEST_ROUNDS\n"), 1;
+	tap_diag("seed %llu (PF_TEST_SEED=%llu reproduces this run)", (unsigned long long)seed,
+		 (unsigned long long)seed);
+
+	test_empty();
+	test_no_rules();
+	test_cidr_covered_by_earlier();
+	test_exact_vs_prefix();
+	test_nested();
+	test_ipv6();
+	test_priorities_and_sharing();
+	test_ports();
+	test_limits();
+	test_differential(seed, rounds);
+	return tap_done();
+}

@@ -1,0 +1,365 @@
+/* lib/oci: state and config.json as CRI-O, containerd, Podman and runc write them. */
+#include <stdio.h>
+
+#include "doc.h"
+#include "oci.h"
+#include "tap.h"
+
+static char *slurp(const char *name, size_t *len)
+{
+	char path[4096];
+	char *buf = NULL;
+
+	snprintf(path, sizeof(path), "%s/oci/%s", PF_TEST_DATA, name);
+	if (pf_read_file(path, PF_OCI_MAX_CONFIG, &buf, len) < 0) {
+		printf("Bail out! cannot read %s\n", path);
+		exit(1);
+	}
+	return buf;
+}
+
+struct want {
+	const char *dir;
+	const char *ns, *name, *uid, *kind;
+	enum pf_oci_id_source source;
+	int pid;
+	bool host;
+	const char *netns;	  /* from the pid */
+	const char *config_netns; /* config.json's path */
+};
+
+static void check_case(const struct want *w)
+{
+	struct pf_oci_state st;
+	struct pf_oci_config cfg;
+	struct pf_oci_identity id;
+	struct pf_error err = {0};
+	char name[256], *sbuf, *cbuf, *netns = NULL;
+	size_t slen, clen;
+	bool host;
+	int r;
+
+	snprintf(name, sizeof(name), "%s/state.json", w->dir);
+	sbuf = slurp(name, &slen);
+	snprintf(name, sizeof(name), "%s/config.json", w->dir);
+	cbuf = slurp(name, &clen);
+
+	r = pf_oci_state_parse(sbuf, slen, &st, &err);
+	if (!ok(r == 0, "%s: state parses", w->dir))
+		tap_diag("%s", err.msg);
+	r = pf_oci_config_parse(cbuf, clen, &cfg, &err);
+	if (!ok(r == 0, "%s: config.json parses", w->dir))
+		tap_diag("%s", err.msg);
+	is_int(st.pid, w->pid, "%s: pid", w->dir);
+	ok(st.bundle && st.bundle[0] == '/', "%s: bundle", w->dir);
+	is_int(cfg.has_netns, !w->host, "%s: network namespace entry", w->dir);
+	if (w->config_netns)
+		is_str(cfg.netns_path, w->config_netns, "%s: config.json netns path", w->dir);
+
+	r = pf_oci_netns_path(&st, &cfg, &netns, &host, &err);
+	is_int(r, 0, "%s: netns path found", w->dir);
+	is_int(host, w->host, "%s: host network", w->dir);
+	if (!w->host)
+		is_str(netns, w->netns, "%s: netns to register", w->dir);
+	else
+		ok(!netns, "%s: no netns for a host-network container", w->dir);
+	free(netns);
+
+	r = pf_oci_identity_derive(&st, &cfg, &id, &err);
+	if (!ok(r == 0, "%s: identity", w->dir))
+		tap_diag("%s", err.msg);
+	is_str(id.namespace, w->ns, "%s: namespace", w->dir);
+	is_str(id.name, w->name, "%s: name", w->dir);
+	if (w->uid)
+		is_str(id.uid, w->uid, "%s: uid", w->dir);
+	else
+		ok(!id.uid, "%s: no uid", w->dir);
+	is_str(id.kind, w->kind, "%s: kind", w->dir);
+	is_int(id.source, w->source, "%s: identity source", w->dir);
+
+	/* Identity from config.json alone (Podman's poststop state may lack annotations). */
+	{
+		struct pf_oci_identity id2;
+		const struct pf_node *saved = st.annotations;
+
+		st.annotations = NULL;
+		r = pf_oci_identity_derive(&st, &cfg, &id2, &err);
+		ok(r == 0 && pf_streq(id2.name, w->name) && pf_streq(id2.namespace, w->ns),
+		   "%s: same identity from config.json annotations", w->dir);
+		pf_oci_identity_done(&id2);
+		st.annotations = saved;
+	}
+
+	pf_oci_identity_done(&id);
+	pf_oci_state_done(&st);
+	pf_oci_config_done(&cfg);
+	free(sbuf);
+	free(cbuf);
+}
+
+static const struct want cases[] = {
+	{"crio-sandbox", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d",
+	 "Pod", PF_OCI_ID_CRIO, 31337, false, "/proc/31337/ns/net",
+	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b"},
+	{"crio-app", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d", "Pod",
+	 PF_OCI_ID_CRIO, 31400, false, "/proc/31400/ns/net",
+	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b"},
+	{"containerd-sandbox", "payments", "api-5f6d7c8b9-qwert",
+	 "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "Pod", PF_OCI_ID_CONTAINERD, 42000, false,
+	 "/proc/42000/ns/net", "/var/run/netns/cni-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"},
+	{"containerd-app", "payments", "api-5f6d7c8b9-qwert", "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+	 "Pod", PF_OCI_ID_CONTAINERD, 42123, false, "/proc/42123/ns/net", "/proc/42000/ns/net"},
+	{"podman", "shop", "web", NULL, "Pod", PF_OCI_ID_PODFENCE, 5150, false, "/proc/5150/ns/net",
+	 "/run/netns/netns-8e3c1f2a-7b6d-4c5e-9f0a-1b2c3d4e5f6a"},
+	{"host-network", "default", "hostnet", NULL, "Pod", PF_OCI_ID_PODFENCE, 6000, true, NULL,
+	 NULL},
+	{"runc-plain", "default", "plain_1", NULL, "Container", PF_OCI_ID_CONTAINER, 7000, false,
+	 "/proc/7000/ns/net", NULL},
+};
+
+static int parse_state(const char *s, struct pf_error *err)
+{
+	struct pf_oci_state st;
+	int r = pf_oci_state_parse(s, strlen(s), &st, err);
+
+	pf_oci_state_done(&st);
+	return r;
+}
+
+static void test_bad_states(void)
+{
+	static const struct {
+		const char *doc, *msg;
+	} bad[] = {
+		{"", "empty"},
+		{"garbage", "line 1"},
+		{"[1,2]", "not a JSON object"},
+		{"{\"status\":\"creating\"}", "'id'"},
+		{"{\"id\":42}", "'id'"},
+		{"{\"id\":\"../../etc/passwd\"}", "not a valid container id"},
+		{"{\"id\":\".hidden\"}", "not a valid container id"},
+		{"{\"id\":\"a/b\"}", "not a valid container id"},
+		{"{\"id\":\"\"}", "not a valid container id"},
+		{"{\"id\":\"a\",\"pid\":\"12\"}", "'pid'"},
+		{"{\"id\":\"a\",\"pid\":-1}", "'pid'"},
+		{"{\"id\":\"a\",\"pid\":99999999999}", "'pid'"},
+		{"{\"id\":\"a\",\"pid\":1.5}", "'pid'"},
+		{"{\"id\":\"a\",\"bundle\":\"relative/dir\"}", "'bundle'"},
+		{"{\"id\":\"a\",\"bundle\":7}", "'bundle'"},
+		{"{\"id\":\"a\",\"annotations\":[]}", "'annotations'"},
+		{"{\"id\":\"a\"} {\"id\":\"b\"}", "line 1"},
+		{"{\"id\":\"a\"", "line 1"},
+	};
+	struct pf_error err = {0};
+	char *big;
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(bad); i++) {
+		pf_error_clear(&err);
+		ok(parse_state(bad[i].doc, &err) < 0, "bad state %zu rejected", i);
+		has_str(err.msg, bad[i].msg, "bad state %zu: message names the problem", i);
+	}
+
+	/* Bounded: a state past the limit is refused before any tree is built. */
+	big = malloc(PF_OCI_MAX_STATE + 64);
+	memset(big, ' ', PF_OCI_MAX_STATE + 63);
+	memcpy(big, "{\"id\":\"a\"}", 10);
+	big[PF_OCI_MAX_STATE + 63] = '\0';
+	ok(parse_state(big, &err) < 0, "oversized state rejected");
+	free(big);
+
+	ok(parse_state("{\"id\":\"a\",\"annotations\":null}", &err) == 0, "null annotations ok");
+	ok(parse_state("{\"id\":\"x_1.2+3-4\",\"status\":\"stopped\"}", &err) == 0,
+	   "poststop state without pid or bundle ok");
+}
+
+static int derive(const char *state, const char *config, struct pf_oci_identity *id,
+		  struct pf_error *err)
+{
+	struct pf_oci_state st;
+	struct pf_oci_config cfg = {0};
+	int r;
+
+	r = pf_oci_state_parse(state, strlen(state), &st, err);
+	if (r < 0)
+		return r;
+	if (config)
+		r = pf_oci_config_parse(config, strlen(config), &cfg, err);
+	if (r == 0)
+		r = pf_oci_identity_derive(&st, &cfg, id, err);
+	pf_oci_config_done(&cfg);
+	pf_oci_state_done(&st);
+	return r;
+}
+
+static void test_identity_order(void)
+{
+	struct pf_oci_identity id;
+	struct pf_error err = {0};
+	int r;
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{"
+		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
+		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
+		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\","
+		   "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "crio") && pf_streq(id.name, "criopod"),
+	   "CRI-O annotations win over containerd's and podfence.io's");
+	pf_oci_identity_done(&id);
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{"
+		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
+		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
+		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "cd") && pf_streq(id.name, "cdpod") && !id.uid,
+	   "containerd annotations win over podfence.io's; uid optional");
+	pf_oci_identity_done(&id);
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/name\":\"solo\"}}", NULL, &id,
+		   &err);
+	ok(r == 0 && pf_streq(id.namespace, "default") && pf_streq(id.name, "solo") &&
+		   pf_streq(id.kind, "Pod"),
+	   "podfence.io/name alone: namespace default");
+	pf_oci_identity_done(&id);
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/namespace\":\"team\"}}", NULL, &id,
+		   &err);
+	ok(r == 0 && pf_streq(id.namespace, "team") && pf_streq(id.name, "c1") &&
+		   pf_streq(id.kind, "Container"),
+	   "podfence.io/namespace alone: the container id as name");
+	pf_oci_identity_done(&id);
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/name\":\"Bad_Name\"}}", NULL, &id,
+		   &err);
+	ok(r < 0, "invalid podfence.io/name rejected");
+	has_str(err.msg, "podfence.io/name", "message names the annotation");
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{\"io.kubernetes.pod.name\":\"p\"}}", NULL, &id,
+		   &err);
+	ok(r < 0, "pod name without namespace rejected");
+	has_str(err.msg, "io.kubernetes.pod.namespace", "message names the missing annotation");
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{\"io.kubernetes.pod.name\":\"p\","
+		   "\"io.kubernetes.pod.namespace\":\"n\",\"io.kubernetes.pod.uid\":\"a b\"}}",
+		   NULL, &id, &err);
+	ok(r < 0, "bad uid rejected");
+
+	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/name\":7}}", NULL, &id, &err);
+	ok(r == 0 && id.source == PF_OCI_ID_CONTAINER, "non-string annotation ignored");
+	pf_oci_identity_done(&id);
+
+	r = derive("{\"id\":\"c1\"}", "{\"annotations\":{\"podfence.io/name\":\"fromcfg\"}}", &id,
+		   &err);
+	ok(r == 0 && pf_streq(id.name, "fromcfg"), "config.json annotations used when the state "
+						   "has none");
+	pf_oci_identity_done(&id);
+}
+
+static void test_config(void)
+{
+	struct pf_oci_config cfg;
+	struct pf_oci_state st;
+	struct pf_error err = {0};
+	char *netns;
+	bool host;
+	const char *c;
+	int r;
+
+	c = "{\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"}]}}";
+	ok(pf_oci_config_parse(c, strlen(c), &cfg, &err) == 0 && cfg.has_netns && !cfg.netns_path,
+	   "new netns without a path");
+	pf_oci_config_done(&cfg);
+
+	c = "{\"linux\":{\"namespaces\":{\"type\":\"network\"}}}";
+	ok(pf_oci_config_parse(c, strlen(c), &cfg, &err) < 0, "namespaces not an array rejected");
+	c = "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"rel\"}]}}";
+	ok(pf_oci_config_parse(c, strlen(c), &cfg, &err) < 0, "relative netns path rejected");
+	c = "[]";
+	ok(pf_oci_config_parse(c, strlen(c), &cfg, &err) < 0, "config.json not an object");
+	c = "{}";
+	ok(pf_oci_config_parse(c, strlen(c), &cfg, &err) == 0 && !cfg.has_netns,
+	   "no linux section: host network");
+	pf_oci_config_done(&cfg);
+
+	/* poststop: no pid, the path from config.json */
+	c = "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/x\"}]}}";
+	r = pf_oci_config_parse(c, strlen(c), &cfg, &err);
+	r = r ? r : pf_oci_state_parse("{\"id\":\"a\"}", 10, &st, &err);
+	ok(r == 0, "poststop documents parse");
+	r = pf_oci_netns_path(&st, &cfg, &netns, &host, &err);
+	ok(r == 0 && !host && pf_streq(netns, "/run/netns/x"), "poststop: netns from config.json");
+	free(netns);
+	pf_oci_config_done(&cfg);
+	r = pf_oci_netns_path(&st, NULL, &netns, &host, &err);
+	is_int(r, -ENOENT, "neither pid nor config: -ENOENT");
+	pf_oci_state_done(&st);
+}
+
+static void test_requests(void)
+{
+	struct pf_oci_identity id = {.namespace = "shop", .name = "web", .uid = NULL,
+				     .kind = "Pod"};
+	struct pf_node *doc = NULL;
+	struct pf_error err = {0};
+	char *req = NULL;
+	int64_t v;
+
+	ok(pf_oci_register_request("c\"1\\\n", &id, "/proc/5/ns/net", 5, 4, 4026531840ull, &req) ==
+		   0,
+	   "register request built");
+	ok(pf_json_parse(req, strlen(req), NULL, &doc, &err) == 0, "register request is JSON");
+	is_str(pf_node_str(doc, "op"), "register", "op");
+	is_str(pf_node_str(doc, "container"), "c\"1\\\n", "container id escaped and round-trips");
+	is_str(pf_node_str(doc, "netns"), "/proc/5/ns/net", "netns");
+	ok(pf_node_int(doc, "pid", &v) == 0 && v == 5, "pid");
+	ok(pf_node_int(doc, "netns_ino", &v) == 0 && v == 4026531840ll, "netns_ino");
+	ok(pf_node_int(doc, "netns_dev", &v) == 0 && v == 4, "netns_dev");
+	is_str(pf_node_str(doc, "kind"), "Pod", "kind");
+	ok(!pf_node_get(doc, "uid"), "no uid when unknown");
+	pf_node_free(doc);
+	free(req);
+
+	ok(pf_oci_unregister_request("abc", NULL, &req) == 0, "unregister request built");
+	is_str(req, "{\"op\":\"unregister\",\"container\":\"abc\"}", "unregister request");
+	free(req);
+}
+
+static void test_valid_id(void)
+{
+	char longid[PF_OCI_MAX_ID + 2];
+
+	ok(pf_oci_valid_id("d2c1b0a9f8e7"), "hex id");
+	ok(pf_oci_valid_id("my_ctr.1+x-y"), "runc-style id");
+	ok(!pf_oci_valid_id("a b"), "space refused");
+	ok(!pf_oci_valid_id(".."), "dot-dot refused");
+	ok(!pf_oci_valid_id(NULL), "NULL refused");
+	memset(longid, 'a', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	ok(!pf_oci_valid_id(longid), "overlong id refused");
+	longid[PF_OCI_MAX_ID] = '\0';
+	ok(pf_oci_valid_id(longid), "id of the maximum length accepted");
+}
+
+static void test_host_netns(void)
+{
+	uint64_t dev, ino;
+
+	ok(pf_oci_netns_stat("/proc/self/ns/net", &dev, &ino) == 0, "stat own netns");
+	ok(pf_oci_netns_is_host(dev, ino), "own netns counts as the host's");
+	ok(!pf_oci_netns_is_host(dev, ino + 1), "another inode does not");
+	is_int(pf_oci_netns_stat("/nonexistent/ns", &dev, &ino), -ENOENT, "missing path");
+}
+
+int main(void)
+{
+	for (size_t i = 0; i < PF_ARRAY_SIZE(cases); i++)
+		check_case(&cases[i]);
+	test_bad_states();
+	test_identity_order();
+	test_config();
+	test_requests();
+	test_valid_id();
+	test_host_netns();
+	return tap_done();
+}

@@ -1,0 +1,957 @@
+/*
+ * The sqlite store: migrations, policy mirroring (invalid updates keep the last valid version),
+ * resolution into the engine's ruleset, pods, workloads, events, and a reader running during a
+ * big write. `test-store --populate DB` writes the fixed data set tests/shell/store-views.sh
+ * reads back with the sqlite3 CLI.
+ */
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "store.h"
+#include "tap.h"
+
+static char tmpdir[] = "/tmp/pf-test-store.XXXXXX";
+
+static char *db_path(const char *name)
+{
+	static char buf[4][256];
+	static unsigned k;
+	char *b = buf[k++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s/%s", tmpdir, name);
+	return b;
+}
+
+/* ---- building policies as structs ---------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		abort();
+	return d;
+}
+
+static void *xgrow(void *p, size_t n, size_t size)
+{
+	p = realloc(p, n * size);
+	if (!p)
+		abort();
+	return p;
+}
+
+static struct pf_policy *mk_policy(const char *ns, const char *name, uint32_t priority)
+{
+	struct pf_policy *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		abort();
+	p->namespace = xstrdup(ns);
+	p->name = xstrdup(name);
+	p->priority = priority;
+	return p;
+}
+
+static void set_ref(struct pf_ref *r, enum pf_kind kind, const char *ns, const char *name)
+{
+	r->kind = kind;
+	r->namespace = xstrdup(kind == PF_KIND_NAMESPACE ? name : ns);
+	r->name = xstrdup(name);
+}
+
+static void add_target(struct pf_policy *p, enum pf_kind kind, const char *ns, const char *name)
+{
+	p->applies_to = xgrow(p->applies_to, p->n_applies_to + 1, sizeof(*p->applies_to));
+	set_ref(&p->applies_to[p->n_applies_to++], kind, ns, name);
+}
+
+static struct pf_rule *add_rule(struct pf_policy *p, enum pf_action action)
+{
+	struct pf_rule *r;
+
+	p->egress = xgrow(p->egress, p->n_egress + 1, sizeof(*p->egress));
+	r = &p->egress[p->n_egress++];
+	memset(r, 0, sizeof(*r));
+	r->action = action;
+	return r;
+}
+
+static void to_ref(struct pf_rule *r, enum pf_kind kind, const char *ns, const char *name)
+{
+	r->to = xgrow(r->to, r->n_to + 1, sizeof(*r->to));
+	memset(&r->to[r->n_to], 0, sizeof(r->to[0]));
+	set_ref(&r->to[r->n_to++].ref, kind, ns, name);
+}
+
+static void to_cidr(struct pf_rule *r, const char *cidr)
+{
+	r->to = xgrow(r->to, r->n_to + 1, sizeof(*r->to));
+	memset(&r->to[r->n_to], 0, sizeof(r->to[0]));
+	r->to[r->n_to].is_cidr = true;
+	if (pf_prefix_parse(cidr, &r->to[r->n_to].cidr, NULL) < 0)
+		abort();
+	r->n_to++;
+}
+
+static void add_ports(struct pf_rule *r, uint16_t port, uint16_t end_port)
+{
+	r->ports = xgrow(r->ports, r->n_ports + 1, sizeof(*r->ports));
+	r->ports[r->n_ports].port = port;
+	r->ports[r->n_ports++].end_port = end_port;
+}
+
+static struct pf_policy_doc valid_doc(struct pf_policy *p, unsigned index)
+{
+	struct pf_policy_doc d = {.policy = p, .index = index, .line = index * 10 + 1};
+
+	return d;
+}
+
+static struct pf_policy_doc invalid_doc(const char *ns, const char *name, unsigned index, const char *error)
+{
+	struct pf_policy_doc d = {.index = index, .line = 3, .error_line = 7};
+
+	d.namespace = ns ? xstrdup(ns) : NULL;
+	d.name = name ? xstrdup(name) : NULL;
+	snprintf(d.error, sizeof(d.error), "%s", error);
+	return d;
+}
+
+static void docs_clear(struct pf_policy_doc *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pf_policy_doc_clear(&d[i]);
+}
+
+/* shop/web: Allow Pod shop/db 5432, Allow Service shop/db-svc 5432-5433 and 10.20.0.0/16, Deny. */
+static struct pf_policy *web_policy(uint32_t priority)
+{
+	struct pf_policy *p = mk_policy("shop", "web-egress", priority);
+	struct pf_rule *r;
+
+	add_target(p, PF_KIND_POD, "shop", "web");
+	add_target(p, PF_KIND_DEPLOYMENT, "shop", "api");
+	r = add_rule(p, PF_ACTION_ALLOW);
+	to_ref(r, PF_KIND_POD, "shop", "db");
+	add_ports(r, 5432, 5432);
+	r = add_rule(p, PF_ACTION_ALLOW);
+	to_ref(r, PF_KIND_SERVICE, "shop", "db-svc");
+	to_cidr(r, "10.20.0.0/16");
+	add_ports(r, 5432, 5433);
+	r->log = true;
+	add_rule(p, PF_ACTION_DENY);
+	return p;
+}
+
+/* other/lockdown: every pod of namespace other: Reject 10.0.0.0/24, Alert fd00::/64 port 443. */
+static struct pf_policy *lockdown_policy(void)
+{
+	struct pf_policy *p = mk_policy("other", "lockdown", 50);
+	struct pf_rule *r;
+
+	add_target(p, PF_KIND_NAMESPACE, "other", "other");
+	r = add_rule(p, PF_ACTION_REJECT);
+	to_cidr(r, "10.0.0.0/24");
+	r = add_rule(p, PF_ACTION_ALERT);
+	to_cidr(r, "fd00::/64");
+	add_ports(r, 443, 443);
+	return p;
+}
+
+static struct pf_addr ip(const char *s)
+{
+	struct pf_addr a;
+
+	if (pf_addr_parse(s, &a) < 0)
+		abort();
+	return a;
+}
+
+static int put_pod(struct pf_store *s, const char *ns, const char *name, uint64_t ino, const char *addr,
+		   struct pf_error *err)
+{
+	char *containers[] = {(char *)"c0ffee", (char *)"decaf"};
+	struct pf_addr a[2];
+	struct pf_pod_record p = {
+		.namespace = (char *)ns,
+		.name = (char *)name,
+		.kind = (char *)"Pod",
+		.netns_dev = 4,
+		.netns_ino = ino,
+		.netns_path = (char *)"/proc/1234/ns/net",
+		.containers = containers,
+		.n_containers = 2,
+		.ips = a,
+		.n_ips = 0,
+		.registered_at_ms = 1767225600000, /* 2026-01-01T00:00:00Z */
+		.state = (char *)"enforced",
+	};
+
+	if (addr) {
+		a[p.n_ips++] = ip(addr);
+		if (strchr(addr, '.')) {
+			/* a dual-stack pod: the view shows both */
+			char v6[64];
+
+			snprintf(v6, sizeof(v6), "fd00::%u", (unsigned)ino);
+			a[p.n_ips++] = ip(v6);
+		}
+	}
+	return pf_store_put_pod(s, &p, err);
+}
+
+static const struct pf_rs_policy *rs_find(const struct pf_ruleset *rs, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < rs->n_policies; i++)
+		if (!strcmp(rs->policies[i].namespace, ns) && !strcmp(rs->policies[i].name, name))
+			return &rs->policies[i];
+	return NULL;
+}
+
+static bool has_ip(const struct pf_addr *v, size_t n, const char *s)
+{
+	struct pf_addr a = ip(s);
+
+	for (size_t i = 0; i < n; i++)
+		if (pf_addr_eq(&v[i], &a))
+			return true;
+	return false;
+}
+
+static void verdict(const struct pf_ruleset *rs, const char *src, const char *dst, uint16_t port,
+		    struct pf_verdict *v)
+{
+	struct pf_addr s = ip(src), d = ip(dst);
+
+	pf_ruleset_eval(rs, PF_ACTION_ALLOW, &s, &d, port, v);
+}
+
+/* A one-row, one-column query as text (NULL on no row). */
+static char *query1(struct pf_store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	char *out = NULL;
+
+	if (sqlite3_prepare_v2(pf_store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
+		tap_diag("query '%s': %s", sql, sqlite3_errmsg(pf_store_db(s)));
+		return NULL;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		out = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return out;
+}
+
+static long long query_int(struct pf_store *s, const char *sql)
+{
+	_cleanup_free_ char *t = query1(s, sql);
+
+	return t ? strtoll(t, NULL, 10) : -1;
+}
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_open(void)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	const char *path = db_path("sub/dir/new.db");
+	struct stat st;
+	int r;
+
+	r = pf_store_open(path, 0, &s, &err);
+	is_int(r, 0, "open creates the database and its directories (%s)", err.msg);
+	if (r < 0)
+		return;
+	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION, "new database is at schema version %d",
+	       PF_SCHEMA_VERSION);
+	ok(PF_SCHEMA_VERSION >= 2 && pf_schema_migrations[0].version == 1, "migrations are numbered from 1");
+	{
+		_cleanup_free_ char *mode = query1(s, "PRAGMA journal_mode");
+		is_str(mode, "wal", "journal mode is WAL");
+	}
+	is_int(query_int(s, "PRAGMA foreign_keys"), 1, "foreign keys are enforced");
+	ok(stat(db_path("sub/dir"), &st) == 0 && (st.st_mode & 07777) == 0750, "directory created with mode 0750");
+	pf_store_close(s);
+
+	/* Opening again changes nothing. */
+	r = pf_store_open(path, 0, &s, &err);
+	is_int(r, 0, "reopen");
+	pf_store_close(s);
+	r = pf_store_open(path, PF_STORE_READONLY, &s, &err);
+	is_int(r, 0, "read-only open of a current database");
+	if (r == 0) {
+		struct pf_error e2 = {0};
+
+		ok(pf_store_delete_source(s, "x", &e2) == -EROFS, "read-only store refuses writes");
+		pf_store_close(s);
+	}
+	r = pf_store_open(db_path("missing.db"), PF_STORE_READONLY, &s, &err);
+	ok(r < 0, "read-only open of a missing database fails");
+	has_str(err.msg, "missing.db", "and names the file: %s", err.msg);
+}
+
+static void test_migrate_old(void)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	const char *path = db_path("v1.db");
+	sqlite3 *db = NULL;
+	char *emsg = NULL;
+	int r;
+
+	/* A database as a build with only migration 1 left it, with a policy in it. */
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		abort();
+	r = sqlite3_exec(db, pf_schema_migrations[0].sql, NULL, NULL, &emsg);
+	if (r == SQLITE_OK)
+		r = sqlite3_exec(db,
+				 "PRAGMA user_version = 1;"
+				 "INSERT INTO policy (namespace, name, source, in_force, valid, priority, n_rules, updated_at)"
+				 " VALUES ('shop', 'old', '/etc/old.yaml', 1, 1, 7, 0, 1767225600000);",
+				 NULL, NULL, &emsg);
+	is_int(r, SQLITE_OK, "built a version-1 database (%s)", emsg ? emsg : "");
+	sqlite3_free(emsg);
+	sqlite3_close(db);
+
+	r = pf_store_open(path, PF_STORE_READONLY, &s, &err);
+	ok(r < 0, "read-only open does not migrate an old database");
+	has_str(err.msg, "older", "and says so: %s", err.msg);
+
+	pf_error_clear(&err);
+	r = pf_store_open(path, 0, &s, &err);
+	is_int(r, 0, "open migrates a version-1 database (%s)", err.msg);
+	if (r < 0)
+		return;
+	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION, "now at version %d", PF_SCHEMA_VERSION);
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT namespace || '/' || name || ' ' || priority || ' ' || "
+						     "updated_at FROM policies");
+		is_str(row, "shop/old 7 2026-01-01T00:00:00.000Z", "its data shows in the new views");
+	}
+	pf_store_close(s);
+}
+
+static void test_refuse_newer(void)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	const char *path = db_path("future.db");
+	sqlite3 *db = NULL;
+	char sql[64];
+	int r;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		abort();
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", PF_SCHEMA_VERSION + 1);
+	sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+
+	r = pf_store_open(path, 0, &s, &err);
+	is_int(r, -EPROTO, "a database newer than the build is refused");
+	has_str(err.msg, "newer than this build", "with a clear message: %s", err.msg);
+	has_str(err.msg, "future.db", "naming the file");
+	r = pf_store_open(path, PF_STORE_READONLY, &s, &err);
+	is_int(r, -EPROTO, "also read-only");
+
+	/* And the refusal left it alone. */
+	if (sqlite3_open(path, &db) == SQLITE_OK) {
+		sqlite3_stmt *st;
+
+		sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+		sqlite3_step(st);
+		is_int(sqlite3_column_int(st, 0), PF_SCHEMA_VERSION + 1, "the newer database is untouched");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+}
+
+static void test_resolution(void)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	struct pf_ruleset *rs = NULL;
+	const struct pf_rs_policy *p;
+	struct pf_policy_doc docs[2];
+	struct pf_verdict v;
+	int r;
+
+	if (pf_store_open(db_path("resolve.db"), 0, &s, &err) < 0) {
+		ok(0, "open: %s", err.msg);
+		return;
+	}
+	ok(put_pod(s, "shop", "web", 1, "10.0.0.1", &err) == 0, "register pod shop/web");
+	ok(put_pod(s, "shop", "db", 2, "10.0.0.2", &err) == 0, "register pod shop/db");
+	ok(put_pod(s, "other", "x", 3, "10.0.1.1", &err) == 0, "register pod other/x");
+	ok(put_pod(s, "other", "y", 4, "10.0.1.2", &err) == 0, "register pod other/y");
+
+	docs[0] = valid_doc(web_policy(100), 0);
+	docs[1] = valid_doc(lockdown_policy(), 1);
+	r = pf_store_sync_source(s, "/etc/podfence/policies/a.yaml", docs, 2, &err);
+	is_int(r, 0, "sync a source of two valid policies (%s)", err.msg);
+	docs_clear(docs, 2);
+
+	r = pf_store_load_ruleset(s, &rs, &err);
+	is_int(r, 0, "load ruleset");
+	if (r < 0)
+		goto out;
+	is_int(rs->n_policies, 2, "two policies in force");
+	is_str(rs->policies[0].name, "lockdown", "sorted: priority 50 first");
+	p = rs_find(rs, "shop", "web-egress");
+	ok(p && p->n_src == 2 && has_ip(p->src, p->n_src, "10.0.0.1") && has_ip(p->src, p->n_src, "fd00::1"),
+	   "appliesTo Pod resolves to the registered pod's IPs (v4 and v6)");
+	ok(p && p->n_rules == 3 && p->rules[0].n_dst_ips == 2 && has_ip(p->rules[0].dst_ips, 2, "10.0.0.2"),
+	   "to Pod resolves to the registered pod's IPs");
+	ok(p && p->rules[1].n_dst_ips == 0 && p->rules[1].n_dst_nets == 1 && !p->rules[1].any_dst,
+	   "to Service without a workload yet: only the cidr");
+	ok(p && p->rules[1].log && p->rules[1].n_ports == 1 && p->rules[1].ports[0].end_port == 5433,
+	   "log flag and port range kept");
+	ok(p && p->rules[2].any_dst && p->rules[2].n_ports == 0 && p->rules[2].action == PF_ACTION_DENY,
+	   "rule without to/ports: any");
+	p = rs_find(rs, "other", "lockdown");
+	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.1.1") && has_ip(p->src, p->n_src, "10.0.1.2"),
+	   "appliesTo Namespace resolves to every registered pod in it");
+
+	verdict(rs, "10.0.0.1", "10.0.0.2", 5432, &v);
+	ok(v.matched && v.action == PF_ACTION_ALLOW && v.rule_index == 0, "web -> db:5432 allowed by rule 0");
+	verdict(rs, "10.0.0.1", "10.0.0.2", 80, &v);
+	ok(v.matched && v.action == PF_ACTION_DENY && v.rule_index == 2, "web -> db:80 denied by rule 2");
+	verdict(rs, "10.0.0.1", "10.20.3.4", 5433, &v);
+	ok(v.action == PF_ACTION_ALLOW && v.rule_index == 1 && v.log, "web -> 10.20.3.4:5433 allowed, logged");
+	verdict(rs, "10.0.1.2", "10.0.0.9", 80, &v);
+	ok(v.action == PF_ACTION_REJECT && pf_streq(v.policy_name, "lockdown"), "other/y -> 10.0.0.9 rejected");
+	verdict(rs, "10.0.9.9", "10.0.0.9", 80, &v);
+	ok(!v.matched, "an unknown source: no policy");
+	pf_ruleset_free(rs);
+	rs = NULL;
+
+	/* Names that do not exist yet take effect when they appear. */
+	{
+		struct pf_addr a[] = {ip("10.0.0.9"), ip("10.0.0.9"), ip("fd00::9")};
+		struct pf_addr svc[] = {ip("10.96.0.10")};
+
+		ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "api", a, 3, &err) == 0,
+		   "workload Deployment shop/api appears");
+		ok(pf_store_put_workload(s, PF_KIND_SERVICE, "shop", "db-svc", svc, 1, &err) == 0,
+		   "workload Service shop/db-svc appears");
+	}
+	ok(put_pod(s, "shop", "db", 5, "10.0.0.3", &err) == 0, "a second netns named shop/db");
+	r = pf_store_load_ruleset(s, &rs, &err);
+	is_int(r, 0, "reload ruleset");
+	if (r < 0)
+		goto out;
+	p = rs_find(rs, "shop", "web-egress");
+	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.0.9") && has_ip(p->src, p->n_src, "fd00::9"),
+	   "appliesTo Deployment now resolves to its IPs (deduplicated)");
+	ok(p && p->rules[1].n_dst_ips == 1 && has_ip(p->rules[1].dst_ips, 1, "10.96.0.10"),
+	   "to Service now resolves to its IP");
+	ok(p && p->rules[0].n_dst_ips == 4 && has_ip(p->rules[0].dst_ips, 4, "10.0.0.3"),
+	   "to Pod covers every registered netns of that pod");
+	verdict(rs, "10.0.0.9", "10.96.0.10", 5433, &v);
+	ok(v.action == PF_ACTION_ALLOW && v.rule_index == 1, "api -> db-svc:5433 allowed");
+	verdict(rs, "10.0.0.9", "10.96.0.10", 5434, &v);
+	ok(v.action == PF_ACTION_DENY, "api -> db-svc:5434 denied");
+	pf_ruleset_free(rs);
+	rs = NULL;
+
+	/* Unregistering and deleting take effect too. */
+	ok(pf_store_delete_pod(s, 4, 1, &err) == 0, "unregister shop/web");
+	ok(pf_store_delete_workload(s, PF_KIND_DEPLOYMENT, "shop", "api", &err) == 0, "delete workload");
+	r = pf_store_load_ruleset(s, &rs, &err);
+	p = r == 0 ? rs_find(rs, "shop", "web-egress") : NULL;
+	ok(p && p->n_src == 0, "the policy is kept but applies to nothing");
+	{
+		struct pf_pod_record *pods = NULL;
+		size_t n = 0;
+
+		r = pf_store_list_pods(s, &pods, &n, &err);
+		ok(r == 0 && n == 4, "list_pods: 4 registered");
+		ok(n == 4 && pf_streq(pods[0].name, "db") && pods[0].n_ips == 2 && pods[0].n_containers == 2 &&
+			   pf_streq(pods[0].containers[1], "decaf") && pods[0].registered_at_ms == 1767225600000 &&
+			   pf_streq(pods[0].state, "enforced") && pods[0].netns_ino == 2,
+		   "list_pods returns what was put");
+		pf_pod_records_free(pods, n);
+	}
+out:
+	pf_ruleset_free(rs);
+	pf_store_close(s);
+}
+
+static void test_invalid_update(void)
+{
+	const char *src_a = "/p/a.yaml", *src_b = "/p/b.yaml";
+	struct pf_error err = {0};
+	struct pf_store *s = NULL, *reader = NULL;
+	struct pf_ruleset *rs = NULL;
+	struct pf_policy_doc docs[3];
+	uint64_t dv0 = 0, dv1 = 0;
+	int r;
+
+	if (pf_store_open(db_path("invalid.db"), 0, &s, &err) < 0 ||
+	    pf_store_open(db_path("invalid.db"), 0, &reader, &err) < 0) {
+		ok(0, "open: %s", err.msg);
+		return;
+	}
+	ok(put_pod(s, "shop", "web", 1, "10.0.0.1", &err) == 0, "register pod");
+	docs[0] = valid_doc(web_policy(100), 0);
+	r = pf_store_sync_source(s, src_a, docs, 1, &err);
+	is_int(r, 0, "valid version of shop/web-egress");
+
+	/* Re-syncing the same content writes nothing: the engine is not woken for nothing. */
+	pf_store_data_version(reader, &dv0);
+	r = pf_store_sync_source(s, src_a, docs, 1, &err);
+	pf_store_data_version(reader, &dv1);
+	is_int(r, 0, "same version again");
+	ok(dv0 == dv1, "an unchanged source changes nothing (data_version %llu)", (unsigned long long)dv1);
+	docs_clear(docs, 1);
+
+	/* A typo in the update. */
+	docs[0] = invalid_doc("shop", "web-egress", 0, "spec.egress[0].action: must be one of Allow, Deny, Reject, Alert");
+	r = pf_store_sync_source(s, src_a, docs, 1, &err);
+	is_int(r, 1, "an invalid update is recorded as one error");
+	docs_clear(docs, 1);
+	pf_store_data_version(reader, &dv0);
+	ok(dv0 != dv1, "and is a change other connections see");
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || in_force || ' ' || rules || ' ' || error "
+						     "FROM policies WHERE name = 'web-egress'");
+		is_str(row, "0 1 3 document 1 (line 7): spec.egress[0].action: must be one of Allow, Deny, Reject, Alert",
+		       "policies view: invalid, error shown, last valid version in force");
+	}
+	r = pf_store_load_ruleset(reader, &rs, &err);
+	ok(r == 0 && rs->n_policies == 1 && rs->policies[0].n_rules == 3 && rs->policies[0].n_src == 2,
+	   "the last valid version stays in force");
+	is_int(query_int(s, "SELECT count(*) FROM applied_policies"), 3, "applied_policies still lists its 3 rules");
+	pf_ruleset_free(rs);
+	rs = NULL;
+
+	/* A new invalid policy enforces nothing; a doc without identity is an error row. */
+	docs[0] = invalid_doc("shop", "brand-new", 0, "spec.appliesTo: required");
+	docs[1] = invalid_doc(NULL, NULL, 1, "metadata.name: required");
+	r = pf_store_sync_source(s, src_b, docs, 2, &err);
+	is_int(r, 2, "a new source with two invalid docs");
+	docs_clear(docs, 2);
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || in_force || ' ' || error FROM policies "
+						     "WHERE name = 'brand-new'");
+		is_str(row, "0 0 document 1 (line 7): spec.appliesTo: required", "new invalid policy: not in force");
+		_cleanup_free_ char *row2 = query1(s, "SELECT source || ' ' || error FROM policies WHERE name IS NULL");
+		is_str(row2, "/p/b.yaml document 2 (line 7): metadata.name: required",
+		       "a doc without identity shows as an error of its source");
+	}
+	r = pf_store_load_ruleset(reader, &rs, &err);
+	ok(r == 0 && rs->n_policies == 1, "only the valid policy is in force");
+	pf_ruleset_free(rs);
+	rs = NULL;
+
+	/* b.yaml now claims a/web-egress: refused, a keeps it. */
+	docs[0] = valid_doc(web_policy(1), 0);
+	r = pf_store_sync_source(s, src_b, docs, 1, &err);
+	is_int(r, 1, "a name owned by another source is an error");
+	docs_clear(docs, 1);
+	is_int(query_int(s, "SELECT count(*) FROM policies WHERE name = 'brand-new'"), 0,
+	       "policies gone from a valid source are deleted");
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT error FROM policies WHERE source = '/p/b.yaml'");
+		is_str(row, "shop/web-egress is already defined in /p/a.yaml", "the conflict is shown");
+		_cleanup_free_ char *prio = query1(s, "SELECT priority FROM policies WHERE source = '/p/a.yaml'");
+		is_str(prio, "100", "the owner's version stays");
+	}
+
+	/* The fix: valid again, error cleared. */
+	docs[0] = valid_doc(web_policy(90), 0);
+	r = pf_store_sync_source(s, src_a, docs, 1, &err);
+	is_int(r, 0, "fixed version");
+	docs_clear(docs, 1);
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || in_force || ' ' || priority || ' ' || "
+						     "ifnull(error, '-') FROM policies WHERE name = 'web-egress'");
+		is_str(row, "1 1 90 -", "valid, error cleared, new priority");
+	}
+
+	/* A mangled metadata.name must not delete the policy it was. */
+	docs[0] = invalid_doc(NULL, NULL, 0, "metadata.name: invalid DNS-1123 name");
+	r = pf_store_sync_source(s, src_a, docs, 1, &err);
+	is_int(r, 1, "a file whose only doc lost its name");
+	docs_clear(docs, 1);
+	r = pf_store_load_ruleset(reader, &rs, &err);
+	ok(r == 0 && rs->n_policies == 1 && rs->policies[0].priority == 90, "the policy stays in force");
+	pf_ruleset_free(rs);
+	rs = NULL;
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || error FROM policies WHERE name = 'web-egress'");
+		has_str(row, "0 no longer in the source, but kept in force", "and says why: %s", pf_strna(row));
+	}
+
+	/* The whole file unreadable. */
+	r = pf_store_source_error(s, src_a, "/p/a.yaml: line 3: mapping values are not allowed here", &err);
+	is_int(r, 0, "source error");
+	r = pf_store_load_ruleset(reader, &rs, &err);
+	ok(r == 0 && rs->n_policies == 1, "an unreadable file keeps its policies in force");
+	pf_ruleset_free(rs);
+	rs = NULL;
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT error FROM policies WHERE name = 'web-egress'");
+		is_str(row, "/p/a.yaml: line 3: mapping values are not allowed here", "with the error shown");
+	}
+	r = pf_store_source_error(s, "/p/c.yaml", "/p/c.yaml: not YAML", &err);
+	is_int(query_int(s, "SELECT count(*) FROM policies WHERE source = '/p/c.yaml' AND in_force = 0"), 1,
+	       "an unreadable new file shows one error row");
+
+	/* Deleting the files. */
+	ok(pf_store_delete_source(s, src_a, &err) == 0, "delete source a");
+	r = pf_store_load_ruleset(reader, &rs, &err);
+	ok(r == 0 && rs->n_policies == 0, "nothing in force");
+	pf_ruleset_free(rs);
+	rs = NULL;
+	ok(pf_store_delete_source(s, src_b, &err) == 0 && pf_store_delete_source(s, "/p/c.yaml", &err) == 0,
+	   "delete sources b, c");
+	is_int(query_int(s, "SELECT count(*) FROM policies"), 0, "policies view empty");
+	is_int(query_int(s, "SELECT count(*) FROM policy_rule"), 0, "no rule rows left (cascade)");
+	is_int(query_int(s, "SELECT count(*) FROM rule_port") + query_int(s, "SELECT count(*) FROM rule_peer"), 0,
+	       "no peer or port rows left (cascade)");
+
+	pf_store_close(reader);
+	pf_store_close(s);
+}
+
+static void test_duplicates(void)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	struct pf_policy_doc docs[3];
+	int r;
+
+	if (pf_store_open(db_path("dups.db"), 0, &s, &err) < 0) {
+		ok(0, "open: %s", err.msg);
+		return;
+	}
+	docs[0] = valid_doc(web_policy(10), 0);
+	docs[1] = valid_doc(lockdown_policy(), 1);
+	docs[2] = valid_doc(web_policy(20), 2);
+	r = pf_store_sync_source(s, "/p/dups.yaml", docs, 3, &err);
+	docs_clear(docs, 3);
+	is_int(r, 1, "a name defined twice in one source: one error");
+	{
+		_cleanup_free_ char *prio = query1(s, "SELECT priority FROM policies WHERE name = 'web-egress' AND in_force");
+		_cleanup_free_ char *e = query1(s, "SELECT error FROM policies WHERE name = 'web-egress' AND NOT in_force");
+
+		is_str(prio, "10", "the first definition is in force");
+		is_str(e, "document 3: shop/web-egress is defined more than once in this source", "the second is an error");
+	}
+	pf_store_close(s);
+}
+
+static void test_kube_api(void)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	struct pf_policy_doc d;
+	struct pf_addr a[] = {ip("10.1.0.1")};
+	int r;
+
+	if (pf_store_open(db_path("kube.db"), 0, &s, &err) < 0) {
+		ok(0, "open: %s", err.msg);
+		return;
+	}
+	/* A full resync: mark, put what exists, sweep the rest. */
+	ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "gone", a, 1, &err) == 0, "workload to be swept");
+	ok(pf_store_begin(s, &err) == 0, "begin");
+	ok(pf_store_mark_workloads(s, &err) == 0, "mark");
+	ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "kept", a, 1, &err) == 0, "put in batch");
+	ok(pf_store_put_workload(s, PF_KIND_NAMESPACE, "ignored", "shop", a, 1, &err) == 0, "put Namespace");
+	d = valid_doc(web_policy(5), 0);
+	r = pf_store_put_policy(s, "kube", &d, &err);
+	is_int(r, 0, "put_policy in batch");
+	pf_policy_doc_clear(&d);
+	d = invalid_doc("shop", "web-egress", 0, "spec.priority: must be <= 65535");
+	r = pf_store_put_policy(s, "kube", &d, &err);
+	is_int(r, 1, "invalid put_policy: recorded, last valid kept");
+	pf_policy_doc_clear(&d);
+	ok(pf_store_sweep_workloads(s, &err) == 0, "sweep");
+	ok(pf_store_commit(s, &err) == 0, "commit");
+	is_int(query_int(s, "SELECT count(*) FROM workload"), 2, "the unmarked workload was swept");
+	is_int(query_int(s, "SELECT count(*) FROM workload WHERE kind = 'Namespace' AND namespace = 'shop'"), 1,
+	       "a Namespace workload is stored under its own name");
+	{
+		_cleanup_free_ char *row = query1(s, "SELECT valid || in_force || ' ' || error FROM policies");
+		is_str(row, "01 spec.priority: must be <= 65535", "kube objects carry their error verbatim");
+	}
+
+	/* A rolled back batch leaves nothing. */
+	ok(pf_store_begin(s, &err) == 0, "begin");
+	ok(pf_store_delete_policy(s, "shop", "web-egress", &err) == 0, "delete in batch");
+	pf_store_rollback(s);
+	is_int(query_int(s, "SELECT count(*) FROM policies"), 1, "rollback undoes it");
+	ok(pf_store_delete_policy(s, "shop", "web-egress", &err) == 0, "delete alone");
+	is_int(query_int(s, "SELECT count(*) FROM policies"), 0, "gone");
+	pf_store_close(s);
+}
+
+static void test_events(void)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	struct pf_event ev[10];
+	int r;
+
+	if (pf_store_open(db_path("events.db"), 0, &s, &err) < 0) {
+		ok(0, "open: %s", err.msg);
+		return;
+	}
+	for (unsigned i = 0; i < 10; i++) {
+		ev[i] = (struct pf_event){
+			.at_ms = 1767225600000 + i * 1000,
+			.pod_namespace = "shop",
+			.pod_name = "web",
+			.src = ip("10.0.0.1"),
+			.dst = ip(i % 2 ? "fd00::5" : "10.0.0.5"),
+			.dport = (uint16_t)(1000 + i),
+			.action = i % 2 ? PF_ACTION_REJECT : PF_ACTION_DENY,
+			.policy_namespace = i == 9 ? NULL : "shop",
+			.policy_name = i == 9 ? NULL : "web-egress",
+			.rule_index = i == 9 ? -1 : 2,
+			.count = i,
+		};
+	}
+	r = pf_store_append_events(s, ev, 6, 0, &err);
+	is_int(r, 0, "append 6 events");
+	r = pf_store_append_events(s, ev + 6, 4, 5, &err);
+	is_int(r, 0, "append 4 more, at most 5 kept");
+	is_int(query_int(s, "SELECT count(*) FROM recent_events"), 5, "the table is bounded");
+	{
+		_cleanup_free_ char *first = query1(s, "SELECT at || ' ' || src || ' ' || dst || ' ' || dport || ' ' || "
+						       "action || ' ' || ifnull(policy_name, '-') || ' ' || "
+						       "ifnull(rule_index, '-') || ' ' || count FROM recent_events");
+		is_str(first, "2026-01-01T00:00:09.000Z 10.0.0.1 fd00::5 1009 Reject - - 9",
+		       "newest first; default-action events have no policy");
+		_cleanup_free_ char *oldest = query1(s, "SELECT min(dport) FROM recent_events");
+		is_str(oldest, "1005", "the oldest were dropped");
+	}
+	pf_store_close(s);
+}
+
+/* A reader in another process loads rulesets while one big transaction replaces everything:
+ * each load must see all of the old state or all of the new, never a mix. */
+#define BIG_OLD 300
+#define BIG_NEW 2000
+
+static void big_docs(struct pf_policy_doc *docs, size_t n, size_t rules)
+{
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		struct pf_policy *p;
+
+		snprintf(name, sizeof(name), "p%05zu", i);
+		p = mk_policy("bulk", name, (uint32_t)(i % 7));
+		add_target(p, PF_KIND_NAMESPACE, "bulk", "bulk");
+		for (size_t j = 0; j < rules; j++) {
+			struct pf_rule *r = add_rule(p, j + 1 == rules ? PF_ACTION_DENY : PF_ACTION_ALLOW);
+
+			if (j + 1 < rules) {
+				char cidr[32];
+
+				snprintf(cidr, sizeof(cidr), "10.%zu.%zu.0/24", i % 250, j);
+				to_cidr(r, cidr);
+				add_ports(r, (uint16_t)(1000 + j), (uint16_t)(1000 + j));
+			}
+		}
+		docs[i] = valid_doc(p, (unsigned)i);
+	}
+}
+
+/* When the writer's transaction ran (CLOCK_MONOTONIC is system-wide), shared with the reader. */
+struct write_window {
+	uint64_t start, end;
+};
+
+static int reader_child(const char *path, int ready_fd, int result_fd, volatile struct write_window *w)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	unsigned long reads = 0, old_seen = 0, new_seen = 0, bad = 0, during = 0;
+	uint64_t deadline;
+	char msg[128];
+
+	if (pf_store_open(path, PF_STORE_READONLY, &s, &err) < 0)
+		return 2;
+	if (write(ready_fd, "r", 1) != 1)
+		return 2;
+	deadline = pf_mono_ns() + 60ull * 1000000000ull;
+	while (pf_mono_ns() < deadline) {
+		struct pf_ruleset *rs = NULL;
+		uint64_t t0 = pf_mono_ns(), t1;
+		size_t n_rules;
+
+		if (pf_store_load_ruleset(s, &rs, &err) < 0) {
+			bad++;
+			break;
+		}
+		reads++;
+		t1 = pf_mono_ns();
+		if (__atomic_load_n(&w->start, __ATOMIC_SEQ_CST) && t0 >= w->start &&
+		    (!__atomic_load_n(&w->end, __ATOMIC_SEQ_CST) || t1 <= w->end))
+			during++;
+		n_rules = pf_ruleset_n_rules(rs);
+		if (rs->n_policies == BIG_OLD && n_rules == BIG_OLD * 3)
+			old_seen++;
+		else if (rs->n_policies == BIG_NEW && n_rules == BIG_NEW * 5)
+			new_seen++;
+		else
+			bad++;
+		pf_ruleset_free(rs);
+		if (new_seen >= 3)
+			break;
+	}
+	pf_store_close(s);
+	snprintf(msg, sizeof(msg), "%lu %lu %lu %lu %lu", reads, old_seen, new_seen, bad, during);
+	if (write(result_fd, msg, strlen(msg)) < 0)
+		return 2;
+	return bad ? 1 : 0;
+}
+
+static void test_concurrent_reader(void)
+{
+	const char *path = db_path("big.db");
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	struct pf_policy_doc *docs;
+	int ready[2], result[2], status = 0;
+	unsigned long reads = 0, old_seen = 0, new_seen = 0, bad = 99, during = 0;
+	volatile struct write_window *w;
+	char buf[128] = {0};
+	uint64_t t0, t1;
+	pid_t pid;
+	int r;
+
+	if (pf_store_open(path, 0, &s, &err) < 0) {
+		ok(0, "open: %s", err.msg);
+		return;
+	}
+	docs = calloc(BIG_NEW, sizeof(*docs));
+	if (!docs)
+		abort();
+	big_docs(docs, BIG_OLD, 3);
+	r = pf_store_sync_source(s, "/bulk.yaml", docs, BIG_OLD, &err);
+	is_int(r, 0, "old state: %d policies x 3 rules", BIG_OLD);
+	docs_clear(docs, BIG_OLD);
+	big_docs(docs, BIG_NEW, 5);
+
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(result, O_CLOEXEC) < 0)
+		abort();
+	w = mmap(NULL, sizeof(*w), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (w == MAP_FAILED)
+		abort();
+	w->start = w->end = 0;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(result[0]);
+		_exit(reader_child(path, ready[1], result[1], w));
+	}
+	close(ready[1]);
+	close(result[1]);
+	if (read(ready[0], buf, 1) != 1)
+		tap_diag("reader did not start");
+
+	t0 = pf_mono_ns();
+	__atomic_store_n(&w->start, t0, __ATOMIC_SEQ_CST);
+	r = pf_store_sync_source(s, "/bulk.yaml", docs, BIG_NEW, &err);
+	t1 = pf_mono_ns();
+	__atomic_store_n(&w->end, t1, __ATOMIC_SEQ_CST);
+	is_int(r, 0, "new state in one transaction: %d policies x 5 rules (%.1f ms)", BIG_NEW,
+	       (double)(t1 - t0) / 1e6);
+	docs_clear(docs, BIG_NEW);
+	free(docs);
+
+	waitpid(pid, &status, 0);
+	if (read(result[0], buf, sizeof(buf) - 1) > 0)
+		sscanf(buf, "%lu %lu %lu %lu %lu", &reads, &old_seen, &new_seen, &bad, &during);
+	close(ready[0]);
+	close(result[0]);
+	munmap((void *)w, sizeof(*w));
+	tap_diag("reader: %lu loads (%lu wholly inside the write), %lu saw the old state, %lu the new, %lu partial",
+		 reads, during, old_seen, new_seen, bad);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && bad == 0, "the reader never saw a partial write");
+	ok(during >= 1, "the reader loaded while the write was in progress (%lu loads)", during);
+	ok(new_seen >= 1, "and then saw the whole new state");
+	pf_store_close(s);
+}
+
+/* The fixed data set of tests/shell/store-views.sh. */
+static int populate(const char *path)
+{
+	struct pf_error err = {0};
+	struct pf_store *s = NULL;
+	struct pf_policy_doc docs[3];
+	struct pf_addr svc[] = {ip("10.96.0.10")};
+	struct pf_event ev[2];
+	int r;
+
+	if (pf_store_open(path, 0, &s, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	r = put_pod(s, "shop", "web", 11, "10.0.0.1", &err);
+	if (r >= 0)
+		r = put_pod(s, "other", "x", 12, "10.0.1.1", &err);
+	if (r >= 0)
+		r = pf_store_put_workload(s, PF_KIND_SERVICE, "shop", "db-svc", svc, 1, &err);
+	docs[0] = valid_doc(web_policy(100), 0);
+	docs[1] = valid_doc(lockdown_policy(), 1);
+	docs[2] = invalid_doc("shop", "typo", 2, "spec.egress[0].ports[0].endPort: must be >= port (80)");
+	if (r >= 0)
+		r = pf_store_sync_source(s, "/etc/podfence/policies/shop.yaml", docs, 3, &err);
+	docs_clear(docs, 3);
+	ev[0] = (struct pf_event){.at_ms = 1767225600000, .pod_namespace = "shop", .pod_name = "web",
+				  .src = ip("10.0.0.1"), .dst = ip("10.0.0.99"), .dport = 80,
+				  .action = PF_ACTION_DENY, .policy_namespace = "shop",
+				  .policy_name = "web-egress", .rule_index = 2, .count = 3};
+	ev[1] = (struct pf_event){.at_ms = 1767225601500, .pod_namespace = "other", .pod_name = "x",
+				  .src = ip("10.0.1.1"), .dst = ip("fd00::7"), .dport = 443,
+				  .action = PF_ACTION_ALERT, .policy_namespace = "other",
+				  .policy_name = "lockdown", .rule_index = 1, .count = 1};
+	if (r >= 0)
+		r = pf_store_append_events(s, ev, 2, 1000, &err);
+	pf_store_close(s);
+	if (r < 0) {
+		fprintf(stderr, "populate: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		tap_diag("could not remove %s", dir);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "--populate"))
+		return populate(argv[2]);
+
+	if (!mkdtemp(tmpdir))
+		return tap_skip_all("mkdtemp failed");
+	test_open();
+	test_migrate_old();
+	test_refuse_newer();
+	test_resolution();
+	test_invalid_update();
+	test_duplicates();
+	test_kube_api();
+	test_events();
+	test_concurrent_reader();
+	rm_rf(tmpdir);
+	return tap_done();
+}
