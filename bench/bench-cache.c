@@ -129,7 +129,10 @@ static struct pf_ruleset *make_ruleset(size_t n_rules)
 			uint32_t kind = rn(100), a = rn(100);
 
 			rr->rule_index = (uint32_t)r;
-			rr->action = a < 60 ? PF_ACTION_ALLOW : a < 80 ? PF_ACTION_DENY : a < 90 ? PF_ACTION_REJECT : PF_ACTION_ALERT;
+			rr->action = a < 60   ? PF_ACTION_ALLOW
+				     : a < 80 ? PF_ACTION_DENY
+				     : a < 90 ? PF_ACTION_REJECT
+					      : PF_ACTION_ALERT;
 			rr->log = rn(10) == 0;
 			if (r == per - 1 && i % 3 == 0) {
 				/* a closing "deny everything else" in a third of the policies */
@@ -138,12 +141,14 @@ static struct pf_ruleset *make_ruleset(size_t n_rules)
 				continue;
 			}
 			if (kind < 60) {
-				/* a Service: its cluster IP and three backends, out of a shared pool */
+				/* a Service: its cluster IP and three backends, out of a shared
+				 * pool */
 				rr->dst_ips = xcalloc(4, sizeof(*rr->dst_ips));
 				rr->n_dst_ips = 4;
 				rr->dst_ips[0] = v4(0x0a600000u + rn(20000)); /* 10.96.0.0/12 */
 				for (int k = 1; k < 4; k++)
-					rr->dst_ips[k] = v4(0x0af50000u + rn(60000)); /* 10.245.0.0/16 */
+					rr->dst_ips[k] =
+					    v4(0x0af50000u + rn(60000)); /* 10.245.0.0/16 */
 			} else if (kind < 95) {
 				static const uint8_t lens4[] = {16, 20, 24, 28, 32};
 				static const uint8_t lens6[] = {48, 64, 96};
@@ -151,8 +156,11 @@ static struct pf_ruleset *make_ruleset(size_t n_rules)
 				rr->dst_nets = xcalloc(1, sizeof(*rr->dst_nets));
 				rr->n_dst_nets = 1;
 				if (rn(4)) {
-					rr->dst_nets[0].addr = v4(0xac100000u + (rn(1u << 20) & 0xffffff00u)); /* 172.16/12 */
-					rr->dst_nets[0].len = (uint8_t)(96 + lens4[rn(PF_ARRAY_SIZE(lens4))]);
+					rr->dst_nets[0].addr =
+					    v4(0xac100000u +
+					       (rn(1u << 20) & 0xffffff00u)); /* 172.16/12 */
+					rr->dst_nets[0].len =
+					    (uint8_t)(96 + lens4[rn(PF_ARRAY_SIZE(lens4))]);
 				} else {
 					rr->dst_nets[0].addr = v6(0xfd100000u + rn(256), rnd());
 					rr->dst_nets[0].len = lens6[rn(PF_ARRAY_SIZE(lens6))];
@@ -179,11 +187,17 @@ static struct pf_ruleset *make_ruleset(size_t n_rules)
 	return rs;
 }
 
-/* Connections from pods: half aimed at something their policies name, half anywhere. */
-static void make_queries(const struct pf_ruleset *rs, struct query *q, size_t n)
+/*
+ * Connections from pods: half aimed at something their policies name, half anywhere. From
+ * every pod of the cluster, or (local) from the pods of 3 policies only, as one node's engine
+ * sees them.
+ */
+static void make_queries(const struct pf_ruleset *rs, struct query *q, size_t n, bool local)
 {
+	uint32_t n_pol = local ? (uint32_t)MIN(rs->n_policies, 3u) : (uint32_t)rs->n_policies;
+
 	for (size_t i = 0; i < n; i++) {
-		const struct pf_rs_policy *p = &rs->policies[rn((uint32_t)rs->n_policies)];
+		const struct pf_rs_policy *p = &rs->policies[rn(n_pol)];
 		const struct pf_rs_rule *r = &p->rules[rn((uint32_t)p->n_rules)];
 
 		q[i].src = p->src[rn((uint32_t)p->n_src)];
@@ -203,8 +217,37 @@ static void make_queries(const struct pf_ruleset *rs, struct query *q, size_t n)
 			q[i].dst = v4(0x08080808u);
 		}
 		if (r->n_ports)
-			q[i].port = (uint16_t)(r->ports[0].port + rn((uint32_t)(r->ports[0].end_port - r->ports[0].port) + 1));
+			q[i].port =
+			    (uint16_t)(r->ports[0].port +
+				       rn((uint32_t)(r->ports[0].end_port - r->ports[0].port) + 1));
 	}
+}
+
+/*
+ * CPU time of this thread, not wall time: the test machines are shared, and a preempted
+ * repetition should not count the other process's work as ours.
+ */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* AnonHugePages of this process (kB), -1 when unknown: did the cache get its huge pages? */
+static long huge_kb(void)
+{
+	_cleanup_free_ char *buf = NULL;
+	const char *p;
+	size_t len;
+
+	if (pf_read_file("/proc/self/smaps_rollup", 1 << 20, &buf, &len) < 0)
+		return -1;
+	p = strstr(buf, "AnonHugePages:");
+	if (!p)
+		return -1;
+	return strtol(p + strlen("AnonHugePages:"), NULL, 10);
 }
 
 static int perf_fd = -1;
@@ -212,12 +255,12 @@ static int perf_fd = -1;
 static void perf_open(void)
 {
 	struct perf_event_attr a = {
-		.type = PERF_TYPE_HARDWARE,
-		.size = sizeof(a),
-		.config = PERF_COUNT_HW_INSTRUCTIONS,
-		.disabled = 1,
-		.exclude_kernel = 1,
-		.exclude_hv = 1,
+	    .type = PERF_TYPE_HARDWARE,
+	    .size = sizeof(a),
+	    .config = PERF_COUNT_HW_INSTRUCTIONS,
+	    .disabled = 1,
+	    .exclude_kernel = 1,
+	    .exclude_hv = 1,
 	};
 
 	perf_fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
@@ -238,7 +281,8 @@ static uint64_t pass(const struct ctx *x, bool naive)
 
 	for (size_t i = 0; i < x->n; i++) {
 		if (naive)
-			pf_ruleset_eval(x->rs, PF_ACTION_ALLOW, &x->q[i].src, &x->q[i].dst, x->q[i].port, &v);
+			pf_ruleset_eval(x->rs, PF_ACTION_ALLOW, &x->q[i].src, &x->q[i].dst,
+					x->q[i].port, &v);
 		else
 			pf_cache_lookup(x->cache, &x->q[i].src, &x->q[i].dst, x->q[i].port, &v);
 		sum += (uint64_t)v.rule_index * 3 + v.action;
@@ -265,19 +309,19 @@ static void measure(const struct ctx *x, bool naive, unsigned reps, double *ns, 
 	reps = MIN(reps, PF_ARRAY_SIZE(t));
 	/* calibrate: enough loops that a rep takes >= 20 ms */
 	for (;;) {
-		t0 = pf_mono_ns();
+		t0 = cpu_ns();
 		for (unsigned l = 0; l < loops; l++)
 			sink += pass(x, naive);
-		el = pf_mono_ns() - t0;
+		el = cpu_ns() - t0;
 		if (el >= 20000000 || loops >= (1u << 20))
 			break;
 		loops *= el ? MIN(16u, (unsigned)(20000000 / el) + 1) : 16u;
 	}
 	for (unsigned r = 0; r < reps; r++) {
-		t0 = pf_mono_ns();
+		t0 = cpu_ns();
 		for (unsigned l = 0; l < loops; l++)
 			sink += pass(x, naive);
-		t[r] = (double)(pf_mono_ns() - t0) / ((double)loops * (double)x->n);
+		t[r] = (double)(cpu_ns() - t0) / ((double)loops * (double)x->n);
 	}
 	qsort(t, reps, sizeof(*t), cmp_double);
 	*ns = t[reps / 2];
@@ -305,18 +349,20 @@ static void fmt_insn(char *buf, size_t sz, double v)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: bench-cache [--rules N[,N...]] [--queries N] [--reps N] [--only cache|naive]\n"
-		   "Builds rulesets of N rules (default 10,1000,100000) and measures verdict lookups:\n"
-		   "the cache against pf_ruleset_eval, ns and instructions per lookup.\n"
-		   "--only runs one pass of one method and no timing (for callgrind).\n");
+	fprintf(
+	    f,
+	    "Usage: bench-cache [--rules N[,N...]] [--queries N] [--reps N] [--only cache|naive]\n"
+	    "Builds rulesets of N rules (default 10,1000,100000) and measures verdict lookups:\n"
+	    "the cache against pf_ruleset_eval, ns and instructions per lookup.\n"
+	    "--only runs one pass of one method and no timing (for callgrind).\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"rules", required_argument, NULL, 'r'}, {"queries", required_argument, NULL, 'q'},
-		{"reps", required_argument, NULL, 'n'},	 {"only", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},	 {0},
+	    {"rules", required_argument, NULL, 'r'}, {"queries", required_argument, NULL, 'q'},
+	    {"reps", required_argument, NULL, 'n'},  {"only", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},	     {0},
 	};
 	uint64_t sizes[MAX_SIZES] = {10, 1000, 100000};
 	size_t n_sizes = 3;
@@ -333,7 +379,8 @@ int main(int argc, char **argv)
 				return 1;
 			n_sizes = 0;
 			for (char *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-				if (n_sizes == MAX_SIZES || pf_parse_u64(t, PF_CACHE_MAX_RULES, &sizes[n_sizes]) < 0 ||
+				if (n_sizes == MAX_SIZES ||
+				    pf_parse_u64(t, PF_CACHE_MAX_RULES, &sizes[n_sizes]) < 0 ||
 				    !sizes[n_sizes]) {
 					fprintf(stderr, "bench-cache: bad --rules '%s'\n", optarg);
 					return 2;
@@ -379,38 +426,44 @@ int main(int argc, char **argv)
 
 	if (only < 0) {
 		perf_open();
-		printf("# verdict lookup: cache vs. rule walk, %u connections per pass, median of %u reps\n",
+		printf("# verdict lookup: cache vs. rule walk, %u connections per pass, median of "
+		       "%u reps (thread CPU time)\n",
 		       n_queries, reps);
-		printf("# instructions: perf_event_open %s\n", perf_fd >= 0 ? "PERF_COUNT_HW_INSTRUCTIONS (user)" : "unavailable (n/a)");
-		printf("%7s %6s %7s %6s %7s %6s %9s %11s %9s %10s %8s %10s %11s %9s %6s\n", "rules", "pols", "sources",
-		       "groups", "nodes", "tables", "build_ms", "cache_bytes", "cache_ns", "naive_ns", "ratio",
-		       "cache_insn", "naive_insn", "matched%", "agree");
+		printf("# instructions: perf_event_open %s\n",
+		       perf_fd >= 0 ? "PERF_COUNT_HW_INSTRUCTIONS (user)" : "unavailable (n/a)");
+		printf("%7s %6s %7s %6s %7s %6s %4s %9s %11s %8s %9s %10s %8s %10s %11s %9s %9s "
+		       "%6s\n",
+		       "rules", "pols", "sources", "groups", "nodes", "tables", "lens", "build_ms",
+		       "cache_bytes", "huge_kb", "cache_ns", "naive_ns", "ratio", "cache_insn",
+		       "naive_insn", "local_ns", "matched%", "agree");
 	}
 	for (size_t s = 0; s < n_sizes; s++) {
 		_cleanup_free_ struct query *q = xcalloc(n_queries, sizeof(*q));
+		_cleanup_free_ struct query *ql = xcalloc(n_queries, sizeof(*ql));
 		struct pf_ruleset *rs;
 		struct pf_cache *cache = NULL;
 		struct pf_cache_stats st;
 		struct ctx x;
 		size_t agree = 0, matched = 0;
-		double build_ms[3], cns, nns, cin, nin;
+		double build_ms[3], cns, nns, cin, nin, lns, lin;
 		char ci[32], ni[32];
 		int r;
 
 		rng_state = 0x5eed + sizes[s];
 		rs = make_ruleset(sizes[s]);
-		make_queries(rs, q, n_queries);
+		make_queries(rs, q, n_queries, false);
+		make_queries(rs, ql, n_queries, true);
 		for (int b = 0; b < (only < 0 ? 3 : 1); b++) {
-			uint64_t t0 = pf_mono_ns();
+			uint64_t t0 = cpu_ns();
 
 			cache = pf_cache_free(cache);
 			r = pf_cache_build(rs, PF_ACTION_ALLOW, &cache);
 			if (r < 0) {
-				fprintf(stderr, "bench-cache: build of %llu rules: %s\n", (unsigned long long)sizes[s],
-					strerror(-r));
+				fprintf(stderr, "bench-cache: build of %llu rules: %s\n",
+					(unsigned long long)sizes[s], strerror(-r));
 				return 1;
 			}
-			build_ms[b] = (double)(pf_mono_ns() - t0) / 1e6;
+			build_ms[b] = (double)(cpu_ns() - t0) / 1e6;
 		}
 		x = (struct ctx){.rs = rs, .cache = cache, .q = q, .n = n_queries};
 		if (only >= 0) {
@@ -425,19 +478,25 @@ int main(int argc, char **argv)
 
 			pf_cache_lookup(cache, &q[i].src, &q[i].dst, q[i].port, &a);
 			pf_ruleset_eval(rs, PF_ACTION_ALLOW, &q[i].src, &q[i].dst, q[i].port, &b);
-			agree += a.action == b.action && a.matched == b.matched && a.rule_index == b.rule_index &&
-				 a.policy_id == b.policy_id && a.log == b.log;
+			agree += a.action == b.action && a.matched == b.matched &&
+				 a.rule_index == b.rule_index && a.policy_id == b.policy_id &&
+				 a.log == b.log;
 			matched += b.matched;
 		}
 		measure(&x, false, reps, &cns, &cin);
 		measure(&x, true, reps, &nns, &nin);
+		x.q = ql;
+		measure(&x, false, reps, &lns, &lin);
 		pf_cache_get_stats(cache, &st);
 		fmt_insn(ci, sizeof(ci), cin);
 		fmt_insn(ni, sizeof(ni), nin);
-		printf("%7llu %6zu %7zu %6zu %7zu %6zu %9.2f %11zu %9.1f %10.1f %8.1f %10s %11s %9.1f %6s\n",
-		       (unsigned long long)pf_ruleset_n_rules(rs), rs->n_policies, st.n_sources, st.n_groups,
-		       st.n_dst_nodes, st.n_port_tables, build_ms[1], st.bytes, cns, nns, nns / cns, ci, ni,
-		       100.0 * (double)matched / (double)n_queries, agree == n_queries ? "yes" : "NO");
+		printf(
+		    "%7llu %6zu %7zu %6zu %7zu %6zu %4zu %9.2f %11zu %8ld %9.1f %10.1f %8.1f %10s "
+		    "%11s %9.1f %9.1f %6s\n",
+		    (unsigned long long)pf_ruleset_n_rules(rs), rs->n_policies, st.n_sources,
+		    st.n_groups, st.n_dst_nodes, st.n_port_tables, st.max_prefix_lens, build_ms[1],
+		    st.bytes, huge_kb(), cns, nns, nns / cns, ci, ni, lns,
+		    100.0 * (double)matched / (double)n_queries, agree == n_queries ? "yes" : "NO");
 		fflush(stdout);
 		pf_cache_free(cache);
 		pf_ruleset_free(rs);

@@ -63,6 +63,49 @@ static int read_input(const char *path, struct pf_policy_file *pf, struct pf_err
 	return pf_policy_parse_buffer("<stdin>", buf, len, pf, err);
 }
 
+/* Policies seen so far: a (namespace, name) defined twice, in one file or in two, is refused by
+ * podfence-sync (the store keeps one owner per policy), so check refuses it too. */
+struct seen {
+	char *namespace, *name;
+	const char *file;
+	unsigned index;
+};
+
+static int check_duplicate(struct seen **seen, size_t *n, size_t *cap, const char *file,
+			   struct pf_policy_doc *d)
+{
+	if (!d->namespace || !d->name)
+		return 0;
+	for (size_t i = 0; i < *n; i++) {
+		const struct seen *s = &(*seen)[i];
+
+		if (strcmp(s->namespace, d->namespace) || strcmp(s->name, d->name))
+			continue;
+		pf_policy_free(d->policy);
+		d->policy = NULL;
+		if (s->file == file)
+			snprintf(d->error, sizeof(d->error),
+				 "metadata.name: policy %s/%s is already defined by document %u of this file",
+				 d->namespace, d->name, s->index + 1);
+		else
+			snprintf(d->error, sizeof(d->error),
+				 "metadata.name: policy %s/%s is already defined by document %u of %s",
+				 d->namespace, d->name, s->index + 1, s->file);
+		d->error_line = d->line;
+		return 1;
+	}
+	if (pf_grow((void **)seen, cap, *n, sizeof(**seen)) < 0)
+		return -ENOMEM;
+	(*seen)[*n] = (struct seen){strdup(d->namespace), strdup(d->name), file, d->index};
+	if (!(*seen)[*n].namespace || !(*seen)[*n].name) {
+		free((*seen)[*n].namespace);
+		free((*seen)[*n].name);
+		return -ENOMEM;
+	}
+	(*n)++;
+	return 0;
+}
+
 static void check_usage(FILE *f)
 {
 	fprintf(f, "Usage: podfencectl check [-o table|json] FILE...\n"
@@ -80,8 +123,10 @@ int cmd_check(const struct pf_cli *cli, int argc, char **argv)
 		{},
 	};
 	enum pf_output output = cli->output;
+	struct seen *seen = NULL;
+	size_t n_seen = 0, cap_seen = 0;
 	bool any_invalid = false;
-	int c;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -119,9 +164,15 @@ int cmd_check(const struct pf_cli *cli, int argc, char **argv)
 			fprintf(stderr, "%s\n", err.msg);
 		}
 		for (size_t k = 0; k < pf.n_docs; k++) {
-			const struct pf_policy_doc *d = &pf.docs[k];
+			struct pf_policy_doc *d = &pf.docs[k];
 			char line[2048];
 
+			if (check_duplicate(&seen, &n_seen, &cap_seen, name, d) < 0) {
+				fprintf(stderr, "podfencectl check: out of memory\n");
+				pf_policy_file_free(&pf);
+				rc = 1;
+				goto out;
+			}
 			if (!d->policy) {
 				any_invalid = true;
 				fprintf(stderr, "%s\n", pf_policy_doc_format_error(name, d, line, sizeof(line)));
@@ -149,9 +200,16 @@ int cmd_check(const struct pf_cli *cli, int argc, char **argv)
 	}
 	if (output == PF_OUTPUT_JSON)
 		printf("],\"valid\":%s}\n", any_invalid ? "false" : "true");
+	rc = any_invalid ? 2 : 0;
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "podfencectl check: writing output: %s\n", strerror(errno));
-		return 1;
+		rc = 1;
 	}
-	return any_invalid ? 2 : 0;
+out:
+	for (size_t i = 0; i < n_seen; i++) {
+		free(seen[i].namespace);
+		free(seen[i].name);
+	}
+	free(seen);
+	return rc;
 }

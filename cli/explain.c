@@ -212,7 +212,8 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		yajl_gen_array_close(g);
 		yajl_gen_get_buf(g, &buf, &len);
 		fwrite(buf, 1, len, stdout);
-		fputc('\n', stdout);
+		if (!len || buf[len - 1] != '\n')
+			fputc('\n', stdout);
 	}
 out:
 	if (g)

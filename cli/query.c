@@ -87,7 +87,8 @@ static int print_json(sqlite3_stmt *st, int first, int64_t *last_id)
 	if (!last_id) {
 		yajl_gen_get_buf(g, &buf, &len);
 		fwrite(buf, 1, len, stdout);
-		fputc('\n', stdout);
+		if (!len || buf[len - 1] != '\n')
+			fputc('\n', stdout);
 	}
 	yajl_gen_free(g);
 	return rows;

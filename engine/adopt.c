@@ -25,7 +25,7 @@ static int locate_netns(const struct pf_pod_record *rec, char *path, size_t size
 		snprintf(path, size, "%s", rec->netns_path);
 		return 0;
 	}
-	if (pf_netns_find_by_id(&want, NULL, &pid) < 0)
+	if (pf_pods_find_netns(&want, NULL, &pid) < 0)
 		return -ENOENT;
 	snprintf(path, size, "/proc/%d/ns/net", (int)pid);
 	return 0;
@@ -69,9 +69,10 @@ void pf_adopt_store(struct engine *e)
 				.adopting = true,
 			};
 			struct pf_pod *p;
+			uint64_t gen;
 
 			pf_error_clear(&err);
-			if (pf_pods_register(e, &req, &p, &err) < 0) {
+			if (pf_pods_register(e, &req, &p, &gen, &err) < 0) {
 				log_error("Pod %s/%s: re-adoption failed: %s", rec->namespace, rec->name, err.msg);
 				ok = false;
 			}
@@ -111,6 +112,7 @@ static void adopt_one(struct engine *e, int dfd, const char *dir, const char *na
 	_cleanup_free_ char *buf = NULL, *reply = NULL;
 	struct pf_node *req = NULL;
 	struct pf_error err = {};
+	struct pf_wait wait;
 	char path[PATH_MAX];
 	size_t len = 0;
 	int fd, r;
@@ -132,7 +134,8 @@ static void adopt_one(struct engine *e, int dfd, const char *dir, const char *na
 		log_warning("Pending record %s: %s", path, err.msg);
 		goto out;
 	}
-	r = pf_control_dispatch(e, req, "register", &reply);
+	r = pf_control_dispatch(e, req, "register", &reply, &wait);
+	/* No one to answer: a registration that waits for its cache completes on its own. */
 	if (r < 0)
 		log_warning("Pending record %s: %s", path, pf_strna(reply));
 	else
@@ -156,10 +159,18 @@ void pf_adopt_pending(struct engine *e)
 		dir = NULL;
 		return;
 	}
-	/* The hook writes here while we are down; make sure the place exists for it. */
-	if (pf_mkdir_p(dir, 0700) < 0)
-		log_warning_errno(-errno, "Cannot create %s: %m", dir);
 	d = opendir(dir);
+	if (!d && errno == ENOENT) {
+		int r;
+
+		/* The hook writes here while we are unreachable; make the place exist for it. */
+		r = pf_mkdir_p(dir, 0700);
+		if (r < 0 && !e->pending_dir_warned) {
+			e->pending_dir_warned = true;
+			log_warning_errno(r, "Cannot create %s: %m", dir);
+		}
+		return;
+	}
 	if (!d)
 		return;
 	while ((de = readdir(d)) && n < PF_MAX_PENDING_FILES) {

@@ -234,19 +234,37 @@ static void jw_pod(struct pf_jw *w, const struct pf_pod *p, bool details)
 	} else {
 		pf_jw_u64(w, p->n_containers);
 	}
+	pf_jw_key(w, "state");
+	pf_jw_str(w, p->active ? "enforced" : "pending");
 	pf_jw_key(w, "verdicts");
 	pf_jw_u64(w, p->n_verdicts);
 	pf_jw_close(w, '}');
 }
 
-static int do_register(struct engine *e, const struct pf_node *req, char **reply, struct pf_error *err)
+static char *register_reply(const struct pf_pod *pod, bool new_pod)
+{
+	struct pf_jw w = {};
+
+	pf_jw_open(&w, '{');
+	pf_jw_key(&w, "ok");
+	pf_jw_bool(&w, true);
+	pf_jw_key(&w, "new");
+	pf_jw_bool(&w, new_pod);
+	pf_jw_key(&w, "pod");
+	jw_pod(&w, pod, true);
+	pf_jw_close(&w, '}');
+	return pf_jw_take(&w);
+}
+
+static int do_register(struct engine *e, const struct pf_node *req, char **reply, struct pf_wait *wait,
+		       struct pf_error *err)
 {
 	struct pf_register_req r = {};
 	struct pf_pod *pod = NULL;
 	bool has_pid, has_dev, has_ino;
 	int64_t pid = 0, dev = 0, ino = 0;
-	struct pf_jw w = {};
 	size_t n_before = e->n_pods;
+	uint64_t gen = 0;
 	int k;
 
 	if ((k = get_str(req, "netns", PATH_MAX - 1, true, &r.netns_path, err)) < 0 ||
@@ -272,18 +290,16 @@ static int do_register(struct engine *e, const struct pf_node *req, char **reply
 	r.id.dev = (uint64_t)dev;
 	r.id.ino = (uint64_t)ino;
 
-	k = pf_pods_register(e, &r, &pod, err);
+	k = pf_pods_register(e, &r, &pod, &gen, err);
 	if (k < 0)
 		return k;
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "ok");
-	pf_jw_bool(&w, true);
-	pf_jw_key(&w, "new");
-	pf_jw_bool(&w, e->n_pods > n_before);
-	pf_jw_key(&w, "pod");
-	jw_pod(&w, pod, true);
-	pf_jw_close(&w, '}');
-	*reply = pf_jw_take(&w);
+	if (gen) {
+		/* Answered once the cache holds the pod's addresses and its rules are in. */
+		*wait = (struct pf_wait){
+			.kind = PF_WAIT_REGISTER, .gen = gen, .id = pod->id, .new_pod = e->n_pods > n_before};
+		return 0;
+	}
+	*reply = register_reply(pod, e->n_pods > n_before);
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
@@ -313,15 +329,11 @@ static int do_unregister(struct engine *e, const struct pf_node *req, char **rep
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
-static int do_reload(struct engine *e, char **reply, struct pf_error *err)
+static char *reload_reply(struct engine *e)
 {
 	struct pf_cache_stats st = {};
 	struct pf_jw w = {};
-	int k;
 
-	k = pf_reload(e, "request", err);
-	if (k < 0)
-		return k;
 	pf_cache_get_stats(e->cache, &st);
 	pf_jw_open(&w, '{');
 	pf_jw_key(&w, "ok");
@@ -333,15 +345,30 @@ static int do_reload(struct engine *e, char **reply, struct pf_error *err)
 	pf_jw_key(&w, "build_us");
 	pf_jw_u64(&w, e->stats.last_reload_us);
 	pf_jw_close(&w, '}');
-	*reply = pf_jw_take(&w);
+	return pf_jw_take(&w);
+}
+
+static int do_reload(struct engine *e, char **reply, struct pf_wait *wait, struct pf_error *err)
+{
+	uint64_t gen = pf_reload_request(e, "request");
+
+	if (gen > e->cache_generation) {
+		*wait = (struct pf_wait){.kind = PF_WAIT_RELOAD, .gen = gen};
+		return 0;
+	}
+	if (gen <= e->reload_failed && gen > e->cache_generation)
+		return pf_error_set(err, EIO, "reload failed (see the engine's log)");
+	*reply = reload_reply(e);
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
 static int status_json(struct engine *e, bool details, char **out)
 {
 	struct pf_cache_stats st = {};
+	uint64_t written = 0, dropped = 0;
 	struct pf_jw w = {};
 
+	pf_reloader_event_stats(e, &written, &dropped);
 	if (e->cache)
 		pf_cache_get_stats(e->cache, &st);
 	pf_jw_open(&w, '{');
@@ -391,6 +418,32 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_key(&w, "unparsed");
 	pf_jw_u64(&w, e->stats.unparsed);
 	pf_jw_close(&w, '}');
+	pf_jw_key(&w, "queues");
+	pf_jw_open(&w, '{');
+	{
+		struct pf_nfq_stats sum = {};
+
+		for (struct pf_pod *p = e->pods; p; p = p->next) {
+			struct pf_nfq_stats q;
+
+			if (!p->nfq)
+				continue;
+			pf_nfq_get_stats(p->nfq, &q);
+			sum.packets += q.packets;
+			sum.enobufs += q.enobufs;
+			sum.send_errors += q.send_errors;
+			sum.kernel_errors += q.kernel_errors;
+		}
+		pf_jw_key(&w, "packets");
+		pf_jw_u64(&w, sum.packets);
+		pf_jw_key(&w, "enobufs");
+		pf_jw_u64(&w, sum.enobufs);
+		pf_jw_key(&w, "send_errors");
+		pf_jw_u64(&w, sum.send_errors);
+		pf_jw_key(&w, "kernel_errors");
+		pf_jw_u64(&w, sum.kernel_errors);
+	}
+	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "events");
 	pf_jw_open(&w, '{');
 	pf_jw_key(&w, "recorded");
@@ -398,9 +451,9 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_key(&w, "suppressed");
 	pf_jw_u64(&w, e->events.suppressed);
 	pf_jw_key(&w, "written");
-	pf_jw_u64(&w, e->events.written);
+	pf_jw_u64(&w, written);
 	pf_jw_key(&w, "dropped");
-	pf_jw_u64(&w, e->events.dropped);
+	pf_jw_u64(&w, e->events.dropped + dropped);
 	pf_jw_key(&w, "pending");
 	pf_jw_u64(&w, e->events.n_pending);
 	pf_jw_close(&w, '}');
@@ -431,7 +484,8 @@ int pf_status_json(struct engine *e, char **out)
 	return r;
 }
 
-int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op, char **reply)
+int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op, char **reply,
+			struct pf_wait *wait)
 {
 	struct pf_error err = {};
 	const struct pf_node *opn;
@@ -439,6 +493,7 @@ int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char 
 	int r;
 
 	*reply = NULL;
+	*wait = (struct pf_wait){};
 	if (req->type != PF_NODE_MAP) {
 		r = pf_error_set(&err, EINVAL, "invalid request: not a JSON object");
 		goto fail;
@@ -452,11 +507,11 @@ int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char 
 		goto fail;
 	}
 	if (!strcmp(op, "register"))
-		r = do_register(e, req, reply, &err);
+		r = do_register(e, req, reply, wait, &err);
 	else if (!strcmp(op, "unregister"))
 		r = do_unregister(e, req, reply, &err);
 	else if (!strcmp(op, "reload"))
-		r = do_reload(e, reply, &err);
+		r = do_reload(e, reply, wait, &err);
 	else if (!strcmp(op, "status"))
 		r = pf_status_json(e, reply) < 0 ? pf_error_set(&err, ENOMEM, "out of memory") : 0;
 	else
@@ -464,6 +519,7 @@ int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char 
 	if (r == 0)
 		return 0;
 fail:
+	*wait = (struct pf_wait){};
 	free(*reply);
 	if (!err.msg[0])
 		snprintf(err.msg, sizeof(err.msg), "%s", strerror(-r));
@@ -471,13 +527,14 @@ fail:
 	return r;
 }
 
-int pf_control_handle(struct engine *e, const char *buf, size_t len, char **reply)
+int pf_control_handle(struct engine *e, const char *buf, size_t len, char **reply, struct pf_wait *wait)
 {
 	struct pf_node *req = NULL;
 	struct pf_error err = {};
 	int r;
 
 	*reply = NULL;
+	*wait = (struct pf_wait){};
 	r = pf_json_parse(buf, len, &pf_ctl_limits, &req, &err);
 	if (r < 0) {
 		if (!err.msg[0])
@@ -486,7 +543,7 @@ int pf_control_handle(struct engine *e, const char *buf, size_t len, char **repl
 		*reply = reply_error(err.msg);
 		return r;
 	}
-	r = pf_control_dispatch(e, req, NULL, reply);
+	r = pf_control_dispatch(e, req, NULL, reply, wait);
 	pf_node_free(req);
 	return r;
 }
@@ -588,20 +645,11 @@ void pf_control_accept(struct engine *e)
 				log_warning_errno(-errno, "accept: %m");
 			return;
 		}
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 || cred.uid != 0) {
-			char msg[128];
-
-			log_warning("Refused control connection from uid %u pid %d: not root",
-				    (unsigned)cred.uid, (int)cred.pid);
-			/* Say why once, then hang up. The socket is 0600 as well, so only a
-			 * mis-set permission lets such a peer get this far. */
-			snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"permission denied: uid %u is not root\"}",
-				 (unsigned)cred.uid);
-			send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-			shutdown(fd, SHUT_RDWR);
-			close(fd);
-			continue;
-		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+			cred.uid = (uid_t)-1;
+		if (cred.uid != 0)
+			log_warning("Refused control connection from uid %u pid %d: not root", (unsigned)cred.uid,
+				    (int)cred.pid);
 		if (e->n_clients >= PF_MAX_CLIENTS) {
 			static const char busy[] = "{\"ok\":false,\"error\":\"too many control connections\"}";
 
@@ -615,6 +663,11 @@ void pf_control_accept(struct engine *e)
 			continue;
 		}
 		c->fd = fd;
+		/* A refused peer still gets its answer to read, after it has sent: hanging up on
+		 * it at once would turn the answer into a connection reset. The socket is 0600
+		 * as well, so only a mis-set permission lets such a peer get this far. */
+		c->refused_uid = cred.uid != 0;
+		c->uid = cred.uid;
 		c->deadline_ns = pf_mono_ns() + PF_CLIENT_TIMEOUT_MS * 1000000ull;
 		c->watch = (struct pf_watch){PF_WATCH_CLIENT, c};
 		r = pf_loop_add(e, fd, EPOLLIN | EPOLLRDHUP, &c->watch);
@@ -635,6 +688,11 @@ void pf_control_client_io(struct engine *e, struct pf_client *c, uint32_t events
 	_cleanup_free_ char *reply = NULL;
 	ssize_t n;
 
+	if (c->wait.kind != PF_WAIT_NONE) {
+		if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
+			client_drop(e, c); /* the work goes on; only the answer has nowhere to go */
+		return;
+	}
 	for (;;) {
 		n = recv(c->fd, buf, sizeof(buf), MSG_TRUNC | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
@@ -649,6 +707,15 @@ void pf_control_client_io(struct engine *e, struct pf_client *c, uint32_t events
 		}
 		break;
 	}
+	if (c->refused_uid) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "permission denied: uid %u is not root", (unsigned)c->uid);
+		reply = reply_error(msg);
+		send_reply(c, reply);
+		client_drop(e, c);
+		return;
+	}
 	if ((size_t)n > PF_CTL_MAX_MSG) {
 		char msg[96];
 
@@ -661,10 +728,56 @@ void pf_control_client_io(struct engine *e, struct pf_client *c, uint32_t events
 	if (n == 0)
 		reply = reply_error("invalid request: empty message");
 	else
-		pf_control_handle(e, buf, (size_t)n, &reply);
+		pf_control_handle(e, buf, (size_t)n, &reply, &c->wait);
+	if (c->wait.kind != PF_WAIT_NONE) {
+		struct epoll_event ev = {.events = EPOLLRDHUP, .data.ptr = &c->watch};
+
+		/* Read nothing more until this one is answered; a hang-up still shows. */
+		epoll_ctl(e->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->deadline_ns = pf_mono_ns() + PF_CLIENT_WAIT_MS * 1000000ull;
+		return;
+	}
 	send_reply(c, reply);
 	/* Each request buys the connection a fresh time budget. */
 	c->deadline_ns = pf_mono_ns() + PF_CLIENT_TIMEOUT_MS * 1000000ull;
+}
+
+void pf_control_fail_waiters(struct engine *e, const struct pf_netns_id *id, const char *msg)
+{
+	for (struct pf_client *c = e->clients; c; c = c->next)
+		if (!c->dead && c->wait.kind == PF_WAIT_REGISTER && pf_netns_id_eq(&c->wait.id, id))
+			snprintf(c->wait.error, sizeof(c->wait.error), "%s", msg);
+}
+
+void pf_control_cache_ready(struct engine *e)
+{
+	for (struct pf_client *c = e->clients; c; c = c->next) {
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &c->watch};
+		_cleanup_free_ char *reply = NULL;
+		struct pf_pod *p;
+
+		if (c->dead || c->wait.kind == PF_WAIT_NONE)
+			continue;
+		if (c->wait.gen > e->cache_generation && c->wait.gen > e->reload_failed)
+			continue;
+		if (c->wait.kind == PF_WAIT_REGISTER) {
+			p = pf_pods_find(e, &c->wait.id);
+			if (p && p->active)
+				reply = register_reply(p, c->wait.new_pod);
+			else if (p && !c->wait.error[0])
+				continue; /* its own generation is still to come */
+			else
+				reply = reply_error(c->wait.error[0] ? c->wait.error : "the pod went away while registering");
+		} else if (c->wait.gen <= e->cache_generation) {
+			reply = reload_reply(e);
+		} else {
+			reply = reply_error("reload failed (see the engine's log)");
+		}
+		send_reply(c, reply);
+		c->wait = (struct pf_wait){};
+		c->deadline_ns = pf_mono_ns() + PF_CLIENT_TIMEOUT_MS * 1000000ull;
+		epoll_ctl(e->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	}
 }
 
 void pf_control_expire(struct engine *e, bool all)

@@ -17,13 +17,14 @@
 
 /* Loop cadence: one periodic timer; the slower jobs run every n-th tick. */
 #define PF_TICK_MS 100
-#define PF_DATA_VERSION_TICKS 2 /* poll PRAGMA data_version every 200 ms */
-#define PF_EVENTS_FLUSH_TICKS 2 /* write event batches every 200 ms */
+#define PF_EVENTS_FLUSH_TICKS 2 /* hand event batches to the store worker every 200 ms */
+#define PF_DATA_VERSION_MS 200	/* the store worker polls PRAGMA data_version */
 #define PF_LIVENESS_TICKS 20	/* look for vanished netns every 2 s */
 
 /* Bounds on what outsiders can make the engine hold. */
 #define PF_MAX_CLIENTS 64
 #define PF_CLIENT_TIMEOUT_MS 5000
+#define PF_CLIENT_WAIT_MS 60000 /* a request waiting for a rebuild */
 #define PF_MAX_PODS 4096
 #define PF_MAX_CONTAINERS_PER_POD 64
 #define PF_MAX_NAME 253
@@ -45,6 +46,7 @@ enum pf_watch_type {
 	PF_WATCH_NFQ,
 	PF_WATCH_RTNL,
 	PF_WATCH_PIDFD,
+	PF_WATCH_RELOAD,
 };
 
 struct pf_watch {
@@ -90,6 +92,23 @@ struct pf_pod {
 	struct pf_watch rtnl_watch;
 
 	uint64_t n_verdicts;
+	bool active;	      /* ruleset installed, queue in the loop */
+	uint64_t pending_gen; /* !active: the cache generation that holds its addresses */
+};
+
+enum pf_wait_kind {
+	PF_WAIT_NONE,
+	PF_WAIT_REGISTER,
+	PF_WAIT_RELOAD,
+};
+
+/* A request answered later, once the cache generation it needs is in place. */
+struct pf_wait {
+	enum pf_wait_kind kind;
+	uint64_t gen;
+	struct pf_netns_id id; /* register: the pod */
+	bool new_pod;
+	char error[256]; /* set when the pod failed before its answer */
 };
 
 struct pf_client {
@@ -98,6 +117,9 @@ struct pf_client {
 	int fd;
 	uint64_t deadline_ns;
 	struct pf_watch watch;
+	struct pf_wait wait;
+	bool refused_uid; /* not root: answered with an error, then hung up on */
+	uid_t uid;
 };
 
 struct pf_event_key;
@@ -112,8 +134,7 @@ struct pf_events {
 	/* counters */
 	uint64_t recorded;   /* verdicts that asked for an event */
 	uint64_t suppressed; /* folded into a later summary event */
-	uint64_t dropped;    /* lost: table or queue full, or the write failed */
-	uint64_t written;    /* rows written */
+	uint64_t dropped;    /* lost in memory: queue full (the worker counts write failures) */
 };
 
 struct pf_engine_config {
@@ -150,8 +171,11 @@ struct engine {
 
 	struct pf_store *store;
 	uint64_t data_version;
-	struct pf_cache *cache; /* swapped whole on reload; the loop is single-threaded */
-	uint64_t cache_generation;
+	struct pf_cache *cache; /* swapped whole on reload; only the loop thread reads it */
+	uint64_t cache_generation; /* the request number the cache in place was built for */
+	uint64_t reload_requested; /* last request number */
+	uint64_t reload_failed;	   /* last request number whose build failed */
+	struct pf_reloader *reloader;
 
 	struct pf_nft_config nft;
 	struct pf_netns_id host_id; /* PID 1's netns */
@@ -166,6 +190,7 @@ struct engine {
 
 	struct pf_events events;
 	struct pf_engine_stats stats;
+	bool pending_dir_warned;
 	int64_t started_ms;
 };
 
@@ -186,10 +211,15 @@ void pf_control_expire(struct engine *e, bool all);
 void pf_control_reap(struct engine *e);
 void pf_control_close(struct engine *e);
 /* Handle one request (JSON bytes); reply is malloc'ed JSON. Used by the socket and by adopt. */
-int pf_control_handle(struct engine *e, const char *req, size_t len, char **reply);
+int pf_control_handle(struct engine *e, const char *req, size_t len, char **reply, struct pf_wait *wait);
 struct pf_node;
 /* The same for a parsed request; default_op stands in when "op" is absent (pending records). */
-int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op, char **reply);
+int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op, char **reply,
+			struct pf_wait *wait);
+/* Answer the requests waiting for a cache generation now in place (or failed). */
+void pf_control_cache_ready(struct engine *e);
+/* A waiting registration of pod id failed: its answer says why. */
+void pf_control_fail_waiters(struct engine *e, const struct pf_netns_id *id, const char *msg);
 /* Limits for control messages and pending records. */
 extern const struct pf_doc_limits pf_ctl_limits;
 
@@ -207,8 +237,13 @@ struct pf_register_req {
 	bool adopting; /* re-adoption at start: do not rebuild the cache per pod */
 };
 
+/* Register a container. *wait_gen: 0 when the pod is enforced on return, else the cache
+ * generation after which it will be (pf_pods_cache_ready). */
 int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct pf_pod **out,
-		     struct pf_error *err);
+		     uint64_t *wait_gen, struct pf_error *err);
+struct pf_pod *pf_pods_find(struct engine *e, const struct pf_netns_id *id);
+/* A new cache is in place: install the rules of pods that waited for it. */
+void pf_pods_cache_ready(struct engine *e);
 /* Remove a container; the pod is released when it was the last. *found, *released report it. */
 int pf_pods_unregister(struct engine *e, const char *container, const char *netns_path, bool *found,
 		       bool *released, struct pf_error *err);
@@ -223,7 +258,7 @@ void pf_pods_shutdown(struct engine *e);
 struct pf_pod *pf_pods_find_container(struct engine *e, const char *container, struct pf_container **c);
 int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err);
 /* Find a process in the netns with identity id and open its /proc/PID/ns/net. */
-int pf_netns_find_by_id(const struct pf_netns_id *id, int *fd, pid_t *pid);
+int pf_pods_find_netns(const struct pf_netns_id *id, int *fd, pid_t *pid);
 /* The pod a /proc/PID/ns/net path names, 0 when path is of another form. */
 pid_t pf_pid_from_netns_path(const char *path);
 
@@ -235,13 +270,31 @@ int pf_events_init(struct pf_events *ev);
 void pf_events_free(struct pf_events *ev);
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms);
-/* Fold expired rate windows into summary events and write the batch; returns rows written. */
-int pf_events_flush(struct pf_events *ev, struct pf_store *store, int64_t now_ms, bool final);
+/* Fold expired rate windows (all of them when final) into summary events and hand out what is
+ * queued (*out owns it; NULL when n is 0). */
+void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final, struct pf_pending_event **out,
+		       size_t *n);
+/* Sum of the counts in a batch. */
+size_t pf_events_count(const struct pf_pending_event *pe, size_t n);
+void pf_events_batch_free(struct pf_pending_event *pe, size_t n);
+/* For appending batches: element size, and moving n elements to dst[at] (src keeps nothing). */
+size_t pf_events_size(void);
+void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pending_event *src, size_t n);
+/* Write a batch in one transaction (store worker). */
+int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n, struct pf_error *err);
 
 /* reload.c */
+/* Build and swap on the calling thread (start-up, before the loop runs). */
 int pf_reload(struct engine *e, const char *why, struct pf_error *err);
-/* Poll data_version; reload when another connection committed. */
-void pf_reload_poll(struct engine *e);
+int pf_reloader_start(struct engine *e);
+void pf_reloader_stop(struct engine *e);
+/* Ask for a rebuild; returns the generation that will contain everything committed so far. */
+uint64_t pf_reload_request(struct engine *e, const char *why);
+void pf_reloader_event(struct engine *e);
+/* Hand a batch of events to the store worker (which frees it). */
+void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n);
+/* Events the worker wrote and dropped so far. */
+void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *dropped);
 
 /* adopt.c */
 void pf_adopt_store(struct engine *e);

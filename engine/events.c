@@ -208,36 +208,56 @@ static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 	}
 }
 
-int pf_events_flush(struct pf_events *ev, struct pf_store *store, int64_t now_ms, bool final)
+void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final, struct pf_pending_event **out,
+			size_t *n)
 {
-	_cleanup_free_ struct pf_event *batch = NULL;
-	struct pf_error err = {};
-	size_t n = 0;
-	int r;
-
 	if (ev->n_keys)
 		close_windows(ev, now_ms, final);
-	if (!ev->n_pending || !store)
-		return 0;
-	n = ev->n_pending;
-	batch = malloc(n * sizeof(*batch));
-	if (batch) {
-		for (size_t i = 0; i < n; i++)
-			batch[i] = ev->pending[i].ev;
-		r = pf_store_append_events(store, batch, n, PF_EVENTS_MAX_ROWS, &err);
-	} else {
-		r = pf_error_set(&err, ENOMEM, "out of memory");
+	*out = ev->n_pending ? PF_TAKE_PTR(ev->pending) : NULL;
+	*n = ev->n_pending;
+	if (*n) {
+		ev->n_pending = 0;
+		ev->cap_pending = 0;
 	}
-	if (r < 0) {
-		/* Never retry forever: a broken store must not grow our memory. */
-		for (size_t i = 0; i < n; i++)
-			ev->dropped += ev->pending[i].ev.count;
-		log_error("Dropped %zu event(s): %s", n, err.msg);
-	} else {
-		ev->written += n;
-	}
+}
+
+size_t pf_events_count(const struct pf_pending_event *pe, size_t n)
+{
+	size_t c = 0;
+
 	for (size_t i = 0; i < n; i++)
-		free(ev->pending[i].strings);
-	ev->n_pending = 0;
-	return r < 0 ? r : (int)n;
+		c += pe[i].ev.count;
+	return c;
+}
+
+void pf_events_batch_free(struct pf_pending_event *pe, size_t n)
+{
+	for (size_t i = 0; pe && i < n; i++)
+		free(pe[i].strings);
+	free(pe);
+}
+
+/* Runs on the store worker, with its own connection: the loop never waits for this. */
+int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n, struct pf_error *err)
+{
+	_cleanup_free_ struct pf_event *batch = NULL;
+
+	if (!n)
+		return 0;
+	batch = malloc(n * sizeof(*batch));
+	if (!batch)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		batch[i] = pe[i].ev;
+	return pf_store_append_events(store, batch, n, PF_EVENTS_MAX_ROWS, err);
+}
+
+size_t pf_events_size(void)
+{
+	return sizeof(struct pf_pending_event);
+}
+
+void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pending_event *src, size_t n)
+{
+	memcpy(dst + at, src, n * sizeof(*src));
 }

@@ -83,13 +83,9 @@ static void on_signal(struct engine *e)
 			log_info("Received %s", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
 			e->quit = true;
 			break;
-		case SIGHUP: {
-			struct pf_error err = {};
-
-			if (pf_reload(e, "SIGHUP", &err) < 0)
-				log_error("Reload failed, keeping the previous cache: %s", err.msg);
+		case SIGHUP:
+			pf_reload_request(e, "SIGHUP");
 			break;
-		}
 		}
 	}
 }
@@ -101,12 +97,20 @@ static void on_tick(struct engine *e)
 	if (read(e->timerfd, &n, sizeof(n)) != sizeof(n))
 		return;
 	e->ticks += n;
-	if (e->ticks % PF_DATA_VERSION_TICKS == 0)
-		pf_reload_poll(e);
-	if (e->ticks % PF_EVENTS_FLUSH_TICKS == 0)
-		pf_events_flush(&e->events, e->store, pf_now_ms(), false);
-	if (e->ticks % PF_LIVENESS_TICKS == 0)
+	if (e->ticks % PF_EVENTS_FLUSH_TICKS == 0) {
+		struct pf_pending_event *batch;
+		size_t n_batch;
+
+		pf_events_collect(&e->events, pf_now_ms(), false, &batch, &n_batch);
+		if (n_batch)
+			pf_reloader_push_events(e, batch, n_batch);
+	}
+	if (e->ticks % PF_LIVENESS_TICKS == 0) {
 		pf_pods_check_liveness(e);
+		/* A hook that could not reach us (busy, restarting) left a record: take it now
+		 * rather than at the next start. */
+		pf_adopt_pending(e);
+	}
 	pf_control_expire(e, false);
 }
 
@@ -172,6 +176,9 @@ int pf_loop_run(struct engine *e)
 					pf_pods_rtnl_event(e, p);
 				break;
 			}
+			case PF_WATCH_RELOAD:
+				pf_reloader_event(e);
+				break;
 			case PF_WATCH_PIDFD: {
 				struct pf_container *c = w->owner;
 

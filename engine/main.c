@@ -346,10 +346,14 @@ static int engine_start(struct engine *e)
 	/* Pods first, socket last: a hook that reaches us finds every earlier pod judged. */
 	pf_adopt_store(e);
 	pf_adopt_pending(e);
+	/* From here on rebuilds run beside the loop. */
+	r = pf_reloader_start(e);
+	if (r < 0)
+		return r;
 	r = pf_control_listen(e);
 	if (r < 0)
 		return r;
-	/* Adoption may have been a long time; keep pending records that arrived meanwhile. */
+	/* Adoption may have been a long time; take pending records that arrived meanwhile. */
 	pf_adopt_pending(e);
 	if (e->cfg.metrics)
 		log_warning("--metrics %s: metrics are not implemented yet; ignoring", e->cfg.metrics);
@@ -361,9 +365,15 @@ static int engine_start(struct engine *e)
 
 static void engine_stop(struct engine *e)
 {
+	struct pf_pending_event *batch;
+	size_t n;
+
+	/* Last events to the worker, which writes them before it stops. */
+	pf_events_collect(&e->events, pf_now_ms(), true, &batch, &n);
+	if (n)
+		pf_reloader_push_events(e, batch, n);
+	pf_reloader_stop(e);
 	pf_control_close(e);
-	if (e->store)
-		pf_events_flush(&e->events, e->store, pf_now_ms(), true);
 	pf_pods_shutdown(e);
 	pf_pods_reap(e);
 	pf_events_free(&e->events);

@@ -38,7 +38,7 @@ static bool path_is_netns(const char *path, const struct pf_netns_id *id)
  * /proc/PID path dies with its PID while other processes stay). Any process still in it
  * gives us a way back in.
  */
-int pf_netns_find_by_id(const struct pf_netns_id *id, int *fd, pid_t *pid)
+int pf_pods_find_netns(const struct pf_netns_id *id, int *fd, pid_t *pid)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
@@ -105,7 +105,7 @@ static void container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_co
 	c->pid = pid;
 	c->pidfd = fd;
 	c->pid_watch = (struct pf_watch){PF_WATCH_PIDFD, c};
-	if (!p->dead && p->nfq) {
+	if (!p->dead && p->active) {
 		r = pf_loop_add(e, fd, EPOLLIN, &c->pid_watch);
 		if (r < 0)
 			log_debug_errno(r, "epoll add pidfd: %m");
@@ -339,17 +339,52 @@ static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_
 	return 0;
 }
 
+struct pf_pod *pf_pods_find(struct engine *e, const struct pf_netns_id *id)
+{
+	return find_pod(e, id);
+}
+
+/* Install the ruleset (replacing whatever a previous engine left) and start judging. */
+static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
+{
+	char ipbuf[512];
+	int saved = -1, r;
+
+	r = pf_netns_enter(p->netns_fd, &saved);
+	if (r < 0)
+		return pf_error_set(err, -r, "cannot enter netns %s: %s", p->netns_path, strerror(-r));
+	r = pf_nft_install(&e->nft, err);
+	pf_netns_leave(&saved);
+	if (r < 0)
+		return pf_error_prefix(err, "netns %s: installing the ruleset", p->netns_path);
+	r = epoll_add_pod(e, p);
+	if (r < 0) {
+		epoll_del_pod(e, p);
+		if (pf_netns_enter(p->netns_fd, &saved) == 0) {
+			pf_nft_remove(&e->nft, NULL);
+			pf_netns_leave(&saved);
+		}
+		return pf_error_set(err, -r, "epoll: %s", strerror(-r));
+	}
+	p->active = true;
+	p->pending_gen = 0;
+	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64 "], %zu container(s), addresses %s",
+		 p->namespace, p->name, p->netns_path, p->id.dev, p->id.ino, p->n_containers,
+		 addrs_string(p->ips, p->n_ips, ipbuf, sizeof(ipbuf)));
+	return 0;
+}
+
 int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct pf_pod **out,
-		     struct pf_error *err)
+		     uint64_t *wait_gen, struct pf_error *err)
 {
 	_cleanup_close_ int fd = -1;
 	struct pf_netns_id id;
 	struct pf_pod *p;
 	pid_t pid;
+	uint64_t gen;
 	int saved = -1, r;
-	bool stored = false, installed = false;
-	char ipbuf[512];
 
+	*wait_gen = 0;
 	r = pf_netns_open(req->netns_path, &fd, &id, err);
 	if (r < 0)
 		return r;
@@ -368,6 +403,8 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 		r = add_container_to(e, p, req, pid, err);
 		if (r < 0)
 			return r;
+		/* A pod still waiting for its cache: this container waits with it. */
+		*wait_gen = p->active ? 0 : p->pending_gen;
 		*out = p;
 		return 0;
 	}
@@ -424,57 +461,54 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 		qsort(p->ips, p->n_ips, sizeof(*p->ips), addr_order);
 
 	/* The store resolves Pod and Namespace refs through its pods table: write the pod, then
-	 * rebuild so its addresses are level-1 keys before its first packet is queued. */
+	 * have the cache rebuilt so its addresses are level-1 keys before its first packet is
+	 * queued. Re-adoption at start installs at once: the loop does not run yet, and one
+	 * rebuild follows for all pods. */
 	r = pf_pods_store_put(e, p, err);
 	if (r < 0)
 		goto fail;
-	stored = true;
 	p->next = e->pods;
 	e->pods = p;
 	e->n_pods++;
-	if (!req->adopting) {
-		r = pf_reload(e, "register", err);
-		if (r < 0)
-			goto fail;
-	}
-
-	r = pf_netns_enter(p->netns_fd, &saved);
-	if (r < 0) {
-		pf_error_set(err, -r, "cannot enter netns %s: %s", req->netns_path, strerror(-r));
-		goto fail;
-	}
-	r = pf_nft_install(&e->nft, err);
-	pf_netns_leave(&saved);
-	if (r < 0) {
-		pf_error_prefix(err, "netns %s: installing the ruleset", req->netns_path);
-		goto fail;
-	}
-	installed = true;
-	r = epoll_add_pod(e, p);
-	if (r < 0) {
-		pf_error_set(err, -r, "epoll: %s", strerror(-r));
-		goto fail;
-	}
-	log_info("%s pod %s/%s (container %s) netns %s [%" PRIu64 ":%" PRIu64 "], addresses %s",
-		 req->adopting ? "Re-adopted" : "Enforcing", p->namespace, p->name, req->container,
-		 p->netns_path, p->id.dev, p->id.ino, addrs_string(p->ips, p->n_ips, ipbuf, sizeof(ipbuf)));
 	*out = p;
+	gen = req->adopting ? 0 : pf_reload_request(e, "register");
+	if (gen > e->cache_generation) {
+		p->pending_gen = gen;
+		*wait_gen = gen;
+		return 0;
+	}
+	r = activate(e, p, err);
+	if (r < 0) {
+		pf_pods_release(e, p, err->msg);
+		return r;
+	}
 	return 0;
 
 fail:
 	epoll_del_pod(e, p);
-	if (installed && pf_netns_enter(p->netns_fd, &saved) == 0) {
-		pf_nft_remove(&e->nft, NULL);
-		pf_netns_leave(&saved);
-	}
-	if (stored) {
-		unlink_pod(e, p);
-		pf_store_delete_pod(e->store, p->id.dev, p->id.ino, NULL);
-		if (!req->adopting)
-			pf_reload(e, "register failed", NULL);
-	}
 	pod_free(p);
 	return r;
+}
+
+void pf_pods_cache_ready(struct engine *e)
+{
+	for (struct pf_pod *p = e->pods, *next; p; p = next) {
+		struct pf_error err = {};
+
+		next = p->next;
+		if (p->dead || p->active || !p->pending_gen)
+			continue;
+		if (p->pending_gen <= e->cache_generation) {
+			if (activate(e, p, &err) < 0) {
+				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
+				pf_control_fail_waiters(e, &p->id, err.msg);
+				pf_pods_release(e, p, "its ruleset could not be installed");
+			}
+		} else if (p->pending_gen <= e->reload_failed) {
+			pf_control_fail_waiters(e, &p->id, "the verdict cache could not be rebuilt (see the engine's log)");
+			pf_pods_release(e, p, "the verdict cache could not be rebuilt");
+		}
+	}
 }
 
 void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
@@ -511,9 +545,7 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 	p->next = e->dead_pods;
 	e->dead_pods = p;
 	log_info("Released pod %s/%s netns %s: %s", p->namespace, p->name, p->netns_path, why);
-	pf_error_clear(&err);
-	if (pf_reload(e, "release", &err) < 0)
-		log_error("Reload after release failed, keeping the previous cache: %s", err.msg);
+	pf_reload_request(e, "release");
 }
 
 int pf_pods_unregister(struct engine *e, const char *container, const char *netns_path, bool *found,
@@ -587,8 +619,7 @@ void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p)
 		log_error("Pod %s/%s: updating the store: %s", p->namespace, p->name, err.msg);
 		return;
 	}
-	if (pf_reload(e, "address change", &err) < 0)
-		log_error("Reload after an address change failed: %s", err.msg);
+	pf_reload_request(e, "address change");
 }
 
 void pf_pods_pid_exit(struct engine *e, struct pf_container *c)
@@ -630,7 +661,7 @@ void pf_pods_check_liveness(struct engine *e)
 				watched = true;
 		if (watched || path_is_netns(p->netns_path, &p->id))
 			continue;
-		if (pf_netns_find_by_id(&p->id, NULL, &pid) == 0) {
+		if (pf_pods_find_netns(&p->id, NULL, &pid) == 0) {
 			if (p->n_containers)
 				container_watch_pid(e, p, p->containers[0], pid);
 			continue;

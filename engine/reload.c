@@ -1,14 +1,96 @@
-/* Cache rebuild and swap: compile beside the old cache, then one pointer store. */
+/*
+ * Cache rebuild and swap, and every store access the loop must not wait for. Loading a
+ * ruleset of 10,000 rules from sqlite takes tens of milliseconds, and a commit can meet a WAL
+ * checkpoint's fsync, far too long to hold every queue of the node. So a worker thread with
+ * its own store connection polls PRAGMA data_version, loads and compiles new caches beside
+ * the old one, and writes the event batches the loop hands it; the loop swaps the cache
+ * pointer when the worker says a build is done. The loop is the only reader of the pointer
+ * and verdicts run inside it, so a verdict sees the old cache or the new one, never a mix.
+ *
+ * The worker's own commits (events) do not move its connection's data_version, so writing
+ * events never triggers a rebuild; registrations, sync and the CLI do.
+ *
+ * Requests are numbered; the worker always builds for the newest one (requests that arrive
+ * while it works fold into the next build), and whoever waits for number G (a registration,
+ * a `reload` request) is answered once the cache of some number >= G is in place.
+ */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #include "engine.h"
 #include "log.h"
 
-int pf_reload(struct engine *e, const char *why, struct pf_error *err)
+struct pf_reloader {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* under mu */
+	uint64_t requested;
+	bool stop;
+	struct pf_cache *result; /* handed to the loop */
+	uint64_t result_gen;
+	int result_err;
+	char result_msg[sizeof(((struct pf_error *)0)->msg)];
+	uint64_t load_us, build_us;
+	struct pf_pending_event *events; /* handed over by the loop, not yet written */
+	size_t n_events;
+	uint64_t events_written, events_dropped;
+	/* worker only */
+	struct pf_store *store;
+	enum pf_action default_action;
+	uint64_t data_version;
+	/* loop only */
+	int efd;
+	struct pf_watch watch;
+};
+
+/* Load and compile from store; the common part of both paths. */
+static int build(struct pf_store *store, enum pf_action def, struct pf_cache **out, uint64_t *load_us,
+		 uint64_t *build_us, struct pf_error *err)
 {
 	struct pf_ruleset *rs = NULL;
+	uint64_t t0 = pf_mono_ns(), t1;
+	int r;
+
+	r = pf_store_load_ruleset(store, &rs, err);
+	if (r < 0)
+		return r;
+	t1 = pf_mono_ns();
+	r = pf_cache_build(rs, def, out);
+	if (r < 0)
+		pf_error_set(err, -r, "compiling the verdict cache (%zu rules): %s", pf_ruleset_n_rules(rs),
+			     strerror(-r));
+	pf_ruleset_free(rs);
+	*load_us = (t1 - t0) / 1000;
+	*build_us = (pf_mono_ns() - t1) / 1000;
+	return r;
+}
+
+static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t load_us, uint64_t build_us,
+		    const char *why)
+{
+	struct pf_cache_stats st = {};
+
+	pf_cache_free(e->cache);
+	e->cache = c;
+	if (gen > e->cache_generation)
+		e->cache_generation = gen;
+	e->stats.reloads++;
+	e->stats.last_reload_ms = pf_now_ms();
+	e->stats.last_reload_us = load_us + build_us;
+	pf_cache_get_stats(c, &st);
+	log_debug("Cache generation %" PRIu64 " (%s): %zu sources, loaded in %" PRIu64 " us, compiled in %" PRIu64
+		  " us",
+		  e->cache_generation, why, st.n_sources, load_us, build_us);
+}
+
+int pf_reload(struct engine *e, const char *why, struct pf_error *err)
+{
 	struct pf_cache *c = NULL;
-	uint64_t t0 = pf_mono_ns(), dv = 0;
+	uint64_t dv = 0, load_us, build_us;
 	int r;
 
 	/* Read the version first: a commit that lands while we load triggers one more reload
@@ -18,47 +100,287 @@ int pf_reload(struct engine *e, const char *why, struct pf_error *err)
 		e->stats.reload_failures++;
 		return pf_error_set(err, -r, "reading the store's data_version: %s", strerror(-r));
 	}
-	r = pf_store_load_ruleset(e->store, &rs, err);
+	r = build(e->store, e->cfg.default_action, &c, &load_us, &build_us, err);
 	if (r < 0) {
 		e->stats.reload_failures++;
 		return r;
 	}
-	r = pf_cache_build(rs, e->cfg.default_action, &c);
-	if (r < 0) {
-		size_t n = pf_ruleset_n_rules(rs);
-
-		pf_ruleset_free(rs);
-		e->stats.reload_failures++;
-		return pf_error_set(err, -r, "compiling the verdict cache (%zu rules): %s", n, strerror(-r));
-	}
-	/* The loop is single-threaded and verdicts run inside it, so no lookup is in flight
-	 * here: every verdict sees either the old cache or the new one, never a mix. */
-	pf_cache_free(e->cache);
-	e->cache = c;
-	e->cache_generation++;
 	e->data_version = dv;
-	e->stats.reloads++;
-	e->stats.last_reload_ms = pf_now_ms();
-	e->stats.last_reload_us = (pf_mono_ns() - t0) / 1000;
-	log_debug("Cache generation %" PRIu64 " (%s): %zu policies, %zu rules, built in %" PRIu64 " us",
-		  e->cache_generation, why, rs->n_policies, pf_ruleset_n_rules(rs), e->stats.last_reload_us);
-	pf_ruleset_free(rs);
+	swap_in(e, c, ++e->reload_requested, load_us, build_us, why);
 	return 0;
 }
 
-void pf_reload_poll(struct engine *e)
+static void write_events(struct pf_reloader *w, struct pf_pending_event *pe, size_t n)
 {
 	struct pf_error err = {};
-	uint64_t dv;
+	size_t count = pf_events_count(pe, n);
+	int r = pf_events_write(w->store, pe, n, &err);
+
+	pf_events_batch_free(pe, n);
+	pthread_mutex_lock(&w->mu);
+	if (r < 0)
+		w->events_dropped += count;
+	else
+		w->events_written += n;
+	pthread_mutex_unlock(&w->mu);
+	/* Never retry: a broken store must not grow our memory. */
+	if (r < 0)
+		log_error("Dropped %zu event(s): %s", n, err.msg);
+}
+
+static void add_ms(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_nsec += ms * 1000000L;
+	ts->tv_sec += ts->tv_nsec / 1000000000L;
+	ts->tv_nsec %= 1000000000L;
+}
+
+static void *worker(void *arg)
+{
+	struct pf_reloader *w = arg;
+	uint64_t done = w->requested; /* set before the thread started: the start-up build */
+	struct timespec next_poll;
+
+	add_ms(&next_poll, PF_DATA_VERSION_MS);
+	for (;;) {
+		struct pf_error err = {};
+		struct pf_cache *c = NULL;
+		struct pf_pending_event *events;
+		uint64_t gen, dv = 0, load_us = 0, build_us = 0, one = 1;
+		bool stop, poll = false, want;
+		size_t n_events;
+		int r;
+
+		pthread_mutex_lock(&w->mu);
+		while (!w->stop && w->requested == done && !w->n_events) {
+			if (pthread_cond_timedwait(&w->cv, &w->mu, &next_poll) == ETIMEDOUT) {
+				poll = true;
+				break;
+			}
+		}
+		stop = w->stop;
+		gen = w->requested;
+		events = PF_TAKE_PTR(w->events);
+		n_events = w->n_events;
+		w->n_events = 0;
+		pthread_mutex_unlock(&w->mu);
+
+		if (n_events)
+			write_events(w, events, n_events);
+		if (stop)
+			break;
+		want = gen != done;
+		if (poll) {
+			add_ms(&next_poll, PF_DATA_VERSION_MS);
+			/* A commit by someone else (sync, the CLI, the loop's pod rows). */
+			if (pf_store_data_version(w->store, &dv) == 0 && dv != w->data_version)
+				want = true;
+		}
+		if (!want)
+			continue;
+		/* The version first: a commit landing during the load makes the next poll
+		 * build again rather than be missed. */
+		if (pf_store_data_version(w->store, &dv) == 0)
+			w->data_version = dv;
+		r = build(w->store, w->default_action, &c, &load_us, &build_us, &err);
+
+		pthread_mutex_lock(&w->mu);
+		/* A result the loop has not taken yet is older: this one replaces it. */
+		pf_cache_free(w->result);
+		w->result = r < 0 ? NULL : c;
+		w->result_gen = gen ? gen : 1;
+		w->result_err = r;
+		snprintf(w->result_msg, sizeof(w->result_msg), "%s", err.msg);
+		w->load_us = load_us;
+		w->build_us = build_us;
+		pthread_mutex_unlock(&w->mu);
+		done = gen;
+		if (r < 0)
+			w->data_version = 0; /* try again at the next poll */
+		(void)!write(w->efd, &one, sizeof(one));
+	}
+	return NULL;
+}
+
+int pf_reloader_start(struct engine *e)
+{
+	struct pf_reloader *w;
+	struct pf_error err = {};
 	int r;
 
-	r = pf_store_data_version(e->store, &dv);
-	if (r < 0 || dv == e->data_version)
-		return;
-	r = pf_reload(e, "store changed", &err);
-	if (r < 0) {
-		/* Keep enforcing the last good cache; try again at the next poll. */
-		if (e->stats.reload_failures < 10 || e->stats.reload_failures % 100 == 0)
-			log_error("Reload failed, keeping the previous cache: %s", err.msg);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return log_error_errno(-ENOMEM, "Out of memory");
+	w->efd = -1;
+	w->default_action = e->cfg.default_action;
+	w->requested = e->reload_requested;
+	pthread_mutex_init(&w->mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cv, &ca);
+		pthread_condattr_destroy(&ca);
 	}
+	r = pf_store_open(e->cfg.db_path, 0, &w->store, &err);
+	if (r < 0) {
+		log_error_errno(r, "Failed to open the store for the reload worker: %s", err.msg);
+		goto fail;
+	}
+	/* What the start-up build saw: the worker rebuilds only for later commits. */
+	pf_store_data_version(w->store, &w->data_version);
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->efd < 0) {
+		r = log_error_errno(-errno, "eventfd: %m");
+		goto fail;
+	}
+	w->watch = (struct pf_watch){PF_WATCH_RELOAD, w};
+	r = pf_loop_add(e, w->efd, EPOLLIN, &w->watch);
+	if (r < 0) {
+		log_error_errno(r, "epoll add eventfd: %m");
+		goto fail;
+	}
+	/* Signals are blocked already (pf_loop_init), so the thread inherits the mask. */
+	r = -pthread_create(&w->thread, NULL, worker, w);
+	if (r < 0) {
+		log_error_errno(r, "Failed to start the reload worker: %m");
+		pf_loop_del(e, w->efd);
+		goto fail;
+	}
+	e->reloader = w;
+	return 0;
+fail:
+	if (w->efd >= 0)
+		close(w->efd);
+	pf_store_close(w->store);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	return r;
+}
+
+void pf_reloader_stop(struct engine *e)
+{
+	struct pf_reloader *w = e->reloader;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pf_loop_del(e, w->efd);
+	close(w->efd);
+	pf_cache_free(w->result);
+	pf_events_batch_free(w->events, w->n_events);
+	pf_store_close(w->store);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+	e->reloader = NULL;
+}
+
+uint64_t pf_reload_request(struct engine *e, const char *why)
+{
+	struct pf_reloader *w = e->reloader;
+	struct pf_error err = {};
+
+	if (!w) {
+		/* Start-up (before the loop runs): build right here. */
+		if (pf_reload(e, why, &err) < 0)
+			log_error("Reload (%s) failed, keeping the previous cache: %s", why, err.msg);
+		return e->reload_requested;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->requested = ++e->reload_requested;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	log_debug("Reload %" PRIu64 " requested (%s)", e->reload_requested, why);
+	return e->reload_requested;
+}
+
+void pf_reloader_event(struct engine *e)
+{
+	struct pf_reloader *w = e->reloader;
+	struct pf_cache *c;
+	uint64_t n, gen, load_us, build_us;
+	char msg[sizeof(w->result_msg)];
+	int r;
+
+	if (read(w->efd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&w->mu);
+	c = PF_TAKE_PTR(w->result);
+	gen = w->result_gen;
+	w->result_gen = 0; /* taken: a second wake-up finds nothing */
+	r = w->result_err;
+	snprintf(msg, sizeof(msg), "%s", w->result_msg);
+	load_us = w->load_us;
+	build_us = w->build_us;
+	pthread_mutex_unlock(&w->mu);
+	if (gen == 0)
+		return;
+	if (r < 0) {
+		e->stats.reload_failures++;
+		e->reload_failed = gen;
+		if (e->stats.reload_failures <= 10 || e->stats.reload_failures % 100 == 0)
+			log_error("Reload failed, keeping the previous cache: %s", msg);
+	} else if (c) {
+		swap_in(e, c, gen, load_us, build_us, "worker");
+	}
+	/* Whoever waited for this generation (or an older one) goes on now. */
+	pf_pods_cache_ready(e);
+	pf_control_cache_ready(e);
+}
+
+void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n)
+{
+	struct pf_reloader *w = e->reloader;
+
+	if (!w) {
+		e->events.dropped += pf_events_count(pe, n);
+		pf_events_batch_free(pe, n);
+		return;
+	}
+	pthread_mutex_lock(&w->mu);
+	if (w->n_events) {
+		/* The worker is behind (a long build, a slow disk): append, up to a bound past
+		 * which events are counted as dropped rather than grow memory. */
+		struct pf_pending_event *m = NULL;
+
+		if (w->n_events + n <= 4 * PF_EVENTS_MAX_PENDING)
+			m = realloc(w->events, (w->n_events + n) * pf_events_size());
+		if (!m) {
+			w->events_dropped += pf_events_count(pe, n);
+			pthread_mutex_unlock(&w->mu);
+			pf_events_batch_free(pe, n);
+			return;
+		}
+		pf_events_move(m, w->n_events, pe, n);
+		w->events = m;
+		w->n_events += n;
+		pthread_mutex_unlock(&w->mu);
+		free(pe);
+		return;
+	}
+	w->events = pe;
+	w->n_events = n;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *dropped)
+{
+	struct pf_reloader *w = e->reloader;
+
+	*written = *dropped = 0;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	*written = w->events_written;
+	*dropped = w->events_dropped;
+	pthread_mutex_unlock(&w->mu);
 }

@@ -8,6 +8,7 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 {
 	struct pf_pod *p = userdata;
 	struct engine *e = p->engine;
+	const struct pf_addr *src;
 	struct pf_verdict v;
 
 	p->n_verdicts++;
@@ -22,8 +23,20 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		e->stats.accepted++;
 		return NF_ACCEPT;
 	}
+	/* Policies apply to pods, so every address of a pod is judged alike. A source the
+	 * cache does not know yet (an address added a moment ago, before the rebuild that
+	 * follows it) is looked up as the pod's known address instead of getting the
+	 * default action for a while. */
+	src = &t->src;
+	if (_unlikely_(!pf_cache_has_source(e->cache, src))) {
+		for (size_t i = 0; i < p->n_ips; i++)
+			if (pf_cache_has_source(e->cache, &p->ips[i])) {
+				src = &p->ips[i];
+				break;
+			}
+	}
 	/* The cache pointer is swapped only between epoll rounds, never during this call. */
-	pf_cache_lookup(e->cache, &t->src, &t->dst, t->dport, &v);
+	pf_cache_lookup(e->cache, src, &t->dst, t->dport, &v);
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(&e->events, p, t, &v, pf_now_ms());
 	switch (v.action) {

@@ -1,5 +1,6 @@
 /* The verdict cache: compiles a resolved ruleset into a multi-level hash (see cache.h). */
 #include <endian.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "cache.h"
@@ -8,11 +9,11 @@
 #define NONE UINT32_MAX
 
 /*
- * Open addressing with linear probing at load <= 1/2 (a miss, the common case when probing
- * prefix lengths, ends after ~2.5 slots). Level 1 is one table keyed by source (tag 0); level
- * 2 is one table per group keyed by destination masked to len (tag len), all groups' tables
- * in one array so a group's nodes sit together. Addresses are kept as two host-order words so
- * masking to a prefix length is two ANDs.
+ * Open addressing with linear probing. Level 1 is one table keyed by source (tag 0, val the
+ * group), load <= 1/2. Level 2 is one table per group keyed by destination masked to a
+ * prefix length (hashed with the length; tag and val carry the port table, see port_table),
+ * all groups' tables in one array so a group's nodes sit together. Addresses are kept as two
+ * host-order words so masking to a prefix length is two ANDs.
  */
 struct slot {
 	uint64_t hi, lo;
@@ -51,8 +52,15 @@ struct cache_group {
 	 * family's lengths, longest first.
 	 */
 	uint64_t lenmap[2][2];
-	uint32_t l2_off;    /* this group's level-2 table: l2[l2_off .. l2_off + l2_mask] */
+	uint32_t l2_off; /* this group's level-2 table: l2[l2_off .. l2_off + l2_mask] */
 	uint32_t l2_mask;
+	/*
+	 * A one-hash Bloom filter over the same keys, ~8 bits a node: most probes (every prefix
+	 * length that does not hold dst) end here, in a few hundred bytes per group that stay in
+	 * cache, instead of in the table.
+	 */
+	uint32_t bloom_off;  /* in 64-bit words */
+	uint32_t bloom_mask; /* bits - 1 */
 	/* level-3 table when neither an exact IP nor a prefix matched; any_n 0: none */
 	uint32_t any_off, any_n;
 	bool has_exact;
@@ -73,12 +81,15 @@ struct pf_cache {
 	enum pf_action default_action;
 	struct htab l1;
 	struct slot *l2;
-	size_t n_l2, n_nodes;
+	uint64_t *bloom;
+	size_t n_l2, n_bloom, n_nodes;
 	struct cache_group *groups;
 	uint64_t *iv;
 	struct cache_rule *rules;
 	struct cache_policy *policies;
 	size_t n_groups, n_tables, n_iv, n_rules, n_policies;
+	void *arena; /* when set, l1.s, groups, bloom, l2, iv and rules live here (see freeze) */
+	size_t arena_len;
 	struct pf_cache_stats stats;
 };
 
@@ -145,8 +156,8 @@ static bool prefix_has_v6(uint64_t hi, uint64_t lo, unsigned len)
 	return len < 96 || !is_v4(hi, lo);
 }
 
-static inline uint32_t slots_get(const struct slot *s, size_t mask, uint64_t seed, uint64_t hi, uint64_t lo,
-				 uint32_t tag)
+static inline uint32_t slots_get(const struct slot *s, size_t mask, uint64_t seed, uint64_t hi,
+				 uint64_t lo, uint32_t tag)
 {
 	size_t i = key_hash(seed, hi, lo, tag) & mask;
 
@@ -182,7 +193,8 @@ static void htab_free(struct htab *t)
 	t->mask = t->n = 0;
 }
 
-static inline uint32_t htab_get(const struct htab *t, uint64_t seed, uint64_t hi, uint64_t lo, uint32_t tag)
+static inline uint32_t htab_get(const struct htab *t, uint64_t seed, uint64_t hi, uint64_t lo,
+				uint32_t tag)
 {
 	return slots_get(t->s, t->mask, seed, hi, lo, tag);
 }
@@ -198,7 +210,8 @@ static void htab_put_nogrow(struct htab *t, uint64_t seed, const struct slot *e)
 }
 
 /* Insert a key known to be absent. */
-static int htab_put(struct htab *t, uint64_t seed, uint64_t hi, uint64_t lo, uint32_t tag, uint32_t val)
+static int htab_put(struct htab *t, uint64_t seed, uint64_t hi, uint64_t lo, uint32_t tag,
+		    uint32_t val)
 {
 	struct slot e = {.hi = hi, .lo = lo, .tag = tag, .val = val};
 
@@ -240,7 +253,8 @@ static int intern_init(struct intern *in, size_t want)
 }
 
 /* Returns the slot holding an id equal to the candidate, or the empty slot to put it in. */
-static uint32_t *intern_slot(struct intern *in, uint64_t h, bool (*eq)(void *ctx, uint32_t id), void *ctx)
+static uint32_t *intern_slot(struct intern *in, uint64_t h, bool (*eq)(void *ctx, uint32_t id),
+			     void *ctx)
 {
 	size_t i = h & in->mask;
 
@@ -268,7 +282,8 @@ static int intern_add(struct intern *in, uint32_t *slot, uint32_t id, const uint
 
 			if (in->ids[i] == NONE)
 				continue;
-			for (j = hashes[in->ids[i]] & bigger.mask; bigger.ids[j] != NONE; j = (j + 1) & bigger.mask)
+			for (j = hashes[in->ids[i]] & bigger.mask; bigger.ids[j] != NONE;
+			     j = (j + 1) & bigger.mask)
 				;
 			bigger.ids[j] = in->ids[i];
 		}
@@ -304,9 +319,9 @@ struct dst_entry {
 struct build {
 	struct pf_cache *c;
 	const struct pf_rs_rule **rrule; /* per rule: its ports */
-	uint8_t *anyport;		  /* per rule: matches every port */
-	uint32_t *pol_first;		  /* per policy: its first rule */
-	size_t cap_tables, cap_iv, cap_l2;
+	uint8_t *anyport;		 /* per rule: matches every port */
+	uint32_t *pol_first;		 /* per policy: its first rule */
+	size_t cap_tables, cap_iv, cap_l2, cap_bloom;
 
 	/* groups: policy lists */
 	uint32_t *glist;
@@ -396,7 +411,8 @@ static bool group_eq(void *ctx, uint32_t id)
 {
 	const struct build *b = ctx;
 
-	return b->g_n[id] == b->n_cand && !memcmp(b->glist + b->g_off[id], b->cand, b->n_cand * sizeof(uint32_t));
+	return b->g_n[id] == b->n_cand &&
+	       !memcmp(b->glist + b->g_off[id], b->cand, b->n_cand * sizeof(uint32_t));
 }
 
 /* Most port tables cut the ports at a handful of points: insertion sort beats qsort there. */
@@ -562,7 +578,8 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 	if (r < 0)
 		return r;
 	memcpy(c->iv + c->n_iv, b->s_iv, b->n_ci * sizeof(*c->iv));
-	b->tables[c->n_tables] = (struct port_table){.off = (uint32_t)c->n_iv, .n = (uint32_t)b->n_ci};
+	b->tables[c->n_tables] =
+	    (struct port_table){.off = (uint32_t)c->n_iv, .n = (uint32_t)b->n_ci};
 	b->t_hash[c->n_tables] = h;
 	c->n_iv += b->n_ci;
 	*out = (uint32_t)c->n_tables++;
@@ -573,7 +590,8 @@ static bool memo_eq(void *ctx, uint32_t id)
 {
 	const struct build *b = ctx;
 
-	return b->m_n[id] == b->n_cand && !memcmp(b->m_pool + b->m_off[id], b->cand, b->n_cand * sizeof(uint32_t));
+	return b->m_n[id] == b->n_cand &&
+	       !memcmp(b->m_pool + b->m_off[id], b->cand, b->n_cand * sizeof(uint32_t));
 }
 
 /*
@@ -621,7 +639,8 @@ static int compile_memo(struct build *b, const uint32_t *seqs, size_t n, uint32_
 		b->cap_memo = cap;
 	}
 	if (b->n_mpool + n > b->cap_mpool) {
-		r = grow((void **)&b->m_pool, &b->cap_mpool, b->n_mpool + n - 1, sizeof(*b->m_pool));
+		r = grow((void **)&b->m_pool, &b->cap_mpool, b->n_mpool + n - 1,
+			 sizeof(*b->m_pool));
 		if (r < 0)
 			return r;
 	}
@@ -649,8 +668,8 @@ static int reserve_u32(uint32_t **arr, size_t *cap, size_t used, size_t n)
  * Union of two rule lists (each ascending = evaluation order), cut after the first rule that
  * matches every port: no rule after it can ever win. out has room for nx + ny.
  */
-static size_t merge_cut(const struct build *b, const uint32_t *x, size_t nx, const uint32_t *y, size_t ny,
-			uint32_t *out)
+static size_t merge_cut(const struct build *b, const uint32_t *x, size_t nx, const uint32_t *y,
+			size_t ny, uint32_t *out)
 {
 	size_t i = 0, j = 0, n = 0;
 
@@ -679,7 +698,8 @@ static int add_entry(struct build *b, uint64_t hi, uint64_t lo, unsigned len, ui
 	r = grow((void **)&b->ent, &b->cap_ent, b->n_ent, sizeof(*b->ent));
 	if (r < 0)
 		return r;
-	b->ent[b->n_ent++] = (struct dst_entry){.hi = hi, .lo = lo, .seq = seq, .len = (uint8_t)len};
+	b->ent[b->n_ent++] =
+	    (struct dst_entry){.hi = hi, .lo = lo, .seq = seq, .len = (uint8_t)len};
 	return 0;
 }
 
@@ -697,14 +717,17 @@ static int add_any(struct build *b, uint32_t seq)
 }
 
 /* The group's longest prefix node shorter than below_len that contains (hi, lo), or NONE. */
-static uint32_t covering_node(const struct build *b, const struct htab *nodes, const uint64_t lenmap[2],
-			      uint64_t hi, uint64_t lo, unsigned below_len)
+static uint32_t covering_node(const struct build *b, const struct htab *nodes,
+			      const uint64_t lenmap[2], uint64_t hi, uint64_t lo,
+			      unsigned below_len)
 {
 	for (int w = 1; w >= 0; w--) {
 		uint64_t m = lenmap[w];
 
 		if (below_len < 128 && (unsigned)w * 64 + 64 > below_len)
-			m &= below_len <= (unsigned)w * 64 ? 0 : (1ull << (below_len - (unsigned)w * 64)) - 1;
+			m &= below_len <= (unsigned)w * 64
+				 ? 0
+				 : (1ull << (below_len - (unsigned)w * 64)) - 1;
 		while (m) {
 			unsigned bit = 63 - (unsigned)__builtin_clzll(m);
 			unsigned len = (unsigned)w * 64 + bit;
@@ -756,7 +779,8 @@ static int build_group(struct build *b, uint32_t g)
 			}
 			for (size_t d = 0; d < rr->n_dst_nets; d++) {
 				const struct pf_prefix *pf = &rr->dst_nets[d];
-				/* pf_prefix_contains masks nothing past 128 bits: such a "prefix" is one address */
+				/* pf_prefix_contains masks nothing past 128 bits: such a "prefix"
+				 * is one address */
 				unsigned len = MIN(pf->len, 128);
 				uint64_t hi, lo, mh, ml;
 
@@ -765,7 +789,8 @@ static int build_group(struct build *b, uint32_t g)
 				ml = lo;
 				mask_len(&mh, &ml, len);
 				if (mh != hi || ml != lo)
-					continue; /* host bits set: contains nothing, as in pf_ruleset_eval */
+					continue; /* host bits set: contains nothing, as in
+						     pf_ruleset_eval */
 				r = len ? add_entry(b, hi, lo, len, seq) : add_any(b, seq);
 				if (r < 0)
 					return r;
@@ -808,8 +833,11 @@ static int build_group(struct build *b, uint32_t g)
 	if (c->n_nodes + n_nodes > PF_CACHE_MAX_NODES)
 		return -E2BIG;
 
-	/* this group's level-2 table: a power of two at least twice the nodes */
-	for (cap = 8; cap < 2 * n_nodes; cap *= 2)
+	/*
+	 * This group's level-2 table: a power of two, load <= 3/4. Fuller than level 1 because
+	 * the Bloom filter below turns away most misses, which are what long chains slow down.
+	 */
+	for (cap = 8; cap * 3 < 4 * n_nodes; cap *= 2)
 		;
 	r = grow((void **)&c->l2, &b->cap_l2, c->n_l2 + cap - 1, sizeof(*c->l2));
 	if (r < 0)
@@ -820,6 +848,16 @@ static int build_group(struct build *b, uint32_t g)
 	grp->l2_mask = (uint32_t)(cap - 1);
 	c->n_l2 += cap;
 	c->n_nodes += n_nodes;
+
+	for (cap = 64; cap < 8 * n_nodes; cap *= 2)
+		;
+	r = grow((void **)&c->bloom, &b->cap_bloom, c->n_bloom + cap / 64 - 1, sizeof(*c->bloom));
+	if (r < 0)
+		return r;
+	memset(c->bloom + c->n_bloom, 0, cap / 8);
+	grp->bloom_off = (uint32_t)c->n_bloom;
+	grp->bloom_mask = (uint32_t)(cap - 1);
+	c->n_bloom += cap / 64;
 
 	r = htab_init(&nodes, n_nodes);
 	if (r < 0)
@@ -855,7 +893,8 @@ static int build_group(struct build *b, uint32_t g)
 		size_t n_base;
 		uint32_t parent, table, *dst;
 
-		while (j < b->n_ent && b->ent[j].len == e->len && b->ent[j].hi == e->hi && b->ent[j].lo == e->lo) {
+		while (j < b->n_ent && b->ent[j].len == e->len && b->ent[j].hi == e->hi &&
+		       b->ent[j].lo == e->lo) {
 			if (!n_own || b->own[n_own - 1] != b->ent[j].seq) {
 				r = reserve_u32(&b->own, &b->cap_own, n_own, 1);
 				if (r < 0)
@@ -898,8 +937,11 @@ static int build_group(struct build *b, uint32_t g)
 		{
 			/* hashed by length alone: the table's size rides in the tag's upper bits */
 			struct slot *l2 = c->l2 + grp->l2_off;
-			size_t k = key_hash(c->seed, e->hi, e->lo, e->len) & grp->l2_mask;
+			uint64_t h = key_hash(c->seed, e->hi, e->lo, e->len);
+			uint32_t bit = (uint32_t)(h >> 32) & grp->bloom_mask;
+			size_t k = h & grp->l2_mask;
 
+			c->bloom[grp->bloom_off + bit / 64] |= 1ull << (bit % 64);
 			while (l2[k].val != NONE)
 				k = (k + 1) & grp->l2_mask;
 			l2[k] = (struct slot){.hi = e->hi,
@@ -965,7 +1007,8 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 		uint32_t *slot, g;
 		uint64_t h;
 
-		for (j = i; j < n_pairs && pairs[j].hi == pairs[i].hi && pairs[j].lo == pairs[i].lo; j++) {
+		for (j = i; j < n_pairs && pairs[j].hi == pairs[i].hi && pairs[j].lo == pairs[i].lo;
+		     j++) {
 			if (j > i && pairs[j].policy == pairs[j - 1].policy)
 				continue; /* the same source listed twice by one policy */
 			r = grow((void **)&b->glist, &b->cap_glist, b->n_glist, sizeof(*b->glist));
@@ -1055,6 +1098,58 @@ static void *shrink(void *p, size_t n, size_t sz)
 	return q ? q : p;
 }
 
+#define HUGE_PAGE (2u << 20)
+
+/*
+ * Move what lookups read into one read-only mapping that asks for huge pages. With a large
+ * ruleset a lookup from a cold source is mostly TLB and cache misses, and 2 MiB pages take
+ * away most of the former; read-only makes "immutable after build" enforced, not just said.
+ * Small caches, or a failed mmap, stay on the heap: only speed differs.
+ */
+static void freeze(struct pf_cache *c)
+{
+	struct {
+		void **p;
+		size_t len;
+	} parts[] = {
+	    {(void **)&c->l1.s, (c->l1.mask + 1) * sizeof(*c->l1.s)},
+	    {(void **)&c->groups, c->n_groups * sizeof(*c->groups)},
+	    {(void **)&c->bloom, c->n_bloom * sizeof(*c->bloom)},
+	    {(void **)&c->l2, c->n_l2 * sizeof(*c->l2)},
+	    {(void **)&c->iv, c->n_iv * sizeof(*c->iv)},
+	    {(void **)&c->rules, c->n_rules * sizeof(*c->rules)},
+	};
+	size_t total = 0, off = 0, head;
+	uint8_t *m, *start;
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(parts); i++)
+		total += (parts[i].len + 63) & ~(size_t)63;
+	if (total < HUGE_PAGE)
+		return;
+	total = (total + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
+	/* over-map by one huge page so the start can be aligned to one */
+	m = mmap(NULL, total + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		 0);
+	if (m == MAP_FAILED)
+		return;
+	start = (uint8_t *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	head = (size_t)(start - m);
+	if (head)
+		munmap(m, head);
+	munmap(start + total, HUGE_PAGE - head);
+	(void)madvise(start, total, MADV_HUGEPAGE);
+	for (size_t i = 0; i < PF_ARRAY_SIZE(parts); i++) {
+		if (parts[i].len)
+			memcpy(start + off, *parts[i].p, parts[i].len);
+		free(*parts[i].p);
+		*parts[i].p = start + off;
+		off += (parts[i].len + 63) & ~(size_t)63;
+	}
+	(void)mprotect(start, total, PROT_READ);
+	c->arena = start;
+	c->arena_len = total;
+}
+
 static int build(struct build *b, const struct pf_ruleset *rs)
 {
 	struct pf_cache *c = b->c;
@@ -1081,18 +1176,19 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 		c->policies[i].name = strdup(p->name ? p->name : "");
 		if (!c->policies[i].namespace || !c->policies[i].name)
 			return -ENOMEM;
-		c->stats.bytes += strlen(c->policies[i].namespace) + strlen(c->policies[i].name) + 2;
+		c->stats.bytes +=
+		    strlen(c->policies[i].namespace) + strlen(c->policies[i].name) + 2;
 		b->pol_first[i] = (uint32_t)seq;
 		for (size_t j = 0; j < p->n_rules; j++, seq++) {
 			const struct pf_rs_rule *rr = &p->rules[j];
 
 			c->rules[seq] = (struct cache_rule){
-				.namespace = c->policies[i].namespace,
-				.name = c->policies[i].name,
-				.policy_id = p->id,
-				.rule_index = (int32_t)rr->rule_index,
-				.action = (uint8_t)rr->action,
-				.log = rr->log,
+			    .namespace = c->policies[i].namespace,
+			    .name = c->policies[i].name,
+			    .policy_id = p->id,
+			    .rule_index = (int32_t)rr->rule_index,
+			    .action = (uint8_t)rr->action,
+			    .log = rr->log,
 			};
 			b->rrule[seq] = rr;
 			b->anyport[seq] = rr->n_ports == 0;
@@ -1124,17 +1220,23 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	}
 
 	c->l2 = shrink(c->l2, c->n_l2, sizeof(*c->l2));
+	c->bloom = shrink(c->bloom, c->n_bloom, sizeof(*c->bloom));
 	c->iv = shrink(c->iv, c->n_iv, sizeof(*c->iv));
+
+	freeze(c);
 
 	c->stats.n_sources = c->l1.n;
 	c->stats.n_groups = c->n_groups;
 	c->stats.n_dst_nodes = c->n_nodes;
 	c->stats.n_port_tables = c->n_tables;
 	c->stats.n_intervals = c->n_iv;
-	c->stats.bytes += sizeof(*c) + (c->l1.mask + 1 + c->n_l2) * sizeof(struct slot) +
-			  c->n_groups * sizeof(*c->groups) + c->n_iv * sizeof(*c->iv) +
-			  n_rules * sizeof(*c->rules) +
-			  c->n_policies * sizeof(*c->policies);
+	c->stats.bytes += sizeof(*c) + c->n_policies * sizeof(*c->policies);
+	if (c->arena)
+		c->stats.bytes += c->arena_len;
+	else
+		c->stats.bytes += (c->l1.mask + 1 + c->n_l2) * sizeof(struct slot) +
+				  c->n_groups * sizeof(*c->groups) + c->n_iv * sizeof(*c->iv) +
+				  c->n_bloom * sizeof(*c->bloom) + n_rules * sizeof(*c->rules);
 	return 0;
 }
 
@@ -1147,7 +1249,8 @@ static uint64_t random_seed(void)
 	return s;
 }
 
-int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action, struct pf_cache **out)
+int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
+		   struct pf_cache **out)
 {
 	struct build b = {0};
 	struct pf_cache *c;
@@ -1179,11 +1282,16 @@ struct pf_cache *pf_cache_free(struct pf_cache *c)
 		free(c->policies[i].name);
 	}
 	free(c->policies);
-	free(c->rules);
-	free(c->groups);
-	free(c->iv);
-	htab_free(&c->l1);
-	free(c->l2);
+	if (c->arena) {
+		munmap(c->arena, c->arena_len);
+	} else {
+		free(c->rules);
+		free(c->groups);
+		free(c->iv);
+		htab_free(&c->l1);
+		free(c->l2);
+		free(c->bloom);
+	}
 	free(c);
 	return NULL;
 }
@@ -1191,18 +1299,23 @@ struct pf_cache *pf_cache_free(struct pf_cache *c)
 /* ------------------------------------------------------------------------------------------ */
 /* Lookup */
 
-/* Level 2 within one group: the slot of (hi, lo) masked to len, or NULL. */
-static inline const struct slot *l2_get(const struct slot *l2, size_t mask, uint64_t seed, uint64_t hi,
-					uint64_t lo, unsigned len)
+/* Level 2 within one group: the slot of (hi, lo) (already masked to len), or NULL. */
+static inline const struct slot *l2_get(const struct pf_cache *c, const struct cache_group *grp,
+					uint64_t hi, uint64_t lo, unsigned len)
 {
-	size_t i = key_hash(seed, hi, lo, len) & mask;
+	const struct slot *l2 = c->l2 + grp->l2_off;
+	uint64_t h = key_hash(c->seed, hi, lo, len);
+	uint32_t bit = (uint32_t)(h >> 32) & grp->bloom_mask;
+	size_t i = h & grp->l2_mask;
 
+	if (!(c->bloom[grp->bloom_off + bit / 64] & (1ull << (bit % 64))))
+		return NULL;
 	for (;;) {
 		if (l2[i].val == NONE)
 			return NULL;
 		if (l2[i].hi == hi && l2[i].lo == lo && (uint8_t)l2[i].tag == len)
 			return &l2[i];
-		i = (i + 1) & mask;
+		i = (i + 1) & grp->l2_mask;
 	}
 }
 
@@ -1225,7 +1338,7 @@ void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const 
 		     uint16_t dport, struct pf_verdict *out)
 {
 	const struct cache_group *grp;
-	const struct slot *l2, *hit = NULL;
+	const struct slot *hit = NULL;
 	const struct cache_rule *cr;
 	const uint64_t *lenmap;
 	uint64_t hi, lo;
@@ -1242,9 +1355,8 @@ void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const 
 	grp = &c->groups[g];
 
 	addr_split(dst, &hi, &lo);
-	l2 = c->l2 + grp->l2_off;
 	if (grp->has_exact)
-		hit = l2_get(l2, grp->l2_mask, c->seed, hi, lo, 128);
+		hit = l2_get(c, grp, hi, lo, 128);
 	/* longest prefix first: its node already holds every shorter prefix that covers dst */
 	lenmap = grp->lenmap[is_v4(hi, lo) ? FAM_V4 : FAM_V6];
 	for (int w = 1; !hit && w >= 0; w--) {
@@ -1257,7 +1369,7 @@ void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const 
 
 			m &= ~(1ull << bit);
 			mask_len(&mh, &ml, len);
-			hit = l2_get(l2, grp->l2_mask, c->seed, mh, ml, len);
+			hit = l2_get(c, grp, mh, ml, len);
 			if (hit)
 				break;
 		}

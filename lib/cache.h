@@ -8,6 +8,10 @@
  *
  * Sources with the same set of applicable policies share one level-2 structure (a "group"),
  * and identical port tables are stored once, so a Deployment of many pods costs one copy.
+ * Each node's port table is compiled from every rule that covers the node (its own, those of
+ * every shorter covering prefix, the any-destination ones) in evaluation order, so the
+ * longest match alone answers exactly as the rule walk does. A cache of 2 MiB or more is
+ * moved into one read-only mapping backed by huge pages where the kernel allows.
  */
 #ifndef PF_CACHE_H
 #define PF_CACHE_H
@@ -26,26 +30,29 @@
 struct pf_cache;
 
 struct pf_cache_stats {
-	size_t n_sources;     /* level-1 keys */
-	size_t n_groups;      /* distinct policy sets shared by sources */
-	size_t n_dst_nodes;   /* level-2 nodes (exact IPs and prefixes), all groups */
-	size_t n_port_tables; /* level-3 tables after sharing */
-	size_t n_intervals;   /* port intervals in those tables */
+	size_t n_sources;	/* level-1 keys */
+	size_t n_groups;	/* distinct policy sets shared by sources */
+	size_t n_dst_nodes;	/* level-2 nodes (exact IPs and prefixes), all groups */
+	size_t n_port_tables;	/* level-3 tables after sharing */
+	size_t n_intervals;	/* port intervals in those tables */
 	size_t max_prefix_lens; /* most distinct prefix lengths in one group: worst-case probes */
-	size_t bytes;	      /* memory held */
+	size_t bytes;		/* memory held */
 };
 
 /*
  * Build from rs. Evaluation order is the order of rs->policies (as for pf_ruleset_eval), so
  * rs must be sorted (pf_ruleset_sort). The cache copies what it keeps: rs may be freed
- * afterwards. 0, or -ENOMEM, or -E2BIG past the limits above; *out untouched on error.
+ * afterwards; rs NULL builds an empty cache (every lookup: the default action). 0, or
+ * -ENOMEM, or -E2BIG past the limits above; *out untouched on error.
  */
-int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action, struct pf_cache **out);
+int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
+		   struct pf_cache **out);
 /* NULL-safe; returns NULL so `c = pf_cache_free(c);` works. */
 struct pf_cache *pf_cache_free(struct pf_cache *c);
 /*
  * Same answer as pf_ruleset_eval on the ruleset it was built from, field by field; the
- * policy strings point into the cache. Thread-safe (the cache is read-only after build).
+ * policy strings point into the cache. c must not be NULL. Thread-safe (the cache is
+ * read-only after build); no allocation, no lock, no system call.
  */
 void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const struct pf_addr *dst,
 		     uint16_t dport, struct pf_verdict *out);

@@ -1,19 +1,37 @@
 /*
- * The engine's control protocol: a unix SOCK_SEQPACKET socket, one JSON object per message
- * each way, at most PF_CTL_MAX_MSG bytes. Used by podfence-hook, podfencectl and tests.
+ * The engine's control protocol: a unix SOCK_SEQPACKET socket (mode 0600; the engine answers
+ * only peers whose SO_PEERCRED uid is 0), one JSON object per message each way, at most
+ * PF_CTL_MAX_MSG bytes. A connection may carry several requests, one at a time; one that
+ * sends nothing for 5 s is closed. Used by podfence-hook, podfencectl and tests.
  *
  * Requests ("op" plus fields):
  *   register   {"op":"register","netns":PATH,"pid":N?,"netns_dev":N?,"netns_ino":N?,
- *               "namespace":S,"name":S,"uid":S?,"container":S,"kind":"Pod"|"Container"}
+ *               "namespace":S?,"name":S,"uid":S?,"container":S,"kind":"Pod"|"Container"?}
  *              netns: "/proc/PID/ns/net" or a bind-mounted netns path; dev/ino, when given,
- *              must match what the engine opens (guards against pid reuse).
+ *              must match what the engine opens (guards against pid reuse). namespace
+ *              defaults to "default", kind to "Pod". A pid (given, or read from a /proc path)
+ *              is watched: when it exits, its container counts as unregistered.
+ *              Reply {"ok":true,"new":B,"pod":{namespace,name,uid,kind,netns,netns_dev,
+ *              netns_ino,ips:[...],containers:[...],state,verdicts}}, sent only when the
+ *              cache holds the pod's addresses, the ruleset is installed and the queue bound.
+ *              Several containers of one netns are one pod ("new":false for the later ones).
+ *              The host's (and the engine's own) netns is refused.
  *   unregister {"op":"unregister","container":S,"netns":PATH?}
- *   reload     {"op":"reload"}
- *   status     {"op":"status"}
- * Replies: {"ok":true,...} or {"ok":false,"error":"what was wrong"}.
- * register replies only when the ruleset is installed and the queue bound.
+ *              Reply {"ok":true,"found":B,"released":B}; an unknown container is not an error
+ *              (poststop may run twice). The last container out removes the ruleset.
+ *   reload     {"op":"reload"}  rebuild the verdict cache from the store now; the reply
+ *              {"ok":true,"generation":N,"sources":N,"build_us":N} comes once it is in place.
+ *   status     {"op":"status"}  engine, cache, verdict and event counters, and "pods" (left
+ *              out when the list would not fit one message; "n_pods" is always there).
+ * Replies: {"ok":true,...} or {"ok":false,"error":"what was wrong"}; a malformed, oversized
+ * or unknown request gets an error reply and changes nothing.
  *
- * DRAFT CONTRACT: owned by the engine maintainer.
+ * Pending records: when the engine is unreachable, podfence-hook (fail_mode=open) leaves its
+ * request, as sent, in <state-dir>/pending/<container>.json (written atomically; "op" may be
+ * omitted and then means register). The engine adopts them at start and every few seconds
+ * while it runs, in the order they were written, and deletes each one it has read.
+ *
+ * Owned by the engine maintainer.
  */
 #ifndef PF_CTL_H
 #define PF_CTL_H

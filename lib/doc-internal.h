@@ -12,16 +12,20 @@ struct pf_doc_frame {
 };
 
 struct pf_doc_builder {
-	const struct pf_doc_limits *lim;
+	struct pf_doc_limits lim_buf;
+	const struct pf_doc_limits *lim; /* = &lim_buf */
 	struct pf_doc_frame *stack; /* lim->max_depth frames */
 	unsigned depth;
 	size_t n_nodes;
 	struct pf_node **docs; /* completed top-level values */
 	size_t n_docs, cap_docs;
-	struct pf_error *err;
+	struct pf_error *err; /* the caller's, or err_buf when it passed none */
+	struct pf_error err_buf;
 	unsigned line, col; /* position of the event being built, for messages */
 };
 
+/* lim with every 0 field (or lim NULL) taken from pf_doc_default_limits. */
+void pf_doc_limits_fill(const struct pf_doc_limits *lim, struct pf_doc_limits *out);
 int pf_doc_builder_init(struct pf_doc_builder *b, const struct pf_doc_limits *lim, struct pf_error *err);
 /* Frees everything not taken out of b->docs. */
 void pf_doc_builder_done(struct pf_doc_builder *b);

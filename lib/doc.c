@@ -59,11 +59,30 @@ void pf_docs_free(struct pf_node **docs, size_t n_docs)
 
 /* ---- building ------------------------------------------------------------------------------ */
 
+void pf_doc_limits_fill(const struct pf_doc_limits *lim, struct pf_doc_limits *out)
+{
+	const struct pf_doc_limits *d = &pf_doc_default_limits;
+
+	*out = lim ? *lim : *d;
+	/* A zero limit is a field the caller did not set, not "nothing allowed". */
+	if (!out->max_bytes)
+		out->max_bytes = d->max_bytes;
+	if (!out->max_depth)
+		out->max_depth = d->max_depth;
+	if (!out->max_nodes)
+		out->max_nodes = d->max_nodes;
+	if (!out->max_string)
+		out->max_string = d->max_string;
+	if (!out->max_docs)
+		out->max_docs = d->max_docs;
+}
+
 int pf_doc_builder_init(struct pf_doc_builder *b, const struct pf_doc_limits *lim, struct pf_error *err)
 {
 	memset(b, 0, sizeof(*b));
-	b->lim = lim ? lim : &pf_doc_default_limits;
-	b->err = err;
+	pf_doc_limits_fill(lim, &b->lim_buf);
+	b->lim = &b->lim_buf;
+	b->err = err ? err : &b->err_buf;
 	b->stack = calloc(b->lim->max_depth + 1, sizeof(*b->stack));
 	if (!b->stack)
 		return pf_error_set(err, ENOMEM, "out of memory");

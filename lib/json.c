@@ -143,14 +143,14 @@ static bool blank(const char *s, size_t len)
 static int parse(const char *buf, size_t len, const struct pf_doc_limits *lim, bool stream,
 		 struct pf_node ***docs, size_t *n_docs, struct pf_error *err)
 {
+	struct pf_doc_limits l;
 	struct jctx c = {0};
 	yajl_status st;
 	int r;
 
-	if (!lim)
-		lim = &pf_doc_default_limits;
-	if (len > lim->max_bytes)
-		return pf_error_set(err, E2BIG, "larger than %zu bytes", lim->max_bytes);
+	pf_doc_limits_fill(lim, &l);
+	if (len > l.max_bytes)
+		return pf_error_set(err, E2BIG, "larger than %zu bytes", l.max_bytes);
 	r = pf_doc_builder_init(&c.b, lim, err);
 	if (r < 0)
 		return r;
@@ -186,7 +186,7 @@ static int parse(const char *buf, size_t len, const struct pf_doc_limits *lim, b
 		if (e)
 			yajl_free_error(c.h, e);
 	} else if (st == yajl_status_client_canceled) {
-		r = -(err && err->code ? err->code : EINVAL);
+		r = -(c.b.err->code ? c.b.err->code : EINVAL);
 	} else if (c.b.depth > 0 || (!stream && c.b.n_docs != 1)) {
 		r = pf_error_set(err, EINVAL, "premature end of input");
 	} else {

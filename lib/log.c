@@ -64,7 +64,11 @@ int pf_log_internal(int level, int err, const char *fmt, ...)
 		f = fmt2;
 	}
 	va_start(ap, fmt);
+	/* f is fmt with %m expanded: still the caller's checked format. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
 	vsnprintf(buf, sizeof(buf), f, ap);
+#pragma GCC diagnostic pop
 	va_end(ap);
 	if (log_targets & PF_LOG_SYSLOG)
 		syslog(level, "%s", buf);

@@ -269,6 +269,20 @@ int pf_addrmon_open(void)
 	return PF_TAKE_FD(fd);
 }
 
+/* Only addresses pf_netns_list_addrs reports count: link-local ones come and go (IPv6 DAD
+ * finishing sends RTM_NEWADDR again) without changing the pod's IPs. */
+static bool addr_event_counts(const struct nlmsghdr *nlh)
+{
+	const struct ifaddrmsg *ifa;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
+		return false;
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
+		return true; /* cannot tell: let the caller re-read */
+	ifa = mnl_nlmsg_get_payload(nlh);
+	return ifa->ifa_scope == RT_SCOPE_UNIVERSE;
+}
+
 int pf_addrmon_drain(int fd)
 {
 	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
@@ -295,7 +309,7 @@ int pf_addrmon_drain(int fd)
 		rem = (int)len;
 		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, rem);
 		     nlh = mnl_nlmsg_next(nlh, &rem))
-			if (nlh->nlmsg_type == RTM_NEWADDR || nlh->nlmsg_type == RTM_DELADDR)
+			if (addr_event_counts(nlh))
 				changed = 1;
 	}
 }

@@ -52,8 +52,9 @@ int pf_netns_list_addrs_at(int netns_fd, struct pf_addr **out, size_t *n);
  * change re-read with pf_netns_list_addrs_at (events only say "something changed").
  */
 int pf_addrmon_open(void);
-/* Read everything pending: 1 when an address was added or removed (or events were lost to
- * an overrun, so the caller must re-read), 0 when not, -errno on a socket error. */
+/* Read everything pending: 1 when a global address (one pf_netns_list_addrs would report)
+ * was added, changed or removed, or events were lost to an overrun (so the caller must
+ * re-read); 0 when not; -errno on a socket error. */
 int pf_addrmon_drain(int fd);
 
 #endif

@@ -39,8 +39,8 @@ struct pf_nfq_stats {
  * kernel's answer; also without CAP_NET_ADMIN); err says so. */
 int pf_nfq_open(uint16_t queue_num, bool fail_open, pf_nfq_cb cb, void *userdata,
 		struct pf_nfq **out, struct pf_error *err);
-/* Unbind and close; NULL is fine. Packets still queued get the kernel's default (drop or
- * bypass per rule) once the socket closes. */
+/* Unbind and close; NULL is fine. The kernel drops packets still waiting for our verdict
+ * (their senders retransmit the SYN); later SYNs follow the rule's bypass flag. */
 void pf_nfq_close(struct pf_nfq *q);
 int pf_nfq_fd(const struct pf_nfq *q);
 uint16_t pf_nfq_queue_num(const struct pf_nfq *q);

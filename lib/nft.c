@@ -401,7 +401,6 @@ static int check_cfg(const struct pf_nft_config *cfg)
 	/* Mark 0 is every unmarked packet: everything would be rejected. */
 	if (cfg->reject_mark == 0)
 		return -EINVAL;
-	/* Base chain priorities are signed 32-bit; the hook range is all we need to refuse. */
 	return 0;
 }
 

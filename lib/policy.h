@@ -96,7 +96,7 @@ struct pf_policy_doc {
 	char *namespace; /* may be NULL when unreadable */
 	char *name;	 /* may be NULL when unreadable */
 	unsigned index;	 /* document index in the file, 0-based (empty documents count too) */
-	unsigned line;	 /* line of the document start (YAML), 0 when unknown */
+	unsigned line;	 /* line where the document's content starts, 0 when unknown */
 	unsigned error_line; /* line of the offending field, 0 when unknown or valid */
 	char error[1024];    /* "" when valid */
 };
@@ -112,10 +112,10 @@ struct pf_policy_file {
 };
 
 /*
- * Parse a file's bytes. name is used in messages only. Empty documents (a stray `---`, a file of
- * comments) are skipped, as kubectl does; a file with none is valid and holds no policy. The format is YAML unless the first
- * non-space byte is '{' or '[' (JSON; YAML parsers accept JSON too, but yajl gives better
- * messages). Returns 0 when the file could be split into documents (each doc then valid or
+ * Parse a file's bytes. name is used in messages only. The format is YAML unless the first
+ * non-space byte is '{' or '[': then a JSON stream, one or more values (YAML parsers accept JSON
+ * too, but yajl gives better messages). Empty documents (a stray `---`, a file of comments, a
+ * JSON null) are skipped, as kubectl does; a file with none is valid and holds no policy. Returns 0 when the file could be split into documents (each doc then valid or
  * not), or a negative errno with err set when the file as a whole is unreadable (syntax
  * error, too large, too many documents) — then nothing in it is applied.
  */

@@ -5,6 +5,9 @@
 #include "store.h"
 
 #define BUSY_TIMEOUT_MS 5000
+#ifndef SQLITE_OPEN_EXRESCODE /* sqlite < 3.37: extended codes are switched on after open */
+#define SQLITE_OPEN_EXRESCODE 0
+#endif
 #define STMT_CACHE 48
 
 struct stmt_slot {
@@ -15,8 +18,8 @@ struct stmt_slot {
 struct pf_store {
 	sqlite3 *db;
 	bool readonly;
-	bool in_txn;  /* explicit pf_store_begin() */
-	bool marking; /* between mark_workloads and sweep_workloads */
+	bool in_txn;	 /* explicit pf_store_begin() */
+	bool marking;	 /* between mark_workloads and sweep_workloads */
 	uint64_t writes; /* statements that changed rows of the database (not temp scratch) */
 	struct stmt_slot cache[STMT_CACHE];
 };
@@ -256,8 +259,17 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 			r = pf_mkdir_p(dir, 0750);
 		if (r < 0) {
 			free(s);
-			return pf_error_set(err, -r, "%s: cannot create its directory: %s", path, strerror(-r));
+			return pf_error_set(err, -r, "%s: cannot create its directory: %s", path,
+					    strerror(-r));
 		}
+	}
+
+	if (s->readonly && access(path, F_OK) < 0) {
+		r = pf_error_set(err, errno,
+				 "%s: %s; podfenced or podfence-sync create the store",
+				 path, strerror(errno));
+		free(s);
+		return r;
 	}
 
 	oflags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE |
@@ -268,13 +280,14 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 				 s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
+	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
 
 	r = exec(s, "PRAGMA foreign_keys = ON", err);
 	if (r < 0)
 		goto fail_prefix;
 	if (!s->readonly) {
-		/* WAL: readers see the last commit, never a write in progress, and never block it. */
+		/* WAL: readers see the last commit, never a write in progress, never block it. */
 		r = exec(s, "PRAGMA journal_mode = WAL", err);
 		if (r >= 0)
 			r = exec(s, "PRAGMA synchronous = NORMAL", err);
@@ -291,15 +304,16 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 	}
 	if (s->readonly) {
 		if (v < PF_SCHEMA_VERSION) {
-			r = pf_error_set(err, EPROTO,
-					 "%s: database schema version %d is older than this build's (%d) "
-					 "or the database is missing; start podfenced or podfence-sync to "
-					 "create or migrate it",
-					 path, v, PF_SCHEMA_VERSION);
+			r = pf_error_set(
+				err, EPROTO,
+				"%s: database schema version %d is older than this build's (%d) "
+				"or the database is missing; start podfenced or podfence-sync to "
+				"create or migrate it",
+				path, v, PF_SCHEMA_VERSION);
 			goto fail;
 		}
 	} else {
-		r = migrate(s, path, err);
+		r = v < PF_SCHEMA_VERSION ? migrate(s, path, err) : 0;
 		if (r < 0)
 			goto fail;
 		/* Connection-private scratch sets: marking them changes nothing others can see. */
@@ -403,11 +417,11 @@ void pf_store_rollback(struct pf_store *s)
 
 /* ---- policies ---------------------------------------------------------------------------- */
 
-static const char SQL_POLICY_FIND[] =
-	"SELECT id, source, in_force, valid, error, spec FROM policy WHERE namespace = ?1 AND name = ?2";
+static const char SQL_POLICY_FIND[] = "SELECT id, source, in_force, valid, error, spec FROM policy "
+				      "WHERE namespace = ?1 AND name = ?2";
 static const char SQL_POLICY_INSERT[] =
-	"INSERT INTO policy (namespace, name, source, in_force, valid, error, priority, n_rules, spec, "
-	"updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	"INSERT INTO policy (namespace, name, source, in_force, valid, error, priority, n_rules, "
+	"spec, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 static const char SQL_POLICY_SET_VALID[] =
 	"UPDATE policy SET in_force = 1, valid = 1, error = NULL, priority = ?2, n_rules = ?3, "
 	"spec = ?4, updated_at = ?5 WHERE id = ?1";
@@ -415,16 +429,16 @@ static const char SQL_POLICY_SET_ERROR[] =
 	"UPDATE policy SET valid = 0, error = ?2, updated_at = ?3 WHERE id = ?1";
 static const char SQL_TARGET_CLEAR[] = "DELETE FROM policy_target WHERE policy_id = ?1";
 static const char SQL_RULE_CLEAR[] = "DELETE FROM policy_rule WHERE policy_id = ?1";
-static const char SQL_TARGET_INSERT[] =
-	"INSERT INTO policy_target (policy_id, idx, kind, namespace, name) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_TARGET_INSERT[] = "INSERT INTO policy_target (policy_id, idx, kind, "
+					"namespace, name) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_RULE_INSERT[] =
 	"INSERT INTO policy_rule (policy_id, rule_index, action, log, any_dst, destination, ports) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_PEER_INSERT[] =
 	"INSERT INTO rule_peer (policy_id, rule_index, idx, kind, namespace, name, cidr) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-static const char SQL_PORT_INSERT[] =
-	"INSERT INTO rule_port (policy_id, rule_index, idx, port, end_port) VALUES (?1, ?2, ?3, ?4, ?5)";
+static const char SQL_PORT_INSERT[] = "INSERT INTO rule_port (policy_id, rule_index, idx, port, "
+				      "end_port) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_SOURCE_ERROR_INSERT[] =
 	"INSERT INTO source_error (source, doc_index, namespace, name, error, updated_at) "
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -520,7 +534,8 @@ static int source_error_add(struct pf_store *s, const char *source, int doc_inde
 	return step_done(s, st, err);
 }
 
-static int insert_rules(struct pf_store *s, int64_t id, const struct pf_policy *p, struct pf_error *err)
+static int insert_rules(struct pf_store *s, int64_t id, const struct pf_policy *p,
+			struct pf_error *err)
 {
 	sqlite3_stmt *st;
 	int r;
@@ -546,7 +561,8 @@ static int insert_rules(struct pf_store *s, int64_t id, const struct pf_policy *
 		const struct pf_rule *rule = &p->egress[i];
 		_cleanup_free_ char *dst = NULL, *ports = NULL;
 
-		if (pf_rule_destination_string(rule, &dst) < 0 || pf_rule_ports_string(rule, &ports) < 0)
+		if (pf_rule_destination_string(rule, &dst) < 0 ||
+		    pf_rule_ports_string(rule, &ports) < 0)
 			return pf_error_set(err, ENOMEM, "out of memory");
 		r = prep(s, SQL_RULE_INSERT, &st, err);
 		if (r < 0)
@@ -576,8 +592,10 @@ static int insert_rules(struct pf_store *s, int64_t id, const struct pf_policy *
 				bind_text(st, 7, pf_prefix_fmt(&peer->cidr, buf));
 			} else {
 				bind_text(st, 4, pf_kind_to_string(peer->ref.kind));
-				bind_text(st, 5, peer->ref.kind == PF_KIND_NAMESPACE ? peer->ref.name
-										     : peer->ref.namespace);
+				bind_text(st, 5,
+					  peer->ref.kind == PF_KIND_NAMESPACE
+						  ? peer->ref.name
+						  : peer->ref.namespace);
 				bind_text(st, 6, peer->ref.name);
 			}
 			r = step_done(s, st, err);
@@ -686,8 +704,9 @@ static int policy_write_valid(struct pf_store *s, const char *source, const stru
 }
 
 /* Record an invalid version; whatever version was in force stays. Returns 1 (rejected). */
-static int policy_write_invalid(struct pf_store *s, const char *source, const char *ns, const char *name,
-				int doc_index, const char *msg, int64_t now, struct pf_error *err)
+static int policy_write_invalid(struct pf_store *s, const char *source, const char *ns,
+				const char *name, int doc_index, const char *msg, int64_t now,
+				struct pf_error *err)
 {
 	struct policy_row row;
 	sqlite3_stmt *st;
@@ -771,8 +790,8 @@ static void doc_message(const struct pf_policy_doc *d, bool located, char *buf, 
 		snprintf(buf, size, "document %u: %s", d->index + 1, e);
 }
 
-static int write_doc(struct pf_store *s, const char *source, const struct pf_policy_doc *d, bool located,
-		     int64_t now, struct pf_error *err)
+static int write_doc(struct pf_store *s, const char *source, const struct pf_policy_doc *d,
+		     bool located, int64_t now, struct pf_error *err)
 {
 	char msg[sizeof(d->error) + 64];
 
@@ -782,7 +801,8 @@ static int write_doc(struct pf_store *s, const char *source, const struct pf_pol
 	return policy_write_invalid(s, source, d->namespace, d->name, (int)d->index, msg, now, err);
 }
 
-static int exec_source(struct pf_store *s, const char *sql, const char *source, struct pf_error *err)
+static int exec_source(struct pf_store *s, const char *sql, const char *source,
+		       struct pf_error *err)
 {
 	sqlite3_stmt *st;
 	int r = prep(s, sql, &st, err);
@@ -834,7 +854,7 @@ static int find_duplicates(const struct pf_policy_doc *docs, size_t n, bool **ou
 	}
 	for (size_t i = 0; i < n; i++)
 		if (doc_ns(&docs[i]) && doc_name(&docs[i]))
-			keys[k++] = (struct doc_key){doc_ns(&docs[i]), doc_name(&docs[i]), i};
+			keys[k++] = (struct doc_key){ doc_ns(&docs[i]), doc_name(&docs[i]), i };
 	qsort(keys, k, sizeof(*keys), doc_key_order);
 	for (size_t j = 1; j < k; j++)
 		if (!strcmp(keys[j].ns, keys[j - 1].ns) && !strcmp(keys[j].name, keys[j - 1].name))
@@ -843,10 +863,12 @@ static int find_duplicates(const struct pf_policy_doc *docs, size_t n, bool **ou
 	return 0;
 }
 
-static int sync_source_locked(struct pf_store *s, const char *source, const struct pf_policy_doc *docs,
-			      size_t n_docs, int64_t now, struct pf_error *err)
+static int sync_source_locked(struct pf_store *s, const char *source,
+			      const struct pf_policy_doc *docs, size_t n_docs, int64_t now,
+			      struct pf_error *err)
 {
 	_cleanup_free_ bool *dups = NULL;
+	char msg[256]; /* bound SQLITE_STATIC: lives until the statement ran */
 	sqlite3_stmt *st;
 	size_t n_invalid = 0;
 	int r, errors = 0;
@@ -869,11 +891,12 @@ static int sync_source_locked(struct pf_store *s, const char *source, const stru
 		if (!d->policy)
 			n_invalid++;
 		if (dups[i]) {
-			char msg[512];
+			char dmsg[512];
 
-			snprintf(msg, sizeof(msg), "document %u: %s/%s is defined more than once in this source",
+			snprintf(dmsg, sizeof(dmsg),
+				 "document %u: %s/%s is defined more than once in this source",
 				 d->index + 1, ns, name);
-			r = source_error_add(s, source, (int)d->index, ns, name, msg, now, err);
+			r = source_error_add(s, source, (int)d->index, ns, name, dmsg, now, err);
 			if (r < 0)
 				return r;
 			errors++;
@@ -886,11 +909,10 @@ static int sync_source_locked(struct pf_store *s, const char *source, const stru
 	}
 
 	if (n_invalid) {
-		char msg[256];
-
 		/* The invalid doc may be this policy with a mangled name: keep it in force. */
 		snprintf(msg, sizeof(msg),
-			 "no longer in the source, but kept in force while %zu of its documents %s invalid",
+			 "no longer in the source, but kept in force while %zu of its documents %s "
+			 "invalid",
 			 n_invalid, n_invalid == 1 ? "is" : "are");
 		r = prep(s, SQL_SOURCE_KEEP_UNSEEN, &st, err);
 		if (r < 0)
@@ -919,13 +941,14 @@ int pf_store_sync_source(struct pf_store *s, const char *source, const struct pf
 	return op_end(s, r, err);
 }
 
-static const char SQL_SOURCE_SET_ERROR[] =
-	"UPDATE policy SET valid = 0, error = ?2, updated_at = ?3 WHERE source = ?1 AND (valid OR error IS NOT ?2)";
+static const char SQL_SOURCE_SET_ERROR[] = "UPDATE policy SET valid = 0, error = ?2, updated_at = "
+					   "?3 WHERE source = ?1 AND (valid OR error IS NOT ?2)";
 static const char SQL_SOURCE_COUNT[] = "SELECT count(*) FROM policy WHERE source = ?1";
 static const char SQL_SOURCE_ERROR_SAME[] =
 	"SELECT count(*) FROM source_error WHERE source = ?1 AND doc_index IS NULL AND error = ?2";
 
-int pf_store_source_error(struct pf_store *s, const char *source, const char *error, struct pf_error *err)
+int pf_store_source_error(struct pf_store *s, const char *source, const char *error,
+			  struct pf_error *err)
 {
 	int64_t now = pf_now_ms();
 	sqlite3_stmt *st;
@@ -1013,7 +1036,7 @@ static const char SQL_SOURCE_ERROR_DELETE_NAME[] =
 int pf_store_delete_policy(struct pf_store *s, const char *namespace, const char *name,
 			   struct pf_error *err)
 {
-	const char *sqls[] = {SQL_POLICY_DELETE, SQL_SOURCE_ERROR_DELETE_NAME};
+	const char *sqls[] = { SQL_POLICY_DELETE, SQL_SOURCE_ERROR_DELETE_NAME };
 	sqlite3_stmt *st;
 	int r;
 
@@ -1046,11 +1069,13 @@ int pf_store_delete_source(struct pf_store *s, const char *source, struct pf_err
 }
 
 static const char SQL_SOURCE_RENAME[] = "UPDATE policy SET source = ?2 WHERE source = ?1";
-static const char SQL_SOURCE_ERRORS_RENAME[] = "UPDATE source_error SET source = ?2 WHERE source = ?1";
+static const char SQL_SOURCE_ERRORS_RENAME[] =
+	"UPDATE source_error SET source = ?2 WHERE source = ?1";
 
-int pf_store_rename_source(struct pf_store *s, const char *from, const char *to, struct pf_error *err)
+int pf_store_rename_source(struct pf_store *s, const char *from, const char *to,
+			   struct pf_error *err)
 {
-	const char *sqls[] = {SQL_SOURCE_RENAME, SQL_SOURCE_ERRORS_RENAME};
+	const char *sqls[] = { SQL_SOURCE_RENAME, SQL_SOURCE_ERRORS_RENAME };
 	sqlite3_stmt *st;
 	int r;
 
@@ -1089,7 +1114,8 @@ int pf_store_list_sources(struct pf_store *s, char ***out, size_t *n_out, struct
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (pf_grow((void **)&v, &cap, n, sizeof(*v)) < 0 || !(v[n] = strdup(col_text(st, 0)))) {
+		if (pf_grow((void **)&v, &cap, n, sizeof(*v)) < 0 ||
+		    !(v[n] = strdup(col_text(st, 0)))) {
 			for (size_t i = 0; i < n; i++)
 				free(v[i]);
 			free(v);
@@ -1121,7 +1147,8 @@ static int addr_order(const void *a, const void *b)
 }
 
 /* Canonical text of each address, sorted (IPv4 before IPv6, numeric), duplicates removed. */
-static int ip_texts(const struct pf_addr *ips, size_t n, char (**out)[PF_ADDR_STRLEN], size_t *n_out)
+static int ip_texts(const struct pf_addr *ips, size_t n, char (**out)[PF_ADDR_STRLEN],
+		    size_t *n_out)
 {
 	_cleanup_free_ struct pf_addr *sorted = NULL;
 	char(*t)[PF_ADDR_STRLEN];
@@ -1151,12 +1178,14 @@ static int ip_texts(const struct pf_addr *ips, size_t n, char (**out)[PF_ADDR_ST
 
 static const char SQL_WORKLOAD_FIND[] =
 	"SELECT id FROM workload WHERE kind = ?1 AND namespace = ?2 AND name = ?3";
-static const char SQL_WORKLOAD_IPS[] = "SELECT ip FROM workload_ip WHERE workload_id = ?1 ORDER BY ip";
+static const char SQL_WORKLOAD_IPS[] =
+	"SELECT ip FROM workload_ip WHERE workload_id = ?1 ORDER BY ip";
 static const char SQL_WORKLOAD_INSERT[] =
 	"INSERT INTO workload (kind, namespace, name, updated_at) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_WORKLOAD_TOUCH[] = "UPDATE workload SET updated_at = ?2 WHERE id = ?1";
 static const char SQL_WORKLOAD_IPS_CLEAR[] = "DELETE FROM workload_ip WHERE workload_id = ?1";
-static const char SQL_WORKLOAD_IP_INSERT[] = "INSERT OR IGNORE INTO workload_ip (workload_id, ip) VALUES (?1, ?2)";
+static const char SQL_WORKLOAD_IP_INSERT[] =
+	"INSERT OR IGNORE INTO workload_ip (workload_id, ip) VALUES (?1, ?2)";
 static const char SQL_SEEN_WORKLOAD[] = "INSERT OR IGNORE INTO temp.seen_workload (id) VALUES (?1)";
 
 /* Does the stored IP set of workload id equal t[0..n) (both compared as sorted text)? */
@@ -1195,8 +1224,9 @@ static const char *kind_name(enum pf_kind kind)
 	return pf_kind_to_string(kind);
 }
 
-int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace, const char *name,
-			  const struct pf_addr *ips, size_t n_ips, struct pf_error *err)
+int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
+			  const char *name, const struct pf_addr *ips, size_t n_ips,
+			  struct pf_error *err)
 {
 	_cleanup_free_ char(*t)[PF_ADDR_STRLEN] = NULL;
 	const char *k = kind_name(kind);
@@ -1208,7 +1238,7 @@ int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *nam
 	if (!k || !namespace || !name)
 		return pf_error_set(err, EINVAL, "store: invalid workload");
 	if (kind == PF_KIND_NAMESPACE)
-		namespace = name;
+	namespace = name;
 	r = ip_texts(ips, n_ips, &t, &n);
 	if (r < 0)
 		return pf_error_set(err, -r, "out of memory");
@@ -1301,7 +1331,7 @@ int pf_store_delete_workload(struct pf_store *s, enum pf_kind kind, const char *
 	if (!k || !namespace || !name)
 		return pf_error_set(err, EINVAL, "store: invalid workload");
 	if (kind == PF_KIND_NAMESPACE)
-		namespace = name;
+	namespace = name;
 	r = op_begin(s, err);
 	if (r < 0)
 		return r;
@@ -1353,15 +1383,16 @@ int pf_store_sweep_workloads(struct pf_store *s, struct pf_error *err)
 
 static const char SQL_POD_FIND[] = "SELECT id FROM pod WHERE netns_dev = ?1 AND netns_ino = ?2";
 static const char SQL_POD_INSERT[] =
-	"INSERT INTO pod (netns_dev, netns_ino, namespace, name, uid, kind, netns_path, ips, containers, "
-	"registered_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	"INSERT INTO pod (netns_dev, netns_ino, namespace, name, uid, kind, netns_path, ips, "
+	"containers, registered_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char SQL_POD_UPDATE[] =
 	"UPDATE pod SET namespace = ?3, name = ?4, uid = ?5, kind = ?6, netns_path = ?7, ips = ?8, "
 	"containers = ?9, registered_at = ?10, state = ?11 WHERE netns_dev = ?1 AND netns_ino = ?2";
 static const char SQL_POD_CHILDREN_CLEAR_IP[] = "DELETE FROM pod_ip WHERE pod_id = ?1";
 static const char SQL_POD_CHILDREN_CLEAR_CT[] = "DELETE FROM pod_container WHERE pod_id = ?1";
 static const char SQL_POD_IP_INSERT[] = "INSERT OR IGNORE INTO pod_ip (pod_id, ip) VALUES (?1, ?2)";
-static const char SQL_POD_CT_INSERT[] = "INSERT INTO pod_container (pod_id, idx, container) VALUES (?1, ?2, ?3)";
+static const char SQL_POD_CT_INSERT[] =
+	"INSERT INTO pod_container (pod_id, idx, container) VALUES (?1, ?2, ?3)";
 
 /* "a, b, c" of n strings, the i-th at get(v, i). */
 static char *join(const void *v, size_t n, const char *(*get)(const void *v, size_t i))
@@ -1406,7 +1437,8 @@ int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct p
 	int r, rc;
 
 	if (!p->namespace || !p->name || !p->kind || !p->state)
-		return pf_error_set(err, EINVAL, "store: pod record without namespace, name, kind or state");
+		return pf_error_set(err, EINVAL,
+				    "store: pod record without namespace, name, kind or state");
 	if (p->netns_dev > INT64_MAX || p->netns_ino > INT64_MAX)
 		return pf_error_set(err, ERANGE, "store: netns identity out of range");
 	r = ip_texts(p->ips, p->n_ips, &t, &n);
@@ -1454,7 +1486,7 @@ int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct p
 	if (id < 0) {
 		id = sqlite3_last_insert_rowid(s->db);
 	} else {
-		const char *clear[] = {SQL_POD_CHILDREN_CLEAR_IP, SQL_POD_CHILDREN_CLEAR_CT};
+		const char *clear[] = { SQL_POD_CHILDREN_CLEAR_IP, SQL_POD_CHILDREN_CLEAR_CT };
 
 		for (size_t i = 0; i < PF_ARRAY_SIZE(clear); i++) {
 			r = prep(s, clear[i], &st, err);
@@ -1493,7 +1525,8 @@ out:
 
 static const char SQL_POD_DELETE[] = "DELETE FROM pod WHERE netns_dev = ?1 AND netns_ino = ?2";
 
-int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino, struct pf_error *err)
+int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
+			struct pf_error *err)
 {
 	sqlite3_stmt *st;
 	int r;
@@ -1561,11 +1594,12 @@ static void *find_by_id(void *base, size_t n, size_t size, size_t off, int64_t i
 	return NULL;
 }
 
-static const char SQL_PODS_LIST[] =
-	"SELECT id, namespace, name, uid, kind, netns_dev, netns_ino, netns_path, registered_at, state "
-	"FROM pod ORDER BY id";
+static const char SQL_PODS_LIST[] = "SELECT id, namespace, name, uid, kind, netns_dev, netns_ino, "
+				    "netns_path, registered_at, state "
+				    "FROM pod ORDER BY id";
 static const char SQL_PODS_IPS[] = "SELECT pod_id, ip FROM pod_ip ORDER BY pod_id";
-static const char SQL_PODS_CTS[] = "SELECT pod_id, container FROM pod_container ORDER BY pod_id, idx";
+static const char SQL_PODS_CTS[] =
+	"SELECT pod_id, container FROM pod_container ORDER BY pod_id, idx";
 
 struct pod_slot {
 	int64_t id;
@@ -1616,7 +1650,8 @@ static int list_pods_locked(struct pf_store *s, struct pf_pod_record **out, size
 
 	r = oom ? -ENOMEM : prep(s, SQL_PODS_IPS, &st, err);
 	while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct pod_slot *sl = find_by_id(slots, n, sizeof(*slots), 0, sqlite3_column_int64(st, 0));
+		struct pod_slot *sl =
+			find_by_id(slots, n, sizeof(*slots), 0, sqlite3_column_int64(st, 0));
 		struct pf_pod_record *p;
 
 		if (!sl)
@@ -1635,14 +1670,16 @@ static int list_pods_locked(struct pf_store *s, struct pf_pod_record **out, size
 	if (r >= 0)
 		r = prep(s, SQL_PODS_CTS, &st, err);
 	while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct pod_slot *sl = find_by_id(slots, n, sizeof(*slots), 0, sqlite3_column_int64(st, 0));
+		struct pod_slot *sl =
+			find_by_id(slots, n, sizeof(*slots), 0, sqlite3_column_int64(st, 0));
 		struct pf_pod_record *p;
 		char *c;
 
 		if (!sl)
 			continue;
 		p = &v[sl - slots];
-		if (pf_grow((void **)&p->containers, &sl->cap_cts, p->n_containers, sizeof(char *)) < 0 ||
+		if (pf_grow((void **)&p->containers, &sl->cap_cts, p->n_containers,
+			    sizeof(char *)) < 0 ||
 		    !(c = strdup(col_text(st, 1) ? col_text(st, 1) : ""))) {
 			r = -ENOMEM;
 			break;
@@ -1661,7 +1698,8 @@ static int list_pods_locked(struct pf_store *s, struct pf_pod_record **out, size
 	return 0;
 }
 
-int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n, struct pf_error *err)
+int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n,
+		       struct pf_error *err)
 {
 	int r;
 
@@ -1678,11 +1716,12 @@ int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n
 /* ---- events -------------------------------------------------------------------------------- */
 
 static const char SQL_EVENT_INSERT[] =
-	"INSERT INTO event (at, pod_namespace, pod_name, src, dst, dport, action, policy_namespace, "
+	"INSERT INTO event (at, pod_namespace, pod_name, src, dst, dport, action, "
+	"policy_namespace, "
 	"policy_name, rule_index, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 /* Ids only grow, so the newest max_rows are the ids from the max_rows-th largest on. */
-static const char SQL_EVENT_TRIM[] =
-	"DELETE FROM event WHERE id < (SELECT id FROM event ORDER BY id DESC LIMIT 1 OFFSET ?1 - 1)";
+static const char SQL_EVENT_TRIM[] = "DELETE FROM event WHERE id < (SELECT id FROM event ORDER BY "
+				     "id DESC LIMIT 1 OFFSET ?1 - 1)";
 
 int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t n, size_t max_rows,
 			   struct pf_error *err)
@@ -1760,8 +1799,8 @@ static const char SQL_RS_DST_IPS[] =
 static const char SQL_RS_DST_NETS[] =
 	"SELECT policy_id, rule_index, cidr FROM rule_peer WHERE cidr IS NOT NULL "
 	"ORDER BY policy_id, rule_index, idx";
-static const char SQL_RS_PORTS[] =
-	"SELECT policy_id, rule_index, port, end_port FROM rule_port ORDER BY policy_id, rule_index, idx";
+static const char SQL_RS_PORTS[] = "SELECT policy_id, rule_index, port, end_port FROM rule_port "
+				   "ORDER BY policy_id, rule_index, idx";
 
 /* Growth state kept beside each policy while loading (the ruleset has no capacity fields). */
 struct rs_slot {
@@ -1790,7 +1829,8 @@ static void rs_load_done(struct rs_load *l)
 /* The rule (policy_id, rule_index) of the current row, or NULL when it is not in force. */
 static struct pf_rs_rule *rs_rule(struct rs_load *l, sqlite3_stmt *st, struct rs_slot **slot_out)
 {
-	struct rs_slot *sl = find_by_id(l->slots, l->n, sizeof(*l->slots), 0, sqlite3_column_int64(st, 0));
+	struct rs_slot *sl =
+		find_by_id(l->slots, l->n, sizeof(*l->slots), 0, sqlite3_column_int64(st, 0));
 	struct pf_rs_policy *p;
 	int64_t ri = sqlite3_column_int64(st, 1);
 
@@ -1827,7 +1867,8 @@ static int load_ruleset_locked(struct pf_store *s, struct rs_load *l, struct pf_
 
 		if (n_rules < 0 || n_rules > PF_POLICY_MAX_RULES)
 			continue;
-		if (pf_grow((void **)&rs->policies, &cap, rs->n_policies, sizeof(*rs->policies)) < 0 ||
+		if (pf_grow((void **)&rs->policies, &cap, rs->n_policies, sizeof(*rs->policies)) <
+			    0 ||
 		    pf_grow((void **)&l->slots, &cap_slots, l->n, sizeof(*l->slots)) < 0) {
 			sqlite3_reset(st);
 			return pf_error_set(err, ENOMEM, "out of memory");
@@ -1889,7 +1930,8 @@ static int load_ruleset_locked(struct pf_store *s, struct rs_load *l, struct pf_
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct rs_slot *sl = find_by_id(l->slots, l->n, sizeof(*l->slots), 0, sqlite3_column_int64(st, 0));
+		struct rs_slot *sl = find_by_id(l->slots, l->n, sizeof(*l->slots), 0,
+						sqlite3_column_int64(st, 0));
 		struct pf_rs_policy *p;
 
 		if (!sl)
@@ -1917,7 +1959,8 @@ static int load_ruleset_locked(struct pf_store *s, struct rs_load *l, struct pf_
 		if (!rule)
 			continue;
 		j = rule->rule_index;
-		if (pf_grow((void **)&rule->dst_ips, &sl->cap_ips[j], rule->n_dst_ips, sizeof(*rule->dst_ips)) < 0) {
+		if (pf_grow((void **)&rule->dst_ips, &sl->cap_ips[j], rule->n_dst_ips,
+			    sizeof(*rule->dst_ips)) < 0) {
 			sqlite3_reset(st);
 			return pf_error_set(err, ENOMEM, "out of memory");
 		}
@@ -1939,7 +1982,8 @@ static int load_ruleset_locked(struct pf_store *s, struct rs_load *l, struct pf_
 		if (!rule)
 			continue;
 		j = rule->rule_index;
-		if (pf_grow((void **)&rule->dst_nets, &sl->cap_nets[j], rule->n_dst_nets, sizeof(*rule->dst_nets)) < 0) {
+		if (pf_grow((void **)&rule->dst_nets, &sl->cap_nets[j], rule->n_dst_nets,
+			    sizeof(*rule->dst_nets)) < 0) {
 			sqlite3_reset(st);
 			return pf_error_set(err, ENOMEM, "out of memory");
 		}
@@ -1962,7 +2006,8 @@ static int load_ruleset_locked(struct pf_store *s, struct rs_load *l, struct pf_
 		if (!rule)
 			continue;
 		j = rule->rule_index;
-		if (pf_grow((void **)&rule->ports, &sl->cap_ports[j], rule->n_ports, sizeof(*rule->ports)) < 0) {
+		if (pf_grow((void **)&rule->ports, &sl->cap_ports[j], rule->n_ports,
+			    sizeof(*rule->ports)) < 0) {
 			sqlite3_reset(st);
 			return pf_error_set(err, ENOMEM, "out of memory");
 		}
@@ -1975,7 +2020,7 @@ static int load_ruleset_locked(struct pf_store *s, struct rs_load *l, struct pf_
 
 int pf_store_load_ruleset(struct pf_store *s, struct pf_ruleset **out, struct pf_error *err)
 {
-	struct rs_load l = {0};
+	struct rs_load l = { 0 };
 	int r;
 
 	*out = NULL;

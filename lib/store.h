@@ -61,7 +61,8 @@ int pf_store_sync_source(struct pf_store *s, const char *source, const struct pf
 			 size_t n_docs, struct pf_error *err);
 /* The source as a whole is unreadable: keep every policy of it in force, record error (on each
  * of its policies, or as an error row of the source when it has none). */
-int pf_store_source_error(struct pf_store *s, const char *source, const char *error, struct pf_error *err);
+int pf_store_source_error(struct pf_store *s, const char *source, const char *error,
+			  struct pf_error *err);
 /* Kubernetes objects one at a time (inside begin/commit for batches). put_policy returns 1 when
  * the doc was recorded with an error (the last valid version stays in force), 0 when applied. */
 int pf_store_put_policy(struct pf_store *s, const char *source, const struct pf_policy_doc *doc,
@@ -71,7 +72,8 @@ int pf_store_delete_policy(struct pf_store *s, const char *namespace, const char
 int pf_store_delete_source(struct pf_store *s, const char *source, struct pf_error *err);
 /* A renamed file: its policies and errors move to the new name unchanged (still in force, even
  * when its latest version is invalid). Whatever `to` held before is deleted. */
-int pf_store_rename_source(struct pf_store *s, const char *from, const char *to, struct pf_error *err);
+int pf_store_rename_source(struct pf_store *s, const char *from, const char *to,
+			   struct pf_error *err);
 /* Every source that has policies or errors in the store, sorted (strings and array malloc'ed). */
 int pf_store_list_sources(struct pf_store *s, char ***out, size_t *n, struct pf_error *err);
 
@@ -80,8 +82,9 @@ int pf_store_list_sources(struct pf_store *s, char ***out, size_t *n, struct pf_
 /* A Service's IPs are its cluster IPs and the IPs of the pods behind it; a Namespace workload
  * (namespace and name both its name) every pod in it. Unchanged IPs write nothing. */
 
-int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace, const char *name,
-			  const struct pf_addr *ips, size_t n_ips, struct pf_error *err);
+int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
+			  const char *name, const struct pf_addr *ips, size_t n_ips,
+			  struct pf_error *err);
 int pf_store_delete_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
 			     const char *name, struct pf_error *err);
 /* Remove every workload not put since pf_store_mark_workloads() (full resync). The marks are
@@ -94,8 +97,8 @@ int pf_store_sweep_workloads(struct pf_store *s, struct pf_error *err);
 struct pf_pod_record {
 	char *namespace;
 	char *name;
-	char *uid;	   /* may be NULL */
-	char *kind;	   /* "Pod" or "Container" (Podman/runc) */
+	char *uid;	    /* may be NULL */
+	char *kind;	    /* "Pod" or "Container" (Podman/runc) */
 	uint64_t netns_dev; /* identity of the pod: the netns device and inode */
 	uint64_t netns_ino;
 	char *netns_path;  /* how it was opened */
@@ -104,14 +107,16 @@ struct pf_pod_record {
 	struct pf_addr *ips;
 	size_t n_ips;
 	int64_t registered_at_ms; /* 0 in put_pod: now */
-	char *state; /* "enforced", "pending", "failed: ..." */
+	char *state;		  /* "enforced", "pending", "failed: ..." */
 };
 
 /* Insert or replace the pod of (netns_dev, netns_ino). Its ips are what Pod and Namespace refs
  * resolve to, and what matches workload IPs for applied_policies. */
 int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct pf_error *err);
-int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino, struct pf_error *err);
-int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n, struct pf_error *err);
+int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
+			struct pf_error *err);
+int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n,
+		       struct pf_error *err);
 void pf_pod_records_free(struct pf_pod_record *p, size_t n);
 
 /* ---- events (podfenced) ---------------------------------------------------------------- */

@@ -254,6 +254,7 @@ static int on_event(struct yctx *c, const yaml_event_t *ev)
 int pf_yaml_parse(const char *buf, size_t len, const struct pf_doc_limits *lim, struct pf_node ***docs,
 		  size_t *n_docs, struct pf_error *err)
 {
+	struct pf_doc_limits l;
 	struct yctx c = {0};
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -262,10 +263,9 @@ int pf_yaml_parse(const char *buf, size_t len, const struct pf_doc_limits *lim, 
 
 	*docs = NULL;
 	*n_docs = 0;
-	if (!lim)
-		lim = &pf_doc_default_limits;
-	if (len > lim->max_bytes)
-		return pf_error_set(err, E2BIG, "larger than %zu bytes", lim->max_bytes);
+	pf_doc_limits_fill(lim, &l);
+	if (len > l.max_bytes)
+		return pf_error_set(err, E2BIG, "larger than %zu bytes", l.max_bytes);
 	r = pf_doc_builder_init(&c.b, lim, err);
 	if (r < 0)
 		return r;

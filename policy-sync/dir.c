@@ -27,16 +27,17 @@
 #define MAX_FILES 4096
 #define MAX_MOVES 64
 
-static const uint32_t dir_mask = IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO |
-				 IN_DELETE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |
-				 IN_EXCL_UNLINK;
-static const uint32_t parent_mask = IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
+static const uint32_t dir_mask = IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_FROM |
+				 IN_MOVED_TO | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF |
+				 IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK;
+static const uint32_t parent_mask =
+	IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
 
 struct dir_file {
 	char *name;
 	uint64_t hash; /* of the content last synced (valid when synced) */
 	bool synced;
-	bool had_errors; /* some doc rejected: retried when other files change (a conflict may be gone) */
+	bool had_errors; /* some doc rejected: retry when others change (a conflict may be gone) */
 	bool touched;	 /* scratch: handled in this batch */
 };
 
@@ -55,6 +56,7 @@ struct dir_sync {
 	const char *base;
 	int ifd;
 	int wd_dir, wd_parent;
+	bool once;
 	bool dir_missing_logged;
 
 	struct dir_file *files;
@@ -72,6 +74,11 @@ struct dir_sync {
 	uint64_t next_full;
 
 	unsigned n_errors; /* docs/files rejected in the last batch, for --once */
+
+	/* The reload request to the engine in flight, never waited for: the loop keeps watching. */
+	int notify_fd;
+	uint64_t notify_deadline;
+	bool notify_again; /* another commit since it was sent */
 };
 
 /* ---- names ----------------------------------------------------------------------------- */
@@ -183,7 +190,7 @@ static void move_from(struct dir_sync *d, uint32_t cookie, const char *name)
 
 	if (d->n_moves >= MAX_MOVES || !(n = strdup(name)))
 		return; /* then it is a delete and a create: correct, only not as gentle */
-	d->moves[d->n_moves++] = (struct dir_move){.cookie = cookie, .from = n};
+	d->moves[d->n_moves++] = (struct dir_move){ .cookie = cookie, .from = n };
 }
 
 static void move_to(struct dir_sync *d, uint32_t cookie, const char *name)
@@ -195,7 +202,7 @@ static void move_to(struct dir_sync *d, uint32_t cookie, const char *name)
 		if (m->cookie != cookie)
 			continue;
 		if (d->n_renames < MAX_MOVES && (to = strdup(name))) {
-			d->renames[d->n_renames++] = (struct dir_move){.from = m->from, .to = to};
+			d->renames[d->n_renames++] = (struct dir_move){ .from = m->from, .to = to };
 			m->from = NULL;
 		}
 		free(m->from);
@@ -222,8 +229,8 @@ static void pending_add(struct dir_sync *d, const char *name)
 		if (!strcmp(d->pending[i], name))
 			return;
 	/* Too many to track one by one: look at everything. */
-	if (d->n_pending >= MAX_FILES || pf_grow((void **)&d->pending, &d->cap_pending, d->n_pending,
-						   sizeof(*d->pending)) < 0 ||
+	if (d->n_pending >= MAX_FILES ||
+	    pf_grow((void **)&d->pending, &d->cap_pending, d->n_pending, sizeof(*d->pending)) < 0 ||
 	    !(n = strdup(name))) {
 		d->full = true;
 		return;
@@ -258,7 +265,8 @@ static void log_doc_errors(const char *path, const struct pf_policy_file *pf)
 			continue;
 		pf_policy_doc_format_error(path, doc, msg, sizeof(msg));
 		if (doc->namespace && doc->name)
-			log_error("%s; policy %s/%s not updated: its last valid version, if any, stays in force",
+			log_error("%s; policy %s/%s not updated: its last valid version, if any, "
+				  "stays in force",
 				  msg, doc->namespace, doc->name);
 		else
 			log_error("%s; document ignored", msg);
@@ -269,8 +277,8 @@ static void log_doc_errors(const char *path, const struct pf_policy_file *pf)
 static int sync_name(struct dir_sync *d, const char *name, bool force)
 {
 	_cleanup_free_ char *path = path_of(d, name), *buf = NULL;
-	struct pf_policy_file pf = {0};
-	struct pf_error err = {0};
+	struct pf_policy_file pf = { 0 };
+	struct pf_error err = { 0 };
 	struct dir_file *f = file_find(d, name);
 	size_t len = 0;
 	bool quiet;
@@ -321,7 +329,7 @@ static int sync_name(struct dir_sync *d, const char *name, bool force)
 
 	r = pf_policy_parse_buffer(path, buf, len, &pf, &err);
 	if (r < 0) {
-		/* Not even split into documents: nothing in it is applied, nothing it had is lost. */
+		/* Not even split into documents: nothing in it applies, nothing it had is lost. */
 		if (!quiet)
 			log_error("%s; its policies, if any, stay in force", err.msg);
 		d->n_errors++;
@@ -340,11 +348,12 @@ static int sync_name(struct dir_sync *d, const char *name, bool force)
 			return log_error_errno(r, "%s: %s", path, err.msg);
 		}
 		if ((size_t)r > n_invalid && !quiet)
-			log_error("%s: %zu document(s) name a policy another file already defines or that "
-				  "this file defines twice; see the policies view",
+			log_error("%s: %zu document(s) name a policy that another file defines, or "
+				  "that this file defines twice; see the policies view",
 				  path, (size_t)r - n_invalid);
 		else if (r == 0 && (!quiet || f->had_errors))
-			log_info("%s: %zu %s in force", path, pf.n_docs, pf.n_docs == 1 ? "policy" : "policies");
+			log_info("%s: %zu %s in force", path, pf.n_docs,
+				 pf.n_docs == 1 ? "policy" : "policies");
 		d->n_errors += (unsigned)r;
 		f->had_errors = r > 0;
 		pf_policy_file_free(&pf);
@@ -352,6 +361,41 @@ static int sync_name(struct dir_sync *d, const char *name, bool force)
 	f->hash = h;
 	f->synced = true;
 	return 0;
+}
+
+/* ---- telling the engine --------------------------------------------------------------------- */
+
+#define NOTIFY_TIMEOUT_NS (2000ull * 1000000)
+
+static void notify(struct dir_sync *d)
+{
+	int fd;
+
+	if (d->once) {
+		pf_sync_notify_engine(d->o);
+		return;
+	}
+	if (d->notify_fd >= 0) {
+		d->notify_again = true;
+		return;
+	}
+	fd = pf_sync_notify_start(d->o);
+	if (fd >= 0) {
+		d->notify_fd = fd;
+		d->notify_deadline = pf_mono_ns() + NOTIFY_TIMEOUT_NS;
+	}
+}
+
+/* The reply came, or the engine took too long: done; ask again if more changed meanwhile. */
+static void notify_done(struct dir_sync *d)
+{
+	pf_sync_notify_finish(d->notify_fd);
+	d->notify_fd = -1;
+	d->notify_deadline = 0;
+	if (d->notify_again) {
+		d->notify_again = false;
+		notify(d);
+	}
 }
 
 /* ---- batches ------------------------------------------------------------------------------ */
@@ -389,7 +433,7 @@ static void names_free(char **v, size_t n)
 /* Files of this directory the store holds from an earlier run: deleted meanwhile, they must go. */
 static int adopt_store_sources(struct dir_sync *d)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	char **sources = NULL;
 	size_t n = 0, plen = strlen(d->dir);
 	int r;
@@ -427,7 +471,7 @@ static int attach_dir(struct dir_sync *d)
 
 static int run_batch(struct dir_sync *d)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	uint64_t changes = pf_store_write_count(d->store), t0 = pf_mono_ns();
 	bool full = d->full, dir_ok = true;
 	char **listed = NULL;
@@ -435,7 +479,8 @@ static int run_batch(struct dir_sync *d)
 	int r;
 
 	log_debug("batch: %zu changed names%s, %.1f ms after the first event", d->n_pending,
-		  full ? ", full rescan" : "", d->first_event ? (double)(t0 - d->first_event) / 1e6 : 0.0);
+		  full ? ", full rescan" : "",
+		  d->first_event ? (double)(t0 - d->first_event) / 1e6 : 0.0);
 	d->deadline = 0;
 	d->first_event = 0;
 	d->n_errors = 0;
@@ -443,7 +488,9 @@ static int run_batch(struct dir_sync *d)
 		r = attach_dir(d);
 		if (r < 0) {
 			if (!d->dir_missing_logged)
-				log_warning_errno(r, "policy directory %s: %m; its policies stay in force until it is back",
+				log_warning_errno(r,
+						  "policy directory %s: %m; its policies stay in "
+						  "force until it is back",
 						  d->dir);
 			d->dir_missing_logged = true;
 			dir_ok = false;
@@ -455,7 +502,8 @@ static int run_batch(struct dir_sync *d)
 	if (full && dir_ok) {
 		r = list_dir(d, &listed, &n_listed);
 		if (r < 0) {
-			log_warning_errno(r, "policy directory %s: %m; its policies stay in force", d->dir);
+			log_warning_errno(r, "policy directory %s: %m; its policies stay in force",
+					  d->dir);
 			dir_ok = false;
 		}
 	}
@@ -480,7 +528,8 @@ static int run_batch(struct dir_sync *d)
 		char *name;
 
 		if (!f || !is_policy_name(m->to))
-			continue; /* not ours before, or renamed away: the names are pending as usual */
+			continue; /* not ours before, or renamed away: the names are pending as
+				     usual */
 		from = path_of(d, m->from);
 		to = path_of(d, m->to);
 		name = strdup(m->to);
@@ -544,7 +593,7 @@ static int run_batch(struct dir_sync *d)
 	d->full = false;
 	if (pf_store_write_count(d->store) != changes) {
 		log_debug("store updated in %.1f ms", (double)(pf_mono_ns() - t0) / 1e6);
-		pf_sync_notify_engine(d->o);
+		notify(d);
 	}
 	return 0;
 
@@ -602,9 +651,11 @@ static void handle_event(struct dir_sync *d, const struct inotify_event *ev)
 		move_to(d, ev->cookie, ev->name);
 	if (is_policy_name(ev->name)) {
 		pending_add(d, ev->name);
-		schedule(d, ev->mask & (IN_MODIFY | IN_CREATE) ? DEBOUNCE_WRITING_NS : DEBOUNCE_FINAL_NS);
+		schedule(d, ev->mask & (IN_MODIFY | IN_CREATE) ? DEBOUNCE_WRITING_NS
+							       : DEBOUNCE_FINAL_NS);
 	} else if (!strncmp(ev->name, "..", 2) && (ev->mask & (IN_MOVED_TO | IN_CREATE))) {
-		/* Kubernetes' atomic writer (ConfigMap volumes) swaps a ..data link: every file changes. */
+		/* Kubernetes' atomic writer (ConfigMap volumes) swaps a ..data link: every file
+		 * changes. */
 		d->full = true;
 		schedule(d, DEBOUNCE_FINAL_NS);
 	}
@@ -664,6 +715,8 @@ static int timeout_ms(struct dir_sync *d)
 
 	if (d->deadline && d->deadline < next)
 		next = d->deadline;
+	if (d->notify_deadline && d->notify_deadline < next)
+		next = d->notify_deadline;
 	if (next <= now)
 		return 0;
 	/* round up: waking early would only loop */
@@ -672,8 +725,10 @@ static int timeout_ms(struct dir_sync *d)
 
 int pf_sync_dir_run(const struct pf_sync_options *o)
 {
-	struct dir_sync d = {.o = o, .ifd = -1, .wd_dir = -1, .wd_parent = -1};
-	struct pf_error err = {0};
+	struct dir_sync d = {
+		.o = o, .ifd = -1, .wd_dir = -1, .wd_parent = -1, .notify_fd = -1, .once = o->once
+	};
+	struct pf_error err = { 0 };
 	_cleanup_close_ int sfd = -1;
 	uint64_t full_every = (uint64_t)(o->resync_max_s ? o->resync_max_s : 300) * 1000000000ull;
 	sigset_t mask;
@@ -685,14 +740,16 @@ int pf_sync_dir_run(const struct pf_sync_options *o)
 		log_error_errno(r, "policy directory %s: %m", o->policy_dir);
 		return 1;
 	}
-	if (stat(d.dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		log_error_errno(errno ? errno : ENOTDIR, "policy directory %s: %m", d.dir);
+	r = stat(d.dir, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (r < 0) {
+		log_error_errno(r, "policy directory %s: %m", d.dir);
 		goto out;
 	}
 	if (strcmp(d.dir, "/")) {
 		char *slash = strrchr(d.dir, '/');
 
-		d.parent = slash == d.dir ? strdup("/") : pf_strndup0(d.dir, (size_t)(slash - d.dir));
+		d.parent =
+			slash == d.dir ? strdup("/") : pf_strndup0(d.dir, (size_t)(slash - d.dir));
 		d.base = slash + 1;
 		if (!d.parent) {
 			log_error("out of memory");
@@ -730,7 +787,9 @@ int pf_sync_dir_run(const struct pf_sync_options *o)
 		if (d.parent) {
 			d.wd_parent = inotify_add_watch(d.ifd, d.parent, parent_mask);
 			if (d.wd_parent < 0)
-				log_warning_errno(errno, "watch %s: %m; a replaced policy directory will not be noticed",
+				log_warning_errno(errno,
+						  "watch %s: %m; a replaced policy directory will "
+						  "not be noticed",
 						  d.parent);
 		}
 	}
@@ -750,8 +809,9 @@ int pf_sync_dir_run(const struct pf_sync_options *o)
 
 	for (;;) {
 		struct pollfd pfd[] = {
-			{.fd = d.ifd, .events = POLLIN},
-			{.fd = sfd, .events = POLLIN},
+			{ .fd = d.ifd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = d.notify_fd, .events = POLLIN },
 		};
 
 		r = poll(pfd, PF_ARRAY_SIZE(pfd), timeout_ms(&d));
@@ -774,6 +834,9 @@ int pf_sync_dir_run(const struct pf_sync_options *o)
 				}
 			}
 		}
+		if (d.notify_fd >= 0 &&
+		    ((r > 0 && pfd[2].revents) || pf_mono_ns() >= d.notify_deadline))
+			notify_done(&d);
 		if (r > 0 && (pfd[0].revents & POLLIN)) {
 			r = read_events(&d);
 			if (r < 0) {
@@ -796,6 +859,8 @@ int pf_sync_dir_run(const struct pf_sync_options *o)
 	}
 
 out:
+	if (d.notify_fd >= 0)
+		close(d.notify_fd);
 	pending_clear(&d);
 	moves_clear(&d);
 	free(d.pending);

@@ -36,9 +36,24 @@ void *pf_kmap_get(const struct pf_kmap *m, const char *key)
 	return pe ? (*pe)->value : NULL;
 }
 
+static int rehash(struct pf_kmap *m, size_t nb);
+
 static int grow(struct pf_kmap *m)
 {
-	size_t nb = m->n_buckets ? m->n_buckets * 2 : 64;
+	return rehash(m, m->n_buckets ? m->n_buckets * 2 : 64);
+}
+
+int pf_kmap_reserve(struct pf_kmap *m, size_t n)
+{
+	size_t nb = 64;
+
+	while (nb < n)
+		nb *= 2;
+	return nb > m->n_buckets ? rehash(m, nb) : 0;
+}
+
+static int rehash(struct pf_kmap *m, size_t nb)
+{
 	struct pf_kmap_entry **b = calloc(nb, sizeof(*b));
 
 	if (!b)

@@ -22,6 +22,8 @@ void *pf_kmap_get(const struct pf_kmap *m, const char *key);
 int pf_kmap_put(struct pf_kmap *m, const char *key, void *value, void **old);
 /* Remove; returns the value or NULL. */
 void *pf_kmap_remove(struct pf_kmap *m, const char *key);
+/* Make room for n entries without rehashing. */
+int pf_kmap_reserve(struct pf_kmap *m, size_t n);
 /* Free the entries (not the values) and reset. */
 void pf_kmap_clear(struct pf_kmap *m);
 

@@ -6,6 +6,27 @@
 #include "log.h"
 
 #define OWNER_DEPTH 4 /* Pod -> ReplicaSet -> Deployment is the longest chain we follow */
+/* Kubernetes names are at most 253 bytes (namespaces 63): longer ones are not objects we keep,
+ * which bounds every key built from them. */
+#define MAX_NAME 253
+#define KEY_MAX 640
+
+/* "a<sep>b" or "a<sep>b<sep>c" into buf (KEY_MAX): no allocation on the resolver's hot path. */
+static const char *join(char *buf, const char *a, char sep, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
+
+	if (la + lb + lc + 3 > KEY_MAX)
+		return NULL;
+	memcpy(buf, a, la);
+	buf[la] = sep;
+	memcpy(buf + la + 1, b, lb + 1);
+	if (c) {
+		buf[la + 1 + lb] = sep;
+		memcpy(buf + la + 2 + lb, c, lc + 1);
+	}
+	return buf;
+}
 
 /* One object: the fields resolution needs, in one allocation. */
 struct kobj {
@@ -28,6 +49,7 @@ struct pf_kube_cache {
 	struct pf_kmap objs[_PF_KUBE_RES_MAX];	  /* "ns/name" -> kobj */
 	struct pf_kmap staging[_PF_KUBE_RES_MAX]; /* a LIST in progress */
 	uint64_t generation;
+	uint64_t workload_generation; /* changes of what workloads resolve from */
 };
 
 static void kobj_free(struct kobj *o)
@@ -70,6 +92,11 @@ void pf_kube_cache_free(struct pf_kube_cache *c)
 uint64_t pf_kube_cache_generation(const struct pf_kube_cache *c)
 {
 	return c->generation;
+}
+
+uint64_t pf_kube_cache_workload_generation(const struct pf_kube_cache *c)
+{
+	return c->workload_generation;
 }
 
 size_t pf_kube_cache_count(const struct pf_kube_cache *c, enum pf_kube_res r)
@@ -223,8 +250,12 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 	struct kobj *o;
 	int r;
 
-	if (!s[0] || !s[1] || !*s[1])
+	if (!s[0] || !s[1] || !*s[1] || strlen(s[0]) > MAX_NAME || strlen(s[1]) > MAX_NAME)
 		return -EINVAL; /* no identity: nothing can refer to it */
+	if (s[4] && strlen(s[4]) > MAX_NAME)
+		s[4] = NULL;
+	if (s[6] && strlen(s[6]) > MAX_NAME)
+		s[6] = NULL;
 	n_ips = collect_ips(res, obj, ips, max);
 	for (size_t i = 0; i < PF_ARRAY_SIZE(s); i++)
 		len += s[i] ? strlen(s[i]) + 1 : 0;
@@ -329,6 +360,8 @@ static void h_list_end(void *u, enum pf_kube_res r, bool complete)
 	c->objs[r] = c->staging[r];
 	memset(&c->staging[r], 0, sizeof(c->staging[r]));
 	c->generation++;
+	if (r != PF_KUBE_FENCEPOLICY)
+		c->workload_generation++;
 }
 
 static int h_event(void *u, enum pf_kube_res r, enum pf_kube_event type, const struct pf_node *obj)
@@ -340,6 +373,8 @@ static int h_event(void *u, enum pf_kube_res r, enum pf_kube_event type, const s
 	_cleanup_free_ char *key = NULL;
 
 	c->generation++;
+	if (r != PF_KUBE_FENCEPOLICY)
+		c->workload_generation++;
 	if (type != PF_KUBE_DELETED)
 		return put(c, &c->objs[r], r, obj);
 	if (!ns || !name)
@@ -375,17 +410,13 @@ struct resolver {
 	struct pf_kmap map; /* key -> struct wl */
 };
 
-static int wl_key(enum pf_kind kind, const char *ns, const char *name, char **key)
-{
-	return asprintf(key, "%s\x1f%s\x1f%s", pf_kind_to_string(kind), ns, name) < 0 ? -ENOMEM : 0;
-}
-
 static struct wl *wl_get(struct resolver *rs, enum pf_kind kind, const char *ns, const char *name, bool create)
 {
-	_cleanup_free_ char *key = NULL;
+	char buf[KEY_MAX];
+	const char *key = join(buf, pf_kind_to_string(kind), '\x1f', ns, name);
 	struct wl *w;
 
-	if (wl_key(kind, ns, name, &key) < 0)
+	if (!key)
 		return NULL;
 	w = pf_kmap_get(&rs->map, key);
 	if (w || !create)
@@ -459,13 +490,12 @@ static int resolve_pod(struct resolver *rs, const struct kobj *pod)
 
 	r = wl_add(wl_get(rs, PF_KIND_NAMESPACE, pod->ns, pod->ns, false), pod->ips, pod->n_ips);
 	for (int depth = 0; r >= 0 && depth < OWNER_DEPTH && o->owner_res >= 0; depth++) {
-		_cleanup_free_ char *key = NULL;
+		char buf[KEY_MAX];
+		const char *key = join(buf, o->ns, '/', o->owner_name, NULL);
 		const struct kobj *owner;
 
-		if (asprintf(&key, "%s/%s", o->ns, o->owner_name) < 0) {
-			key = NULL;
-			return -ENOMEM;
-		}
+		if (!key)
+			break;
 		owner = pf_kmap_get(&rs->c->objs[o->owner_res], key);
 		if (!owner || (o->owner_uid && owner->uid && strcmp(o->owner_uid, owner->uid) != 0))
 			break;
@@ -483,6 +513,10 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
+	for (int res = 0; res < _PF_KUBE_RES_MAX; res++)
+		k += c->objs[res].n;
+	r = pf_kmap_reserve(&rs.map, k);
+	k = 0;
 	/* Every object that can be named gets a workload, resolving to nothing until it has pods. */
 	for (int res = 0; r >= 0 && res < _PF_KUBE_RES_MAX; res++) {
 		enum pf_kind kind = kind_of((enum pf_kube_res)res);

@@ -23,6 +23,8 @@ void pf_kube_cache_free(struct pf_kube_cache *c);
 void pf_kube_cache_handler(struct pf_kube_cache *c, struct pf_kube_handler *h);
 /* Changes with every change of the cache's content. */
 uint64_t pf_kube_cache_generation(const struct pf_kube_cache *c);
+/* Changes only with objects workloads resolve from (not FencePolicies). */
+uint64_t pf_kube_cache_workload_generation(const struct pf_kube_cache *c);
 /* Objects held, per resource (stats, tests). */
 size_t pf_kube_cache_count(const struct pf_kube_cache *c, enum pf_kube_res r);
 

@@ -146,21 +146,164 @@ out:
 	return r;
 }
 
+/* What an incremental flush changed, applied to the mirror once the transaction committed. */
+struct delta {
+	const struct pf_kube_workload **put_w;
+	size_t n_put_w, cap_put_w;
+	const struct pf_kube_policy **put_p;
+	size_t n_put_p, cap_put_p;
+	char **del; /* mirror keys to drop, "W" or "P" prefixed */
+	size_t n_del, cap_del;
+};
+
+static void delta_done(struct delta *d)
+{
+	for (size_t i = 0; i < d->n_del; i++)
+		free(d->del[i]);
+	free(d->del);
+	free(d->put_w);
+	free(d->put_p);
+}
+
+static int delta_del(struct delta *d, char type, const char *key)
+{
+	char *k;
+	int r = pf_grow((void **)&d->del, &d->cap_del, d->n_del, sizeof(*d->del));
+
+	if (r < 0 || asprintf(&k, "%c%s", type, key) < 0)
+		return -ENOMEM;
+	d->del[d->n_del++] = k;
+	return 0;
+}
+
+static int delta_apply(struct mirror *m, const struct delta *d)
+{
+	for (size_t i = 0; i < d->n_put_w; i++)
+		if (pf_kmap_put(&m->workloads, d->put_w[i]->key, (void *)(uintptr_t)d->put_w[i]->digest, NULL) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; i < d->n_put_p; i++) {
+		char *rv = strdup(d->put_p[i]->resource_version);
+		void *old = NULL;
+
+		if (!rv || pf_kmap_put(&m->policies, d->put_p[i]->key, rv, &old) < 0) {
+			free(rv);
+			return -ENOMEM;
+		}
+		free(old);
+	}
+	for (size_t i = 0; i < d->n_del; i++) {
+		if (d->del[i][0] == 'W')
+			pf_kmap_remove(&m->workloads, d->del[i] + 1);
+		else
+			free(pf_kmap_remove(&m->policies, d->del[i] + 1));
+	}
+	return 0;
+}
+
+/* Policies that differ from the mirror, and mirror entries the cache no longer has. */
+static int diff_policies(struct pf_store *s, struct mirror *m, const struct pf_kube_policy *p, size_t n_p,
+			 struct delta *d, unsigned *changes, struct pf_error *err)
+{
+	struct pf_kmap seen = { 0 };
+	struct pf_kmap_entry *e;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r >= 0 && i < n_p; i++) {
+		r = pf_kmap_put(&seen, p[i].key, (void *)&p[i], NULL);
+		if (r >= 0 && !pf_streq(pf_kmap_get(&m->policies, p[i].key), p[i].resource_version)) {
+			r = pf_grow((void **)&d->put_p, &d->cap_put_p, d->n_put_p, sizeof(*d->put_p));
+			if (r >= 0) {
+				d->put_p[d->n_put_p++] = &p[i];
+				r = put_policy(s, &p[i], err);
+			}
+			(*changes)++;
+		}
+	}
+	for (e = pf_kmap_first(&m->policies, &i); r >= 0 && e; e = pf_kmap_next(&m->policies, e, &i)) {
+		_cleanup_free_ char *key = NULL;
+		char *slash;
+
+		if (pf_kmap_get(&seen, e->key))
+			continue;
+		key = strdup(e->key);
+		r = key ? delta_del(d, 'P', e->key) : -ENOMEM;
+		if (r < 0)
+			break;
+		slash = strchr(key, '/');
+		*slash = '\0';
+		r = pf_store_delete_policy(s, key, slash + 1, err);
+		(*changes)++;
+	}
+	pf_kmap_clear(&seen);
+	return r;
+}
+
+static int diff_workloads(struct pf_store *s, struct mirror *m, const struct pf_kube_workloads *w,
+			  struct delta *d, unsigned *changes, struct pf_error *err)
+{
+	struct pf_kmap seen = { 0 };
+	struct pf_kmap_entry *e;
+	size_t i;
+	int r = 0;
+
+	size_t known = 0;
+
+	for (i = 0; r >= 0 && i < w->n; i++) {
+		void *digest = pf_kmap_get(&m->workloads, w->w[i].key);
+
+		known += digest != NULL;
+		if ((uintptr_t)digest != (uintptr_t)w->w[i].digest) {
+			r = pf_grow((void **)&d->put_w, &d->cap_put_w, d->n_put_w, sizeof(*d->put_w));
+			if (r >= 0) {
+				d->put_w[d->n_put_w++] = &w->w[i];
+				r = put_workload(s, &w->w[i], err);
+			}
+			(*changes)++;
+		}
+	}
+	/* Every mirrored workload still resolved: nothing to delete, and no need to index them. */
+	if (r < 0 || known == m->workloads.n)
+		return r;
+	for (i = 0; r >= 0 && i < w->n; i++)
+		r = pf_kmap_put(&seen, w->w[i].key, &w->w[i], NULL);
+	for (e = pf_kmap_first(&m->workloads, &i); r >= 0 && e; e = pf_kmap_next(&m->workloads, e, &i)) {
+		_cleanup_free_ char *key = NULL;
+		enum pf_kind kind;
+		const char *ns, *name;
+
+		if (pf_kmap_get(&seen, e->key))
+			continue;
+		key = strdup(e->key);
+		r = key ? delta_del(d, 'W', e->key) : -ENOMEM;
+		if (r < 0)
+			break;
+		if (split_workload_key(key, &kind, &ns, &name) < 0)
+			continue;
+		r = pf_store_delete_workload(s, kind, ns, name, err);
+		(*changes)++;
+	}
+	pf_kmap_clear(&seen);
+	return r;
+}
+
 /*
  * Write the cache to the store. full: every policy and workload, deleting what the store has
- * beyond them; otherwise only what differs from the last commit. One transaction either way.
+ * beyond them; otherwise only what differs from the last commit (workloads are resolved again
+ * only when objects they resolve from changed). One transaction either way.
  */
-static int flush(struct pf_store *s, struct pf_kube_cache *c, struct mirror *m, bool full, unsigned *changes,
-		 struct pf_error *err)
+static int flush(struct pf_store *s, struct pf_kube_cache *c, struct mirror *m, bool full, bool workloads,
+		 unsigned *changes, struct pf_error *err)
 {
 	struct pf_kube_workloads w = { 0 };
 	struct pf_kube_policy *p = NULL;
+	struct delta d = { 0 };
 	size_t n_p = 0, i;
-	struct pf_kmap seen = { 0 };
-	int r;
+	int r = 0;
 
 	*changes = 0;
-	r = pf_kube_resolve(c, &w);
+	if (full || workloads)
+		r = pf_kube_resolve(c, &w);
 	if (r >= 0)
 		r = pf_kube_cache_policies(c, &p, &n_p);
 	if (r < 0) {
@@ -181,60 +324,9 @@ static int flush(struct pf_store *s, struct pf_kube_cache *c, struct mirror *m, 
 		if (r >= 0)
 			r = pf_store_sweep_workloads(s, err);
 	} else {
-		for (i = 0; r >= 0 && i < n_p; i++) {
-			const char *rv = pf_kmap_get(&m->policies, p[i].key);
-
-			r = pf_kmap_put(&seen, p[i].key, &p[i], NULL);
-			if (r >= 0 && !pf_streq(rv, p[i].resource_version)) {
-				r = put_policy(s, &p[i], err);
-				(*changes)++;
-			}
-		}
-		for (struct pf_kmap_entry *e = pf_kmap_first(&m->policies, &i); r >= 0 && e;
-		     e = pf_kmap_next(&m->policies, e, &i)) {
-			_cleanup_free_ char *key = NULL;
-			char *slash;
-
-			if (pf_kmap_get(&seen, e->key))
-				continue;
-			key = strdup(e->key);
-			if (!key) {
-				r = -ENOMEM;
-				break;
-			}
-			slash = strchr(key, '/');
-			*slash = '\0';
-			r = pf_store_delete_policy(s, key, slash + 1, err);
-			(*changes)++;
-		}
-		pf_kmap_clear(&seen);
-		for (i = 0; r >= 0 && i < w.n; i++) {
-			void *d = pf_kmap_get(&m->workloads, w.w[i].key);
-
-			r = pf_kmap_put(&seen, w.w[i].key, &w.w[i], NULL);
-			if (r >= 0 && (uintptr_t)d != (uintptr_t)w.w[i].digest) {
-				r = put_workload(s, &w.w[i], err);
-				(*changes)++;
-			}
-		}
-		for (struct pf_kmap_entry *e = pf_kmap_first(&m->workloads, &i); r >= 0 && e;
-		     e = pf_kmap_next(&m->workloads, e, &i)) {
-			_cleanup_free_ char *key = NULL;
-			enum pf_kind kind;
-			const char *ns, *name;
-
-			if (pf_kmap_get(&seen, e->key))
-				continue;
-			key = strdup(e->key);
-			if (!key) {
-				r = -ENOMEM;
-				break;
-			}
-			if (split_workload_key(key, &kind, &ns, &name) < 0)
-				continue;
-			r = pf_store_delete_workload(s, kind, ns, name, err);
-			(*changes)++;
-		}
+		r = diff_policies(s, m, p, n_p, &d, changes, err);
+		if (r >= 0 && workloads)
+			r = diff_workloads(s, m, &w, &d, changes, err);
 	}
 	if (r >= 0 && *changes == 0) {
 		pf_store_rollback(s);
@@ -245,11 +337,11 @@ static int flush(struct pf_store *s, struct pf_kube_cache *c, struct mirror *m, 
 	else
 		pf_store_rollback(s);
 	if (r >= 0)
-		r = mirror_set(m, &w, p, n_p);
-	else if (r == -ENOMEM && !err->msg[0])
+		r = full ? mirror_set(m, &w, p, n_p) : delta_apply(m, &d);
+	if (r == -ENOMEM && !err->msg[0])
 		pf_error_set(err, ENOMEM, "out of memory");
 out:
-	pf_kmap_clear(&seen);
+	delta_done(&d);
 	pf_kube_workloads_done(&w);
 	pf_kube_policies_free(p, n_p);
 	return r;
@@ -298,7 +390,7 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 	struct pf_store *store = NULL;
 	struct mirror m = { 0 };
 	struct pf_error err = { 0 };
-	uint64_t flushed_gen = UINT64_MAX, last_flush = 0, last_full = 0, retry_at = 0;
+	uint64_t flushed_gen = UINT64_MAX, flushed_wgen = UINT64_MAX, last_flush = 0, last_full = 0, retry_at = 0;
 	bool force_full = false, logged_synced = false;
 	int sfd = -1, r, ret = 1;
 
@@ -380,9 +472,12 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 			bool full = !m.complete || force_full ||
 				    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s));
 			unsigned changes = 0;
+			uint64_t t0, wgen;
 
 			pf_error_clear(&err);
-			r = flush(store, cache, &m, full, &changes, &err);
+			t0 = pf_mono_ns();
+			wgen = pf_kube_cache_workload_generation(cache);
+			r = flush(store, cache, &m, full, wgen != flushed_wgen, &changes, &err);
 			if (r < 0) {
 				log_error("writing the store failed, will retry: %s", err.msg[0] ? err.msg : strerror(-r));
 				retry_at = now + RETRY_STORE_NS;
@@ -392,6 +487,7 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 				continue;
 			}
 			flushed_gen = gen;
+			flushed_wgen = wgen;
 			last_flush = now;
 			if (full) {
 				last_full = now;
@@ -404,7 +500,8 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 					 pf_kube_cache_count(cache, PF_KUBE_NAMESPACE));
 				logged_synced = true;
 			} else
-				log_debug("store updated: %u changes%s", changes, full ? " (full reconcile)" : "");
+				log_debug("store updated: %u changes%s in %" PRIu64 " ms", changes,
+					  full ? " (full reconcile)" : "", (pf_mono_ns() - t0) / 1000000);
 			if (changes)
 				pf_sync_notify_engine(o);
 			if (o->once) {

@@ -25,21 +25,21 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{"config", required_argument, NULL, 'c'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"db", required_argument, NULL, OPT_DB},
-	{"socket", required_argument, NULL, OPT_SOCKET},
-	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	{"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
-	{"kube", no_argument, NULL, OPT_KUBE},
-	{"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
-	{"node-name", required_argument, NULL, OPT_NODE_NAME},
-	{"resync-min", required_argument, NULL, OPT_RESYNC_MIN},
-	{"resync-max", required_argument, NULL, OPT_RESYNC_MAX},
-	{"once", no_argument, NULL, OPT_ONCE},
-	{"foreground", no_argument, NULL, OPT_FOREGROUND},
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
+	{ "kube", no_argument, NULL, OPT_KUBE },
+	{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
+	{ "resync-min", required_argument, NULL, OPT_RESYNC_MIN },
+	{ "resync-max", required_argument, NULL, OPT_RESYNC_MAX },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
 	{},
 };
 
@@ -48,26 +48,27 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: podfence-sync --policy-dir DIR [OPTION]...\n"
 		"       podfence-sync --kube [--kubeconfig FILE] [OPTION]...\n"
-		"Mirror FencePolicy documents (from a directory, or from the Kubernetes API together\n"
-		"with the IPs of the workloads they name) into the podfence store, and tell podfenced.\n"
+		"Mirror FencePolicy documents (from a directory, or from the Kubernetes API\n"
+		"with the IPs of the workloads they name) into the podfence store.\n"
 		"\n"
-		"  --policy-dir DIR     standalone: load every *.yaml, *.yml, *.json in DIR and watch it\n"
-		"  --kube               mirror FencePolicy objects and workloads from Kubernetes\n"
-		"  --kubeconfig FILE    with --kube: use FILE (default: in-cluster service account)\n"
-		"  --node-name NAME     with --kube: only this node's pods (default: all)\n"
-		"  --resync-min S       with --kube: write store updates at most every S s (default %d)\n"
-		"  --resync-max S       full reconcile every S s (default %d)\n"
-		"  --once               sync once and exit (exit 2 if some policy was invalid)\n"
-		"  --db FILE            store (default %s)\n"
-		"  --socket PATH        engine control socket (default %s)\n"
-		"  --state-dir DIR      runtime state (default %s)\n"
-		"  --config FILE        configuration file (default %s); keys are the long\n"
-		"                       options with '_' for '-'; options beat the file\n"
-		"  --foreground         stay in the foreground (podfence-sync never detaches; accepted\n"
-		"                       for symmetry with podfenced)\n"
-		"  -v, --verbose        debug logging\n"
-		"  -h, --help           this help\n"
-		"  -V, --version        print the version\n"
+		"  --policy-dir DIR   load every *.yaml, *.yml, *.json in DIR and watch it\n"
+		"  --kube             mirror FencePolicy objects and workloads from Kubernetes\n"
+		"  --kubeconfig FILE  with --kube: use FILE (default: in-cluster account)\n"
+		"  --node-name NAME   with --kube: only this node's pods (default: all)\n"
+		"  --resync-min S     with --kube: store updates at most every S s (%d)\n"
+		"  --resync-max S     full reconcile every S s (%d)\n"
+		"  --once             sync once and exit (2 if some policy was invalid)\n"
+		"  --db FILE          store (%s)\n"
+		"  --socket PATH      engine control socket, told to reload (%s)\n"
+		"  --state-dir DIR    runtime state (%s)\n"
+		"  --config FILE      configuration file (%s);\n"
+		"                     keys are the long options with '_' for '-';\n"
+		"                     options beat the file\n"
+		"  --foreground       accepted for symmetry with podfenced: podfence-sync\n"
+		"                     never detaches (run it under systemd)\n"
+		"  -v, --verbose      debug logging\n"
+		"  -h, --help         this help\n"
+		"  -V, --version      print the version\n"
 		"\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage or invalid input.\n",
 		DEFAULT_RESYNC_MIN_S, DEFAULT_RESYNC_MAX_S, PF_DEFAULT_DB, PF_DEFAULT_SOCKET,
@@ -91,7 +92,8 @@ static int parse_seconds(const char *what, const char *v, unsigned *out)
 	uint32_t n;
 
 	if (pf_parse_u32(v, MAX_RESYNC_S, &n) < 0) {
-		fprintf(stderr, "podfence-sync: %s: expected seconds (0..%d), got '%s'\n", what, MAX_RESYNC_S, v);
+		fprintf(stderr, "podfence-sync: %s: expected seconds (0..%d), got '%s'\n", what,
+			MAX_RESYNC_S, v);
 		return -EINVAL;
 	}
 	*out = n;
@@ -133,7 +135,9 @@ static int apply_config(const struct pf_config *cfg, struct settings *s)
 		if (parse_flag(what, v, &b) < 0)
 			return -EINVAL;
 		if (b && s->mode == MODE_DIR) {
-			fprintf(stderr, "podfence-sync: %s: policy_dir and kube = true exclude each other\n",
+			fprintf(stderr,
+				"podfence-sync: %s: policy_dir and kube = true exclude each "
+				"other\n",
 				cfg->path);
 			return -EINVAL;
 		}
@@ -233,7 +237,8 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "podfence-sync: unexpected argument '%s'\nTry 'podfence-sync --help'.\n",
+		fprintf(stderr,
+			"podfence-sync: unexpected argument '%s'\nTry 'podfence-sync --help'.\n",
 			argv[optind]);
 		return -EINVAL;
 	}
@@ -241,7 +246,8 @@ static int parse_args(int argc, char **argv, struct settings *s)
 	if (flag_mode != MODE_NONE)
 		s->mode = flag_mode;
 	if (s->mode == MODE_NONE) {
-		fprintf(stderr, "podfence-sync: choose --policy-dir DIR or --kube\nTry 'podfence-sync --help'.\n");
+		fprintf(stderr, "podfence-sync: choose --policy-dir DIR or --kube\nTry "
+				"'podfence-sync --help'.\n");
 		return -EINVAL;
 	}
 	if (s->mode == MODE_DIR && (!s->o.policy_dir || !*s->o.policy_dir)) {
@@ -252,7 +258,8 @@ static int parse_args(int argc, char **argv, struct settings *s)
 	if (s->o.kube)
 		s->o.policy_dir = NULL;
 	if (s->o.resync_max_s && s->o.resync_min_s > s->o.resync_max_s) {
-		fprintf(stderr, "podfence-sync: --resync-min (%u) must not exceed --resync-max (%u)\n",
+		fprintf(stderr,
+			"podfence-sync: --resync-min (%u) must not exceed --resync-max (%u)\n",
 			s->o.resync_min_s, s->o.resync_max_s);
 		return -EINVAL;
 	}
@@ -266,16 +273,17 @@ exclusive:
 int main(int argc, char **argv)
 {
 	struct settings s = {
-		.o = {
-			.db = PF_DEFAULT_DB,
-			.socket = PF_DEFAULT_SOCKET,
-			.state_dir = PF_DEFAULT_STATE_DIR,
-			.resync_min_s = DEFAULT_RESYNC_MIN_S,
-			.resync_max_s = DEFAULT_RESYNC_MAX_S,
+	    .o =
+		{
+		    .db = PF_DEFAULT_DB,
+		    .socket = PF_DEFAULT_SOCKET,
+		    .state_dir = PF_DEFAULT_STATE_DIR,
+		    .resync_min_s = DEFAULT_RESYNC_MIN_S,
+		    .resync_max_s = DEFAULT_RESYNC_MAX_S,
 		},
 	};
-	struct pf_config cfg = {0};
-	struct pf_error err = {0};
+	struct pf_config cfg = { 0 };
+	struct pf_error err = { 0 };
 	const char *config_path = pf_config_path_from_argv(argc, argv);
 	int r;
 
@@ -291,7 +299,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	r = pf_config_load(config_path ? config_path : PF_DEFAULT_CONFIG, config_path != NULL, &cfg, &err);
+	r = pf_config_load(config_path ? config_path : PF_DEFAULT_CONFIG, config_path != NULL, &cfg,
+			   &err);
 	if (r < 0) {
 		fprintf(stderr, "podfence-sync: %s\n", err.msg);
 		pf_config_free(&cfg);
@@ -305,7 +314,9 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 
-	pf_log_open("podfence-sync", PF_LOG_STDERR | PF_LOG_SYSLOG, s.verbose ? LOG_DEBUG : LOG_INFO);
+	/* stderr for people and tests; syslog too, unless stderr already is the journal. */
+	pf_log_open("podfence-sync", PF_LOG_STDERR | (getenv("JOURNAL_STREAM") ? 0 : PF_LOG_SYSLOG),
+		    s.verbose ? LOG_DEBUG : LOG_INFO);
 	r = s.o.kube ? pf_sync_kube_run(&s.o) : pf_sync_dir_run(&s.o);
 	pf_config_free(&cfg);
 	return r;

@@ -1,4 +1,7 @@
 /* Tell the engine to reload the store after a commit; an absent engine is fine (it also polls). */
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "ctl.h"
 #include "doc.h"
 #include "log.h"
@@ -7,6 +10,7 @@
 /* Short: the sync loop must not stall behind a busy engine; the engine polls data_version
  * anyway, so a missed nudge only delays the reload. */
 #define NOTIFY_TIMEOUT_MS 500
+#define RELOAD_REQUEST "{\"op\":\"reload\"}"
 
 static bool reply_ok(const char *reply)
 {
@@ -24,13 +28,13 @@ static bool reply_ok(const char *reply)
 
 void pf_sync_notify_engine(const struct pf_sync_options *o)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	_cleanup_free_ char *reply = NULL;
 	int r;
 
 	if (!o->socket || !*o->socket)
 		return;
-	r = pf_ctl_call(o->socket, "{\"op\":\"reload\"}", NOTIFY_TIMEOUT_MS, &reply, &err);
+	r = pf_ctl_call(o->socket, RELOAD_REQUEST, NOTIFY_TIMEOUT_MS, &reply, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EAGAIN) {
 		log_debug("engine not told to reload: %s", err.msg);
 		return;
@@ -43,4 +47,46 @@ void pf_sync_notify_engine(const struct pf_sync_options *o)
 		log_warning("the engine did not reload: %s", reply);
 	else
 		log_debug("engine reloaded");
+}
+
+int pf_sync_notify_start(const struct pf_sync_options *o)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+
+	if (!o->socket || !*o->socket)
+		return -ENOENT;
+	if (strlen(o->socket) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, o->socket);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A unix socket connects at once or not at all (EAGAIN: backlog full, engine busy). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, RELOAD_REQUEST, strlen(RELOAD_REQUEST), MSG_NOSIGNAL) < 0) {
+		log_debug_errno(errno, "engine not told to reload: %s: %m", o->socket);
+		return -errno;
+	}
+	return PF_TAKE_FD(fd);
+}
+
+void pf_sync_notify_finish(int fd)
+{
+	_cleanup_free_ char *buf = malloc(PF_CTL_MAX_MSG + 1);
+	ssize_t n;
+
+	if (fd < 0)
+		return;
+	n = buf ? recv(fd, buf, PF_CTL_MAX_MSG, MSG_DONTWAIT) : -1;
+	if (n > 0) {
+		buf[n] = '\0';
+		if (reply_ok(buf))
+			log_debug("engine reloaded");
+		else
+			log_warning("the engine did not reload: %s", buf);
+	} else {
+		log_debug("no reply from the engine to reload");
+	}
+	close(fd);
 }

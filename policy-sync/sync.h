@@ -6,7 +6,7 @@
 
 struct pf_sync_options {
 	const char *db;
-	const char *socket;	/* engine control socket, told to reload after each commit */
+	const char *socket; /* engine control socket, told to reload after each commit */
 	const char *state_dir;
 	const char *policy_dir; /* standalone mode */
 	bool kube;
@@ -20,7 +20,12 @@ struct pf_sync_options {
 /* Run until SIGTERM/SIGINT (or once). Exit code as SPEC §6. */
 int pf_sync_dir_run(const struct pf_sync_options *o);
 int pf_sync_kube_run(const struct pf_sync_options *o);
-/* Ask the engine to reload; unreachable engine is fine (it polls data_version). */
+/* Ask the engine to reload; unreachable engine is fine (it polls data_version). Waits at most
+ * half a second for the reply. */
 void pf_sync_notify_engine(const struct pf_sync_options *o);
+/* The same without waiting, for an event loop: returns a socket to poll for POLLIN (the reply,
+ * then pass it to pf_sync_notify_finish) or a negative errno when the engine is unreachable. */
+int pf_sync_notify_start(const struct pf_sync_options *o);
+void pf_sync_notify_finish(int fd);
 
 #endif

@@ -112,10 +112,15 @@ class State:
         self.bookmark_interval = bookmark_interval
         self.faults = Faults()
         self.requests = 0
+        self.write_times = {}
 
     def _record(self, plural, etype, obj):
         # caller holds the lock and has bumped self.rv into obj
         self.history.append((self.rv, plural, etype, copy.deepcopy(obj)))
+        # When each resourceVersion was written (wall clock), for the propagation benchmark.
+        self.write_times[self.rv] = time.time()
+        if len(self.write_times) > 100000:
+            self.write_times.pop(next(iter(self.write_times)))
         while len(self.history) > self.history_max:
             self.compacted = self.history.popleft()[0]
         self.lock.notify_all()
@@ -124,7 +129,7 @@ class State:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
 
-    def create(self, res, ns, obj):
+    def create(self, res, ns, obj, keep_uid=False):
         g, v, plural, kind, namespaced, _ = res
         md = obj.setdefault("metadata", {})
         if not md.get("name") and md.get("generateName"):
@@ -148,7 +153,8 @@ class State:
                                    {"name": name, "group": g, "kind": plural})
             obj["apiVersion"] = api_version(g, v)
             obj["kind"] = kind
-            md["uid"] = str(uuid.uuid4())
+            if not (keep_uid and md.get("uid")):
+                md["uid"] = str(uuid.uuid4())
             md["creationTimestamp"] = now_rfc3339()
             md["generation"] = 1
             md.pop("deletionTimestamp", None)
@@ -272,6 +278,7 @@ def label_selector(q):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as Go's net/http: watch events must not wait for an ACK
     server_version = "podfence-test-apiserver/1"
 
     def log_message(self, fmt, *args):
@@ -365,6 +372,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def control(self, method, path):
         st = self.server.state
+        if method == "GET" and path == "/_control/write-times":
+            with st.lock:
+                out = {str(k): v for k, v in st.write_times.items()}
+            return self.send_json(200, out)
         if method == "GET" and path == "/_control/state":
             with st.lock:
                 out = {"resourceVersion": str(st.rv), "compacted": st.compacted,
@@ -388,7 +399,8 @@ class Handler(BaseHTTPRequestHandler):
                 for o in body["bulk"]:
                     g, _, v = o["apiVersion"].rpartition("/")
                     res = next(r for r in RESOURCES if r[0] == g and r[1] == v and r[3] == o["kind"])
-                    st.create(res, o["metadata"].get("namespace", "default"), o)
+                    # Bulk objects may bring their uid, so that ownerReferences can name it.
+                    st.create(res, o["metadata"].get("namespace", "default"), o, keep_uid=True)
             cut = list(st.watches) if body.get("cut_watches") else []
         for conn in cut:
             # Cut mid-stream: half a chunk, then a reset.
@@ -580,9 +592,13 @@ class Handler(BaseHTTPRequestHandler):
                         last = None
                     else:
                         evs = []
-                        for (erv, p, t, o) in st.history:
-                            if erv > last and p == plural and matches(o):
+                        # Newest first, back to what this watch has seen: O(new events).
+                        for (erv, p, t, o) in reversed(st.history):
+                            if erv <= last:
+                                break
+                            if p == plural and matches(o):
                                 evs.append({"type": t, "object": o})
+                        evs.reverse()
                         if st.history:
                             last = max(last, st.history[-1][0])
                     if not evs:

@@ -175,3 +175,5 @@ store_diff() {
 	diff <(expect_workloads) <(store_workloads) | head -40
 	diff <(expect_policies) <(store_policies) | head -20
 }
+# q_is VALUE SQL: the query answers VALUE now (for wait_until, which must re-run the query).
+q_is() { [ "$(q "$2" 2>/dev/null)" = "$1" ]; }

@@ -61,6 +61,19 @@ expect_rc 2 "check with a missing file"
 [ "$(grep -c ': OK (' out)" = 3 ] || fail "the readable file was not checked: $out"
 pass "unreadable file: exit 2, named on stderr"
 
+# The same policy twice (here: the YAML and the JSON form) is refused, as podfence-sync does.
+run check "$D/valid-multi.yaml" "$D/valid-multi.json"
+expect_rc 2 "check (duplicates)"
+grep -qx "$D/valid-multi.json: document 1 (line 1): metadata.name: policy shop/web-egress is already defined by document 1 of $D/valid-multi.yaml" err ||
+	fail "duplicate message: $err"
+[ "$(wc -l <err)" = 3 ] || fail "want 3 duplicates: $err"
+{ cat "$D/mixed.yaml"; echo ---; cat "$D/mixed.yaml"; } >twice.yaml
+run check twice.yaml
+expect_rc 2 "check twice.yaml"
+grep -q "^twice.yaml: document 4 (line [0-9]*): metadata.name: policy shop/first is already defined by document 1 of this file" err ||
+	fail "duplicate in one file: $err"
+pass "a policy defined twice is refused"
+
 run check "$D/empty.yaml"
 expect_rc 0 "check empty.yaml"
 [ "$out" = "$D/empty.yaml: OK (no policies)" ] || fail "empty file: $out"

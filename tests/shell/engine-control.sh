@@ -29,7 +29,7 @@ fail_mode = closed
 queue_num = 7
 CONF
 load_policies || fail "loading an empty policy source"
-start_engine --config "$TMP/podfence.conf" --default-action Reject
+ENGINE_CONFIG=$TMP/podfence.conf start_engine --default-action Reject
 [ "$(status_field 's["default_action"]')" = Reject ] || fail "flag must beat the file"
 [ "$(status_field 's["fail_mode"]')" = closed ] || fail "fail_mode from the file"
 [ "$(status_field 's["queue_num"]')" = 7 ] || fail "queue_num from the file"
@@ -103,3 +103,4 @@ check_err "{\"op\":\"register\",\"netns\":\"/proc/$$/ns/net\",\"name\":\"x\",\"c
 ctl_ok '{"op":"status"}' || fail "daemon gone"
 kill -0 "$ENGINE_PID" || fail "daemon died"
 pass "host netns refused"
+engine_finish

@@ -50,3 +50,4 @@ pass "other destinations recorded on their own"
 wait_until 20 sql_ge 1 "SELECT count(*) FROM recent_events WHERE action='Allow' AND dport=80 AND policy_name='noisy' AND rule_index=0" ||
 	fail "Allow with log not recorded"
 pass "Allow with log: true recorded"
+engine_finish

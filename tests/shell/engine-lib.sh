@@ -110,18 +110,29 @@ add_pod() {
 	ip -n "$POD" -6 route add default via "fd01:$n::1"
 }
 
-# start_engine [ARGS...]: podfenced in the foreground with every path under $TMP.
+# start_engine [ARGS...]: podfenced in the foreground with every path under $TMP, reading
+# ENGINE_CONFIG (default: an empty file, so no system configuration leaks into a test).
 start_engine() {
-	$VALGRIND "$PODFENCED" --foreground --db "$DB" --socket "$SOCK" --state-dir "$STATE" "$@" \
-		>>"$ENGINE_LOG" 2>&1 &
+	[ -n "${ENGINE_CONFIG:-}" ] || { ENGINE_CONFIG=$TMP/empty.conf; : >"$ENGINE_CONFIG"; }
+	$VALGRIND "$PODFENCED" --foreground --config "$ENGINE_CONFIG" --db "$DB" --socket "$SOCK" \
+		--state-dir "$STATE" "$@" >>"$ENGINE_LOG" 2>&1 &
 	ENGINE_PID=$!
 	on_exit "kill $ENGINE_PID; wait $ENGINE_PID"
 	wait_until 100 ctl_ok '{"op":"status"}' || fail "podfenced did not come up"
 }
 
 stop_engine() {
+	local rc=0
 	kill -TERM "$ENGINE_PID"
-	wait "$ENGINE_PID" || fail "podfenced exited with status $? on SIGTERM"
+	wait "$ENGINE_PID" || rc=$?
+	[ "$rc" = 0 ] || fail "podfenced exited with status $rc on SIGTERM"
+	! grep -qE 'Sanitizer|runtime error' "$ENGINE_LOG" || fail "sanitizer report in the engine log"
+}
+
+# At the end of a test: a clean shutdown, and nothing the sanitizers complained about.
+engine_finish() {
+	stop_engine
+	pass "clean shutdown"
 }
 
 ctl() { "$PY" -c "$PY_CTL" "$SOCK" "$@"; }
@@ -165,4 +176,5 @@ pod_tables() { ip netns exec "$1" nft list tables 2>/dev/null | grep -c ' podfen
 sql_is() { [ "$(sql "$2")" = "$1" ]; }
 sql_ge() { [ "$(sql "$2")" -ge "$1" ]; }
 tables_are() { [ "$(pod_tables "$1")" = "$2" ]; }
+has_table() { [ "$(pod_tables "$1")" -ge 1 ]; }
 status_is() { [ "$(status_field "$2")" = "$1" ]; }

@@ -58,6 +58,9 @@ ip -n "$WEB" addr add 10.1.1.3/24 dev "pfa1-$TID"
 wait_until 20 status_field '"10.1.1.3" in s["pods"][0]["ips"] or exit(1)' || fail "address change not followed"
 expect "$WEB" 10.99.0.1 80 refused 1.5 10.1.1.3
 pass "a new address is judged as the pod's"
+# ...also in the moment between the address appearing and the cache rebuilt for it.
+ip -n "$WEB" addr add 10.1.1.4/24 dev "pfa1-$TID"
+expect "$WEB" 10.99.0.1 80 refused 1.5 10.1.1.4
 
 # Unregistering: the table stays while a container remains, and goes with the last one.
 unregister c-web-1 | grep -q '"released":false' || fail "unregister c-web-1"
@@ -87,3 +90,4 @@ ip netns del "$GONE"
 wait_until 60 sql_is 0 "SELECT count(*) FROM pods WHERE name='gone'" || fail "vanished netns still registered"
 [ "$(status_field 's["n_pods"]')" = 0 ] || fail "engine still counts pods"
 pass "a vanished netns is released"
+engine_finish

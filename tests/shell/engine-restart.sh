@@ -11,6 +11,7 @@ setup_server
 add_pod 1; WEB=$POD
 add_pod 2; LATE=$POD
 add_pod 3; GONE=$POD
+add_pod 4; LIVE=$POD
 
 cat >"$TMP/policy.yaml" <<'YAML'
 apiVersion: podfence.io/v1alpha1
@@ -54,6 +55,14 @@ pass "pending record adopted and removed"
 [ "$(sql "SELECT count(*) FROM pods WHERE name='gone'")" = 0 ] || fail "gone pod not forgotten"
 [ "$(sql "SELECT count(*) FROM pods")" = 2 ] || fail "pods view: $(sql 'SELECT * FROM pods')"
 pass "pod of a vanished netns forgotten at start"
+
+# A record left while the engine runs (the hook could not get through) is taken within seconds.
+printf '{"op":"register","netns":"/run/netns/%s","namespace":"shop","name":"live","container":"c-live"}' "$LIVE" \
+	>"$STATE/pending/c-live.json"
+wait_until 60 has_table "$LIVE" || fail "pending record not adopted by the running engine"
+wait_until 20 sh -c "! test -e '$STATE/pending/c-live.json'" || fail "adopted record not removed"
+expect "$LIVE" 10.99.0.1 443 refused
+pass "pending record adopted while running"
 
 # Fail mode open: re-adoption replaces the rule (now with bypass); down means open.
 stop_engine

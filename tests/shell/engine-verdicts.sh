@@ -97,3 +97,4 @@ pass "Deny and Reject left events"
 [ "$(sql "SELECT count(*) FROM recent_events WHERE pod_name='other' AND action='Reject' AND policy_name IS NULL")" -ge 1 ] ||
 	fail "default-action event for the untargeted pod: $(sql "SELECT * FROM recent_events WHERE pod_name='other'")"
 pass "default action events carry no policy"
+engine_finish

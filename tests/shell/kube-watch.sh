@@ -16,7 +16,7 @@ y_obj ReplicaSet shop web-1 Deployment web | kapply create
 y_pod shop web-1-a "10.1.0.1" ReplicaSet web-1 | kapply create
 
 bg_start $VALGRIND "$PODFENCE_SYNC" --kube --kubeconfig "$KDIR/sync-kubeconfig" --db "$DB" \
-	--resync-min 0 --socket "$TMP/nonexistent.sock" -v 2>"$TMP/sync.log"
+	--resync-min 0 --resync-max 4 --socket "$TMP/nonexistent.sock" -v 2>"$TMP/sync.log"
 SYNC_PID=$BG_PID
 ws() { q "SELECT group_concat(ip, ' ') FROM (SELECT wi.ip FROM workload w JOIN workload_ip wi ON wi.workload_id = w.id
 	  WHERE w.kind = '$1' AND w.namespace = '$2' AND w.name = '$3' ORDER BY wi.ip)"; }
@@ -75,12 +75,30 @@ y_pod shop web-1-c "10.1.0.4" ReplicaSet web-1 | kapply create
 expect_ws Deployment shop web "10.1.0.3 10.1.0.4"
 pass "a rotated token file keeps the sync working"
 
+# 429 with Retry-After: the sync waits as long as the server asks.
+kube_control '{"faults": [{"agent": "podfence-sync", "watch": true, "status": 429, "retry_after": 2, "count": 1}],
+	"cut_watches": true}' >/dev/null
+wait_until 50 grep -Eq 'HTTP 429.*retry [0-9]+ in 2[0-9]{3} ms' "$TMP/sync.log" ||
+	{ grep 429 "$TMP/sync.log"; fail "429 Retry-After: 2 not honoured"; }
+y_pod shop web-1-e "10.1.0.5" ReplicaSet web-1 | kapply create
+expect_ws Deployment shop web "10.1.0.3 10.1.0.4 10.1.0.5"
+pass "429 with Retry-After is honoured, then the watch resumes"
+
+# Someone edits the store behind the sync's back: SIGHUP, and at the latest --resync-max, repair it.
+q "DELETE FROM workload WHERE kind = 'Deployment'"
+kill -HUP "$SYNC_PID"
+expect_ws Deployment shop web "10.1.0.3 10.1.0.4 10.1.0.5"
+pass "SIGHUP: a full reconcile repairs the store"
+q "DELETE FROM workload WHERE kind = 'ReplicaSet'"
+expect_ws ReplicaSet shop web-1 "10.1.0.3 10.1.0.4 10.1.0.5"
+pass "--resync-max: the periodic full reconcile repairs the store"
+
 kc delete fp -n shop fp >/dev/null
-wait_until 100 test -z "$(pol shop fp)" || fail "deleted policy still in the store"
+wait_until 100 q_is 0 "SELECT count(*) FROM policies WHERE namespace = 'shop' AND name = 'fp'" || fail "deleted policy still in the store"
 pass "kubectl delete of a FencePolicy"
 
 kc delete ns shop >/dev/null
-wait_until 100 test "$(q "SELECT count(*) FROM workload WHERE namespace = 'shop'")" = 0 ||
+wait_until 100 q_is 0 "SELECT count(*) FROM workload WHERE namespace = 'shop'" ||
 	fail "workloads of a deleted namespace remain"
 wait_until 100 store_matches || { store_diff; fail "store differs from the API server"; }
 pass "deleting a namespace removes its workloads; store matches the API server"

@@ -31,7 +31,12 @@ grep -q "^$C6\$" "$TMP/mon6" && fail "removed address still listed"
 bg_stop "$MPID"
 pass "address monitor reports a removed address"
 
-# Nothing outside our namespaces changes: the host netns has no podfence table from us.
-bg_ready "$SNS" "$TMP/mon-idle" addrmon 700
-wait_until 30 grep -q '^timeout$' "$TMP/mon-idle" || fail "idle monitor reported a change"
-pass "idle monitor stays quiet"
+# Link-local churn (a new veth whose IPv6 DAD finishes a second later) is not a change of
+# the pod's addresses.
+bg_ready "$SNS" "$TMP/mon-idle" addrmon 2500
+ip -n "$SNS" link add "pfx$TID" type veth peer name "pfy$TID"
+ip -n "$SNS" link set "pfx$TID" up
+ip -n "$SNS" link set "pfy$TID" up
+wait_until 50 grep -q '^timeout$' "$TMP/mon-idle" || { cat "$TMP/mon-idle"; fail "link-local churn reported as a change"; }
+ip -n "$SNS" -6 addr show dev "pfx$TID" | grep -q 'inet6 fe80' || fail "no link-local address appeared"
+pass "monitor ignores link-local address churn"

@@ -17,6 +17,15 @@ in_c "$HELPER" install --backend compat >/dev/null
 [ "$(pf_tables)" = 2 ] || fail "installing twice: want 2 tables (ip, ip6), got: $(in_c nft list tables)"
 pass "installing twice leaves one ruleset (tables ip + ip6 podfence)"
 
+# Atomic: a batch the kernel refuses (here the native queue expression it lacks) changes
+# nothing, not even the deletes at its start.
+if [ "$(in_c "$HELPER" probe)" = compat ]; then
+	in_c "$HELPER" install --backend native 2>"$TMP/native.err" && fail "native install succeeded on a compat kernel"
+	grep -q 'add rule: No such file' "$TMP/native.err" || fail "error: $(cat "$TMP/native.err")"
+	[ "$(pf_tables)" = 2 ] || fail "a failed install changed the ruleset: $(in_c nft list tables)"
+	pass "a refused install leaves the previous ruleset intact"
+fi
+
 # Read back with the real nft: what an operator sees.
 in_c nft list ruleset >"$TMP/ruleset" 2>/dev/null
 for fam in ip ip6; do

@@ -3,6 +3,7 @@
  * reference evaluator (pf_ruleset_eval) over thousands of random rulesets.
  * PF_TEST_SEED=N reproduces a run; PF_TEST_ROUNDS=N changes how many rulesets are tried.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -37,8 +38,7 @@ static char *xstrdup(const char *s)
 	return p;
 }
 
-static struct pf_addr A(const char *s)
-{
+static struct pf_addr A(const char *s) {
 	struct pf_addr a;
 
 	if (pf_addr_parse(s, &a) < 0)
@@ -46,8 +46,8 @@ static struct pf_addr A(const char *s)
 	return a;
 }
 
-static struct pf_prefix P(const char *s)
-{
+static struct pf_prefix
+P(const char *s) {
 	struct pf_prefix p;
 
 	if (pf_prefix_parse(s, &p, NULL) < 0)
@@ -55,13 +55,15 @@ static struct pf_prefix P(const char *s)
 	return p;
 }
 
-static struct pf_ruleset *rs_new(void)
+static struct pf_ruleset *
+rs_new(void)
 {
 	return xcalloc(1, sizeof(struct pf_ruleset));
 }
 
 /* Pointers into rs->policies move when more are added: use the result before the next call. */
-static struct pf_rs_policy *add_policy(struct pf_ruleset *rs, uint32_t id, const char *ns, const char *name, uint32_t prio)
+static struct pf_rs_policy *add_policy(struct pf_ruleset *rs, uint32_t id, const char *ns,
+				       const char *name, uint32_t prio)
 {
 	struct pf_rs_policy *p;
 
@@ -149,15 +151,16 @@ static bool verdict_eq(const struct pf_verdict *a, const struct pf_verdict *b)
 
 static void verdict_diag(const char *what, const struct pf_verdict *v)
 {
-	tap_diag("%s: action=%s log=%d matched=%d policy=%u %s/%s rule=%d", what, act_name(v->action),
-		 v->log, v->matched, v->policy_id, pf_strna(v->policy_namespace), pf_strna(v->policy_name),
-		 v->rule_index);
+	tap_diag("%s: action=%s log=%d matched=%d policy=%u %s/%s rule=%d", what,
+		 act_name(v->action), v->log, v->matched, v->policy_id,
+		 pf_strna(v->policy_namespace), pf_strna(v->policy_name), v->rule_index);
 }
 
 /* Expect (src -> dst:port) to be decided by policy `name` rule `idx` with `act`; name NULL:
  * no rule matches, the default `act` applies. Also checks the reference agrees. */
-static void expect(const struct pf_cache *c, const struct pf_ruleset *rs, enum pf_action def, const char *src,
-		   const char *dst, uint16_t port, enum pf_action act, const char *name, int idx)
+static void expect(const struct pf_cache *c, const struct pf_ruleset *rs, enum pf_action def,
+		   const char *src, const char *dst, uint16_t port, enum pf_action act,
+		   const char *name, int idx)
 {
 	struct pf_addr s = A(src), d = A(dst);
 	struct pf_verdict v, ref;
@@ -166,8 +169,8 @@ static void expect(const struct pf_cache *c, const struct pf_ruleset *rs, enum p
 	pf_cache_lookup(c, &s, &d, port, &v);
 	pf_ruleset_eval(rs, def, &s, &d, port, &ref);
 	if (name)
-		good = v.matched && v.action == act && v.policy_name && !strcmp(v.policy_name, name) &&
-		       v.rule_index == idx;
+		good = v.matched && v.action == act && v.policy_name &&
+		       !strcmp(v.policy_name, name) && v.rule_index == idx;
 	else
 		good = !v.matched && v.action == act && v.rule_index == -1 && !v.policy_name &&
 		       !v.policy_namespace;
@@ -195,7 +198,8 @@ static struct pf_cache *build_or_die(const struct pf_ruleset *rs, enum pf_action
 
 static void test_empty(void)
 {
-	static const enum pf_action defs[] = {PF_ACTION_ALLOW, PF_ACTION_DENY, PF_ACTION_REJECT, PF_ACTION_ALERT};
+	static const enum pf_action defs[] = {PF_ACTION_ALLOW, PF_ACTION_DENY, PF_ACTION_REJECT,
+					      PF_ACTION_ALERT};
 	struct pf_ruleset *rs = rs_new();
 	struct pf_cache_stats st;
 
@@ -233,7 +237,8 @@ static void test_no_rules(void)
 	add_src(p, "10.0.0.1");
 	p = add_policy(rs, 2, "ns", "unresolved", 20);
 	add_src(p, "10.0.0.1");
-	add_rule(p, PF_ACTION_DENY, false); /* `to` named a workload with no pods yet: matches nothing */
+	add_rule(p, PF_ACTION_DENY,
+		 false); /* `to` named a workload with no pods yet: matches nothing */
 	c = build_or_die(rs, PF_ACTION_REJECT);
 	{
 		struct pf_addr s = A("10.0.0.1");
@@ -277,7 +282,8 @@ static void test_cidr_covered_by_earlier(void)
 		struct pf_verdict v;
 
 		pf_cache_lookup(c, &s, &d, 443, &v);
-		ok(v.log && v.policy_id == 2 && !strcmp(v.policy_namespace, "shop"), "log flag, id and namespace carried");
+		ok(v.log && v.policy_id == 2 && !strcmp(v.policy_namespace, "shop"),
+		   "log flag, id and namespace carried");
 	}
 	pf_cache_free(c);
 	pf_ruleset_free(rs);
@@ -307,13 +313,19 @@ static void test_exact_vs_prefix(void)
 	r = add_rule(p, PF_ACTION_ALERT, false);
 	r->any_dst = true;
 	c = build_or_die(rs, PF_ACTION_DENY);
-	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.3", 443, PF_ACTION_ALLOW, "prefix-first", 0);
-	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.3", 80, PF_ACTION_DENY, "prefix-first", 1);
-	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.4", 443, PF_ACTION_ALLOW, "prefix-first", 0);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.3", 443, PF_ACTION_ALLOW, "prefix-first",
+	       0);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.3", 80, PF_ACTION_DENY, "prefix-first",
+	       1);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.4", 443, PF_ACTION_ALLOW, "prefix-first",
+	       0);
 	expect(c, rs, PF_ACTION_DENY, "10.0.0.1", "10.1.2.4", 80, PF_ACTION_DENY, NULL, -1);
-	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "10.1.2.3", 443, PF_ACTION_REJECT, "exact-first", 0);
-	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "10.1.2.4", 443, PF_ACTION_ALLOW, "exact-first", 1);
-	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "192.168.0.1", 443, PF_ACTION_ALERT, "exact-first", 2);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "10.1.2.3", 443, PF_ACTION_REJECT, "exact-first",
+	       0);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "10.1.2.4", 443, PF_ACTION_ALLOW, "exact-first",
+	       1);
+	expect(c, rs, PF_ACTION_DENY, "10.0.0.2", "192.168.0.1", 443, PF_ACTION_ALERT,
+	       "exact-first", 2);
 	expect(c, rs, PF_ACTION_DENY, "10.0.0.3", "10.1.2.3", 443, PF_ACTION_DENY, NULL, -1);
 	pf_cache_free(c);
 	pf_ruleset_free(rs);
@@ -387,14 +399,18 @@ static void test_ipv6(void)
 	c = build_or_die(rs, PF_ACTION_REJECT);
 	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1::1", 22, PF_ACTION_REJECT, "six", 0);
 	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1::1", 23, PF_ACTION_ALLOW, "six", 1);
-	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1::ffff:ffff:ffff:ffff", 22, PF_ACTION_ALLOW, "six", 1);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1::ffff:ffff:ffff:ffff", 22,
+	       PF_ACTION_ALLOW, "six", 1);
 	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1:0:1::", 22, PF_ACTION_ALERT, "six", 3);
-	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1:0:1::", 2222, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "fd00:1:0:1::", 2222, PF_ACTION_REJECT, NULL,
+	       -1);
 	expect(c, rs, PF_ACTION_REJECT, "fd00::10", "8.8.8.8", 53, PF_ACTION_DENY, "six", 2);
 	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "8.8.8.8", 1024, PF_ACTION_REJECT, NULL, -1);
 	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "::ffff:8.8.8.8", 1, PF_ACTION_DENY, "six", 2);
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "2001:db8::1", 1024, PF_ACTION_ALLOW, "six", 5);
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "2001:db8::2", 1024, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "2001:db8::1", 1024, PF_ACTION_ALLOW, "six",
+	       5);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "2001:db8::2", 1024, PF_ACTION_REJECT, NULL,
+	       -1);
 	expect(c, rs, PF_ACTION_REJECT, "fd00::11", "fd00:1::1", 23, PF_ACTION_REJECT, NULL, -1);
 	pf_cache_free(c);
 	pf_ruleset_free(rs);
@@ -578,8 +594,8 @@ static struct pf_addr prefix_last(const struct pf_prefix *p)
 static struct pf_addr rand_addr(void)
 {
 	static const char *const bases[] = {
-		"10.0.0.0", "10.1.0.0", "10.1.2.0", "10.1.2.128", "192.168.1.0", "172.16.0.0", "0.0.0.0",
-		"fd00::", "fd00:0:0:1::", "fd00::ff00", "2001:db8::", "::",
+	    "10.0.0.0", "10.1.0.0", "10.1.2.0",	    "10.1.2.128", "192.168.1.0", "172.16.0.0",
+	    "0.0.0.0",	"fd00::",   "fd00:0:0:1::", "fd00::ff00", "2001:db8::",	 "::",
 	};
 	struct pf_addr a = A(bases[rn(PF_ARRAY_SIZE(bases))]);
 
@@ -622,7 +638,8 @@ static struct pf_prefix rand_prefix(void)
 
 static uint16_t rand_port(void)
 {
-	static const uint16_t pool[] = {1, 22, 53, 80, 443, 1000, 1001, 1005, 1010, 8080, 65534, 65535};
+	static const uint16_t pool[] = {1,    22,   53,	  80,	443,   1000,
+					1001, 1005, 1010, 8080, 65534, 65535};
 
 	return chance(85) ? pool[rn(PF_ARRAY_SIZE(pool))] : (uint16_t)(1 + rn(65535));
 }
@@ -645,7 +662,8 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 		for (size_t s = 0; s < n_src; s++)
 			add_src_addr(p, srcs[rn((uint32_t)n_srcs)]);
 		for (size_t j = 0; j < n_rules; j++) {
-			struct pf_rs_rule *r = add_rule(p, (enum pf_action)rn(_PF_ACTION_MAX), chance(30));
+			struct pf_rs_rule *r =
+			    add_rule(p, (enum pf_action)rn(_PF_ACTION_MAX), chance(30));
 
 			if (chance(15)) {
 				r->any_dst = true;
@@ -731,7 +749,8 @@ static uint16_t pick_port(const struct pf_ruleset *rs)
 			const struct pf_rs_rule *r = &p->rules[rn((uint32_t)p->n_rules)];
 
 			if (r->n_ports) {
-				const struct pf_port_range *pr = &r->ports[rn((uint32_t)r->n_ports)];
+				const struct pf_port_range *pr =
+				    &r->ports[rn((uint32_t)r->n_ports)];
 
 				switch (rn(4)) {
 				case 0:
@@ -764,7 +783,8 @@ static void test_differential(uint64_t seed, unsigned rounds)
 		struct pf_cache *c = NULL;
 		unsigned n_conns = big ? 400 : 25;
 
-		/* sources: a few per round, IPv4 and IPv6; one of them is never a policy's source */
+		/* sources: a few per round, IPv4 and IPv6; one of them is never a policy's source
+		 */
 		for (size_t i = 0; i < PF_ARRAY_SIZE(srcs); i++)
 			srcs[i] = rand_addr();
 		rs = rand_ruleset(srcs, PF_ARRAY_SIZE(srcs) - 1, big);
@@ -787,8 +807,9 @@ static void test_differential(uint64_t seed, unsigned rounds)
 			if (n_fail++ < 5) {
 				char s[PF_ADDR_STRLEN], d[PF_ADDR_STRLEN];
 
-				tap_diag("seed %llu round %u: %s -> %s:%u differs", (unsigned long long)seed, round,
-					 pf_addr_fmt(&src, s), pf_addr_fmt(&dst, d), port);
+				tap_diag("seed %llu round %u: %s -> %s:%u differs",
+					 (unsigned long long)seed, round, pf_addr_fmt(&src, s),
+					 pf_addr_fmt(&dst, d), port);
 				verdict_diag("cache", &v);
 				verdict_diag("reference", &ref);
 			}
@@ -797,12 +818,59 @@ static void test_differential(uint64_t seed, unsigned rounds)
 		pf_ruleset_free(rs);
 	}
 	is_int(n_build_fail, 0, "every random ruleset builds");
-	ok(n_fail == 0, "differential: %lu connections over %u rulesets agree with the reference (%lu matched a rule)",
+	ok(n_fail == 0,
+	   "differential: %lu connections over %u rulesets agree with the reference (%lu matched a "
+	   "rule)",
 	   n_conn, rounds, n_matched);
 	if (n_fail)
-		tap_diag("%lu differ; reproduce with PF_TEST_SEED=%llu", n_fail, (unsigned long long)seed);
+		tap_diag("%lu differ; reproduce with PF_TEST_SEED=%llu", n_fail,
+			 (unsigned long long)seed);
 	/* the test must exercise both outcomes */
-	ok(n_matched > n_conn / 5 && n_matched < n_conn - n_conn / 10, "connections hit rules and miss them");
+	ok(n_matched > n_conn / 5 && n_matched < n_conn - n_conn / 10,
+	   "connections hit rules and miss them");
+}
+
+/* A cache big enough to be moved into its read-only huge-page mapping still answers right. */
+static void test_big(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache_stats st;
+	struct pf_cache *c;
+	unsigned long bad = 0;
+
+	p = add_policy(rs, 9, "big", "many-ips", 1);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_port(r, 443, 443);
+	r->dst_ips = xcalloc(60000, sizeof(*r->dst_ips));
+	for (uint32_t i = 0; i < 60000; i++) {
+		uint32_t be = htonl(0x0a600000u + 2 * i); /* every other address of 10.96.0.0/15 */
+
+		pf_addr_from_v4(&r->dst_ips[r->n_dst_ips++], &be);
+	}
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "10.96.0.0/12");
+	c = build_or_die(rs, PF_ACTION_REJECT);
+	pf_cache_get_stats(c, &st);
+	ok(st.bytes >= (2u << 20) && st.n_dst_nodes == 60001, "big cache: %zu bytes, %zu nodes",
+	   st.bytes, st.n_dst_nodes);
+	rng_state = 42;
+	for (int k = 0; k < 300; k++) {
+		uint32_t be = htonl(0x0a600000u + rn(130000));
+		struct pf_addr s = A("10.0.0.1"), d;
+		uint16_t port = rn(2) ? 443 : 80;
+		struct pf_verdict v, ref;
+
+		pf_addr_from_v4(&d, &be);
+		pf_cache_lookup(c, &s, &d, port, &v);
+		pf_ruleset_eval(rs, PF_ACTION_REJECT, &s, &d, port, &ref);
+		bad += !verdict_eq(&v, &ref);
+	}
+	is_int(bad, 0, "big cache agrees with the reference");
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
 }
 
 /* Past the size limits the build fails cleanly. */
@@ -823,7 +891,7 @@ int main(void)
 {
 	const char *e = getenv("PF_TEST_SEED");
 	uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	uint32_t rounds = 3000;
+	uint32_t rounds = 5000;
 
 	if (e && pf_parse_u64(e, UINT64_MAX, &seed) < 0)
 		return printf("Bail out! bad PF_TEST_SEED\n"), 1;
@@ -842,6 +910,7 @@ int main(void)
 	test_priorities_and_sharing();
 	test_ports();
 	test_limits();
+	test_big();
 	test_differential(seed, rounds);
 	return tap_done();
 }

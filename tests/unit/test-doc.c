@@ -108,7 +108,8 @@ static void test_json_errors(void)
 {
 	struct pf_error err;
 	struct pf_doc_limits lim = pf_doc_default_limits;
-	struct pf_node *n;
+	struct pf_node *n, **docs_unused = NULL;
+	size_t nd_unused = 0;
 	char *big;
 
 	ok(!json("{\"a\":1} x", &err), "trailing garbage refused");
@@ -147,6 +148,19 @@ static void test_json_errors(void)
 	lim = pf_doc_default_limits;
 	lim.max_bytes = 10;
 	ok(pf_json_parse("[1,2,3,4,5,6]", 13, &lim, &n, &err) == -E2BIG, "input over byte limit");
+
+	{
+		const struct pf_doc_limits unset = {.max_depth = 2};
+
+		ok(pf_json_parse("[[1]]", 5, &unset, &n, &err) == 0, "limits left 0 take their defaults");
+		pf_node_free(n);
+		ok(pf_json_parse("[[[1]]]", 7, &unset, &n, &err) == -E2BIG, "  and set ones apply");
+	}
+
+	lim = pf_doc_default_limits;
+	lim.max_nodes = 1;
+	ok(pf_json_parse("[1]", 3, &lim, &n, NULL) == -E2BIG, "errors without an error object");
+	ok(pf_yaml_parse("[1]", 3, &lim, &docs_unused, &nd_unused, NULL) == -E2BIG, "  YAML too");
 
 	/* a deep document with the default limits: refused, without recursion trouble */
 	big = malloc(200001);

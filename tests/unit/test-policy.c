@@ -470,6 +470,43 @@ static void test_files(void)
 	}
 }
 
+/* JSON's own shapes: a top-level list, null documents, floats where integers belong. */
+static void test_json_shapes(void)
+{
+	static const struct {
+		const char *text, *error;
+	} cases[] = {
+		{"[{\"apiVersion\":\"podfence.io/v1alpha1\"}]", "document: must be a mapping, not a list"},
+		{"{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
+		 "\"spec\":{\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}],\"egress\":[{\"action\":\"Deny\","
+		 "\"ports\":[{\"port\":80.0}]}]}}",
+		 "spec.egress[0].ports[0].port: must be an integer, not a number"},
+		{"{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
+		 "\"spec\":{\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}],\"egress\":[{\"action\":\"Deny\","
+		 "\"log\":\"true\"}]}}",
+		 "spec.egress[0].log: must be a boolean, not a string"},
+		{"{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
+		 "\"spec\":{\"priority\":99999999999999999999,\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}]}}",
+		 "spec.priority: must be an integer, not a number"},
+	};
+	struct pf_policy_file f;
+	struct pf_error err = {0};
+
+	for (size_t k = 0; k < PF_ARRAY_SIZE(cases); k++) {
+		int r = pf_policy_parse_buffer("t.json", cases[k].text, strlen(cases[k].text), &f, &err);
+
+		ok(r == 0 && f.n_docs == 1 && !f.docs[0].policy, "JSON refused: %s", cases[k].error);
+		if (r == 0 && f.n_docs == 1)
+			is_str(f.docs[0].error, cases[k].error, "  message");
+		pf_policy_file_free(&f);
+	}
+	is_int(pf_policy_parse_buffer("n.json", "{}\nnull\n{}", 10, &f, &err), 0, "a JSON stream with a null");
+	is_int(f.n_docs, 2, "  skips the null");
+	if (f.n_docs == 2)
+		is_int(f.docs[1].index, 2, "  but counts it in document numbers");
+	pf_policy_file_free(&f);
+}
+
 static void test_file_limits(void)
 {
 	struct pf_policy_file f;
@@ -536,6 +573,7 @@ int main(void)
 	test_example_file();
 	test_yaml_equals_json();
 	test_files();
+	test_json_shapes();
 	test_file_limits();
 	test_from_node();
 	return tap_done();

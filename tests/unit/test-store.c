@@ -107,14 +107,15 @@ static void add_ports(struct pf_rule *r, uint16_t port, uint16_t end_port)
 
 static struct pf_policy_doc valid_doc(struct pf_policy *p, unsigned index)
 {
-	struct pf_policy_doc d = {.policy = p, .index = index, .line = index * 10 + 1};
+	struct pf_policy_doc d = { .policy = p, .index = index, .line = index * 10 + 1 };
 
 	return d;
 }
 
-static struct pf_policy_doc invalid_doc(const char *ns, const char *name, unsigned index, const char *error)
+static struct pf_policy_doc invalid_doc(const char *ns, const char *name, unsigned index,
+					const char *error)
 {
-	struct pf_policy_doc d = {.index = index, .line = 3, .error_line = 7};
+	struct pf_policy_doc d = { .index = index, .line = 3, .error_line = 7 };
 
 	d.namespace = ns ? xstrdup(ns) : NULL;
 	d.name = name ? xstrdup(name) : NULL;
@@ -172,10 +173,10 @@ static struct pf_addr ip(const char *s)
 	return a;
 }
 
-static int put_pod(struct pf_store *s, const char *ns, const char *name, uint64_t ino, const char *addr,
-		   struct pf_error *err)
+static int put_pod(struct pf_store *s, const char *ns, const char *name, uint64_t ino,
+		   const char *addr, struct pf_error *err)
 {
-	char *containers[] = {(char *)"c0ffee", (char *)"decaf"};
+	char *containers[] = { (char *)"c0ffee", (char *)"decaf" };
 	struct pf_addr a[2];
 	struct pf_pod_record p = {
 		.namespace = (char *)ns,
@@ -205,7 +206,8 @@ static int put_pod(struct pf_store *s, const char *ns, const char *name, uint64_
 	return pf_store_put_pod(s, &p, err);
 }
 
-static const struct pf_rs_policy *rs_find(const struct pf_ruleset *rs, const char *ns, const char *name)
+static const struct pf_rs_policy *rs_find(const struct pf_ruleset *rs, const char *ns,
+					  const char *name)
 {
 	for (size_t i = 0; i < rs->n_policies; i++)
 		if (!strcmp(rs->policies[i].namespace, ns) && !strcmp(rs->policies[i].name, name))
@@ -258,7 +260,7 @@ static long long query_int(struct pf_store *s, const char *sql)
 
 static void test_open(void)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	const char *path = db_path("sub/dir/new.db");
 	struct stat st;
@@ -268,15 +270,17 @@ static void test_open(void)
 	is_int(r, 0, "open creates the database and its directories (%s)", err.msg);
 	if (r < 0)
 		return;
-	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION, "new database is at schema version %d",
-	       PF_SCHEMA_VERSION);
-	ok(PF_SCHEMA_VERSION >= 2 && pf_schema_migrations[0].version == 1, "migrations are numbered from 1");
+	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION,
+	       "new database is at schema version %d", PF_SCHEMA_VERSION);
+	ok(PF_SCHEMA_VERSION >= 2 && pf_schema_migrations[0].version == 1,
+	   "migrations are numbered from 1");
 	{
 		_cleanup_free_ char *mode = query1(s, "PRAGMA journal_mode");
 		is_str(mode, "wal", "journal mode is WAL");
 	}
 	is_int(query_int(s, "PRAGMA foreign_keys"), 1, "foreign keys are enforced");
-	ok(stat(db_path("sub/dir"), &st) == 0 && (st.st_mode & 07777) == 0750, "directory created with mode 0750");
+	ok(stat(db_path("sub/dir"), &st) == 0 && (st.st_mode & 07777) == 0750,
+	   "directory created with mode 0750");
 	pf_store_close(s);
 
 	/* Opening again changes nothing. */
@@ -286,7 +290,7 @@ static void test_open(void)
 	r = pf_store_open(path, PF_STORE_READONLY, &s, &err);
 	is_int(r, 0, "read-only open of a current database");
 	if (r == 0) {
-		struct pf_error e2 = {0};
+		struct pf_error e2 = { 0 };
 
 		ok(pf_store_delete_source(s, "x", &e2) == -EROFS, "read-only store refuses writes");
 		pf_store_close(s);
@@ -298,7 +302,7 @@ static void test_open(void)
 
 static void test_migrate_old(void)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	const char *path = db_path("v1.db");
 	sqlite3 *db = NULL;
@@ -310,11 +314,13 @@ static void test_migrate_old(void)
 		abort();
 	r = sqlite3_exec(db, pf_schema_migrations[0].sql, NULL, NULL, &emsg);
 	if (r == SQLITE_OK)
-		r = sqlite3_exec(db,
-				 "PRAGMA user_version = 1;"
-				 "INSERT INTO policy (namespace, name, source, in_force, valid, priority, n_rules, updated_at)"
-				 " VALUES ('shop', 'old', '/etc/old.yaml', 1, 1, 7, 0, 1767225600000);",
-				 NULL, NULL, &emsg);
+		r = sqlite3_exec(
+			db,
+			"PRAGMA user_version = 1;"
+			"INSERT INTO policy (namespace, name, source, in_force, valid, priority, "
+			"n_rules, updated_at)"
+			" VALUES ('shop', 'old', '/etc/old.yaml', 1, 1, 7, 0, 1767225600000);",
+			NULL, NULL, &emsg);
 	is_int(r, SQLITE_OK, "built a version-1 database (%s)", emsg ? emsg : "");
 	sqlite3_free(emsg);
 	sqlite3_close(db);
@@ -328,18 +334,52 @@ static void test_migrate_old(void)
 	is_int(r, 0, "open migrates a version-1 database (%s)", err.msg);
 	if (r < 0)
 		return;
-	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION, "now at version %d", PF_SCHEMA_VERSION);
+	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION, "now at version %d",
+	       PF_SCHEMA_VERSION);
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT namespace || '/' || name || ' ' || priority || ' ' || "
-						     "updated_at FROM policies");
-		is_str(row, "shop/old 7 2026-01-01T00:00:00.000Z", "its data shows in the new views");
+		_cleanup_free_ char *row =
+			query1(s, "SELECT namespace || '/' || name || ' ' || priority || ' ' || "
+				  "updated_at FROM policies");
+		is_str(row, "shop/old 7 2026-01-01T00:00:00.000Z",
+		       "its data shows in the new views");
 	}
 	pf_store_close(s);
 }
 
+/* podfenced and podfence-sync start together on a new database: each migration runs once. */
+static void test_concurrent_open(void)
+{
+	const char *path = db_path("race.db");
+	pid_t pids[6];
+	int failed = 0;
+
+	fflush(stdout);
+	for (size_t i = 0; i < PF_ARRAY_SIZE(pids); i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			struct pf_error err = { 0 };
+			struct pf_store *s = NULL;
+
+			if (pf_store_open(path, 0, &s, &err) < 0) {
+				fprintf(stderr, "child %zu: %s\n", i, err.msg);
+				_exit(1);
+			}
+			_exit(pf_store_schema_version(s) == PF_SCHEMA_VERSION ? 0 : 1);
+		}
+	}
+	for (size_t i = 0; i < PF_ARRAY_SIZE(pids); i++) {
+		int status = 0;
+
+		waitpid(pids[i], &status, 0);
+		failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	is_int(failed, 0, "%zu processes opening a new database at once all succeed",
+	       PF_ARRAY_SIZE(pids));
+}
+
 static void test_refuse_newer(void)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	const char *path = db_path("future.db");
 	sqlite3 *db = NULL;
@@ -365,7 +405,8 @@ static void test_refuse_newer(void)
 
 		sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
 		sqlite3_step(st);
-		is_int(sqlite3_column_int(st, 0), PF_SCHEMA_VERSION + 1, "the newer database is untouched");
+		is_int(sqlite3_column_int(st, 0), PF_SCHEMA_VERSION + 1,
+		       "the newer database is untouched");
 		sqlite3_finalize(st);
 		sqlite3_close(db);
 	}
@@ -373,7 +414,7 @@ static void test_refuse_newer(void)
 
 static void test_resolution(void)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	struct pf_ruleset *rs = NULL;
 	const struct pf_rs_policy *p;
@@ -403,28 +444,37 @@ static void test_resolution(void)
 	is_int(rs->n_policies, 2, "two policies in force");
 	is_str(rs->policies[0].name, "lockdown", "sorted: priority 50 first");
 	p = rs_find(rs, "shop", "web-egress");
-	ok(p && p->n_src == 2 && has_ip(p->src, p->n_src, "10.0.0.1") && has_ip(p->src, p->n_src, "fd00::1"),
+	ok(p && p->n_src == 2 && has_ip(p->src, p->n_src, "10.0.0.1") &&
+		   has_ip(p->src, p->n_src, "fd00::1"),
 	   "appliesTo Pod resolves to the registered pod's IPs (v4 and v6)");
-	ok(p && p->n_rules == 3 && p->rules[0].n_dst_ips == 2 && has_ip(p->rules[0].dst_ips, 2, "10.0.0.2"),
+	ok(p && p->n_rules == 3 && p->rules[0].n_dst_ips == 2 &&
+		   has_ip(p->rules[0].dst_ips, 2, "10.0.0.2"),
 	   "to Pod resolves to the registered pod's IPs");
 	ok(p && p->rules[1].n_dst_ips == 0 && p->rules[1].n_dst_nets == 1 && !p->rules[1].any_dst,
 	   "to Service without a workload yet: only the cidr");
-	ok(p && p->rules[1].log && p->rules[1].n_ports == 1 && p->rules[1].ports[0].end_port == 5433,
+	ok(p && p->rules[1].log && p->rules[1].n_ports == 1 &&
+		   p->rules[1].ports[0].end_port == 5433,
 	   "log flag and port range kept");
-	ok(p && p->rules[2].any_dst && p->rules[2].n_ports == 0 && p->rules[2].action == PF_ACTION_DENY,
+	ok(p && p->rules[2].any_dst && p->rules[2].n_ports == 0 &&
+		   p->rules[2].action == PF_ACTION_DENY,
 	   "rule without to/ports: any");
 	p = rs_find(rs, "other", "lockdown");
-	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.1.1") && has_ip(p->src, p->n_src, "10.0.1.2"),
+	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.1.1") &&
+		   has_ip(p->src, p->n_src, "10.0.1.2"),
 	   "appliesTo Namespace resolves to every registered pod in it");
 
 	verdict(rs, "10.0.0.1", "10.0.0.2", 5432, &v);
-	ok(v.matched && v.action == PF_ACTION_ALLOW && v.rule_index == 0, "web -> db:5432 allowed by rule 0");
+	ok(v.matched && v.action == PF_ACTION_ALLOW && v.rule_index == 0,
+	   "web -> db:5432 allowed by rule 0");
 	verdict(rs, "10.0.0.1", "10.0.0.2", 80, &v);
-	ok(v.matched && v.action == PF_ACTION_DENY && v.rule_index == 2, "web -> db:80 denied by rule 2");
+	ok(v.matched && v.action == PF_ACTION_DENY && v.rule_index == 2,
+	   "web -> db:80 denied by rule 2");
 	verdict(rs, "10.0.0.1", "10.20.3.4", 5433, &v);
-	ok(v.action == PF_ACTION_ALLOW && v.rule_index == 1 && v.log, "web -> 10.20.3.4:5433 allowed, logged");
+	ok(v.action == PF_ACTION_ALLOW && v.rule_index == 1 && v.log,
+	   "web -> 10.20.3.4:5433 allowed, logged");
 	verdict(rs, "10.0.1.2", "10.0.0.9", 80, &v);
-	ok(v.action == PF_ACTION_REJECT && pf_streq(v.policy_name, "lockdown"), "other/y -> 10.0.0.9 rejected");
+	ok(v.action == PF_ACTION_REJECT && pf_streq(v.policy_name, "lockdown"),
+	   "other/y -> 10.0.0.9 rejected");
 	verdict(rs, "10.0.9.9", "10.0.0.9", 80, &v);
 	ok(!v.matched, "an unknown source: no policy");
 	pf_ruleset_free(rs);
@@ -432,8 +482,8 @@ static void test_resolution(void)
 
 	/* Names that do not exist yet take effect when they appear. */
 	{
-		struct pf_addr a[] = {ip("10.0.0.9"), ip("10.0.0.9"), ip("fd00::9")};
-		struct pf_addr svc[] = {ip("10.96.0.10")};
+		struct pf_addr a[] = { ip("10.0.0.9"), ip("10.0.0.9"), ip("fd00::9") };
+		struct pf_addr svc[] = { ip("10.96.0.10") };
 
 		ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "api", a, 3, &err) == 0,
 		   "workload Deployment shop/api appears");
@@ -446,7 +496,8 @@ static void test_resolution(void)
 	if (r < 0)
 		goto out;
 	p = rs_find(rs, "shop", "web-egress");
-	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.0.9") && has_ip(p->src, p->n_src, "fd00::9"),
+	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.0.9") &&
+		   has_ip(p->src, p->n_src, "fd00::9"),
 	   "appliesTo Deployment now resolves to its IPs (deduplicated)");
 	ok(p && p->rules[1].n_dst_ips == 1 && has_ip(p->rules[1].dst_ips, 1, "10.96.0.10"),
 	   "to Service now resolves to its IP");
@@ -461,7 +512,8 @@ static void test_resolution(void)
 
 	/* Unregistering and deleting take effect too. */
 	ok(pf_store_delete_pod(s, 4, 1, &err) == 0, "unregister shop/web");
-	ok(pf_store_delete_workload(s, PF_KIND_DEPLOYMENT, "shop", "api", &err) == 0, "delete workload");
+	ok(pf_store_delete_workload(s, PF_KIND_DEPLOYMENT, "shop", "api", &err) == 0,
+	   "delete workload");
 	r = pf_store_load_ruleset(s, &rs, &err);
 	p = r == 0 ? rs_find(rs, "shop", "web-egress") : NULL;
 	ok(p && p->n_src == 0, "the policy is kept but applies to nothing");
@@ -471,8 +523,9 @@ static void test_resolution(void)
 
 		r = pf_store_list_pods(s, &pods, &n, &err);
 		ok(r == 0 && n == 4, "list_pods: 4 registered");
-		ok(n == 4 && pf_streq(pods[0].name, "db") && pods[0].n_ips == 2 && pods[0].n_containers == 2 &&
-			   pf_streq(pods[0].containers[1], "decaf") && pods[0].registered_at_ms == 1767225600000 &&
+		ok(n == 4 && pf_streq(pods[0].name, "db") && pods[0].n_ips == 2 &&
+			   pods[0].n_containers == 2 && pf_streq(pods[0].containers[1], "decaf") &&
+			   pods[0].registered_at_ms == 1767225600000 &&
 			   pf_streq(pods[0].state, "enforced") && pods[0].netns_ino == 2,
 		   "list_pods returns what was put");
 		pf_pod_records_free(pods, n);
@@ -485,7 +538,7 @@ out:
 static void test_invalid_update(void)
 {
 	const char *src_a = "/p/a.yaml", *src_b = "/p/b.yaml";
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL, *reader = NULL;
 	struct pf_ruleset *rs = NULL;
 	struct pf_policy_doc docs[3];
@@ -507,26 +560,33 @@ static void test_invalid_update(void)
 	r = pf_store_sync_source(s, src_a, docs, 1, &err);
 	pf_store_data_version(reader, &dv1);
 	is_int(r, 0, "same version again");
-	ok(dv0 == dv1, "an unchanged source changes nothing (data_version %llu)", (unsigned long long)dv1);
+	ok(dv0 == dv1, "an unchanged source changes nothing (data_version %llu)",
+	   (unsigned long long)dv1);
 	docs_clear(docs, 1);
 
 	/* A typo in the update. */
-	docs[0] = invalid_doc("shop", "web-egress", 0, "spec.egress[0].action: must be one of Allow, Deny, Reject, Alert");
+	docs[0] = invalid_doc("shop", "web-egress", 0,
+			      "spec.egress[0].action: must be one of Allow, Deny, Reject, Alert");
 	r = pf_store_sync_source(s, src_a, docs, 1, &err);
 	is_int(r, 1, "an invalid update is recorded as one error");
 	docs_clear(docs, 1);
 	pf_store_data_version(reader, &dv0);
 	ok(dv0 != dv1, "and is a change other connections see");
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || in_force || ' ' || rules || ' ' || error "
-						     "FROM policies WHERE name = 'web-egress'");
-		is_str(row, "0 1 3 document 1 (line 7): spec.egress[0].action: must be one of Allow, Deny, Reject, Alert",
+		_cleanup_free_ char *row =
+			query1(s, "SELECT valid || ' ' || in_force || ' ' || rules || ' ' || error "
+				  "FROM policies WHERE name = 'web-egress'");
+		is_str(row,
+		       "0 1 3 document 1 (line 7): spec.egress[0].action: must be one of Allow, "
+		       "Deny, Reject, Alert",
 		       "policies view: invalid, error shown, last valid version in force");
 	}
 	r = pf_store_load_ruleset(reader, &rs, &err);
-	ok(r == 0 && rs->n_policies == 1 && rs->policies[0].n_rules == 3 && rs->policies[0].n_src == 2,
+	ok(r == 0 && rs->n_policies == 1 && rs->policies[0].n_rules == 3 &&
+		   rs->policies[0].n_src == 2,
 	   "the last valid version stays in force");
-	is_int(query_int(s, "SELECT count(*) FROM applied_policies"), 3, "applied_policies still lists its 3 rules");
+	is_int(query_int(s, "SELECT count(*) FROM applied_policies"), 3,
+	       "applied_policies still lists its 3 rules");
 	pf_ruleset_free(rs);
 	rs = NULL;
 
@@ -537,10 +597,13 @@ static void test_invalid_update(void)
 	is_int(r, 2, "a new source with two invalid docs");
 	docs_clear(docs, 2);
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || in_force || ' ' || error FROM policies "
-						     "WHERE name = 'brand-new'");
-		is_str(row, "0 0 document 1 (line 7): spec.appliesTo: required", "new invalid policy: not in force");
-		_cleanup_free_ char *row2 = query1(s, "SELECT source || ' ' || error FROM policies WHERE name IS NULL");
+		_cleanup_free_ char *row =
+			query1(s, "SELECT valid || ' ' || in_force || ' ' || error FROM policies "
+				  "WHERE name = 'brand-new'");
+		is_str(row, "0 0 document 1 (line 7): spec.appliesTo: required",
+		       "new invalid policy: not in force");
+		_cleanup_free_ char *row2 =
+			query1(s, "SELECT source || ' ' || error FROM policies WHERE name IS NULL");
 		is_str(row2, "/p/b.yaml document 2 (line 7): metadata.name: required",
 		       "a doc without identity shows as an error of its source");
 	}
@@ -557,9 +620,12 @@ static void test_invalid_update(void)
 	is_int(query_int(s, "SELECT count(*) FROM policies WHERE name = 'brand-new'"), 0,
 	       "policies gone from a valid source are deleted");
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT error FROM policies WHERE source = '/p/b.yaml'");
-		is_str(row, "shop/web-egress is already defined in /p/a.yaml", "the conflict is shown");
-		_cleanup_free_ char *prio = query1(s, "SELECT priority FROM policies WHERE source = '/p/a.yaml'");
+		_cleanup_free_ char *row =
+			query1(s, "SELECT error FROM policies WHERE source = '/p/b.yaml'");
+		is_str(row, "shop/web-egress is already defined in /p/a.yaml",
+		       "the conflict is shown");
+		_cleanup_free_ char *prio =
+			query1(s, "SELECT priority FROM policies WHERE source = '/p/a.yaml'");
 		is_str(prio, "100", "the owner's version stays");
 	}
 
@@ -569,8 +635,9 @@ static void test_invalid_update(void)
 	is_int(r, 0, "fixed version");
 	docs_clear(docs, 1);
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || in_force || ' ' || priority || ' ' || "
-						     "ifnull(error, '-') FROM policies WHERE name = 'web-egress'");
+		_cleanup_free_ char *row =
+			query1(s, "SELECT valid || ' ' || in_force || ' ' || priority || ' ' || "
+				  "ifnull(error, '-') FROM policies WHERE name = 'web-egress'");
 		is_str(row, "1 1 90 -", "valid, error cleared, new priority");
 	}
 
@@ -580,28 +647,36 @@ static void test_invalid_update(void)
 	is_int(r, 1, "a file whose only doc lost its name");
 	docs_clear(docs, 1);
 	r = pf_store_load_ruleset(reader, &rs, &err);
-	ok(r == 0 && rs->n_policies == 1 && rs->policies[0].priority == 90, "the policy stays in force");
+	ok(r == 0 && rs->n_policies == 1 && rs->policies[0].priority == 90,
+	   "the policy stays in force");
 	pf_ruleset_free(rs);
 	rs = NULL;
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT valid || ' ' || error FROM policies WHERE name = 'web-egress'");
-		has_str(row, "0 no longer in the source, but kept in force", "and says why: %s", pf_strna(row));
+		_cleanup_free_ char *row = query1(
+			s, "SELECT valid || ' ' || error FROM policies WHERE name = 'web-egress'");
+		has_str(row, "0 no longer in the source, but kept in force", "and says why: %s",
+			pf_strna(row));
 	}
 
 	/* The whole file unreadable. */
-	r = pf_store_source_error(s, src_a, "/p/a.yaml: line 3: mapping values are not allowed here", &err);
+	r = pf_store_source_error(s, src_a,
+				  "/p/a.yaml: line 3: mapping values are not allowed here", &err);
 	is_int(r, 0, "source error");
 	r = pf_store_load_ruleset(reader, &rs, &err);
 	ok(r == 0 && rs->n_policies == 1, "an unreadable file keeps its policies in force");
 	pf_ruleset_free(rs);
 	rs = NULL;
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT error FROM policies WHERE name = 'web-egress'");
-		is_str(row, "/p/a.yaml: line 3: mapping values are not allowed here", "with the error shown");
+		_cleanup_free_ char *row =
+			query1(s, "SELECT error FROM policies WHERE name = 'web-egress'");
+		is_str(row, "/p/a.yaml: line 3: mapping values are not allowed here",
+		       "with the error shown");
 	}
 	r = pf_store_source_error(s, "/p/c.yaml", "/p/c.yaml: not YAML", &err);
-	is_int(query_int(s, "SELECT count(*) FROM policies WHERE source = '/p/c.yaml' AND in_force = 0"), 1,
-	       "an unreadable new file shows one error row");
+	is_int(query_int(
+		       s,
+		       "SELECT count(*) FROM policies WHERE source = '/p/c.yaml' AND in_force = 0"),
+	       1, "an unreadable new file shows one error row");
 
 	/* Deleting the files. */
 	ok(pf_store_delete_source(s, src_a, &err) == 0, "delete source a");
@@ -609,12 +684,14 @@ static void test_invalid_update(void)
 	ok(r == 0 && rs->n_policies == 0, "nothing in force");
 	pf_ruleset_free(rs);
 	rs = NULL;
-	ok(pf_store_delete_source(s, src_b, &err) == 0 && pf_store_delete_source(s, "/p/c.yaml", &err) == 0,
+	ok(pf_store_delete_source(s, src_b, &err) == 0 &&
+		   pf_store_delete_source(s, "/p/c.yaml", &err) == 0,
 	   "delete sources b, c");
 	is_int(query_int(s, "SELECT count(*) FROM policies"), 0, "policies view empty");
 	is_int(query_int(s, "SELECT count(*) FROM policy_rule"), 0, "no rule rows left (cascade)");
-	is_int(query_int(s, "SELECT count(*) FROM rule_port") + query_int(s, "SELECT count(*) FROM rule_peer"), 0,
-	       "no peer or port rows left (cascade)");
+	is_int(query_int(s, "SELECT count(*) FROM rule_port") +
+		       query_int(s, "SELECT count(*) FROM rule_peer"),
+	       0, "no peer or port rows left (cascade)");
 
 	pf_store_close(reader);
 	pf_store_close(s);
@@ -622,7 +699,7 @@ static void test_invalid_update(void)
 
 static void test_duplicates(void)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	struct pf_policy_doc docs[3];
 	int r;
@@ -638,21 +715,24 @@ static void test_duplicates(void)
 	docs_clear(docs, 3);
 	is_int(r, 1, "a name defined twice in one source: one error");
 	{
-		_cleanup_free_ char *prio = query1(s, "SELECT priority FROM policies WHERE name = 'web-egress' AND in_force");
-		_cleanup_free_ char *e = query1(s, "SELECT error FROM policies WHERE name = 'web-egress' AND NOT in_force");
+		_cleanup_free_ char *prio = query1(
+			s, "SELECT priority FROM policies WHERE name = 'web-egress' AND in_force");
+		_cleanup_free_ char *e = query1(
+			s, "SELECT error FROM policies WHERE name = 'web-egress' AND NOT in_force");
 
 		is_str(prio, "10", "the first definition is in force");
-		is_str(e, "document 3: shop/web-egress is defined more than once in this source", "the second is an error");
+		is_str(e, "document 3: shop/web-egress is defined more than once in this source",
+		       "the second is an error");
 	}
 	pf_store_close(s);
 }
 
 static void test_kube_api(void)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	struct pf_policy_doc d;
-	struct pf_addr a[] = {ip("10.1.0.1")};
+	struct pf_addr a[] = { ip("10.1.0.1") };
 	int r;
 
 	if (pf_store_open(db_path("kube.db"), 0, &s, &err) < 0) {
@@ -660,11 +740,14 @@ static void test_kube_api(void)
 		return;
 	}
 	/* A full resync: mark, put what exists, sweep the rest. */
-	ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "gone", a, 1, &err) == 0, "workload to be swept");
+	ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "gone", a, 1, &err) == 0,
+	   "workload to be swept");
 	ok(pf_store_begin(s, &err) == 0, "begin");
 	ok(pf_store_mark_workloads(s, &err) == 0, "mark");
-	ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "kept", a, 1, &err) == 0, "put in batch");
-	ok(pf_store_put_workload(s, PF_KIND_NAMESPACE, "ignored", "shop", a, 1, &err) == 0, "put Namespace");
+	ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "kept", a, 1, &err) == 0,
+	   "put in batch");
+	ok(pf_store_put_workload(s, PF_KIND_NAMESPACE, "ignored", "shop", a, 1, &err) == 0,
+	   "put Namespace");
 	d = valid_doc(web_policy(5), 0);
 	r = pf_store_put_policy(s, "kube", &d, &err);
 	is_int(r, 0, "put_policy in batch");
@@ -676,11 +759,14 @@ static void test_kube_api(void)
 	ok(pf_store_sweep_workloads(s, &err) == 0, "sweep");
 	ok(pf_store_commit(s, &err) == 0, "commit");
 	is_int(query_int(s, "SELECT count(*) FROM workload"), 2, "the unmarked workload was swept");
-	is_int(query_int(s, "SELECT count(*) FROM workload WHERE kind = 'Namespace' AND namespace = 'shop'"), 1,
-	       "a Namespace workload is stored under its own name");
+	is_int(query_int(s, "SELECT count(*) FROM workload WHERE kind = 'Namespace' AND namespace "
+			    "= 'shop'"),
+	       1, "a Namespace workload is stored under its own name");
 	{
-		_cleanup_free_ char *row = query1(s, "SELECT valid || in_force || ' ' || error FROM policies");
-		is_str(row, "01 spec.priority: must be <= 65535", "kube objects carry their error verbatim");
+		_cleanup_free_ char *row =
+			query1(s, "SELECT valid || in_force || ' ' || error FROM policies");
+		is_str(row, "01 spec.priority: must be <= 65535",
+		       "kube objects carry their error verbatim");
 	}
 
 	/* A rolled back batch leaves nothing. */
@@ -695,7 +781,7 @@ static void test_kube_api(void)
 
 static void test_events(void)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	struct pf_event ev[10];
 	int r;
@@ -725,9 +811,10 @@ static void test_events(void)
 	is_int(r, 0, "append 4 more, at most 5 kept");
 	is_int(query_int(s, "SELECT count(*) FROM recent_events"), 5, "the table is bounded");
 	{
-		_cleanup_free_ char *first = query1(s, "SELECT at || ' ' || src || ' ' || dst || ' ' || dport || ' ' || "
-						       "action || ' ' || ifnull(policy_name, '-') || ' ' || "
-						       "ifnull(rule_index, '-') || ' ' || count FROM recent_events");
+		_cleanup_free_ char *first =
+			query1(s, "SELECT at || ' ' || src || ' ' || dst || ' ' || dport || ' ' || "
+				  "action || ' ' || ifnull(policy_name, '-') || ' ' || "
+				  "ifnull(rule_index, '-') || ' ' || count FROM recent_events");
 		is_str(first, "2026-01-01T00:00:09.000Z 10.0.0.1 fd00::5 1009 Reject - - 9",
 		       "newest first; default-action events have no policy");
 		_cleanup_free_ char *oldest = query1(s, "SELECT min(dport) FROM recent_events");
@@ -751,7 +838,8 @@ static void big_docs(struct pf_policy_doc *docs, size_t n, size_t rules)
 		p = mk_policy("bulk", name, (uint32_t)(i % 7));
 		add_target(p, PF_KIND_NAMESPACE, "bulk", "bulk");
 		for (size_t j = 0; j < rules; j++) {
-			struct pf_rule *r = add_rule(p, j + 1 == rules ? PF_ACTION_DENY : PF_ACTION_ALLOW);
+			struct pf_rule *r =
+				add_rule(p, j + 1 == rules ? PF_ACTION_DENY : PF_ACTION_ALLOW);
 
 			if (j + 1 < rules) {
 				char cidr[32];
@@ -770,9 +858,10 @@ struct write_window {
 	uint64_t start, end;
 };
 
-static int reader_child(const char *path, int ready_fd, int result_fd, volatile struct write_window *w)
+static int reader_child(const char *path, int ready_fd, int result_fd,
+			volatile struct write_window *w)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	unsigned long reads = 0, old_seen = 0, new_seen = 0, bad = 0, during = 0;
 	uint64_t deadline;
@@ -818,13 +907,13 @@ static int reader_child(const char *path, int ready_fd, int result_fd, volatile 
 static void test_concurrent_reader(void)
 {
 	const char *path = db_path("big.db");
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	struct pf_policy_doc *docs;
 	int ready[2], result[2], status = 0;
 	unsigned long reads = 0, old_seen = 0, new_seen = 0, bad = 99, during = 0;
 	volatile struct write_window *w;
-	char buf[128] = {0};
+	char buf[128] = { 0 };
 	uint64_t t0, t1;
 	pid_t pid;
 	int r;
@@ -876,9 +965,11 @@ static void test_concurrent_reader(void)
 	close(ready[0]);
 	close(result[0]);
 	munmap((void *)w, sizeof(*w));
-	tap_diag("reader: %lu loads (%lu wholly inside the write), %lu saw the old state, %lu the new, %lu partial",
+	tap_diag("reader: %lu loads (%lu wholly inside the write), %lu saw the old state, %lu the "
+		 "new, %lu partial",
 		 reads, during, old_seen, new_seen, bad);
-	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && bad == 0, "the reader never saw a partial write");
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && bad == 0,
+	   "the reader never saw a partial write");
 	ok(during >= 1, "the reader loaded while the write was in progress (%lu loads)", during);
 	ok(new_seen >= 1, "and then saw the whole new state");
 	pf_store_close(s);
@@ -887,10 +978,10 @@ static void test_concurrent_reader(void)
 /* The fixed data set of tests/shell/store-views.sh. */
 static int populate(const char *path)
 {
-	struct pf_error err = {0};
+	struct pf_error err = { 0 };
 	struct pf_store *s = NULL;
 	struct pf_policy_doc docs[3];
-	struct pf_addr svc[] = {ip("10.96.0.10")};
+	struct pf_addr svc[] = { ip("10.96.0.10") };
 	struct pf_event ev[2];
 	int r;
 
@@ -905,18 +996,33 @@ static int populate(const char *path)
 		r = pf_store_put_workload(s, PF_KIND_SERVICE, "shop", "db-svc", svc, 1, &err);
 	docs[0] = valid_doc(web_policy(100), 0);
 	docs[1] = valid_doc(lockdown_policy(), 1);
-	docs[2] = invalid_doc("shop", "typo", 2, "spec.egress[0].ports[0].endPort: must be >= port (80)");
+	docs[2] = invalid_doc("shop", "typo", 2,
+			      "spec.egress[0].ports[0].endPort: must be >= port (80)");
 	if (r >= 0)
 		r = pf_store_sync_source(s, "/etc/podfence/policies/shop.yaml", docs, 3, &err);
 	docs_clear(docs, 3);
-	ev[0] = (struct pf_event){.at_ms = 1767225600000, .pod_namespace = "shop", .pod_name = "web",
-				  .src = ip("10.0.0.1"), .dst = ip("10.0.0.99"), .dport = 80,
-				  .action = PF_ACTION_DENY, .policy_namespace = "shop",
-				  .policy_name = "web-egress", .rule_index = 2, .count = 3};
-	ev[1] = (struct pf_event){.at_ms = 1767225601500, .pod_namespace = "other", .pod_name = "x",
-				  .src = ip("10.0.1.1"), .dst = ip("fd00::7"), .dport = 443,
-				  .action = PF_ACTION_ALERT, .policy_namespace = "other",
-				  .policy_name = "lockdown", .rule_index = 1, .count = 1};
+	ev[0] = (struct pf_event){ .at_ms = 1767225600000,
+				   .pod_namespace = "shop",
+				   .pod_name = "web",
+				   .src = ip("10.0.0.1"),
+				   .dst = ip("10.0.0.99"),
+				   .dport = 80,
+				   .action = PF_ACTION_DENY,
+				   .policy_namespace = "shop",
+				   .policy_name = "web-egress",
+				   .rule_index = 2,
+				   .count = 3 };
+	ev[1] = (struct pf_event){ .at_ms = 1767225601500,
+				   .pod_namespace = "other",
+				   .pod_name = "x",
+				   .src = ip("10.0.1.1"),
+				   .dst = ip("fd00::7"),
+				   .dport = 443,
+				   .action = PF_ACTION_ALERT,
+				   .policy_namespace = "other",
+				   .policy_name = "lockdown",
+				   .rule_index = 1,
+				   .count = 1 };
 	if (r >= 0)
 		r = pf_store_append_events(s, ev, 2, 1000, &err);
 	pf_store_close(s);
@@ -945,6 +1051,7 @@ int main(int argc, char **argv)
 		return tap_skip_all("mkdtemp failed");
 	test_open();
 	test_migrate_old();
+	test_concurrent_open();
 	test_refuse_newer();
 	test_resolution();
 	test_invalid_update();

@@ -1,0 +1,112 @@
+#!/bin/bash
+# Connection benchmark, side by side in one run: sequential connection rate and p50/p99
+# connect() latency from a client netns to a server netns, for
+#   (a) no rule in the client netns,
+#   (b) the same ruleset with bench/nfq-accept-all, a bare loop that accepts everything,
+#   (c) podfenced enforcing an Allow policy among 10,000 other rules, with 100 other
+#       registered namespaces.
+# Rounds interleave a, b, c so drift hits all three alike; medians over rounds are reported.
+# Usage: top_builddir=BUILD bench/bench-connect.sh [N [ROUNDS]]   (or `make bench-connect`)
+top_builddir=${top_builddir:-$(pwd)}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$top_srcdir/tests/shell/lib.sh"
+. "$top_srcdir/tests/shell/engine-lib.sh"
+N=${1:-20000}
+ROUNDS=${2:-3}
+OTHERS=${OTHERS:-100}
+CONNECT=$top_builddir/bench/connect-bench
+ACCEPT_ALL=$top_builddir/bench/nfq-accept-all
+engine_need
+[ -x "$CONNECT" ] && [ -x "$ACCEPT_ALL" ] || skip "build bench/connect-bench and bench/nfq-accept-all first"
+
+# Server: one address on lo, a C accept loop on port 80.
+mk_netns "$SRV"
+ip -n "$SRV" addr add 10.99.0.1/32 dev lo
+ip netns exec "$SRV" "$CONNECT" serve 80 >"$TMP/server.out" &
+srv_pid=$!
+on_exit "kill $srv_pid; wait $srv_pid"
+wait_until 50 grep -q ready "$TMP/server.out" || fail "server did not start"
+add_pod 1
+CLIENT=$POD
+
+# 10,000 other rules: 20 policies of 250 rules ahead of the Allow (priority 10..29) that apply
+# to the client's namespace but match other destinations, and 20 for the other namespaces.
+"$PY" - "$TMP/policies.yaml" <<'PYEOF'
+import sys
+out = open(sys.argv[1], "w")
+def policy(name, ns, prio, applies, rules):
+    out.write("---\napiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n")
+    out.write("metadata: {name: %s, namespace: %s}\nspec:\n  priority: %d\n" % (name, ns, prio))
+    out.write("  appliesTo: [%s]\n  egress:\n" % applies)
+    for r in rules:
+        out.write(r)
+k = 0
+for p in range(40):
+    rules = []
+    for i in range(250):
+        a, b = divmod(k, 250)
+        act = ("Deny", "Reject", "Alert", "Allow")[k % 4]
+        rules.append("  - action: %s\n    to: [{cidr: 10.200.%d.%d/32}, {cidr: 10.%d.%d.0/24}]\n"
+                     "    ports: [{port: %d, endPort: %d}]\n" % (act, a, b, 100 + a, b, 1000 + i, 1000 + i + p))
+        k += 1
+    if p < 20:
+        policy("filler-%d" % p, "bench", 10 + p, "{kind: Namespace, name: bench}", rules)
+    else:
+        policy("other-%d" % p, "others", 10 + p, "{kind: Namespace, name: others}", rules)
+policy("client-egress", "bench", 1000, "{kind: Pod, name: client}",
+       ["  - action: Allow\n    to: [{cidr: 10.99.0.1}]\n    ports: [{port: 80}]\n", "  - action: Deny\n"])
+PYEOF
+load_policies "$TMP/policies.yaml" || fail "loading the policies"
+
+start_engine
+t0=$(date +%s%N)
+for i in $(seq 1 "$OTHERS"); do
+	ns=pbo$i-$TID
+	mk_netns "$ns"
+	ip -n "$ns" addr add "10.2.$((i / 250)).$((i % 250))/32" dev lo
+	register "$ns" others "o$i" "c-o$i"
+done
+[ "$(status_field 's["n_pods"]')" = "$OTHERS" ] || fail "expected $OTHERS registered namespaces"
+echo "setup: $OTHERS namespaces created and registered in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
+
+measure() { ip netns exec "$CLIENT" "$CONNECT" run 10.99.0.1 80 "$N" 500; }
+declare -A res
+for r in $(seq 1 "$ROUNDS"); do
+	res[a$r]=$(measure) || fail "run a"
+	ip netns exec "$CLIENT" nft list tables | grep -q podfence && fail "a: table present"
+
+	"$ACCEPT_ALL" --netns "/run/netns/$CLIENT" >"$TMP/aa.out" 2>"$TMP/aa.err" &
+	aa=$!
+	wait_until 50 grep -q ready "$TMP/aa.out" || fail "nfq-accept-all did not start: $(cat "$TMP/aa.err")"
+	res[b$r]=$(measure) || fail "run b"
+	kill -TERM "$aa"; wait "$aa" || fail "nfq-accept-all: $(cat "$TMP/aa.err")"
+
+	register "$CLIENT" bench client c-client
+	res[c$r]=$(measure) || fail "run c"
+	verdicts=$(status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "client"][0]')
+	[ "$verdicts" -ge "$N" ] || fail "c: only $verdicts verdicts: not queued?"
+	unregister c-client >/dev/null
+	echo "round $r: a ${res[a$r]} | b ${res[b$r]} | c ${res[c$r]}" >&2
+done
+
+args=()
+for k in "${!res[@]}"; do args+=("$k" "${res[$k]}"); done
+"$PY" - "$ROUNDS" "$OTHERS" "$N" "$(ctl '{"op":"status"}')" "${args[@]}" <<'PYEOF'
+import json, statistics, sys
+rounds, others, n, status = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+kv = sys.argv[5:]
+res = {kv[i]: dict(f.split("=") for f in kv[i + 1].split()) for i in range(0, len(kv), 2)}
+def med(mode, key):
+    return statistics.median(float(res["%s%d" % (mode, r)][key]) for r in range(1, rounds + 1))
+names = {"a": "no rule", "b": "nfq-accept-all (bare loop)", "c": "podfenced (10k rules, %d netns)" % others}
+print("sequential connects: N=%d per run, %d rounds, medians" % (n, rounds))
+print("%-36s %12s %10s %10s" % ("", "conn/s", "p50 us", "p99 us"))
+m = {}
+for k in "abc":
+    m[k] = (med(k, "rate"), med(k, "p50"), med(k, "p99"))
+    print("%-36s %12.0f %10.1f %10.1f" % (names[k], *m[k]))
+for x, y in (("b", "a"), ("c", "a"), ("c", "b")):
+    print("ratio %s/%s: rate %.2f  p50 %.2f  p99 %.2f" % (x, y, m[x][0] / m[y][0], m[x][1] / m[y][1], m[x][2] / m[y][2]))
+c = status["cache"]
+print("cache: %d sources, %d groups, %d bytes, last build %d us" % (c["sources"], c["groups"], c["bytes"], c["last_build_us"]))
+PYEOF

@@ -1,0 +1,129 @@
+/*
+ * Connection benchmark client and server. The client measures what an application sees: the
+ * time connect() takes for N sequential connections (each closed with an RST, so no
+ * TIME_WAIT piles up), and the connection rate over the whole run.
+ *
+ *   connect-bench serve PORT              accept and close, forever; prints "ready"
+ *   connect-bench run HOST PORT N [WARMUP]  prints "rate=C/s p50=US p99=US max=US n=N"
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "util.h"
+
+int main(int argc, char **argv);
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int serve(const char *port_s)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	int one = 1, zero = 0, fd;
+	uint32_t port;
+
+	if (pf_parse_u32(port_s, 65535, &port) < 0 || port == 0)
+		return 2;
+	sa.sin6_port = htons((uint16_t)port);
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4096) < 0) {
+		perror("serve");
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (;;) {
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c >= 0)
+			close(c);
+	}
+}
+
+static int run(const char *host, const char *port_s, const char *n_s, const char *warm_s)
+{
+	struct sockaddr_storage ss = {};
+	socklen_t sl;
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	uint32_t port, n, warm = 200;
+	_cleanup_free_ uint64_t *lat = NULL;
+	uint64_t t0, total;
+
+	if (pf_parse_u32(port_s, 65535, &port) < 0 || pf_parse_u32(n_s, 10000000, &n) < 0 || n == 0 ||
+	    (warm_s && pf_parse_u32(warm_s, 10000000, &warm) < 0))
+		return 2;
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			return 2;
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			return 2;
+		sl = sizeof(*s4);
+	}
+	lat = calloc(n, sizeof(*lat));
+	if (!lat)
+		return 1;
+	t0 = 0;
+	for (uint32_t i = 0; i < warm + n; i++) {
+		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		uint64_t a, b;
+
+		if (fd < 0) {
+			perror("socket");
+			return 1;
+		}
+		if (i == warm)
+			t0 = now_ns();
+		a = now_ns();
+		if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+			perror("connect");
+			return 1;
+		}
+		b = now_ns();
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(fd);
+		if (i >= warm)
+			lat[i - warm] = b - a;
+	}
+	total = now_ns() - t0;
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("rate=%.0f p50=%.1f p99=%.1f max=%.1f n=%u\n", (double)n * 1e9 / (double)total,
+	       (double)lat[n / 2] / 1e3, (double)lat[(size_t)n * 99 / 100] / 1e3, (double)lat[n - 1] / 1e3, n);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "serve"))
+		return serve(argv[2]);
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "run"))
+		return run(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
+	fprintf(stderr, "usage: %s serve PORT | run HOST PORT N [WARMUP]\n", argv[0]);
+	return 2;
+}
