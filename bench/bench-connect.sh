@@ -5,6 +5,8 @@
 #   (b) the same ruleset with bench/nfq-accept-all, a bare loop that accepts everything,
 #   (c) podfenced enforcing an Allow policy among 10,000 other rules, with 100 other
 #       registered namespaces.
+# Also the CPU time the verdict process (b: the bare loop, c: podfenced, all its threads) spends
+# per connection, which a loaded machine disturbs far less than latency.
 # Rounds interleave a, b, c so drift hits all three alike; medians over rounds are reported.
 # Usage: top_builddir=BUILD bench/bench-connect.sh [N [ROUNDS]]   (or `make bench-connect`)
 top_builddir=${top_builddir:-$(pwd)}
@@ -70,19 +72,28 @@ done
 echo "setup: $OTHERS namespaces created and registered in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
 measure() { ip netns exec "$CLIENT" "$CONNECT" run 10.99.0.1 80 "$N" 500; }
+# CPU time (ns, all threads) a process has used: a measure load on the machine hardly moves.
+cpu_ns() { local t s=0; for t in /proc/"$1"/task/*/schedstat; do read -r ns _ <"$t"; s=$((s + ns)); done; echo "$s"; }
+# measure_cpu PID: measure, and append the verdict process's CPU per connection (us).
+measure_cpu() {
+	local c0 out
+	c0=$(cpu_ns "$1")
+	out=$(measure) || return 1
+	echo "$out cpu=$("$PY" -c "print('%.2f' % (($(cpu_ns "$1") - $c0) / 1000.0 / ($N + 500)))")"
+}
 declare -A res
 for r in $(seq 1 "$ROUNDS"); do
-	res[a$r]=$(measure) || fail "run a"
+	res[a$r]="$(measure) cpu=0" || fail "run a"
 	ip netns exec "$CLIENT" nft list tables | grep -q podfence && fail "a: table present"
 
 	"$ACCEPT_ALL" --netns "/run/netns/$CLIENT" >"$TMP/aa.out" 2>"$TMP/aa.err" &
 	aa=$!
 	wait_until 50 grep -q ready "$TMP/aa.out" || fail "nfq-accept-all did not start: $(cat "$TMP/aa.err")"
-	res[b$r]=$(measure) || fail "run b"
+	res[b$r]=$(measure_cpu "$aa") || fail "run b"
 	kill -TERM "$aa"; wait "$aa" || fail "nfq-accept-all: $(cat "$TMP/aa.err")"
 
 	register "$CLIENT" bench client c-client
-	res[c$r]=$(measure) || fail "run c"
+	res[c$r]=$(measure_cpu "$ENGINE_PID") || fail "run c"
 	verdicts=$(status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "client"][0]')
 	[ "$verdicts" -ge "$N" ] || fail "c: only $verdicts verdicts: not queued?"
 	unregister c-client >/dev/null
@@ -100,13 +111,14 @@ def med(mode, key):
     return statistics.median(float(res["%s%d" % (mode, r)][key]) for r in range(1, rounds + 1))
 names = {"a": "no rule", "b": "nfq-accept-all (bare loop)", "c": "podfenced (10k rules, %d netns)" % others}
 print("sequential connects: N=%d per run, %d rounds, medians" % (n, rounds))
-print("%-36s %12s %10s %10s" % ("", "conn/s", "p50 us", "p99 us"))
+print("%-36s %12s %10s %10s %14s" % ("", "conn/s", "p50 us", "p99 us", "verdict CPU us"))
 m = {}
 for k in "abc":
-    m[k] = (med(k, "rate"), med(k, "p50"), med(k, "p99"))
-    print("%-36s %12.0f %10.1f %10.1f" % (names[k], *m[k]))
+    m[k] = (med(k, "rate"), med(k, "p50"), med(k, "p99"), med(k, "cpu"))
+    print("%-36s %12.0f %10.1f %10.1f %14s" % (names[k], *m[k][:3], "-" if k == "a" else "%.2f" % m[k][3]))
 for x, y in (("b", "a"), ("c", "a"), ("c", "b")):
-    print("ratio %s/%s: rate %.2f  p50 %.2f  p99 %.2f" % (x, y, m[x][0] / m[y][0], m[x][1] / m[y][1], m[x][2] / m[y][2]))
+    print("ratio %s/%s: rate %.2f  p50 %.2f  p99 %.2f" % (x, y, m[x][0] / m[y][0], m[x][1] / m[y][1], m[x][2] / m[y][2])
+          + ("  verdict CPU %.2f" % (m[x][3] / m[y][3]) if y != "a" else ""))
 c = status["cache"]
 print("cache: %d sources, %d groups, %d bytes, last build %d us" % (c["sources"], c["groups"], c["bytes"], c["last_build_us"]))
 PYEOF

@@ -1,6 +1,8 @@
 /* podfencectl check FILE...: validate policy files offline, exactly as podfence-sync would. */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "doc.h"
@@ -57,7 +59,8 @@ static int read_input(const char *path, struct pf_policy_file *pf, struct pf_err
 		return pf_policy_parse_file(path, pf, err);
 	r = pf_read_fd(STDIN_FILENO, PF_POLICY_MAX_FILE, &buf, &len);
 	if (r == -EFBIG)
-		return pf_error_set(err, EFBIG, "<stdin>: larger than %d bytes", PF_POLICY_MAX_FILE);
+		return pf_error_set(err, EFBIG, "<stdin>: larger than %d bytes",
+				    PF_POLICY_MAX_FILE);
 	if (r < 0)
 		return pf_error_set(err, -r, "<stdin>: %s", strerror(-r));
 	return pf_policy_parse_buffer("<stdin>", buf, len, pf, err);
@@ -66,74 +69,173 @@ static int read_input(const char *path, struct pf_policy_file *pf, struct pf_err
 /* Policies seen so far: a (namespace, name) defined twice, in one file or in two, is refused by
  * podfence-sync (the store keeps one owner per policy), so check refuses it too. */
 struct seen {
-	char *namespace, *name;
-	const char *file;
+	char *namespace, *name, *file;
 	unsigned index;
 };
 
-static int check_duplicate(struct seen **seen, size_t *n, size_t *cap, const char *file,
-			   struct pf_policy_doc *d)
+struct check {
+	enum pf_output output;
+	struct seen *seen;
+	size_t n_seen, cap_seen;
+	unsigned n_files; /* for the JSON list's commas */
+	bool any_invalid;
+};
+
+static int check_duplicate(struct check *st, const char *file, struct pf_policy_doc *d)
 {
+	struct seen *s;
+
 	if (!d->namespace || !d->name)
 		return 0;
-	for (size_t i = 0; i < *n; i++) {
-		const struct seen *s = &(*seen)[i];
-
+	for (size_t i = 0; i < st->n_seen; i++) {
+		s = &st->seen[i];
 		if (strcmp(s->namespace, d->namespace) || strcmp(s->name, d->name))
 			continue;
 		pf_policy_free(d->policy);
 		d->policy = NULL;
-		if (s->file == file)
+		if (!strcmp(s->file, file))
 			snprintf(d->error, sizeof(d->error),
-				 "metadata.name: policy %s/%s is already defined by document %u of this file",
+				 "metadata.name: policy %s/%s is already defined by document %u of "
+				 "this file",
 				 d->namespace, d->name, s->index + 1);
 		else
-			snprintf(d->error, sizeof(d->error),
-				 "metadata.name: policy %s/%s is already defined by document %u of %s",
-				 d->namespace, d->name, s->index + 1, s->file);
+			snprintf(
+			    d->error, sizeof(d->error),
+			    "metadata.name: policy %s/%s is already defined by document %u of %s",
+			    d->namespace, d->name, s->index + 1, s->file);
 		d->error_line = d->line;
 		return 1;
 	}
-	if (pf_grow((void **)seen, cap, *n, sizeof(**seen)) < 0)
+	if (pf_grow((void **)&st->seen, &st->cap_seen, st->n_seen, sizeof(*st->seen)) < 0)
 		return -ENOMEM;
-	(*seen)[*n] = (struct seen){strdup(d->namespace), strdup(d->name), file, d->index};
-	if (!(*seen)[*n].namespace || !(*seen)[*n].name) {
-		free((*seen)[*n].namespace);
-		free((*seen)[*n].name);
+	s = &st->seen[st->n_seen];
+	*s = (struct seen){strdup(d->namespace), strdup(d->name), strdup(file), d->index};
+	if (!s->namespace || !s->name || !s->file) {
+		free(s->namespace);
+		free(s->name);
+		free(s->file);
 		return -ENOMEM;
 	}
-	(*n)++;
+	st->n_seen++;
 	return 0;
+}
+
+/* One file (or stdin): 0, or -ENOMEM. Invalid input only sets st->any_invalid. */
+static int check_file(struct check *st, const char *path)
+{
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
+	struct pf_policy_file pf = {0};
+	struct pf_error err = {0};
+	int r = read_input(path, &pf, &err);
+
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		st->any_invalid = true;
+		fprintf(stderr, "%s\n", err.msg);
+	}
+	for (size_t k = 0; k < pf.n_docs; k++) {
+		struct pf_policy_doc *d = &pf.docs[k];
+		char line[2048];
+
+		if (check_duplicate(st, name, d) < 0) {
+			pf_policy_file_free(&pf);
+			return -ENOMEM;
+		}
+		if (!d->policy) {
+			st->any_invalid = true;
+			fprintf(stderr, "%s\n",
+				pf_policy_doc_format_error(name, d, line, sizeof(line)));
+		} else if (st->output == PF_OUTPUT_TABLE) {
+			printf("%s: document %u (line %u): %s/%s: OK (priority %u, %zu rule%s)\n",
+			       name, d->index + 1, d->line, d->policy->namespace, d->policy->name,
+			       d->policy->priority, d->policy->n_egress,
+			       d->policy->n_egress == 1 ? "" : "s");
+		}
+	}
+	if (r >= 0 && pf.n_docs == 0 && st->output == PF_OUTPUT_TABLE)
+		printf("%s: OK (no policies)\n", name);
+	if (st->output == PF_OUTPUT_JSON) {
+		printf("%s{\"file\":", st->n_files ? "," : "");
+		json_str(stdout, name);
+		printf(",\"valid\":%s,\"error\":",
+		       r >= 0 && pf_policy_file_n_invalid(&pf) == 0 ? "true" : "false");
+		json_str(stdout, r < 0 ? err.msg : NULL);
+		fputs(",\"documents\":[", stdout);
+		for (size_t k = 0; k < pf.n_docs; k++)
+			json_doc(stdout, &pf.docs[k], k == 0);
+		fputs("]}", stdout);
+	}
+	st->n_files++;
+	pf_policy_file_free(&pf);
+	return 0;
+}
+
+static int only_policy_files(const struct dirent *e)
+{
+	return pf_policy_is_file_name(e->d_name);
+}
+
+/* A directory: its policy files in name order, as podfence-sync --policy-dir loads them. */
+static int check_dir(struct check *st, const char *dir)
+{
+	struct dirent **ents = NULL;
+	size_t dl = strlen(dir);
+	int n, r = 0;
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	n = scandir(dir, &ents, only_policy_files, alphasort);
+	if (n < 0) {
+		st->any_invalid = true;
+		fprintf(stderr, "%s: %s\n", dir, strerror(errno));
+		return 0;
+	}
+	if (n == 0 && st->output == PF_OUTPUT_TABLE)
+		printf("%.*s: OK (no policy files)\n", (int)dl, dir);
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *path = NULL;
+
+		if (r >= 0 && asprintf(&path, "%.*s/%s", (int)dl, dir, ents[i]->d_name) < 0)
+			r = -ENOMEM;
+		if (r >= 0)
+			r = check_file(st, path);
+		free(ents[i]);
+	}
+	free(ents);
+	return r;
 }
 
 static void check_usage(FILE *f)
 {
-	fprintf(f, "Usage: podfencectl check [-o table|json] FILE...\n"
-		   "\n"
-		   "Validate FencePolicy files (YAML or JSON, several documents per file; '-' reads\n"
-		   "stdin). Errors go to stderr as FILE: document N (line L): FIELD: message.\n"
-		   "Exit status: 0 all valid, 2 any invalid document or unreadable file.\n");
+	fprintf(f,
+		"Usage: podfencectl check [-o table|json] FILE|DIR...\n"
+		"\n"
+		"Validate FencePolicy files (YAML or JSON, several documents per file; '-' reads\n"
+		"stdin; a directory means its *.yaml, *.yml and *.json files, as podfence-sync\n"
+		"--policy-dir loads them). Errors go to stderr as\n"
+		"FILE: document N (line L): FIELD: message.\n"
+		"Exit status: 0 all valid, 2 any invalid document or unreadable file.\n");
 }
 
 int cmd_check(const struct pf_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
-	enum pf_output output = cli->output;
-	struct seen *seen = NULL;
-	size_t n_seen = 0, cap_seen = 0;
-	bool any_invalid = false;
-	int c, rc;
+	struct check st = {.output = cli->output};
+	int c, r = 0;
 
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
-			if (pf_cli_parse_output(optarg, &output) < 0) {
-				fprintf(stderr, "podfencectl check: --output must be table or json, not '%s'\n",
-					optarg);
+			if (pf_cli_parse_output(optarg, &st.output) < 0) {
+				fprintf(
+				    stderr,
+				    "podfencectl check: --output must be table or json, not '%s'\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -151,65 +253,33 @@ int cmd_check(const struct pf_cli *cli, int argc, char **argv)
 		return 2;
 	}
 
-	if (output == PF_OUTPUT_JSON)
+	if (st.output == PF_OUTPUT_JSON)
 		fputs("{\"files\":[", stdout);
-	for (int i = optind; i < argc; i++) {
-		const char *name = strcmp(argv[i], "-") ? argv[i] : "<stdin>";
-		struct pf_policy_file pf = {0};
-		struct pf_error err = {0};
-		int r = read_input(argv[i], &pf, &err);
+	for (int i = optind; i < argc && r >= 0; i++) {
+		struct stat sb;
 
-		if (r < 0) {
-			any_invalid = true;
-			fprintf(stderr, "%s\n", err.msg);
-		}
-		for (size_t k = 0; k < pf.n_docs; k++) {
-			struct pf_policy_doc *d = &pf.docs[k];
-			char line[2048];
-
-			if (check_duplicate(&seen, &n_seen, &cap_seen, name, d) < 0) {
-				fprintf(stderr, "podfencectl check: out of memory\n");
-				pf_policy_file_free(&pf);
-				rc = 1;
-				goto out;
-			}
-			if (!d->policy) {
-				any_invalid = true;
-				fprintf(stderr, "%s\n", pf_policy_doc_format_error(name, d, line, sizeof(line)));
-			} else if (output == PF_OUTPUT_TABLE) {
-				printf("%s: document %u (line %u): %s/%s: OK (priority %u, %zu rule%s)\n",
-				       name, d->index + 1, d->line, d->policy->namespace, d->policy->name,
-				       d->policy->priority, d->policy->n_egress,
-				       d->policy->n_egress == 1 ? "" : "s");
-			}
-		}
-		if (r >= 0 && pf.n_docs == 0 && output == PF_OUTPUT_TABLE)
-			printf("%s: OK (no policies)\n", name);
-		if (output == PF_OUTPUT_JSON) {
-			printf("%s{\"file\":", i > optind ? "," : "");
-			json_str(stdout, name);
-			printf(",\"valid\":%s,\"error\":",
-			       r >= 0 && pf_policy_file_n_invalid(&pf) == 0 ? "true" : "false");
-			json_str(stdout, r < 0 ? err.msg : NULL);
-			fputs(",\"documents\":[", stdout);
-			for (size_t k = 0; k < pf.n_docs; k++)
-				json_doc(stdout, &pf.docs[k], k == 0);
-			fputs("]}", stdout);
-		}
-		pf_policy_file_free(&pf);
+		if (strcmp(argv[i], "-") && stat(argv[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+			r = check_dir(&st, argv[i]);
+		else
+			r = check_file(&st, argv[i]);
 	}
-	if (output == PF_OUTPUT_JSON)
-		printf("],\"valid\":%s}\n", any_invalid ? "false" : "true");
-	rc = any_invalid ? 2 : 0;
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "podfencectl check: writing output: %s\n", strerror(errno));
-		rc = 1;
+	if (r < 0) {
+		fprintf(stderr, "podfencectl check: %s\n", strerror(-r));
+		r = 1;
+	} else {
+		if (st.output == PF_OUTPUT_JSON)
+			printf("],\"valid\":%s}\n", st.any_invalid ? "false" : "true");
+		r = st.any_invalid ? 2 : 0;
+		if (fflush(stdout) != 0) {
+			fprintf(stderr, "podfencectl check: writing output: %s\n", strerror(errno));
+			r = 1;
+		}
 	}
-out:
-	for (size_t i = 0; i < n_seen; i++) {
-		free(seen[i].namespace);
-		free(seen[i].name);
+	for (size_t i = 0; i < st.n_seen; i++) {
+		free(st.seen[i].namespace);
+		free(st.seen[i].name);
+		free(st.seen[i].file);
 	}
-	free(seen);
-	return rc;
+	free(st.seen);
+	return r;
 }

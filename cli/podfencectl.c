@@ -13,8 +13,8 @@ static const struct pf_cli_command commands[] = {
 	 "recorded verdict events, oldest first (T: 2026-11-26T10:00:00Z or 30s, 5m, 2h, 1d ago)"},
 	{"explain", cmd_explain, "--from NAMESPACE/POD|IP --to IP --port N [--default-action A]",
 	 "the verdict a connection gets and the policy rule that decides it"},
-	{"check", cmd_check, "[-o table|json] FILE...",
-	 "validate policy files (YAML or JSON; '-' is stdin); no daemon needed"},
+	{"check", cmd_check, "[-o table|json] FILE|DIR...",
+	 "validate policy files or directories (YAML or JSON; '-' is stdin); no daemon needed"},
 	{"reload", cmd_reload, "", "make the engine reload the store now"},
 };
 

@@ -647,9 +647,19 @@ void pf_control_accept(struct engine *e)
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
 			cred.uid = (uid_t)-1;
-		if (cred.uid != 0)
+		if (cred.uid != 0) {
+			size_t refused = 0;
+
 			log_warning("Refused control connection from uid %u pid %d: not root", (unsigned)cred.uid,
 				    (int)cred.pid);
+			/* Refused peers must not crowd out root ones: only a few get an answer. */
+			for (struct pf_client *k = e->clients; k; k = k->next)
+				refused += k->refused_uid && !k->dead;
+			if (refused >= PF_MAX_CLIENTS / 8) {
+				close(fd);
+				continue;
+			}
+		}
 		if (e->n_clients >= PF_MAX_CLIENTS) {
 			static const char busy[] = "{\"ok\":false,\"error\":\"too many control connections\"}";
 

@@ -257,6 +257,7 @@ void pf_pods_reap(struct engine *e);
 void pf_pods_shutdown(struct engine *e);
 struct pf_pod *pf_pods_find_container(struct engine *e, const char *container, struct pf_container **c);
 int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err);
+int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err);
 /* Find a process in the netns with identity id and open its /proc/PID/ns/net. */
 int pf_pods_find_netns(const struct pf_netns_id *id, int *fd, pid_t *pid);
 /* The pod a /proc/PID/ns/net path names, 0 when path is of another form. */
@@ -293,6 +294,9 @@ uint64_t pf_reload_request(struct engine *e, const char *why);
 void pf_reloader_event(struct engine *e);
 /* Hand a batch of events to the store worker (which frees it). */
 void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n);
+/* Queue a pod row write / delete for the worker (done before its next rebuild, in order). */
+int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, struct pf_error *err);
+int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, struct pf_error *err);
 /* Events the worker wrote and dropped so far. */
 void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *dropped);
 

@@ -211,7 +211,18 @@ int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	for (size_t i = 0; i < p->n_containers; i++)
 		ids[i] = p->containers[i]->id;
 	rec.containers = ids;
+	/* Once the loop runs, the store worker writes it (ahead of any rebuild asked for
+	 * after this call), so a busy database never holds up a verdict. */
+	if (e->reloader)
+		return pf_reloader_put_pod(e, &rec, err);
 	return pf_store_put_pod(e->store, &rec, err);
+}
+
+int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err)
+{
+	if (e->reloader)
+		return pf_reloader_delete_pod(e, id, err);
+	return pf_store_delete_pod(e->store, id->dev, id->ino, err);
 }
 
 /* ---- pods --------------------------------------------------------------------------- */
@@ -539,7 +550,7 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 	while (p->n_containers)
 		container_remove(e, p->containers[p->n_containers - 1]);
 	pf_error_clear(&err);
-	if (pf_store_delete_pod(e->store, p->id.dev, p->id.ino, &err) < 0)
+	if (pf_pods_store_delete(e, &p->id, &err) < 0)
 		log_error("Pod %s/%s: removing it from the store: %s", p->namespace, p->name, err.msg);
 	unlink_pod(e, p);
 	p->next = e->dead_pods;

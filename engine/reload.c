@@ -1,10 +1,12 @@
 /*
  * Cache rebuild and swap, and every store access the loop must not wait for. Loading a
  * ruleset of 10,000 rules from sqlite takes tens of milliseconds, and a commit can meet a WAL
- * checkpoint's fsync, far too long to hold every queue of the node. So a worker thread with
- * its own store connection polls PRAGMA data_version, loads and compiles new caches beside
- * the old one, and writes the event batches the loop hands it; the loop swaps the cache
- * pointer when the worker says a build is done. The loop is the only reader of the pointer
+ * checkpoint's fsync or wait for podfence-sync's write lock, far too long to hold every queue
+ * of the node. So once the loop runs, it never touches sqlite: a worker thread with its own
+ * store connection writes the pods-table rows and the event batches the loop hands it (rows
+ * first, in order, so a rebuild asked for after a registration sees it), polls PRAGMA
+ * data_version, and loads and compiles new caches beside the old one; the loop swaps the
+ * cache pointer when the worker says a build is done. The loop is the only reader of the pointer
  * and verdicts run inside it, so a verdict sees the old cache or the new one, never a mix.
  *
  * The worker's own commits (events) do not move its connection's data_version, so writing
@@ -23,6 +25,13 @@
 #include "engine.h"
 #include "log.h"
 
+/* A pods-table write the loop asked for; the record is a deep copy. */
+struct pod_op {
+	struct pod_op *next;
+	bool delete;
+	struct pf_pod_record rec; /* delete: only netns_dev/netns_ino */
+};
+
 struct pf_reloader {
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -35,6 +44,8 @@ struct pf_reloader {
 	int result_err;
 	char result_msg[sizeof(((struct pf_error *)0)->msg)];
 	uint64_t load_us, build_us;
+	struct pod_op *ops, **ops_tail; /* pods-table writes, in order, before the next build */
+	uint64_t pod_write_failures;
 	struct pf_pending_event *events; /* handed over by the loop, not yet written */
 	size_t n_events;
 	uint64_t events_written, events_dropped;
@@ -128,6 +139,49 @@ static void write_events(struct pf_reloader *w, struct pf_pending_event *pe, siz
 		log_error("Dropped %zu event(s): %s", n, err.msg);
 }
 
+static void pod_op_free(struct pod_op *op)
+{
+	struct pf_pod_record *r;
+
+	if (!op)
+		return;
+	r = &op->rec;
+	free(r->namespace);
+	free(r->name);
+	free(r->uid);
+	free(r->kind);
+	free(r->netns_path);
+	free(r->state);
+	for (size_t j = 0; j < r->n_containers; j++)
+		free(r->containers[j]);
+	free(r->containers);
+	free(r->ips);
+	free(op);
+}
+
+static void run_ops(struct pf_reloader *w, struct pod_op *ops)
+{
+	while (ops) {
+		struct pod_op *op = ops;
+		struct pf_error err = {};
+		int r;
+
+		ops = op->next;
+		if (op->delete)
+			r = pf_store_delete_pod(w->store, op->rec.netns_dev, op->rec.netns_ino, &err);
+		else
+			r = pf_store_put_pod(w->store, &op->rec, &err);
+		if (r < 0) {
+			pthread_mutex_lock(&w->mu);
+			w->pod_write_failures++;
+			pthread_mutex_unlock(&w->mu);
+			log_error("Pods table: %s of %s/%s failed: %s", op->delete ? "delete" : "write",
+				  pf_strna(op->rec.namespace), pf_strna(op->rec.name), err.msg);
+		}
+		pod_op_free(op);
+	}
+}
+
 static void add_ms(struct timespec *ts, long ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -149,11 +203,12 @@ static void *worker(void *arg)
 		struct pf_pending_event *events;
 		uint64_t gen, dv = 0, load_us = 0, build_us = 0, one = 1;
 		bool stop, poll = false, want;
+		struct pod_op *ops;
 		size_t n_events;
 		int r;
 
 		pthread_mutex_lock(&w->mu);
-		while (!w->stop && w->requested == done && !w->n_events) {
+		while (!w->stop && w->requested == done && !w->n_events && !w->ops) {
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &next_poll) == ETIMEDOUT) {
 				poll = true;
 				break;
@@ -164,8 +219,12 @@ static void *worker(void *arg)
 		events = PF_TAKE_PTR(w->events);
 		n_events = w->n_events;
 		w->n_events = 0;
+		ops = PF_TAKE_PTR(w->ops);
+		w->ops_tail = &w->ops;
 		pthread_mutex_unlock(&w->mu);
 
+		/* Pod rows first: a rebuild asked for after a registration must see its row. */
+		run_ops(w, ops);
 		if (n_events)
 			write_events(w, events, n_events);
 		if (stop)
@@ -215,6 +274,7 @@ int pf_reloader_start(struct engine *e)
 	w->efd = -1;
 	w->default_action = e->cfg.default_action;
 	w->requested = e->reload_requested;
+	w->ops_tail = &w->ops;
 	pthread_mutex_init(&w->mu, NULL);
 	{
 		pthread_condattr_t ca;
@@ -275,6 +335,7 @@ void pf_reloader_stop(struct engine *e)
 	pf_loop_del(e, w->efd);
 	close(w->efd);
 	pf_cache_free(w->result);
+	run_ops(w, w->ops); /* anything queued after the worker's last round */
 	pf_events_batch_free(w->events, w->n_events);
 	pf_store_close(w->store);
 	pthread_cond_destroy(&w->cv);
@@ -383,4 +444,80 @@ void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *drop
 	*written = w->events_written;
 	*dropped = w->events_dropped;
 	pthread_mutex_unlock(&w->mu);
+}
+
+static int copy_str(char **dst, const char *src)
+{
+	if (!src) {
+		*dst = NULL;
+		return 0;
+	}
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+/* Deep copy, every part its own allocation (pod_op_free frees them). */
+static int copy_record(struct pf_pod_record *d, const struct pf_pod_record *s)
+{
+	*d = (struct pf_pod_record){
+		.netns_dev = s->netns_dev,
+		.netns_ino = s->netns_ino,
+		.registered_at_ms = s->registered_at_ms,
+	};
+	if (copy_str(&d->namespace, s->namespace) < 0 || copy_str(&d->name, s->name) < 0 ||
+	    copy_str(&d->uid, s->uid) < 0 || copy_str(&d->kind, s->kind) < 0 ||
+	    copy_str(&d->netns_path, s->netns_path) < 0 || copy_str(&d->state, s->state) < 0)
+		return -ENOMEM;
+	d->containers = calloc(s->n_containers + 1, sizeof(*d->containers));
+	if (!d->containers)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_containers; i++) {
+		if (copy_str(&d->containers[i], s->containers[i]) < 0)
+			return -ENOMEM;
+		d->n_containers++;
+	}
+	if (s->n_ips) {
+		d->ips = malloc(s->n_ips * sizeof(*d->ips));
+		if (!d->ips)
+			return -ENOMEM;
+		memcpy(d->ips, s->ips, s->n_ips * sizeof(*d->ips));
+		d->n_ips = s->n_ips;
+	}
+	return 0;
+}
+
+static void push_op(struct pf_reloader *w, struct pod_op *op)
+{
+	pthread_mutex_lock(&w->mu);
+	*w->ops_tail = op;
+	w->ops_tail = &op->next;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, struct pf_error *err)
+{
+	struct pod_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	if (copy_record(&op->rec, rec) < 0) {
+		pod_op_free(op);
+		return pf_error_set(err, ENOMEM, "out of memory");
+	}
+	push_op(e->reloader, op);
+	return 0;
+}
+
+int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, struct pf_error *err)
+{
+	struct pod_op *op = calloc(1, sizeof(*op));
+
+	if (!op)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	op->delete = true;
+	op->rec.netns_dev = id->dev;
+	op->rec.netns_ino = id->ino;
+	push_op(e->reloader, op);
+	return 0;
 }

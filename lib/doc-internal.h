@@ -26,7 +26,8 @@ struct pf_doc_builder {
 
 /* lim with every 0 field (or lim NULL) taken from pf_doc_default_limits. */
 void pf_doc_limits_fill(const struct pf_doc_limits *lim, struct pf_doc_limits *out);
-int pf_doc_builder_init(struct pf_doc_builder *b, const struct pf_doc_limits *lim, struct pf_error *err);
+int pf_doc_builder_init(struct pf_doc_builder *b, const struct pf_doc_limits *lim,
+			struct pf_error *err);
 /* Frees everything not taken out of b->docs. */
 void pf_doc_builder_done(struct pf_doc_builder *b);
 

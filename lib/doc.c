@@ -161,7 +161,8 @@ oom:
 	return pf_error_set(b->err, ENOMEM, "out of memory");
 }
 
-static struct pf_node *new_node(struct pf_doc_builder *b, enum pf_node_type t, unsigned line, unsigned col)
+static struct pf_node *new_node(struct pf_doc_builder *b, enum pf_node_type t, unsigned line,
+				unsigned col)
 {
 	struct pf_node *n;
 

@@ -40,8 +40,8 @@ struct pf_doc_limits {
 	size_t max_string;  /* one scalar's (or key's) length */
 	size_t max_docs;    /* documents in one YAML stream / JSON values in one stream */
 };
-/* 1 MiB, depth 64, 100k nodes, 64 KiB strings, 1024 documents; a 0 field means its default. Scalars containing a NUL byte
- * are refused everywhere, so every str is a proper C string. */
+/* 1 MiB, depth 64, 100k nodes, 64 KiB strings, 1024 documents; a 0 field means its default.
+ * Scalars containing a NUL byte are refused everywhere, so every str is a proper C string. */
 extern const struct pf_doc_limits pf_doc_default_limits;
 
 /* Parse one JSON value; trailing garbage is an error. lim NULL = defaults. Errors name the line

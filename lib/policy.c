@@ -764,6 +764,20 @@ int pf_policy_parse_file(const char *path, struct pf_policy_file *out, struct pf
 	return pf_policy_parse_buffer(path, buf, len, out, err);
 }
 
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a > b && !strcmp(s + a - b, suffix);
+}
+
+bool pf_policy_is_file_name(const char *name)
+{
+	if (!name || name[0] == '.' || name[0] == '#' || strchr(name, '/'))
+		return false;
+	return has_suffix(name, ".yaml") || has_suffix(name, ".yml") || has_suffix(name, ".json");
+}
+
 /* ---- output -------------------------------------------------------------------------------- */
 
 struct sbuf {

@@ -115,13 +115,18 @@ struct pf_policy_file {
  * Parse a file's bytes. name is used in messages only. The format is YAML unless the first
  * non-space byte is '{' or '[': then a JSON stream, one or more values (YAML parsers accept JSON
  * too, but yajl gives better messages). Empty documents (a stray `---`, a file of comments, a
- * JSON null) are skipped, as kubectl does; a file with none is valid and holds no policy. Returns 0 when the file could be split into documents (each doc then valid or
- * not), or a negative errno with err set when the file as a whole is unreadable (syntax
- * error, too large, too many documents) — then nothing in it is applied.
+ * JSON null) are skipped, as kubectl does; a file with none is valid and holds no policy.
+ * Returns 0 when the file could be split into documents (each doc then valid or not), or a
+ * negative errno with err set when the file as a whole is unreadable (syntax error, too large,
+ * too many documents) — then nothing in it is applied.
  */
 int pf_policy_parse_buffer(const char *name, const char *buf, size_t len, struct pf_policy_file *out,
 			   struct pf_error *err);
 int pf_policy_parse_file(const char *path, struct pf_policy_file *out, struct pf_error *err);
+/* Whether a directory entry is a policy file: *.yaml, *.yml or *.json, not hidden (editor swap
+ * files, Kubernetes' ..data links) and not an #autosave#. What podfence-sync --policy-dir loads
+ * and `podfencectl check DIR` checks. */
+bool pf_policy_is_file_name(const char *name);
 void pf_policy_file_free(struct pf_policy_file *f);
 /* Number of invalid docs in f. */
 size_t pf_policy_file_n_invalid(const struct pf_policy_file *f);

@@ -152,8 +152,10 @@ static int on_scalar(struct yctx *c, const yaml_event_t *ev)
 		return pf_doc_key(&c->b, s, len, c->line);
 
 	if (tag && strcmp(tag, "!")) {
-		const char *name = strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) ? NULL
-										   : tag + strlen(TAG_PREFIX);
+		const char *name = NULL;
+
+		if (!strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)))
+			name = tag + strlen(TAG_PREFIX);
 
 		if (pf_streq(name, "str")) {
 			t = PF_NODE_STRING;

@@ -75,7 +75,7 @@ run() { # name namespace podname command...
 	podman --runtime runc --hooks-dir "$T/hooks.d" run -d --name "$name" --network "$net" \
 		--ulimit nofile=1024:4096 --ulimit nproc=4096:4096 \
 		--annotation podfence.io/namespace="$ns" --annotation podfence.io/name="$pod" \
-		--rootfs "$R" "$@" >/dev/null
+		--rootfs "$R" "$@" >/dev/null 2>>"$T/podman.log" || { cat "$T/podman.log"; exit 1; }
 	ctrs+=("$name")
 }
 say "starting containers: shop/db (server on 22, 5432, 8080, 9000), shop/web, shop/batch"
@@ -86,7 +86,8 @@ db_ip=$(podman inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddres
 sleep 0.5
 
 say "connections (db is $db_ip)"
-printf '%-6s %-14s %-10s %-8s %s\n' FROM TO OUTCOME TIME "WHAT THE CLIENT SAW"
+ctl() { "$B/podfencectl" --config "$T/podfence.conf" "$@"; }
+printf '%-6s %-18s %-8s %-9s %-8s %s\n' FROM TO POLICY OUTCOME TIME "WHAT THE CLIENT SAW"
 for from in web batch; do
 	for port in 5432 8080 22 9000; do
 		t0=$(date +%s%N)
@@ -96,12 +97,19 @@ for from in web batch; do
 		elif echo "$out" | grep -qi refused; then outcome=refused
 		else outcome=dropped; out=${out:-"no answer within 3 s"}
 		fi
-		printf '%-6s %-14s %-10s %-8s %s\n' "$from" "$db_ip:$port" "$outcome" "${ms}ms" "$(echo "$out" | head -1)"
+		verdict=$(ctl explain --from "shop/$from" --to "$db_ip" --port "$port" | sed -n '1s/.*: //p')
+		printf '%-6s %-18s %-8s %-9s %-8s %s\n' "$from" "$db_ip:$port" "$verdict" "$outcome" "${ms}ms" "$(echo "$out" | head -1)"
 	done
 done
 
+cat <<TXT
+
+shop/web is named by policy shop/web-egress (doc/examples/shop.yaml): Allow db:5432, Alert
+db:8080 (allowed, and recorded), Reject port 22 (the client is refused at once), Deny the
+rest (the SYN is dropped: the client waits and gives up). shop/batch is named by no policy,
+so the engine's default action (Allow) applies.
+TXT
 sleep 0.5
-ctl() { "$B/podfencectl" --config "$T/podfence.conf" "$@"; }
 say "podfencectl pods"; ctl pods
 say "podfencectl policies"; ctl policies
 say "podfencectl explain --from shop/web --to $db_ip --port 9000"; ctl explain --from shop/web --to "$db_ip" --port 9000

@@ -177,3 +177,12 @@ store_diff() {
 }
 # q_is VALUE SQL: the query answers VALUE now (for wait_until, which must re-run the query).
 q_is() { [ "$(q "$2" 2>/dev/null)" = "$1" ]; }
+# wait_for SECONDS CMD...: like wait_until, but bounded by time, for checks that take a while.
+wait_for() {
+	local end=$((SECONDS + $1)); shift
+	while :; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}

@@ -74,6 +74,28 @@ grep -q "^twice.yaml: document 4 (line [0-9]*): metadata.name: policy shop/first
 	fail "duplicate in one file: $err"
 pass "a policy defined twice is refused"
 
+# A directory: its *.yaml, *.yml, *.json files in name order, hidden and other files skipped.
+mkdir pdir
+cp "$D/valid-multi.yaml" pdir/a.yaml
+cp "$D/invalid.json" pdir/b.json
+sed 's/name: first/name: fourth/; s/name: third/name: fifth/' "$D/mixed.yaml" | sed '/^---$/,$d' >pdir/c.yml
+cp "$D/invalid-cidr.yaml" pdir/.hidden.yaml
+cp "$D/invalid-cidr.yaml" pdir/notes.txt
+run check pdir/
+expect_rc 2 "check pdir/"
+[ "$err" = "pdir/b.json: document 1 (line 6): spec.appliesTo[0].kind: kind Service is not allowed in appliesTo (only in egress[].to; expected one of Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Namespace)" ] ||
+	fail "directory: only b.json should be reported: $err"
+[ "$(grep -c ': OK (' out)" = 4 ] || fail "directory: want 4 OK lines (a.yaml x3, c.yml): $out"
+grep -q '^pdir/c.yml: document 1 (line 3): shop/fourth: OK' out || fail "directory: c.yml: $out"
+rm pdir/b.json
+run check pdir
+expect_rc 0 "check pdir (all valid)"
+mkdir none
+run check none
+expect_rc 0 "check none (empty directory)"
+[ "$out" = "none: OK (no policy files)" ] || fail "empty directory: $out"
+pass "a directory is checked as podfence-sync --policy-dir loads it"
+
 run check "$D/empty.yaml"
 expect_rc 0 "check empty.yaml"
 [ "$out" = "$D/empty.yaml: OK (no policies)" ] || fail "empty file: $out"

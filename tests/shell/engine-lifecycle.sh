@@ -68,7 +68,7 @@ unregister c-web-2 | grep -q '"released":false' || fail "unregister c-web-2"
 [ "$(pod_tables "$WEB")" -ge 1 ] || fail "table removed while a container remains"
 unregister c-web-3 | grep -q '"released":true' || fail "unregister c-web-3"
 [ "$(pod_tables "$WEB")" = 0 ] || fail "table still there after the last unregister: $(ip netns exec "$WEB" nft list tables)"
-[ "$(sql "SELECT count(*) FROM pods")" = 0 ] || fail "pod still in the store"
+wait_until 20 sql_is 0 "SELECT count(*) FROM pods" || fail "pod still in the store"
 expect "$WEB" 10.99.0.1 80 ok
 unregister c-web-3 | grep -q '"found":false' || fail "second unregister of a container"
 pass "unregister removes the table and forgets the pod"

@@ -27,7 +27,7 @@ kube_control "@$TMP/bulk.json" >/dev/null
 bg_start $VALGRIND "$PODFENCE_SYNC" --kube --kubeconfig "$KCFG" --db "$DB" --resync-min 0 -v \
 	--socket "$TMP/nonexistent.sock" 2>"$TMP/sync.log"
 SYNC_PID=$BG_PID
-wait_until 300 store_matches || { store_diff; fail "initial sync does not match"; }
+wait_for 60 store_matches || { store_diff; fail "initial sync does not match"; }
 
 rs=() pods=() fps=()
 n=0
@@ -88,8 +88,17 @@ fault() {
 		kube_control "{\"faults\": [{$SYNC, \"watch\": true, \"status\": 500, \"count\": 4}], \"cut_watches\": true}" ;;
 	2)	echo "# fault: 429 Retry-After 1 on the next requests"
 		kube_control "{\"faults\": [{$SYNC, \"status\": 429, \"retry_after\": 1, \"count\": 3}], \"cut_watches\": true}" ;;
-	3)	echo "# fault: watches held off while things change, then history compacted (410)"
+	3)	echo "# fault: watches held off while things change (deletions too), then history compacted (410)"
 		kube_control "{\"faults\": [{$SYNC, \"watch\": true, \"status\": 503, \"count\": 50}], \"cut_watches\": true}"
+		local victim
+		if victim=$(pick pods); then
+			kc delete pod -n f "${victim%%:*}" --wait=false >/dev/null 2>&1 || true
+			drop pods "$victim"
+		fi
+		if victim=$(pick fps); then
+			kc delete fp -n f "$victim" >/dev/null
+			drop fps "$victim"
+		fi
 		op; op
 		kube_control '{"compact": true}'
 		kube_control '{"faults": []}' ;;
@@ -110,7 +119,7 @@ for ((i = 0; i < ROUNDS; i++)); do
 	op
 done
 kube_control '{"faults": [], "cut_after": null}' >/dev/null
-wait_until 600 store_matches || { store_diff; tail -30 "$TMP/sync.log"; fail "store differs from the API server (SEED=$SEED)"; }
+wait_for 60 store_matches || { store_diff; tail -30 "$TMP/sync.log"; fail "store differs from the API server (SEED=$SEED)"; }
 kill -0 "$SYNC_PID" || fail "podfence-sync died"
 pass "after $ROUNDS rounds of faults the store matches the API server exactly (SEED=$SEED)"
 grep -q 'expired, relisting' "$TMP/sync.log" && pass "a 410 made the sync relist" || echo "# no 410 in this sequence"

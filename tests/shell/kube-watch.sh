@@ -100,7 +100,7 @@ pass "kubectl delete of a FencePolicy"
 kc delete ns shop >/dev/null
 wait_until 100 q_is 0 "SELECT count(*) FROM workload WHERE namespace = 'shop'" ||
 	fail "workloads of a deleted namespace remain"
-wait_until 100 store_matches || { store_diff; fail "store differs from the API server"; }
+wait_for 30 store_matches || { store_diff; fail "store differs from the API server"; }
 pass "deleting a namespace removes its workloads; store matches the API server"
 
 kill "$SYNC_PID"

@@ -542,6 +542,19 @@ static void test_names(void)
 	is_int(pf_kind_from_string("pod"), -EINVAL, "kinds are case-sensitive");
 }
 
+static void test_file_names(void)
+{
+	ok(pf_policy_is_file_name("a.yaml") && pf_policy_is_file_name("b.yml") &&
+	   pf_policy_is_file_name("c.json"), "*.yaml, *.yml, *.json are policy files");
+	ok(!pf_policy_is_file_name(".a.yaml.swp") && !pf_policy_is_file_name(".a.yaml"),
+	   "hidden files are not");
+	ok(!pf_policy_is_file_name("..data") && !pf_policy_is_file_name("#a.yaml#"),
+	   "Kubernetes ..data and #autosave# are not");
+	ok(!pf_policy_is_file_name("a.yaml~") && !pf_policy_is_file_name("a.txt") &&
+	   !pf_policy_is_file_name(".yaml") && !pf_policy_is_file_name("yaml"),
+	   "backups and other suffixes are not");
+}
+
 static void test_from_node(void)
 {
 	const char *j = "{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":"
@@ -576,5 +589,6 @@ int main(void)
 	test_json_shapes();
 	test_file_limits();
 	test_from_node();
+	test_file_names();
 	return tap_done();
 }
