@@ -9,6 +9,8 @@
 # per connection, which a loaded machine disturbs far less than latency.
 # Rounds interleave a, b, c so drift hits all three alike; medians over rounds are reported.
 # Usage: top_builddir=BUILD bench/bench-connect.sh [N [ROUNDS]]   (or `make bench-connect`)
+# Environment: OTHERS=100 other registered namespaces, FILLER_POLICIES=40 policies of 250
+# other rules each (half of them ahead of the Allow, for the client's namespace).
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$top_srcdir/tests/shell/lib.sh"
@@ -33,7 +35,7 @@ CLIENT=$POD
 
 # 10,000 other rules: 20 policies of 250 rules ahead of the Allow (priority 10..29) that apply
 # to the client's namespace but match other destinations, and 20 for the other namespaces.
-"$PY" - "$TMP/policies.yaml" <<'PYEOF'
+"$PY" - "$TMP/policies.yaml" "${FILLER_POLICIES:-40}" <<'PYEOF'
 import sys
 out = open(sys.argv[1], "w")
 def policy(name, ns, prio, applies, rules):
@@ -43,7 +45,7 @@ def policy(name, ns, prio, applies, rules):
     for r in rules:
         out.write(r)
 k = 0
-for p in range(40):
+for p in range(int(sys.argv[2])):
     rules = []
     for i in range(250):
         a, b = divmod(k, 250)
@@ -81,35 +83,47 @@ measure_cpu() {
 	out=$(measure) || return 1
 	echo "$out cpu=$("$PY" -c "print('%.2f' % (($(cpu_ns "$1") - $c0) / 1000.0 / ($N + 500)))")"
 }
-declare -A res
-for r in $(seq 1 "$ROUNDS"); do
-	res[a$r]="$(measure) cpu=0" || fail "run a"
+run_a() {
 	ip netns exec "$CLIENT" nft list tables | grep -q podfence && fail "a: table present"
-
+	res[a$r]="$(measure) cpu=0" || fail "run a"
+}
+run_b() {
+	local aa
 	"$ACCEPT_ALL" --netns "/run/netns/$CLIENT" >"$TMP/aa.out" 2>"$TMP/aa.err" &
 	aa=$!
 	wait_until 50 grep -q ready "$TMP/aa.out" || fail "nfq-accept-all did not start: $(cat "$TMP/aa.err")"
 	res[b$r]=$(measure_cpu "$aa") || fail "run b"
 	kill -TERM "$aa"; wait "$aa" || fail "nfq-accept-all: $(cat "$TMP/aa.err")"
-
+	rm -f "$TMP/aa.out"
+}
+run_c() {
+	local v0 v1
 	register "$CLIENT" bench client c-client
+	v0=$(status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "client"][0]')
 	res[c$r]=$(measure_cpu "$ENGINE_PID") || fail "run c"
-	verdicts=$(status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "client"][0]')
-	[ "$verdicts" -ge "$N" ] || fail "c: only $verdicts verdicts: not queued?"
+	v1=$(status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "client"][0]')
+	[ $((v1 - v0)) -ge "$N" ] || fail "c: only $((v1 - v0)) verdicts: not queued?"
 	unregister c-client >/dev/null
-	echo "round $r: a ${res[a$r]} | b ${res[b$r]} | c ${res[c$r]}" >&2
+}
+declare -A res
+orders=("a b c" "b c a" "c a b")
+for r in $(seq 1 "$ROUNDS"); do
+	# Each mode takes each position in turn, so what runs first or last is no bias.
+	for m in ${orders[$(( (r - 1) % 3 ))]}; do "run_$m"; done
+	echo "round $r (${orders[$(( (r - 1) % 3 ))]}): a ${res[a$r]} | b ${res[b$r]} | c ${res[c$r]}" >&2
 done
 
 args=()
 for k in "${!res[@]}"; do args+=("$k" "${res[$k]}"); done
-"$PY" - "$ROUNDS" "$OTHERS" "$N" "$(ctl '{"op":"status"}')" "${args[@]}" <<'PYEOF'
+"$PY" - "$ROUNDS" "$OTHERS" "$N" "$(ctl '{"op":"status"}')" "$(( ${FILLER_POLICIES:-40} * 250 ))" "${args[@]}" <<'PYEOF'
 import json, statistics, sys
 rounds, others, n, status = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
-kv = sys.argv[5:]
+rules = int(sys.argv[5])
+kv = sys.argv[6:]
 res = {kv[i]: dict(f.split("=") for f in kv[i + 1].split()) for i in range(0, len(kv), 2)}
 def med(mode, key):
     return statistics.median(float(res["%s%d" % (mode, r)][key]) for r in range(1, rounds + 1))
-names = {"a": "no rule", "b": "nfq-accept-all (bare loop)", "c": "podfenced (10k rules, %d netns)" % others}
+names = {"a": "no rule", "b": "nfq-accept-all (bare loop)", "c": "podfenced (%d rules, %d netns)" % (rules, others)}
 print("sequential connects: N=%d per run, %d rounds, medians" % (n, rounds))
 print("%-36s %12s %10s %10s %14s" % ("", "conn/s", "p50 us", "p99 us", "verdict CPU us"))
 m = {}

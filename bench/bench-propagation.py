@@ -14,8 +14,75 @@ import time
 kubectl, kcfg, cache, db, ns, n, label, server, ca, token = sys.argv[1:11]
 # Optional: "pod DEPLOYMENT REPLICASET RS-UID": scale-up pods (create, then an address change)
 # instead of FencePolicies; the store must show the address under the Deployment.
+# Or "engine NETNS": replace a FencePolicy's action on 10.99.0.1:443 (Reject <-> Allow) and time
+# until a connection from the pod's network namespace sees the change (podfenced enforcing).
 mode = sys.argv[11:]
 n = int(n)
+
+PROBER = r"""
+import socket, sys, time
+for line in sys.stdin:
+    want = line.strip()
+    while True:
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.connect(("10.99.0.1", 443))
+            got = "ok"
+        except ConnectionRefusedError:
+            got = "refused"
+        except OSError:
+            got = "other"
+        s.close()
+        if got == want:
+            break
+        time.sleep(0.0005)
+    print(time.monotonic(), flush=True)
+"""
+
+
+def engine_doc(name, action):
+    return f"""apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata:
+  name: {name}
+  namespace: {ns}
+spec:
+  priority: 1
+  appliesTo:
+  - kind: Deployment
+    name: web
+  egress:
+  - action: {action}
+    to:
+    - cidr: 10.99.0.1
+    ports:
+    - port: 443
+"""
+
+
+if mode and mode[0] == "engine":
+    prober = subprocess.Popen(["ip", "netns", "exec", mode[1], sys.executable, "-c", PROBER],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    lat = []
+    for i in range(n):
+        action = "Reject" if i % 2 == 0 else "Allow"
+        t0 = time.monotonic()
+        subprocess.run([kubectl, "--kubeconfig", kcfg, "--cache-dir", cache, "create" if i == 0 else "replace",
+                        "--validate=false", "-f", "-"], input=engine_doc("fence", action).encode(), check=True,
+                       stdout=subprocess.DEVNULL)
+        prober.stdin.write(("refused" if action == "Reject" else "ok") + "\n")
+        prober.stdin.flush()
+        seen = float(prober.stdout.readline())
+        lat.append((seen - t0) * 1000)
+    prober.stdin.close()
+    prober.wait()
+    v = sorted(lat)
+    p = lambda q: v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
+    print(f"propagation {label}: {n} changes of a FencePolicy's action (Reject <-> Allow)")
+    print(f"  kubectl start -> podfenced enforcing (first connection judged by the new version): "
+          f"p50 {p(50):.1f} ms  p99 {p(99):.1f} ms  max {max(v):.1f} ms (change #{lat.index(max(v))})")
+    sys.exit(0)
 
 
 def pod_doc(name, ip):

@@ -29,6 +29,30 @@ y_obj ReplicaSet bench web-1 Deployment web | kapply create
 	"$KSERVER" "$KDIR/ca.crt" "$(head -1 "$KDIR/token")" pod web web-1 "$(kc get rs -n bench web-1 -o jsonpath='{.metadata.uid}')"
 kill "$SYNC_PID"; wait "$SYNC_PID" 2>/dev/null || true
 
+# With the engine: a pod netns registered as the Deployment's pod, podfence-sync telling
+# podfenced to reload; measured at the first connection that sees the new policy.
+if [ "$(id -u)" = 0 ] && [ -x "$PODFENCED" ] && ip netns add "pfprobe-$TID" 2>/dev/null; then
+	ip netns del "pfprobe-$TID"
+	. "$top_srcdir/tests/shell/engine-lib.sh"
+	setup_server
+	add_pod 1
+	y_pod bench web-1-engine "10.1.1.2" ReplicaSet web-1 | kapply create
+	mkdir -p "$(dirname "$SOCK")"
+	start_engine
+	register "$POD" bench web-1-engine bench-container
+	bg_start "$PODFENCE_SYNC" --kube --kubeconfig "$KCFG" --db "$DB" --resync-min 0 --socket "$SOCK" \
+		--state-dir "$STATE" 2>"$TMP/sync-engine.log"
+	ENGINE_SYNC_PID=$BG_PID
+	wait_until 100 q_is 1 "SELECT count(*) FROM workload w JOIN workload_ip wi ON wi.workload_id = w.id
+		WHERE w.kind = 'Deployment' AND w.name = 'web' AND wi.ip = '10.1.1.2'" || fail "engine sync did not start"
+	"$PYTHON3" "$top_srcdir/bench/bench-propagation.py" "$KUBECTL" "$KCFG" "$KDIR/cache" "$DB" bench "$N" \
+		"small cluster, with podfenced" "$KSERVER" "$KDIR/ca.crt" "$(head -1 "$KDIR/token")" engine "$POD"
+	kill "$ENGINE_SYNC_PID"; wait "$ENGINE_SYNC_PID" 2>/dev/null || true
+	stop_engine
+else
+	echo "propagation to podfenced: skipped (needs root, network namespaces and a built podfenced)"
+fi
+
 # The big cluster: PODS pods in 100 ReplicaSets of 20 Deployments over 10 namespaces, a Service
 # with an EndpointSlice per Deployment, POLICIES policies.
 "$PYTHON3" - "$PODS" "$POLICIES" >"$TMP/bulk.json" <<'EOP'
@@ -90,7 +114,7 @@ wait_until 1200 q_is "$want" "SELECT count(*) FROM workload WHERE kind = 'Pod' A
 wait_until 600 grep -q 'synced:' "$TMP/sync.log"
 t1=$(date +%s.%N)
 printf 'initial sync of %d pods, %d policies: %.2f s (list + resolve + store)\n' "$PODS" "$POLICIES" "$(echo "$t1 - $t0" | bc)"
-dep_ips=$(q "SELECT count(*) FROM workload w JOIN workload_ip wi ON wi.workload_id = w.id WHERE w.kind = 'Deployment'")
+dep_ips=$(q "SELECT count(*) FROM workload w JOIN workload_ip wi ON wi.workload_id = w.id WHERE w.kind = 'Deployment' AND w.namespace LIKE 'ns%'")
 echo "  Deployment workloads resolve to $dep_ips addresses in total (want $PODS)"
 sleep 1
 grep -E 'VmRSS|VmHWM' "/proc/$SYNC_PID/status" | sed 's/^/  podfence-sync /'

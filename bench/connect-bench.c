@@ -66,8 +66,8 @@ static int run(const char *host, const char *port_s, const char *n_s, const char
 	_cleanup_free_ uint64_t *lat = NULL;
 	uint64_t t0, total;
 
-	if (pf_parse_u32(port_s, 65535, &port) < 0 || pf_parse_u32(n_s, 10000000, &n) < 0 || n == 0 ||
-	    (warm_s && pf_parse_u32(warm_s, 10000000, &warm) < 0))
+	if (pf_parse_u32(port_s, 65535, &port) < 0 || pf_parse_u32(n_s, 10000000, &n) < 0 ||
+	    n == 0 || (warm_s && pf_parse_u32(warm_s, 10000000, &warm) < 0))
 		return 2;
 	if (strchr(host, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -114,7 +114,8 @@ static int run(const char *host, const char *port_s, const char *n_s, const char
 	total = now_ns() - t0;
 	qsort(lat, n, sizeof(*lat), cmp_u64);
 	printf("rate=%.0f p50=%.1f p99=%.1f max=%.1f n=%u\n", (double)n * 1e9 / (double)total,
-	       (double)lat[n / 2] / 1e3, (double)lat[(size_t)n * 99 / 100] / 1e3, (double)lat[n - 1] / 1e3, n);
+	       (double)lat[n / 2] / 1e3, (double)lat[(size_t)n * 99 / 100] / 1e3,
+	       (double)lat[n - 1] / 1e3, n);
 	return 0;
 }
 

@@ -20,8 +20,8 @@ static int locate_netns(const struct pf_pod_record *rec, char *path, size_t size
 	_cleanup_close_ int fd = -1;
 	pid_t pid = 0;
 
-	if (rec->netns_path && pf_netns_open(rec->netns_path, &fd, &got, NULL) == 0 && got.dev == want.dev &&
-	    got.ino == want.ino) {
+	if (rec->netns_path && pf_netns_open(rec->netns_path, &fd, &got, NULL) == 0 &&
+	    got.dev == want.dev && got.ino == want.ino) {
 		snprintf(path, size, "%s", rec->netns_path);
 		return 0;
 	}
@@ -47,33 +47,37 @@ void pf_adopt_store(struct engine *e)
 		bool ok = true;
 
 		if (locate_netns(rec, path, sizeof(path)) < 0) {
-			log_info("Pod %s/%s: netns %s [%" PRIu64 ":%" PRIu64 "] is gone; forgetting it",
-				 rec->namespace, rec->name, pf_strna(rec->netns_path), rec->netns_dev, rec->netns_ino);
+			log_info("Pod %s/%s: netns %s [%" PRIu64 ":%" PRIu64
+				 "] is gone; forgetting it",
+				 rec->namespace, rec->name, pf_strna(rec->netns_path),
+				 rec->netns_dev, rec->netns_ino);
 			pf_error_clear(&err);
 			if (pf_store_delete_pod(e->store, rec->netns_dev, rec->netns_ino, &err) < 0)
 				log_error("Pod %s/%s: %s", rec->namespace, rec->name, err.msg);
 			gone++;
 			continue;
 		}
-		/* Each container joins the pod the first one re-creates: same counting as before. */
+		/* Each container joins the pod the first one re-creates: same counting as before.
+		 */
 		for (size_t c = 0; c < MAX(rec->n_containers, (size_t)1) && ok; c++) {
 			struct pf_register_req req = {
-				.netns_path = path,
-				.have_id = true,
-				.id = {rec->netns_dev, rec->netns_ino},
-				.namespace = rec->namespace,
-				.name = rec->name,
-				.uid = rec->uid,
-				.container = rec->n_containers ? rec->containers[c] : rec->name,
-				.kind = rec->kind ? rec->kind : "Pod",
-				.adopting = true,
+			    .netns_path = path,
+			    .have_id = true,
+			    .id = {rec->netns_dev, rec->netns_ino},
+			    .namespace = rec->namespace,
+			    .name = rec->name,
+			    .uid = rec->uid,
+			    .container = rec->n_containers ? rec->containers[c] : rec->name,
+			    .kind = rec->kind ? rec->kind : "Pod",
+			    .adopting = true,
 			};
 			struct pf_pod *p;
 			uint64_t gen;
 
 			pf_error_clear(&err);
 			if (pf_pods_register(e, &req, &p, &gen, &err) < 0) {
-				log_error("Pod %s/%s: re-adoption failed: %s", rec->namespace, rec->name, err.msg);
+				log_error("Pod %s/%s: re-adoption failed: %s", rec->namespace,
+					  rec->name, err.msg);
 				ok = false;
 			}
 		}
@@ -179,7 +183,8 @@ void pf_adopt_pending(struct engine *e)
 
 		if (l < 6 || strcmp(de->d_name + l - 5, ".json") || de->d_name[0] == '.')
 			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (pf_grow((void **)&files, &cap, n, sizeof(*files)) < 0)
 			break;
@@ -189,7 +194,8 @@ void pf_adopt_pending(struct engine *e)
 		files[n].mtime = st.st_mtim;
 		n++;
 	}
-	/* The order they were written in: a register before the unregister of the same container. */
+	/* The order they were written in: a register before the unregister of the same container.
+	 */
 	if (n > 1)
 		qsort(files, n, sizeof(*files), pending_order);
 	for (size_t i = 0; i < n; i++) {

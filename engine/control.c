@@ -149,17 +149,17 @@ static char *reply_error(const char *msg)
 /* ---- requests ------------------------------------------------------------------------ */
 
 const struct pf_doc_limits pf_ctl_limits = {
-	.max_bytes = PF_CTL_MAX_MSG,
-	.max_depth = 8,
-	.max_nodes = 256,
-	.max_string = PATH_MAX,
-	.max_docs = 1,
+    .max_bytes = PF_CTL_MAX_MSG,
+    .max_depth = 8,
+    .max_nodes = 256,
+    .max_string = PATH_MAX,
+    .max_docs = 1,
 };
 
 /* An optional string field: absent is fine, present must be a string of sane length with
  * nothing a log line or a path could be confused by. */
-static int get_str(const struct pf_node *req, const char *key, size_t max, bool required, const char **out,
-		   struct pf_error *err)
+static int get_str(const struct pf_node *req, const char *key, size_t max, bool required,
+		   const char **out, struct pf_error *err)
 {
 	const struct pf_node *n = pf_node_get(req, key);
 	size_t len;
@@ -179,13 +179,14 @@ static int get_str(const struct pf_node *req, const char *key, size_t max, bool 
 		return pf_error_set(err, EINVAL, "field '%s' is longer than %zu bytes", key, max);
 	for (const unsigned char *p = (const unsigned char *)n->str; *p; p++)
 		if (*p < 0x20 || *p == 0x7f)
-			return pf_error_set(err, EINVAL, "field '%s' contains a control character", key);
+			return pf_error_set(err, EINVAL, "field '%s' contains a control character",
+					    key);
 	*out = n->str;
 	return 0;
 }
 
-static int get_int(const struct pf_node *req, const char *key, int64_t min, int64_t max, bool *present,
-		   int64_t *out, struct pf_error *err)
+static int get_int(const struct pf_node *req, const char *key, int64_t min, int64_t max,
+		   bool *present, int64_t *out, struct pf_error *err)
 {
 	const struct pf_node *n = pf_node_get(req, key);
 
@@ -256,8 +257,8 @@ static char *register_reply(const struct pf_pod *pod, bool new_pod)
 	return pf_jw_take(&w);
 }
 
-static int do_register(struct engine *e, const struct pf_node *req, char **reply, struct pf_wait *wait,
-		       struct pf_error *err)
+static int do_register(struct engine *e, const struct pf_node *req, char **reply,
+		       struct pf_wait *wait, struct pf_error *err)
 {
 	struct pf_register_req r = {};
 	struct pf_pod *pod = NULL;
@@ -295,15 +296,18 @@ static int do_register(struct engine *e, const struct pf_node *req, char **reply
 		return k;
 	if (gen) {
 		/* Answered once the cache holds the pod's addresses and its rules are in. */
-		*wait = (struct pf_wait){
-			.kind = PF_WAIT_REGISTER, .gen = gen, .id = pod->id, .new_pod = e->n_pods > n_before};
+		*wait = (struct pf_wait){.kind = PF_WAIT_REGISTER,
+					 .gen = gen,
+					 .id = pod->id,
+					 .new_pod = e->n_pods > n_before};
 		return 0;
 	}
 	*reply = register_reply(pod, e->n_pods > n_before);
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
-static int do_unregister(struct engine *e, const struct pf_node *req, char **reply, struct pf_error *err)
+static int do_unregister(struct engine *e, const struct pf_node *req, char **reply,
+			 struct pf_error *err)
 {
 	const char *container, *netns;
 	bool found = false, released = false;
@@ -484,8 +488,8 @@ int pf_status_json(struct engine *e, char **out)
 	return r;
 }
 
-int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op, char **reply,
-			struct pf_wait *wait)
+int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op,
+			char **reply, struct pf_wait *wait)
 {
 	struct pf_error err = {};
 	const struct pf_node *opn;
@@ -527,7 +531,8 @@ fail:
 	return r;
 }
 
-int pf_control_handle(struct engine *e, const char *buf, size_t len, char **reply, struct pf_wait *wait)
+int pf_control_handle(struct engine *e, const char *buf, size_t len, char **reply,
+		      struct pf_wait *wait)
 {
 	struct pf_node *req = NULL;
 	struct pf_error err = {};
@@ -582,7 +587,8 @@ int pf_control_listen(struct engine *e)
 		_cleanup_close_ int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return log_error_errno(-EADDRINUSE, "Another engine is listening on %s", path);
+			return log_error_errno(-EADDRINUSE, "Another engine is listening on %s",
+					       path);
 	}
 	if (unlink(path) < 0 && errno != ENOENT)
 		return log_error_errno(-errno, "Failed to remove stale %s: %m", path);
@@ -616,7 +622,8 @@ static void client_drop(struct engine *e, struct pf_client *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	/* Out of epoll now, so no new events; the struct waits for pf_control_sweep. */
+	/* Out of epoll now, so no new events; the struct waits for pf_control_reap, as events
+	 * already fetched in this round may still point at it. */
 	pf_loop_del(e, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -650,8 +657,8 @@ void pf_control_accept(struct engine *e)
 		if (cred.uid != 0) {
 			size_t refused = 0;
 
-			log_warning("Refused control connection from uid %u pid %d: not root", (unsigned)cred.uid,
-				    (int)cred.pid);
+			log_warning("Refused control connection from uid %u pid %d: not root",
+				    (unsigned)cred.uid, (int)cred.pid);
 			/* Refused peers must not crowd out root ones: only a few get an answer. */
 			for (struct pf_client *k = e->clients; k; k = k->next)
 				refused += k->refused_uid && !k->dead;
@@ -661,7 +668,8 @@ void pf_control_accept(struct engine *e)
 			}
 		}
 		if (e->n_clients >= PF_MAX_CLIENTS) {
-			static const char busy[] = "{\"ok\":false,\"error\":\"too many control connections\"}";
+			static const char busy[] =
+			    "{\"ok\":false,\"error\":\"too many control connections\"}";
 
 			send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 			close(fd);
@@ -720,7 +728,8 @@ void pf_control_client_io(struct engine *e, struct pf_client *c, uint32_t events
 	if (c->refused_uid) {
 		char msg[96];
 
-		snprintf(msg, sizeof(msg), "permission denied: uid %u is not root", (unsigned)c->uid);
+		snprintf(msg, sizeof(msg), "permission denied: uid %u is not root",
+			 (unsigned)c->uid);
 		reply = reply_error(msg);
 		send_reply(c, reply);
 		client_drop(e, c);
@@ -777,7 +786,9 @@ void pf_control_cache_ready(struct engine *e)
 			else if (p && !c->wait.error[0])
 				continue; /* its own generation is still to come */
 			else
-				reply = reply_error(c->wait.error[0] ? c->wait.error : "the pod went away while registering");
+				reply = reply_error(c->wait.error[0]
+							? c->wait.error
+							: "the pod went away while registering");
 		} else if (c->wait.gen <= e->cache_generation) {
 			reply = reload_reply(e);
 		} else {

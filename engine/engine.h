@@ -32,7 +32,10 @@
 #define PF_MAX_PENDING_FILES 4096
 
 /* Events: rate limit per (pod, destination, port). */
-#define PF_EVENTS_WINDOW_MS 1000
+/* Default rate-limit window per (pod, destination, port): long enough that the SYN
+ * retransmits of one dropped connect (1 s, 3 s, 7 s) fold into one summary. */
+#define PF_EVENTS_WINDOW_MS 10000
+#define PF_EVENTS_MAX_WINDOW_MS 3600000
 #define PF_EVENTS_MAX_KEYS 16384
 #define PF_EVENTS_MAX_PENDING 8192
 #define PF_EVENTS_MAX_ROWS 100000
@@ -129,6 +132,7 @@ struct pf_events {
 	struct pf_event_key **buckets; /* chained hash, PF_EVENTS_MAX_KEYS / 4 buckets */
 	size_t n_buckets;
 	size_t n_keys;
+	int64_t window_ms; /* PF_EVENTS_WINDOW_MS unless configured */
 	struct pf_pending_event *pending;
 	size_t n_pending, cap_pending;
 	/* counters */
@@ -147,6 +151,7 @@ struct pf_engine_config {
 	enum pf_action default_action;
 	uint16_t queue_num;
 	int32_t priority;
+	uint32_t event_window_ms;
 	char *metrics;
 	int log_level;
 };
@@ -171,7 +176,7 @@ struct engine {
 
 	struct pf_store *store;
 	uint64_t data_version;
-	struct pf_cache *cache; /* swapped whole on reload; only the loop thread reads it */
+	struct pf_cache *cache;	   /* swapped whole on reload; only the loop thread reads it */
 	uint64_t cache_generation; /* the request number the cache in place was built for */
 	uint64_t reload_requested; /* last request number */
 	uint64_t reload_failed;	   /* last request number whose build failed */
@@ -211,11 +216,12 @@ void pf_control_expire(struct engine *e, bool all);
 void pf_control_reap(struct engine *e);
 void pf_control_close(struct engine *e);
 /* Handle one request (JSON bytes); reply is malloc'ed JSON. Used by the socket and by adopt. */
-int pf_control_handle(struct engine *e, const char *req, size_t len, char **reply, struct pf_wait *wait);
+int pf_control_handle(struct engine *e, const char *req, size_t len, char **reply,
+		      struct pf_wait *wait);
 struct pf_node;
 /* The same for a parsed request; default_op stands in when "op" is absent (pending records). */
-int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op, char **reply,
-			struct pf_wait *wait);
+int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char *default_op,
+			char **reply, struct pf_wait *wait);
 /* Answer the requests waiting for a cache generation now in place (or failed). */
 void pf_control_cache_ready(struct engine *e);
 /* A waiting registration of pod id failed: its answer says why. */
@@ -255,7 +261,8 @@ void pf_pods_check_liveness(struct engine *e);
 void pf_pods_reap(struct engine *e);
 /* Close every queue and fd; leaves rules and store rows in place (restart re-adopts). */
 void pf_pods_shutdown(struct engine *e);
-struct pf_pod *pf_pods_find_container(struct engine *e, const char *container, struct pf_container **c);
+struct pf_pod *pf_pods_find_container(struct engine *e, const char *container,
+				      struct pf_container **c);
 int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err);
 int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err);
 /* Find a process in the netns with identity id and open its /proc/PID/ns/net. */
@@ -264,7 +271,8 @@ int pf_pods_find_netns(const struct pf_netns_id *id, int *fd, pid_t *pid);
 pid_t pf_pid_from_netns_path(const char *path);
 
 /* verdict.c */
-uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple *tuple, uint32_t *mark);
+uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple *tuple,
+		       uint32_t *mark);
 
 /* events.c */
 int pf_events_init(struct pf_events *ev);
@@ -273,16 +281,18 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		      const struct pf_verdict *v, int64_t now_ms);
 /* Fold expired rate windows (all of them when final) into summary events and hand out what is
  * queued (*out owns it; NULL when n is 0). */
-void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final, struct pf_pending_event **out,
-		       size_t *n);
+void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final,
+		       struct pf_pending_event **out, size_t *n);
 /* Sum of the counts in a batch. */
 size_t pf_events_count(const struct pf_pending_event *pe, size_t n);
 void pf_events_batch_free(struct pf_pending_event *pe, size_t n);
 /* For appending batches: element size, and moving n elements to dst[at] (src keeps nothing). */
 size_t pf_events_size(void);
-void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pending_event *src, size_t n);
+void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pending_event *src,
+		    size_t n);
 /* Write a batch in one transaction (store worker). */
-int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n, struct pf_error *err);
+int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n,
+		    struct pf_error *err);
 
 /* reload.c */
 /* Build and swap on the calling thread (start-up, before the loop runs). */

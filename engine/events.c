@@ -30,6 +30,7 @@ struct pf_pending_event {
 int pf_events_init(struct pf_events *ev)
 {
 	memset(ev, 0, sizeof(*ev));
+	ev->window_ms = PF_EVENTS_WINDOW_MS;
 	ev->n_buckets = PF_EVENTS_MAX_KEYS / 4;
 	ev->buckets = calloc(ev->n_buckets, sizeof(*ev->buckets));
 	return ev->buckets ? 0 : -ENOMEM;
@@ -60,10 +61,11 @@ void pf_events_free(struct pf_events *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
-static size_t key_hash(const struct pf_events *ev, const struct pf_netns_id *pod, const struct pf_addr *dst,
-		       uint16_t dport)
+static size_t key_hash(const struct pf_events *ev, const struct pf_netns_id *pod,
+		       const struct pf_addr *dst, uint16_t dport)
 {
-	uint64_t h = pf_addr_hash(dst, pod->ino * 0x9e3779b97f4a7c15ull ^ pod->dev ^ ((uint64_t)dport << 48));
+	uint64_t h = pf_addr_hash(dst, pod->ino * 0x9e3779b97f4a7c15ull ^ pod->dev ^
+					   ((uint64_t)dport << 48));
 
 	return (size_t)(h % ev->n_buckets);
 }
@@ -81,9 +83,10 @@ static int str_set(char **slot, const char *s)
 	return 0;
 }
 
-static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns, const char *pod_name,
-			const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport, enum pf_action action,
-			const char *pol_ns, const char *pol_name, int32_t rule_index, uint32_t count)
+static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
+			const char *pod_name, const struct pf_addr *src, const struct pf_addr *dst,
+			uint16_t dport, enum pf_action action, const char *pol_ns,
+			const char *pol_name, int32_t rule_index, uint32_t count)
 {
 	const char *in[4] = {pod_ns, pod_name, pol_ns, pol_name};
 	size_t len[4], total = 0;
@@ -99,7 +102,8 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 		len[i] = in[i] ? strlen(in[i]) + 1 : 0;
 		total += len[i];
 	}
-	if (pf_grow((void **)&ev->pending, &ev->cap_pending, ev->n_pending, sizeof(*ev->pending)) < 0 ||
+	if (pf_grow((void **)&ev->pending, &ev->cap_pending, ev->n_pending, sizeof(*ev->pending)) <
+		0 ||
 	    !(s = malloc(total ? total : 1))) {
 		ev->dropped += count;
 		return;
@@ -114,17 +118,17 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 		s += len[i];
 	}
 	pe->ev = (struct pf_event){
-		.at_ms = at_ms,
-		.pod_namespace = out[0],
-		.pod_name = out[1],
-		.src = *src,
-		.dst = *dst,
-		.dport = dport,
-		.action = action,
-		.policy_namespace = out[2],
-		.policy_name = out[3],
-		.rule_index = rule_index,
-		.count = count,
+	    .at_ms = at_ms,
+	    .pod_namespace = out[0],
+	    .pod_name = out[1],
+	    .src = *src,
+	    .dst = *dst,
+	    .dport = dport,
+	    .action = action,
+	    .policy_namespace = out[2],
+	    .policy_name = out[3],
+	    .rule_index = rule_index,
+	    .count = count,
 	};
 }
 
@@ -138,13 +142,15 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 
 	ev->recorded++;
 	for (k = ev->buckets[b]; k; k = k->next)
-		if (k->dport == t->dport && k->pod.dev == pod->id.dev && k->pod.ino == pod->id.ino &&
-		    pf_addr_eq(&k->dst, &t->dst))
+		if (k->dport == t->dport && k->pod.dev == pod->id.dev &&
+		    k->pod.ino == pod->id.ino && pf_addr_eq(&k->dst, &t->dst))
 			break;
-	if (k && now_ms - k->window_start_ms < PF_EVENTS_WINDOW_MS) {
+	if (k && now_ms - k->window_start_ms < ev->window_ms) {
 		/* Inside the window: count it and remember what the summary will say. */
-		if (str_set(&k->pod_namespace, pod->namespace) < 0 || str_set(&k->pod_name, pod->name) < 0 ||
-		    str_set(&k->policy_namespace, pol_ns) < 0 || str_set(&k->policy_name, pol_name) < 0) {
+		if (str_set(&k->pod_namespace, pod->namespace) < 0 ||
+		    str_set(&k->pod_name, pod->name) < 0 ||
+		    str_set(&k->policy_namespace, pol_ns) < 0 ||
+		    str_set(&k->policy_name, pol_name) < 0) {
 			ev->dropped++;
 			return;
 		}
@@ -158,10 +164,11 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 	}
 	if (!k) {
 		if (ev->n_keys >= PF_EVENTS_MAX_KEYS) {
-			/* Table full (a scan across many destinations): keep writing, unlimited, but
-			 * the queue bound still holds. */
-			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action,
-				    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1);
+			/* Table full (a scan across many destinations): keep writing, unlimited,
+			 * but the queue bound still holds. */
+			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst,
+				    t->dport, v->action, pol_ns, pol_name,
+				    v->matched ? v->rule_index : -1, 1);
 			return;
 		}
 		k = calloc(1, sizeof(*k));
@@ -177,13 +184,14 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		ev->n_keys++;
 	} else if (k->suppressed) {
 		/* The old window ended before the timer closed it: its summary goes first. */
-		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst, k->dport, k->action,
-			    k->policy_namespace, k->policy_name, k->rule_index, k->suppressed);
+		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
+			    k->dport, k->action, k->policy_namespace, k->policy_name, k->rule_index,
+			    k->suppressed);
 		k->suppressed = 0;
 	}
 	k->window_start_ms = now_ms;
-	queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action, pol_ns, pol_name,
-		    v->matched ? v->rule_index : -1, 1);
+	queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action,
+		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1);
 }
 
 /* Close windows that ended: suppressed counts become summary events; idle keys go away. */
@@ -193,14 +201,14 @@ static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 		for (struct pf_event_key **kp = &ev->buckets[b]; *kp;) {
 			struct pf_event_key *k = *kp;
 
-			if (!final && now_ms - k->window_start_ms < PF_EVENTS_WINDOW_MS) {
+			if (!final && now_ms - k->window_start_ms < ev->window_ms) {
 				kp = &k->next;
 				continue;
 			}
 			if (k->suppressed)
-				queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst, k->dport,
-					    k->action, k->policy_namespace, k->policy_name, k->rule_index,
-					    k->suppressed);
+				queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src,
+					    &k->dst, k->dport, k->action, k->policy_namespace,
+					    k->policy_name, k->rule_index, k->suppressed);
 			*kp = k->next;
 			ev->n_keys--;
 			key_free(k);
@@ -208,8 +216,8 @@ static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 	}
 }
 
-void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final, struct pf_pending_event **out,
-			size_t *n)
+void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final,
+		       struct pf_pending_event **out, size_t *n)
 {
 	if (ev->n_keys)
 		close_windows(ev, now_ms, final);
@@ -238,7 +246,8 @@ void pf_events_batch_free(struct pf_pending_event *pe, size_t n)
 }
 
 /* Runs on the store worker, with its own connection: the loop never waits for this. */
-int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n, struct pf_error *err)
+int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n,
+		    struct pf_error *err)
 {
 	_cleanup_free_ struct pf_event *batch = NULL;
 
@@ -257,7 +266,8 @@ size_t pf_events_size(void)
 	return sizeof(struct pf_pending_event);
 }
 
-void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pending_event *src, size_t n)
+void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pending_event *src,
+		    size_t n)
 {
 	memcpy(dst + at, src, n * sizeof(*src));
 }

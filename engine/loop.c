@@ -1,4 +1,5 @@
-/* The single epoll loop: signals, the tick timer, the control socket, every queue and netlink fd. */
+/* The single epoll loop: signals, the tick timer, the control socket, every queue and netlink fd.
+ */
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -25,8 +26,8 @@ void pf_loop_del(struct engine *e, int fd)
 int pf_loop_init(struct engine *e)
 {
 	struct itimerspec its = {
-		.it_interval = {.tv_nsec = PF_TICK_MS * 1000000L},
-		.it_value = {.tv_nsec = PF_TICK_MS * 1000000L},
+	    .it_interval = {.tv_nsec = PF_TICK_MS * 1000000L},
+	    .it_value = {.tv_nsec = PF_TICK_MS * 1000000L},
 	};
 	sigset_t mask;
 	int r;
@@ -182,7 +183,6 @@ int pf_loop_run(struct engine *e)
 			case PF_WATCH_PIDFD: {
 				struct pf_container *c = w->owner;
 
-				/* owner of a container watch is its pod, via the container */
 				pf_pods_pid_exit(e, c);
 				break;
 			}

@@ -4,8 +4,11 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include "../lib/config.h" /* not the autoconf config.h of the build dir */
 #include "engine.h"
@@ -13,30 +16,35 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: podfenced [OPTION]...\n"
-		"Enforce podfence egress policies in every registered pod network namespace.\n"
-		"\n"
-		"  --foreground              stay in the foreground, log to stderr as well as syslog\n"
-		"  --config FILE             configuration file (default %s)\n"
-		"  --db FILE                 store (default %s)\n"
-		"  --socket PATH             control socket (default %s)\n"
-		"  --state-dir DIR           state directory; pending/ holds records the hook left\n"
-		"                            while the engine was down (default %s)\n"
-		"  --fail-mode open|closed   open (default): the queue rule bypasses a missing engine;\n"
-		"                            closed: no engine, no new connections\n"
-		"  --default-action ACTION   Allow (default), Deny, Reject or Alert when no rule matches\n"
-		"  --queue-num N             nfqueue number inside each pod netns (default 1)\n"
-		"  --priority N              priority of the output chain (default %d, raw - 1)\n"
-		"  --metrics ADDR            accepted for compatibility; not implemented yet\n"
-		"  --verbose                 log debug messages\n"
-		"  --help                    show this help\n"
-		"  --version                 show the version\n"
-		"\n"
-		"Each long option has a configuration key of the same name with '-' written '_';\n"
-		"an option on the command line beats the file.\n",
-		PF_DEFAULT_CONFIG, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
-		PF_NFT_DEFAULT_PRIORITY);
+	fprintf(
+	    f,
+	    "Usage: podfenced [OPTION]...\n"
+	    "Enforce podfence egress policies in every registered pod network namespace.\n"
+	    "\n"
+	    "  --foreground              stay in the foreground, log to stderr as well as syslog\n"
+	    "  --config FILE             configuration file (default %s)\n"
+	    "  --db FILE                 store (default %s)\n"
+	    "  --socket PATH             control socket (default %s)\n"
+	    "  --state-dir DIR           state directory; pending/ holds records the hook left\n"
+	    "                            while the engine was down (default %s)\n"
+	    "  --fail-mode open|closed   open (default): the queue rule bypasses a missing "
+	    "engine;\n"
+	    "                            closed: no engine, no new connections\n"
+	    "  --default-action ACTION   Allow (default), Deny, Reject or Alert when no rule "
+	    "matches\n"
+	    "  --queue-num N             nfqueue number inside each pod netns (default 1)\n"
+	    "  --priority N              priority of the output chain (default %d, raw - 1)\n"
+	    "  --event-window MS         fold repeated events of one (pod, destination, port)\n"
+	    "                            into one summary per MS (default %d)\n"
+	    "  --metrics ADDR            accepted for compatibility; not implemented yet\n"
+	    "  --verbose                 log debug messages\n"
+	    "  --help                    show this help\n"
+	    "  --version                 show the version\n"
+	    "\n"
+	    "Each long option has a configuration key of the same name with '-' written '_';\n"
+	    "an option on the command line beats the file.\n",
+	    PF_DEFAULT_CONFIG, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
+	    PF_NFT_DEFAULT_PRIORITY, PF_EVENTS_WINDOW_MS);
 }
 
 enum {
@@ -49,6 +57,7 @@ enum {
 	OPT_DEFAULT_ACTION,
 	OPT_QUEUE_NUM,
 	OPT_PRIORITY,
+	OPT_EVENT_WINDOW,
 	OPT_METRICS,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -56,20 +65,21 @@ enum {
 };
 
 static const struct option options[] = {
-	{"foreground", no_argument, NULL, OPT_FOREGROUND},
-	{"config", required_argument, NULL, OPT_CONFIG},
-	{"db", required_argument, NULL, OPT_DB},
-	{"socket", required_argument, NULL, OPT_SOCKET},
-	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-	{"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
-	{"default-action", required_argument, NULL, OPT_DEFAULT_ACTION},
-	{"queue-num", required_argument, NULL, OPT_QUEUE_NUM},
-	{"priority", required_argument, NULL, OPT_PRIORITY},
-	{"metrics", required_argument, NULL, OPT_METRICS},
-	{"verbose", no_argument, NULL, OPT_VERBOSE},
-	{"help", no_argument, NULL, OPT_HELP},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{},
+    {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"db", required_argument, NULL, OPT_DB},
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
+    {"default-action", required_argument, NULL, OPT_DEFAULT_ACTION},
+    {"queue-num", required_argument, NULL, OPT_QUEUE_NUM},
+    {"priority", required_argument, NULL, OPT_PRIORITY},
+    {"event-window", required_argument, NULL, OPT_EVENT_WINDOW},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {},
 };
 
 /* One setting from either source; `what` names it in messages ("--db" or "file:line key"). */
@@ -129,6 +139,11 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 			goto bad;
 		c->priority = (int32_t)i;
 		return 0;
+	case OPT_EVENT_WINDOW:
+		if (pf_parse_u32(v, PF_EVENTS_MAX_WINDOW_MS, &u) < 0 || u == 0)
+			goto bad;
+		c->event_window_ms = u;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -162,10 +177,11 @@ static int parse_config(int argc, char **argv, struct pf_engine_config *c)
 	int opt, r;
 
 	*c = (struct pf_engine_config){
-		.default_action = PF_ACTION_ALLOW,
-		.queue_num = 1,
-		.priority = PF_NFT_DEFAULT_PRIORITY,
-		.log_level = LOG_INFO,
+	    .default_action = PF_ACTION_ALLOW,
+	    .queue_num = 1,
+	    .priority = PF_NFT_DEFAULT_PRIORITY,
+	    .event_window_ms = PF_EVENTS_WINDOW_MS,
+	    .log_level = LOG_INFO,
 	};
 	/* --help and --version work whatever the file says. */
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
@@ -189,7 +205,8 @@ static int parse_config(int argc, char **argv, struct pf_engine_config *c)
 		const struct pf_config_entry *en = &file.entries[i];
 		char what[PATH_MAX + 64];
 
-		/* The file is shared by every program: keys that are not ours are someone else's. */
+		/* The file is shared by every program: keys that are not ours are someone else's.
+		 */
 		for (const struct option *o = options; o->name; o++) {
 			char key[64];
 			size_t k;
@@ -285,6 +302,35 @@ static void detach_stdio(void)
 		close(fd);
 }
 
+/*
+ * systemd readiness without libsystemd: one datagram to $NOTIFY_SOCKET (a path, or '@' for
+ * the abstract namespace). Nothing happens when it is unset, so Type=exec units and plain
+ * shells are unaffected; Type=notify units learn when the socket is really up.
+ */
+static void notify_systemd(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len;
+	int fd;
+
+	if (!path || !*path)
+		return;
+	len = strlen(path);
+	if (len >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return;
+	memcpy(sa.sun_path, path, len);
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
+		log_debug_errno(-errno, "sd_notify: %m");
+	close(fd);
+}
+
 /* Decide the queue backend once, in a throwaway netns so the host's ruleset is never touched. */
 static int probe_backend(struct engine *e)
 {
@@ -302,7 +348,8 @@ static int probe_backend(struct engine *e)
 	r = pf_nft_probe_backend(&e->nft.backend, &err);
 	pf_netns_leave(&saved);
 	if (r < 0)
-		return log_error_errno(r, "Failed to probe the nftables queue backend: %s", err.msg);
+		return log_error_errno(r, "Failed to probe the nftables queue backend: %s",
+				       err.msg);
 	log_info("Queue backend: %s", pf_nft_backend_name(e->nft.backend));
 	return 0;
 }
@@ -325,7 +372,8 @@ static int engine_start(struct engine *e)
 		return log_error_errno(r, "Failed to identify our own network namespace: %m");
 	r = pf_netns_host_id(&e->host_id);
 	if (r < 0) {
-		log_debug_errno(r, "Cannot read PID 1's network namespace (%m); using our own as the host's");
+		log_debug_errno(
+		    r, "Cannot read PID 1's network namespace (%m); using our own as the host's");
 		e->host_id = e->self_id;
 	}
 	r = probe_backend(e);
@@ -334,9 +382,11 @@ static int engine_start(struct engine *e)
 	r = pf_events_init(&e->events);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up events: %m");
+	e->events.window_ms = e->cfg.event_window_ms;
 	r = pf_store_open(e->cfg.db_path, 0, &e->store, &err);
 	if (r < 0)
-		return log_error_errno(r, "Failed to open the store %s: %s", e->cfg.db_path, err.msg);
+		return log_error_errno(r, "Failed to open the store %s: %s", e->cfg.db_path,
+				       err.msg);
 	r = pf_loop_init(e);
 	if (r < 0)
 		return r;
@@ -356,10 +406,13 @@ static int engine_start(struct engine *e)
 	/* Adoption may have been a long time; take pending records that arrived meanwhile. */
 	pf_adopt_pending(e);
 	if (e->cfg.metrics)
-		log_warning("--metrics %s: metrics are not implemented yet; ignoring", e->cfg.metrics);
-	log_info("podfenced %s ready: socket %s, store %s, fail mode %s, default action %s, %zu pod(s)",
-		 PACKAGE_VERSION, e->cfg.socket_path, e->cfg.db_path, e->cfg.fail_closed ? "closed" : "open",
-		 pf_action_to_string(e->cfg.default_action), e->n_pods);
+		log_warning("--metrics %s: metrics are not implemented yet; ignoring",
+			    e->cfg.metrics);
+	log_info(
+	    "podfenced %s ready: socket %s, store %s, fail mode %s, default action %s, %zu pod(s)",
+	    PACKAGE_VERSION, e->cfg.socket_path, e->cfg.db_path,
+	    e->cfg.fail_closed ? "closed" : "open", pf_action_to_string(e->cfg.default_action),
+	    e->n_pods);
 	return 0;
 }
 
@@ -407,7 +460,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	pf_log_open("podfenced", PF_LOG_SYSLOG | (e.cfg.foreground ? PF_LOG_STDERR : 0), e.cfg.log_level);
+	pf_log_open("podfenced", PF_LOG_SYSLOG | (e.cfg.foreground ? PF_LOG_STDERR : 0),
+		    e.cfg.log_level);
 	if (!e.cfg.foreground)
 		detach_stdio();
 	signal(SIGPIPE, SIG_IGN);
@@ -423,8 +477,11 @@ int main(int argc, char **argv)
 		(void)!write(ready_fd, "1", 1);
 		close(ready_fd);
 	}
+	notify_systemd("READY=1");
 	r = pf_loop_run(&e);
-	log_info("Shutting down; rules stay in place (fail mode %s)", e.cfg.fail_closed ? "closed" : "open");
+	notify_systemd("STOPPING=1");
+	log_info("Shutting down; rules stay in place (fail mode %s)",
+		 e.cfg.fail_closed ? "closed" : "open");
 	engine_stop(&e);
 	config_free(&e.cfg);
 	return r < 0 ? 1 : 0;

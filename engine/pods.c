@@ -1,4 +1,5 @@
-/* The registry of enforced network namespaces: register, follow addresses, notice death, release. */
+/* The registry of enforced network namespaces: register, follow addresses, notice death, release.
+ */
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,7 +17,8 @@ pid_t pf_pid_from_netns_path(const char *path)
 	char tail[16];
 	int pid = 0, n = 0;
 
-	if (sscanf(path, "/proc/%d/ns/%7s%n", &pid, tail, &n) != 2 || path[n] || strcmp(tail, "net") || pid <= 0)
+	if (sscanf(path, "/proc/%d/ns/%7s%n", &pid, tail, &n) != 2 || path[n] ||
+	    strcmp(tail, "net") || pid <= 0)
 		return 0;
 	return pid;
 }
@@ -30,7 +32,8 @@ static bool path_is_netns(const char *path, const struct pf_netns_id *id)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0 && (uint64_t)st.st_dev == id->dev && (uint64_t)st.st_ino == id->ino;
+	return stat(path, &st) == 0 && (uint64_t)st.st_dev == id->dev &&
+	       (uint64_t)st.st_ino == id->ino;
 }
 
 /*
@@ -86,7 +89,8 @@ static int addr_order(const void *a, const void *b)
 /* ---- containers ---------------------------------------------------------------------- */
 
 /* Watch pid only if it really lives in the pod's netns (the pid in a request is a claim). */
-static void container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_container *c, pid_t pid)
+static void container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_container *c,
+				pid_t pid)
 {
 	char path[64];
 	int fd, r;
@@ -116,7 +120,8 @@ static struct pf_container *container_add(struct pf_pod *p, const char *id)
 {
 	struct pf_container *c;
 
-	if (pf_grow((void **)&p->containers, &p->cap_containers, p->n_containers, sizeof(*p->containers)) < 0)
+	if (pf_grow((void **)&p->containers, &p->cap_containers, p->n_containers,
+		    sizeof(*p->containers)) < 0)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -163,7 +168,8 @@ static struct pf_container *container_find(struct pf_pod *p, const char *id)
 	return NULL;
 }
 
-struct pf_pod *pf_pods_find_container(struct engine *e, const char *container, struct pf_container **c)
+struct pf_pod *pf_pods_find_container(struct engine *e, const char *container,
+				      struct pf_container **c)
 {
 	for (struct pf_pod *p = e->pods; p; p = p->next) {
 		struct pf_container *k = container_find(p, container);
@@ -191,18 +197,18 @@ int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 {
 	_cleanup_free_ char **ids = NULL;
 	struct pf_pod_record rec = {
-		.namespace = p->namespace,
-		.name = p->name,
-		.uid = p->uid,
-		.kind = p->kind,
-		.netns_dev = p->id.dev,
-		.netns_ino = p->id.ino,
-		.netns_path = p->netns_path,
-		.n_containers = p->n_containers,
-		.ips = p->ips,
-		.n_ips = p->n_ips,
-		.registered_at_ms = p->registered_at_ms,
-		.state = (char *)"enforced",
+	    .namespace = p->namespace,
+	    .name = p->name,
+	    .uid = p->uid,
+	    .kind = p->kind,
+	    .netns_dev = p->id.dev,
+	    .netns_ino = p->id.ino,
+	    .netns_path = p->netns_path,
+	    .n_containers = p->n_containers,
+	    .ips = p->ips,
+	    .n_ips = p->n_ips,
+	    .registered_at_ms = p->registered_at_ms,
+	    .state = (char *)"enforced",
 	};
 
 	ids = calloc(p->n_containers + 1, sizeof(*ids));
@@ -271,7 +277,8 @@ static char *addrs_string(const struct pf_addr *a, size_t n, char *buf, size_t s
 	for (size_t i = 0; i < n && o + PF_ADDR_STRLEN + 2 < size; i++) {
 		char s[PF_ADDR_STRLEN];
 
-		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "", pf_addr_fmt(&a[i], s));
+		o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " " : "",
+				      pf_addr_fmt(&a[i], s));
 	}
 	if (n == 0)
 		snprintf(buf, size, "none");
@@ -322,19 +329,21 @@ static void unlink_pod(struct engine *e, struct pf_pod *p)
 		}
 }
 
-static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_register_req *req, pid_t pid,
-			    struct pf_error *err)
+static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_register_req *req,
+			    pid_t pid, struct pf_error *err)
 {
 	struct pf_container *c = container_find(p, req->container);
 	int r;
 
 	if (!pf_streq(p->namespace, req->namespace) || !pf_streq(p->name, req->name))
-		log_warning("Container %s registers netns %s as %s/%s, which is already pod %s/%s; keeping the latter",
-			    req->container, req->netns_path, req->namespace, req->name, p->namespace, p->name);
+		log_warning("Container %s registers netns %s as %s/%s, which is already pod %s/%s; "
+			    "keeping the latter",
+			    req->container, req->netns_path, req->namespace, req->name,
+			    p->namespace, p->name);
 	if (!c) {
 		if (p->n_containers >= PF_MAX_CONTAINERS_PER_POD)
-			return pf_error_set(err, ENOSPC, "pod %s/%s already has %d containers", p->namespace,
-					    p->name, PF_MAX_CONTAINERS_PER_POD);
+			return pf_error_set(err, ENOSPC, "pod %s/%s already has %d containers",
+					    p->namespace, p->name, PF_MAX_CONTAINERS_PER_POD);
 		c = container_add(p, req->container);
 		if (!c)
 			return pf_error_set(err, ENOMEM, "out of memory");
@@ -342,8 +351,8 @@ static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_
 		r = pf_pods_store_put(e, p, err);
 		if (r < 0)
 			return r;
-		log_info("Container %s joins pod %s/%s (%zu containers)", req->container, p->namespace, p->name,
-			 p->n_containers);
+		log_info("Container %s joins pod %s/%s (%zu containers)", req->container,
+			 p->namespace, p->name, p->n_containers);
 	} else {
 		container_watch_pid(e, p, c, pid);
 	}
@@ -363,7 +372,8 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 
 	r = pf_netns_enter(p->netns_fd, &saved);
 	if (r < 0)
-		return pf_error_set(err, -r, "cannot enter netns %s: %s", p->netns_path, strerror(-r));
+		return pf_error_set(err, -r, "cannot enter netns %s: %s", p->netns_path,
+				    strerror(-r));
 	r = pf_nft_install(&e->nft, err);
 	pf_netns_leave(&saved);
 	if (r < 0)
@@ -379,7 +389,8 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	}
 	p->active = true;
 	p->pending_gen = 0;
-	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64 "], %zu container(s), addresses %s",
+	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64
+		 "], %zu container(s), addresses %s",
 		 p->namespace, p->name, p->netns_path, p->id.dev, p->id.ino, p->n_containers,
 		 addrs_string(p->ips, p->n_ips, ipbuf, sizeof(ipbuf)));
 	return 0;
@@ -401,11 +412,12 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 		return r;
 	if (req->have_id && !id_eq(&id, &req->id))
 		return pf_error_set(err, ESTALE,
-				    "%s is netns %" PRIu64 ":%" PRIu64 ", not the %" PRIu64 ":%" PRIu64
-				    " the request names (process gone?)",
+				    "%s is netns %" PRIu64 ":%" PRIu64 ", not the %" PRIu64
+				    ":%" PRIu64 " the request names (process gone?)",
 				    req->netns_path, id.dev, id.ino, req->id.dev, req->id.ino);
 	if (id_eq(&id, &e->host_id) || id_eq(&id, &e->self_id))
-		return pf_error_set(err, EPERM, "%s is the host's network namespace; it is never enforced",
+		return pf_error_set(err, EPERM,
+				    "%s is the host's network namespace; it is never enforced",
 				    req->netns_path);
 	pid = req->pid ? req->pid : pf_pid_from_netns_path(req->netns_path);
 
@@ -420,7 +432,8 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 		return 0;
 	}
 	if (e->n_pods >= PF_MAX_PODS)
-		return pf_error_set(err, ENOSPC, "already enforcing %d network namespaces", PF_MAX_PODS);
+		return pf_error_set(err, ENOSPC, "already enforcing %d network namespaces",
+				    PF_MAX_PODS);
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -453,13 +466,15 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	if (p->rtnl_fd < 0) {
 		r = p->rtnl_fd;
 		pf_netns_leave(&saved);
-		pf_error_set(err, -r, "rtnetlink socket in netns %s: %s", req->netns_path, strerror(-r));
+		pf_error_set(err, -r, "rtnetlink socket in netns %s: %s", req->netns_path,
+			     strerror(-r));
 		goto fail;
 	}
 	r = pf_netns_list_addrs(&p->ips, &p->n_ips);
 	if (r < 0) {
 		pf_netns_leave(&saved);
-		pf_error_set(err, -r, "cannot read the addresses of netns %s: %s", req->netns_path, strerror(-r));
+		pf_error_set(err, -r, "cannot read the addresses of netns %s: %s", req->netns_path,
+			     strerror(-r));
 		goto fail;
 	}
 	r = pf_nfq_open(e->cfg.queue_num, !e->cfg.fail_closed, pf_verdict_cb, p, &p->nfq, err);
@@ -516,7 +531,9 @@ void pf_pods_cache_ready(struct engine *e)
 				pf_pods_release(e, p, "its ruleset could not be installed");
 			}
 		} else if (p->pending_gen <= e->reload_failed) {
-			pf_control_fail_waiters(e, &p->id, "the verdict cache could not be rebuilt (see the engine's log)");
+			pf_control_fail_waiters(
+			    e, &p->id,
+			    "the verdict cache could not be rebuilt (see the engine's log)");
 			pf_pods_release(e, p, "the verdict cache could not be rebuilt");
 		}
 	}
@@ -537,7 +554,8 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 		r = pf_nft_remove(&e->nft, &err);
 		pf_netns_leave(&saved);
 		if (r < 0)
-			log_warning("Pod %s/%s: removing the ruleset: %s", p->namespace, p->name, err.msg);
+			log_warning("Pod %s/%s: removing the ruleset: %s", p->namespace, p->name,
+				    err.msg);
 	}
 	/* Closing the queue and the netns fd lets the kernel free the namespace. */
 	pf_nfq_close(p->nfq);
@@ -551,7 +569,8 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 		container_remove(e, p->containers[p->n_containers - 1]);
 	pf_error_clear(&err);
 	if (pf_pods_store_delete(e, &p->id, &err) < 0)
-		log_error("Pod %s/%s: removing it from the store: %s", p->namespace, p->name, err.msg);
+		log_error("Pod %s/%s: removing it from the store: %s", p->namespace, p->name,
+			  err.msg);
 	unlink_pod(e, p);
 	p->next = e->dead_pods;
 	e->dead_pods = p;
@@ -571,7 +590,8 @@ int pf_pods_unregister(struct engine *e, const char *container, const char *netn
 	if (netns_path) {
 		_cleanup_close_ int fd = -1;
 
-		/* The netns may be gone already at poststop; then the container id alone decides. */
+		/* The netns may be gone already at poststop; then the container id alone decides.
+		 */
 		if (pf_netns_open(netns_path, &fd, &id, NULL) == 0)
 			have_id = true;
 	}
@@ -593,7 +613,8 @@ int pf_pods_unregister(struct engine *e, const char *container, const char *netn
 		*released = true;
 		return 0;
 	}
-	log_info("Container %s left pod %s/%s (%zu remain)", container, p->namespace, p->name, p->n_containers);
+	log_info("Container %s left pod %s/%s (%zu remain)", container, p->namespace, p->name,
+		 p->n_containers);
 	return pf_pods_store_put(e, p, err);
 }
 
@@ -625,7 +646,8 @@ void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p)
 	free(p->ips);
 	p->ips = ips;
 	p->n_ips = n;
-	log_info("Pod %s/%s addresses now %s", p->namespace, p->name, addrs_string(ips, n, ipbuf, sizeof(ipbuf)));
+	log_info("Pod %s/%s addresses now %s", p->namespace, p->name,
+		 addrs_string(ips, n, ipbuf, sizeof(ipbuf)));
 	if (pf_pods_store_put(e, p, &err) < 0) {
 		log_error("Pod %s/%s: updating the store: %s", p->namespace, p->name, err.msg);
 		return;
@@ -640,7 +662,8 @@ void pf_pods_pid_exit(struct engine *e, struct pf_container *c)
 
 	if (c->dead || p->dead)
 		return;
-	log_info("Container %s of pod %s/%s exited (pid %d)", c->id, p->namespace, p->name, (int)c->pid);
+	log_info("Container %s of pod %s/%s exited (pid %d)", c->id, p->namespace, p->name,
+		 (int)c->pid);
 	container_remove(e, c);
 	if (p->n_containers == 0) {
 		pf_pods_release(e, p, "its last container exited");

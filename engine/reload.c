@@ -59,8 +59,8 @@ struct pf_reloader {
 };
 
 /* Load and compile from store; the common part of both paths. */
-static int build(struct pf_store *store, enum pf_action def, struct pf_cache **out, uint64_t *load_us,
-		 uint64_t *build_us, struct pf_error *err)
+static int build(struct pf_store *store, enum pf_action def, struct pf_cache **out,
+		 uint64_t *load_us, uint64_t *build_us, struct pf_error *err)
 {
 	struct pf_ruleset *rs = NULL;
 	uint64_t t0 = pf_mono_ns(), t1;
@@ -72,16 +72,16 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 	t1 = pf_mono_ns();
 	r = pf_cache_build(rs, def, out);
 	if (r < 0)
-		pf_error_set(err, -r, "compiling the verdict cache (%zu rules): %s", pf_ruleset_n_rules(rs),
-			     strerror(-r));
+		pf_error_set(err, -r, "compiling the verdict cache (%zu rules): %s",
+			     pf_ruleset_n_rules(rs), strerror(-r));
 	pf_ruleset_free(rs);
 	*load_us = (t1 - t0) / 1000;
 	*build_us = (pf_mono_ns() - t1) / 1000;
 	return r;
 }
 
-static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t load_us, uint64_t build_us,
-		    const char *why)
+static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t load_us,
+		    uint64_t build_us, const char *why)
 {
 	struct pf_cache_stats st = {};
 
@@ -93,8 +93,8 @@ static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t
 	e->stats.last_reload_ms = pf_now_ms();
 	e->stats.last_reload_us = load_us + build_us;
 	pf_cache_get_stats(c, &st);
-	log_debug("Cache generation %" PRIu64 " (%s): %zu sources, loaded in %" PRIu64 " us, compiled in %" PRIu64
-		  " us",
+	log_debug("Cache generation %" PRIu64 " (%s): %zu sources, loaded in %" PRIu64
+		  " us, compiled in %" PRIu64 " us",
 		  e->cache_generation, why, st.n_sources, load_us, build_us);
 }
 
@@ -168,15 +168,17 @@ static void run_ops(struct pf_reloader *w, struct pod_op *ops)
 
 		ops = op->next;
 		if (op->delete)
-			r = pf_store_delete_pod(w->store, op->rec.netns_dev, op->rec.netns_ino, &err);
+			r = pf_store_delete_pod(w->store, op->rec.netns_dev, op->rec.netns_ino,
+						&err);
 		else
 			r = pf_store_put_pod(w->store, &op->rec, &err);
 		if (r < 0) {
 			pthread_mutex_lock(&w->mu);
 			w->pod_write_failures++;
 			pthread_mutex_unlock(&w->mu);
-			log_error("Pods table: %s of %s/%s failed: %s", op->delete ? "delete" : "write",
-				  pf_strna(op->rec.namespace), pf_strna(op->rec.name), err.msg);
+			log_error("Pods table: %s of %s/%s failed: %s",
+				  op->delete ? "delete" : "write", pf_strna(op->rec.namespace),
+				  pf_strna(op->rec.name), err.msg);
 		}
 		pod_op_free(op);
 	}
@@ -352,7 +354,8 @@ uint64_t pf_reload_request(struct engine *e, const char *why)
 	if (!w) {
 		/* Start-up (before the loop runs): build right here. */
 		if (pf_reload(e, why, &err) < 0)
-			log_error("Reload (%s) failed, keeping the previous cache: %s", why, err.msg);
+			log_error("Reload (%s) failed, keeping the previous cache: %s", why,
+				  err.msg);
 		return e->reload_requested;
 	}
 	pthread_mutex_lock(&w->mu);
@@ -460,9 +463,9 @@ static int copy_str(char **dst, const char *src)
 static int copy_record(struct pf_pod_record *d, const struct pf_pod_record *s)
 {
 	*d = (struct pf_pod_record){
-		.netns_dev = s->netns_dev,
-		.netns_ino = s->netns_ino,
-		.registered_at_ms = s->registered_at_ms,
+	    .netns_dev = s->netns_dev,
+	    .netns_ino = s->netns_ino,
+	    .registered_at_ms = s->registered_at_ms,
 	};
 	if (copy_str(&d->namespace, s->namespace) < 0 || copy_str(&d->name, s->name) < 0 ||
 	    copy_str(&d->uid, s->uid) < 0 || copy_str(&d->kind, s->kind) < 0 ||

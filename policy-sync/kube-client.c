@@ -100,8 +100,8 @@ static const struct pf_node *named(const struct pf_node *root, const char *list,
 	return NULL;
 }
 
-static int take_data(const struct pf_node *m, const char *key, char **out, size_t *len, const char *path,
-		     struct pf_error *err)
+static int take_data(const struct pf_node *m, const char *key, char **out, size_t *len,
+		     const char *path, struct pf_error *err)
 {
 	const char *s = pf_node_str(m, key);
 
@@ -147,31 +147,37 @@ int pf_kube_client_from_kubeconfig(struct pf_kube_client *c, const char *path, s
 	}
 	v = named(root, "contexts", "context", ctx_name);
 	if (!v) {
-		r = pf_error_set(err, EINVAL, "kubeconfig %s: context \"%s\" not found", path, ctx_name);
+		r = pf_error_set(err, EINVAL, "kubeconfig %s: context \"%s\" not found", path,
+				 ctx_name);
 		goto out;
 	}
 	cluster = named(root, "clusters", "cluster", pf_node_str(v, "cluster"));
 	user = named(root, "users", "user", pf_node_str(v, "user"));
 	if (!cluster) {
-		r = pf_error_set(err, EINVAL, "kubeconfig %s: cluster \"%s\" of context \"%s\" not found", path,
+		r = pf_error_set(err, EINVAL,
+				 "kubeconfig %s: cluster \"%s\" of context \"%s\" not found", path,
 				 pf_strna(pf_node_str(v, "cluster")), ctx_name);
 		goto out;
 	}
 	server = pf_node_str(cluster, "server");
 	if (!server || strncmp(server, "https://", 8) != 0) {
-		r = pf_error_set(err, EINVAL, "kubeconfig %s: cluster server: must be an https:// URL (got %s)",
+		r = pf_error_set(err, EINVAL,
+				 "kubeconfig %s: cluster server: must be an https:// URL (got %s)",
 				 path, pf_strna(server));
 		goto out;
 	}
 	v = pf_node_get(cluster, "insecure-skip-tls-verify");
 	if (v && v->type == PF_NODE_BOOL && v->b) {
 		r = pf_error_set(err, EINVAL,
-				 "kubeconfig %s: insecure-skip-tls-verify: refused, podfence-sync always verifies the API server",
+				 "kubeconfig %s: insecure-skip-tls-verify: refused, podfence-sync "
+				 "always verifies the API server",
 				 path);
 		goto out;
 	}
 	if (pf_node_get(user, "exec") || pf_node_get(user, "auth-provider")) {
-		r = pf_error_set(err, ENOTSUP, "kubeconfig %s: user exec/auth-provider plugins are not supported; use a token, tokenFile or client certificate",
+		r = pf_error_set(err, ENOTSUP,
+				 "kubeconfig %s: user exec/auth-provider plugins are not "
+				 "supported; use a token, tokenFile or client certificate",
 				 path);
 		goto out;
 	}
@@ -183,10 +189,12 @@ int pf_kube_client_from_kubeconfig(struct pf_kube_client *c, const char *path, s
 		goto out;
 	}
 	if ((r = take_path(cluster, "certificate-authority", &c->ca_file, path)) < 0 ||
-	    (r = take_data(cluster, "certificate-authority-data", &c->ca_pem, &c->ca_pem_len, path, err)) < 0 ||
+	    (r = take_data(cluster, "certificate-authority-data", &c->ca_pem, &c->ca_pem_len, path,
+			   err)) < 0 ||
 	    (r = take_path(user, "client-certificate", &c->cert_file, path)) < 0 ||
 	    (r = take_path(user, "client-key", &c->key_file, path)) < 0 ||
-	    (r = take_data(user, "client-certificate-data", &c->cert_pem, &c->cert_pem_len, path, err)) < 0 ||
+	    (r = take_data(user, "client-certificate-data", &c->cert_pem, &c->cert_pem_len, path,
+			   err)) < 0 ||
 	    (r = take_data(user, "client-key-data", &c->key_pem, &c->key_pem_len, path, err)) < 0 ||
 	    (r = take_path(user, "tokenFile", &c->token_file, path)) < 0)
 		goto out;
@@ -206,7 +214,8 @@ out:
 
 int pf_kube_client_in_cluster(struct pf_kube_client *c, struct pf_error *err)
 {
-	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
+	const char *host = getenv("KUBERNETES_SERVICE_HOST"),
+		   *port = getenv("KUBERNETES_SERVICE_PORT");
 	const char *dir = getenv("PODFENCE_SERVICEACCOUNT_DIR");
 	uint32_t p;
 
@@ -215,16 +224,20 @@ int pf_kube_client_in_cluster(struct pf_kube_client *c, struct pf_error *err)
 		dir = PF_KUBE_SA_DIR;
 	if (!host || !*host || !port || pf_parse_u32(port, 65535, &p) < 0 || p == 0)
 		return pf_error_set(err, EINVAL,
-				    "not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset or invalid); use --kubeconfig");
-	if (asprintf(&c->server, strchr(host, ':') ? "https://[%s]:%u" : "https://%s:%u", host, p) < 0 ||
-	    asprintf(&c->ca_file, "%s/ca.crt", dir) < 0 || asprintf(&c->token_file, "%s/token", dir) < 0 ||
+				    "not running in a cluster (KUBERNETES_SERVICE_HOST/PORT unset "
+				    "or invalid); use --kubeconfig");
+	if (asprintf(&c->server, strchr(host, ':') ? "https://[%s]:%u" : "https://%s:%u", host, p) <
+		0 ||
+	    asprintf(&c->ca_file, "%s/ca.crt", dir) < 0 ||
+	    asprintf(&c->token_file, "%s/token", dir) < 0 ||
 	    !(c->origin = strdup("in-cluster service account"))) {
 		pf_kube_client_done(c);
 		return -ENOMEM;
 	}
 	if (access(c->token_file, R_OK) < 0 || access(c->ca_file, R_OK) < 0) {
-		int r = pf_error_set(err, errno, "in-cluster service account: cannot read %s or %s: %m",
-				     c->token_file, c->ca_file);
+		int r =
+		    pf_error_set(err, errno, "in-cluster service account: cannot read %s or %s: %m",
+				 c->token_file, c->ca_file);
 		pf_kube_client_done(c);
 		return r;
 	}
@@ -243,8 +256,10 @@ static int auth_header(struct pf_kube_client *c, struct curl_slist **h, struct p
 	if (c->token_file) {
 		r = pf_read_file(c->token_file, PF_KUBE_MAX_TOKEN, &tok, &len);
 		if (r < 0)
-			return pf_error_set(err, -r, "token file %s: %s", c->token_file, strerror(-r));
-		while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' '))
+			return pf_error_set(err, -r, "token file %s: %s", c->token_file,
+					    strerror(-r));
+		while (len > 0 &&
+		       (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' '))
 			tok[--len] = '\0';
 		t = tok;
 	}
@@ -267,7 +282,7 @@ static int auth_header(struct pf_kube_client *c, struct curl_slist **h, struct p
 #if LIBCURL_VERSION_NUM >= 0x074d00
 static int set_blob(CURL *e, CURLoption opt, char *data, size_t len)
 {
-	struct curl_blob blob = { .data = data, .len = len, .flags = CURL_BLOB_COPY };
+	struct curl_blob blob = {.data = data, .len = len, .flags = CURL_BLOB_COPY};
 
 	return curl_easy_setopt(e, opt, &blob) == CURLE_OK ? 0 : -ENOTSUP;
 }
@@ -325,15 +340,18 @@ int pf_kube_client_get(struct pf_kube_client *c, const char *path, long timeout_
 	if (c->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
 	if (c->ca_pem && (r = set_blob(e, CURLOPT_CAINFO_BLOB, c->ca_pem, c->ca_pem_len)) < 0) {
-		pf_error_set(err, ENOTSUP, "libcurl cannot take certificate-authority-data in memory");
+		pf_error_set(err, ENOTSUP,
+			     "libcurl cannot take certificate-authority-data in memory");
 		goto fail;
 	}
 	if (c->cert_file)
 		curl_easy_setopt(e, CURLOPT_SSLCERT, c->cert_file);
 	if (c->key_file)
 		curl_easy_setopt(e, CURLOPT_SSLKEY, c->key_file);
-	if ((c->cert_pem && (r = set_blob(e, CURLOPT_SSLCERT_BLOB, c->cert_pem, c->cert_pem_len)) < 0) ||
-	    (c->key_pem && (r = set_blob(e, CURLOPT_SSLKEY_BLOB, c->key_pem, c->key_pem_len)) < 0)) {
+	if ((c->cert_pem &&
+	     (r = set_blob(e, CURLOPT_SSLCERT_BLOB, c->cert_pem, c->cert_pem_len)) < 0) ||
+	    (c->key_pem &&
+	     (r = set_blob(e, CURLOPT_SSLKEY_BLOB, c->key_pem, c->key_pem_len)) < 0)) {
 		pf_error_set(err, ENOTSUP, "libcurl cannot take client certificate data in memory");
 		goto fail;
 	}

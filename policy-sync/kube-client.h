@@ -16,22 +16,23 @@
 #define PF_KUBE_MAX_TOKEN (64 * 1024)
 
 struct pf_kube_client {
-	char *server;	      /* "https://host:port[/prefix]", no trailing '/' */
-	char *ca_file;	      /* PEM bundle path, or NULL */
-	char *ca_pem;	      /* certificate-authority-data, decoded, or NULL */
+	char *server;  /* "https://host:port[/prefix]", no trailing '/' */
+	char *ca_file; /* PEM bundle path, or NULL */
+	char *ca_pem;  /* certificate-authority-data, decoded, or NULL */
 	size_t ca_pem_len;
-	char *cert_file;      /* client certificate and key (files or decoded data) */
+	char *cert_file; /* client certificate and key (files or decoded data) */
 	char *key_file;
 	char *cert_pem;
 	size_t cert_pem_len;
 	char *key_pem;
 	size_t key_pem_len;
-	char *token;	      /* static bearer token, or NULL */
-	char *token_file;     /* re-read before every request: rotated tokens keep working */
-	char *origin;	      /* "kubeconfig F (context C)" or "in-cluster service account", for messages */
+	char *token;	  /* static bearer token, or NULL */
+	char *token_file; /* re-read before every request: rotated tokens keep working */
+	char *origin; /* "kubeconfig F (context C)" or "in-cluster service account", for messages */
 };
 
-int pf_kube_client_from_kubeconfig(struct pf_kube_client *c, const char *path, struct pf_error *err);
+int pf_kube_client_from_kubeconfig(struct pf_kube_client *c, const char *path,
+				   struct pf_error *err);
 int pf_kube_client_in_cluster(struct pf_kube_client *c, struct pf_error *err);
 void pf_kube_client_done(struct pf_kube_client *c);
 

@@ -8,17 +8,17 @@
 #include "log.h"
 
 const struct pf_kube_res_info pf_kube_resources[_PF_KUBE_RES_MAX] = {
-	[PF_KUBE_NAMESPACE] = { "/api/v1", "namespaces", "Namespace" },
-	[PF_KUBE_POD] = { "/api/v1", "pods", "Pod" },
-	[PF_KUBE_SERVICE] = { "/api/v1", "services", "Service" },
-	[PF_KUBE_ENDPOINTSLICE] = { "/apis/discovery.k8s.io/v1", "endpointslices", "EndpointSlice" },
-	[PF_KUBE_REPLICASET] = { "/apis/apps/v1", "replicasets", "ReplicaSet" },
-	[PF_KUBE_DEPLOYMENT] = { "/apis/apps/v1", "deployments", "Deployment" },
-	[PF_KUBE_STATEFULSET] = { "/apis/apps/v1", "statefulsets", "StatefulSet" },
-	[PF_KUBE_DAEMONSET] = { "/apis/apps/v1", "daemonsets", "DaemonSet" },
-	[PF_KUBE_JOB] = { "/apis/batch/v1", "jobs", "Job" },
-	[PF_KUBE_CRONJOB] = { "/apis/batch/v1", "cronjobs", "CronJob" },
-	[PF_KUBE_FENCEPOLICY] = { "/apis/podfence.io/v1alpha1", "fencepolicies", "FencePolicy" },
+    [PF_KUBE_NAMESPACE] = {"/api/v1", "namespaces", "Namespace"},
+    [PF_KUBE_POD] = {"/api/v1", "pods", "Pod"},
+    [PF_KUBE_SERVICE] = {"/api/v1", "services", "Service"},
+    [PF_KUBE_ENDPOINTSLICE] = {"/apis/discovery.k8s.io/v1", "endpointslices", "EndpointSlice"},
+    [PF_KUBE_REPLICASET] = {"/apis/apps/v1", "replicasets", "ReplicaSet"},
+    [PF_KUBE_DEPLOYMENT] = {"/apis/apps/v1", "deployments", "Deployment"},
+    [PF_KUBE_STATEFULSET] = {"/apis/apps/v1", "statefulsets", "StatefulSet"},
+    [PF_KUBE_DAEMONSET] = {"/apis/apps/v1", "daemonsets", "DaemonSet"},
+    [PF_KUBE_JOB] = {"/apis/batch/v1", "jobs", "Job"},
+    [PF_KUBE_CRONJOB] = {"/apis/batch/v1", "cronjobs", "CronJob"},
+    [PF_KUBE_FENCEPOLICY] = {"/apis/podfence.io/v1alpha1", "fencepolicies", "FencePolicy"},
 };
 
 #define LIST_PAGE_SIZE 500
@@ -34,11 +34,11 @@ const struct pf_kube_res_info pf_kube_resources[_PF_KUBE_RES_MAX] = {
 #define RETRY_AFTER_MAX_S 300
 
 static const struct pf_doc_limits api_limits = {
-	.max_bytes = MAX_LIST_BODY,
-	.max_depth = 64,
-	.max_nodes = 16 << 20,
-	.max_string = 1 << 20,
-	.max_docs = 1,
+    .max_bytes = MAX_LIST_BODY,
+    .max_depth = 64,
+    .max_nodes = 16 << 20,
+    .max_string = 1 << 20,
+    .max_docs = 1,
 };
 
 enum state {
@@ -65,11 +65,11 @@ struct informer {
 	char *buf; /* list body, or the unfinished line of a watch stream */
 	size_t len, cap;
 	bool too_big;
-	char *rv;   /* resourceVersion to watch from */
-	char *cont; /* continue token of the list in progress */
+	char *rv;     /* resourceVersion to watch from */
+	char *cont;   /* continue token of the list in progress */
 	bool listing; /* a list_begin is open */
 	bool synced;
-	bool gone;  /* a watch said 410: relist */
+	bool gone;   /* a watch said 410: relist */
 	bool broken; /* a watch stream carried garbage: relist */
 	unsigned failures;
 	unsigned long retry_after_s;
@@ -159,7 +159,7 @@ static int watch_line(struct informer *f, const char *line, size_t len)
 {
 	struct pf_kube_informers *in = f->set;
 	struct pf_node *ev = NULL;
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	const struct pf_node *obj;
 	const char *type;
 	int r;
@@ -168,14 +168,16 @@ static int watch_line(struct informer *f, const char *line, size_t len)
 		return 0;
 	r = pf_json_parse(line, len, &api_limits, &ev, &err);
 	if (r < 0) {
-		snprintf(f->last_error, sizeof(f->last_error), "watch %s: bad event: %.400s", res_name(f), err.msg);
+		snprintf(f->last_error, sizeof(f->last_error), "watch %s: bad event: %.400s",
+			 res_name(f), err.msg);
 		f->broken = true;
 		return r;
 	}
 	type = pf_node_str(ev, "type");
 	obj = pf_node_get(ev, "object");
 	if (!type || !obj || obj->type != PF_NODE_MAP) {
-		snprintf(f->last_error, sizeof(f->last_error), "watch %s: event without type or object", res_name(f));
+		snprintf(f->last_error, sizeof(f->last_error),
+			 "watch %s: event without type or object", res_name(f));
 		f->broken = true;
 		r = -EBADMSG;
 	} else if (strcmp(type, "BOOKMARK") == 0) {
@@ -186,8 +188,8 @@ static int watch_line(struct informer *f, const char *line, size_t len)
 		int64_t code = 0;
 
 		pf_node_int(obj, "code", &code);
-		snprintf(f->last_error, sizeof(f->last_error), "watch %s: %" PRId64 " %s", res_name(f), code,
-			 pf_strna(pf_node_str(obj, "message")));
+		snprintf(f->last_error, sizeof(f->last_error), "watch %s: %" PRId64 " %s",
+			 res_name(f), code, pf_strna(pf_node_str(obj, "message")));
 		if (code == 410)
 			f->gone = true;
 		r = -EPROTO; /* end this stream */
@@ -225,8 +227,8 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
 	if (response_code(f) != 200)
 		return buf_append(f, data, n, MAX_ERROR_BODY) < 0 ? 0 : n;
 	if (buf_append(f, data, n, MAX_WATCH_LINE) < 0) {
-		snprintf(f->last_error, sizeof(f->last_error), "watch %s: event larger than %zu bytes",
-			 res_name(f), MAX_WATCH_LINE);
+		snprintf(f->last_error, sizeof(f->last_error),
+			 "watch %s: event larger than %zu bytes", res_name(f), MAX_WATCH_LINE);
 		f->broken = true;
 		return 0;
 	}
@@ -284,7 +286,7 @@ static void start(struct informer *f, enum next next)
 	struct pf_kube_informers *in = f->set;
 	const struct pf_kube_res_info *ri = &pf_kube_resources[f->res];
 	_cleanup_free_ char *path = NULL;
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	long timeout = LIST_TIMEOUT_S;
 	char *esc = NULL;
 	int r;
@@ -305,7 +307,10 @@ static void start(struct informer *f, enum next next)
 		long w = WATCH_TIMEOUT_MIN_S + (long)(rand_r(&in->seed) % WATCH_TIMEOUT_MIN_S);
 
 		esc = curl_easy_escape(NULL, f->rv ? f->rv : "", 0);
-		r = esc ? asprintf(&path, "%s/%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%ld",
+		r = esc ? asprintf(&path,
+				   "%s/"
+				   "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&"
+				   "timeoutSeconds=%ld",
 				   ri->api, ri->plural, esc, w)
 			: -1;
 		timeout = w + 60;
@@ -314,9 +319,10 @@ static void start(struct informer *f, enum next next)
 	} else {
 		if (f->cont)
 			esc = curl_easy_escape(NULL, f->cont, 0);
-		r = (!f->cont || esc) ? asprintf(&path, "%s/%s?limit=%d%s%s", ri->api, ri->plural, LIST_PAGE_SIZE,
-						 esc ? "&continue=" : "", esc ? esc : "")
-				      : -1;
+		r = (!f->cont || esc)
+			? asprintf(&path, "%s/%s?limit=%d%s%s", ri->api, ri->plural, LIST_PAGE_SIZE,
+				   esc ? "&continue=" : "", esc ? esc : "")
+			: -1;
 		f->state = ST_LIST;
 		in->stats.pages++;
 	}
@@ -344,7 +350,8 @@ static void start(struct informer *f, enum next next)
 	f->started_ns = pf_mono_ns();
 	if (curl_multi_add_handle(in->multi, f->easy) != CURLM_OK) {
 		end_transfer(f);
-		snprintf(f->last_error, sizeof(f->last_error), "%s: cannot start transfer", ri->plural);
+		snprintf(f->last_error, sizeof(f->last_error), "%s: cannot start transfer",
+			 ri->plural);
 		fail(f, next, 0);
 	}
 }
@@ -367,7 +374,8 @@ static void fail(struct informer *f, enum next next, unsigned long retry_after_s
 	}
 	/* Log the first failures of a streak, then every tenth: a long outage must not flood. */
 	if (f->failures <= 3 || f->failures % 10 == 0)
-		log_warning("Kubernetes %s (retry %u in %" PRIu64 " ms)", f->last_error, f->failures, ms);
+		log_warning("Kubernetes %s (retry %u in %" PRIu64 " ms)", f->last_error,
+			    f->failures, ms);
 	f->state = ST_WAIT;
 	f->next = next;
 	f->wake_ns = pf_mono_ns() + ms * 1000000;
@@ -377,13 +385,13 @@ static void fail(struct informer *f, enum next next, unsigned long retry_after_s
 static void status_message(struct informer *f, long code, const char *what)
 {
 	struct pf_node *st = NULL;
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	const char *msg = NULL;
 
 	if (f->len && pf_json_parse(f->buf, f->len, NULL, &st, &err) == 0)
 		msg = pf_node_str(st, "message");
-	snprintf(f->last_error, sizeof(f->last_error), "%s %s: HTTP %ld%s%s", what, res_name(f), code,
-		 msg ? ": " : "", msg ? msg : "");
+	snprintf(f->last_error, sizeof(f->last_error), "%s %s: HTTP %ld%s%s", what, res_name(f),
+		 code, msg ? ": " : "", msg ? msg : "");
 	pf_node_free(st);
 }
 
@@ -391,14 +399,15 @@ static void list_done(struct informer *f, CURLcode cr, long code)
 {
 	struct pf_kube_informers *in = f->set;
 	struct pf_node *list = NULL;
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	const struct pf_node *items, *md;
 	const char *cont;
 	int r;
 
 	if (cr != CURLE_OK) {
 		snprintf(f->last_error, sizeof(f->last_error), "list %s: %s", res_name(f),
-			 f->too_big ? "response too large" : (f->errbuf[0] ? f->errbuf : curl_easy_strerror(cr)));
+			 f->too_big ? "response too large"
+				    : (f->errbuf[0] ? f->errbuf : curl_easy_strerror(cr)));
 		in->stats.errors++;
 		return fail(f, f->too_big ? NEXT_LIST_FRESH : NEXT_LIST_PAGE, 0);
 	}
@@ -419,8 +428,8 @@ static void list_done(struct informer *f, CURLcode cr, long code)
 	items = pf_node_get(list, "items");
 	md = pf_node_get(list, "metadata");
 	if (r < 0 || (items && items->type != PF_NODE_SEQ && items->type != PF_NODE_NULL)) {
-		snprintf(f->last_error, sizeof(f->last_error), "list %s: bad response: %.400s", res_name(f),
-			 r < 0 ? err.msg : "items is not a list");
+		snprintf(f->last_error, sizeof(f->last_error), "list %s: bad response: %.400s",
+			 res_name(f), r < 0 ? err.msg : "items is not a list");
 		pf_node_free(list);
 		in->stats.errors++;
 		return fail(f, NEXT_LIST_FRESH, 0);
@@ -429,7 +438,8 @@ static void list_done(struct informer *f, CURLcode cr, long code)
 	for (size_t i = 0; items && items->type == PF_NODE_SEQ && i < items->n; i++) {
 		r = in->h.list_item(in->h.userdata, f->res, items->items[i]);
 		if (r < 0) {
-			snprintf(f->last_error, sizeof(f->last_error), "list %s: %s", res_name(f), strerror(-r));
+			snprintf(f->last_error, sizeof(f->last_error), "list %s: %s", res_name(f),
+				 strerror(-r));
 			pf_node_free(list);
 			in->stats.errors++;
 			return fail(f, NEXT_LIST_FRESH, 0);
@@ -469,7 +479,8 @@ static void watch_done(struct informer *f, CURLcode cr, long code)
 
 	if (f->gone || code == 410) {
 		in->stats.gone++;
-		log_info("Kubernetes watch %s: resourceVersion %s expired, relisting", res_name(f), pf_strna(f->rv));
+		log_info("Kubernetes watch %s: resourceVersion %s expired, relisting", res_name(f),
+			 pf_strna(f->rv));
 		return start(f, NEXT_LIST_FRESH);
 	}
 	if (f->broken) {
@@ -482,7 +493,8 @@ static void watch_done(struct informer *f, CURLcode cr, long code)
 		/* The server ended the watch (timeoutSeconds): continue where it stopped. A server
 		 * that closes at once every time gets backoff, not a busy loop. */
 		if (quick && f->stream_events == 0) {
-			snprintf(f->last_error, sizeof(f->last_error), "watch %s: closed at once", res_name(f));
+			snprintf(f->last_error, sizeof(f->last_error), "watch %s: closed at once",
+				 res_name(f));
 			return fail(f, NEXT_WATCH, 0);
 		}
 		return start(f, NEXT_WATCH);
@@ -548,7 +560,7 @@ void pf_kube_informers_free(struct pf_kube_informers *in)
 
 int pf_kube_informers_run(struct pf_kube_informers *in, int timeout_ms, int fd)
 {
-	struct curl_waitfd wfd = { .fd = fd, .events = CURL_WAIT_POLLIN };
+	struct curl_waitfd wfd = {.fd = fd, .events = CURL_WAIT_POLLIN};
 	uint64_t now = pf_mono_ns();
 	CURLMsg *msg;
 	int running, left, numfds;
@@ -565,7 +577,8 @@ int pf_kube_informers_run(struct pf_kube_informers *in, int timeout_ms, int fd)
 		}
 		timeout_ms = (int)MIN((uint64_t)timeout_ms, (f->wake_ns - now) / 1000000 + 1);
 	}
-	mc = curl_multi_poll(in->multi, fd >= 0 ? &wfd : NULL, fd >= 0 ? 1 : 0, timeout_ms, &numfds);
+	mc =
+	    curl_multi_poll(in->multi, fd >= 0 ? &wfd : NULL, fd >= 0 ? 1 : 0, timeout_ms, &numfds);
 	if (mc != CURLM_OK)
 		return log_error_errno(-EIO, "curl_multi_poll: %s", curl_multi_strerror(mc));
 	mc = curl_multi_perform(in->multi, &running);

@@ -44,7 +44,8 @@ struct pf_kube_handler {
 	void (*list_begin)(void *u, enum pf_kube_res r);
 	int (*list_item)(void *u, enum pf_kube_res r, const struct pf_node *obj);
 	void (*list_end)(void *u, enum pf_kube_res r, bool complete);
-	int (*event)(void *u, enum pf_kube_res r, enum pf_kube_event type, const struct pf_node *obj);
+	int (*event)(void *u, enum pf_kube_res r, enum pf_kube_event type,
+		     const struct pf_node *obj);
 };
 
 struct pf_kube_stats {

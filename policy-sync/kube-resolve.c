@@ -38,7 +38,7 @@ struct kobj {
 	const char *rv;
 	const char *owner_name;
 	const char *owner_uid;
-	const char *service; /* EndpointSlice: kubernetes.io/service-name */
+	const char *service;	   /* EndpointSlice: kubernetes.io/service-name */
 	struct pf_policy_doc *doc; /* FencePolicy */
 	uint32_t n_ips;
 	struct pf_addr *ips;
@@ -107,8 +107,8 @@ size_t pf_kube_cache_count(const struct pf_kube_cache *c, enum pf_kube_res r)
 static int owner_res_of(const char *kind)
 {
 	static const enum pf_kube_res owners[] = {
-		PF_KUBE_REPLICASET, PF_KUBE_DEPLOYMENT, PF_KUBE_STATEFULSET,
-		PF_KUBE_DAEMONSET,  PF_KUBE_JOB,	PF_KUBE_CRONJOB,
+	    PF_KUBE_REPLICASET, PF_KUBE_DEPLOYMENT, PF_KUBE_STATEFULSET,
+	    PF_KUBE_DAEMONSET,	PF_KUBE_JOB,	    PF_KUBE_CRONJOB,
 	};
 
 	for (size_t i = 0; kind && i < PF_ARRAY_SIZE(owners); i++)
@@ -138,7 +138,8 @@ static void add_ip(struct pf_addr *ips, uint32_t *n, uint32_t max, const char *s
 }
 
 /* Addresses an object stands for: a running pod's, a Service's cluster IPs, a slice's endpoints. */
-static uint32_t collect_ips(enum pf_kube_res res, const struct pf_node *obj, struct pf_addr *ips, uint32_t max)
+static uint32_t collect_ips(enum pf_kube_res res, const struct pf_node *obj, struct pf_addr *ips,
+			    uint32_t max)
 {
 	const struct pf_node *st = pf_node_get(obj, "status"), *spec = pf_node_get(obj, "spec"), *l;
 	uint32_t n = 0;
@@ -186,14 +187,14 @@ static uint32_t collect_ips(enum pf_kube_res res, const struct pf_node *obj, str
  * would not have, so the validator sees apiVersion, kind, metadata.{name,namespace}, spec. */
 static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
 {
-	static const char *const top_keys[] = { "apiVersion", "kind", "metadata", "spec" };
-	static const char *const md_keys[] = { "name", "namespace" };
+	static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec"};
+	static const char *const md_keys[] = {"name", "namespace"};
 	const struct pf_node *md = pf_node_get(obj, "metadata");
 	char *tk[4], *mk[2];
-	unsigned tl[4] = { 0 }, ml[2] = { 0 };
+	unsigned tl[4] = {0}, ml[2] = {0};
 	struct pf_node *ti[4], *mi[2];
-	struct pf_node top = { .type = PF_NODE_MAP, .keys = tk, .key_lines = tl, .items = ti };
-	struct pf_node meta = { .type = PF_NODE_MAP, .keys = mk, .key_lines = ml, .items = mi };
+	struct pf_node top = {.type = PF_NODE_MAP, .keys = tk, .key_lines = tl, .items = ti};
+	struct pf_node meta = {.type = PF_NODE_MAP, .keys = mk, .key_lines = ml, .items = mi};
 	struct pf_policy_doc *d = calloc(1, sizeof(*d));
 	int r;
 
@@ -210,7 +211,8 @@ static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
 	if (md)
 		meta.line = md->line, meta.col = md->col;
 	for (size_t i = 0; i < PF_ARRAY_SIZE(top_keys); i++) {
-		const struct pf_node *v = i == 2 ? (md ? &meta : NULL) : pf_node_get(obj, top_keys[i]);
+		const struct pf_node *v =
+		    i == 2 ? (md ? &meta : NULL) : pf_node_get(obj, top_keys[i]);
 
 		if (v) {
 			tk[top.n] = (char *)top_keys[i];
@@ -231,18 +233,19 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 {
 	const struct pf_node *md = pf_node_get(obj, "metadata"), *own = controller_ref(md);
 	const char *s[7] = {
-		res == PF_KUBE_NAMESPACE ? "" : pf_node_str(md, "namespace"),
-		pf_node_str(md, "name"),
-		pf_node_str(md, "uid"),
-		pf_node_str(md, "resourceVersion"),
-		own ? pf_node_str(own, "name") : NULL,
-		own ? pf_node_str(own, "uid") : NULL,
-		res == PF_KUBE_ENDPOINTSLICE ? pf_node_str(pf_node_get(md, "labels"), "kubernetes.io/service-name")
-					     : NULL,
+	    res == PF_KUBE_NAMESPACE ? "" : pf_node_str(md, "namespace"),
+	    pf_node_str(md, "name"),
+	    pf_node_str(md, "uid"),
+	    pf_node_str(md, "resourceVersion"),
+	    own ? pf_node_str(own, "name") : NULL,
+	    own ? pf_node_str(own, "uid") : NULL,
+	    res == PF_KUBE_ENDPOINTSLICE
+		? pf_node_str(pf_node_get(md, "labels"), "kubernetes.io/service-name")
+		: NULL,
 	};
 	const char **dst[7];
 	struct pf_addr ips[PF_KUBE_MAX_SLICE_IPS];
-	uint32_t max = res == PF_KUBE_POD ? PF_KUBE_MAX_POD_IPS
+	uint32_t max = res == PF_KUBE_POD	? PF_KUBE_MAX_POD_IPS
 		       : res == PF_KUBE_SERVICE ? PF_KUBE_MAX_SERVICE_IPS
 						: PF_KUBE_MAX_SLICE_IPS;
 	uint32_t n_ips;
@@ -301,11 +304,13 @@ static void log_policy(const struct kobj *o, const struct kobj *old)
 {
 	if (!o->doc || o->doc->policy || (old && pf_streq(old->rv, o->rv)))
 		return;
-	log_warning("FencePolicy %s/%s (resourceVersion %s) is invalid, its last valid version stays in force: %s",
+	log_warning("FencePolicy %s/%s (resourceVersion %s) is invalid, its last valid version "
+		    "stays in force: %s",
 		    o->ns, o->name, pf_strna(o->rv), o->doc->error);
 }
 
-static int put(struct pf_kube_cache *c, struct pf_kmap *m, enum pf_kube_res r, const struct pf_node *obj)
+static int put(struct pf_kube_cache *c, struct pf_kmap *m, enum pf_kube_res r,
+	       const struct pf_node *obj)
 {
 	_cleanup_free_ char *key = NULL;
 	struct kobj *o, *old = NULL;
@@ -410,7 +415,8 @@ struct resolver {
 	struct pf_kmap map; /* key -> struct wl */
 };
 
-static struct wl *wl_get(struct resolver *rs, enum pf_kind kind, const char *ns, const char *name, bool create)
+static struct wl *wl_get(struct resolver *rs, enum pf_kind kind, const char *ns, const char *name,
+			 bool create)
 {
 	char buf[KEY_MAX];
 	const char *key = join(buf, pf_kind_to_string(kind), '\x1f', ns, name);
@@ -499,7 +505,8 @@ static int resolve_pod(struct resolver *rs, const struct kobj *pod)
 		owner = pf_kmap_get(&rs->c->objs[o->owner_res], key);
 		if (!owner || (o->owner_uid && owner->uid && strcmp(o->owner_uid, owner->uid) != 0))
 			break;
-		r = wl_add(wl_get(rs, kind_of(owner->res), owner->ns, owner->name, false), pod->ips, pod->n_ips);
+		r = wl_add(wl_get(rs, kind_of(owner->res), owner->ns, owner->name, false), pod->ips,
+			   pod->n_ips);
 		o = owner;
 	}
 	return r;
@@ -507,7 +514,7 @@ static int resolve_pod(struct resolver *rs, const struct kobj *pod)
 
 int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out)
 {
-	struct resolver rs = { .c = c };
+	struct resolver rs = {.c = c};
 	struct pf_kmap_entry *e;
 	size_t i, k = 0;
 	int r = 0;
@@ -517,22 +524,26 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 		k += c->objs[res].n;
 	r = pf_kmap_reserve(&rs.map, k);
 	k = 0;
-	/* Every object that can be named gets a workload, resolving to nothing until it has pods. */
+	/* Every object that can be named gets a workload, resolving to nothing until it has pods.
+	 */
 	for (int res = 0; r >= 0 && res < _PF_KUBE_RES_MAX; res++) {
 		enum pf_kind kind = kind_of((enum pf_kube_res)res);
 
 		if (kind == _PF_KIND_MAX)
 			continue;
-		for (e = pf_kmap_first(&c->objs[res], &i); r >= 0 && e; e = pf_kmap_next(&c->objs[res], e, &i)) {
+		for (e = pf_kmap_first(&c->objs[res], &i); r >= 0 && e;
+		     e = pf_kmap_next(&c->objs[res], e, &i)) {
 			const struct kobj *o = e->value;
-			struct wl *w = wl_get(&rs, kind, kind == PF_KIND_NAMESPACE ? o->name : o->ns, o->name, true);
+			struct wl *w = wl_get(
+			    &rs, kind, kind == PF_KIND_NAMESPACE ? o->name : o->ns, o->name, true);
 
 			r = w ? 0 : -ENOMEM;
 			if (r >= 0 && (res == PF_KUBE_POD || res == PF_KUBE_SERVICE))
 				r = wl_add(w, o->ips, o->n_ips);
 		}
 	}
-	for (e = pf_kmap_first(&c->objs[PF_KUBE_POD], &i); r >= 0 && e; e = pf_kmap_next(&c->objs[PF_KUBE_POD], e, &i))
+	for (e = pf_kmap_first(&c->objs[PF_KUBE_POD], &i); r >= 0 && e;
+	     e = pf_kmap_next(&c->objs[PF_KUBE_POD], e, &i))
 		if (((const struct kobj *)e->value)->n_ips)
 			r = resolve_pod(&rs, e->value);
 	/* Services: the endpoints behind them, headless ones included. */
@@ -541,7 +552,8 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 		const struct kobj *s = e->value;
 
 		if (s->service && s->n_ips)
-			r = wl_add(wl_get(&rs, PF_KIND_SERVICE, s->ns, s->service, false), s->ips, s->n_ips);
+			r = wl_add(wl_get(&rs, PF_KIND_SERVICE, s->ns, s->service, false), s->ips,
+				   s->n_ips);
 	}
 	if (r >= 0 && rs.map.n > 0) {
 		out->w = calloc(rs.map.n, sizeof(*out->w));

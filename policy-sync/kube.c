@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 
 #include "kube-client.h"
@@ -21,6 +22,50 @@
 /* --once gives up after this many consecutive failures of one resource. */
 #define ONCE_MAX_FAILURES 5
 #define RETRY_STORE_NS (1000ULL * 1000000)
+/* An engine that has not answered a reload request by then is not waited for any longer. */
+#define NOTIFY_TIMEOUT_NS (5000ULL * 1000000)
+
+/* Reload requests to the engine, without stalling the loop: one in flight at a time; commits
+ * made meanwhile are covered by one more request once it is answered. */
+struct notifier {
+	int epfd;
+	int fd;
+	uint64_t sent_ns;
+	bool again;
+};
+
+static void notify(struct notifier *n, const struct pf_sync_options *o)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (n->fd >= 0) {
+		n->again = true;
+		return;
+	}
+	n->again = false;
+	n->fd = pf_sync_notify_start(o);
+	if (n->fd < 0)
+		return; /* no engine: it polls the store's data_version when it comes */
+	ev.data.fd = n->fd;
+	if (epoll_ctl(n->epfd, EPOLL_CTL_ADD, n->fd, &ev) < 0) {
+		close(n->fd);
+		n->fd = -1;
+		return;
+	}
+	n->sent_ns = pf_mono_ns();
+}
+
+/* The reply came (or too long passed): finish, and ask again if commits happened meanwhile. */
+static void notify_done(struct notifier *n, const struct pf_sync_options *o)
+{
+	if (n->fd < 0)
+		return;
+	epoll_ctl(n->epfd, EPOLL_CTL_DEL, n->fd, NULL);
+	pf_sync_notify_finish(n->fd);
+	n->fd = -1;
+	if (n->again)
+		notify(n, o);
+}
 
 /* What this process last committed to the store, to write only differences. */
 struct mirror {
@@ -33,19 +78,21 @@ static void mirror_clear(struct mirror *m)
 {
 	size_t i;
 
-	for (struct pf_kmap_entry *e = pf_kmap_first(&m->policies, &i); e; e = pf_kmap_next(&m->policies, e, &i))
+	for (struct pf_kmap_entry *e = pf_kmap_first(&m->policies, &i); e;
+	     e = pf_kmap_next(&m->policies, e, &i))
 		free(e->value);
 	pf_kmap_clear(&m->policies);
 	pf_kmap_clear(&m->workloads);
 	m->complete = false;
 }
 
-static int mirror_set(struct mirror *m, const struct pf_kube_workloads *w, const struct pf_kube_policy *p,
-		      size_t n_p)
+static int mirror_set(struct mirror *m, const struct pf_kube_workloads *w,
+		      const struct pf_kube_policy *p, size_t n_p)
 {
 	mirror_clear(m);
 	for (size_t i = 0; i < w->n; i++)
-		if (pf_kmap_put(&m->workloads, w->w[i].key, (void *)(uintptr_t)w->w[i].digest, NULL) < 0)
+		if (pf_kmap_put(&m->workloads, w->w[i].key, (void *)(uintptr_t)w->w[i].digest,
+				NULL) < 0)
 			return -ENOMEM;
 	for (size_t i = 0; i < n_p; i++) {
 		char *rv = strdup(p[i].resource_version);
@@ -88,10 +135,10 @@ static int put_policy(struct pf_store *s, const struct pf_kube_policy *p, struct
 }
 
 /* Policies of source kube the store holds but the API server no longer has. */
-static int delete_stale_policies(struct pf_store *s, const struct pf_kube_policy *p,
-				 size_t n_p, unsigned *changes, struct pf_error *err)
+static int delete_stale_policies(struct pf_store *s, const struct pf_kube_policy *p, size_t n_p,
+				 unsigned *changes, struct pf_error *err)
 {
-	struct pf_kmap have = { 0 };
+	struct pf_kmap have = {0};
 	sqlite3_stmt *st = NULL;
 	char **stale = NULL;
 	size_t n_stale = 0, cap = 0;
@@ -112,11 +159,13 @@ static int delete_stale_policies(struct pf_store *s, const struct pf_kube_policy
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		char *key;
 
-		if (asprintf(&key, "%s/%s", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1)) < 0) {
+		if (asprintf(&key, "%s/%s", sqlite3_column_text(st, 0),
+			     sqlite3_column_text(st, 1)) < 0) {
 			r = -ENOMEM;
 			goto out;
 		}
-		if (pf_kmap_get(&have, key) || (r = pf_grow((void **)&stale, &cap, n_stale, sizeof(*stale))) < 0) {
+		if (pf_kmap_get(&have, key) ||
+		    (r = pf_grow((void **)&stale, &cap, n_stale, sizeof(*stale))) < 0) {
 			free(key);
 			if (r < 0)
 				goto out;
@@ -179,7 +228,8 @@ static int delta_del(struct delta *d, char type, const char *key)
 static int delta_apply(struct mirror *m, const struct delta *d)
 {
 	for (size_t i = 0; i < d->n_put_w; i++)
-		if (pf_kmap_put(&m->workloads, d->put_w[i]->key, (void *)(uintptr_t)d->put_w[i]->digest, NULL) < 0)
+		if (pf_kmap_put(&m->workloads, d->put_w[i]->key,
+				(void *)(uintptr_t)d->put_w[i]->digest, NULL) < 0)
 			return -ENOMEM;
 	for (size_t i = 0; i < d->n_put_p; i++) {
 		char *rv = strdup(d->put_p[i]->resource_version);
@@ -201,18 +251,20 @@ static int delta_apply(struct mirror *m, const struct delta *d)
 }
 
 /* Policies that differ from the mirror, and mirror entries the cache no longer has. */
-static int diff_policies(struct pf_store *s, struct mirror *m, const struct pf_kube_policy *p, size_t n_p,
-			 struct delta *d, unsigned *changes, struct pf_error *err)
+static int diff_policies(struct pf_store *s, struct mirror *m, const struct pf_kube_policy *p,
+			 size_t n_p, struct delta *d, unsigned *changes, struct pf_error *err)
 {
-	struct pf_kmap seen = { 0 };
+	struct pf_kmap seen = {0};
 	struct pf_kmap_entry *e;
 	size_t i;
 	int r = 0;
 
 	for (i = 0; r >= 0 && i < n_p; i++) {
 		r = pf_kmap_put(&seen, p[i].key, (void *)&p[i], NULL);
-		if (r >= 0 && !pf_streq(pf_kmap_get(&m->policies, p[i].key), p[i].resource_version)) {
-			r = pf_grow((void **)&d->put_p, &d->cap_put_p, d->n_put_p, sizeof(*d->put_p));
+		if (r >= 0 &&
+		    !pf_streq(pf_kmap_get(&m->policies, p[i].key), p[i].resource_version)) {
+			r = pf_grow((void **)&d->put_p, &d->cap_put_p, d->n_put_p,
+				    sizeof(*d->put_p));
 			if (r >= 0) {
 				d->put_p[d->n_put_p++] = &p[i];
 				r = put_policy(s, &p[i], err);
@@ -220,7 +272,8 @@ static int diff_policies(struct pf_store *s, struct mirror *m, const struct pf_k
 			(*changes)++;
 		}
 	}
-	for (e = pf_kmap_first(&m->policies, &i); r >= 0 && e; e = pf_kmap_next(&m->policies, e, &i)) {
+	for (e = pf_kmap_first(&m->policies, &i); r >= 0 && e;
+	     e = pf_kmap_next(&m->policies, e, &i)) {
 		_cleanup_free_ char *key = NULL;
 		char *slash;
 
@@ -242,7 +295,7 @@ static int diff_policies(struct pf_store *s, struct mirror *m, const struct pf_k
 static int diff_workloads(struct pf_store *s, struct mirror *m, const struct pf_kube_workloads *w,
 			  struct delta *d, unsigned *changes, struct pf_error *err)
 {
-	struct pf_kmap seen = { 0 };
+	struct pf_kmap seen = {0};
 	struct pf_kmap_entry *e;
 	size_t i;
 	int r = 0;
@@ -254,7 +307,8 @@ static int diff_workloads(struct pf_store *s, struct mirror *m, const struct pf_
 
 		known += digest != NULL;
 		if ((uintptr_t)digest != (uintptr_t)w->w[i].digest) {
-			r = pf_grow((void **)&d->put_w, &d->cap_put_w, d->n_put_w, sizeof(*d->put_w));
+			r = pf_grow((void **)&d->put_w, &d->cap_put_w, d->n_put_w,
+				    sizeof(*d->put_w));
 			if (r >= 0) {
 				d->put_w[d->n_put_w++] = &w->w[i];
 				r = put_workload(s, &w->w[i], err);
@@ -267,7 +321,8 @@ static int diff_workloads(struct pf_store *s, struct mirror *m, const struct pf_
 		return r;
 	for (i = 0; r >= 0 && i < w->n; i++)
 		r = pf_kmap_put(&seen, w->w[i].key, &w->w[i], NULL);
-	for (e = pf_kmap_first(&m->workloads, &i); r >= 0 && e; e = pf_kmap_next(&m->workloads, e, &i)) {
+	for (e = pf_kmap_first(&m->workloads, &i); r >= 0 && e;
+	     e = pf_kmap_next(&m->workloads, e, &i)) {
 		_cleanup_free_ char *key = NULL;
 		enum pf_kind kind;
 		const char *ns, *name;
@@ -292,12 +347,12 @@ static int diff_workloads(struct pf_store *s, struct mirror *m, const struct pf_
  * beyond them; otherwise only what differs from the last commit (workloads are resolved again
  * only when objects they resolve from changed). One transaction either way.
  */
-static int flush(struct pf_store *s, struct pf_kube_cache *c, struct mirror *m, bool full, bool workloads,
-		 unsigned *changes, struct pf_error *err)
+static int flush(struct pf_store *s, struct pf_kube_cache *c, struct mirror *m, bool full,
+		 bool workloads, unsigned *changes, struct pf_error *err)
 {
-	struct pf_kube_workloads w = { 0 };
+	struct pf_kube_workloads w = {0};
 	struct pf_kube_policy *p = NULL;
-	struct delta d = { 0 };
+	struct delta d = {0};
 	size_t n_p = 0, i;
 	int r = 0;
 
@@ -383,15 +438,18 @@ static uint64_t s_to_ns(unsigned s)
 
 int pf_sync_kube_run(const struct pf_sync_options *o)
 {
-	struct pf_kube_client client = { 0 };
+	struct pf_kube_client client = {0};
 	struct pf_kube_cache *cache = NULL;
 	struct pf_kube_informers *inf = NULL;
-	struct pf_kube_handler h = { 0 };
+	struct pf_kube_handler h = {0};
 	struct pf_store *store = NULL;
-	struct mirror m = { 0 };
-	struct pf_error err = { 0 };
-	uint64_t flushed_gen = UINT64_MAX, flushed_wgen = UINT64_MAX, last_flush = 0, last_full = 0, retry_at = 0;
+	struct mirror m = {0};
+	struct pf_error err = {0};
+	uint64_t flushed_gen = UINT64_MAX, flushed_wgen = UINT64_MAX, last_flush = 0, last_full = 0,
+		 retry_at = 0;
 	bool force_full = false, logged_synced = false;
+	struct notifier nt = {.epfd = -1, .fd = -1};
+	struct epoll_event ev = {.events = EPOLLIN};
 	int sfd = -1, r, ret = 1;
 
 	r = o->kubeconfig ? pf_kube_client_from_kubeconfig(&client, o->kubeconfig, &err)
@@ -419,6 +477,13 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 		log_error_errno(sfd, "signalfd: %m");
 		goto out;
 	}
+	/* Signals and the engine's replies, behind one fd the curl loop can wait on. */
+	nt.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ev.data.fd = sfd;
+	if (nt.epfd < 0 || epoll_ctl(nt.epfd, EPOLL_CTL_ADD, sfd, &ev) < 0) {
+		log_error_errno(-errno, "epoll: %m");
+		goto out;
+	}
 	log_info("watching the Kubernetes API at %s (%s)", client.server, client.origin);
 
 	for (;;) {
@@ -437,12 +502,18 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 			due = MAX(due, retry_at);
 		}
 		timeout_ms = due > now ? (int)MIN((due - now) / 1000000 + 1, 1000ULL) : 0;
-		r = pf_kube_informers_run(inf, timeout_ms, sfd);
+		r = pf_kube_informers_run(inf, timeout_ms, nt.epfd);
 		if (r < 0)
 			goto out;
-		if (r == 1) {
+		if (nt.fd >= 0 && pf_mono_ns() - nt.sent_ns > NOTIFY_TIMEOUT_NS)
+			notify_done(&nt, o);
+		while (r == 1 && epoll_wait(nt.epfd, &ev, 1, 0) == 1) {
 			struct signalfd_siginfo si;
 
+			if (ev.data.fd != sfd) {
+				notify_done(&nt, o);
+				continue;
+			}
 			if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: full reconcile");
@@ -457,7 +528,8 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 		if (!pf_kube_informers_synced(inf)) {
 			const char *last;
 
-			if (o->once && pf_kube_informers_failures(inf, &last) >= ONCE_MAX_FAILURES) {
+			if (o->once &&
+			    pf_kube_informers_failures(inf, &last) >= ONCE_MAX_FAILURES) {
 				log_error("giving up: %s", pf_strna(last));
 				goto out;
 			}
@@ -467,10 +539,12 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 		gen = pf_kube_cache_generation(cache);
 		if (now < retry_at)
 			continue;
-		if (!m.complete || force_full || (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s)) ||
+		if (!m.complete || force_full ||
+		    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s)) ||
 		    (gen != flushed_gen && now >= last_flush + s_to_ns(o->resync_min_s))) {
-			bool full = !m.complete || force_full ||
-				    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s));
+			bool full =
+			    !m.complete || force_full ||
+			    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s));
 			unsigned changes = 0;
 			uint64_t t0, wgen;
 
@@ -479,7 +553,8 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 			wgen = pf_kube_cache_workload_generation(cache);
 			r = flush(store, cache, &m, full, wgen != flushed_wgen, &changes, &err);
 			if (r < 0) {
-				log_error("writing the store failed, will retry: %s", err.msg[0] ? err.msg : strerror(-r));
+				log_error("writing the store failed, will retry: %s",
+					  err.msg[0] ? err.msg : strerror(-r));
 				retry_at = now + RETRY_STORE_NS;
 				m.complete = false; /* the next write is a full reconcile */
 				if (o->once)
@@ -501,9 +576,12 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 				logged_synced = true;
 			} else
 				log_debug("store updated: %u changes%s in %" PRIu64 " ms", changes,
-					  full ? " (full reconcile)" : "", (pf_mono_ns() - t0) / 1000000);
-			if (changes)
+					  full ? " (full reconcile)" : "",
+					  (pf_mono_ns() - t0) / 1000000);
+			if (changes && o->once)
 				pf_sync_notify_engine(o);
+			else if (changes)
+				notify(&nt, o);
 			if (o->once) {
 				ret = count_invalid(cache) > 0 ? 2 : 0;
 				goto out;
@@ -514,14 +592,19 @@ out:
 	if (inf) {
 		const struct pf_kube_stats *st = pf_kube_informers_stats(inf);
 
-		log_debug("kube: %lu lists, %lu pages, %lu watches, %lu events, %lu bookmarks, %lu relists (410), %lu reconnects, %lu throttled, %lu errors",
-			  st->lists, st->pages, st->watches, st->events, st->bookmarks, st->gone, st->reconnects,
-			  st->throttled, st->errors);
+		log_debug("kube: %lu lists, %lu pages, %lu watches, %lu events, %lu bookmarks, %lu "
+			  "relists (410), %lu reconnects, %lu throttled, %lu errors",
+			  st->lists, st->pages, st->watches, st->events, st->bookmarks, st->gone,
+			  st->reconnects, st->throttled, st->errors);
 	}
 	pf_kube_informers_free(inf);
 	pf_kube_cache_free(cache);
 	mirror_clear(&m);
 	pf_store_close(store);
+	if (nt.fd >= 0)
+		close(nt.fd);
+	if (nt.epfd >= 0)
+		close(nt.epfd);
 	if (sfd >= 0)
 		close(sfd);
 	curl_global_cleanup();

@@ -29,7 +29,21 @@ fail_mode = closed
 queue_num = 7
 CONF
 load_policies || fail "loading an empty policy source"
-ENGINE_CONFIG=$TMP/podfence.conf start_engine --default-action Reject
+# systemd readiness: READY=1 on $NOTIFY_SOCKET once the socket is up.
+"$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[1] + ".ready", "w").close()
+while True:
+    open(sys.argv[2], "a").write(s.recv(4096).decode() + "\n")
+' "$TMP/notify" "$TMP/notify.log" &
+notify_pid=$!
+on_exit "kill $notify_pid; wait $notify_pid"
+wait_until 50 test -f "$TMP/notify.ready" || fail "notify listener"
+NOTIFY_SOCKET=$TMP/notify ENGINE_CONFIG=$TMP/podfence.conf start_engine --default-action Reject
+wait_until 20 grep -q READY=1 "$TMP/notify.log" || fail "no READY=1 on NOTIFY_SOCKET"
+pass "READY=1 sent to systemd's socket"
 [ "$(status_field 's["default_action"]')" = Reject ] || fail "flag must beat the file"
 [ "$(status_field 's["fail_mode"]')" = closed ] || fail "fail_mode from the file"
 [ "$(status_field 's["queue_num"]')" = 7 ] || fail "queue_num from the file"
@@ -98,9 +112,24 @@ sys.exit(0 if s.recv(100) == b"" else 1)
 [ $(( $(date +%s) - t0 )) -le 10 ] || fail "idle connection closed late"
 pass "idle connection closed"
 
+# netns_dev/netns_ino guard against a pid reused by another netns: a mismatch is refused.
+mk_netns "pfc-$TID"
+read -r dev ino < <(stat -L -c '%d %i' "/run/netns/pfc-$TID")
+check_err "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\",\"netns_dev\":$dev,\"netns_ino\":$((ino + 1))}" 'not the'
+check_err "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\",\"netns_dev\":$dev}" 'go together'
+reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\",\"netns_dev\":$dev,\"netns_ino\":$ino}")
+echo "$reply" | grep -q '"new":true' || fail "register with matching dev/ino: $reply"
+reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\"}")
+echo "$reply" | grep -q '"new":false' || fail "same container again: $reply"
+[ "$(status_field 's["pods"][0]["containers"]')" = 1 ] || fail "a repeated registration counted twice"
+unregister c | grep -q '"released":true' || fail "unregister"
+pass "dev/ino checked; a repeated registration is idempotent"
+
 # The host's netns through a path: our own netns by /proc/<our pid>.
 check_err "{\"op\":\"register\",\"netns\":\"/proc/$$/ns/net\",\"name\":\"x\",\"container\":\"c\"}" "host's network namespace"
 ctl_ok '{"op":"status"}' || fail "daemon gone"
 kill -0 "$ENGINE_PID" || fail "daemon died"
 pass "host netns refused"
 engine_finish
+wait_until 20 grep -q STOPPING=1 "$TMP/notify.log" || fail "no STOPPING=1 on NOTIFY_SOCKET"
+pass "STOPPING=1 sent"

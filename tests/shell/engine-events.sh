@@ -22,7 +22,7 @@ spec:
   - action: Reject
 YAML
 load_policies "$TMP/policy.yaml" || fail "loading the policy"
-start_engine
+start_engine --event-window 1000
 register "$WEB" shop web c-web
 
 # 40 rejected connects to one destination, as fast as the client goes.

@@ -1,7 +1,8 @@
 #!/bin/bash
 # After a random sequence of changes made with kubectl and faults injected into the sync's
 # connections (watches cut mid-event, 500s, 429 with Retry-After, slow answers, history
-# compacted so the watch gets 410 and relists, streams cut after each event), the store
+# compacted so the watch gets 410 and relists, HTTP 410 on watch, streams cut after each
+# event, list pages failing and continue tokens expiring), the store
 # matches the API server exactly: nothing lost, nothing stale. SEED=N replays a sequence.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/kube/lib-kube.sh"
@@ -81,7 +82,7 @@ op() {
 
 SYNC='"agent": "podfence-sync"'
 fault() {
-	case $((RANDOM % 7)) in
+	case $((RANDOM % 8)) in
 	0)	echo "# fault: cut every watch mid-event"
 		kube_control '{"cut_watches": true}' ;;
 	1)	echo "# fault: 500 on the next watches"
@@ -108,6 +109,8 @@ fault() {
 		kube_control '{"cut_after": 1}'
 		op; op
 		kube_control '{"cut_after": null}' ;;
+	7)	echo "# fault: watch answered with HTTP 410 Gone"
+		kube_control "{\"faults\": [{$SYNC, \"watch\": true, \"status\": 410, \"count\": 3}], \"cut_watches\": true}" ;;
 	6)	echo "# fault: list pages fail, continue token expires"
 		kube_control "{\"faults\": [{$SYNC, \"watch\": false, \"status\": 500, \"count\": 2}], \"compact\": true, \"cut_watches\": true}" ;;
 	esac >/dev/null

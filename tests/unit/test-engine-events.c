@@ -10,7 +10,8 @@ int main(void);
 
 static struct pf_pod pod(const char *ns, const char *name, uint64_t ino)
 {
-	return (struct pf_pod){.namespace = (char *)ns, .name = (char *)name, .id = {.dev = 4, .ino = ino}};
+	return (struct pf_pod){
+	    .namespace = (char *)ns, .name = (char *)name, .id = {.dev = 4, .ino = ino}};
 }
 
 static struct pf_tuple tuple(const char *src, const char *dst, uint16_t dport)
@@ -27,7 +28,8 @@ static long long q(struct pf_store *s, const char *sql)
 	sqlite3_stmt *st = NULL;
 	long long v = -1;
 
-	if (sqlite3_prepare_v2(pf_store_db(s), sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+	if (sqlite3_prepare_v2(pf_store_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
@@ -52,10 +54,14 @@ int main(void)
 {
 	char dir[] = "/tmp/pf-test-events.XXXXXX", path[64];
 	struct pf_pod web = pod("shop", "web", 100), db = pod("shop", "db", 200);
-	struct pf_verdict deny = {.action = PF_ACTION_DENY, .matched = true, .policy_namespace = "shop",
-				  .policy_name = "p", .rule_index = 3};
+	struct pf_verdict deny = {.action = PF_ACTION_DENY,
+				  .matched = true,
+				  .policy_namespace = "shop",
+				  .policy_name = "p",
+				  .rule_index = 3};
 	struct pf_verdict dflt = {.action = PF_ACTION_REJECT, .rule_index = -1};
-	struct pf_tuple t1 = tuple("10.1.1.2", "10.99.0.1", 443), t2 = tuple("10.1.1.2", "10.99.0.2", 443);
+	struct pf_tuple t1 = tuple("10.1.1.2", "10.99.0.1", 443),
+			t2 = tuple("10.1.1.2", "10.99.0.2", 443);
 	struct pf_store *s = NULL;
 	struct pf_error err = {};
 	struct pf_events ev;
@@ -81,22 +87,30 @@ int main(void)
 	is_int(ev.suppressed, 49, "49 suppressed");
 	is_int(flush(&ev, s, now + 100, false), 3, "three rows written inside the window");
 	is_int(flush(&ev, s, now + 200, false), 0, "nothing while the window is open");
-	is_int(flush(&ev, s, now + PF_EVENTS_WINDOW_MS + 60, false), 1, "summary when the window closes");
-	is_int(q(s, "SELECT sum(count) FROM recent_events WHERE pod_name='web' AND dst='10.99.0.1' AND dport=443"), 50,
-	       "counts add up to the burst");
-	is_int(q(s, "SELECT max(count) FROM recent_events WHERE pod_name='web' AND dst='10.99.0.1'"), 49,
-	       "summary row carries the suppressed count");
-	is_int(q(s, "SELECT count(*) FROM recent_events WHERE pod_name='db' AND action='Reject' AND policy_name IS NULL "
+	is_int(flush(&ev, s, now + PF_EVENTS_WINDOW_MS + 60, false), 1,
+	       "summary when the window closes");
+	is_int(q(s, "SELECT sum(count) FROM recent_events WHERE pod_name='web' AND dst='10.99.0.1' "
+		    "AND dport=443"),
+	       50, "counts add up to the burst");
+	is_int(
+	    q(s, "SELECT max(count) FROM recent_events WHERE pod_name='web' AND dst='10.99.0.1'"),
+	    49, "summary row carries the suppressed count");
+	is_int(q(s, "SELECT count(*) FROM recent_events WHERE pod_name='db' AND action='Reject' "
+		    "AND policy_name IS NULL "
 		    "AND (rule_index IS NULL OR rule_index < 0)"),
 	       1, "default-action event has no policy");
-	is_int(q(s, "SELECT count(*) FROM recent_events WHERE policy_name='p' AND rule_index=3 AND action='Deny'"), 3,
-	       "policy and rule recorded");
+	is_int(q(s, "SELECT count(*) FROM recent_events WHERE policy_name='p' AND rule_index=3 AND "
+		    "action='Deny'"),
+	       3, "policy and rule recorded");
 
 	/* After the window, the same key starts a new window with an immediate event. */
 	pf_events_record(&ev, &web, &t1, &deny, now + 5000);
 	pf_events_record(&ev, &web, &t1, &deny, now + 5001);
-	is_int(flush(&ev, s, now + 5002, true), 2, "final flush writes the event and the open window's summary");
-	is_int(q(s, "SELECT sum(count) FROM recent_events WHERE pod_name='web' AND dst='10.99.0.1'"), 52, "total 52");
+	is_int(flush(&ev, s, now + 5002, true), 2,
+	       "final flush writes the event and the open window's summary");
+	is_int(
+	    q(s, "SELECT sum(count) FROM recent_events WHERE pod_name='web' AND dst='10.99.0.1'"),
+	    52, "total 52");
 	pf_events_free(&ev);
 
 	/* Reply JSON: escaping and structure. */

@@ -14,7 +14,7 @@ static struct pf_kube_handler h;
 static struct pf_node *parse(const char *json)
 {
 	struct pf_node *n = NULL;
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 
 	if (pf_json_parse(json, strlen(json), NULL, &n, &err) < 0) {
 		printf("# bad test JSON: %s\n", err.msg);
@@ -55,7 +55,8 @@ static char *resolved(struct pf_kube_cache *c, enum pf_kind kind, const char *ns
 	if (pf_kube_resolve(c, &w) < 0)
 		return "ENOMEM";
 	for (size_t i = 0; i < w.n; i++) {
-		if (w.w[i].kind != kind || strcmp(w.w[i].namespace, ns) || strcmp(w.w[i].name, name))
+		if (w.w[i].kind != kind || strcmp(w.w[i].namespace, ns) ||
+		    strcmp(w.w[i].name, name))
 			continue;
 		out[0] = '\0';
 		for (size_t j = 0; j < w.w[i].n_ips; j++) {
@@ -69,11 +70,16 @@ static char *resolved(struct pf_kube_cache *c, enum pf_kind kind, const char *ns
 	return out;
 }
 
-#define POD(ns, name, ips, owner)                                                                       \
-	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\",\"uid\":\"u-" name                  \
-	"\",\"resourceVersion\":\"1\"" owner "},\"status\":{\"phase\":\"Running\",\"podIPs\":[" ips "]}}"
-#define OWNER(kind, name) ",\"ownerReferences\":[{\"kind\":\"" kind "\",\"name\":\"" name "\",\"uid\":\"u-" name "\",\"controller\":true}]"
-#define OBJ(ns, name, owner) "{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\",\"uid\":\"u-" name "\"" owner "}}"
+#define POD(ns, name, ips, owner)                                                                  \
+	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\",\"uid\":\"u-" name          \
+	"\",\"resourceVersion\":\"1\"" owner                                                       \
+	"},\"status\":{\"phase\":\"Running\",\"podIPs\":[" ips "]}}"
+#define OWNER(kind, name)                                                                          \
+	",\"ownerReferences\":[{\"kind\":\"" kind "\",\"name\":\"" name "\",\"uid\":\"u-" name     \
+	"\",\"controller\":true}]"
+#define OBJ(ns, name, owner)                                                                       \
+	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\",\"uid\":\"u-" name          \
+	"\"" owner "}}"
 
 static void test_resolve(void)
 {
@@ -83,92 +89,124 @@ static void test_resolve(void)
 
 	ok(pf_kube_cache_new(&c) == 0, "cache");
 	pf_kube_cache_handler(c, &h);
-	event(PF_KUBE_NAMESPACE, PF_KUBE_ADDED, "{\"metadata\":{\"name\":\"shop\",\"uid\":\"n1\"}}");
+	event(PF_KUBE_NAMESPACE, PF_KUBE_ADDED,
+	      "{\"metadata\":{\"name\":\"shop\",\"uid\":\"n1\"}}");
 	event(PF_KUBE_DEPLOYMENT, PF_KUBE_ADDED, OBJ("shop", "web", ""));
 	event(PF_KUBE_REPLICASET, PF_KUBE_ADDED, OBJ("shop", "web-1", OWNER("Deployment", "web")));
-	event(PF_KUBE_POD, PF_KUBE_ADDED, POD("shop", "a", "{\"ip\":\"10.0.0.1\"},{\"ip\":\"fd00::1\"}", OWNER("ReplicaSet", "web-1")));
-	event(PF_KUBE_POD, PF_KUBE_ADDED, POD("shop", "b", "{\"ip\":\"10.0.0.2\"}", OWNER("ReplicaSet", "web-1")));
-	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "10.0.0.1 10.0.0.2 fd00::1", "Pod -> ReplicaSet -> Deployment");
-	is_str(resolved(c, PF_KIND_NAMESPACE, "shop", "shop"), "10.0.0.1 10.0.0.2 fd00::1", "Namespace -> its pods");
-	is_str(resolved(c, PF_KIND_POD, "shop", "a"), "10.0.0.1 fd00::1", "Pod -> its IPv4 and IPv6 addresses");
+	event(PF_KUBE_POD, PF_KUBE_ADDED,
+	      POD("shop", "a", "{\"ip\":\"10.0.0.1\"},{\"ip\":\"fd00::1\"}",
+		  OWNER("ReplicaSet", "web-1")));
+	event(PF_KUBE_POD, PF_KUBE_ADDED,
+	      POD("shop", "b", "{\"ip\":\"10.0.0.2\"}", OWNER("ReplicaSet", "web-1")));
+	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "10.0.0.1 10.0.0.2 fd00::1",
+	       "Pod -> ReplicaSet -> Deployment");
+	is_str(resolved(c, PF_KIND_NAMESPACE, "shop", "shop"), "10.0.0.1 10.0.0.2 fd00::1",
+	       "Namespace -> its pods");
+	is_str(resolved(c, PF_KIND_POD, "shop", "a"), "10.0.0.1 fd00::1",
+	       "Pod -> its IPv4 and IPv6 addresses");
 
 	/* The pod finishes: its address is free again. */
 	event(PF_KUBE_POD, PF_KUBE_MODIFIED,
-	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"b\",\"uid\":\"u-b\"" OWNER("ReplicaSet", "web-1")
-	      "},\"status\":{\"phase\":\"Succeeded\",\"podIPs\":[{\"ip\":\"10.0.0.2\"}]}}");
-	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "10.0.0.1 fd00::1", "a Succeeded pod drops out");
+	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"b\",\"uid\":\"u-b\"" OWNER(
+		  "ReplicaSet", "web-1") "},\"status\":{\"phase\":\"Succeeded\",\"podIPs\":[{"
+					 "\"ip\":\"10.0.0.2\"}]}}");
+	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "10.0.0.1 fd00::1",
+	       "a Succeeded pod drops out");
 	event(PF_KUBE_POD, PF_KUBE_DELETED, POD("shop", "a", "", ""));
-	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "", "a deleted pod drops out; the Deployment stays, empty");
+	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "",
+	       "a deleted pod drops out; the Deployment stays, empty");
 
 	/* A recreated ReplicaSet of the same name (other uid) does not own the old pod. */
-	event(PF_KUBE_POD, PF_KUBE_ADDED, POD("shop", "c", "{\"ip\":\"10.0.0.3\"}", OWNER("ReplicaSet", "web-1")));
+	event(PF_KUBE_POD, PF_KUBE_ADDED,
+	      POD("shop", "c", "{\"ip\":\"10.0.0.3\"}", OWNER("ReplicaSet", "web-1")));
 	event(PF_KUBE_REPLICASET, PF_KUBE_MODIFIED,
-	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"web-1\",\"uid\":\"other\"" OWNER("Deployment", "web") "}}");
-	is_str(resolved(c, PF_KIND_REPLICASET, "shop", "web-1"), "", "ownerReference uid must match the owner");
+	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"web-1\",\"uid\":\"other\"" OWNER(
+		  "Deployment", "web") "}}");
+	is_str(resolved(c, PF_KIND_REPLICASET, "shop", "web-1"), "",
+	       "ownerReference uid must match the owner");
 
-	/* Job -> CronJob, and a Service with cluster IPs and EndpointSlices (headless: only endpoints). */
+	/* Job -> CronJob, and a Service with cluster IPs and EndpointSlices (headless: only
+	 * endpoints). */
 	event(PF_KUBE_CRONJOB, PF_KUBE_ADDED, OBJ("shop", "nightly", ""));
 	event(PF_KUBE_JOB, PF_KUBE_ADDED, OBJ("shop", "nightly-1", OWNER("CronJob", "nightly")));
-	event(PF_KUBE_POD, PF_KUBE_ADDED, POD("shop", "j", "{\"ip\":\"10.0.1.1\"}", OWNER("Job", "nightly-1")));
-	is_str(resolved(c, PF_KIND_CRONJOB, "shop", "nightly"), "10.0.1.1", "Pod -> Job -> CronJob");
+	event(PF_KUBE_POD, PF_KUBE_ADDED,
+	      POD("shop", "j", "{\"ip\":\"10.0.1.1\"}", OWNER("Job", "nightly-1")));
+	is_str(resolved(c, PF_KIND_CRONJOB, "shop", "nightly"), "10.0.1.1",
+	       "Pod -> Job -> CronJob");
 	event(PF_KUBE_SERVICE, PF_KUBE_ADDED,
-	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"db\"},\"spec\":{\"clusterIPs\":[\"10.96.0.1\",\"fd00:96::1\"]}}");
+	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"db\"},\"spec\":{\"clusterIPs\":["
+	      "\"10.96.0.1\",\"fd00:96::1\"]}}");
 	event(PF_KUBE_SERVICE, PF_KUBE_ADDED,
-	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"hl\"},\"spec\":{\"clusterIP\":\"None\"}}");
+	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"hl\"},\"spec\":{\"clusterIP\":"
+	      "\"None\"}}");
 	event(PF_KUBE_ENDPOINTSLICE, PF_KUBE_ADDED,
-	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"db-x\",\"labels\":{\"kubernetes.io/service-name\":\"db\"}},"
-	      "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.0.2.1\"]},{\"addresses\":[\"10.0.2.2\"]}]}");
+	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"db-x\",\"labels\":{\"kubernetes.io/"
+	      "service-name\":\"db\"}},"
+	      "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.0.2.1\"]},{"
+	      "\"addresses\":[\"10.0.2.2\"]}]}");
 	event(PF_KUBE_ENDPOINTSLICE, PF_KUBE_ADDED,
-	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"hl-x\",\"labels\":{\"kubernetes.io/service-name\":\"hl\"}},"
+	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"hl-x\",\"labels\":{\"kubernetes.io/"
+	      "service-name\":\"hl\"}},"
 	      "\"addressType\":\"IPv4\",\"endpoints\":[{\"addresses\":[\"10.0.2.3\"]}]}");
 	is_str(resolved(c, PF_KIND_SERVICE, "shop", "db"), "10.0.2.1 10.0.2.2 10.96.0.1 fd00:96::1",
 	       "Service -> cluster IPs and endpoints");
-	is_str(resolved(c, PF_KIND_SERVICE, "shop", "hl"), "10.0.2.3", "headless Service -> endpoints");
+	is_str(resolved(c, PF_KIND_SERVICE, "shop", "hl"), "10.0.2.3",
+	       "headless Service -> endpoints");
 
 	/* A relist replaces the set: what it lacks was deleted while the watch was away. */
 	{
-		const char *const pods[] = { POD("shop", "j", "{\"ip\":\"10.0.1.9\"}", OWNER("Job", "nightly-1")) };
+		const char *const pods[] = {
+		    POD("shop", "j", "{\"ip\":\"10.0.1.9\"}", OWNER("Job", "nightly-1"))};
 
 		relist(PF_KUBE_POD, pods, 1);
 	}
 	is_str(resolved(c, PF_KIND_POD, "shop", "c"), "-", "relist drops objects it does not list");
-	is_str(resolved(c, PF_KIND_CRONJOB, "shop", "nightly"), "10.0.1.9", "relist updates the rest");
+	is_str(resolved(c, PF_KIND_CRONJOB, "shop", "nightly"), "10.0.1.9",
+	       "relist updates the rest");
 	h.list_begin(h.userdata, PF_KUBE_POD);
 	h.list_end(h.userdata, PF_KUBE_POD, false);
-	is_str(resolved(c, PF_KIND_POD, "shop", "j"), "10.0.1.9", "an aborted list changes nothing");
+	is_str(resolved(c, PF_KIND_POD, "shop", "j"), "10.0.1.9",
+	       "an aborted list changes nothing");
 
 	/* FencePolicies: server fields do not bother the validator; errors name the field. */
+	event(
+	    PF_KUBE_FENCEPOLICY, PF_KUBE_ADDED,
+	    "{\"apiVersion\":\"podfence.io/"
+	    "v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"ok\","
+	    "\"namespace\":\"shop\",\"uid\":\"x\",\"resourceVersion\":\"7\",\"managedFields\":[{}]}"
+	    ","
+	    "\"spec\":{\"appliesTo\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]},\"status\":{}}");
 	event(PF_KUBE_FENCEPOLICY, PF_KUBE_ADDED,
-	      "{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"ok\","
-	      "\"namespace\":\"shop\",\"uid\":\"x\",\"resourceVersion\":\"7\",\"managedFields\":[{}]},"
-	      "\"spec\":{\"appliesTo\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]},\"status\":{}}");
-	event(PF_KUBE_FENCEPOLICY, PF_KUBE_ADDED,
-	      "{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"bad\","
-	      "\"namespace\":\"shop\",\"resourceVersion\":\"8\"},\"spec\":{\"priority\":-1,\"appliesTo\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]}}");
+	      "{\"apiVersion\":\"podfence.io/"
+	      "v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"bad\","
+	      "\"namespace\":\"shop\",\"resourceVersion\":\"8\"},\"spec\":{\"priority\":-1,"
+	      "\"appliesTo\":[{\"kind\":\"Deployment\",\"name\":\"web\"}]}}");
 	ok(pf_kube_cache_policies(c, &p, &n_p) == 0 && n_p == 2, "two policies");
 	for (size_t i = 0; i < n_p; i++) {
 		if (!strcmp(p[i].name, "ok")) {
-			ok(p[i].doc->policy != NULL, "API object with status and server metadata is valid");
+			ok(p[i].doc->policy != NULL,
+			   "API object with status and server metadata is valid");
 			is_str(p[i].resource_version, "7", "resourceVersion kept");
 		} else {
 			ok(p[i].doc->policy == NULL, "invalid policy has no model");
 			has_str(p[i].doc->error, "spec.priority", "error names the field");
-			is_str(p[i].doc->name, "bad", "invalid policy keeps its name for the store");
+			is_str(p[i].doc->name, "bad",
+			       "invalid policy keeps its name for the store");
 		}
 	}
 	pf_kube_policies_free(p, n_p);
 
 	/* Names Kubernetes would never accept are not kept (bounds what keys can be). */
 	{
-		char big[600];
+		char big[301], json[1024];
 
 		memset(big, 'x', 300);
-		snprintf(big + 300, sizeof(big) - 300, "%s", "");
-		char json[1024];
-
-		snprintf(json, sizeof(json), "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"%.300s\"}}", big);
+		big[300] = '\0';
+		snprintf(json, sizeof(json),
+			 "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"%s\"}}", big);
 		event(PF_KUBE_DEPLOYMENT, PF_KUBE_ADDED, json);
-		is_int(pf_kube_cache_count(c, PF_KUBE_DEPLOYMENT), 1, "an over-long name is ignored");
+		is_int(pf_kube_cache_count(c, PF_KUBE_DEPLOYMENT), 1,
+		       "an over-long name is ignored");
 	}
 	pf_kube_cache_free(c);
 }
@@ -178,7 +216,8 @@ static void test_base64(void)
 	char *out = NULL;
 	size_t len = 0;
 
-	ok(pf_base64_decode("aGVsbG8gd29ybGQ=", &out, &len) == 0 && len == 11 && !memcmp(out, "hello world", 11),
+	ok(pf_base64_decode("aGVsbG8gd29ybGQ=", &out, &len) == 0 && len == 11 &&
+	       !memcmp(out, "hello world", 11),
 	   "base64 with padding");
 	free(out);
 	ok(pf_base64_decode("aGVs\nbG8=", &out, &len) == 0 && len == 5 && !memcmp(out, "hello", 5),
@@ -190,7 +229,7 @@ static void test_base64(void)
 
 static void test_map(void)
 {
-	struct pf_kmap m = { 0 };
+	struct pf_kmap m = {0};
 	char key[32];
 	size_t i, n = 0;
 	bool all = true;
@@ -205,7 +244,8 @@ static void test_map(void)
 		all &= pf_kmap_remove(&m, key) == (void *)(uintptr_t)(i + 1);
 	}
 	snprintf(key, sizeof(key), "k%d", 4243);
-	ok(all && m.n == 5000 && pf_kmap_get(&m, key) == (void *)(uintptr_t)4244 && !pf_kmap_get(&m, "k4242"),
+	ok(all && m.n == 5000 && pf_kmap_get(&m, key) == (void *)(uintptr_t)4244 &&
+	       !pf_kmap_get(&m, "k4242"),
 	   "remove and get");
 	for (struct pf_kmap_entry *e = pf_kmap_first(&m, &i); e; e = pf_kmap_next(&m, e, &i))
 		n++;
