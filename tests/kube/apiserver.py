@@ -6,7 +6,25 @@ injection through POST /_control. State lives in memory; the resourceVersion is 
 counter as etcd's revision is.
 
 Usage: apiserver.py --cert C --key K --token-file T --port-file P [--port N] [--history N]
-                    [--bookmark-interval S] [--log F]
+                    [--bookmark-interval S] [--client-ca CA] [--log F]
+
+Discovery is the legacy kind (/api, /apis, /api/v1, /apis/G/V): kubectl asks for aggregated
+discovery first and falls back when it gets a plain APIGroupList. There is no OpenAPI document
+(/openapi/v2, v3 answer 404), so kubectl needs --validate=false for create/replace. Status and
+server-owned metadata are kept as written on create/update (tests set pod IPs that way).
+
+Control endpoint (bearer token required), not part of the Kubernetes API:
+  GET  /_control/state        every object, the resourceVersion, counters
+  GET  /_control/write-times  resourceVersion -> wall-clock time of the write
+  POST /_control {            any of:
+    "faults": [{"method", "path" (regex), "watch" (bool), "agent" (User-Agent substring),
+                "status", "retry_after", "delay" (s), "count"}],   first match fires, count times
+    "delay": S,               every request waits S seconds
+    "cut_after": N|null,      watch streams are cut mid-event after N events
+    "cut_watches": true,      cut every open watch now, half-way through a chunk
+    "compact": true,          forget the event history (older resourceVersions get 410) and
+                              every list snapshot (continue tokens expire)
+    "bulk": [objects]}        create objects directly (they may bring their uid)
 """
 import argparse
 import base64

@@ -45,6 +45,7 @@ pass "policy change in force after $ms ms"
 register "$WEB" shop web c-web-2
 ip netns exec "$WEB" sleep 600 &
 sleeper=$!
+wait_until 50 in_netns $sleeper "$WEB" || fail "sleep did not enter $WEB"
 on_exit "kill $sleeper; wait $sleeper"
 reply=$(ctl "{\"op\":\"register\",\"netns\":\"/proc/$sleeper/ns/net\",\"namespace\":\"shop\",\"name\":\"web\",\"container\":\"c-web-3\"}")
 echo "$reply" | grep -q '"new":false' || fail "third registration: $reply"
@@ -76,6 +77,7 @@ pass "unregister removes the table and forgets the pod"
 # A registered container process that exits releases its pod (no unregister needed).
 ip netns exec "$EXITS" sleep 600 &
 short=$!
+wait_until 50 in_netns $short "$EXITS" || fail "sleep did not enter $EXITS"
 on_exit "kill $short; wait $short"
 ctl "{\"op\":\"register\",\"netns\":\"/proc/$short/ns/net\",\"namespace\":\"shop\",\"name\":\"exits\",\"container\":\"c-exits\"}" |
 	grep -q '"ok":true' || fail "register by pid"

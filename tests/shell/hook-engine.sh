@@ -16,6 +16,7 @@ add_pod 1; NS=$POD
 # Two processes in the pod's netns: the sandbox and an app container.
 ip netns exec "$NS" sleep 600 & P1=$!; on_exit "kill $P1"
 ip netns exec "$NS" sleep 600 & P2=$!; on_exit "kill $P2"
+wait_until 50 in_netns $P1 "$NS" && wait_until 50 in_netns $P2 "$NS" || fail "sleepers did not enter $NS"
 mkdir -p "$TMP/b1" "$TMP/b2"
 for b in b1 b2; do
 	cat >"$TMP/$b/config.json" <<JSON

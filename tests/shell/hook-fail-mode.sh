@@ -14,6 +14,7 @@ NS=pf-fm-$TID
 mk_netns "$NS"
 ip netns exec "$NS" sleep 300 &
 SPID=$!
+wait_until 50 in_netns $SPID "$NS" || fail "sleep did not enter $NS"
 on_exit "kill $SPID"
 mkdir -p "$TMP/bundle"
 cat >"$TMP/bundle/config.json" <<JSON

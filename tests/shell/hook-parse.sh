@@ -72,6 +72,7 @@ NS=pf-hp-$TID
 mk_netns "$NS"
 ip netns exec "$NS" sleep 300 &
 SPID=$!
+wait_until 50 in_netns $SPID "$NS" || fail "sleep did not enter $NS"
 on_exit "kill $SPID"
 mkdir -p "$TMP/b"
 cp "$D/runc-plain/config.json" "$TMP/b/"

@@ -99,3 +99,17 @@ pass "ownerReferences, Services (dual-stack, headless), Namespaces resolve; fini
 
 [ "$(store_workloads)" = "$(expect_workloads)" ] || { store_diff; store_workloads | head -3 | cat -A; fail "store differs from the API server"; }
 pass "every workload in the store matches the API server exactly (oracle: tests/kube/expect.py)"
+
+# A later run repairs what changed while no sync was running: deleted objects leave the store.
+kc delete fp -n shop web-egress >/dev/null
+kc delete pod -n shop web-1-a >/dev/null
+kc delete ns other >/dev/null
+rc=0
+$VALGRIND "$PODFENCE_SYNC" --kube --kubeconfig "$KCFG" --db "$DB" --once 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "second --once: exit $rc, want 2 (shop/broken is still invalid)"
+got=$(q "SELECT namespace || '/' || name FROM policies WHERE source = 'kube' ORDER BY 1" | tr '\n' ' ')
+[ "$got" = "shop/broken " ] || fail "policies after a restart: '$got', want only shop/broken"
+check Deployment shop web "10.1.0.2"
+[ "$(q "SELECT count(*) FROM workload WHERE namespace = 'other'")" = 0 ] || fail "deleted namespace's workloads remain"
+[ "$(store_workloads)" = "$(expect_workloads)" ] || { store_diff; fail "store differs from the API server after a restart"; }
+pass "a restarted sync removes what was deleted meanwhile (policies, pods, namespaces)"

@@ -58,3 +58,9 @@ bg_start() {
 	BG_PID=$!
 	on_exit "kill $BG_PID; wait $BG_PID"
 }
+
+# True once process $1 runs in the named netns $2 (`ip netns exec X cmd &` returns before the
+# child has switched namespaces: wait for this before using /proc/PID/ns/net).
+in_netns() {
+	[ "$(stat -L -c %d:%i "/proc/$1/ns/net" 2>/dev/null)" = "$(stat -L -c %d:%i "/run/netns/$2")" ]
+}
