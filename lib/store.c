@@ -1318,6 +1318,140 @@ out:
 	return op_end(s, r < 0 ? r : 0, err);
 }
 
+static const char SQL_WORKLOAD_PODS[] =
+	"SELECT pod_name FROM workload_pod WHERE workload_id = ?1 ORDER BY pod_name";
+static const char SQL_WORKLOAD_PODS_CLEAR[] = "DELETE FROM workload_pod WHERE workload_id = ?1";
+static const char SQL_WORKLOAD_POD_INSERT[] = "INSERT OR IGNORE INTO workload_pod (workload_id, "
+					      "pod_namespace, pod_name) VALUES (?1, ?2, ?3)";
+
+/* Does the stored pod name set of workload id equal sorted[0..n) (sorted, unique)? */
+static int workload_pods_equal(struct pf_store *s, int64_t id, const char *const *sorted, size_t n,
+			       struct pf_error *err)
+{
+	_cleanup_reset_ sqlite3_stmt *st = NULL;
+	size_t i = 0;
+	int r, rc;
+
+	r = prep(s, SQL_WORKLOAD_PODS, &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (i >= n || !pf_streq(col_text(st, 0), sorted[i]))
+			return 0;
+		i++;
+	}
+	if (rc != SQLITE_DONE)
+		return db_error(s, err, rc, "read workload");
+	return i == n;
+}
+
+int pf_store_put_workload_pods(struct pf_store *s, enum pf_kind kind, const char *namespace,
+			       const char *name, const char *const *pod_names, size_t n_pods,
+			       struct pf_error *err)
+{
+	_cleanup_free_ const char **sorted = NULL;
+	const char *k = kind_name(kind);
+	sqlite3_stmt *st;
+	int64_t id = -1;
+	size_t n = 0;
+	int r, rc;
+
+	if (!k || !namespace || !name || (n_pods && !pod_names))
+		return pf_error_set(err, EINVAL, "store: invalid workload");
+	if (kind == PF_KIND_NAMESPACE)
+		namespace = name;
+	if (n_pods) {
+		sorted = calloc(n_pods, sizeof(*sorted));
+		if (!sorted)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		for (size_t i = 0; i < n_pods; i++) {
+			if (!pod_names[i] || !*pod_names[i])
+				return pf_error_set(err, EINVAL, "store: invalid pod name");
+			sorted[i] = pod_names[i];
+		}
+		qsort(sorted, n_pods, sizeof(*sorted), cmp_str);
+		for (size_t i = 0; i < n_pods; i++)
+			if (n == 0 || strcmp(sorted[n - 1], sorted[i]) != 0)
+				sorted[n++] = sorted[i];
+	}
+
+	r = op_begin(s, err);
+	if (r < 0)
+		return r;
+	r = prep(s, SQL_WORKLOAD_FIND, &st, err);
+	if (r < 0)
+		goto out;
+	bind_text(st, 1, k);
+	bind_text(st, 2, namespace);
+	bind_text(st, 3, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = db_error(s, err, rc, "find workload");
+		goto out;
+	}
+
+	if (id >= 0) {
+		r = workload_pods_equal(s, id, sorted, n, err);
+		if (r < 0)
+			goto out;
+		if (r == 0) {
+			r = prep(s, SQL_WORKLOAD_TOUCH, &st, err);
+			if (r < 0)
+				goto out;
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 2, pf_now_ms());
+			r = step_done(s, st, err);
+			if (r < 0)
+				goto out;
+			r = prep(s, SQL_WORKLOAD_PODS_CLEAR, &st, err);
+			if (r < 0)
+				goto out;
+			sqlite3_bind_int64(st, 1, id);
+			r = step_done(s, st, err);
+			if (r < 0)
+				goto out;
+		} else {
+			n = 0; /* unchanged: write nothing */
+		}
+	} else {
+		r = prep(s, SQL_WORKLOAD_INSERT, &st, err);
+		if (r < 0)
+			goto out;
+		bind_text(st, 1, k);
+		bind_text(st, 2, namespace);
+		bind_text(st, 3, name);
+		sqlite3_bind_int64(st, 4, pf_now_ms());
+		r = step_done(s, st, err);
+		if (r < 0)
+			goto out;
+		id = sqlite3_last_insert_rowid(s->db);
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = prep(s, SQL_WORKLOAD_POD_INSERT, &st, err);
+		if (r < 0)
+			goto out;
+		sqlite3_bind_int64(st, 1, id);
+		bind_text(st, 2, namespace);
+		bind_text(st, 3, sorted[i]);
+		r = step_done(s, st, err);
+		if (r < 0)
+			goto out;
+	}
+	if (s->marking) {
+		r = prep(s, SQL_SEEN_WORKLOAD, &st, err);
+		if (r < 0)
+			goto out;
+		sqlite3_bind_int64(st, 1, id);
+		r = step_scratch(s, st, err);
+	}
+out:
+	return op_end(s, r < 0 ? r : 0, err);
+}
+
 static const char SQL_WORKLOAD_DELETE[] =
 	"DELETE FROM workload WHERE kind = ?1 AND namespace = ?2 AND name = ?3";
 
@@ -1775,7 +1909,8 @@ static const char SQL_RS_POLICIES[] =
 	"SELECT id, namespace, name, priority, n_rules FROM policy WHERE in_force = 1 ORDER BY id";
 static const char SQL_RS_RULES[] =
 	"SELECT r.policy_id, r.rule_index, r.action, r.log, r.any_dst FROM policy_rule r";
-/* What appliesTo resolves to: workload IPs from sync, registered pods for Pod and Namespace. */
+/* What appliesTo resolves to: workload IPs from sync, registered pods for Pod and Namespace,
+ * and registered pods a workload resolved to by name (a new pod before sync knows its IP). */
 static const char SQL_RS_SOURCES[] =
 	"SELECT t.policy_id, wi.ip FROM policy_target t "
 	"JOIN workload w ON w.kind = t.kind AND w.namespace = t.namespace AND w.name = t.name "
@@ -1785,7 +1920,12 @@ static const char SQL_RS_SOURCES[] =
 	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE t.kind = 'Pod' "
 	"UNION SELECT t.policy_id, pi.ip FROM policy_target t "
 	"JOIN pod p ON p.namespace = t.name "
-	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE t.kind = 'Namespace'";
+	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE t.kind = 'Namespace' "
+	"UNION SELECT t.policy_id, pi.ip FROM policy_target t "
+	"JOIN workload w ON w.kind = t.kind AND w.namespace = t.namespace AND w.name = t.name "
+	"JOIN workload_pod wp ON wp.workload_id = w.id "
+	"JOIN pod p ON p.namespace = wp.pod_namespace AND p.name = wp.pod_name "
+	"JOIN pod_ip pi ON pi.pod_id = p.id";
 static const char SQL_RS_DST_IPS[] =
 	"SELECT r.policy_id, r.rule_index, wi.ip FROM rule_peer r "
 	"JOIN workload w ON w.kind = r.kind AND w.namespace = r.namespace AND w.name = r.name "
@@ -1795,7 +1935,12 @@ static const char SQL_RS_DST_IPS[] =
 	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE r.kind = 'Pod' "
 	"UNION SELECT r.policy_id, r.rule_index, pi.ip FROM rule_peer r "
 	"JOIN pod p ON p.namespace = r.name "
-	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE r.kind = 'Namespace'";
+	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE r.kind = 'Namespace' "
+	"UNION SELECT r.policy_id, r.rule_index, pi.ip FROM rule_peer r "
+	"JOIN workload w ON w.kind = r.kind AND w.namespace = r.namespace AND w.name = r.name "
+	"JOIN workload_pod wp ON wp.workload_id = w.id "
+	"JOIN pod p ON p.namespace = wp.pod_namespace AND p.name = wp.pod_name "
+	"JOIN pod_ip pi ON pi.pod_id = p.id";
 static const char SQL_RS_DST_NETS[] =
 	"SELECT policy_id, rule_index, cidr FROM rule_peer WHERE cidr IS NOT NULL "
 	"ORDER BY policy_id, rule_index, idx";

@@ -85,6 +85,15 @@ int pf_store_list_sources(struct pf_store *s, char ***out, size_t *n, struct pf_
 int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
 			  const char *name, const struct pf_addr *ips, size_t n_ips,
 			  struct pf_error *err);
+/* The pods a workload resolves to, by name (in the workload's namespace; for kind Namespace the
+ * namespace itself): registered pods of those names count as the workload's, whatever their
+ * IPs, so a new pod is judged before sync learns its address. Creates the workload when
+ * missing (resolving to no IPs); replaces its pod set; an unchanged set writes nothing. Goes
+ * with pf_store_put_workload (either call marks the workload seen for sweep); delete and sweep
+ * drop both. */
+int pf_store_put_workload_pods(struct pf_store *s, enum pf_kind kind, const char *namespace,
+			       const char *name, const char *const *pod_names, size_t n_pods,
+			       struct pf_error *err);
 int pf_store_delete_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
 			     const char *name, struct pf_error *err);
 /* Remove every workload not put since pf_store_mark_workloads() (full resync). The marks are

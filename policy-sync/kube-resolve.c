@@ -40,6 +40,7 @@ struct kobj {
 	const char *owner_uid;
 	const char *service;	   /* EndpointSlice: kubernetes.io/service-name */
 	struct pf_policy_doc *doc; /* FencePolicy */
+	bool finished;		   /* Pod: Succeeded or Failed */
 	uint32_t n_ips;
 	struct pf_addr *ips;
 	char strings[];
@@ -279,6 +280,11 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 	}
 	if (!o->owner_name)
 		o->owner_res = -1;
+	if (res == PF_KUBE_POD) {
+		const char *phase = pf_node_str(pf_node_get(obj, "status"), "phase");
+
+		o->finished = pf_streq(phase, "Succeeded") || pf_streq(phase, "Failed");
+	}
 	o->n_ips = n_ips;
 	o->ips = n_ips ? (struct pf_addr *)((char *)o + ip_off) : NULL;
 	if (n_ips)
@@ -408,6 +414,8 @@ struct wl {
 	const char *ns, *name;
 	struct pf_addr *ips;
 	size_t n, cap;
+	const char **pods; /* names of its pods, in ns */
+	size_t n_pods, cap_pods;
 };
 
 struct resolver {
@@ -456,6 +464,16 @@ static int wl_add(struct wl *w, const struct pf_addr *ips, size_t n)
 	return 0;
 }
 
+static int wl_add_pod(struct wl *w, const char *pod)
+{
+	if (!w)
+		return 0;
+	if (pf_grow((void **)&w->pods, &w->cap_pods, w->n_pods, sizeof(*w->pods)) < 0)
+		return -ENOMEM;
+	w->pods[w->n_pods++] = pod;
+	return 0;
+}
+
 static enum pf_kind kind_of(enum pf_kube_res r)
 {
 	switch (r) {
@@ -487,8 +505,16 @@ static int cmp_addr(const void *a, const void *b)
 	return pf_addr_cmp(a, b);
 }
 
-/* A pod's addresses count for each controller up its chain of ownerReferences, as long as the
- * owner we hold is the one referenced (same uid: a recreated namesake is not the owner). */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A pod's addresses and its name count for each controller up its chain of ownerReferences, as
+ * long as the owner we hold is the one referenced (same uid: a recreated namesake is not the
+ * owner). The name counts before the pod has an address: the pod object is in the API before
+ * its sandbox starts, so the store can match the pod by name from its first packet. Pod and
+ * Namespace refs match registered pods by name in the store already: no names for those. */
 static int resolve_pod(struct resolver *rs, const struct kobj *pod)
 {
 	const struct kobj *o = pod;
@@ -499,14 +525,17 @@ static int resolve_pod(struct resolver *rs, const struct kobj *pod)
 		char buf[KEY_MAX];
 		const char *key = join(buf, o->ns, '/', o->owner_name, NULL);
 		const struct kobj *owner;
+		struct wl *w;
 
 		if (!key)
 			break;
 		owner = pf_kmap_get(&rs->c->objs[o->owner_res], key);
 		if (!owner || (o->owner_uid && owner->uid && strcmp(o->owner_uid, owner->uid) != 0))
 			break;
-		r = wl_add(wl_get(rs, kind_of(owner->res), owner->ns, owner->name, false), pod->ips,
-			   pod->n_ips);
+		w = wl_get(rs, kind_of(owner->res), owner->ns, owner->name, false);
+		r = wl_add(w, pod->ips, pod->n_ips);
+		if (r >= 0)
+			r = wl_add_pod(w, pod->name);
 		o = owner;
 	}
 	return r;
@@ -544,7 +573,7 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 	}
 	for (e = pf_kmap_first(&c->objs[PF_KUBE_POD], &i); r >= 0 && e;
 	     e = pf_kmap_next(&c->objs[PF_KUBE_POD], e, &i))
-		if (((const struct kobj *)e->value)->n_ips)
+		if (!((const struct kobj *)e->value)->finished)
 			r = resolve_pod(&rs, e->value);
 	/* Services: the endpoints behind them, headless ones included. */
 	for (e = pf_kmap_first(&c->objs[PF_KUBE_ENDPOINTSLICE], &i); r >= 0 && e;
@@ -575,7 +604,20 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 			o->kind = w->kind, o->namespace = w->ns, o->name = w->name;
 			o->ips = PF_TAKE_PTR(w->ips);
 			o->n_ips = n;
-			o->digest = pf_kmap_hash(o->ips, n * sizeof(*o->ips), 0) | 1;
+			o->digest = pf_kmap_hash(o->ips, n * sizeof(*o->ips), 0);
+			if (w->n_pods)
+				qsort(w->pods, w->n_pods, sizeof(*w->pods), cmp_str);
+			n = 0;
+			for (size_t j = 0; j < w->n_pods; j++) {
+				if (n > 0 && strcmp(w->pods[n - 1], w->pods[j]) == 0)
+					continue;
+				w->pods[n++] = w->pods[j];
+				o->digest = pf_kmap_hash(w->pods[j], strlen(w->pods[j]) + 1,
+							 o->digest);
+			}
+			o->digest |= 1;
+			o->pod_names = PF_TAKE_PTR(w->pods);
+			o->n_pods = n;
 			o->key = strdup(e->key);
 			k++;
 			out->n = k;
@@ -583,6 +625,7 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 				r = -ENOMEM;
 		}
 		free(w->ips);
+		free(w->pods);
 		free(w);
 	}
 	pf_kmap_clear(&rs.map);
@@ -595,6 +638,7 @@ void pf_kube_workloads_done(struct pf_kube_workloads *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		free(w->w[i].ips);
+		free(w->w[i].pod_names);
 		free(w->w[i].key);
 	}
 	free(w->w);

@@ -28,14 +28,18 @@ uint64_t pf_kube_cache_workload_generation(const struct pf_kube_cache *c);
 /* Objects held, per resource (stats, tests). */
 size_t pf_kube_cache_count(const struct pf_kube_cache *c, enum pf_kube_res r);
 
-/* A (kind, namespace, name) and the addresses it resolves to, sorted and unique. */
+/* A (kind, namespace, name) and the addresses and pod names it resolves to. */
 struct pf_kube_workload {
 	enum pf_kind kind;
 	const char *namespace; /* for Namespace: the name, as in a policy ref */
 	const char *name;
 	struct pf_addr *ips;
 	size_t n_ips;
-	uint64_t digest; /* of the address set, never 0 */
+	const char **pod_names; /* its pods by name (in namespace), sorted and unique; pods without
+				 * an address yet included, finished ones not; none for Pod and
+				 * Namespace (the store matches those by name already) */
+	size_t n_pods;
+	uint64_t digest; /* of the address and pod name sets, never 0 */
 	char *key;	 /* "kind\x1fnamespace\x1fname" */
 };
 

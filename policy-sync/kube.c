@@ -108,7 +108,12 @@ static int mirror_set(struct mirror *m, const struct pf_kube_workloads *w,
 
 static int put_workload(struct pf_store *s, const struct pf_kube_workload *w, struct pf_error *err)
 {
-	return pf_store_put_workload(s, w->kind, w->namespace, w->name, w->ips, w->n_ips, err);
+	int r = pf_store_put_workload(s, w->kind, w->namespace, w->name, w->ips, w->n_ips, err);
+
+	if (r >= 0)
+		r = pf_store_put_workload_pods(s, w->kind, w->namespace, w->name, w->pod_names,
+					       w->n_pods, err);
+	return r;
 }
 
 /* "Kind\x1fnamespace\x1fname" back into its parts (buf is modified). */

@@ -4,6 +4,9 @@ stdin) print what podfence-sync must have written, one line per row, in the form
 select from sqlite:
   workloads: KIND|NAMESPACE|NAME|IP   (IP empty for a workload that resolves to nothing)
   policies:  NAMESPACE|NAME|PRIORITY  (--policies; every policy is assumed valid)
+  pods:      KIND|NAMESPACE|NAME|POD  (--pods; the pods an owner kind resolves to by name,
+                                       with or without an IP yet, finished ones not; Pod and
+                                       Namespace refs match by name in the store already)
 Written independently of the C resolver, from SPEC §2."""
 import ipaddress
 import json
@@ -34,6 +37,7 @@ def main():
         md = o["metadata"]
         by[(o["kind"], md.get("namespace", ""), md["name"])] = o
     wl = {}
+    pods = set()
     for (kind, ns, name), o in by.items():
         if kind == "Namespace":
             wl[(kind, name, name)] = set()
@@ -47,8 +51,6 @@ def main():
             ips = {ip(x.get("ip", "")) for x in stt.get("podIPs") or []} - {None}
             if not ips and stt.get("podIP") and ip(stt["podIP"]):
                 ips = {ip(stt["podIP"])}
-            if not ips:
-                continue
             wl[("Pod", ns, name)] |= ips
             if ("Namespace", ns, ns) in wl:
                 wl[("Namespace", ns, ns)] |= ips
@@ -61,6 +63,7 @@ def main():
                 if not owner or owner["metadata"]["uid"] != ref.get("uid"):
                     break
                 wl[(ref["kind"], ns, ref["name"])] |= ips
+                pods.add(f'{ref["kind"]}|{ns}|{ref["name"]}|{name}')
                 cur = owner
         elif kind == "Service":
             spec = o.get("spec") or {}
@@ -74,6 +77,10 @@ def main():
                 continue
             for ep in o.get("endpoints") or []:
                 wl[("Service", ns, svc)] |= {ip(a) for a in ep.get("addresses") or []} - {None}
+    if "--pods" in sys.argv:
+        for line in sorted(pods):
+            print(line)
+        return
     for (kind, ns, name), ips in wl.items():
         for x in sorted(ips) or [""]:
             print(f"{kind}|{ns}|{name}|{x}")

@@ -162,19 +162,26 @@ store_workloads() {
 	q "SELECT w.kind || '|' || w.namespace || '|' || w.name || '|' || coalesce(wi.ip, '')
 	   FROM workload w LEFT JOIN workload_ip wi ON wi.workload_id = w.id" | LC_ALL=C sort
 }
+store_workload_pods() {
+	q "SELECT w.kind || '|' || w.namespace || '|' || w.name || '|' || wp.pod_name
+	   FROM workload w JOIN workload_pod wp ON wp.workload_id = w.id" | LC_ALL=C sort
+}
 store_policies() {
 	q "SELECT namespace || '|' || name || '|' || priority FROM policies WHERE source = 'kube'" | LC_ALL=C sort
 }
 expect_workloads() { kube_state | "$PYTHON3" "$top_srcdir/tests/kube/expect.py" | LC_ALL=C sort; }
+expect_workload_pods() { kube_state | "$PYTHON3" "$top_srcdir/tests/kube/expect.py" --pods | LC_ALL=C sort; }
 expect_policies() { kube_state | "$PYTHON3" "$top_srcdir/tests/kube/expect.py" --policies | LC_ALL=C sort; }
 # The store holds exactly what the API server says (used with wait_until).
 store_matches() {
-	[ "$(store_workloads)" = "$(expect_workloads)" ] && [ "$(store_policies)" = "$(expect_policies)" ]
+	[ "$(store_workloads)" = "$(expect_workloads)" ] && [ "$(store_policies)" = "$(expect_policies)" ] &&
+		[ "$(store_workload_pods)" = "$(expect_workload_pods)" ]
 }
 # Show the difference (for a failure message).
 store_diff() {
 	diff <(expect_workloads) <(store_workloads) | head -40
 	diff <(expect_policies) <(store_policies) | head -20
+	diff <(expect_workload_pods) <(store_workload_pods) | head -20
 }
 # q_is VALUE SQL: the query answers VALUE now (for wait_until, which must re-run the query).
 q_is() { [ "$(q "$2" 2>/dev/null)" = "$1" ]; }

@@ -2,7 +2,8 @@
 # End to end: the test API server, podfence-sync --kube, podfenced, and Podman containers that
 # carry CRI-O's pod annotations for pods the API server says belong to a Deployment. A
 # FencePolicy created with kubectl for the Deployment is enforced on the containers; a scale-up
-# pod is enforced from its first SYN; deleting the policy lifts the fence.
+# pod is enforced from its first SYN, while the API server still has no IP for it (matched by
+# name); deleting the policy lifts the fence.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
 . "$(dirname "$0")/runtime-lib.sh"
@@ -80,17 +81,22 @@ q "SELECT pod_name || ' ' || policy_name || ' ' || rule_index || ' ' || action F
 grep -q "web-1-a web-egress 1 Reject" "$TMP/applied" || fail "applied_policies: $(cat "$TMP/applied")"
 pass "kubectl create FencePolicy for Deployment web: enforced on its Podman container (Reject :443, Allow :80)"
 
-# Scale-up: the ReplicaSet gets a second pod (the API knows its address), its container starts.
-y_pod shop web-1-b "10.1.2.2" ReplicaSet web-1 | kapply create
+# Scale-up, as on a real cluster: the ReplicaSet gets a second pod object, which has no address
+# until its sandbox starts (the kubelet reports podIPs only after that). The sync knows the pod
+# by name; its container starts while the API still has no IP for it.
+y_pod shop web-1-b "" ReplicaSet web-1 | sed 's/phase: Running/phase: Pending/' | kapply create
 uid_b=$(kc get pod -n shop web-1-b -o jsonpath='{.metadata.uid}')
-wait_until 100 q_is 1 "SELECT count(*) FROM workload w JOIN workload_ip wi ON wi.workload_id = w.id
-	WHERE w.kind = 'Deployment' AND w.name = 'web' AND wi.ip = '10.1.2.2'" || fail "scale-up pod not resolved"
+wait_until 100 q_is 1 "SELECT count(*) FROM workload w JOIN workload_pod wp ON wp.workload_id = w.id
+	WHERE w.kind = 'Deployment' AND w.name = 'web' AND wp.pod_name = 'web-1-b'" || fail "scale-up pod not resolved by name"
+[ "$(q "SELECT count(*) FROM workload w JOIN workload_ip wi ON wi.workload_id = w.id
+	WHERE w.kind = 'Deployment' AND w.name = 'web' AND wi.ip = '10.1.2.2'")" = 0 ] ||
+	fail "the API has no IP for web-1-b, yet the store has one"
 podman_run "pfke-$TID-b" "$NS2" web-1-b "$uid_b" --rm -- /bin/sh -c \
 	'nc -w 3 10.99.0.1 443 </dev/null 2>&1; echo "first=$?"' >"$TMP/b.out" 2>"$TMP/b.err" ||
 	fail "podman run web-1-b: $(cat "$TMP/b.err")"
 grep -q "first=1" "$TMP/b.out" && grep -q refused "$TMP/b.out" ||
 	fail "scale-up pod's first connection not judged: $(cat "$TMP/b.out")"
-pass "scale-up: the new pod's very first SYN is judged by the Deployment's policy"
+pass "scale-up: the new pod's very first SYN, before the API knows its IP, is judged by the Deployment's policy"
 
 kc delete fp -n shop web-egress >/dev/null
 open_443() { podman exec "$A" nc -w 3 10.99.0.1 443 </dev/null >/dev/null 2>&1; }

@@ -63,6 +63,26 @@ expect_ws Pod shop web-1-a ""
 	fail "deleted pod still in the store"
 pass "scale-up, address change and pod deletion move the Deployment's addresses"
 
+# A scale-up pod is in the API before its sandbox has an address: it belongs to the Deployment
+# by name at once, and its address joins when the kubelet reports it.
+wp() { q "SELECT group_concat(pod_name, ' ') FROM (SELECT wp.pod_name FROM workload w JOIN workload_pod wp ON wp.workload_id = w.id
+	  WHERE w.kind = '$1' AND w.namespace = '$2' AND w.name = '$3' ORDER BY wp.pod_name)"; }
+is_wp() { [ "$(wp "$1" "$2" "$3")" = "$4" ]; }
+expect_wp() {
+	wait_until 100 is_wp "$@" || fail "$1 $2/$3 resolves to pods '$(wp "$1" "$2" "$3")', want '$4'"
+}
+y_pod shop web-1-p "" ReplicaSet web-1 | sed 's/phase: Running/phase: Pending/' | kapply create
+expect_wp Deployment shop web "web-1-b web-1-p"
+expect_wp ReplicaSet shop web-1 "web-1-b web-1-p"
+[ "$(ws Deployment shop web)" = "10.1.0.3" ] || fail "a pod without an IP changed the Deployment's addresses"
+y_pod shop web-1-p "10.1.0.9" ReplicaSet web-1 | kapply replace
+expect_ws Deployment shop web "10.1.0.3 10.1.0.9"
+y_pod shop web-1-p "10.1.0.9" ReplicaSet web-1 | sed 's/phase: Running/phase: Succeeded/' | kapply replace
+expect_wp Deployment shop web "web-1-b"
+expect_ws Deployment shop web "10.1.0.3"
+kc delete pod -n shop web-1-p >/dev/null
+pass "a pod without an IP yet resolves by name; its IP joins later; a finished pod drops out"
+
 # Token rotation: the server accepts old and new, the client file changes, the old one is revoked.
 old=$(head -1 "$KDIR/token")
 new=rotated$old

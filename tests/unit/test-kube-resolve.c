@@ -70,6 +70,31 @@ static char *resolved(struct pf_kube_cache *c, enum pf_kind kind, const char *ns
 	return out;
 }
 
+/* "name name ..." of the pods a workload resolves to by name; its digest in *digest. */
+static char *resolved_pods(struct pf_kube_cache *c, enum pf_kind kind, const char *ns,
+			   const char *name, uint64_t *digest)
+{
+	static char out[1024];
+	struct pf_kube_workloads w;
+
+	strcpy(out, "-");
+	*digest = 0;
+	if (pf_kube_resolve(c, &w) < 0)
+		return "ENOMEM";
+	for (size_t i = 0; i < w.n; i++) {
+		if (w.w[i].kind != kind || strcmp(w.w[i].namespace, ns) ||
+		    strcmp(w.w[i].name, name))
+			continue;
+		out[0] = '\0';
+		*digest = w.w[i].digest;
+		for (size_t j = 0; j < w.w[i].n_pods; j++)
+			snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", j ? " " : "",
+				 w.w[i].pod_names[j]);
+	}
+	pf_kube_workloads_done(&w);
+	return out;
+}
+
 #define POD(ns, name, ips, owner)                                                                  \
 	"{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\",\"uid\":\"u-" name          \
 	"\",\"resourceVersion\":\"1\"" owner                                                       \
@@ -105,6 +130,30 @@ static void test_resolve(void)
 	is_str(resolved(c, PF_KIND_POD, "shop", "a"), "10.0.0.1 fd00::1",
 	       "Pod -> its IPv4 and IPv6 addresses");
 
+	/* A scale-up pod before its sandbox starts: no IP yet, but a name the store can match. */
+	{
+		uint64_t d0, d1, d2;
+
+		is_str(resolved_pods(c, PF_KIND_DEPLOYMENT, "shop", "web", &d0), "a b",
+		       "Deployment -> its pods by name");
+		event(PF_KUBE_POD, PF_KUBE_ADDED,
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"p\",\"uid\":\"u-p\"" OWNER(
+			  "ReplicaSet", "web-1") "},\"status\":{\"phase\":\"Pending\"}}");
+		is_str(resolved_pods(c, PF_KIND_DEPLOYMENT, "shop", "web", &d1), "a b p",
+		       "a pending pod without an IP counts by name");
+		is_str(resolved_pods(c, PF_KIND_REPLICASET, "shop", "web-1", &d2), "a b p",
+		       "for each owner up the chain");
+		ok(d1 != d0, "the digest changes with the pod names (sync writes them)");
+		is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "10.0.0.1 10.0.0.2 fd00::1",
+		       "and adds no address");
+		is_str(resolved_pods(c, PF_KIND_POD, "shop", "p", &d2), "",
+		       "Pod and Namespace refs carry no names (the store matches those by name)");
+		event(PF_KUBE_POD, PF_KUBE_DELETED, POD("shop", "p", "", ""));
+		is_str(resolved_pods(c, PF_KIND_DEPLOYMENT, "shop", "web", &d2), "a b",
+		       "a deleted pod drops out by name");
+		ok(d2 == d0, "digest back to what it was");
+	}
+
 	/* The pod finishes: its address is free again. */
 	event(PF_KUBE_POD, PF_KUBE_MODIFIED,
 	      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"b\",\"uid\":\"u-b\"" OWNER(
@@ -112,6 +161,12 @@ static void test_resolve(void)
 					 "\"ip\":\"10.0.0.2\"}]}}");
 	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "10.0.0.1 fd00::1",
 	       "a Succeeded pod drops out");
+	{
+		uint64_t d;
+
+		is_str(resolved_pods(c, PF_KIND_DEPLOYMENT, "shop", "web", &d), "a",
+		       "a Succeeded pod drops out by name too");
+	}
 	event(PF_KUBE_POD, PF_KUBE_DELETED, POD("shop", "a", "", ""));
 	is_str(resolved(c, PF_KIND_DEPLOYMENT, "shop", "web"), "",
 	       "a deleted pod drops out; the Deployment stays, empty");

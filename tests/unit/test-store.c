@@ -779,6 +779,252 @@ static void test_kube_api(void)
 	pf_store_close(s);
 }
 
+/* Kube mode: a scaled-up pod's IP reaches the API only after its sandbox starts, but its name
+ * (and owner) is there before. A workload that resolves to pod names but no IPs yet applies to a
+ * registered pod of that name from its first packet, as source and as destination. */
+static void test_workload_pods(void)
+{
+	struct pf_error err = { 0 };
+	struct pf_store *s = NULL;
+	struct pf_ruleset *rs = NULL;
+	const struct pf_rs_policy *p;
+	struct pf_policy *pol = mk_policy("shop", "web-deploy", 10);
+	struct pf_policy_doc d;
+	struct pf_rule *rule;
+	struct pf_verdict v;
+	const char *web_pods[] = { "web-1-b", "web-1-a", "web-1-a" };
+	const char *web_again[] = { "web-1-a", "web-1-b" };
+	const char *be_pods[] = { "be-0" };
+	uint64_t dv0 = 0, dv1 = 0, w0;
+	int r;
+
+	if (pf_store_open(db_path("workload-pods.db"), 0, &s, &err) < 0) {
+		ok(0, "open: %s", err.msg);
+		pf_policy_free(pol);
+		return;
+	}
+	add_target(pol, PF_KIND_DEPLOYMENT, "shop", "web");
+	rule = add_rule(pol, PF_ACTION_ALLOW);
+	to_ref(rule, PF_KIND_DEPLOYMENT, "shop", "backend");
+	add_ports(rule, 8080, 8080);
+	rule = add_rule(pol, PF_ACTION_REJECT);
+	to_cidr(rule, "10.99.0.0/24");
+	d = valid_doc(pol, 0);
+	r = pf_store_put_policy(s, "kube", &d, &err);
+	is_int(r, 0, "put policy for Deployment shop/web (%s)", err.msg);
+	pf_policy_doc_clear(&d);
+
+	/* What sync writes: the Deployment's pods exist in the API, none has an IP yet. */
+	ok(pf_store_begin(s, &err) == 0, "begin");
+	ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "web", NULL, 0, &err) == 0,
+	   "put workload Deployment shop/web without IPs");
+	r = pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", web_pods, 3, &err);
+	is_int(r, 0, "put its pod names (%s)", err.msg);
+	ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "backend", be_pods, 1, &err) ==
+		   0,
+	   "put_workload_pods creates Deployment shop/backend");
+	ok(pf_store_commit(s, &err) == 0, "commit");
+	is_int(query_int(s, "SELECT count(*) FROM workload_pod"), 3,
+	       "three pod names stored (duplicates dropped)");
+	is_int(query_int(s, "SELECT count(*) FROM workload w JOIN workload_ip wi ON wi.workload_id "
+			    "= w.id"),
+	       0, "no workload IPs");
+	r = pf_store_load_ruleset(s, &rs, &err);
+	p = r == 0 ? rs_find(rs, "shop", "web-deploy") : NULL;
+	ok(p && p->n_src == 0, "no pod registered: the policy applies to nothing yet");
+	pf_ruleset_free(rs);
+	rs = NULL;
+
+	/* Unchanged (another order) writes nothing: data_version does not move. */
+	pf_store_data_version(s, &dv0);
+	w0 = pf_store_write_count(s);
+	ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", web_again, 2, &err) ==
+		   0,
+	   "put the same pod names again");
+	ok(pf_store_write_count(s) == w0, "an unchanged pod set writes nothing");
+	{
+		struct pf_store *other = NULL;
+
+		if (pf_store_open(db_path("workload-pods.db"), 0, &other, &err) == 0) {
+			pf_store_data_version(other, &dv0);
+			ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web",
+						      web_again, 2, &err) == 0,
+			   "and again");
+			pf_store_data_version(other, &dv1);
+			ok(dv0 == dv1, "another connection's data_version does not move");
+			pf_store_close(other);
+		}
+	}
+
+	/* The engine registers the scaled-up pod (CRI-O annotations name it): it is in the
+	 * ruleset and applied_policies by name, before sync knows its IP. */
+	ok(put_pod(s, "shop", "web-1-a", 21, "10.5.0.1", &err) == 0, "register pod shop/web-1-a");
+	ok(put_pod(s, "other", "web-1-b", 22, "10.5.0.2", &err) == 0,
+	   "register other/web-1-b (same name, other namespace)");
+	r = pf_store_load_ruleset(s, &rs, &err);
+	is_int(r, 0, "load ruleset (%s)", err.msg);
+	p = r == 0 ? rs_find(rs, "shop", "web-deploy") : NULL;
+	ok(p && p->n_src == 2 && has_ip(p->src, p->n_src, "10.5.0.1") &&
+		   has_ip(p->src, p->n_src, "fd00::21"),
+	   "appliesTo Deployment resolves to the registered pod matched by name (v4 and v6)");
+	ok(p && !has_ip(p->src, p->n_src, "10.5.0.2"), "a namesake in another namespace does not");
+	if (rs) {
+		verdict(rs, "10.5.0.1", "10.99.0.5", 443, &v);
+		ok(v.matched && v.action == PF_ACTION_REJECT && v.rule_index == 1,
+		   "its first SYN to 10.99.0.5:443 is rejected by the Deployment's policy");
+		verdict(rs, "10.5.0.2", "10.99.0.5", 443, &v);
+		ok(!v.matched, "the namesake elsewhere: no policy");
+	}
+	pf_ruleset_free(rs);
+	rs = NULL;
+	{
+		_cleanup_free_ char *row = query1(
+			s, "SELECT group_concat(pod_namespace || '/' || pod_name || ' ' || pod_ip || "
+			   "' ' || rule_index || ' ' || action, '; ') FROM applied_policies "
+			   "WHERE policy_name = 'web-deploy'");
+		is_str(row, "shop/web-1-a 10.5.0.1, fd00::21 0 Allow; shop/web-1-a 10.5.0.1, fd00::21 "
+			    "1 Reject",
+		       "applied_policies shows the pod matched by name");
+	}
+
+	/* As destination: to Deployment shop/backend reaches its registered pod by name. */
+	ok(put_pod(s, "shop", "be-0", 23, "10.5.1.1", &err) == 0, "register pod shop/be-0");
+	r = pf_store_load_ruleset(s, &rs, &err);
+	p = r == 0 ? rs_find(rs, "shop", "web-deploy") : NULL;
+	ok(p && p->rules[0].n_dst_ips == 2 && has_ip(p->rules[0].dst_ips, 2, "10.5.1.1"),
+	   "to Deployment resolves to the registered pod matched by name");
+	if (rs) {
+		verdict(rs, "10.5.0.1", "10.5.1.1", 8080, &v);
+		ok(v.matched && v.action == PF_ACTION_ALLOW && v.rule_index == 0,
+		   "web-1-a -> be-0:8080 allowed by rule 0");
+	}
+	pf_ruleset_free(rs);
+	rs = NULL;
+
+	/* Scale-down: web-1-a leaves the Deployment. */
+	ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", web_pods, 1, &err) == 0,
+	   "only web-1-b left");
+	is_int(query_int(s, "SELECT count(*) FROM applied_policies WHERE policy_name = "
+			    "'web-deploy'"),
+	       0, "web-1-a no longer in applied_policies");
+
+	/* Namespace workloads keep pod names in the namespace itself. */
+	ok(pf_store_put_workload_pods(s, PF_KIND_NAMESPACE, "ignored", "shop", be_pods, 1, &err) ==
+		   0,
+	   "put_workload_pods for Namespace shop");
+	is_int(query_int(s, "SELECT count(*) FROM workload_pod wp JOIN workload w ON w.id = "
+			    "wp.workload_id WHERE w.kind = 'Namespace' AND w.namespace = 'shop' AND "
+			    "wp.pod_namespace = 'shop'"),
+	       1, "stored under the namespace's own name");
+
+	/* Delete and sweep drop the pod names with the workload. */
+	ok(pf_store_delete_workload(s, PF_KIND_NAMESPACE, "shop", "shop", &err) == 0,
+	   "delete the Namespace workload");
+	ok(pf_store_begin(s, &err) == 0, "begin");
+	ok(pf_store_mark_workloads(s, &err) == 0, "mark");
+	ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "backend", be_pods, 1, &err) ==
+		   0,
+	   "put_workload_pods alone marks a workload seen");
+	ok(pf_store_sweep_workloads(s, &err) == 0, "sweep");
+	ok(pf_store_commit(s, &err) == 0, "commit");
+	is_int(query_int(s, "SELECT count(*) FROM workload"), 1, "only Deployment shop/backend kept");
+	is_int(query_int(s, "SELECT count(*) FROM workload_pod"), 1,
+	       "pod names of deleted and swept workloads are gone");
+	{
+		const char *bad[] = { "" };
+
+		pf_error_clear(&err);
+		ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", bad, 1, &err) ==
+			   -EINVAL,
+		   "an empty pod name is refused");
+	}
+	pf_store_close(s);
+}
+
+/* A database a schema-2 build left: migration 3 adds pod names, the views keep their columns. */
+static void test_migrate_v2(void)
+{
+	struct pf_error err = { 0 };
+	struct pf_store *s = NULL;
+	const char *path = db_path("v2.db");
+	sqlite3 *db = NULL;
+	char *emsg = NULL;
+	_cleanup_free_ char *cols_before = NULL;
+	int r;
+
+	if (PF_SCHEMA_VERSION < 3) {
+		ok(0, "schema version 3 expected");
+		return;
+	}
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		abort();
+	r = sqlite3_exec(db, pf_schema_migrations[0].sql, NULL, NULL, &emsg);
+	if (r == SQLITE_OK)
+		r = sqlite3_exec(db, pf_schema_migrations[1].sql, NULL, NULL, &emsg);
+	if (r == SQLITE_OK)
+		r = sqlite3_exec(
+			db,
+			"PRAGMA user_version = 2;"
+			"INSERT INTO policy (id, namespace, name, source, in_force, valid, priority, "
+			"n_rules, updated_at)"
+			" VALUES (1, 'shop', 'p', 'kube', 1, 1, 7, 1, 1767225600000);"
+			"INSERT INTO policy_target VALUES (1, 0, 'Deployment', 'shop', 'web');"
+			"INSERT INTO policy_rule VALUES (1, 0, 'Deny', 0, 1, '*', '*');"
+			"INSERT INTO workload (id, kind, namespace, name, updated_at)"
+			" VALUES (1, 'Deployment', 'shop', 'web', 1767225600000);"
+			"INSERT INTO workload_ip VALUES (1, '10.1.0.1');"
+			"INSERT INTO pod (id, netns_dev, netns_ino, namespace, name, kind, ips, "
+			"registered_at, state) VALUES (1, 4, 1, 'shop', 'web-a', 'Pod', '10.1.0.1', "
+			"1767225600000, 'enforced');"
+			"INSERT INTO pod_ip VALUES (1, '10.1.0.1');",
+			NULL, NULL, &emsg);
+	is_int(r, SQLITE_OK, "built a version-2 database (%s)", emsg ? emsg : "");
+	sqlite3_free(emsg);
+	{
+		sqlite3_stmt *st = NULL;
+
+		if (sqlite3_prepare_v2(db,
+				       "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+				       "pragma_table_info('applied_policies') ORDER BY cid)",
+				       -1, &st, NULL) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+			cols_before = xstrdup((const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+
+	r = pf_store_open(path, 0, &s, &err);
+	is_int(r, 0, "open migrates a version-2 database (%s)", err.msg);
+	if (r < 0)
+		return;
+	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION, "now at version %d",
+	       PF_SCHEMA_VERSION);
+	{
+		_cleanup_free_ char *cols = query1(s, "SELECT group_concat(name, ',') FROM (SELECT "
+						      "name FROM pragma_table_info('applied_policies') "
+						      "ORDER BY cid)");
+		ok(cols_before && pf_streq(cols, cols_before),
+		   "applied_policies keeps its columns: %s", cols ? cols : "(none)");
+	}
+	{
+		_cleanup_free_ char *row = query1(
+			s, "SELECT pod_name || ' ' || policy_name || ' ' || action FROM applied_policies");
+		is_str(row, "web-a p Deny", "a pod matched by IP before is still matched");
+	}
+	is_int(query_int(s, "SELECT count(*) FROM workload_pod"), 0, "workload_pod exists, empty");
+	{
+		const char *names[] = { "web-b" };
+
+		ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", names, 1, &err) ==
+			   0,
+		   "pod names added to the migrated workload");
+		ok(put_pod(s, "shop", "web-b", 2, "10.1.0.2", &err) == 0, "register shop/web-b");
+		is_int(query_int(s, "SELECT count(*) FROM applied_policies"), 2,
+		       "both pods now in applied_policies");
+	}
+	pf_store_close(s);
+}
+
 static void test_events(void)
 {
 	struct pf_error err = { 0 };
@@ -1057,6 +1303,8 @@ int main(int argc, char **argv)
 	test_invalid_update();
 	test_duplicates();
 	test_kube_api();
+	test_workload_pods();
+	test_migrate_v2();
 	test_events();
 	test_concurrent_reader();
 	rm_rf(tmpdir);
