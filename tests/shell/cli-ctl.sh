@@ -62,9 +62,10 @@ sqlite3 "$DB" "INSERT INTO event(at,pod_namespace,pod_name,src,dst,dport,action,
 ctl events | grep -Eq 'shop +web +10.1.0.2 +10.1.0.3 +8080 +Alert +shop +web-egress +1 +5' || fail "events table"
 ctl events --since yesterday 2>/dev/null && fail "bad --since accepted"
 # --follow prints what arrives after it started
-ctl -o json events --follow --since 1s >"$TMP/follow" &
+# (the binary itself in the background, not the ctl function: its pid is the one to kill)
+$PODFENCECTL --config /dev/null --db "$DB" -o json events --follow --since 1s >"$TMP/follow" &
 fpid=$!
-on_exit "kill $fpid"
+on_exit "kill $fpid; wait $fpid"
 sleep 0.5
 sqlite3 "$DB" "INSERT INTO event(at,pod_namespace,pod_name,src,dst,dport,action,count) VALUES (strftime('%s','now')*1000,'shop','web','10.1.0.2','10.1.0.4',22,'Reject',1);"
 wait_until 30 grep -q '"dport":22' "$TMP/follow" || fail "events --follow did not show the new event"
