@@ -10,6 +10,9 @@
  * which bounds every key built from them. */
 #define MAX_NAME 253
 #define KEY_MAX 640
+/* Labels of a pod / the selector of a Service, as "\nkey=value\nkey=value\n": bounded, since
+ * an outsider writes them. */
+#define LABELS_MAX 4096
 
 /* "a<sep>b" or "a<sep>b<sep>c" into buf (KEY_MAX): no allocation on the resolver's hot path. */
 static const char *join(char *buf, const char *a, char sep, const char *b, const char *c)
@@ -39,6 +42,7 @@ struct kobj {
 	const char *owner_name;
 	const char *owner_uid;
 	const char *service;	   /* EndpointSlice: kubernetes.io/service-name */
+	const char *labels;	   /* Pod: its labels; Service: its selector (see label_text) */
 	struct pf_policy_doc *doc; /* FencePolicy */
 	bool finished;		   /* Pod: Succeeded or Failed */
 	uint32_t n_ips;
@@ -230,10 +234,76 @@ static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
 	return 0;
 }
 
+/* A label map as "\nk=v\nk=v\n" (label keys and values hold neither '\n' nor '='; a pair that
+ * does is one no valid selector names). *whole is false when a pair was left out. NULL: no
+ * pairs (or out of memory, which only costs matching by selector). */
+static char *label_text(const struct pf_node *m, bool *whole)
+{
+	char *t;
+	size_t len = 1;
+
+	*whole = true;
+	if (!m || m->type != PF_NODE_MAP || m->n == 0)
+		return NULL;
+	t = malloc(LABELS_MAX);
+	if (!t)
+		return NULL;
+	t[0] = '\n';
+	for (size_t i = 0; i < m->n; i++) {
+		const char *k = m->keys[i], *v = m->items[i]->str;
+		size_t lk, lv;
+
+		if (m->items[i]->type != PF_NODE_STRING || !v || !*k || strpbrk(k, "\n=") ||
+		    strchr(v, '\n')) {
+			*whole = false;
+			continue;
+		}
+		lk = strlen(k), lv = strlen(v);
+		if (len + lk + lv + 3 > LABELS_MAX) {
+			*whole = false;
+			continue;
+		}
+		memcpy(t + len, k, lk);
+		t[len + lk] = '=';
+		memcpy(t + len + lk + 1, v, lv);
+		t[len + lk + 1 + lv] = '\n';
+		len += lk + lv + 2;
+	}
+	t[len] = '\0';
+	if (len == 1) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* Does a pod with labels select (a Service's selector text) match? Every pair must be there. */
+static bool labels_match(const char *labels, const char *sel)
+{
+	size_t ll = strlen(labels);
+
+	/* sel is "\nA\nB\n": each "\nA\n" is a contiguous piece of it, found as is in labels. */
+	for (const char *p = sel; p[1];) {
+		const char *e = strchr(p + 1, '\n');
+
+		if (!e || !memmem(labels, ll, p, (size_t)(e - p) + 1))
+			return false;
+		p = e;
+	}
+	return true;
+}
+
 static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj **out)
 {
 	const struct pf_node *md = pf_node_get(obj, "metadata"), *own = controller_ref(md);
-	const char *s[7] = {
+	bool whole = true;
+	_cleanup_free_ char *labels =
+	    res == PF_KUBE_POD ? label_text(pf_node_get(pf_node_get(obj, "metadata"), "labels"),
+					    &whole)
+	    : res == PF_KUBE_SERVICE
+		? label_text(pf_node_get(pf_node_get(obj, "spec"), "selector"), &whole)
+		: NULL;
+	const char *s[8] = {
 	    res == PF_KUBE_NAMESPACE ? "" : pf_node_str(md, "namespace"),
 	    pf_node_str(md, "name"),
 	    pf_node_str(md, "uid"),
@@ -243,8 +313,10 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 	    res == PF_KUBE_ENDPOINTSLICE
 		? pf_node_str(pf_node_get(md, "labels"), "kubernetes.io/service-name")
 		: NULL,
+	    /* A selector with a pair we cannot keep would select too much: no selector then. */
+	    res == PF_KUBE_SERVICE && !whole ? NULL : labels,
 	};
-	const char **dst[7];
+	const char **dst[8];
 	struct pf_addr ips[PF_KUBE_MAX_SLICE_IPS];
 	uint32_t max = res == PF_KUBE_POD	? PF_KUBE_MAX_POD_IPS
 		       : res == PF_KUBE_SERVICE ? PF_KUBE_MAX_SERVICE_IPS
@@ -272,6 +344,7 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 	o->owner_res = own ? owner_res_of(pf_node_str(own, "kind")) : -1;
 	dst[0] = &o->ns, dst[1] = &o->name, dst[2] = &o->uid, dst[3] = &o->rv;
 	dst[4] = &o->owner_name, dst[5] = &o->owner_uid, dst[6] = &o->service;
+	dst[7] = &o->labels;
 	for (size_t i = 0; i < PF_ARRAY_SIZE(s); i++) {
 		if (!s[i])
 			continue;
@@ -541,6 +614,73 @@ static int resolve_pod(struct resolver *rs, const struct kobj *pod)
 	return r;
 }
 
+/* The Services of one namespace that select pods by label. */
+struct ns_services {
+	const struct kobj **v;
+	size_t n, cap;
+};
+
+static void ns_services_free(struct pf_kmap *m)
+{
+	size_t i;
+
+	for (struct pf_kmap_entry *e = pf_kmap_first(m, &i); e; e = pf_kmap_next(m, e, &i)) {
+		struct ns_services *v = e->value;
+
+		free(v->v);
+		free(v);
+	}
+	pf_kmap_clear(m);
+}
+
+/* The pods behind a Service by name: those its selector picks, as the endpoints controller does.
+ * A pod gets into an EndpointSlice only with an address; by its labels it is behind the Service
+ * before it has one. Finished pods do not count (the endpoints controller drops them too). */
+static int resolve_selectors(struct resolver *rs)
+{
+	const struct pf_kube_cache *c = rs->c;
+	struct pf_kmap by_ns = {0};
+	struct pf_kmap_entry *e;
+	size_t i;
+	int r = 0;
+
+	for (e = pf_kmap_first(&c->objs[PF_KUBE_SERVICE], &i); r >= 0 && e;
+	     e = pf_kmap_next(&c->objs[PF_KUBE_SERVICE], e, &i)) {
+		const struct kobj *svc = e->value;
+		struct ns_services *v;
+
+		if (!svc->labels)
+			continue;
+		v = pf_kmap_get(&by_ns, svc->ns);
+		if (!v) {
+			v = calloc(1, sizeof(*v));
+			if (!v || pf_kmap_put(&by_ns, svc->ns, v, NULL) < 0) {
+				free(v);
+				r = -ENOMEM;
+				break;
+			}
+		}
+		r = pf_grow((void **)&v->v, &v->cap, v->n, sizeof(*v->v));
+		if (r >= 0)
+			v->v[v->n++] = svc;
+	}
+	for (e = pf_kmap_first(&c->objs[PF_KUBE_POD], &i); r >= 0 && by_ns.n && e;
+	     e = pf_kmap_next(&c->objs[PF_KUBE_POD], e, &i)) {
+		const struct kobj *pod = e->value;
+		const struct ns_services *v;
+
+		if (pod->finished || !pod->labels || !(v = pf_kmap_get(&by_ns, pod->ns)))
+			continue;
+		for (size_t k = 0; r >= 0 && k < v->n; k++)
+			if (labels_match(pod->labels, v->v[k]->labels))
+				r = wl_add_pod(wl_get(rs, PF_KIND_SERVICE, pod->ns, v->v[k]->name,
+						      false),
+					       pod->name);
+	}
+	ns_services_free(&by_ns);
+	return r;
+}
+
 int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out)
 {
 	struct resolver rs = {.c = c};
@@ -575,6 +715,8 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 	     e = pf_kmap_next(&c->objs[PF_KUBE_POD], e, &i))
 		if (!((const struct kobj *)e->value)->finished)
 			r = resolve_pod(&rs, e->value);
+	if (r >= 0)
+		r = resolve_selectors(&rs);
 	/* Services: the endpoints behind them, headless ones included. */
 	for (e = pf_kmap_first(&c->objs[PF_KUBE_ENDPOINTSLICE], &i); r >= 0 && e;
 	     e = pf_kmap_next(&c->objs[PF_KUBE_ENDPOINTSLICE], e, &i)) {

@@ -36,8 +36,9 @@ struct pf_kube_workload {
 	struct pf_addr *ips;
 	size_t n_ips;
 	const char **pod_names; /* its pods by name (in namespace), sorted and unique; pods without
-				 * an address yet included, finished ones not; none for Pod and
-				 * Namespace (the store matches those by name already) */
+				 * an address yet included, finished ones not; for a Service the
+				 * pods its selector picks; none for Pod and Namespace (the store
+				 * matches those by name already) */
 	size_t n_pods;
 	uint64_t digest; /* of the address and pod name sets, never 0 */
 	char *key;	 /* "kind\x1fnamespace\x1fname" */

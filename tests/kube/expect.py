@@ -5,8 +5,9 @@ select from sqlite:
   workloads: KIND|NAMESPACE|NAME|IP   (IP empty for a workload that resolves to nothing)
   policies:  NAMESPACE|NAME|PRIORITY  (--policies; every policy is assumed valid)
   pods:      KIND|NAMESPACE|NAME|POD  (--pods; the pods an owner kind resolves to by name,
-                                       with or without an IP yet, finished ones not; Pod and
-                                       Namespace refs match by name in the store already)
+                                       with or without an IP yet, finished ones not, and the
+                                       pods a Service's selector picks; Pod and Namespace
+                                       refs match by name in the store already)
 Written independently of the C resolver, from SPEC §2."""
 import ipaddress
 import json
@@ -77,6 +78,15 @@ def main():
                 continue
             for ep in o.get("endpoints") or []:
                 wl[("Service", ns, svc)] |= {ip(a) for a in ep.get("addresses") or []} - {None}
+    for (kind, ns, name), o in by.items():
+        sel = (o.get("spec") or {}).get("selector") if kind == "Service" else None
+        if not sel:
+            continue
+        for (pkind, pns, pname), p in by.items():
+            labels = p["metadata"].get("labels") or {}
+            if (pkind == "Pod" and pns == ns and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                    and all(labels.get(k) == v for k, v in sel.items())):
+                pods.add(f"Service|{ns}|{name}|{pname}")
     if "--pods" in sys.argv:
         for line in sorted(pods):
             print(line)

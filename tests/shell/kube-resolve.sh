@@ -22,8 +22,10 @@ y_obj Job shop nightly-1 CronJob nightly | kapply create
 y_pod shop nightly-1-x "10.1.1.1" Job nightly-1 | kapply create
 # StatefulSet and DaemonSet
 y_obj StatefulSet shop db | kapply create
-y_pod shop db-0 "10.1.2.1 fd00:1::21" StatefulSet db | kapply create
-y_pod shop db-1 "10.1.2.2" StatefulSet db | kapply create
+labels() { sed "s/^metadata:\$/metadata:\n  labels:\n$1/"; }
+y_pod shop db-0 "10.1.2.1 fd00:1::21" StatefulSet db | labels '    app: db\n    role: primary' | kapply create
+y_pod shop db-1 "10.1.2.2" StatefulSet db | labels '    app: db' | kapply create
+y_pod shop db-2 "" StatefulSet db | labels '    app: db' | kapply create	# scaled up, no IP yet
 y_obj DaemonSet shop agent | kapply create
 y_pod shop agent-x "10.1.3.1" DaemonSet agent | kapply create
 # A bare pod, and one whose owner reference is stale (a recreated namesake is not its owner)
@@ -37,6 +39,9 @@ y_svc shop db "10.96.0.10 fd00:96::10" | kapply create
 y_slice shop db-v4 db IPv4 "10.1.2.1 10.1.2.2" | kapply create
 y_slice shop db-v6 db IPv6 "fd00:1::21" | kapply create
 y_svc shop hl "None" | kapply create
+# A Service that selects its pods (the endpoints controller's input; EndpointSlices lag behind).
+y_svc shop dbsel "10.96.0.11" | sed 's/^spec:$/spec:\n  selector:\n    app: db/' | kapply create
+y_svc shop primary "10.96.0.12" | sed 's/^spec:$/spec:\n  selector:\n    app: db\n    role: primary/' | kapply create
 y_slice shop hl-1 hl IPv4 "10.1.2.2" | kapply create
 y_slice shop orphan-slice nosuchsvc IPv4 "10.9.9.9" | kapply create
 y_pod other o1 "10.2.0.1" | kapply create
@@ -110,11 +115,14 @@ check_pods Deployment shop web "web-0-c web-1-a web-1-b"
 check_pods ReplicaSet shop web-0 "web-0-c"
 check_pods ReplicaSet shop web-1 "web-1-a web-1-b"
 check_pods CronJob shop nightly "nightly-1-x"
-check_pods StatefulSet shop db "db-0 db-1"
+check_pods StatefulSet shop db "db-0 db-1 db-2"
+check_pods Service shop dbsel "db-0 db-1 db-2"
+check_pods Service shop primary "db-0"
+check_pods Service shop db ""
 check_pods ReplicaSet shop ghost ""
 [ "$(q "SELECT count(*) FROM workload_pod wp JOIN workload w ON w.id = wp.workload_id
-	WHERE w.kind IN ('Pod', 'Namespace', 'Service')")" = 0 ] || fail "pod names stored for Pod/Namespace/Service refs"
-pass "workloads resolve to pod names, the unscheduled pod (no IP) included, the finished one not"
+	WHERE w.kind IN ('Pod', 'Namespace')")" = 0 ] || fail "pod names stored for Pod/Namespace refs"
+pass "workloads and Service selectors resolve to pod names, pods without IP included, the finished one not"
 
 [ "$(store_workloads)" = "$(expect_workloads)" ] && [ "$(store_workload_pods)" = "$(expect_workload_pods)" ] ||
 	{ store_diff; store_workloads | head -3 | cat -A; fail "store differs from the API server"; }

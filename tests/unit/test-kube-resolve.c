@@ -208,6 +208,43 @@ static void test_resolve(void)
 	is_str(resolved(c, PF_KIND_SERVICE, "shop", "hl"), "10.0.2.3",
 	       "headless Service -> endpoints");
 
+	/* The pods behind a Service by its selector, before they have an address (and so before
+	 * any EndpointSlice lists them). */
+	{
+		uint64_t d;
+
+		event(PF_KUBE_SERVICE, PF_KUBE_ADDED,
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"sel\"},\"spec\":{\"clusterIP\":"
+		      "\"10.96.0.5\",\"selector\":{\"app\":\"db\",\"tier\":\"x\"}}}");
+		event(PF_KUBE_POD, PF_KUBE_ADDED,
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"s1\",\"labels\":{\"other\":"
+		      "\"y\",\"tier\":\"x\",\"app\":\"db\"}},\"status\":{\"phase\":\"Pending\"}}");
+		event(PF_KUBE_POD, PF_KUBE_ADDED,
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"s2\",\"labels\":{\"app\":"
+		      "\"db\",\"tier\":\"xx\"}},\"status\":{\"phase\":\"Pending\"}}");
+		event(PF_KUBE_POD, PF_KUBE_ADDED,
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"s3\",\"labels\":{\"app\":"
+		      "\"db\\ntier=x\"}},\"status\":{\"phase\":\"Pending\"}}");
+		event(PF_KUBE_POD, PF_KUBE_ADDED,
+		      "{\"metadata\":{\"namespace\":\"else\",\"name\":\"s4\",\"labels\":{\"app\":"
+		      "\"db\",\"tier\":\"x\"}},\"status\":{\"phase\":\"Pending\"}}");
+		event(PF_KUBE_POD, PF_KUBE_ADDED,
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"s5\",\"labels\":{\"app\":"
+		      "\"db\",\"tier\":\"x\"}},\"status\":{\"phase\":\"Failed\"}}");
+		is_str(resolved_pods(c, PF_KIND_SERVICE, "shop", "sel", &d), "s1",
+		       "Service -> the pods its selector picks, by name (all pairs, same namespace, "
+		       "not finished)");
+		is_str(resolved(c, PF_KIND_SERVICE, "shop", "sel"), "10.96.0.5",
+		       "and its cluster IP only (no endpoints yet)");
+		is_str(resolved_pods(c, PF_KIND_SERVICE, "shop", "db", &d), "",
+		       "a Service without a selector picks no pods by name");
+		event(PF_KUBE_SERVICE, PF_KUBE_MODIFIED,
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"sel\"},\"spec\":{\"clusterIP\":"
+		      "\"10.96.0.5\",\"selector\":{\"app\":\"db\",\"bad\\nkey\":\"x\"}}}");
+		is_str(resolved_pods(c, PF_KIND_SERVICE, "shop", "sel", &d), "",
+		       "a selector with a pair that cannot be kept picks nothing (not everything)");
+	}
+
 	/* A relist replaces the set: what it lacks was deleted while the watch was away. */
 	{
 		const char *const pods[] = {
