@@ -298,8 +298,8 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 	const struct pf_node *md = pf_node_get(obj, "metadata"), *own = controller_ref(md);
 	bool whole = true;
 	_cleanup_free_ char *labels =
-	    res == PF_KUBE_POD ? label_text(pf_node_get(pf_node_get(obj, "metadata"), "labels"),
-					    &whole)
+	    res == PF_KUBE_POD
+		? label_text(pf_node_get(pf_node_get(obj, "metadata"), "labels"), &whole)
 	    : res == PF_KUBE_SERVICE
 		? label_text(pf_node_get(pf_node_get(obj, "spec"), "selector"), &whole)
 		: NULL;
@@ -673,9 +673,9 @@ static int resolve_selectors(struct resolver *rs)
 			continue;
 		for (size_t k = 0; r >= 0 && k < v->n; k++)
 			if (labels_match(pod->labels, v->v[k]->labels))
-				r = wl_add_pod(wl_get(rs, PF_KIND_SERVICE, pod->ns, v->v[k]->name,
-						      false),
-					       pod->name);
+				r = wl_add_pod(
+				    wl_get(rs, PF_KIND_SERVICE, pod->ns, v->v[k]->name, false),
+				    pod->name);
 	}
 	ns_services_free(&by_ns);
 	return r;
@@ -754,8 +754,8 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 				if (n > 0 && strcmp(w->pods[n - 1], w->pods[j]) == 0)
 					continue;
 				w->pods[n++] = w->pods[j];
-				o->digest = pf_kmap_hash(w->pods[j], strlen(w->pods[j]) + 1,
-							 o->digest);
+				o->digest =
+				    pf_kmap_hash(w->pods[j], strlen(w->pods[j]) + 1, o->digest);
 			}
 			o->digest |= 1;
 			o->pod_names = PF_TAKE_PTR(w->pods);

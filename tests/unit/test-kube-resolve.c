@@ -214,7 +214,8 @@ static void test_resolve(void)
 		uint64_t d;
 
 		event(PF_KUBE_SERVICE, PF_KUBE_ADDED,
-		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"sel\"},\"spec\":{\"clusterIP\":"
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"sel\"},\"spec\":{"
+		      "\"clusterIP\":"
 		      "\"10.96.0.5\",\"selector\":{\"app\":\"db\",\"tier\":\"x\"}}}");
 		event(PF_KUBE_POD, PF_KUBE_ADDED,
 		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"s1\",\"labels\":{\"other\":"
@@ -231,15 +232,17 @@ static void test_resolve(void)
 		event(PF_KUBE_POD, PF_KUBE_ADDED,
 		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"s5\",\"labels\":{\"app\":"
 		      "\"db\",\"tier\":\"x\"}},\"status\":{\"phase\":\"Failed\"}}");
-		is_str(resolved_pods(c, PF_KIND_SERVICE, "shop", "sel", &d), "s1",
-		       "Service -> the pods its selector picks, by name (all pairs, same namespace, "
-		       "not finished)");
+		is_str(
+		    resolved_pods(c, PF_KIND_SERVICE, "shop", "sel", &d), "s1",
+		    "Service -> the pods its selector picks, by name (all pairs, same namespace, "
+		    "not finished)");
 		is_str(resolved(c, PF_KIND_SERVICE, "shop", "sel"), "10.96.0.5",
 		       "and its cluster IP only (no endpoints yet)");
 		is_str(resolved_pods(c, PF_KIND_SERVICE, "shop", "db", &d), "",
 		       "a Service without a selector picks no pods by name");
 		event(PF_KUBE_SERVICE, PF_KUBE_MODIFIED,
-		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"sel\"},\"spec\":{\"clusterIP\":"
+		      "{\"metadata\":{\"namespace\":\"shop\",\"name\":\"sel\"},\"spec\":{"
+		      "\"clusterIP\":"
 		      "\"10.96.0.5\",\"selector\":{\"app\":\"db\",\"bad\\nkey\":\"x\"}}}");
 		is_str(resolved_pods(c, PF_KIND_SERVICE, "shop", "sel", &d), "",
 		       "a selector with a pair that cannot be kept picks nothing (not everything)");
