@@ -23,17 +23,18 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		e->stats.accepted++;
 		return NF_ACCEPT;
 	}
-	/* Policies apply to pods, so every address of a pod is judged alike. A source the
-	 * cache does not know yet (an address added a moment ago, before the rebuild that
-	 * follows it) is looked up as the pod's known address instead of getting the
-	 * default action for a while. */
+	/* Policies apply to pods, and the queue tells us which pod sent the SYN: judge it as
+	 * one of that pod's addresses. A source the pod does not own (spoofed with a raw
+	 * socket, or an address added a moment ago and not seen yet) is judged as the pod's
+	 * first known address, never as whichever other pod owns it. */
 	src = &t->src;
-	if (_unlikely_(!pf_cache_has_source(e->cache, src))) {
-		for (size_t i = 0; i < p->n_ips; i++)
-			if (pf_cache_has_source(e->cache, &p->ips[i])) {
-				src = &p->ips[i];
-				break;
-			}
+	if (p->n_ips) {
+		bool own = false;
+
+		for (size_t i = 0; !own && i < p->n_ips; i++)
+			own = pf_addr_eq(&p->ips[i], src);
+		if (_unlikely_(!own))
+			src = &p->ips[0];
 	}
 	/* The cache pointer is swapped only between epoll rounds, never during this call. */
 	pf_cache_lookup(e->cache, src, &t->dst, t->dport, &v);

@@ -86,6 +86,28 @@ on_exit "kill $lo_pid; wait $lo_pid"
 wait_until 50 test -f "$TMP/lo.ready" || fail "pod-local server did not start"
 expect "$WEB" 127.0.0.1 7777 ok
 
+# A pod cannot borrow another pod's policies by spoofing its source address: "other" sends a
+# raw SYN claiming web's address to a destination web may reach (and other has not tried:
+# events are rate-limited per pod, destination and port); it is judged as "other"
+# (default action Reject) and recorded as such.
+ip netns exec "$OTHER" "$PY" - <<'PY' || fail "sending the spoofed SYN"
+import socket, struct
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+src, dst = socket.inet_aton("10.1.1.2"), socket.inet_aton("10.99.0.1")
+tcp = struct.pack("!HHIIBBHHH", 40000, 5432, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+tcp = tcp[:16] + struct.pack("!H", csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(ip + tcp, ("10.99.0.1", 0))
+PY
+wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE pod_name='other' AND src='10.1.1.2' AND dport=5432 AND action='Reject'" ||
+	fail "a SYN spoofing web's address from other was not judged as other: $(sql "SELECT * FROM recent_events WHERE dport=5432")"
+pass "a spoofed source address is judged as the pod that sent it"
+
 # Events: Alert, Deny and Reject are recorded; Allow (without log) is not.
 wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE action='Alert' AND dport=8080 AND pod_name='web' AND pod_namespace='shop' AND policy_name='web-egress' AND rule_index=2" ||
 	fail "no Alert event: $(sql 'SELECT * FROM recent_events')"
