@@ -163,7 +163,24 @@ void pf_adopt_pending(struct engine *e)
 		dir = NULL;
 		return;
 	}
-	d = opendir(dir);
+	/* Not through a symlink: every record read is deleted, so a pending/ pointing elsewhere
+	 * would have us delete whatever *.json files live there. */
+	{
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		d = dfd >= 0 ? fdopendir(dfd) : NULL;
+		if (dfd >= 0 && !d)
+			close(dfd);
+	}
+	if (!d && (errno == ELOOP || errno == ENOTDIR)) {
+		if (!e->pending_dir_warned) {
+			e->pending_dir_warned = true;
+			log_warning("%s is not a directory (a symlink?); pending records are not "
+				    "read from it",
+				    dir);
+		}
+		return;
+	}
 	if (!d && errno == ENOENT) {
 		int r;
 

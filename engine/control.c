@@ -366,15 +366,46 @@ static int do_reload(struct engine *e, char **reply, struct pf_wait *wait, struc
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
-static int status_json(struct engine *e, bool details, char **out)
+void pf_engine_add_queue_stats(struct pf_nfq_stats *sum, const struct pf_nfq *q)
 {
-	struct pf_cache_stats st = {};
-	uint64_t written = 0, dropped = 0;
-	struct pf_jw w = {};
+	struct pf_nfq_stats s;
 
+	pf_nfq_get_stats(q, &s);
+	sum->packets += s.packets;
+	sum->unparsed += s.unparsed;
+	sum->enobufs += s.enobufs;
+	sum->send_errors += s.send_errors;
+	sum->kernel_errors += s.kernel_errors;
+	sum->recv_calls += s.recv_calls;
+}
+
+void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
+{
+	struct pf_nfq_stats *sum = &out->queues;
+	uint64_t written = 0, dropped = 0;
+
+	*out = (struct pf_engine_counters){.stats = e->stats, .queues = e->stats.nfq_released};
 	pf_reloader_event_stats(e, &written, &dropped);
 	if (e->cache)
-		pf_cache_get_stats(e->cache, &st);
+		pf_cache_get_stats(e->cache, &out->cache);
+	for (struct pf_pod *p = e->pods; p; p = p->next)
+		if (p->nfq)
+			pf_engine_add_queue_stats(sum, p->nfq);
+	out->events_recorded = e->events.recorded;
+	out->events_suppressed = e->events.suppressed;
+	out->events_written = written;
+	/* Lost in memory here, or by the worker that could not write them. */
+	out->events_dropped = e->events.dropped + dropped;
+	out->events_pending = e->events.n_pending;
+	out->n_pods = e->n_pods;
+}
+
+static int status_json(struct engine *e, bool details, char **out)
+{
+	struct pf_engine_counters n;
+	struct pf_jw w = {};
+
+	pf_engine_counters(e, &n);
 	pf_jw_open(&w, '{');
 	pf_jw_key(&w, "ok");
 	pf_jw_bool(&w, true);
@@ -399,70 +430,57 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_key(&w, "generation");
 	pf_jw_u64(&w, e->cache_generation);
 	pf_jw_key(&w, "sources");
-	pf_jw_u64(&w, st.n_sources);
+	pf_jw_u64(&w, n.cache.n_sources);
 	pf_jw_key(&w, "groups");
-	pf_jw_u64(&w, st.n_groups);
+	pf_jw_u64(&w, n.cache.n_groups);
 	pf_jw_key(&w, "bytes");
-	pf_jw_u64(&w, st.bytes);
+	pf_jw_u64(&w, n.cache.bytes);
 	pf_jw_key(&w, "reloads");
-	pf_jw_u64(&w, e->stats.reloads);
+	pf_jw_u64(&w, n.stats.reloads);
 	pf_jw_key(&w, "reload_failures");
-	pf_jw_u64(&w, e->stats.reload_failures);
+	pf_jw_u64(&w, n.stats.reload_failures);
 	pf_jw_key(&w, "last_build_us");
-	pf_jw_u64(&w, e->stats.last_reload_us);
+	pf_jw_u64(&w, n.stats.last_reload_us);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "verdicts");
 	pf_jw_open(&w, '{');
 	pf_jw_key(&w, "accept");
-	pf_jw_u64(&w, e->stats.accepted);
+	pf_jw_u64(&w, n.stats.accepted);
 	pf_jw_key(&w, "drop");
-	pf_jw_u64(&w, e->stats.dropped);
+	pf_jw_u64(&w, n.stats.dropped);
 	pf_jw_key(&w, "reject");
-	pf_jw_u64(&w, e->stats.rejected);
+	pf_jw_u64(&w, n.stats.rejected);
 	pf_jw_key(&w, "unparsed");
-	pf_jw_u64(&w, e->stats.unparsed);
+	pf_jw_u64(&w, n.stats.unparsed);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "queues");
 	pf_jw_open(&w, '{');
-	{
-		struct pf_nfq_stats sum = {};
-
-		for (struct pf_pod *p = e->pods; p; p = p->next) {
-			struct pf_nfq_stats q;
-
-			if (!p->nfq)
-				continue;
-			pf_nfq_get_stats(p->nfq, &q);
-			sum.packets += q.packets;
-			sum.enobufs += q.enobufs;
-			sum.send_errors += q.send_errors;
-			sum.kernel_errors += q.kernel_errors;
-		}
-		pf_jw_key(&w, "packets");
-		pf_jw_u64(&w, sum.packets);
-		pf_jw_key(&w, "enobufs");
-		pf_jw_u64(&w, sum.enobufs);
-		pf_jw_key(&w, "send_errors");
-		pf_jw_u64(&w, sum.send_errors);
-		pf_jw_key(&w, "kernel_errors");
-		pf_jw_u64(&w, sum.kernel_errors);
-	}
+	pf_jw_key(&w, "packets");
+	pf_jw_u64(&w, n.queues.packets);
+	pf_jw_key(&w, "enobufs");
+	pf_jw_u64(&w, n.queues.enobufs);
+	pf_jw_key(&w, "send_errors");
+	pf_jw_u64(&w, n.queues.send_errors);
+	pf_jw_key(&w, "kernel_errors");
+	pf_jw_u64(&w, n.queues.kernel_errors);
+	pf_jw_key(&w, "dispatch_errors");
+	pf_jw_u64(&w, n.stats.nfq_errors);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "events");
 	pf_jw_open(&w, '{');
 	pf_jw_key(&w, "recorded");
-	pf_jw_u64(&w, e->events.recorded);
+	pf_jw_u64(&w, n.events_recorded);
 	pf_jw_key(&w, "suppressed");
-	pf_jw_u64(&w, e->events.suppressed);
+	pf_jw_u64(&w, n.events_suppressed);
 	pf_jw_key(&w, "written");
-	pf_jw_u64(&w, written);
+	pf_jw_u64(&w, n.events_written);
 	pf_jw_key(&w, "dropped");
-	pf_jw_u64(&w, e->events.dropped + dropped);
+	pf_jw_u64(&w, n.events_dropped);
 	pf_jw_key(&w, "pending");
-	pf_jw_u64(&w, e->events.n_pending);
+	pf_jw_u64(&w, n.events_pending);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "n_pods");
-	pf_jw_u64(&w, e->n_pods);
+	pf_jw_u64(&w, n.n_pods);
 	if (details) {
 		pf_jw_key(&w, "pods");
 		pf_jw_open(&w, '[');
@@ -638,6 +656,9 @@ static void send_reply(struct pf_client *c, const char *reply)
 		log_debug_errno(-errno, "Control reply not sent: %m");
 }
 
+/* The listening socket is out of epoll while every client slot is taken. */
+static bool listen_paused;
+
 void pf_control_accept(struct engine *e)
 {
 	for (;;) {
@@ -646,6 +667,17 @@ void pf_control_accept(struct engine *e)
 		struct pf_client *c;
 		int fd, r;
 
+		if (e->n_clients >= PF_MAX_CLIENTS) {
+			/* Full: the rest wait in the listen queue (each within its own timeout)
+			 * until pf_control_reap makes room. Answering "busy" and hanging up would
+			 * reach a peer that has sent as a connection reset, and refuse a hook for
+			 * no fault of its container. */
+			struct epoll_event ev = {.events = 0, .data.ptr = &e->listen_watch};
+
+			if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->listen_fd, &ev) == 0)
+				listen_paused = true;
+			return;
+		}
 		fd = accept4(e->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
@@ -666,14 +698,6 @@ void pf_control_accept(struct engine *e)
 				close(fd);
 				continue;
 			}
-		}
-		if (e->n_clients >= PF_MAX_CLIENTS) {
-			static const char busy[] =
-			    "{\"ok\":false,\"error\":\"too many control connections\"}";
-
-			send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
-			continue;
 		}
 		c = calloc(1, sizeof(*c));
 		if (!c) {
@@ -822,6 +846,12 @@ void pf_control_reap(struct engine *e)
 			continue;
 		}
 		pp = &c->next;
+	}
+	if (listen_paused && e->n_clients < PF_MAX_CLIENTS && e->listen_fd >= 0) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &e->listen_watch};
+
+		if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, e->listen_fd, &ev) == 0)
+			listen_paused = false;
 	}
 }
 

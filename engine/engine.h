@@ -2,6 +2,7 @@
 #ifndef PF_ENGINE_H
 #define PF_ENGINE_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "addr.h"
@@ -30,6 +31,9 @@
 #define PF_MAX_NAME 253
 #define PF_MAX_CONTAINER_ID 256
 #define PF_MAX_PENDING_FILES 4096
+#define PF_METRICS_MAX_CONNS 16
+#define PF_METRICS_MAX_REQUEST 8192 /* request line and headers */
+#define PF_METRICS_TIMEOUT_MS 2000  /* to send a whole request, and again to take the answer */
 
 /* Events: rate limit per (pod, destination, port). */
 /* Default rate-limit window per (pod, destination, port): long enough that the SYN
@@ -50,6 +54,8 @@ enum pf_watch_type {
 	PF_WATCH_RTNL,
 	PF_WATCH_PIDFD,
 	PF_WATCH_RELOAD,
+	PF_WATCH_METRICS_LISTEN,
+	PF_WATCH_METRICS_CONN,
 };
 
 struct pf_watch {
@@ -159,7 +165,8 @@ struct pf_engine_config {
 struct pf_engine_stats {
 	uint64_t accepted, dropped, rejected, unparsed;
 	uint64_t reloads, reload_failures;
-	uint64_t nfq_errors;
+	uint64_t nfq_errors;		  /* dispatch failures the loop saw */
+	struct pf_nfq_stats nfq_released; /* queues of released pods, so totals never go back */
 	int64_t last_reload_ms;
 	uint64_t last_reload_us; /* how long the last rebuild took */
 };
@@ -192,6 +199,8 @@ struct engine {
 	struct pf_container *dead_containers;
 	struct pf_client *clients;
 	size_t n_clients;
+
+	struct pf_metrics *metrics; /* NULL without --metrics */
 
 	struct pf_events events;
 	struct pf_engine_stats stats;
@@ -316,6 +325,39 @@ void pf_adopt_pending(struct engine *e);
 
 /* status (control.c) */
 int pf_status_json(struct engine *e, char **out);
+
+/* The numbers the status op and the metrics endpoint report, gathered in one place. */
+struct pf_engine_counters {
+	struct pf_engine_stats stats;
+	struct pf_cache_stats cache;
+	struct pf_nfq_stats queues; /* every queue the engine had, live or released */
+	uint64_t events_recorded, events_suppressed, events_written, events_dropped;
+	size_t events_pending;
+	size_t n_pods;
+};
+void pf_engine_counters(struct engine *e, struct pf_engine_counters *out);
+/* Add a queue's counts to sum (live queues here, released ones into stats.nfq_released). */
+void pf_engine_add_queue_stats(struct pf_nfq_stats *sum, const struct pf_nfq *q);
+
+/* metrics.c: Prometheus text format on GET /metrics, served from the loop. */
+struct pf_metrics_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	const char *unix_path; /* points into the parsed string; NULL for TCP */
+};
+struct pf_metrics_conn;
+/* ADDR: IPV4:PORT, [IPV6]:PORT or unix:/PATH. */
+int pf_metrics_parse_addr(const char *s, struct pf_metrics_addr *out, struct pf_error *err);
+int pf_metrics_listen(struct engine *e);
+void pf_metrics_accept(struct engine *e);
+void pf_metrics_conn_io(struct engine *e, struct pf_metrics_conn *c, uint32_t events);
+/* Hang up on connections past their deadline. */
+void pf_metrics_expire(struct engine *e);
+/* Free connections hung up on during this loop round. */
+void pf_metrics_reap(struct engine *e);
+void pf_metrics_close(struct engine *e);
+/* The exposition text (malloc'ed, NUL-terminated). */
+int pf_metrics_render(struct engine *e, char **out, size_t *len);
 
 /* A small JSON writer for replies (control.c). */
 struct pf_jw {

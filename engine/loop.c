@@ -1,5 +1,5 @@
-/* The single epoll loop: signals, the tick timer, the control socket, every queue and netlink fd.
- */
+/* The single epoll loop: signals, the tick timer, the control and metrics sockets, every queue
+ * and netlink fd. */
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -113,6 +113,7 @@ static void on_tick(struct engine *e)
 		pf_adopt_pending(e);
 	}
 	pf_control_expire(e, false);
+	pf_metrics_expire(e);
 }
 
 static void on_nfq(struct engine *e, struct pf_pod *p)
@@ -180,6 +181,12 @@ int pf_loop_run(struct engine *e)
 			case PF_WATCH_RELOAD:
 				pf_reloader_event(e);
 				break;
+			case PF_WATCH_METRICS_LISTEN:
+				pf_metrics_accept(e);
+				break;
+			case PF_WATCH_METRICS_CONN:
+				pf_metrics_conn_io(e, w->owner, evs[i].events);
+				break;
 			case PF_WATCH_PIDFD: {
 				struct pf_container *c = w->owner;
 
@@ -191,6 +198,7 @@ int pf_loop_run(struct engine *e)
 		/* Objects released above may still have had events in evs: free them only now. */
 		pf_pods_reap(e);
 		pf_control_reap(e);
+		pf_metrics_reap(e);
 	}
 	return 0;
 }

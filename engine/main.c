@@ -36,7 +36,8 @@ static void usage(FILE *f)
 	    "  --priority N              priority of the output chain (default %d, raw - 1)\n"
 	    "  --event-window MS         fold repeated events of one (pod, destination, port)\n"
 	    "                            into one summary per MS (default %d)\n"
-	    "  --metrics ADDR            accepted for compatibility; not implemented yet\n"
+	    "  --metrics ADDR            serve Prometheus metrics on GET /metrics at ADDR:\n"
+	    "                            IPV4:PORT, [IPV6]:PORT or unix:/PATH (default: off)\n"
 	    "  --verbose                 log debug messages\n"
 	    "  --help                    show this help\n"
 	    "  --version                 show the version\n"
@@ -110,9 +111,18 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 	case OPT_STATE_DIR:
 		slot = &c->state_dir;
 		break;
-	case OPT_METRICS:
+	case OPT_METRICS: {
+		struct pf_metrics_addr a;
+		struct pf_error err = {};
+
+		/* A typo is a configuration error (2), not a runtime failure found later. */
+		if (pf_metrics_parse_addr(v, &a, &err) < 0) {
+			fprintf(stderr, "podfenced: %s: %s\n", what, err.msg);
+			return -EINVAL;
+		}
 		slot = &c->metrics;
 		break;
+	}
 	case OPT_FAIL_MODE:
 		if (!strcmp(v, "open"))
 			c->fail_closed = false;
@@ -390,6 +400,11 @@ static int engine_start(struct engine *e)
 	r = pf_loop_init(e);
 	if (r < 0)
 		return r;
+	/* Before the long part of start-up, so a taken address fails at once. Connections wait
+	 * in the backlog until the loop runs. */
+	r = pf_metrics_listen(e);
+	if (r < 0)
+		return r;
 	r = pf_reload(e, "start", &err);
 	if (r < 0)
 		return log_error_errno(r, "Failed to build the verdict cache: %s", err.msg);
@@ -405,9 +420,6 @@ static int engine_start(struct engine *e)
 		return r;
 	/* Adoption may have been a long time; take pending records that arrived meanwhile. */
 	pf_adopt_pending(e);
-	if (e->cfg.metrics)
-		log_warning("--metrics %s: metrics are not implemented yet; ignoring",
-			    e->cfg.metrics);
 	log_info(
 	    "podfenced %s ready: socket %s, store %s, fail mode %s, default action %s, %zu pod(s)",
 	    PACKAGE_VERSION, e->cfg.socket_path, e->cfg.db_path,
@@ -427,6 +439,7 @@ static void engine_stop(struct engine *e)
 		pf_reloader_push_events(e, batch, n);
 	pf_reloader_stop(e);
 	pf_control_close(e);
+	pf_metrics_close(e);
 	pf_pods_shutdown(e);
 	pf_pods_reap(e);
 	pf_events_free(&e->events);

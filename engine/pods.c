@@ -557,7 +557,10 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 			log_warning("Pod %s/%s: removing the ruleset: %s", p->namespace, p->name,
 				    err.msg);
 	}
-	/* Closing the queue and the netns fd lets the kernel free the namespace. */
+	/* Closing the queue and the netns fd lets the kernel free the namespace. Its counts
+	 * stay in the engine's totals, which metrics expose as counters that never go back. */
+	if (p->nfq)
+		pf_engine_add_queue_stats(&e->stats.nfq_released, p->nfq);
 	pf_nfq_close(p->nfq);
 	p->nfq = NULL;
 	if (p->rtnl_fd >= 0)

@@ -159,8 +159,11 @@ static void pod_op_free(struct pod_op *op)
 	free(op);
 }
 
-static void run_ops(struct pf_reloader *w, struct pod_op *ops)
+/* Returns how many row writes (not deletes) failed; the first one's message goes in failed. */
+static int run_ops(struct pf_reloader *w, struct pod_op *ops, struct pf_error *failed)
 {
+	int n_failed = 0;
+
 	while (ops) {
 		struct pod_op *op = ops;
 		struct pf_error err = {};
@@ -179,9 +182,14 @@ static void run_ops(struct pf_reloader *w, struct pod_op *ops)
 			log_error("Pods table: %s of %s/%s failed: %s",
 				  op->delete ? "delete" : "write", pf_strna(op->rec.namespace),
 				  pf_strna(op->rec.name), err.msg);
+			if (!op->delete && n_failed++ == 0 && failed)
+				pf_error_set(failed, EIO, "writing pod %s/%s to the store: %s",
+					     pf_strna(op->rec.namespace), pf_strna(op->rec.name),
+					     err.msg);
 		}
 		pod_op_free(op);
 	}
+	return n_failed;
 }
 
 static void add_ms(struct timespec *ts, long ms)
@@ -196,6 +204,7 @@ static void *worker(void *arg)
 {
 	struct pf_reloader *w = arg;
 	uint64_t done = w->requested; /* set before the thread started: the start-up build */
+	struct pf_error put_failed = {}; /* a pod row not written since the last build */
 	struct timespec next_poll;
 
 	add_ms(&next_poll, PF_DATA_VERSION_MS);
@@ -226,7 +235,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		/* Pod rows first: a rebuild asked for after a registration must see its row. */
-		run_ops(w, ops);
+		run_ops(w, ops, &put_failed);
 		if (n_events)
 			write_events(w, events, n_events);
 		if (stop)
@@ -244,7 +253,16 @@ static void *worker(void *arg)
 		 * build again rather than be missed. */
 		if (pf_store_data_version(w->store, &dv) == 0)
 			w->data_version = dv;
-		r = build(w->store, w->default_action, &c, &load_us, &build_us, &err);
+		/* A registration whose row did not make it (database locked past the busy
+		 * timeout, disk full) would be enforced without the policies that name it:
+		 * fail this build, so the pods waiting for it are refused, not waved through. */
+		if (put_failed.msg[0]) {
+			err = put_failed;
+			r = -EIO;
+			pf_error_clear(&put_failed);
+		} else {
+			r = build(w->store, w->default_action, &c, &load_us, &build_us, &err);
+		}
 
 		pthread_mutex_lock(&w->mu);
 		/* A result the loop has not taken yet is older: this one replaces it. */
@@ -337,7 +355,7 @@ void pf_reloader_stop(struct engine *e)
 	pf_loop_del(e, w->efd);
 	close(w->efd);
 	pf_cache_free(w->result);
-	run_ops(w, w->ops); /* anything queued after the worker's last round */
+	run_ops(w, w->ops, NULL); /* anything queued after the worker's last round */
 	pf_events_batch_free(w->events, w->n_events);
 	pf_store_close(w->store);
 	pthread_cond_destroy(&w->cv);

@@ -35,6 +35,13 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 			own = pf_addr_eq(&p->ips[i], src);
 		if (_unlikely_(!own))
 			src = &p->ips[0];
+	} else {
+		/* No address of its own known (none global yet, or a scope-host one used as
+		 * source): "::" belongs to no pod, so the default action, never another pod's
+		 * policies. */
+		static const struct pf_addr no_addr;
+
+		src = &no_addr;
 	}
 	/* The cache pointer is swapped only between epoll rounds, never during this call. */
 	pf_cache_lookup(e->cache, src, &t->dst, t->dport, &v);

@@ -44,14 +44,27 @@ int pf_ctl_call(const char *socket_path, const char *request, int timeout_ms, ch
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return pf_error_set(err, errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+	/* A unix socket's EAGAIN means the engine's listen queue is full (a burst of hooks):
+	 * nothing is in progress and poll() would not wait for room, so try again. */
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EINPROGRESS) {
+			r = wait_fd(fd, POLLOUT, deadline);
+			if (r < 0)
+				return pf_error_set(err, -r, "cannot reach the engine at %s: %s",
+						    socket_path, strerror(-r));
+			break;
+		}
+		if (errno != EAGAIN)
 			return pf_error_set(err, errno, "cannot reach the engine at %s: %s",
 					    socket_path, strerror(errno));
-		r = wait_fd(fd, POLLOUT, deadline);
-		if (r < 0)
-			return pf_error_set(err, -r, "cannot reach the engine at %s: %s", socket_path,
-					    strerror(-r));
+		if (pf_mono_ns() + 10000000ull >= deadline)
+			return pf_error_set(err, ETIMEDOUT,
+					    "cannot reach the engine at %s: its listen queue stayed "
+					    "full for %d ms",
+					    socket_path, timeout_ms);
+		usleep(10000);
 	}
 	r = wait_fd(fd, POLLOUT, deadline);
 	if (r < 0)

@@ -59,20 +59,28 @@ int pf_netns_current_id(struct pf_netns_id *id)
 
 int pf_netns_open(const char *path, int *fd, struct pf_netns_id *id, struct pf_error *err)
 {
-	_cleanup_close_ int f = -1;
+	_cleanup_close_ int f = -1, o = -1;
 	struct statfs sfs;
+	char self[64];
 	int r;
 
 	if (!path || !*path)
 		return pf_error_set(err, EINVAL, "empty netns path");
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
+	/* O_PATH first: a real open of whatever the path names (a FIFO with no writer, a
+	 * device) could block the engine's loop or have side effects. */
+	o = open(path, O_PATH | O_CLOEXEC);
+	if (o < 0)
 		return pf_error_set(err, errno, "open netns `%s`: %s", path, strerror(errno));
-	if (fstatfs(f, &sfs) < 0)
+	if (fstatfs(o, &sfs) < 0)
 		return pf_error_set(err, errno, "statfs `%s`: %s", path, strerror(errno));
 	/* A bind mount of /proc/PID/ns/net (ip netns) is nsfs too. */
 	if ((unsigned long)sfs.f_type != (unsigned long)NSFS_MAGIC)
 		return pf_error_set(err, EINVAL, "`%s` is not a namespace file", path);
+	/* The same file, now known to be nsfs, opened for real (setns and ioctl refuse O_PATH). */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", o);
+	f = open(self, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return pf_error_set(err, errno, "open netns `%s`: %s", path, strerror(errno));
 	/* nsfs also holds mnt, pid, ... namespaces: only a network one will do. */
 	r = ioctl(f, NS_GET_NSTYPE);
 	if (r < 0)

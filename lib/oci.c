@@ -12,8 +12,8 @@
 static const struct pf_doc_limits state_limits = {
 	.max_bytes = PF_OCI_MAX_STATE,
 	.max_depth = 16,
-	.max_nodes = 8192,
-	.max_string = 16 * 1024,
+	.max_nodes = 400000,
+	.max_string = PF_OCI_MAX_STATE,
 	.max_docs = 1,
 };
 
@@ -21,7 +21,7 @@ static const struct pf_doc_limits config_limits = {
 	.max_bytes = PF_OCI_MAX_CONFIG,
 	.max_depth = 64,
 	.max_nodes = 400000,
-	.max_string = 64 * 1024,
+	.max_string = PF_OCI_MAX_CONFIG, /* annotations: one value may be 256 KiB */
 	.max_docs = 1,
 };
 

@@ -11,9 +11,11 @@
 #include "doc.h"
 #include "error.h"
 
-/* Bounds on what a runtime (or anyone who can run the hook) makes us read. The state is
- * small; config.json carries seccomp profiles and can reach a few hundred KiB. */
-#define PF_OCI_MAX_STATE (256 * 1024)
+/* Bounds on what a runtime (or anyone who can run the hook) makes us read. config.json carries
+ * seccomp profiles and can reach a few hundred KiB. The state carries the pod's annotations,
+ * which Kubernetes lets reach 256 KiB (one value as large), and CRI-O adds them a second
+ * time JSON-encoded: a valid pod must never be refused for its size, so the same bound. */
+#define PF_OCI_MAX_STATE (4 * 1024 * 1024)
 #define PF_OCI_MAX_CONFIG (4 * 1024 * 1024)
 #define PF_OCI_MAX_ID 256
 #define PF_OCI_MAX_PATH 4096

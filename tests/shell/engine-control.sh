@@ -90,6 +90,13 @@ check_err '{"op":"register"}' "missing field 'netns'"
 check_err '{"op":"register","netns":"/nonexistent/ns","name":"x","container":"c"}' 'nonexistent'
 check_err '{"op":"register","netns":"/proc/self/ns/net","name":"x","container":"c"}' "host's network namespace"
 check_err '{"op":"register","netns":"/etc/passwd","name":"x","container":"c"}' 'not a namespace'
+# Neither may hang the engine: a FIFO with no writer, a device.
+mkfifo "$TMP/fifo"
+on_exit ": <>\"$TMP/fifo\"" # frees an engine stuck opening it, so a failure ends the test
+check_err "{\"op\":\"register\",\"netns\":\"$TMP/fifo\",\"name\":\"x\",\"container\":\"c\"}" 'not a namespace'
+check_err '{"op":"register","netns":"/dev/null","name":"x","container":"c"}' 'not a namespace'
+reply=$(ctl "{\"op\":\"unregister\",\"netns\":\"$TMP/fifo\",\"container\":\"c\"}" 10) || true
+echo "$reply" | grep -q '"found":false' || fail "unregister naming a FIFO: $reply"
 check_err '{"op":"register","netns":"/run/netns/x","name":"x","container":"c","pid":"12"}' "'pid' must be an integer"
 check_err '{"op":"register","netns":"/run/netns/x","name":"a\u0001b","container":"c"}' 'control character'
 check_err '{"op":"unregister"}' "missing field 'container'"
@@ -112,6 +119,26 @@ sys.exit(0 if s.recv(100) == b"" else 1)
 [ $(( $(date +%s) - t0 )) -le 10 ] || fail "idle connection closed late"
 pass "idle connection closed"
 
+# Every client slot taken (a burst of hooks): a further request waits for room (here: the
+# idle ones timing out) and is answered, neither refused nor reset.
+"$PY" -c '
+import socket, sys, time
+held = []
+for i in range(64):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    held.append(s)
+time.sleep(0.3)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+c.settimeout(15)
+c.connect(sys.argv[1])
+c.send(b"{\"op\":\"status\"}")
+r = c.recv(1 << 20).decode()
+sys.exit(0 if "\"ok\":true" in r else "reply: " + r)
+' "$SOCK" || fail "request with every client slot taken"
+ctl_ok '{"op":"status"}' || fail "daemon stopped answering after a full house"
+pass "a full house of clients delays a request, does not refuse it"
+
 # netns_dev/netns_ino guard against a pid reused by another netns: a mismatch is refused.
 mk_netns "pfc-$TID"
 read -r dev ino < <(stat -L -c '%d %i' "/run/netns/pfc-$TID")
@@ -124,6 +151,18 @@ echo "$reply" | grep -q '"new":false' || fail "same container again: $reply"
 [ "$(status_field 's["pods"][0]["containers"]')" = 1 ] || fail "a repeated registration counted twice"
 unregister c | grep -q '"released":true' || fail "unregister"
 pass "dev/ino checked; a repeated registration is idempotent"
+
+# The store refuses the pod's row (disk full, locked past the busy timeout): the registration
+# is refused, not enforced without the policies that name the pod.
+sqlite3 "$DB" "CREATE TRIGGER pf_test_full BEFORE INSERT ON pod BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;"
+reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\"}")
+echo "$reply" | grep -q '"ok":false' || fail "registration with an unwritable store: $reply"
+[ "$(status_field 's["n_pods"]')" = 0 ] || fail "a pod whose row failed stays registered"
+sqlite3 "$DB" "DROP TRIGGER pf_test_full"
+reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\"}")
+echo "$reply" | grep -q '"new":true' || fail "register once the store works again: $reply"
+unregister c | grep -q '"released":true' || fail "unregister"
+pass "a pod row the store refuses fails the registration"
 
 # The host's netns through a path: our own netns by /proc/<our pid>.
 check_err "{\"op\":\"register\",\"netns\":\"/proc/$$/ns/net\",\"name\":\"x\",\"container\":\"c\"}" "host's network namespace"

@@ -73,3 +73,14 @@ expect "$WEB" 10.99.0.1 443 ok
 expect "$LATE" 10.99.0.1 80 ok
 pass "fail mode open lets traffic through while the engine is down"
 [ "$(ip netns exec "$WEB" nft list tables | grep -c podfence)" -ge 1 ] || fail "rules removed on shutdown"
+
+# pending/ as a symlink: not followed, so what it points at is neither read nor deleted.
+mkdir -p "$TMP/elsewhere"
+printf '{"op":"status"}' >"$TMP/elsewhere/keep.json"
+rm -rf "$STATE/pending"
+ln -s "$TMP/elsewhere" "$STATE/pending"
+start_engine --fail-mode open
+sleep 2.5 # one adoption round of the running engine as well
+[ -e "$TMP/elsewhere/keep.json" ] || fail "followed a symlinked pending/ and deleted a file behind it"
+stop_engine
+pass "a symlinked pending/ is not followed"

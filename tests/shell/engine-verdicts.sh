@@ -108,6 +108,34 @@ wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE pod_name='other
 	fail "a SYN spoofing web's address from other was not judged as other: $(sql "SELECT * FROM recent_events WHERE dport=5432")"
 pass "a spoofed source address is judged as the pod that sent it"
 
+# The same from a pod with no global address at all (nothing of its own to be judged as): the
+# default action, not web's Allow.
+NOADDR=pfn-$TID
+mk_netns "$NOADDR"
+ip -n "$NOADDR" link add d0 type veth peer name d1
+ip -n "$NOADDR" link set d0 up
+ip -n "$NOADDR" link set d1 up
+ip -n "$NOADDR" route add 10.99.0.0/24 dev d0
+register "$NOADDR" shop noaddr c-noaddr-1
+ip netns exec "$NOADDR" "$PY" - <<'PY' || fail "sending the spoofed SYN"
+import socket, struct
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+src, dst = socket.inet_aton("10.1.1.2"), socket.inet_aton("10.99.0.1")
+tcp = struct.pack("!HHIIBBHHH", 40001, 80, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+tcp = tcp[:16] + struct.pack("!H", csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+s.sendto(ip + tcp, ("10.99.0.1", 0))
+PY
+wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE pod_name='noaddr' AND dport=80 AND action='Reject'" ||
+	fail "a SYN from an address-less pod spoofing web's address was not given the default action: $(sql "SELECT * FROM recent_events WHERE dport=80")"
+unregister c-noaddr-1 >/dev/null
+pass "a pod without addresses is never judged as another pod"
+
 # Events: Alert, Deny and Reject are recorded; Allow (without log) is not.
 wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE action='Alert' AND dport=8080 AND pod_name='web' AND pod_namespace='shop' AND policy_name='web-egress' AND rule_index=2" ||
 	fail "no Alert event: $(sql 'SELECT * FROM recent_events')"

@@ -119,6 +119,15 @@ assert u == {"op": "unregister", "container": sys.argv[4], "netns": "/run/netns/
 PY
 pass "engine confirms: exit 0, quiet; register and unregister requests as in ctl.h"
 
+# 5b. An engine whose listen queue is full for a while (a node starting many pods at once)
+# has not refused the container: the hook waits for room within its timeout.
+bg_start $MOCK "$TMP/backlog.sock" "$TMP/backlog.log" backlog
+wait_until 50 test -e "$TMP/backlog.sock.ready" || fail "mock engine did not start"
+hook --socket "$TMP/backlog.sock" --fail-mode closed prestart <"$TMP/state.json"
+[ $rc = 0 ] || fail "engine with a full listen queue: exit $rc $(cat "$TMP/err")"
+grep -q '"register"' "$TMP/backlog.log" || fail "full listen queue: the request never arrived"
+pass "engine with a full listen queue: the hook waits for it within its timeout"
+
 # 6. An engine that answers but refuses: the container must not start, in either mode.
 bg_start $MOCK "$TMP/no.sock" "$TMP/no.log" refuse
 wait_until 50 test -e "$TMP/no.sock.ready" || fail "mock engine did not start"

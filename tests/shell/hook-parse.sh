@@ -29,7 +29,8 @@ run prestart "$TMP/badid"
 [ $rc = 2 ] && grep -q "not a valid container id" "$TMP/err" || fail "bad id: $rc $(cat "$TMP/err")"
 pass "empty state and path-like ids refused"
 
-head -c 300000 /dev/zero | tr '\0' ' ' >"$TMP/big"
+# 10 MB: past any state a runtime writes for a valid pod.
+head -c 10000000 /dev/zero | tr '\0' ' ' >"$TMP/big"
 run prestart "$TMP/big"
 [ $rc = 2 ] && grep -q "larger than" "$TMP/err" || fail "oversized: $rc $(cat "$TMP/err")"
 pass "oversized state refused"
@@ -50,6 +51,19 @@ run prestart "$TMP/hn.json"
 [ $rc = 0 ] || fail "host network: exit $rc: $(cat "$TMP/err")"
 [ ! -e "$TMP/state/pending" ] || fail "host network left a pending record"
 pass "host-network container skipped"
+
+# A pod's annotations may reach Kubernetes' 256 KiB bound (one value as large): not "invalid".
+"${PYTHON3:-python3}" -c '
+import json, sys
+v = "x" * (256 * 1024 - 64)
+print(json.dumps({"ociVersion": "1.0.2", "id": "ba-" + sys.argv[1], "status": "creating",
+    "pid": int(sys.argv[2]), "bundle": sys.argv[3],
+    "annotations": {"kubectl.kubernetes.io/last-applied-configuration": v,
+                    "io.kubernetes.cri-o.Annotations": json.dumps({"a": v})}}))
+' "$TID" $$ "$TMP/hostnet" >"$TMP/bigann.json"
+run prestart "$TMP/bigann.json"
+[ $rc = 0 ] || fail "256 KiB of annotations: exit $rc: $(cat "$TMP/err")"
+pass "large (valid) annotations accepted"
 
 # A netns entry in config.json, but the pid is in the host's netns (e.g. a runtime that joined
 # the host's netns by path): also never enforced.

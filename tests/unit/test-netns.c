@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "netns.h"
@@ -73,6 +74,35 @@ int main(void)
 	r = pf_netns_open("/nonexistent/podfence", &fd, &tmp, &err);
 	is_int(r, -ENOENT, "a missing path is -ENOENT");
 	has_str(err.msg, "/nonexistent/podfence", "and the message names the path");
+	/* A FIFO nobody writes to: a plain open would block forever (the engine's whole loop
+	 * with it). The alarm turns such a hang into a failure. */
+	{
+		char fifo[] = "/tmp/test-netns-fifo-XXXXXX";
+		int tfd = mkstemp(fifo);
+
+		if (tfd >= 0) {
+			close(tfd);
+			unlink(fifo);
+		}
+		ok(tfd >= 0 && mkfifo(fifo, 0600) == 0, "make a FIFO");
+		alarm(10);
+		r = pf_netns_open(fifo, &fd, &tmp, &err);
+		alarm(0);
+		is_int(r, -EINVAL, "a FIFO is refused without blocking");
+		unlink(fifo);
+	}
+	r = pf_netns_open("/dev/null", &fd, &tmp, &err);
+	is_int(r, -EINVAL, "a device is refused");
+	has_str(err.msg, "not a namespace file", "and the message says why");
+	{
+		int before = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		close(before);
+		(void)pf_netns_open("/etc/hostname", &fd, &tmp, &err);
+		r = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		is_int(r, before, "no fd left open by a refused path");
+		close(r);
+	}
 
 	pid = spawn_netns();
 	if (pid < 0) {

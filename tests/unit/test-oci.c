@@ -167,6 +167,28 @@ static void test_bad_states(void)
 	ok(parse_state(big, &err) < 0, "oversized state rejected");
 	free(big);
 
+	/* Kubernetes allows 256 KiB of annotations, one value as large (a kubectl
+	 * last-applied-configuration easily passes 16 KiB), and CRI-O repeats them
+	 * JSON-encoded: such a pod must start. */
+	{
+		size_t val = 256 * 1024, o = 0;
+
+		big = malloc(2 * val + 64 * 1024);
+		o += (size_t)sprintf(big + o, "{\"id\":\"a\",\"annotations\":{\"big\":\"");
+		memset(big + o, 'v', val);
+		o += val;
+		o += (size_t)sprintf(big + o, "\",\"io.kubernetes.cri-o.Annotations\":\"");
+		memset(big + o, 'w', val);
+		o += val;
+		o += (size_t)sprintf(big + o, "\"");
+		for (int i = 0; i < 4000; i++)
+			o += (size_t)sprintf(big + o, ",\"k%d\":\"\"", i);
+		sprintf(big + o, "}}");
+		pf_error_clear(&err);
+		ok(parse_state(big, &err) == 0, "a pod with 256 KiB annotations is accepted%s%s",
+		   err.msg[0] ? ": " : "", err.msg);
+		free(big);
+	}
 	ok(parse_state("{\"id\":\"a\",\"annotations\":null}", &err) == 0, "null annotations ok");
 	ok(parse_state("{\"id\":\"x_1.2+3-4\",\"status\":\"stopped\"}", &err) == 0,
 	   "poststop state without pid or bundle ok");
@@ -281,6 +303,23 @@ static void test_config(void)
 	ok(pf_oci_config_parse(c, strlen(c), &cfg, &err) == 0 && !cfg.has_netns,
 	   "no linux section: host network");
 	pf_oci_config_done(&cfg);
+
+	/* The pod's annotations are in config.json too, one value up to 256 KiB. */
+	{
+		size_t val = 256 * 1024, o = 0;
+		char *big = malloc(val + 256);
+
+		o += (size_t)sprintf(big, "{\"annotations\":{\"big\":\"");
+		memset(big + o, 'v', val);
+		o += val;
+		sprintf(big + o, "\"},\"linux\":{\"namespaces\":[{\"type\":\"network\"}]}}");
+		pf_error_clear(&err);
+		ok(pf_oci_config_parse(big, strlen(big), &cfg, &err) == 0 && cfg.has_netns,
+		   "config.json with a 256 KiB annotation parses%s%s", err.msg[0] ? ": " : "",
+		   err.msg);
+		pf_oci_config_done(&cfg);
+		free(big);
+	}
 
 	/* poststop: no pid, the path from config.json */
 	c = "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/x\"}]}}";
