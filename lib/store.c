@@ -74,6 +74,21 @@ static int exec(struct pf_store *s, const char *sql, struct pf_error *err)
 	return rc == SQLITE_OK ? 0 : db_error(s, err, rc, sql);
 }
 
+/*
+ * Switching to WAL needs a moment of exclusive access, and sqlite answers SQLITE_BUSY there
+ * without calling the busy handler when several processes open a new database at once
+ * (podfenced and podfence-sync starting together): retry for as long as the busy timeout.
+ */
+static int exec_busy_retry(struct pf_store *s, const char *sql, struct pf_error *err)
+{
+	uint64_t deadline = pf_mono_ns() + (uint64_t)BUSY_TIMEOUT_MS * 1000000ull;
+	int r;
+
+	while ((r = exec(s, sql, err)) == -EBUSY && pf_mono_ns() < deadline)
+		usleep(10 * 1000);
+	return r;
+}
+
 /* A cached prepared statement, reset and unbound. */
 static int prep(struct pf_store *s, const char *sql, sqlite3_stmt **out, struct pf_error *err)
 {
@@ -288,7 +303,7 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 		goto fail_prefix;
 	if (!s->readonly) {
 		/* WAL: readers see the last commit, never a write in progress, never block it. */
-		r = exec(s, "PRAGMA journal_mode = WAL", err);
+		r = exec_busy_retry(s, "PRAGMA journal_mode = WAL", err);
 		if (r >= 0)
 			r = exec(s, "PRAGMA synchronous = NORMAL", err);
 		if (r < 0)
