@@ -1203,24 +1203,39 @@ static const char SQL_WORKLOAD_IP_INSERT[] =
 	"INSERT OR IGNORE INTO workload_ip (workload_id, ip) VALUES (?1, ?2)";
 static const char SQL_SEEN_WORKLOAD[] = "INSERT OR IGNORE INTO temp.seen_workload (id) VALUES (?1)";
 
-/* Does the stored IP set of workload id equal t[0..n) (both compared as sorted text)? */
-static int workload_ips_equal(struct pf_store *s, int64_t id, char (*t)[PF_ADDR_STRLEN], size_t n,
-			      struct pf_error *err)
+static const char *kind_name(enum pf_kind kind)
+{
+	return pf_kind_to_string(kind);
+}
+
+static const char SQL_WORKLOAD_PODS[] =
+	"SELECT pod_name FROM workload_pod WHERE workload_id = ?1 ORDER BY pod_name";
+static const char SQL_WORKLOAD_PODS_CLEAR[] = "DELETE FROM workload_pod WHERE workload_id = ?1";
+static const char SQL_WORKLOAD_POD_INSERT[] = "INSERT OR IGNORE INTO workload_pod (workload_id, "
+					      "pod_name, pod_namespace) VALUES (?1, ?2, ?3)";
+
+/* What a workload resolves to, one table each: its addresses, and the names of its pods. */
+struct member_set {
+	const char *sql_list;	/* ?1 workload id; values ORDER BY value */
+	const char *sql_clear;	/* ?1 workload id */
+	const char *sql_insert; /* ?1 workload id, ?2 value[, ?3 namespace] */
+	bool with_namespace;
+};
+
+static const struct member_set workload_ips = {SQL_WORKLOAD_IPS, SQL_WORKLOAD_IPS_CLEAR,
+					       SQL_WORKLOAD_IP_INSERT, false};
+static const struct member_set workload_pods = {SQL_WORKLOAD_PODS, SQL_WORKLOAD_PODS_CLEAR,
+						SQL_WORKLOAD_POD_INSERT, true};
+
+/* Does the stored set of workload id equal sorted[0..n) (sorted, unique)? 1, 0 or -errno. */
+static int member_set_equal(struct pf_store *s, const struct member_set *set, int64_t id,
+			    const char *const *sorted, size_t n, struct pf_error *err)
 {
 	_cleanup_reset_ sqlite3_stmt *st = NULL;
-	_cleanup_free_ char **sorted = NULL;
 	size_t i = 0;
 	int r, rc;
 
-	if (n) {
-		sorted = calloc(n, sizeof(*sorted));
-		if (!sorted)
-			return pf_error_set(err, ENOMEM, "out of memory");
-		for (size_t k = 0; k < n; k++)
-			sorted[k] = t[k];
-		qsort(sorted, n, sizeof(*sorted), cmp_str);
-	}
-	r = prep(s, SQL_WORKLOAD_IPS, &st, err);
+	r = prep(s, set->sql_list, &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, id);
@@ -1234,29 +1249,19 @@ static int workload_ips_equal(struct pf_store *s, int64_t id, char (*t)[PF_ADDR_
 	return i == n;
 }
 
-static const char *kind_name(enum pf_kind kind)
+/*
+ * Replace one member set of workload (k, namespace, name), creating the workload if needed,
+ * in one transaction. sorted[0..n) is sorted and unique. An unchanged set writes nothing, so
+ * the engine's data_version moves only on real changes; the workload is marked seen for a
+ * full resync either way.
+ */
+static int put_workload_set(struct pf_store *s, const char *k, const char *namespace, const char *name,
+			    const struct member_set *set, const char *const *sorted, size_t n,
+			    struct pf_error *err)
 {
-	return pf_kind_to_string(kind);
-}
-
-int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
-			  const char *name, const struct pf_addr *ips, size_t n_ips,
-			  struct pf_error *err)
-{
-	_cleanup_free_ char(*t)[PF_ADDR_STRLEN] = NULL;
-	const char *k = kind_name(kind);
 	sqlite3_stmt *st;
 	int64_t id = -1;
-	size_t n = 0;
 	int r, rc;
-
-	if (!k || !namespace || !name)
-		return pf_error_set(err, EINVAL, "store: invalid workload");
-	if (kind == PF_KIND_NAMESPACE)
-	namespace = name;
-	r = ip_texts(ips, n_ips, &t, &n);
-	if (r < 0)
-		return pf_error_set(err, -r, "out of memory");
 
 	r = op_begin(s, err);
 	if (r < 0)
@@ -1277,7 +1282,7 @@ int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *nam
 	}
 
 	if (id >= 0) {
-		r = workload_ips_equal(s, id, t, n, err);
+		r = member_set_equal(s, set, id, sorted, n, err);
 		if (r < 0)
 			goto out;
 		if (r == 0) {
@@ -1289,7 +1294,7 @@ int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *nam
 			r = step_done(s, st, err);
 			if (r < 0)
 				goto out;
-			r = prep(s, SQL_WORKLOAD_IPS_CLEAR, &st, err);
+			r = prep(s, set->sql_clear, &st, err);
 			if (r < 0)
 				goto out;
 			sqlite3_bind_int64(st, 1, id);
@@ -1313,11 +1318,13 @@ int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *nam
 		id = sqlite3_last_insert_rowid(s->db);
 	}
 	for (size_t i = 0; i < n; i++) {
-		r = prep(s, SQL_WORKLOAD_IP_INSERT, &st, err);
+		r = prep(s, set->sql_insert, &st, err);
 		if (r < 0)
 			goto out;
 		sqlite3_bind_int64(st, 1, id);
-		bind_text(st, 2, t[i]);
+		bind_text(st, 2, sorted[i]);
+		if (set->with_namespace)
+			bind_text(st, 3, namespace);
 		r = step_done(s, st, err);
 		if (r < 0)
 			goto out;
@@ -1333,32 +1340,33 @@ out:
 	return op_end(s, r < 0 ? r : 0, err);
 }
 
-static const char SQL_WORKLOAD_PODS[] =
-	"SELECT pod_name FROM workload_pod WHERE workload_id = ?1 ORDER BY pod_name";
-static const char SQL_WORKLOAD_PODS_CLEAR[] = "DELETE FROM workload_pod WHERE workload_id = ?1";
-static const char SQL_WORKLOAD_POD_INSERT[] = "INSERT OR IGNORE INTO workload_pod (workload_id, "
-					      "pod_namespace, pod_name) VALUES (?1, ?2, ?3)";
-
-/* Does the stored pod name set of workload id equal sorted[0..n) (sorted, unique)? */
-static int workload_pods_equal(struct pf_store *s, int64_t id, const char *const *sorted, size_t n,
-			       struct pf_error *err)
+int pf_store_put_workload(struct pf_store *s, enum pf_kind kind, const char *namespace,
+			  const char *name, const struct pf_addr *ips, size_t n_ips,
+			  struct pf_error *err)
 {
-	_cleanup_reset_ sqlite3_stmt *st = NULL;
-	size_t i = 0;
-	int r, rc;
+	_cleanup_free_ char(*t)[PF_ADDR_STRLEN] = NULL;
+	_cleanup_free_ const char **sorted = NULL;
+	const char *k = kind_name(kind);
+	size_t n = 0;
+	int r;
 
-	r = prep(s, SQL_WORKLOAD_PODS, &st, err);
+	if (!k || !namespace || !name)
+		return pf_error_set(err, EINVAL, "store: invalid workload");
+	if (kind == PF_KIND_NAMESPACE)
+		namespace = name;
+	r = ip_texts(ips, n_ips, &t, &n);
 	if (r < 0)
-		return r;
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (i >= n || !pf_streq(col_text(st, 0), sorted[i]))
-			return 0;
-		i++;
+		return pf_error_set(err, -r, "out of memory");
+	if (n) {
+		/* ip_texts is unique; the stored set is compared in text order. */
+		sorted = calloc(n, sizeof(*sorted));
+		if (!sorted)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			sorted[i] = t[i];
+		qsort(sorted, n, sizeof(*sorted), cmp_str);
 	}
-	if (rc != SQLITE_DONE)
-		return db_error(s, err, rc, "read workload");
-	return i == n;
+	return put_workload_set(s, k, namespace, name, &workload_ips, sorted, n, err);
 }
 
 int pf_store_put_workload_pods(struct pf_store *s, enum pf_kind kind, const char *namespace,
@@ -1367,10 +1375,7 @@ int pf_store_put_workload_pods(struct pf_store *s, enum pf_kind kind, const char
 {
 	_cleanup_free_ const char **sorted = NULL;
 	const char *k = kind_name(kind);
-	sqlite3_stmt *st;
-	int64_t id = -1;
 	size_t n = 0;
-	int r, rc;
 
 	if (!k || !namespace || !name || (n_pods && !pod_names))
 		return pf_error_set(err, EINVAL, "store: invalid workload");
@@ -1390,81 +1395,7 @@ int pf_store_put_workload_pods(struct pf_store *s, enum pf_kind kind, const char
 			if (n == 0 || strcmp(sorted[n - 1], sorted[i]) != 0)
 				sorted[n++] = sorted[i];
 	}
-
-	r = op_begin(s, err);
-	if (r < 0)
-		return r;
-	r = prep(s, SQL_WORKLOAD_FIND, &st, err);
-	if (r < 0)
-		goto out;
-	bind_text(st, 1, k);
-	bind_text(st, 2, namespace);
-	bind_text(st, 3, name);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = db_error(s, err, rc, "find workload");
-		goto out;
-	}
-
-	if (id >= 0) {
-		r = workload_pods_equal(s, id, sorted, n, err);
-		if (r < 0)
-			goto out;
-		if (r == 0) {
-			r = prep(s, SQL_WORKLOAD_TOUCH, &st, err);
-			if (r < 0)
-				goto out;
-			sqlite3_bind_int64(st, 1, id);
-			sqlite3_bind_int64(st, 2, pf_now_ms());
-			r = step_done(s, st, err);
-			if (r < 0)
-				goto out;
-			r = prep(s, SQL_WORKLOAD_PODS_CLEAR, &st, err);
-			if (r < 0)
-				goto out;
-			sqlite3_bind_int64(st, 1, id);
-			r = step_done(s, st, err);
-			if (r < 0)
-				goto out;
-		} else {
-			n = 0; /* unchanged: write nothing */
-		}
-	} else {
-		r = prep(s, SQL_WORKLOAD_INSERT, &st, err);
-		if (r < 0)
-			goto out;
-		bind_text(st, 1, k);
-		bind_text(st, 2, namespace);
-		bind_text(st, 3, name);
-		sqlite3_bind_int64(st, 4, pf_now_ms());
-		r = step_done(s, st, err);
-		if (r < 0)
-			goto out;
-		id = sqlite3_last_insert_rowid(s->db);
-	}
-	for (size_t i = 0; i < n; i++) {
-		r = prep(s, SQL_WORKLOAD_POD_INSERT, &st, err);
-		if (r < 0)
-			goto out;
-		sqlite3_bind_int64(st, 1, id);
-		bind_text(st, 2, namespace);
-		bind_text(st, 3, sorted[i]);
-		r = step_done(s, st, err);
-		if (r < 0)
-			goto out;
-	}
-	if (s->marking) {
-		r = prep(s, SQL_SEEN_WORKLOAD, &st, err);
-		if (r < 0)
-			goto out;
-		sqlite3_bind_int64(st, 1, id);
-		r = step_scratch(s, st, err);
-	}
-out:
-	return op_end(s, r < 0 ? r : 0, err);
+	return put_workload_set(s, k, namespace, name, &workload_pods, sorted, n, err);
 }
 
 static const char SQL_WORKLOAD_DELETE[] =
