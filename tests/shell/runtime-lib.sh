@@ -89,3 +89,9 @@ sys.exit(0 if any(p.get("namespace") == ns and p.get("name") == name for p in s.
 ' "$1" "$2"
 }
 engine_lacks_pod() { ! engine_has_pod "$@"; }
+
+# Mirror a policy directory into the test's store, the way a node does (podfence-sync --once).
+sync_policies() {
+	"$PODFENCE_SYNC" --policy-dir "$1" --db "$DB" --socket "$SOCK" --state-dir "$STATE" --once ||
+		fail "podfence-sync --once on $1"
+}

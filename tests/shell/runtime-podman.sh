@@ -97,8 +97,6 @@ PY
 pass "podman: prestart registers, poststop (after deletion) unregisters the same container"
 
 # --- engine up -------------------------------------------------------------------------------
-[ -x "$PODFENCED" ] || skip "podfenced not built yet: the engine half of this test cannot run"
-[ -x "$ENGINE_POLICY_LOAD" ] || [ -x "$PODFENCE_SYNC" ] || skip "neither podfence-sync nor engine-policy-load built"
 mkdir -p "$TMP/policies"
 cat >"$TMP/policies/web.yaml" <<'YAML'
 apiVersion: podfence.io/v1alpha1
@@ -114,12 +112,7 @@ spec:
     to: [{cidr: 10.99.0.1}]
     ports: [{port: 443}]
 YAML
-if [ -x "$PODFENCE_SYNC" ]; then
-	"$PODFENCE_SYNC" --policy-dir "$TMP/policies" --db "$DB" --socket "$SOCK" --state-dir "$STATE" --once ||
-		fail "podfence-sync --once"
-else
-	load_policies "$TMP/policies/web.yaml" || fail "loading policies"
-fi
+sync_policies "$TMP/policies"
 start_engine
 wait_until 50 engine_has_pod shop web || fail "the engine did not adopt $OPEN's pending record"
 out=$(podman exec "$OPEN" nc -w 3 10.99.0.1 443 </dev/null 2>&1) && fail "adopted container still reaches :443"

@@ -64,8 +64,6 @@ PY
 pass "runc: prestart registers (identity, netns dev/ino), poststop unregisters"
 
 # --- the engine comes up -----------------------------------------------------------------
-[ -x "$PODFENCED" ] || skip "podfenced not built yet: the engine half of this test cannot run"
-[ -x "$ENGINE_POLICY_LOAD" ] || [ -x "$PODFENCE_SYNC" ] || skip "neither podfence-sync nor engine-policy-load built"
 mkdir -p "$TMP/policies"
 cat >"$TMP/policies/web.yaml" <<'YAML'
 apiVersion: podfence.io/v1alpha1
@@ -84,12 +82,7 @@ spec:
     to: [{cidr: 10.99.0.1}]
     ports: [{port: 9000}]
 YAML
-if [ -x "$PODFENCE_SYNC" ]; then
-	"$PODFENCE_SYNC" --policy-dir "$TMP/policies" --db "$DB" --socket "$SOCK" --state-dir "$STATE" --once ||
-		fail "podfence-sync --once"
-else
-	load_policies "$TMP/policies/web.yaml" || fail "loading policies"
-fi
+sync_policies "$TMP/policies"
 start_engine
 wait_until 50 engine_has_pod shop web || fail "the engine did not adopt the pending record of $OPEN"
 [ ! -e "$STATE/pending/$OPEN.json" ] || fail "pending record not consumed"
