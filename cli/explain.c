@@ -4,7 +4,27 @@
 #include <yajl/yajl_gen.h>
 
 #include "cache.h"
+#include "ctl.h"
+#include "doc.h"
 #include "query.h"
+
+/* The running engine's default action, when it answers within a moment: that is what the
+ * connection really gets, whatever the configuration file says. */
+static int engine_default_action(const struct pf_cli *cli)
+{
+	_cleanup_free_ char *reply = NULL;
+	struct pf_node *n = NULL;
+	const char *a;
+	int r = -ENOENT;
+
+	if (pf_ctl_call(cli->socket, "{\"op\":\"status\"}", 500, &reply, NULL) < 0)
+		return -ENOENT;
+	if (pf_json_parse(reply, strlen(reply), NULL, &n, NULL) == 0 &&
+	    (a = pf_node_str(n, "default_action")))
+		r = pf_action_from_string(a);
+	pf_node_free(n);
+	return r;
+}
 
 static int find_pod_ips(sqlite3 *db, const char *pod, struct pf_addr **ips, size_t *n)
 {
@@ -81,7 +101,7 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		{"default-action", required_argument, NULL, 'd'},
 		{},
 	};
-	const char *from = NULL, *to = NULL, *def = pf_config_get(cli->config, "default_action");
+	const char *from = NULL, *to = NULL, *def = NULL;
 	_cleanup_free_ struct pf_addr *src = NULL;
 	struct pf_ruleset *rs = NULL;
 	struct pf_cache *cache = NULL;
@@ -118,7 +138,13 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		fprintf(stderr, "Usage: podfencectl explain --from NAMESPACE/POD|IP --to IP --port N\n");
 		return 2;
 	}
-	action = def ? pf_action_from_string(def) : PF_ACTION_ALLOW;
+	/* --default-action, else the running engine's, else the configuration's, else Allow. */
+	if (def)
+		action = pf_action_from_string(def);
+	else if ((action = engine_default_action(cli)) < 0) {
+		def = pf_config_get(cli->config, "default_action");
+		action = def ? pf_action_from_string(def) : PF_ACTION_ALLOW;
+	}
 	if (action < 0) {
 		fprintf(stderr, "podfencectl explain: default action must be Allow, Deny, Reject or Alert, not '%s'\n", def);
 		return 2;

@@ -147,4 +147,12 @@ pass "Deny and Reject left events"
 [ "$(sql "SELECT count(*) FROM recent_events WHERE pod_name='other' AND action='Reject' AND policy_name IS NULL")" -ge 1 ] ||
 	fail "default-action event for the untargeted pod: $(sql "SELECT * FROM recent_events WHERE pod_name='other'")"
 pass "default action events carry no policy"
+
+# podfencectl explain answers with the running engine's default action (Reject here), not the
+# configuration's (none: Allow), and names the rule that decides otherwise.
+out=$($PODFENCECTL --config /dev/null --db "$DB" --socket "$SOCK" explain --from shop/other --to 10.99.0.1 --port 80)
+echo "$out" | grep -q ': Reject$' || fail "explain for an untargeted pod: $out"
+out=$($PODFENCECTL --config /dev/null --db "$DB" --socket "$SOCK" explain --from shop/web --to 10.99.0.1 --port 443)
+echo "$out" | grep -q 'policy shop/web-egress (rule 1: Reject' || fail "explain for web:443: $out"
+pass "podfencectl explain agrees with the engine"
 engine_finish
