@@ -1048,28 +1048,46 @@ static const char SQL_POLICY_DELETE[] = "DELETE FROM policy WHERE namespace = ?1
 static const char SQL_SOURCE_ERROR_DELETE_NAME[] =
 	"DELETE FROM source_error WHERE namespace = ?1 AND name = ?2";
 
+/* Run each of n statements with ?1 = a and ?2 = b, inside the caller's operation. */
+static int exec_each(struct pf_store *s, const char *const *sqls, size_t n, const char *a,
+		     const char *b, struct pf_error *err)
+{
+	sqlite3_stmt *st;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		r = prep(s, sqls[i], &st, err);
+		if (r < 0)
+			break;
+		bind_text(st, 1, a);
+		bind_text(st, 2, b);
+		r = step_done(s, st, err);
+	}
+	return r;
+}
+
 int pf_store_delete_policy(struct pf_store *s, const char *namespace, const char *name,
 			   struct pf_error *err)
 {
-	const char *sqls[] = { SQL_POLICY_DELETE, SQL_SOURCE_ERROR_DELETE_NAME };
-	sqlite3_stmt *st;
+	static const char *const sqls[] = { SQL_POLICY_DELETE, SQL_SOURCE_ERROR_DELETE_NAME };
 	int r;
 
 	r = op_begin(s, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; r >= 0 && i < PF_ARRAY_SIZE(sqls); i++) {
-		r = prep(s, sqls[i], &st, err);
-		if (r < 0)
-			break;
-		bind_text(st, 1, namespace);
-		bind_text(st, 2, name);
-		r = step_done(s, st, err);
-	}
+	r = exec_each(s, sqls, PF_ARRAY_SIZE(sqls), namespace, name, err);
 	return op_end(s, r, err);
 }
 
 static const char SQL_SOURCE_DELETE[] = "DELETE FROM policy WHERE source = ?1";
+
+/* Every policy and error row of source, inside the caller's operation. */
+static int clear_source(struct pf_store *s, const char *source, struct pf_error *err)
+{
+	int r = exec_source(s, SQL_SOURCE_DELETE, source, err);
+
+	return r < 0 ? r : exec_source(s, SQL_SOURCE_ERRORS_CLEAR, source, err);
+}
 
 int pf_store_delete_source(struct pf_store *s, const char *source, struct pf_error *err)
 {
@@ -1077,9 +1095,7 @@ int pf_store_delete_source(struct pf_store *s, const char *source, struct pf_err
 
 	if (r < 0)
 		return r;
-	r = exec_source(s, SQL_SOURCE_DELETE, source, err);
-	if (r >= 0)
-		r = exec_source(s, SQL_SOURCE_ERRORS_CLEAR, source, err);
+	r = clear_source(s, source, err);
 	return op_end(s, r, err);
 }
 
@@ -1090,8 +1106,7 @@ static const char SQL_SOURCE_ERRORS_RENAME[] =
 int pf_store_rename_source(struct pf_store *s, const char *from, const char *to,
 			   struct pf_error *err)
 {
-	const char *sqls[] = { SQL_SOURCE_RENAME, SQL_SOURCE_ERRORS_RENAME };
-	sqlite3_stmt *st;
+	static const char *const sqls[] = { SQL_SOURCE_RENAME, SQL_SOURCE_ERRORS_RENAME };
 	int r;
 
 	if (pf_streq(from, to))
@@ -1099,17 +1114,9 @@ int pf_store_rename_source(struct pf_store *s, const char *from, const char *to,
 	r = op_begin(s, err);
 	if (r < 0)
 		return r;
-	r = exec_source(s, SQL_SOURCE_DELETE, to, err);
+	r = clear_source(s, to, err);
 	if (r >= 0)
-		r = exec_source(s, SQL_SOURCE_ERRORS_CLEAR, to, err);
-	for (size_t i = 0; r >= 0 && i < PF_ARRAY_SIZE(sqls); i++) {
-		r = prep(s, sqls[i], &st, err);
-		if (r < 0)
-			break;
-		bind_text(st, 1, from);
-		bind_text(st, 2, to);
-		r = step_done(s, st, err);
-	}
+		r = exec_each(s, sqls, PF_ARRAY_SIZE(sqls), from, to, err);
 	return op_end(s, r, err);
 }
 
