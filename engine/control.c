@@ -202,6 +202,32 @@ static int get_int(const struct pf_node *req, const char *key, int64_t min, int6
 	return 0;
 }
 
+/* "caps": the capabilities of the container's config that reach around the fence, as the
+ * hook read them (names as in config.json; others are ignored, so a newer hook can say more). */
+static int get_caps(const struct pf_node *req, unsigned *caps, struct pf_error *err)
+{
+	const struct pf_node *n = pf_node_get(req, "caps");
+
+	*caps = 0;
+	if (!n || n->type == PF_NODE_NULL)
+		return 0;
+	if (n->type != PF_NODE_SEQ)
+		return pf_error_set(err, EINVAL, "field 'caps' must be an array of strings");
+	if (n->n > 64)
+		return pf_error_set(err, E2BIG, "field 'caps' has more than 64 entries");
+	for (size_t i = 0; i < n->n; i++) {
+		const struct pf_node *c = n->items[i];
+
+		if (c->type != PF_NODE_STRING || !c->str)
+			return pf_error_set(err, EINVAL, "field 'caps' must be an array of strings");
+		if (!strcmp(c->str, "CAP_NET_ADMIN"))
+			*caps |= PF_CAP_NET_ADMIN;
+		else if (!strcmp(c->str, "CAP_NET_RAW"))
+			*caps |= PF_CAP_NET_RAW;
+	}
+	return 0;
+}
+
 static void jw_pod(struct pf_jw *w, const struct pf_pod *p, bool details)
 {
 	char a[PF_ADDR_STRLEN];
@@ -237,6 +263,8 @@ static void jw_pod(struct pf_jw *w, const struct pf_pod *p, bool details)
 	}
 	pf_jw_key(w, "state");
 	pf_jw_str(w, p->active ? "enforced" : "pending");
+	pf_jw_key(w, "privileged");
+	pf_jw_bool(w, p->privileged);
 	pf_jw_key(w, "verdicts");
 	pf_jw_u64(w, p->n_verdicts);
 	pf_jw_close(w, '}');
@@ -276,7 +304,8 @@ static int do_register(struct engine *e, const struct pf_node *req, char **reply
 	    (k = get_str(req, "kind", 16, false, &r.kind, err)) < 0 ||
 	    (k = get_int(req, "pid", 1, INT_MAX, &has_pid, &pid, err)) < 0 ||
 	    (k = get_int(req, "netns_dev", 0, INT64_MAX, &has_dev, &dev, err)) < 0 ||
-	    (k = get_int(req, "netns_ino", 0, INT64_MAX, &has_ino, &ino, err)) < 0)
+	    (k = get_int(req, "netns_ino", 0, INT64_MAX, &has_ino, &ino, err)) < 0 ||
+	    (k = get_caps(req, &r.caps, err)) < 0)
 		return k;
 	if (has_dev != has_ino)
 		return pf_error_set(err, EINVAL, "netns_dev and netns_ino go together");
@@ -388,9 +417,11 @@ void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
 	pf_reloader_event_stats(e, &written, &dropped);
 	if (e->cache)
 		pf_cache_get_stats(e->cache, &out->cache);
-	for (struct pf_pod *p = e->pods; p; p = p->next)
+	for (struct pf_pod *p = e->pods; p; p = p->next) {
 		if (p->nfq)
 			pf_engine_add_queue_stats(sum, p->nfq);
+		out->n_privileged_pods += !p->dead && p->privileged;
+	}
 	out->events_recorded = e->events.recorded;
 	out->events_suppressed = e->events.suppressed;
 	out->events_written = written;
@@ -478,6 +509,26 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_u64(&w, n.events_dropped);
 	pf_jw_key(&w, "pending");
 	pf_jw_u64(&w, n.events_pending);
+	pf_jw_close(&w, '}');
+	pf_jw_key(&w, "ruleset");
+	pf_jw_open(&w, '{');
+	pf_jw_key(&w, "restored");
+	pf_jw_u64(&w, n.stats.ruleset_restored);
+	pf_jw_key(&w, "restore_failures");
+	pf_jw_u64(&w, n.stats.ruleset_restore_failures);
+	pf_jw_key(&w, "foreign_tables");
+	pf_jw_u64(&w, n.stats.ruleset_foreign);
+	pf_jw_close(&w, '}');
+	pf_jw_key(&w, "privileged_pods");
+	pf_jw_open(&w, '{');
+	pf_jw_key(&w, "mode");
+	pf_jw_str(&w, e->cfg.refuse_privileged ? "refuse" : "warn");
+	pf_jw_key(&w, "current");
+	pf_jw_u64(&w, n.n_privileged_pods);
+	pf_jw_key(&w, "containers");
+	pf_jw_u64(&w, n.stats.privileged_containers);
+	pf_jw_key(&w, "refused");
+	pf_jw_u64(&w, n.stats.privileged_refused);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "n_pods");
 	pf_jw_u64(&w, n.n_pods);

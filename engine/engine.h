@@ -52,6 +52,7 @@ enum pf_watch_type {
 	PF_WATCH_CLIENT,
 	PF_WATCH_NFQ,
 	PF_WATCH_RTNL,
+	PF_WATCH_NFT,
 	PF_WATCH_PIDFD,
 	PF_WATCH_RELOAD,
 	PF_WATCH_METRICS_LISTEN,
@@ -99,6 +100,18 @@ struct pf_pod {
 	struct pf_watch nfq_watch;
 	int rtnl_fd; /* address changes inside the netns */
 	struct pf_watch rtnl_watch;
+
+	/* The ruleset watch: nftables notifications inside the netns. */
+	int nft_fd;
+	struct pf_watch nft_watch;
+	struct pf_nft_gen nft_gen;   /* the generation being read */
+	uint32_t own_portids[4];     /* our batches whose NEWGEN is still to be read, oldest first */
+	size_t n_own;
+	bool nft_dirty;		     /* someone else changed our table: restore */
+	struct pf_nft_chain_ref nft_extra[PF_NFT_MAX_EXTRA_CHAINS]; /* chains they added to it */
+	size_t n_nft_extra;
+	int64_t restore_event_ms, foreign_event_ms, restore_fail_event_ms; /* rate limits */
+	bool privileged;	     /* a container with CAP_NET_ADMIN or CAP_NET_RAW */
 
 	uint64_t n_verdicts;
 	bool active;	      /* ruleset installed, queue in the loop */
@@ -160,6 +173,7 @@ struct pf_engine_config {
 	uint32_t event_window_ms;
 	char *metrics;
 	int log_level;
+	bool refuse_privileged; /* privileged_pods = refuse (default warn) */
 };
 
 struct pf_engine_stats {
@@ -169,6 +183,11 @@ struct pf_engine_stats {
 	struct pf_nfq_stats nfq_released; /* queues of released pods, so totals never go back */
 	int64_t last_reload_ms;
 	uint64_t last_reload_us; /* how long the last rebuild took */
+	uint64_t ruleset_restored;	   /* a pod's ruleset changed by someone else, put back */
+	uint64_t ruleset_restore_failures; /* restores that failed (retried every tick) */
+	uint64_t ruleset_foreign;	   /* tables of someone else's added in a pod netns */
+	uint64_t privileged_containers;	   /* registered with CAP_NET_ADMIN or CAP_NET_RAW */
+	uint64_t privileged_refused;	   /* refused for it (privileged_pods = refuse) */
 };
 
 struct engine {
@@ -250,7 +269,12 @@ struct pf_register_req {
 	const char *container;
 	const char *kind;
 	bool adopting; /* re-adoption at start: do not rebuild the cache per pod */
+	unsigned caps; /* PF_CAP_* the container's config grants */
 };
+
+/* Capabilities that reach around the fence (register request field "caps"). */
+#define PF_CAP_NET_ADMIN (1u << 0) /* can change the pod's ruleset */
+#define PF_CAP_NET_RAW (1u << 1)   /* can send packets netfilter's output hook never sees */
 
 /* Register a container. *wait_gen: 0 when the pod is enforced on return, else the cache
  * generation after which it will be (pf_pods_cache_ready). */
@@ -264,6 +288,10 @@ int pf_pods_unregister(struct engine *e, const char *container, const char *netn
 		       bool *released, struct pf_error *err);
 void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why);
 void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p);
+/* nftables notifications in a pod's netns: restore our ruleset when someone else changed it. */
+void pf_pods_nft_event(struct engine *e, struct pf_pod *p);
+/* Every tick: retry restores that failed. */
+void pf_pods_nft_retry(struct engine *e);
 void pf_pods_pid_exit(struct engine *e, struct pf_container *c);
 void pf_pods_check_liveness(struct engine *e);
 /* Free pods released during this loop round. */
@@ -339,6 +367,7 @@ struct pf_engine_counters {
 	uint64_t events_recorded, events_suppressed, events_written, events_dropped;
 	size_t events_pending;
 	size_t n_pods;
+	size_t n_privileged_pods;
 };
 void pf_engine_counters(struct engine *e, struct pf_engine_counters *out);
 /* Add a queue's counts to sum (live queues here, released ones into stats.nfq_released). */

@@ -112,6 +112,7 @@ static void on_tick(struct engine *e)
 		 * rather than at the next start. */
 		pf_adopt_pending(e);
 	}
+	pf_pods_nft_retry(e);
 	pf_control_expire(e, false);
 	pf_metrics_expire(e);
 }
@@ -176,6 +177,13 @@ int pf_loop_run(struct engine *e)
 
 				if (!p->dead)
 					pf_pods_rtnl_event(e, p);
+				break;
+			}
+			case PF_WATCH_NFT: {
+				struct pf_pod *p = w->owner;
+
+				if (!p->dead)
+					pf_pods_nft_event(e, p);
 				break;
 			}
 			case PF_WATCH_RELOAD:

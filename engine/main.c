@@ -38,6 +38,9 @@ static void usage(FILE *f)
 	    "                            into one summary per MS (default %d)\n"
 	    "  --metrics ADDR            serve Prometheus metrics on GET /metrics at ADDR:\n"
 	    "                            IPV4:PORT, [IPV6]:PORT or unix:/PATH (default: off)\n"
+	    "  --privileged-pods warn|refuse  containers whose config grants CAP_NET_ADMIN or\n"
+	    "                            CAP_NET_RAW: warn (default: event, metric, log) or\n"
+	    "                            refuse their registration\n"
 	    "  --verbose                 log debug messages\n"
 	    "  --help                    show this help\n"
 	    "  --version                 show the version\n"
@@ -60,6 +63,7 @@ enum {
 	OPT_PRIORITY,
 	OPT_EVENT_WINDOW,
 	OPT_METRICS,
+	OPT_PRIVILEGED_PODS,
 	OPT_VERBOSE,
 	OPT_HELP,
 	OPT_VERSION,
@@ -77,6 +81,7 @@ static const struct option options[] = {
     {"priority", required_argument, NULL, OPT_PRIORITY},
     {"event-window", required_argument, NULL, OPT_EVENT_WINDOW},
     {"metrics", required_argument, NULL, OPT_METRICS},
+    {"privileged-pods", required_argument, NULL, OPT_PRIVILEGED_PODS},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -128,6 +133,14 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 			c->fail_closed = false;
 		else if (!strcmp(v, "closed"))
 			c->fail_closed = true;
+		else
+			goto bad;
+		return 0;
+	case OPT_PRIVILEGED_PODS:
+		if (!strcmp(v, "warn"))
+			c->refuse_privileged = false;
+		else if (!strcmp(v, "refuse"))
+			c->refuse_privileged = true;
 		else
 			goto bad;
 		return 0;

@@ -222,6 +222,24 @@ int pf_metrics_render(struct engine *e, char **out, size_t *len)
 	counter(&t, "nfqueue_overruns_total",
 		"Queue receive overruns (ENOBUFS): the kernel could not hand packets to us.",
 		n.queues.enobufs);
+	counter(&t, "ruleset_restored_total",
+		"Pod rulesets changed or deleted by someone else and put back.",
+		n.stats.ruleset_restored);
+	counter(&t, "ruleset_restore_failures_total",
+		"Attempts to put a changed pod ruleset back that failed (retried every 100 ms).",
+		n.stats.ruleset_restore_failures);
+	counter(&t, "ruleset_foreign_total",
+		"Tables of someone else's added inside an enforced pod's netns.",
+		n.stats.ruleset_foreign);
+	gauge(&t, "privileged_pods",
+	      "Registered pods with a container granted CAP_NET_ADMIN or CAP_NET_RAW.",
+	      n.n_privileged_pods);
+	counter(&t, "privileged_containers_total",
+		"Containers registered with CAP_NET_ADMIN or CAP_NET_RAW (privileged_pods = warn).",
+		n.stats.privileged_containers);
+	counter(&t, "privileged_refused_total",
+		"Containers refused for CAP_NET_ADMIN or CAP_NET_RAW (privileged_pods = refuse).",
+		n.stats.privileged_refused);
 	head(&t, "engine_start_time_seconds", "gauge",
 	     "When the engine started, in seconds since the Unix epoch.");
 	put(&t, "podfence_engine_start_time_seconds %" PRId64 ".%03" PRId64 "\n",

@@ -231,6 +231,181 @@ int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct 
 	return pf_store_delete_pod(e->store, id->dev, id->ino, err);
 }
 
+/* ---- privileged containers ------------------------------------------------------------ */
+
+static const char *caps_string(unsigned caps)
+{
+	if ((caps & PF_CAP_NET_ADMIN) && (caps & PF_CAP_NET_RAW))
+		return "CAP_NET_ADMIN and CAP_NET_RAW";
+	return caps & PF_CAP_NET_ADMIN ? "CAP_NET_ADMIN" : "CAP_NET_RAW";
+}
+
+/* privileged_pods = refuse: such a container is never registered (its hook fails). */
+static int check_privileged(struct engine *e, const struct pf_register_req *req,
+			    struct pf_error *err)
+{
+	if (!req->caps || !e->cfg.refuse_privileged)
+		return 0;
+	e->stats.privileged_refused++;
+	log_warning("Refused container %s (%s/%s): its capabilities include %s",
+		    req->container, req->namespace, req->name, caps_string(req->caps));
+	return pf_error_set(err, EPERM,
+			    "container %s (%s/%s) has %s in its capabilities (config.json "
+			    "process.capabilities), with which it can change or get around its "
+			    "fence; refused because privileged_pods is refuse",
+			    req->container, req->namespace, req->name, caps_string(req->caps));
+}
+
+/* privileged_pods = warn: enforce it as well as we can, and say so. */
+static void note_privileged(struct engine *e, struct pf_pod *p, const struct pf_register_req *req)
+{
+	if (!req->caps)
+		return;
+	p->privileged = true;
+	e->stats.privileged_containers++;
+	log_warning("Container %s of pod %s/%s has %s: %s",
+		    req->container, p->namespace, p->name, caps_string(req->caps),
+		    req->caps & PF_CAP_NET_RAW
+			? "it can send raw packets that netfilter never sees (not enforced)"
+			: "it can change its ruleset (podfenced restores it)");
+	pf_events_note(&e->events, p, "privileged", NULL, NULL, 0, PF_ACTION_ALERT, pf_now_ms());
+}
+
+/* ---- the ruleset watch ------------------------------------------------------------------ */
+
+#define RESTORE_EVENT_MS 10000 /* at most one event per pod and kind in this window */
+#define NFT_READS_PER_ROUND 64 /* datagrams read per pod and loop round */
+
+/* A batch of ours applied in the pod's netns: its NEWGEN is still to come. */
+static void own_portid(struct pf_pod *p, uint32_t portid)
+{
+	if (p->n_own == PF_ARRAY_SIZE(p->own_portids)) {
+		memmove(&p->own_portids[0], &p->own_portids[1],
+			(p->n_own - 1) * sizeof(p->own_portids[0]));
+		p->n_own--;
+	}
+	p->own_portids[p->n_own++] = portid;
+}
+
+static bool take_own(struct pf_pod *p, uint32_t portid)
+{
+	for (size_t i = 0; i < p->n_own; i++) {
+		if (p->own_portids[i] != portid)
+			continue;
+		/* In order: those before it were lost (ENOBUFS) and will not come. */
+		memmove(&p->own_portids[0], &p->own_portids[i + 1],
+			(p->n_own - i - 1) * sizeof(p->own_portids[0]));
+		p->n_own -= i + 1;
+		return true;
+	}
+	return false;
+}
+
+static bool rate_ok(int64_t *last, int64_t now)
+{
+	if (*last && now - *last < RESTORE_EVENT_MS)
+		return false;
+	*last = now;
+	return true;
+}
+
+static void gen_done(void *data, uint32_t portid, const struct pf_nft_gen *g)
+{
+	struct pf_pod *p = data;
+	struct engine *e = p->engine;
+	int64_t now;
+
+	/* A port id is unique in the netns while its socket lives, and ours lived until the
+	 * kernel had queued this; one the pod binds later is not on the list any more. */
+	if (take_own(p, portid))
+		return;
+	if (g->touched) {
+		p->nft_dirty = true;
+		for (size_t i = 0; i < g->n_chains && p->n_nft_extra < PF_NFT_MAX_EXTRA_CHAINS; i++)
+			p->nft_extra[p->n_nft_extra++] = g->chains[i];
+	}
+	if (g->foreign_table) {
+		e->stats.ruleset_foreign++;
+		now = pf_now_ms();
+		if (rate_ok(&p->foreign_event_ms, now)) {
+			log_warning("Pod %s/%s: a table '%s' (family %d) was added in its netns by "
+				    "someone else (port id %" PRIu32 "); it may see packets before "
+				    "podfence does",
+				    p->namespace, p->name, g->foreign_name, g->foreign_family,
+				    portid);
+			pf_events_note(&e->events, p, "ruleset-foreign", NULL, NULL, 0,
+				       PF_ACTION_ALERT, now);
+		}
+	}
+}
+
+static void restore(struct engine *e, struct pf_pod *p)
+{
+	struct pf_error err = {};
+	uint32_t portid = 0;
+	int saved = -1, r;
+	int64_t now = pf_now_ms();
+
+	r = pf_netns_enter(p->netns_fd, &saved);
+	if (r < 0) {
+		pf_error_set(&err, -r, "cannot enter the netns: %s", strerror(-r));
+	} else {
+		r = pf_nft_restore(&e->nft, p->nft_extra, p->n_nft_extra, &portid, &err);
+		pf_netns_leave(&saved);
+	}
+	if (r < 0) {
+		/* Stays dirty: retried every tick. */
+		e->stats.ruleset_restore_failures++;
+		if (rate_ok(&p->restore_fail_event_ms, now)) {
+			log_error("Pod %s/%s: its ruleset was changed and cannot be restored: %s",
+				  p->namespace, p->name, err.msg);
+			pf_events_note(&e->events, p, "ruleset-restore-failed", NULL, NULL, 0,
+				       PF_ACTION_ALERT, now);
+		}
+		return;
+	}
+	own_portid(p, portid);
+	p->nft_dirty = false;
+	p->n_nft_extra = 0;
+	e->stats.ruleset_restored++;
+	/* Restored every time; told once per window (a pod flipping rules in a loop must not
+	 * flood the log and the event table). */
+	if (rate_ok(&p->restore_event_ms, now)) {
+		log_warning("Pod %s/%s: its ruleset was changed by someone else; restored",
+			    p->namespace, p->name);
+		pf_events_note(&e->events, p, "ruleset-restored", NULL, NULL, 0, PF_ACTION_ALERT,
+			       now);
+	}
+}
+
+void pf_pods_nft_event(struct engine *e, struct pf_pod *p)
+{
+	int r;
+
+	if (p->dead || !p->active || p->nft_fd < 0)
+		return;
+	/* Bounded per round: a pod committing in a loop gets one restore per round, not the
+	 * loop; what is left is read next round (the fd stays readable). */
+	r = pf_nft_monitor_read(p->nft_fd, &e->nft, &p->nft_gen, NFT_READS_PER_ROUND, gen_done, p);
+	if (r == -ENOBUFS) {
+		/* Lost notifications: we cannot tell what changed, so put it all back. */
+		memset(&p->nft_gen, 0, sizeof(p->nft_gen));
+		p->n_own = 0;
+		p->nft_dirty = true;
+	} else if (r < 0 && r != -EAGAIN) {
+		log_debug_errno(r, "Pod %s/%s: nftables notifications: %m", p->namespace, p->name);
+	}
+	if (p->nft_dirty)
+		restore(e, p);
+}
+
+void pf_pods_nft_retry(struct engine *e)
+{
+	for (struct pf_pod *p = e->pods; p; p = p->next)
+		if (!p->dead && p->active && p->nft_dirty)
+			restore(e, p);
+}
+
 /* ---- pods --------------------------------------------------------------------------- */
 
 static void pod_free(struct pf_pod *p)
@@ -247,6 +422,8 @@ static void pod_free(struct pf_pod *p)
 	pf_nfq_close(p->nfq);
 	if (p->rtnl_fd >= 0)
 		close(p->rtnl_fd);
+	if (p->nft_fd >= 0)
+		close(p->nft_fd);
 	if (p->netns_fd >= 0)
 		close(p->netns_fd);
 	free(p->netns_path);
@@ -297,6 +474,10 @@ static int epoll_add_pod(struct engine *e, struct pf_pod *p)
 	r = pf_loop_add(e, p->rtnl_fd, EPOLLIN, &p->rtnl_watch);
 	if (r < 0)
 		return r;
+	p->nft_watch = (struct pf_watch){PF_WATCH_NFT, p};
+	r = pf_loop_add(e, p->nft_fd, EPOLLIN, &p->nft_watch);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < p->n_containers; i++) {
 		struct pf_container *c = p->containers[i];
 
@@ -315,6 +496,7 @@ static void epoll_del_pod(struct engine *e, struct pf_pod *p)
 	if (p->nfq)
 		pf_loop_del(e, pf_nfq_fd(p->nfq));
 	pf_loop_del(e, p->rtnl_fd);
+	pf_loop_del(e, p->nft_fd);
 	for (size_t i = 0; i < p->n_containers; i++)
 		pf_loop_del(e, p->containers[i]->pidfd);
 }
@@ -368,16 +550,27 @@ struct pf_pod *pf_pods_find(struct engine *e, const struct pf_netns_id *id)
 static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 {
 	char ipbuf[512];
+	uint32_t portid = 0;
 	int saved = -1, r;
 
 	r = pf_netns_enter(p->netns_fd, &saved);
 	if (r < 0)
 		return pf_error_set(err, -r, "cannot enter netns %s: %s", p->netns_path,
 				    strerror(-r));
-	r = pf_nft_install(&e->nft, err);
+	/* The watch first, so no change after our install goes unseen. */
+	if (p->nft_fd < 0) {
+		r = pf_nft_monitor_open(&p->nft_fd);
+		if (r < 0) {
+			pf_netns_leave(&saved);
+			return pf_error_set(err, -r, "netns %s: nftables notifications: %s",
+					    p->netns_path, strerror(-r));
+		}
+	}
+	r = pf_nft_install_as(&e->nft, &portid, err);
 	pf_netns_leave(&saved);
 	if (r < 0)
 		return pf_error_prefix(err, "netns %s: installing the ruleset", p->netns_path);
+	own_portid(p, portid);
 	r = epoll_add_pod(e, p);
 	if (r < 0) {
 		epoll_del_pod(e, p);
@@ -420,12 +613,16 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 				    "%s is the host's network namespace; it is never enforced",
 				    req->netns_path);
 	pid = req->pid ? req->pid : pf_pid_from_netns_path(req->netns_path);
+	r = check_privileged(e, req, err);
+	if (r < 0)
+		return r;
 
 	p = find_pod(e, &id);
 	if (p) {
 		r = add_container_to(e, p, req, pid, err);
 		if (r < 0)
 			return r;
+		note_privileged(e, p, req);
 		/* A pod still waiting for its cache: this container waits with it. */
 		*wait_gen = p->active ? 0 : p->pending_gen;
 		*out = p;
@@ -442,6 +639,7 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	p->id = id;
 	p->netns_fd = PF_TAKE_FD(fd);
 	p->rtnl_fd = -1;
+	p->nft_fd = -1;
 	p->registered_at_ms = pf_now_ms();
 	p->netns_path = strdup(req->netns_path);
 	p->namespace = strdup(req->namespace);
@@ -497,6 +695,7 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	e->pods = p;
 	e->n_pods++;
 	*out = p;
+	note_privileged(e, p, req);
 	gen = req->adopting ? 0 : pf_reload_request(e, "register");
 	if (gen > e->cache_generation) {
 		p->pending_gen = gen;
@@ -566,6 +765,9 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 	if (p->rtnl_fd >= 0)
 		close(p->rtnl_fd);
 	p->rtnl_fd = -1;
+	if (p->nft_fd >= 0)
+		close(p->nft_fd);
+	p->nft_fd = -1;
 	close(p->netns_fd);
 	p->netns_fd = -1;
 	while (p->n_containers)

@@ -463,7 +463,7 @@ static void mnl_closep(struct mnl_socket **nl)
 
 /* Send a batch and collect one answer per acked message. Returns 0, or the first error the
  * kernel reported (the kernel then aborted the whole batch). */
-static int batch_talk(const struct batch *b, int *failed_type)
+static int batch_talk(const struct batch *b, int *failed_type, uint32_t *portid_out)
 {
 	_cleanup_(mnl_closep) struct mnl_socket *nl = NULL;
 	_cleanup_free_ char *rbuf = NULL;
@@ -486,6 +486,8 @@ static int batch_talk(const struct batch *b, int *failed_type)
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return -errno;
 	portid = mnl_socket_get_portid(nl);
+	if (portid_out)
+		*portid_out = portid;
 	if (mnl_socket_sendto(nl, b->buf, b->used) < 0)
 		return -errno;
 
@@ -538,14 +540,14 @@ static const char *msg_name(int type)
 	}
 }
 
-static int run(struct batch *b, const char *what, struct pf_error *err)
+static int run(struct batch *b, const char *what, uint32_t *portid, struct pf_error *err)
 {
 	int type, r;
 
 	if (b->err)
 		return pf_error_set(err, -b->err, "%s: building the netlink batch: %s", what,
 				    strerror(-b->err));
-	r = batch_talk(b, &type);
+	r = batch_talk(b, &type, portid);
 	if (r < 0)
 		return pf_error_set(err, -r, "%s: %s: %s", what, msg_name(type), strerror(-r));
 	return 0;
@@ -579,6 +581,11 @@ static void batch_freep(struct batch **b)
 
 int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err)
 {
+	return pf_nft_install_as(cfg, NULL, err);
+}
+
+int pf_nft_install_as(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err)
+{
 	_cleanup_(batch_freep) struct batch *b = NULL;
 
 	if (check_cfg(cfg) < 0)
@@ -587,7 +594,7 @@ int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err)
 	if (!b)
 		return pf_error_set(err, ENOMEM, "out of memory");
 	build_install(b, cfg);
-	return run(b, "install ruleset", err);
+	return run(b, "install ruleset", portid, err);
 }
 
 int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err)
@@ -600,7 +607,7 @@ int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err)
 	batch_begin(b);
 	add_remove_msgs(b);
 	batch_end(b);
-	return run(b, "remove ruleset", err);
+	return run(b, "remove ruleset", NULL, err);
 }
 
 int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err)
@@ -640,7 +647,7 @@ int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err)
 	if (b->err)
 		return pf_error_set(err, -b->err, "probe: building the netlink batch: %s",
 				    strerror(-b->err));
-	r = batch_talk(b, &type);
+	r = batch_talk(b, &type, NULL);
 	if (r == 0) {
 		*out = PF_QUEUE_NATIVE;
 		return 0;
@@ -651,4 +658,300 @@ int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err)
 	}
 	return pf_error_set(err, -r, "probe nftables queue support: %s: %s", msg_name(type),
 			    strerror(-r));
+}
+
+/* ---- restoring a tampered ruleset --------------------------------------------------------- */
+
+/* NEWTABLE that also wakes a dormant table: flags are only updated when the attribute is sent. */
+static void add_table_awake_msg(struct batch *b, int family)
+{
+	struct nftnl_table *t;
+	struct nlmsghdr *nlh;
+
+	if (b->err)
+		return;
+	t = nftnl_table_alloc();
+	if (!t) {
+		b->err = -ENOMEM;
+		return;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PF_NFT_TABLE);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	nlh = msg_hdr(b, NFT_MSG_NEWTABLE, family, NLM_F_CREATE);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	batch_commit(b, nlh, true);
+}
+
+/* DELRULE without a handle (flush the chain) or DELCHAIN; NEWCHAIN without a hook (creates a
+ * regular chain, changes nothing on an existing one). */
+static void add_chain_op_msg(struct batch *b, uint16_t type, int family, const char *chain)
+{
+	struct nlmsghdr *nlh;
+
+	if (b->err)
+		return;
+	if (type == NFT_MSG_DELRULE) {
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		if (!r) {
+			b->err = -ENOMEM;
+			return;
+		}
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, PF_NFT_TABLE);
+		nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+		nlh = msg_hdr(b, type, family, 0);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
+	} else {
+		struct nftnl_chain *c = nftnl_chain_alloc();
+
+		if (!c) {
+			b->err = -ENOMEM;
+			return;
+		}
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, PF_NFT_TABLE);
+		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, chain);
+		nlh = msg_hdr(b, type, family, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		nftnl_chain_free(c);
+	}
+	batch_commit(b, nlh, true);
+}
+
+/*
+ * One family's part of a restore. The base chain is never deleted while it is ours: deleting
+ * it unregisters its hook, and the kernel drops every packet still queued through it. So the
+ * table is created or woken, the chain created or left (an add with the same hook and
+ * priority is a no-op on an existing chain), its rules flushed and written again, all in the
+ * one transaction. Only when `output` is not our base chain any more (the pod made one of
+ * its own under that name) does `replace_chain` delete and recreate it.
+ */
+static void add_restore_msgs(struct batch *b, int family, const struct pf_nft_config *cfg,
+			     bool replace_chain, const struct pf_nft_chain_ref *extra,
+			     size_t n_extra)
+{
+	add_table_awake_msg(b, family);
+	if (replace_chain) {
+		add_chain_op_msg(b, NFT_MSG_NEWCHAIN, family, PF_NFT_CHAIN);
+		add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_CHAIN);
+		add_chain_op_msg(b, NFT_MSG_DELCHAIN, family, PF_NFT_CHAIN);
+	}
+	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
+	add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_CHAIN);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_LO, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REJECT, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_QUEUE, cfg);
+	/* Chains someone added to our table: make sure each exists (so a name already gone does
+	 * not abort the batch), empty them all (jumps between them), then delete them. */
+	for (size_t i = 0; i < n_extra; i++)
+		if (extra[i].family == family)
+			add_chain_op_msg(b, NFT_MSG_NEWCHAIN, family, extra[i].name);
+	for (size_t i = 0; i < n_extra; i++)
+		if (extra[i].family == family)
+			add_chain_op_msg(b, NFT_MSG_DELRULE, family, extra[i].name);
+	for (size_t i = 0; i < n_extra; i++)
+		if (extra[i].family == family)
+			add_chain_op_msg(b, NFT_MSG_DELCHAIN, family, extra[i].name);
+}
+
+static void build_restore(struct batch *b, const struct pf_nft_config *cfg, bool replace_chain,
+			  const struct pf_nft_chain_ref *extra, size_t n_extra)
+{
+	batch_begin(b);
+	if (cfg->backend == PF_QUEUE_NATIVE) {
+		add_restore_msgs(b, NFPROTO_INET, cfg, replace_chain, extra, n_extra);
+	} else {
+		for (size_t i = 0; i < PF_ARRAY_SIZE(compat_families); i++)
+			add_restore_msgs(b, compat_families[i], cfg, replace_chain, extra,
+					 n_extra);
+	}
+	batch_end(b);
+}
+
+ssize_t pf_nft_build_restore_batch(const struct pf_nft_config *cfg, bool replace_chain,
+				   const struct pf_nft_chain_ref *extra, size_t n_extra, void *buf,
+				   size_t size, uint32_t seq)
+{
+	_cleanup_free_ struct batch *b = NULL;
+	int r = check_cfg(cfg);
+
+	if (r < 0)
+		return r;
+	b = batch_new(buf, size, seq);
+	if (!b)
+		return -ENOMEM;
+	build_restore(b, cfg, replace_chain, extra, n_extra);
+	return b->err ? b->err : (ssize_t)b->used;
+}
+
+static int restore_once(const struct pf_nft_config *cfg, bool replace_chain,
+			const struct pf_nft_chain_ref *extra, size_t n_extra, uint32_t *portid,
+			struct pf_error *err)
+{
+	_cleanup_(batch_freep) struct batch *b = batch_alloc();
+
+	if (!b)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	build_restore(b, cfg, replace_chain, extra, n_extra);
+	return run(b, "restore ruleset", portid, err);
+}
+
+int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
+		   size_t n_extra, uint32_t *portid, struct pf_error *err)
+{
+	int r;
+
+	if (check_cfg(cfg) < 0)
+		return pf_error_set(err, EINVAL, "invalid nftables configuration");
+	if (n_extra > PF_NFT_MAX_EXTRA_CHAINS)
+		n_extra = PF_NFT_MAX_EXTRA_CHAINS;
+	/* Each try is one transaction: a failed one changed nothing, so the next starts over. */
+	r = restore_once(cfg, false, extra, n_extra, portid, err);
+	if (r == 0)
+		goto done;
+	/* A chain of someone else's still jumped to, or gone in a way we cannot see: the rules
+	 * matter more than the leftovers. */
+	if (n_extra) {
+		pf_error_clear(err);
+		r = restore_once(cfg, false, NULL, 0, portid, err);
+		if (r == 0)
+			goto done;
+	}
+	/* EEXIST: `output` exists but is not our base chain (another hook, priority or type). */
+	if (r == -EEXIST || r == -EOPNOTSUPP) {
+		pf_error_clear(err);
+		r = restore_once(cfg, true, NULL, 0, portid, err);
+		if (r == 0)
+			goto done;
+	}
+	/* Last resort, one transaction as well: our table, replaced whole. */
+	pf_error_clear(err);
+	return pf_nft_install_as(cfg, portid, err);
+done:
+	return 0;
+}
+
+/* ---- watching the ruleset ---------------------------------------------------------------- */
+
+int pf_nft_monitor_open(int *fd)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	int group = NFNLGRP_NFTABLES, size = 1 << 20;
+	int s;
+
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
+	if (s < 0)
+		return -errno;
+	/* Room for a burst of changes; a loss is noticed (ENOBUFS) and answered with a restore. */
+	if (setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(s, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    setsockopt(s, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) < 0) {
+		int r = -errno;
+
+		close(s);
+		return r;
+	}
+	*fd = s;
+	return 0;
+}
+
+static bool our_family(const struct pf_nft_config *cfg, int family)
+{
+	if (cfg->backend == PF_QUEUE_NATIVE)
+		return family == NFPROTO_INET;
+	return family == NFPROTO_IPV4 || family == NFPROTO_IPV6;
+}
+
+/* Attribute 1 of every nf_tables object message is the name of its table (NFTA_TABLE_NAME,
+ * NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, ..._OBJ_, ..._FLOWTABLE_TABLE). */
+struct msg_attrs {
+	const char *table;
+	const char *name; /* chains: NFTA_CHAIN_NAME */
+};
+
+static int attr_cb(const struct nlattr *a, void *data)
+{
+	struct msg_attrs *m = data;
+	uint16_t type = mnl_attr_get_type(a);
+
+	if (type == 1 && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+		m->table = mnl_attr_get_str(a);
+	else if (type == NFTA_CHAIN_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+		m->name = mnl_attr_get_str(a);
+	return MNL_CB_OK;
+}
+
+static void note_msg(const struct pf_nft_config *cfg, const struct nlmsghdr *nlh,
+		     struct pf_nft_gen *g)
+{
+	const struct nfgenmsg *nfg;
+	struct msg_attrs m = {};
+	int type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	bool ours;
+
+	if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*nfg)))
+		return;
+	nfg = mnl_nlmsg_get_payload(nlh);
+	mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, &m);
+	if (!m.table)
+		return;
+	ours = !strcmp(m.table, PF_NFT_TABLE) && our_family(cfg, nfg->nfgen_family);
+	if (ours) {
+		g->touched = true;
+		if (type == NFT_MSG_NEWCHAIN && m.name && strcmp(m.name, PF_NFT_CHAIN)) {
+			for (size_t i = 0; i < g->n_chains; i++)
+				if (g->chains[i].family == nfg->nfgen_family &&
+				    !strcmp(g->chains[i].name, m.name))
+					return;
+			if (g->n_chains < PF_NFT_MAX_EXTRA_CHAINS &&
+			    strlen(m.name) < sizeof(g->chains[0].name)) {
+				g->chains[g->n_chains].family = nfg->nfgen_family;
+				snprintf(g->chains[g->n_chains].name, sizeof(g->chains[0].name),
+					 "%s", m.name);
+				g->n_chains++;
+			} else {
+				g->chains_overflow = true;
+			}
+		}
+		return;
+	}
+	if (type == NFT_MSG_NEWTABLE && !g->foreign_table) {
+		g->foreign_table = true;
+		snprintf(g->foreign_name, sizeof(g->foreign_name), "%s", m.table);
+		g->foreign_family = nfg->nfgen_family;
+	}
+}
+
+int pf_nft_monitor_read(int fd, const struct pf_nft_config *cfg, struct pf_nft_gen *g,
+			unsigned max_reads, pf_nft_gen_done_fn done, void *data)
+{
+	static char buf[1 << 16] __attribute__((aligned(8)));
+
+	for (unsigned n = 0; n < max_reads; n++) {
+		ssize_t len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		int rem;
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0)
+			return -errno;
+		if (len == 0)
+			return -EAGAIN;
+		rem = (int)len;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		     mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
+				continue;
+			if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWGEN) {
+				/* The generation is committed: its sender's port id says whose. */
+				done(data, nlh->nlmsg_pid, g);
+				memset(g, 0, sizeof(*g));
+				continue;
+			}
+			note_msg(cfg, nlh, g);
+		}
+	}
+	return 0;
 }

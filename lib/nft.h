@@ -57,6 +57,10 @@ int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err);
  */
 int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err);
 
+/* The same, and the netlink port id the batch was sent from (its NEWGEN notification carries
+ * it: how a ruleset watch tells our own changes from anyone else's). */
+int pf_nft_install_as(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err);
+
 /* Delete the `podfence` tables (inet, ip, ip6) in the current netns; missing is fine.
  * cfg may be NULL (it is not needed: every family is removed). */
 int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err);
@@ -69,5 +73,53 @@ int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err);
 ssize_t pf_nft_build_batch(const struct pf_nft_config *cfg, void *buf, size_t size, uint32_t seq);
 /* The same for the removal batch. */
 ssize_t pf_nft_build_remove_batch(void *buf, size_t size, uint32_t seq);
+
+/* ---- the ruleset watch: who changed what in this netns ---- */
+
+#define PF_NFT_MAX_EXTRA_CHAINS 8
+
+struct pf_nft_chain_ref {
+	int family;
+	char name[256]; /* NFT_CHAIN_MAXNAMELEN */
+};
+
+/* What one committed generation (nftables transaction) changed, from its notifications. */
+struct pf_nft_gen {
+	bool touched;	    /* anything in our table (our families) */
+	bool foreign_table; /* a table of another name (or ours in another family) was added */
+	int foreign_family;
+	char foreign_name[64];
+	size_t n_chains; /* chains added to our table besides ours */
+	bool chains_overflow;
+	struct pf_nft_chain_ref chains[PF_NFT_MAX_EXTRA_CHAINS];
+};
+
+/*
+ * Put our ruleset back in one transaction, changing only what differs: the table is created
+ * or woken (dormant), the base chain created when missing (never deleted while it is ours:
+ * that would unregister its hook and drop what is queued), its rules flushed and rewritten,
+ * and chains someone added to our table (extra, at most PF_NFT_MAX_EXTRA_CHAINS) removed.
+ * Falls back to replacing a chain `output` that is not ours, then to pf_nft_install_as.
+ * *portid: the port id of the batch that applied.
+ */
+int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
+		   size_t n_extra, uint32_t *portid, struct pf_error *err);
+/* The restore batch without a kernel, for tests (like pf_nft_build_batch). */
+ssize_t pf_nft_build_restore_batch(const struct pf_nft_config *cfg, bool replace_chain,
+				   const struct pf_nft_chain_ref *extra, size_t n_extra, void *buf,
+				   size_t size, uint32_t seq);
+
+/* A non-blocking NETLINK_NETFILTER socket subscribed to NFNLGRP_NFTABLES in the current netns. */
+int pf_nft_monitor_open(int *fd);
+typedef void (*pf_nft_gen_done_fn)(void *data, uint32_t portid, const struct pf_nft_gen *g);
+/*
+ * Read at most max_reads datagrams; each committed generation (NFT_MSG_NEWGEN, whose header
+ * holds the port id of the socket that sent the transaction) is handed to done() with what it
+ * changed, then g starts over; a generation cut by max_reads continues in g at the next call.
+ * Returns 0 (more may be queued), -EAGAIN (drained), -ENOBUFS (notifications were lost), or
+ * another -errno.
+ */
+int pf_nft_monitor_read(int fd, const struct pf_nft_config *cfg, struct pf_nft_gen *g,
+			unsigned max_reads, pf_nft_gen_done_fn done, void *data);
 
 #endif
