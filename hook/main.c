@@ -251,6 +251,7 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	struct pf_error err = {0};
 	_cleanup_free_ char *netns = NULL, *req = NULL, *reply = NULL;
 	uint64_t dev = 0, ino = 0;
+	unsigned caps = 0;
 	bool host = false;
 	int r, rc = 1;
 
@@ -292,6 +293,18 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		goto out;
 	}
 	r = pf_oci_register_request(st->id, &id, netns, st->pid, dev, ino, &req);
+	if (r < 0) {
+		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
+		goto out;
+	}
+	/* What the engine warns about or refuses (privileged_pods). */
+	r = pf_oci_config_caps(&cfg, &caps, &err);
+	if (r < 0) {
+		say(LOG_ERR, "container %s: %s", st->id, err.msg);
+		rc = 2;
+		goto out;
+	}
+	r = pf_oci_request_add_caps(&req, caps);
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
 		goto out;

@@ -494,3 +494,70 @@ int pf_oci_unregister_request(const char *container, const char *netns, char **o
 	*out = PF_TAKE_PTR(b);
 	return 0;
 }
+
+/* ---- capabilities ------------------------------------------------------------------------ */
+
+int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct pf_error *err)
+{
+	static const char *const sets[] = {"bounding", "effective", "permitted", "inheritable",
+					   "ambient"};
+	const struct pf_node *c;
+
+	*caps = 0;
+	if (!cfg || !cfg->doc)
+		return 0;
+	c = pf_node_path(cfg->doc, "process.capabilities");
+	if (!c || c->type == PF_NODE_NULL)
+		return 0;
+	if (c->type != PF_NODE_MAP)
+		return pf_error_set(err, EINVAL,
+				    "config.json: 'process.capabilities' is not an object");
+	for (size_t i = 0; i < PF_ARRAY_SIZE(sets); i++) {
+		const struct pf_node *set = pf_node_get(c, sets[i]);
+
+		if (!set || set->type == PF_NODE_NULL)
+			continue;
+		if (set->type != PF_NODE_SEQ)
+			return pf_error_set(err, EINVAL,
+					    "config.json: 'process.capabilities.%s' is not an array",
+					    sets[i]);
+		for (size_t j = 0; j < set->n; j++) {
+			const struct pf_node *n = set->items[j];
+
+			if (n->type != PF_NODE_STRING || !n->str)
+				return pf_error_set(err, EINVAL,
+						    "config.json: process.capabilities.%s[%zu] is "
+						    "not a string",
+						    sets[i], j);
+			if (!strcmp(n->str, "CAP_NET_ADMIN"))
+				*caps |= PF_OCI_CAP_NET_ADMIN;
+			else if (!strcmp(n->str, "CAP_NET_RAW"))
+				*caps |= PF_OCI_CAP_NET_RAW;
+		}
+	}
+	return 0;
+}
+
+int pf_oci_request_add_caps(char **req, unsigned caps)
+{
+	size_t len;
+	char *n;
+	int k;
+
+	if (!caps)
+		return 0;
+	len = strlen(*req);
+	if (len < 2 || (*req)[len - 1] != '}')
+		return -EINVAL;
+	(*req)[len - 1] = '\0';
+	k = asprintf(&n, "%s,\"caps\":[%s%s%s]}", *req,
+		     caps & PF_OCI_CAP_NET_ADMIN ? "\"CAP_NET_ADMIN\"" : "",
+		     (caps & PF_OCI_CAP_NET_ADMIN) && (caps & PF_OCI_CAP_NET_RAW) ? "," : "",
+		     caps & PF_OCI_CAP_NET_RAW ? "\"CAP_NET_RAW\"" : "");
+	(*req)[len - 1] = '}';
+	if (k < 0)
+		return -ENOMEM;
+	free(*req);
+	*req = n;
+	return 0;
+}

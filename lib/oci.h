@@ -97,6 +97,19 @@ int pf_oci_register_request(const char *container, const struct pf_oci_identity 
 			    const char *netns, int pid, uint64_t dev, uint64_t ino, char **out);
 int pf_oci_unregister_request(const char *container, const char *netns, char **out);
 
+/*
+ * Capabilities that reach around the fence, from config.json's process.capabilities: one
+ * counts when it is in any of its sets (bounding too: an executable with file capabilities
+ * gains what the bounding set allows). No process.capabilities means none. A malformed
+ * field is an error naming it.
+ */
+#define PF_OCI_CAP_NET_ADMIN (1u << 0)
+#define PF_OCI_CAP_NET_RAW (1u << 1)
+int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct pf_error *err);
+/* Add "caps":["CAP_NET_ADMIN",...] to a request built by pf_oci_register_request (nothing
+ * when caps is 0). */
+int pf_oci_request_add_caps(char **req, unsigned caps);
+
 /* Append s to a growing buffer as a JSON string literal (quotes included). */
 int pf_oci_json_str(char **buf, size_t *len, size_t *cap, const char *s);
 

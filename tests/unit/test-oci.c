@@ -390,6 +390,67 @@ static void test_host_netns(void)
 	is_int(pf_oci_netns_stat("/nonexistent/ns", &dev, &ino), -ENOENT, "missing path");
 }
 
+/* process.capabilities: any set counts; malformed is an error naming the field. */
+static void test_caps(void)
+{
+	static const struct {
+		const char *json;
+		int r;
+		unsigned caps;
+	} c[] = {
+	    {"{}", 0, 0},
+	    {"{\"process\":{\"capabilities\":null}}", 0, 0},
+	    {"{\"process\":{\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\"]}}}", 0, 0},
+	    {"{\"process\":{\"capabilities\":{\"effective\":[\"CAP_NET_ADMIN\"]}}}", 0,
+	     PF_OCI_CAP_NET_ADMIN},
+	    {"{\"process\":{\"capabilities\":{\"bounding\":[\"CAP_NET_RAW\"]}}}", 0,
+	     PF_OCI_CAP_NET_RAW},
+	    {"{\"process\":{\"capabilities\":{\"ambient\":[\"CAP_NET_RAW\"],"
+	     "\"permitted\":[\"CAP_NET_ADMIN\"]}}}",
+	     0, PF_OCI_CAP_NET_ADMIN | PF_OCI_CAP_NET_RAW},
+	    {"{\"process\":{\"capabilities\":[\"CAP_NET_RAW\"]}}", -EINVAL, 0},
+	    {"{\"process\":{\"capabilities\":{\"effective\":\"CAP_NET_RAW\"}}}", -EINVAL, 0},
+	    {"{\"process\":{\"capabilities\":{\"effective\":[7]}}}", -EINVAL, 0},
+	};
+	struct pf_oci_identity id = {.namespace = (char *)"a", .name = (char *)"b", .kind = "Pod"};
+	struct pf_node *doc = NULL;
+	char *req = NULL;
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(c); i++) {
+		struct pf_oci_config cfg;
+		struct pf_error err = {0};
+		unsigned caps = 99;
+
+		if (pf_oci_config_parse(c[i].json, strlen(c[i].json), &cfg, &err) < 0) {
+			ok(false, "caps case %zu parses: %s", i, err.msg);
+			continue;
+		}
+		is_int(pf_oci_config_caps(&cfg, &caps, &err), c[i].r, "caps case %zu result", i);
+		if (c[i].r == 0)
+			is_int((int)caps, (int)c[i].caps, "caps case %zu", i);
+		else
+			ok(strstr(err.msg, "process.capabilities") != NULL,
+			   "caps case %zu error names the field: %s", i, err.msg);
+		pf_oci_config_done(&cfg);
+	}
+	ok(pf_oci_register_request("c1", &id, "/proc/5/ns/net", 5, 0, 0, &req) == 0, "request");
+	ok(pf_oci_request_add_caps(&req, 0) == 0 && !strstr(req, "caps"), "no caps, no field");
+	ok(pf_oci_request_add_caps(&req, PF_OCI_CAP_NET_ADMIN | PF_OCI_CAP_NET_RAW) == 0,
+	   "caps added");
+	ok(pf_json_parse(req, strlen(req), NULL, &doc, NULL) == 0, "request with caps is JSON");
+	{
+		const struct pf_node *n = pf_node_get(doc, "caps");
+
+		ok(n && n->type == PF_NODE_SEQ && n->n == 2 &&
+		       !strcmp(n->items[0]->str, "CAP_NET_ADMIN") &&
+		       !strcmp(n->items[1]->str, "CAP_NET_RAW"),
+		   "caps array");
+		is_str(pf_node_str(doc, "container"), "c1", "rest of the request kept");
+	}
+	pf_node_free(doc);
+	free(req);
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < PF_ARRAY_SIZE(cases); i++)
@@ -400,5 +461,6 @@ int main(void)
 	test_requests();
 	test_valid_id();
 	test_host_netns();
+	test_caps();
 	return tap_done();
 }
