@@ -415,6 +415,7 @@ void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
 
 	*out = (struct pf_engine_counters){.stats = e->stats, .queues = e->stats.nfq_released};
 	pf_reloader_event_stats(e, &written, &dropped);
+	pf_reloader_row_stats(e, &out->row_write_failures, &out->rows_waiting);
 	if (e->cache)
 		pf_cache_get_stats(e->cache, &out->cache);
 	for (struct pf_pod *p = e->pods; p; p = p->next) {
@@ -509,6 +510,13 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_u64(&w, n.events_dropped);
 	pf_jw_key(&w, "pending");
 	pf_jw_u64(&w, n.events_pending);
+	pf_jw_close(&w, '}');
+	pf_jw_key(&w, "pod_rows");
+	pf_jw_open(&w, '{');
+	pf_jw_key(&w, "write_failures");
+	pf_jw_u64(&w, n.row_write_failures);
+	pf_jw_key(&w, "waiting");
+	pf_jw_u64(&w, n.rows_waiting);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "ruleset");
 	pf_jw_open(&w, '{');

@@ -116,6 +116,11 @@ struct pf_pod {
 	uint64_t n_verdicts;
 	bool active;	      /* ruleset installed, queue in the loop */
 	uint64_t pending_gen; /* !active: the cache generation that holds its addresses */
+	/* Its pods-table row: the newest write asked for, the newest committed, and the cache
+	 * generation from which that one is in. Activated only once row_done == row_seq and
+	 * a cache of row_gen or later is in place. */
+	uint64_t row_seq, row_done, row_gen;
+	bool row_unsynced; /* re-adopted before the store worker ran: written once it does */
 };
 
 enum pf_wait_kind {
@@ -214,6 +219,7 @@ struct engine {
 
 	struct pf_pod *pods;
 	size_t n_pods;
+	uint64_t row_seq; /* numbers pods-table writes */
 	struct pf_pod *dead_pods;
 	struct pf_container *dead_containers;
 	struct pf_client *clients;
@@ -256,6 +262,14 @@ void pf_control_cache_ready(struct engine *e);
 void pf_control_fail_waiters(struct engine *e, const struct pf_netns_id *id, const char *msg);
 /* Limits for control messages and pending records. */
 extern const struct pf_doc_limits pf_ctl_limits;
+
+/* A pods-table write the store worker committed: every cache of generation >= gen has it. */
+struct pf_row_done {
+	struct pf_netns_id id;
+	uint64_t seq;
+	uint64_t gen;
+	bool delete;
+};
 
 /* pods.c */
 struct pf_register_req {
@@ -301,6 +315,10 @@ void pf_pods_shutdown(struct engine *e);
 struct pf_pod *pf_pods_find_container(struct engine *e, const char *container,
 				      struct pf_container **c);
 int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err);
+/* The worker committed a row: a pod waiting for it may be activated (pf_pods_cache_ready). */
+void pf_pods_row_committed(struct engine *e, const struct pf_row_done *d);
+/* Once the store worker runs: write the rows re-adoption left as they were. */
+void pf_pods_sync_rows(struct engine *e);
 int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err);
 /* Find a process in the netns with identity id and open its /proc/PID/ns/net. */
 int pf_pods_find_netns(const struct pf_netns_id *id, int *fd, pid_t *pid);
@@ -346,9 +364,15 @@ uint64_t pf_reload_request(struct engine *e, const char *why);
 void pf_reloader_event(struct engine *e);
 /* Hand a batch of events to the store worker (which frees it). */
 void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n);
-/* Queue a pod row write / delete for the worker (done before its next rebuild, in order). */
-int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, struct pf_error *err);
-int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, struct pf_error *err);
+/* Queue a pod row write / delete for the worker (done before its next rebuild, in order; a
+ * failed one is retried with backoff until it commits or a newer one for the row replaces
+ * it). seq comes back in pf_pods_row_committed. */
+int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, uint64_t seq,
+			struct pf_error *err);
+int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, uint64_t seq,
+			   struct pf_error *err);
+/* Row writes that failed so far, and how many rows wait for a retry now. */
+void pf_reloader_row_stats(struct engine *e, uint64_t *failures, size_t *waiting);
 /* Events the worker wrote and dropped so far. */
 void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *dropped);
 
@@ -368,6 +392,8 @@ struct pf_engine_counters {
 	size_t events_pending;
 	size_t n_pods;
 	size_t n_privileged_pods;
+	uint64_t row_write_failures; /* pods-table writes that failed (each retried) */
+	size_t rows_waiting;	     /* rows waiting for a retry now */
 };
 void pf_engine_counters(struct engine *e, struct pf_engine_counters *out);
 /* Add a queue's counts to sum (live queues here, released ones into stats.nfq_released). */

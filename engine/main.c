@@ -428,6 +428,7 @@ static int engine_start(struct engine *e)
 	r = pf_reloader_start(e);
 	if (r < 0)
 		return r;
+	pf_pods_sync_rows(e);
 	r = pf_control_listen(e);
 	if (r < 0)
 		return r;

@@ -222,6 +222,10 @@ int pf_metrics_render(struct engine *e, char **out, size_t *len)
 	counter(&t, "nfqueue_overruns_total",
 		"Queue receive overruns (ENOBUFS): the kernel could not hand packets to us.",
 		n.queues.enobufs);
+	counter(&t, "pod_row_write_failures_total",
+		"Writes of registered pods to the store that failed (each is retried).",
+		n.row_write_failures);
+	gauge(&t, "pod_rows_waiting", "Pod rows whose write waits for a retry.", n.rows_waiting);
 	counter(&t, "ruleset_restored_total",
 		"Pod rulesets changed or deleted by someone else and put back.",
 		n.stats.ruleset_restored);

@@ -196,6 +196,7 @@ static struct pf_pod *find_pod(struct engine *e, const struct pf_netns_id *id)
 int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 {
 	_cleanup_free_ char **ids = NULL;
+	int r;
 	struct pf_pod_record rec = {
 	    .namespace = p->namespace,
 	    .name = p->name,
@@ -217,18 +218,71 @@ int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	for (size_t i = 0; i < p->n_containers; i++)
 		ids[i] = p->containers[i]->id;
 	rec.containers = ids;
+	p->row_seq = ++e->row_seq;
 	/* Once the loop runs, the store worker writes it (ahead of any rebuild asked for
-	 * after this call), so a busy database never holds up a verdict. */
+	 * after this call, retrying until it goes in), so a busy database never holds up a
+	 * verdict. */
 	if (e->reloader)
-		return pf_reloader_put_pod(e, &rec, err);
-	return pf_store_put_pod(e->store, &rec, err);
+		return pf_reloader_put_pod(e, &rec, p->row_seq, err);
+	r = pf_store_put_pod(e->store, &rec, err);
+	if (r < 0)
+		return r;
+	/* Start-up: the build that follows has it. */
+	p->row_done = p->row_seq;
+	p->row_gen = e->reload_requested + 1;
+	return 0;
 }
 
 int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err)
 {
 	if (e->reloader)
-		return pf_reloader_delete_pod(e, id, err);
+		return pf_reloader_delete_pod(e, id, ++e->row_seq, err);
 	return pf_store_delete_pod(e->store, id->dev, id->ino, err);
+}
+
+void pf_pods_row_committed(struct engine *e, const struct pf_row_done *d)
+{
+	struct pf_pod *p = find_pod(e, &d->id);
+
+	/* A delete, or a write for an earlier pod of the same netns (numbers only grow, so
+	 * a newer pod's own write has a larger one). */
+	if (!p || d->delete || d->seq > p->row_seq || d->seq <= p->row_done)
+		return;
+	p->row_done = d->seq;
+	p->row_gen = d->gen;
+}
+
+/* Re-adoption at start (no store worker yet) writes nothing: the row is in the store (we
+ * read it there), and a locked database must not make us leave a pod unjudged. The update
+ * (containers, addresses) goes to the worker once it runs (pf_pods_sync_rows). */
+static int put_row(struct engine *e, struct pf_pod *p, const struct pf_register_req *req,
+		   struct pf_error *err)
+{
+	if (req->adopting && !e->reloader) {
+		p->row_unsynced = true;
+		return 0;
+	}
+	return pf_pods_store_put(e, p, err);
+}
+
+void pf_pods_sync_rows(struct engine *e)
+{
+	for (struct pf_pod *p = e->pods; p; p = p->next) {
+		struct pf_error err = {};
+
+		if (p->dead || !p->row_unsynced)
+			continue;
+		p->row_unsynced = false;
+		if (pf_pods_store_put(e, p, &err) < 0)
+			log_error("Pod %s/%s: updating the store: %s", p->namespace, p->name,
+				  err.msg);
+	}
+}
+
+/* Its row is committed (the newest write asked for) and in the cache in place. */
+static bool row_in_cache(struct engine *e, const struct pf_pod *p)
+{
+	return p->row_done == p->row_seq && p->row_gen <= e->cache_generation;
 }
 
 /* ---- privileged containers ------------------------------------------------------------ */
@@ -530,7 +584,7 @@ static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_
 		if (!c)
 			return pf_error_set(err, ENOMEM, "out of memory");
 		container_watch_pid(e, p, c, pid);
-		r = pf_pods_store_put(e, p, err);
+		r = put_row(e, p, req, err);
 		if (r < 0)
 			return r;
 		log_info("Container %s joins pod %s/%s (%zu containers)", req->container,
@@ -688,7 +742,7 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	 * have the cache rebuilt so its addresses are level-1 keys before its first packet is
 	 * queued. Re-adoption at start installs at once: the loop does not run yet, and one
 	 * rebuild follows for all pods. */
-	r = pf_pods_store_put(e, p, err);
+	r = put_row(e, p, req, err);
 	if (r < 0)
 		goto fail;
 	p->next = e->pods;
@@ -697,9 +751,10 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	*out = p;
 	note_privileged(e, p, req);
 	gen = req->adopting ? 0 : pf_reload_request(e, "register");
-	if (gen > e->cache_generation) {
-		p->pending_gen = gen;
-		*wait_gen = gen;
+	/* Re-adoption installs at once: its row is in the store already (we read it there). */
+	if (gen > e->cache_generation || (!req->adopting && !row_in_cache(e, p))) {
+		p->pending_gen = MAX(gen, 1);
+		*wait_gen = p->pending_gen;
 		return 0;
 	}
 	r = activate(e, p, err);
@@ -724,6 +779,9 @@ void pf_pods_cache_ready(struct engine *e)
 		if (p->dead || p->active || !p->pending_gen)
 			continue;
 		if (p->pending_gen <= e->cache_generation) {
+			/* Never without its row: a retry of the write is under way. */
+			if (!row_in_cache(e, p))
+				continue;
 			if (activate(e, p, &err) < 0) {
 				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
 				pf_control_fail_waiters(e, &p->id, err.msg);

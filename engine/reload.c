@@ -29,8 +29,19 @@
 struct pod_op {
 	struct pod_op *next;
 	bool delete;
+	uint64_t seq;		  /* the loop's number for it (pf_pods_row_committed) */
 	struct pf_pod_record rec; /* delete: only netns_dev/netns_ino */
+	/* retry queue */
+	uint64_t next_try_ns;
+	unsigned backoff_ms;
+	unsigned failures;
 };
+
+/* A write that failed is tried again, later and later, until it commits or a newer write of
+ * the same row replaces it: a pod is activated only once its row is in (the loop waits for
+ * the report), and a released pod's row does go. */
+#define ROW_RETRY_FIRST_MS 200
+#define ROW_RETRY_MAX_MS 5000
 
 struct pf_reloader {
 	pthread_t thread;
@@ -46,10 +57,16 @@ struct pf_reloader {
 	uint64_t load_us, build_us;
 	struct pod_op *ops, **ops_tail; /* pods-table writes, in order, before the next build */
 	uint64_t pod_write_failures;
+	struct pf_row_done *rows_done; /* committed rows for the loop, with the build that has them */
+	size_t n_rows_done, cap_rows_done;
+	size_t n_retry_shared; /* rows waiting for a retry (for status) */
 	struct pf_pending_event *events; /* handed over by the loop, not yet written */
 	size_t n_events;
 	uint64_t events_written, events_dropped;
 	/* worker only */
+	struct pod_op *retry; /* failed writes, at most one per netns (the newest) */
+	struct pf_row_done *committed; /* since the last build */
+	size_t n_committed, cap_committed;
 	struct pf_store *store;
 	enum pf_action default_action;
 	uint64_t data_version;
@@ -159,37 +176,132 @@ static void pod_op_free(struct pod_op *op)
 	free(op);
 }
 
-/* Returns how many row writes (not deletes) failed; the first one's message goes in failed. */
-static int run_ops(struct pf_reloader *w, struct pod_op *ops, struct pf_error *failed)
+static bool same_row(const struct pod_op *a, const struct pod_op *b)
 {
-	int n_failed = 0;
+	return a->rec.netns_dev == b->rec.netns_dev && a->rec.netns_ino == b->rec.netns_ino;
+}
+
+static int write_op(struct pf_reloader *w, struct pod_op *op, struct pf_error *err)
+{
+	if (op->delete)
+		return pf_store_delete_pod(w->store, op->rec.netns_dev, op->rec.netns_ino, err);
+	return pf_store_put_pod(w->store, &op->rec, err);
+}
+
+static void committed(struct pf_reloader *w, const struct pod_op *op)
+{
+	if (pf_grow((void **)&w->committed, &w->cap_committed, w->n_committed,
+		    sizeof(*w->committed)) < 0)
+		return; /* the loop asks again: the row is in, only the report is lost */
+	w->committed[w->n_committed++] = (struct pf_row_done){
+	    .id = {op->rec.netns_dev, op->rec.netns_ino},
+	    .seq = op->seq,
+	    .delete = op->delete,
+	};
+}
+
+/* Unlink and free a waiting retry of the same row: op is newer and says all of it. */
+static void drop_retry(struct pf_reloader *w, const struct pod_op *op)
+{
+	for (struct pod_op **pp = &w->retry; *pp; pp = &(*pp)->next) {
+		struct pod_op *q = *pp;
+
+		if (same_row(q, op)) {
+			*pp = q->next;
+			pod_op_free(q);
+			return;
+		}
+	}
+}
+
+static void retry_later(struct pf_reloader *w, struct pod_op *op, const struct pf_error *err)
+{
+	op->failures++;
+	op->backoff_ms = op->backoff_ms ? MIN(op->backoff_ms * 2, ROW_RETRY_MAX_MS)
+					: ROW_RETRY_FIRST_MS;
+	op->next_try_ns = pf_mono_ns() + (uint64_t)op->backoff_ms * 1000000ull;
+	pthread_mutex_lock(&w->mu);
+	w->pod_write_failures++;
+	pthread_mutex_unlock(&w->mu);
+	/* The first failure, then every tenth: a store locked for minutes is one line a minute. */
+	if (op->failures == 1 || op->failures % 10 == 0)
+		log_error("Pods table: %s of %s/%s failed (%u time%s, next try in %u ms): %s",
+			  op->delete ? "delete" : "write", pf_strna(op->rec.namespace),
+			  pf_strna(op->rec.name), op->failures, op->failures == 1 ? "" : "s",
+			  op->backoff_ms, err->msg);
+	op->next = w->retry;
+	w->retry = op;
+}
+
+/* New writes in order, then the retries that are due. Returns how many wait for a retry. */
+static size_t run_ops(struct pf_reloader *w, struct pod_op *ops)
+{
+	uint64_t now = pf_mono_ns();
+	struct pod_op *due = NULL;
+	size_t waiting = 0;
 
 	while (ops) {
 		struct pod_op *op = ops;
 		struct pf_error err = {};
-		int r;
 
 		ops = op->next;
-		if (op->delete)
-			r = pf_store_delete_pod(w->store, op->rec.netns_dev, op->rec.netns_ino,
-						&err);
-		else
-			r = pf_store_put_pod(w->store, &op->rec, &err);
-		if (r < 0) {
-			pthread_mutex_lock(&w->mu);
-			w->pod_write_failures++;
-			pthread_mutex_unlock(&w->mu);
-			log_error("Pods table: %s of %s/%s failed: %s",
-				  op->delete ? "delete" : "write", pf_strna(op->rec.namespace),
-				  pf_strna(op->rec.name), err.msg);
-			if (!op->delete && n_failed++ == 0 && failed)
-				pf_error_set(failed, EIO, "writing pod %s/%s to the store: %s",
-					     pf_strna(op->rec.namespace), pf_strna(op->rec.name),
-					     err.msg);
+		op->next = NULL;
+		drop_retry(w, op);
+		if (write_op(w, op, &err) < 0) {
+			retry_later(w, op, &err);
+			continue;
 		}
+		committed(w, op);
 		pod_op_free(op);
 	}
-	return n_failed;
+	for (struct pod_op **pp = &w->retry; *pp;) {
+		struct pod_op *q = *pp;
+
+		if (q->next_try_ns > now) {
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		q->next = due;
+		due = q;
+	}
+	while (due) {
+		struct pod_op *op = due;
+		struct pf_error err = {};
+
+		due = op->next;
+		op->next = NULL;
+		if (write_op(w, op, &err) < 0) {
+			retry_later(w, op, &err);
+			continue;
+		}
+		if (op->failures)
+			log_info("Pods table: %s of %s/%s done after %u failure%s",
+				 op->delete ? "delete" : "write", pf_strna(op->rec.namespace),
+				 pf_strna(op->rec.name), op->failures, op->failures == 1 ? "" : "s");
+		committed(w, op);
+		pod_op_free(op);
+	}
+	for (struct pod_op *q = w->retry; q; q = q->next)
+		waiting++;
+	pthread_mutex_lock(&w->mu);
+	w->n_retry_shared = waiting;
+	pthread_mutex_unlock(&w->mu);
+	return waiting;
+}
+
+/* Hand the rows committed since the last build to the loop, visible from build gen on. */
+static void publish_committed(struct pf_reloader *w, uint64_t gen)
+{
+	for (size_t i = 0; i < w->n_committed; i++) {
+		if (pf_grow((void **)&w->rows_done, &w->cap_rows_done, w->n_rows_done,
+			    sizeof(*w->rows_done)) < 0)
+			break;
+		w->rows_done[w->n_rows_done] = w->committed[i];
+		w->rows_done[w->n_rows_done].gen = gen;
+		w->n_rows_done++;
+	}
+	w->n_committed = 0;
 }
 
 static void add_ms(struct timespec *ts, long ms)
@@ -204,7 +316,6 @@ static void *worker(void *arg)
 {
 	struct pf_reloader *w = arg;
 	uint64_t done = w->requested; /* set before the thread started: the start-up build */
-	struct pf_error put_failed = {}; /* a pod row not written since the last build */
 	struct timespec next_poll;
 
 	add_ms(&next_poll, PF_DATA_VERSION_MS);
@@ -235,12 +346,14 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		/* Pod rows first: a rebuild asked for after a registration must see its row. */
-		run_ops(w, ops, &put_failed);
+		run_ops(w, ops);
 		if (n_events)
 			write_events(w, events, n_events);
 		if (stop)
 			break;
-		want = gen != done;
+		/* A row that went in (a retry, or a write ahead of its request) is in the next
+		 * build: build now, so the loop learns which generation has it. */
+		want = gen != done || w->n_committed;
 		if (poll) {
 			add_ms(&next_poll, PF_DATA_VERSION_MS);
 			/* A commit by someone else (sync, the CLI, the loop's pod rows). */
@@ -254,17 +367,13 @@ static void *worker(void *arg)
 		if (pf_store_data_version(w->store, &dv) == 0)
 			w->data_version = dv;
 		/* A registration whose row did not make it (database locked past the busy
-		 * timeout, disk full) would be enforced without the policies that name it:
-		 * fail this build, so the pods waiting for it are refused, not waved through. */
-		if (put_failed.msg[0]) {
-			err = put_failed;
-			r = -EIO;
-			pf_error_clear(&put_failed);
-		} else {
-			r = build(w->store, w->default_action, &c, &load_us, &build_us, &err);
-		}
+		 * timeout, disk full) is not in this build: its pod stays unactivated (the loop
+		 * activates a pod only with a build reported to have its row) while the write
+		 * is retried. Other pods go on. */
+		r = build(w->store, w->default_action, &c, &load_us, &build_us, &err);
 
 		pthread_mutex_lock(&w->mu);
+		publish_committed(w, gen ? gen : 1);
 		/* A result the loop has not taken yet is older: this one replaces it. */
 		pf_cache_free(w->result);
 		w->result = r < 0 ? NULL : c;
@@ -355,7 +464,21 @@ void pf_reloader_stop(struct engine *e)
 	pf_loop_del(e, w->efd);
 	close(w->efd);
 	pf_cache_free(w->result);
-	run_ops(w, w->ops, NULL); /* anything queued after the worker's last round */
+	/* Anything queued after the worker's last round, and one last try for the retries. */
+	for (struct pod_op *q = w->retry; q; q = q->next)
+		q->next_try_ns = 0;
+	if (run_ops(w, PF_TAKE_PTR(w->ops)))
+		log_error("Pods table: %zu row write(s) still failing at shutdown; the next start "
+			  "re-adopts from what the store has",
+			  w->n_retry_shared);
+	while (w->retry) {
+		struct pod_op *q = w->retry;
+
+		w->retry = q->next;
+		pod_op_free(q);
+	}
+	free(w->committed);
+	free(w->rows_done);
 	pf_events_batch_free(w->events, w->n_events);
 	pf_store_close(w->store);
 	pthread_cond_destroy(&w->cv);
@@ -390,6 +513,8 @@ void pf_reloader_event(struct engine *e)
 	struct pf_cache *c;
 	uint64_t n, gen, load_us, build_us;
 	char msg[sizeof(w->result_msg)];
+	struct pf_row_done *rows;
+	size_t n_rows;
 	int r;
 
 	if (read(w->efd, &n, sizeof(n)) != sizeof(n))
@@ -402,7 +527,13 @@ void pf_reloader_event(struct engine *e)
 	snprintf(msg, sizeof(msg), "%s", w->result_msg);
 	load_us = w->load_us;
 	build_us = w->build_us;
+	rows = PF_TAKE_PTR(w->rows_done);
+	n_rows = w->n_rows_done;
+	w->n_rows_done = w->cap_rows_done = 0;
 	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < n_rows; i++)
+		pf_pods_row_committed(e, &rows[i]);
+	free(rows);
 	if (gen == 0)
 		return;
 	if (r < 0) {
@@ -451,6 +582,20 @@ void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size
 	w->events = pe;
 	w->n_events = n;
 	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void pf_reloader_row_stats(struct engine *e, uint64_t *failures, size_t *waiting)
+{
+	struct pf_reloader *w = e->reloader;
+
+	*failures = 0;
+	*waiting = 0;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	*failures = w->pod_write_failures;
+	*waiting = w->n_retry_shared;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -516,12 +661,14 @@ static void push_op(struct pf_reloader *w, struct pod_op *op)
 	pthread_mutex_unlock(&w->mu);
 }
 
-int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, struct pf_error *err)
+int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, uint64_t seq,
+			struct pf_error *err)
 {
 	struct pod_op *op = calloc(1, sizeof(*op));
 
 	if (!op)
 		return pf_error_set(err, ENOMEM, "out of memory");
+	op->seq = seq;
 	if (copy_record(&op->rec, rec) < 0) {
 		pod_op_free(op);
 		return pf_error_set(err, ENOMEM, "out of memory");
@@ -530,13 +677,15 @@ int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, struc
 	return 0;
 }
 
-int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, struct pf_error *err)
+int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, uint64_t seq,
+			   struct pf_error *err)
 {
 	struct pod_op *op = calloc(1, sizeof(*op));
 
 	if (!op)
 		return pf_error_set(err, ENOMEM, "out of memory");
 	op->delete = true;
+	op->seq = seq;
 	op->rec.netns_dev = id->dev;
 	op->rec.netns_ino = id->ino;
 	push_op(e->reloader, op);
