@@ -152,17 +152,21 @@ echo "$reply" | grep -q '"new":false' || fail "same container again: $reply"
 unregister c | grep -q '"released":true' || fail "unregister"
 pass "dev/ino checked; a repeated registration is idempotent"
 
-# The store refuses the pod's row (disk full, locked past the busy timeout): the registration
-# is refused, not enforced without the policies that name the pod.
+# The store refuses the pod's row (disk full, locked past the busy timeout): the pod is not
+# enforced without the policies that name it; the registration waits while the write is
+# retried, and is answered once the row is in.
 sqlite3 "$DB" "CREATE TRIGGER pf_test_full BEFORE INSERT ON pod BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;"
-reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\"}")
-echo "$reply" | grep -q '"ok":false' || fail "registration with an unwritable store: $reply"
-[ "$(status_field 's["n_pods"]')" = 0 ] || fail "a pod whose row failed stays registered"
+ctl "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\"}" 30 >"$TMP/full.reply" &
+REG=$!
+on_exit "kill $REG"
+wait_until 50 status_is True 's["pod_rows"]["waiting"] == 1' || fail "row write not waiting for a retry"
+[ "$(status_field '[p["state"] for p in s["pods"]]')" = "['pending']" ] || fail "a pod whose row failed is enforced"
+[ ! -s "$TMP/full.reply" ] || fail "answered before the row was in: $(cat "$TMP/full.reply")"
 sqlite3 "$DB" "DROP TRIGGER pf_test_full"
-reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/pfc-$TID\",\"name\":\"x\",\"container\":\"c\"}")
-echo "$reply" | grep -q '"new":true' || fail "register once the store works again: $reply"
+wait $REG || fail "register client"
+grep -q '"new":true' "$TMP/full.reply" || fail "register once the store works again: $(cat "$TMP/full.reply")"
 unregister c | grep -q '"released":true' || fail "unregister"
-pass "a pod row the store refuses fails the registration"
+pass "a pod row the store refuses holds the registration until a retry writes it"
 
 # The host's netns through a path: our own netns by /proc/<our pid>.
 check_err "{\"op\":\"register\",\"netns\":\"/proc/$$/ns/net\",\"name\":\"x\",\"container\":\"c\"}" "host's network namespace"
