@@ -12,14 +12,52 @@
 #include "engine.h"
 #include "log.h"
 
-/* Find a path that opens the recorded netns: the recorded one if it still names it, else any
- * process inside it (the registering pid may be gone while its pod lives on). */
+/* Re-adoptions that failed (a queue number taken, the netns not enterable, ...) are tried
+ * again, later and later, until they succeed or the pod is gone. */
+#define ADOPT_RETRY_FIRST_MS 500
+#define ADOPT_RETRY_MAX_MS 30000
+
+struct pf_adopt_retry {
+	struct pf_pod_record rec; /* owned */
+	int64_t next_ms;
+	unsigned backoff_ms, failures;
+};
+
+/* Is container i's recorded process still that process, in the recorded netns? */
+static bool proc_alive(const struct pf_pod_record *rec, size_t i)
+{
+	const struct pf_netns_id want = {rec->netns_dev, rec->netns_ino};
+	const struct pf_pod_proc *pr = rec->procs ? &rec->procs[i] : NULL;
+	struct pf_netns_id got;
+	_cleanup_close_ int fd = -1;
+	char path[64];
+	uint64_t st;
+
+	if (!pr || pr->pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pr->pid);
+	if (pf_netns_open(path, &fd, &got, NULL) < 0 || !pf_netns_id_eq(&got, &want))
+		return false;
+	return pf_proc_start_time(pr->pid, &st) == 0 && (!pr->start_time || st == pr->start_time);
+}
+
+/*
+ * Find a path that opens the recorded netns: a live container's own /proc path, the recorded
+ * one if it still names it, else any process inside it. The last is only a way in (to
+ * enforce containers registered by a path alone, or to remove our rules): it is never taken
+ * for a container's process.
+ */
 static int locate_netns(const struct pf_pod_record *rec, char *path, size_t size)
 {
 	struct pf_netns_id want = {rec->netns_dev, rec->netns_ino}, got;
 	_cleanup_close_ int fd = -1;
 	pid_t pid = 0;
 
+	for (size_t i = 0; i < rec->n_containers; i++)
+		if (proc_alive(rec, i)) {
+			snprintf(path, size, "/proc/%d/ns/net", (int)rec->procs[i].pid);
+			return 0;
+		}
 	if (rec->netns_path && pf_netns_open(rec->netns_path, &fd, &got, NULL) == 0 &&
 	    got.dev == want.dev && got.ino == want.ino) {
 		snprintf(path, size, "%s", rec->netns_path);
@@ -31,6 +69,134 @@ static int locate_netns(const struct pf_pod_record *rec, char *path, size_t size
 	return 0;
 }
 
+/* Forget a pod's row: through the store worker once it runs (retried until it goes), else
+ * remembered until it does (pf_adopt_flush_gone). */
+static void forget_row(struct engine *e, const struct pf_pod_record *rec)
+{
+	struct pf_netns_id id = {rec->netns_dev, rec->netns_ino};
+	struct pf_error err = {};
+
+	if (!e->reloader) {
+		if (pf_grow((void **)&e->adopt_gone, &e->cap_adopt_gone, e->n_adopt_gone,
+			    sizeof(*e->adopt_gone)) == 0)
+			e->adopt_gone[e->n_adopt_gone++] = id;
+		return;
+	}
+	if (pf_pods_store_delete(e, &id, &err) < 0)
+		log_error("Pod %s/%s: %s", rec->namespace, rec->name, err.msg);
+}
+
+void pf_adopt_flush_gone(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_adopt_gone; i++) {
+		struct pf_error err = {};
+
+		if (pf_pods_store_delete(e, &e->adopt_gone[i], &err) < 0)
+			log_error("Forgetting a pod: %s", err.msg);
+	}
+	free(e->adopt_gone);
+	e->adopt_gone = NULL;
+	e->n_adopt_gone = e->cap_adopt_gone = 0;
+}
+
+/* The pod's containers are all gone but its netns lives on (other processes): our rules
+ * must not stay behind. */
+static void remove_rules(struct engine *e, const struct pf_pod_record *rec, const char *path)
+{
+	struct pf_netns_id id;
+	struct pf_error err = {};
+	_cleanup_close_ int fd = -1;
+	int saved = -1;
+
+	if (pf_netns_open(path, &fd, &id, NULL) < 0 || id.dev != rec->netns_dev ||
+	    id.ino != rec->netns_ino || pf_netns_enter(fd, &saved) < 0)
+		return;
+	if (pf_nft_remove(&e->nft, &err) < 0)
+		log_warning("Pod %s/%s: removing the ruleset: %s", rec->namespace, rec->name,
+			    err.msg);
+	pf_netns_leave(&saved);
+}
+
+/* 0: adopted, or gone (*gone); <0: failed, worth another try. */
+static int adopt_record(struct engine *e, const struct pf_pod_record *rec, bool *gone,
+			struct pf_error *err)
+{
+	char path[PATH_MAX];
+	size_t alive = 0;
+
+	*gone = false;
+	if (locate_netns(rec, path, sizeof(path)) < 0) {
+		log_info("Pod %s/%s: netns %s [%" PRIu64 ":%" PRIu64 "] is gone; forgetting it",
+			 rec->namespace, rec->name, pf_strna(rec->netns_path), rec->netns_dev,
+			 rec->netns_ino);
+		*gone = true;
+		return 0;
+	}
+	/* A container whose own process exited (or whose pid another process has now) while
+	 * we were away has left; one registered by a path alone has no process to go by. */
+	for (size_t c = 0; c < rec->n_containers; c++) {
+		if (!rec->procs || rec->procs[c].pid <= 0 || proc_alive(rec, c))
+			alive++;
+		else
+			log_info("Pod %s/%s: container %s (pid %d) exited while the engine was away",
+				 rec->namespace, rec->name, rec->containers[c],
+				 (int)rec->procs[c].pid);
+	}
+	if (rec->n_containers && !alive) {
+		log_info("Pod %s/%s: no container left; forgetting it", rec->namespace, rec->name);
+		remove_rules(e, rec, path);
+		*gone = true;
+		return 0;
+	}
+	/* Each container joins the pod the first one re-creates: same counting as before. */
+	for (size_t c = 0; c < MAX(rec->n_containers, (size_t)1); c++) {
+		const struct pf_pod_proc *pr = rec->procs && rec->n_containers ? &rec->procs[c]
+										 : NULL;
+		struct pf_register_req req = {
+		    .netns_path = path,
+		    .have_id = true,
+		    .id = {rec->netns_dev, rec->netns_ino},
+		    .namespace = rec->namespace,
+		    .name = rec->name,
+		    .uid = rec->uid,
+		    .container = rec->n_containers ? rec->containers[c] : rec->name,
+		    .kind = rec->kind ? rec->kind : "Pod",
+		    .adopting = true,
+		    .pid = pr ? pr->pid : 0,
+		    .start_time = pr ? pr->start_time : 0,
+		    .caps = pr ? pr->caps : 0,
+		};
+		struct pf_pod *p;
+		uint64_t gen;
+		int r;
+
+		if (rec->n_containers && pr && pr->pid > 0 && !proc_alive(rec, c))
+			continue;
+		r = pf_pods_register(e, &req, &p, &gen, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void retry_push(struct engine *e, struct pf_pod_record *rec, const struct pf_error *err)
+{
+	struct pf_adopt_retry *a;
+
+	if (pf_grow((void **)&e->adopt_retry, &e->cap_adopt_retry, e->n_adopt_retry,
+		    sizeof(*e->adopt_retry)) < 0) {
+		log_error("Pod %s/%s: re-adoption failed and cannot be retried (out of memory): %s",
+			  rec->namespace, rec->name, err->msg);
+		return;
+	}
+	a = &e->adopt_retry[e->n_adopt_retry++];
+	*a = (struct pf_adopt_retry){.rec = *rec, .backoff_ms = ADOPT_RETRY_FIRST_MS, .failures = 1};
+	a->next_ms = pf_now_ms() + a->backoff_ms;
+	memset(rec, 0, sizeof(*rec)); /* moved */
+	log_error("Pod %s/%s: re-adoption failed (retrying in %u ms): %s", a->rec.namespace,
+		  a->rec.name, a->backoff_ms, err->msg);
+}
+
 void pf_adopt_store(struct engine *e)
 {
 	struct pf_pod_record *recs = NULL;
@@ -38,61 +204,103 @@ void pf_adopt_store(struct engine *e)
 	size_t n = 0, adopted = 0, gone = 0, failed = 0;
 
 	if (pf_store_list_pods(e->store, &recs, &n, &err) < 0) {
-		log_error("Cannot list registered pods from the store: %s", err.msg);
+		/* Tried again from the loop (pf_adopt_retry_tick). */
+		e->adopt_list_backoff_ms = e->adopt_list_backoff_ms
+					       ? MIN(e->adopt_list_backoff_ms * 2, ADOPT_RETRY_MAX_MS)
+					       : ADOPT_RETRY_FIRST_MS;
+		e->adopt_list_next_ms = pf_now_ms() + e->adopt_list_backoff_ms;
+		log_error("Cannot list registered pods from the store (retrying in %u ms): %s",
+			  e->adopt_list_backoff_ms, err.msg);
 		return;
 	}
+	e->adopt_list_next_ms = 0;
+	e->adopt_list_backoff_ms = 0;
 	for (size_t i = 0; i < n; i++) {
-		const struct pf_pod_record *rec = &recs[i];
-		char path[PATH_MAX];
-		bool ok = true;
+		struct pf_pod_record *rec = &recs[i];
+		bool is_gone;
 
-		if (locate_netns(rec, path, sizeof(path)) < 0) {
-			log_info("Pod %s/%s: netns %s [%" PRIu64 ":%" PRIu64
-				 "] is gone; forgetting it",
-				 rec->namespace, rec->name, pf_strna(rec->netns_path),
-				 rec->netns_dev, rec->netns_ino);
-			pf_error_clear(&err);
-			if (pf_store_delete_pod(e->store, rec->netns_dev, rec->netns_ino, &err) < 0)
-				log_error("Pod %s/%s: %s", rec->namespace, rec->name, err.msg);
-			gone++;
-			continue;
-		}
-		/* Each container joins the pod the first one re-creates: same counting as before.
-		 */
-		for (size_t c = 0; c < MAX(rec->n_containers, (size_t)1) && ok; c++) {
-			struct pf_register_req req = {
-			    .netns_path = path,
-			    .have_id = true,
-			    .id = {rec->netns_dev, rec->netns_ino},
-			    .namespace = rec->namespace,
-			    .name = rec->name,
-			    .uid = rec->uid,
-			    .container = rec->n_containers ? rec->containers[c] : rec->name,
-			    .kind = rec->kind ? rec->kind : "Pod",
-			    .adopting = true,
-			};
-			struct pf_pod *p;
-			uint64_t gen;
-
-			pf_error_clear(&err);
-			if (pf_pods_register(e, &req, &p, &gen, &err) < 0) {
-				log_error("Pod %s/%s: re-adoption failed: %s", rec->namespace,
-					  rec->name, err.msg);
-				ok = false;
-			}
-		}
-		if (ok)
-			adopted++;
-		else
+		/* Already retrying it (a second listing after a failed one). */
+		for (size_t k = 0; k < e->n_adopt_retry; k++)
+			if (e->adopt_retry[k].rec.netns_dev == rec->netns_dev &&
+			    e->adopt_retry[k].rec.netns_ino == rec->netns_ino)
+				goto next;
+		pf_error_clear(&err);
+		if (adopt_record(e, rec, &is_gone, &err) < 0) {
+			retry_push(e, rec, &err);
 			failed++;
+		} else if (is_gone) {
+			forget_row(e, rec);
+			gone++;
+		} else {
+			adopted++;
+		}
+next:;
 	}
 	pf_pod_records_free(recs, n);
 	if (n)
 		log_info("Re-adopted %zu pod(s); %zu gone, %zu failed", adopted, gone, failed);
 	/* One rebuild for all of them: addresses may have changed while we were away. */
-	pf_error_clear(&err);
-	if (pf_reload(e, "adoption", &err) < 0)
-		log_error("Reload after adoption failed: %s", err.msg);
+	if (!e->reloader) {
+		pf_error_clear(&err);
+		if (pf_reload(e, "adoption", &err) < 0)
+			log_error("Reload after adoption failed: %s", err.msg);
+	} else if (adopted) {
+		pf_reload_request(e, "adoption");
+	}
+}
+
+void pf_adopt_retry_tick(struct engine *e)
+{
+	int64_t now = pf_now_ms();
+	bool any = false;
+
+	if (e->adopt_list_next_ms && now >= e->adopt_list_next_ms)
+		pf_adopt_store(e);
+	for (size_t i = 0; i < e->n_adopt_retry;) {
+		struct pf_adopt_retry *a = &e->adopt_retry[i];
+		struct pf_error err = {};
+		bool gone;
+
+		if (now < a->next_ms) {
+			i++;
+			continue;
+		}
+		if (adopt_record(e, &a->rec, &gone, &err) < 0) {
+			a->failures++;
+			a->backoff_ms = MIN(a->backoff_ms * 2, ADOPT_RETRY_MAX_MS);
+			a->next_ms = now + a->backoff_ms;
+			if (a->failures % 10 == 0)
+				log_error("Pod %s/%s: re-adoption failed %u times (next try in %u "
+					  "ms): %s",
+					  a->rec.namespace, a->rec.name, a->failures, a->backoff_ms,
+					  err.msg);
+			i++;
+			continue;
+		}
+		if (gone) {
+			forget_row(e, &a->rec);
+		} else {
+			log_info("Pod %s/%s: re-adopted after %u failure%s", a->rec.namespace,
+				 a->rec.name, a->failures, a->failures == 1 ? "" : "s");
+			any = true;
+		}
+		pf_pod_record_clear(&a->rec);
+		e->adopt_retry[i] = e->adopt_retry[--e->n_adopt_retry];
+	}
+	if (any)
+		pf_reload_request(e, "re-adoption");
+}
+
+void pf_adopt_done(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_adopt_retry; i++)
+		pf_pod_record_clear(&e->adopt_retry[i].rec);
+	free(e->adopt_retry);
+	e->adopt_retry = NULL;
+	e->n_adopt_retry = e->cap_adopt_retry = 0;
+	free(e->adopt_gone);
+	e->adopt_gone = NULL;
+	e->n_adopt_gone = e->cap_adopt_gone = 0;
 }
 
 struct pending_file {
@@ -111,7 +319,31 @@ static int pending_order(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static void adopt_one(struct engine *e, int dfd, const char *dir, const char *name)
+/* How long a pending record whose registration fails for a passing reason (a queue number
+ * held, the store busy, no memory) is tried again, counted from when the hook wrote it. */
+#define PENDING_RETRY_MS (10 * 60 * 1000)
+
+static bool transient(int r)
+{
+	switch (-r) {
+	case EAGAIN:
+	case EBUSY:
+	case EIO:
+	case ENOMEM:
+	case ENOBUFS:
+	case ENOSPC:
+	case EMFILE:
+	case ENFILE:
+	case ETIMEDOUT:
+	case EINTR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void adopt_one(struct engine *e, int dfd, const char *dir, const char *name,
+		      int64_t mtime_ms)
 {
 	_cleanup_free_ char *buf = NULL, *reply = NULL;
 	struct pf_node *req = NULL;
@@ -140,13 +372,19 @@ static void adopt_one(struct engine *e, int dfd, const char *dir, const char *na
 	}
 	r = pf_control_dispatch(e, req, "register", &reply, &wait);
 	/* No one to answer: a registration that waits for its cache completes on its own. */
+	if (r < 0 && transient(r) && pf_now_ms() - mtime_ms < PENDING_RETRY_MS) {
+		/* Tried again at the next round (every few seconds) while it is young. */
+		log_warning("Pending record %s: %s; trying again", path, pf_strna(reply));
+		pf_node_free(req);
+		return;
+	}
 	if (r < 0)
 		log_warning("Pending record %s: %s", path, pf_strna(reply));
 	else
 		log_info("Adopted pending record %s", path);
 out:
 	pf_node_free(req);
-	/* Consumed either way: a record that cannot be applied now never will be. */
+	/* Consumed: a record that cannot be applied now (bad, its netns gone) never will be. */
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		log_warning_errno(-errno, "Cannot remove pending record %s: %m", path);
 }
@@ -216,7 +454,8 @@ void pf_adopt_pending(struct engine *e)
 	if (n > 1)
 		qsort(files, n, sizeof(*files), pending_order);
 	for (size_t i = 0; i < n; i++) {
-		adopt_one(e, dirfd(d), dir, files[i].name);
+		adopt_one(e, dirfd(d), dir, files[i].name,
+			  (int64_t)files[i].mtime.tv_sec * 1000 + files[i].mtime.tv_nsec / 1000000);
 		free(files[i].name);
 	}
 	free(files);

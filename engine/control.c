@@ -264,7 +264,7 @@ static void jw_pod(struct pf_jw *w, const struct pf_pod *p, bool details)
 	pf_jw_key(w, "state");
 	pf_jw_str(w, p->active ? "enforced" : "pending");
 	pf_jw_key(w, "privileged");
-	pf_jw_bool(w, p->privileged);
+	pf_jw_bool(w, pf_pod_privileged(p));
 	pf_jw_key(w, "verdicts");
 	pf_jw_u64(w, p->n_verdicts);
 	pf_jw_close(w, '}');
@@ -421,7 +421,7 @@ void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
 	for (struct pf_pod *p = e->pods; p; p = p->next) {
 		if (p->nfq)
 			pf_engine_add_queue_stats(sum, p->nfq);
-		out->n_privileged_pods += !p->dead && p->privileged;
+		out->n_privileged_pods += !p->dead && pf_pod_privileged(p);
 	}
 	out->events_recorded = e->events.recorded;
 	out->events_suppressed = e->events.suppressed;

@@ -72,7 +72,9 @@ struct pf_container {
 	bool dead;
 	char *id;
 	pid_t pid; /* 0 when unknown (registered by a netns path) */
+	uint64_t start_time; /* of that process (/proc/PID/stat), so a reused pid is not it */
 	int pidfd; /* -1 when unknown; readable once the process exits */
+	unsigned caps; /* PF_CAP_* its configuration grants */
 	struct pf_watch pid_watch;
 };
 
@@ -111,7 +113,6 @@ struct pf_pod {
 	struct pf_nft_chain_ref nft_extra[PF_NFT_MAX_EXTRA_CHAINS]; /* chains they added to it */
 	size_t n_nft_extra;
 	int64_t restore_event_ms, foreign_event_ms, restore_fail_event_ms; /* rate limits */
-	bool privileged;	     /* a container with CAP_NET_ADMIN or CAP_NET_RAW */
 
 	uint64_t n_verdicts;
 	bool active;	      /* ruleset installed, queue in the loop */
@@ -231,7 +232,25 @@ struct engine {
 	struct pf_engine_stats stats;
 	bool pending_dir_warned;
 	int64_t started_ms;
+
+	/* Re-adoption: records that failed, to try again; rows of gone pods to delete once the
+	 * store worker runs; the pods listing when it failed. */
+	struct pf_adopt_retry *adopt_retry;
+	size_t n_adopt_retry, cap_adopt_retry;
+	struct pf_netns_id *adopt_gone;
+	size_t n_adopt_gone, cap_adopt_gone;
+	int64_t adopt_list_next_ms;
+	unsigned adopt_list_backoff_ms;
 };
+
+/* A container of the pod was granted CAP_NET_ADMIN or CAP_NET_RAW. */
+static inline bool pf_pod_privileged(const struct pf_pod *p)
+{
+	for (size_t i = 0; i < p->n_containers; i++)
+		if (p->containers[i]->caps)
+			return true;
+	return false;
+}
 
 /* loop.c */
 int pf_loop_init(struct engine *e);
@@ -284,6 +303,7 @@ struct pf_register_req {
 	const char *kind;
 	bool adopting; /* re-adoption at start: do not rebuild the cache per pod */
 	unsigned caps; /* PF_CAP_* the container's config grants */
+	uint64_t start_time; /* adoption: pid must still be the process that started then */
 };
 
 /* Capabilities that reach around the fence (register request field "caps"). */
@@ -322,6 +342,8 @@ void pf_pods_sync_rows(struct engine *e);
 int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err);
 /* Find a process in the netns with identity id and open its /proc/PID/ns/net. */
 int pf_pods_find_netns(const struct pf_netns_id *id, int *fd, pid_t *pid);
+/* A process's start time, clock ticks after boot (/proc/PID/stat field 22). */
+int pf_proc_start_time(pid_t pid, uint64_t *out);
 /* The pod a /proc/PID/ns/net path names, 0 when path is of another form. */
 pid_t pf_pid_from_netns_path(const char *path);
 
@@ -377,8 +399,14 @@ void pf_reloader_row_stats(struct engine *e, uint64_t *failures, size_t *waiting
 void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *dropped);
 
 /* adopt.c */
+struct pf_adopt_retry;
 void pf_adopt_store(struct engine *e);
 void pf_adopt_pending(struct engine *e);
+/* Every tick: retry the re-adoptions (and the listing) that failed, when due. */
+void pf_adopt_retry_tick(struct engine *e);
+/* Once the store worker runs: delete the rows of pods found gone at start. */
+void pf_adopt_flush_gone(struct engine *e);
+void pf_adopt_done(struct engine *e);
 
 /* status (control.c) */
 int pf_status_json(struct engine *e, char **out);

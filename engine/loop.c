@@ -113,6 +113,7 @@ static void on_tick(struct engine *e)
 		pf_adopt_pending(e);
 	}
 	pf_pods_nft_retry(e);
+	pf_adopt_retry_tick(e);
 	pf_control_expire(e, false);
 	pf_metrics_expire(e);
 }

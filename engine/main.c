@@ -429,6 +429,7 @@ static int engine_start(struct engine *e)
 	if (r < 0)
 		return r;
 	pf_pods_sync_rows(e);
+	pf_adopt_flush_gone(e);
 	r = pf_control_listen(e);
 	if (r < 0)
 		return r;
@@ -456,6 +457,7 @@ static void engine_stop(struct engine *e)
 	pf_metrics_close(e);
 	pf_pods_shutdown(e);
 	pf_pods_reap(e);
+	pf_adopt_done(e);
 	pf_events_free(&e->events);
 	pf_cache_free(e->cache);
 	e->cache = NULL;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
@@ -88,25 +89,80 @@ static int addr_order(const void *a, const void *b)
 
 /* ---- containers ---------------------------------------------------------------------- */
 
-/* Watch pid only if it really lives in the pod's netns (the pid in a request is a claim). */
-static void container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_container *c,
-				pid_t pid)
+int pf_proc_start_time(pid_t pid, uint64_t *out)
+{
+	char path[64], buf[1024], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, so count from the last ')'.
+	 * starttime is field 22, the 20th after the ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EIO;
+	for (int field = 2; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return -EIO;
+	}
+	{
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(p + 1, &end, 10);
+		if (errno || end == p + 1 || (*end != ' ' && *end != '\n' && *end))
+			return -EIO;
+		*out = v;
+	}
+	return 0;
+}
+
+/* A pidfd whose process has exited is readable. */
+static bool pidfd_exited(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return poll(&pfd, 1, 0) != 0;
+}
+
+/*
+ * Watch pid only if it really lives in the pod's netns (the pid in a request is a claim) and,
+ * when start_time is given (re-adoption), is still the process that was registered: a pid
+ * the kernel gave to another process since is not the container. Returns whether it watches.
+ */
+static bool container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_container *c,
+				pid_t pid, uint64_t start_time)
 {
 	char path[64];
+	uint64_t st = 0;
 	int fd, r;
 
 	if (pid <= 0 || c->pidfd >= 0)
-		return;
+		return c->pidfd >= 0;
 	fd = (int)pidfd_open(pid, 0);
 	if (fd < 0)
-		return;
+		return false;
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-	if (!path_is_netns(path, &p->id)) {
+	/* Read while the pidfd holds the process: if it is still alive after the reads, the pid
+	 * named it all along (a live process's pid is never reused). */
+	if (!path_is_netns(path, &p->id) || pf_proc_start_time(pid, &st) < 0 ||
+	    (start_time && st != start_time) || pidfd_exited(fd)) {
 		close(fd);
-		return;
+		return false;
 	}
 	/* pidfds are CLOEXEC by default. */
 	c->pid = pid;
+	c->start_time = st;
 	c->pidfd = fd;
 	c->pid_watch = (struct pf_watch){PF_WATCH_PIDFD, c};
 	if (!p->dead && p->active) {
@@ -114,6 +170,7 @@ static void container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_co
 		if (r < 0)
 			log_debug_errno(r, "epoll add pidfd: %m");
 	}
+	return true;
 }
 
 static struct pf_container *container_add(struct pf_pod *p, const char *id)
@@ -196,6 +253,7 @@ static struct pf_pod *find_pod(struct engine *e, const struct pf_netns_id *id)
 int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 {
 	_cleanup_free_ char **ids = NULL;
+	_cleanup_free_ struct pf_pod_proc *procs = NULL;
 	int r;
 	struct pf_pod_record rec = {
 	    .namespace = p->namespace,
@@ -215,9 +273,21 @@ int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	ids = calloc(p->n_containers + 1, sizeof(*ids));
 	if (!ids)
 		return pf_error_set(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < p->n_containers; i++)
-		ids[i] = p->containers[i]->id;
+	procs = calloc(p->n_containers + 1, sizeof(*procs));
+	if (!procs)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->n_containers; i++) {
+		const struct pf_container *c = p->containers[i];
+
+		ids[i] = c->id;
+		/* Only a pid we watch: the restarted engine watches it again. */
+		if (c->pidfd >= 0)
+			procs[i] = (struct pf_pod_proc){c->pid, c->start_time, c->caps};
+		else
+			procs[i].caps = c->caps;
+	}
 	rec.containers = ids;
+	rec.procs = procs;
 	p->row_seq = ++e->row_seq;
 	/* Once the loop runs, the store worker writes it (ahead of any rebuild asked for
 	 * after this call, retrying until it goes in), so a busy database never holds up a
@@ -298,7 +368,9 @@ static const char *caps_string(unsigned caps)
 static int check_privileged(struct engine *e, const struct pf_register_req *req,
 			    struct pf_error *err)
 {
-	if (!req->caps || !e->cfg.refuse_privileged)
+	/* A running container we enforced before a restart stays enforced: refusing it now
+	 * would only take its fence away. */
+	if (!req->caps || !e->cfg.refuse_privileged || req->adopting)
 		return 0;
 	e->stats.privileged_refused++;
 	log_warning("Refused container %s (%s/%s): its capabilities include %s",
@@ -315,14 +387,16 @@ static void note_privileged(struct engine *e, struct pf_pod *p, const struct pf_
 {
 	if (!req->caps)
 		return;
-	p->privileged = true;
 	e->stats.privileged_containers++;
 	log_warning("Container %s of pod %s/%s has %s: %s",
 		    req->container, p->namespace, p->name, caps_string(req->caps),
 		    req->caps & PF_CAP_NET_RAW
 			? "it can send raw packets that netfilter never sees (not enforced)"
 			: "it can change its ruleset (podfenced restores it)");
-	pf_events_note(&e->events, p, "privileged", NULL, NULL, 0, PF_ACTION_ALERT, pf_now_ms());
+	/* Re-adoption: told when it registered (the log line above says it again). */
+	if (!req->adopting)
+		pf_events_note(&e->events, p, "privileged", NULL, NULL, 0, PF_ACTION_ALERT,
+			       pf_now_ms());
 }
 
 /* ---- the ruleset watch ------------------------------------------------------------------ */
@@ -583,14 +657,16 @@ static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_
 		c = container_add(p, req->container);
 		if (!c)
 			return pf_error_set(err, ENOMEM, "out of memory");
-		container_watch_pid(e, p, c, pid);
+		c->caps = req->caps;
+		container_watch_pid(e, p, c, pid, req->start_time);
 		r = put_row(e, p, req, err);
 		if (r < 0)
 			return r;
 		log_info("Container %s joins pod %s/%s (%zu containers)", req->container,
 			 p->namespace, p->name, p->n_containers);
 	} else {
-		container_watch_pid(e, p, c, pid);
+		c->caps |= req->caps;
+		container_watch_pid(e, p, c, pid, req->start_time);
 	}
 	return 0;
 }
@@ -666,7 +742,9 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 		return pf_error_set(err, EPERM,
 				    "%s is the host's network namespace; it is never enforced",
 				    req->netns_path);
-	pid = req->pid ? req->pid : pf_pid_from_netns_path(req->netns_path);
+	/* Re-adoption names each container's own pid (or none): the path it opens may be any
+	 * process's in the netns, which is no container's. */
+	pid = req->pid || req->adopting ? req->pid : pf_pid_from_netns_path(req->netns_path);
 	r = check_privileged(e, req, err);
 	if (r < 0)
 		return r;
@@ -705,7 +783,8 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 		r = pf_error_set(err, ENOMEM, "out of memory");
 		goto fail;
 	}
-	container_watch_pid(e, p, p->containers[0], pid);
+	p->containers[0]->caps = req->caps;
+	container_watch_pid(e, p, p->containers[0], pid, req->start_time);
 
 	/* Inside the netns: the address watch (before listing, so no change falls between), the
 	 * addresses, and the queue, bound before the rule that feeds it exists. */
@@ -938,32 +1017,36 @@ void pf_pods_pid_exit(struct engine *e, struct pf_container *c)
 
 /*
  * Our queue socket and netns fd pin the namespace, so it never disappears by itself while we
- * enforce it. A pod is alive while one of: a container process we watch (pidfd) lives, its
- * registered path still names it (a bind mount such as /run/netns/X), or some process is
- * inside it (/proc scan, only when the first two fail). When a scan finds a process, we
- * watch it, so the next change arrives as a pidfd event rather than another scan.
+ * enforce it. Each container with a known pid is alive while that process lives (its pidfd
+ * says when it exits; pf_pods_pid_exit). A pod is alive while one of its containers' processes
+ * lives. A container registered by a netns path alone has no process of its own: it lives
+ * while that path still names the netns (a bind mount such as /run/netns/X), or failing that
+ * while some process is inside it (/proc scan, every round: such a process is no container's
+ * and is never watched in one's place, so its exit cannot end a container that runs on, nor
+ * its life keep one whose own process exited).
  */
 void pf_pods_check_liveness(struct engine *e)
 {
 	for (struct pf_pod *p = e->pods, *next; p; p = next) {
-		pid_t pid = 0;
+		bool watched = false, pidless = false;
 
 		next = p->next;
 		if (p->dead)
 			continue;
-		bool watched = false;
-
-		for (size_t i = 0; i < p->n_containers; i++)
+		for (size_t i = 0; i < p->n_containers; i++) {
 			if (p->containers[i]->pidfd >= 0)
 				watched = true;
-		if (watched || path_is_netns(p->netns_path, &p->id))
-			continue;
-		if (pf_pods_find_netns(&p->id, NULL, &pid) == 0) {
-			if (p->n_containers)
-				container_watch_pid(e, p, p->containers[0], pid);
-			continue;
+			else
+				pidless = true;
 		}
-		pf_pods_release(e, p, "its network namespace is gone");
+		if (watched)
+			continue;
+		if (pidless && (path_is_netns(p->netns_path, &p->id) ||
+				pf_pods_find_netns(&p->id, NULL, NULL) == 0))
+			continue;
+		pf_pods_release(e, p,
+				pidless ? "its network namespace is gone"
+					: "its containers' processes are gone");
 	}
 }
 

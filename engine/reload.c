@@ -172,6 +172,7 @@ static void pod_op_free(struct pod_op *op)
 	for (size_t j = 0; j < r->n_containers; j++)
 		free(r->containers[j]);
 	free(r->containers);
+	free(r->procs);
 	free(r->ips);
 	free(op);
 }
@@ -641,6 +642,12 @@ static int copy_record(struct pf_pod_record *d, const struct pf_pod_record *s)
 		if (copy_str(&d->containers[i], s->containers[i]) < 0)
 			return -ENOMEM;
 		d->n_containers++;
+	}
+	if (s->procs && s->n_containers) {
+		d->procs = malloc(s->n_containers * sizeof(*d->procs));
+		if (!d->procs)
+			return -ENOMEM;
+		memcpy(d->procs, s->procs, s->n_containers * sizeof(*d->procs));
 	}
 	if (s->n_ips) {
 		d->ips = malloc(s->n_ips * sizeof(*d->ips));

@@ -1479,7 +1479,8 @@ static const char SQL_POD_CHILDREN_CLEAR_IP[] = "DELETE FROM pod_ip WHERE pod_id
 static const char SQL_POD_CHILDREN_CLEAR_CT[] = "DELETE FROM pod_container WHERE pod_id = ?1";
 static const char SQL_POD_IP_INSERT[] = "INSERT OR IGNORE INTO pod_ip (pod_id, ip) VALUES (?1, ?2)";
 static const char SQL_POD_CT_INSERT[] =
-	"INSERT INTO pod_container (pod_id, idx, container) VALUES (?1, ?2, ?3)";
+	"INSERT INTO pod_container (pod_id, idx, container, pid, start_time, caps) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
 /* "a, b, c" of n strings, the i-th at get(v, i). */
 static char *join(const void *v, size_t n, const char *(*get)(const void *v, size_t i))
@@ -1602,6 +1603,15 @@ int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct p
 		sqlite3_bind_int64(st, 1, id);
 		sqlite3_bind_int64(st, 2, (int64_t)i);
 		bind_text(st, 3, p->containers[i]);
+		if (p->procs && p->procs[i].pid > 0) {
+			sqlite3_bind_int64(st, 4, p->procs[i].pid);
+			sqlite3_bind_int64(st, 5, (int64_t)MIN(p->procs[i].start_time,
+							       (uint64_t)INT64_MAX));
+		} else {
+			sqlite3_bind_null(st, 4);
+			sqlite3_bind_null(st, 5);
+		}
+		sqlite3_bind_int64(st, 6, p->procs ? (int64_t)p->procs[i].caps : 0);
 		r = step_done(s, st, err);
 		if (r < 0)
 			goto out;
@@ -1630,22 +1640,28 @@ int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_i
 	return op_end(s, r, err);
 }
 
+void pf_pod_record_clear(struct pf_pod_record *p)
+{
+	free(p->namespace);
+	free(p->name);
+	free(p->uid);
+	free(p->kind);
+	free(p->netns_path);
+	for (size_t j = 0; j < p->n_containers; j++)
+		free(p->containers[j]);
+	free(p->containers);
+	free(p->procs);
+	free(p->ips);
+	free(p->state);
+	memset(p, 0, sizeof(*p));
+}
+
 void pf_pod_records_free(struct pf_pod_record *p, size_t n)
 {
 	if (!p)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		free(p[i].namespace);
-		free(p[i].name);
-		free(p[i].uid);
-		free(p[i].kind);
-		free(p[i].netns_path);
-		for (size_t j = 0; j < p[i].n_containers; j++)
-			free(p[i].containers[j]);
-		free(p[i].containers);
-		free(p[i].ips);
-		free(p[i].state);
-	}
+	for (size_t i = 0; i < n; i++)
+		pf_pod_record_clear(&p[i]);
 	free(p);
 }
 
@@ -1686,11 +1702,11 @@ static const char SQL_PODS_LIST[] = "SELECT id, namespace, name, uid, kind, netn
 				    "FROM pod ORDER BY id";
 static const char SQL_PODS_IPS[] = "SELECT pod_id, ip FROM pod_ip ORDER BY pod_id";
 static const char SQL_PODS_CTS[] =
-	"SELECT pod_id, container FROM pod_container ORDER BY pod_id, idx";
+	"SELECT pod_id, container, pid, start_time, caps FROM pod_container ORDER BY pod_id, idx";
 
 struct pod_slot {
 	int64_t id;
-	size_t cap_ips, cap_cts;
+	size_t cap_ips, cap_cts, cap_procs;
 };
 
 static int list_pods_locked(struct pf_store *s, struct pf_pod_record **out, size_t *n_out,
@@ -1767,9 +1783,20 @@ static int list_pods_locked(struct pf_store *s, struct pf_pod_record **out, size
 		p = &v[sl - slots];
 		if (pf_grow((void **)&p->containers, &sl->cap_cts, p->n_containers,
 			    sizeof(char *)) < 0 ||
+		    pf_grow((void **)&p->procs, &sl->cap_procs, p->n_containers,
+			    sizeof(*p->procs)) < 0 ||
 		    !(c = strdup(col_text(st, 1) ? col_text(st, 1) : ""))) {
 			r = -ENOMEM;
 			break;
+		}
+		{
+			int64_t pid = sqlite3_column_int64(st, 2), t = sqlite3_column_int64(st, 3);
+
+			p->procs[p->n_containers] = (struct pf_pod_proc){
+			    .pid = pid > 0 && pid <= INT32_MAX ? (int32_t)pid : 0,
+			    .start_time = t > 0 ? (uint64_t)t : 0,
+			    .caps = (unsigned)(sqlite3_column_int64(st, 4) & 3),
+			};
 		}
 		p->containers[p->n_containers++] = c;
 	}

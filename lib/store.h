@@ -103,6 +103,13 @@ int pf_store_sweep_workloads(struct pf_store *s, struct pf_error *err);
 
 /* ---- pods (podfenced): registered network namespaces ------------------------------------- */
 
+/* A container's own process: pid 0 when unknown. */
+struct pf_pod_proc {
+	int32_t pid;
+	uint64_t start_time; /* clock ticks after boot (/proc/PID/stat field 22) */
+	unsigned caps;	     /* 1: CAP_NET_ADMIN, 2: CAP_NET_RAW in its configuration */
+};
+
 struct pf_pod_record {
 	char *namespace;
 	char *name;
@@ -112,6 +119,7 @@ struct pf_pod_record {
 	uint64_t netns_ino;
 	char *netns_path;  /* how it was opened */
 	char **containers; /* container ids sharing the netns */
+	struct pf_pod_proc *procs; /* one per container, or NULL (all unknown) */
 	size_t n_containers;
 	struct pf_addr *ips;
 	size_t n_ips;
@@ -127,6 +135,8 @@ int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_i
 int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n,
 		       struct pf_error *err);
 void pf_pod_records_free(struct pf_pod_record *p, size_t n);
+/* Free what one record holds (not the record itself) and zero it. */
+void pf_pod_record_clear(struct pf_pod_record *p);
 
 /* ---- events (podfenced) ---------------------------------------------------------------- */
 
