@@ -1033,6 +1033,17 @@ void pf_pods_check_liveness(struct engine *e)
 		next = p->next;
 		if (p->dead)
 			continue;
+		/* A pod still waiting (for its row, its cache) has its pidfds out of epoll. */
+		for (size_t i = p->n_containers; !p->active && i-- > 0;) {
+			struct pf_container *c = p->containers[i];
+
+			if (c->pidfd >= 0 && pidfd_exited(c->pidfd))
+				pf_pods_pid_exit(e, c);
+			if (p->dead)
+				break;
+		}
+		if (p->dead)
+			continue;
 		for (size_t i = 0; i < p->n_containers; i++) {
 			if (p->containers[i]->pidfd >= 0)
 				watched = true;

@@ -253,6 +253,62 @@ static void check_install(const struct pf_nft_config *cfg)
 	is_int(at + 1, m.n, "nothing after the end");
 }
 
+/* The restore never deletes our base chain: table (woken: flags 0), chain (a no-op on an
+ * existing one), flush, three rules; chains someone added are made sure of, flushed, deleted. */
+static void check_restore(void)
+{
+	struct pf_nft_chain_ref extra[2] = {{NFPROTO_IPV4, "evil"}, {NFPROTO_IPV6, "evil6"}};
+	struct pf_nft_config cfg;
+	struct nftnl_table *t;
+	struct msgs m;
+	ssize_t len;
+	bool no_delchain = true;
+
+	pf_nft_config_init(&cfg);
+	len = pf_nft_build_restore_batch(&cfg, false, NULL, 0, buf, sizeof(buf), 1);
+	ok(len > 0, "restore batch builds");
+	if (len <= 0)
+		return;
+	split(buf, (size_t)len, &m);
+	is_int(m.n, 1 + 2 * 6 + 1, "restore: begin, 2 x (table, chain, flush, 3 rules), end");
+	for (size_t f = 0; f < 2; f++) {
+		size_t at = 1 + f * 6;
+		int fam = f ? NFPROTO_IPV6 : NFPROTO_IPV4;
+
+		is_int(msg_type(m.m[at]), NFT_MSG_NEWTABLE, "restore: table first");
+		t = nftnl_table_alloc();
+		ok(nftnl_table_nlmsg_parse(m.m[at], t) == 0 &&
+		       nftnl_table_is_set(t, NFTNL_TABLE_FLAGS) &&
+		       nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) == 0,
+		   "restore: table flags sent as 0 (wakes a dormant table)");
+		nftnl_table_free(t);
+		check_chain(m.m[at + 1], fam, cfg.priority);
+		ok(!(m.m[at + 1]->nlmsg_flags & NLM_F_EXCL), "restore: chain add without EXCL");
+		is_int(msg_type(m.m[at + 2]), NFT_MSG_DELRULE, "restore: flush of our chain");
+		check_rules(&m, at + 3, fam, &cfg);
+	}
+	for (size_t i = 0; i < m.n; i++)
+		no_delchain &= msg_type(m.m[i]) != NFT_MSG_DELCHAIN;
+	ok(no_delchain, "restore: our base chain is never deleted");
+
+	len = pf_nft_build_restore_batch(&cfg, false, extra, 2, buf, sizeof(buf), 1);
+	ok(len > 0, "restore batch with extra chains builds");
+	if (len > 0) {
+		split(buf, (size_t)len, &m);
+		is_int(m.n, 1 + 2 * (6 + 3) + 1, "restore: each extra chain added, flushed, deleted");
+		is_int(msg_type(m.m[7]), NFT_MSG_NEWCHAIN, "extra chain made sure of");
+		is_int(msg_type(m.m[8]), NFT_MSG_DELRULE, "extra chain flushed");
+		is_int(msg_type(m.m[9]), NFT_MSG_DELCHAIN, "extra chain deleted");
+	}
+	len = pf_nft_build_restore_batch(&cfg, true, NULL, 0, buf, sizeof(buf), 1);
+	ok(len > 0, "restore batch replacing a foreign 'output' builds");
+	if (len > 0) {
+		split(buf, (size_t)len, &m);
+		is_int(msg_type(m.m[4]), NFT_MSG_DELCHAIN, "a foreign 'output' is deleted first");
+		check_chain(m.m[5], NFPROTO_IPV4, cfg.priority);
+	}
+}
+
 int main(void)
 {
 	struct pf_nft_config cfg;
@@ -264,6 +320,7 @@ int main(void)
 	is_int(cfg.queue_num, 1, "default queue 1");
 	ok(cfg.bypass, "default bypass");
 	check_install(&cfg);
+	check_restore();
 
 	cfg.backend = PF_QUEUE_NATIVE;
 	check_install(&cfg);
