@@ -89,8 +89,33 @@ kill -0 $U || fail "the unrelated process is gone too?"
 wait_until 30 sql_is 0 "SELECT count(*) FROM pods WHERE name='web'" || fail "web row left"
 pass "the other exits: released, though an unrelated process is still in the netns"
 
-# A container's pid the kernel reused while the engine was down is not the container.
+# A restart while another process holds the store's write lock past the busy timeout: the
+# pod is re-adopted at once (its row is there to read), its row updated once the lock goes.
 stop_engine
+"$PY" - "$DB" "$TMP/locked" <<'PYEOF' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(8)
+c.execute("ROLLBACK")
+PYEOF
+LOCK=$!
+on_exit "kill $LOCK"
+wait_until 50 test -f "$TMP/locked" || fail "could not lock the store"
+T0=$(date +%s%N)
+start_engine --fail-mode closed
+[ "$(status_field '[p["state"] for p in s["pods"] if p["name"]=="db"]')" = "['enforced']" ] ||
+	fail "db not re-adopted while the store is locked: $(ctl '{"op":"status"}')"
+ms=$(( ($(date +%s%N) - T0) / 1000000 ))
+kill -0 $LOCK || fail "the lock ended before the check ($ms ms)"
+expect "$DB2" 10.99.0.1 443 refused
+pass "re-adopted in $ms ms with the store locked"
+wait $LOCK || true
+wait_until 100 status_is 0 's["pod_rows"]["waiting"]' || fail "row writes still waiting after the lock"
+stop_engine
+
+# A container's pid the kernel reused while the engine was down is not the container.
 sql "UPDATE pod_container SET start_time = start_time + 1 WHERE container='c-d'"
 start_engine --fail-mode closed
 wait_until 50 status_is 0 's["n_pods"]' || fail "a pid with another start time taken for the container: $(ctl '{"op":"status"}')"
