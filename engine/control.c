@@ -206,9 +206,15 @@ static int get_int(const struct pf_node *req, const char *key, int64_t min, int6
  * hook read them (names as in config.json; others are ignored, so a newer hook can say more). */
 static int get_caps(const struct pf_node *req, unsigned *caps, struct pf_error *err)
 {
-	const struct pf_node *n = pf_node_get(req, "caps");
+	const struct pf_node *n = pf_node_get(req, "caps"), *u = pf_node_get(req, "caps_unknown");
 
 	*caps = 0;
+	if (u && u->type != PF_NODE_NULL) {
+		if (u->type != PF_NODE_BOOL)
+			return pf_error_set(err, EINVAL, "field 'caps_unknown' must be a boolean");
+		if (u->b)
+			*caps |= PF_CAP_UNKNOWN;
+	}
 	if (!n || n->type == PF_NODE_NULL)
 		return 0;
 	if (n->type != PF_NODE_SEQ)

@@ -44,6 +44,11 @@
 #define PF_EVENTS_MAX_PENDING 8192
 #define PF_EVENTS_MAX_ROWS 100000
 
+/* Capabilities that reach around the fence (register request field "caps"). */
+#define PF_CAP_NET_ADMIN (1u << 0) /* can change the pod's ruleset */
+#define PF_CAP_NET_RAW (1u << 1)   /* can send packets netfilter's output hook never sees */
+#define PF_CAP_UNKNOWN (1u << 2)   /* the hook could not read them ("caps_unknown") */
+
 /* What an epoll event points at. */
 enum pf_watch_type {
 	PF_WATCH_SIGNAL,
@@ -247,7 +252,7 @@ struct engine {
 static inline bool pf_pod_privileged(const struct pf_pod *p)
 {
 	for (size_t i = 0; i < p->n_containers; i++)
-		if (p->containers[i]->caps)
+		if (p->containers[i]->caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW))
 			return true;
 	return false;
 }
@@ -306,9 +311,6 @@ struct pf_register_req {
 	uint64_t start_time; /* adoption: pid must still be the process that started then */
 };
 
-/* Capabilities that reach around the fence (register request field "caps"). */
-#define PF_CAP_NET_ADMIN (1u << 0) /* can change the pod's ruleset */
-#define PF_CAP_NET_RAW (1u << 1)   /* can send packets netfilter's output hook never sees */
 
 /* Register a container. *wait_gen: 0 when the pod is enforced on return, else the cache
  * generation after which it will be (pf_pods_cache_ready). */

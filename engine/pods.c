@@ -282,9 +282,9 @@ int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 		ids[i] = c->id;
 		/* Only a pid we watch: the restarted engine watches it again. */
 		if (c->pidfd >= 0)
-			procs[i] = (struct pf_pod_proc){c->pid, c->start_time, c->caps};
+			procs[i] = (struct pf_pod_proc){c->pid, c->start_time, c->caps & 3};
 		else
-			procs[i].caps = c->caps;
+			procs[i].caps = c->caps & 3;
 	}
 	rec.containers = ids;
 	rec.procs = procs;
@@ -359,6 +359,8 @@ static bool row_in_cache(struct engine *e, const struct pf_pod *p)
 
 static const char *caps_string(unsigned caps)
 {
+	if (!(caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW)))
+		return "capabilities the hook could not read (no config.json)";
 	if ((caps & PF_CAP_NET_ADMIN) && (caps & PF_CAP_NET_RAW))
 		return "CAP_NET_ADMIN and CAP_NET_RAW";
 	return caps & PF_CAP_NET_ADMIN ? "CAP_NET_ADMIN" : "CAP_NET_RAW";
@@ -375,6 +377,11 @@ static int check_privileged(struct engine *e, const struct pf_register_req *req,
 	e->stats.privileged_refused++;
 	log_warning("Refused container %s (%s/%s): its capabilities include %s",
 		    req->container, req->namespace, req->name, caps_string(req->caps));
+	if (!(req->caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW)))
+		return pf_error_set(err, EPERM,
+				    "container %s (%s/%s): its capabilities could not be read "
+				    "(no config.json); refused because privileged_pods is refuse",
+				    req->container, req->namespace, req->name);
 	return pf_error_set(err, EPERM,
 			    "container %s (%s/%s) has %s in its capabilities (config.json "
 			    "process.capabilities), with which it can change or get around its "
@@ -385,7 +392,7 @@ static int check_privileged(struct engine *e, const struct pf_register_req *req,
 /* privileged_pods = warn: enforce it as well as we can, and say so. */
 static void note_privileged(struct engine *e, struct pf_pod *p, const struct pf_register_req *req)
 {
-	if (!req->caps)
+	if (!(req->caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW)))
 		return;
 	e->stats.privileged_containers++;
 	log_warning("Container %s of pod %s/%s has %s: %s",

@@ -299,6 +299,8 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	}
 	/* What the engine warns about or refuses (privileged_pods). */
 	r = pf_oci_config_caps(&cfg, &caps, &err);
+	if (r == 0 && !cfg.doc)
+		caps = PF_OCI_CAP_UNKNOWN; /* no config.json read: refuse mode refuses it */
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, err.msg);
 		rc = 2;

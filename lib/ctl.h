@@ -16,6 +16,10 @@
  *              cache holds the pod's addresses, the ruleset is installed and the queue bound.
  *              Several containers of one netns are one pod ("new":false for the later ones).
  *              The host's (and the engine's own) netns is refused.
+ *              "caps":["CAP_NET_ADMIN"|"CAP_NET_RAW",...]? lists what the container's
+ *              config.json grants of those two (other names are ignored);
+ *              "caps_unknown":true? says the hook could not read config.json. With
+ *              privileged_pods = refuse either refuses the registration.
  *   unregister {"op":"unregister","container":S,"netns":PATH?}
  *              Reply {"ok":true,"found":B,"released":B}; an unknown container is not an error
  *              (poststop may run twice). The last container out removes the ruleset.

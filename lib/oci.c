@@ -550,10 +550,11 @@ int pf_oci_request_add_caps(char **req, unsigned caps)
 	if (len < 2 || (*req)[len - 1] != '}')
 		return -EINVAL;
 	(*req)[len - 1] = '\0';
-	k = asprintf(&n, "%s,\"caps\":[%s%s%s]}", *req,
+	k = asprintf(&n, "%s,\"caps\":[%s%s%s]%s}", *req,
 		     caps & PF_OCI_CAP_NET_ADMIN ? "\"CAP_NET_ADMIN\"" : "",
 		     (caps & PF_OCI_CAP_NET_ADMIN) && (caps & PF_OCI_CAP_NET_RAW) ? "," : "",
-		     caps & PF_OCI_CAP_NET_RAW ? "\"CAP_NET_RAW\"" : "");
+		     caps & PF_OCI_CAP_NET_RAW ? "\"CAP_NET_RAW\"" : "",
+		     caps & PF_OCI_CAP_UNKNOWN ? ",\"caps_unknown\":true" : "");
 	(*req)[len - 1] = '}';
 	if (k < 0)
 		return -ENOMEM;

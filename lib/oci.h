@@ -105,9 +105,10 @@ int pf_oci_unregister_request(const char *container, const char *netns, char **o
  */
 #define PF_OCI_CAP_NET_ADMIN (1u << 0)
 #define PF_OCI_CAP_NET_RAW (1u << 1)
+#define PF_OCI_CAP_UNKNOWN (1u << 2) /* config.json could not be read: the engine cannot tell */
 int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct pf_error *err);
 /* Add "caps":["CAP_NET_ADMIN",...] to a request built by pf_oci_register_request (nothing
- * when caps is 0). */
+ * when caps is 0); PF_OCI_CAP_UNKNOWN adds "caps_unknown":true. */
 int pf_oci_request_add_caps(char **req, unsigned caps);
 
 /* Append s to a growing buffer as a JSON string literal (quotes included). */

@@ -45,8 +45,16 @@ rc=0
 state "raw-$TID" "$TMP/raw" | "$H" "${HA[@]}" prestart 2>"$TMP/hook.err" || rc=$?
 [ "$rc" != 0 ] && grep -q CAP_NET_RAW "$TMP/hook.err" || fail "CAP_NET_RAW (bounding set) not refused: rc $rc $(cat "$TMP/hook.err")"
 pass "CAP_NET_RAW in the bounding set refused"
+# No config.json to read (a state with a pid and no bundle): cannot tell, so refused.
+ip netns exec "$NS2" sleep 600 & NB=$!; on_exit "kill $NB"
+wait_until 50 in_netns $NB "$NS2" || fail "sleep did not enter $NS2"
+rc=0
+printf '{"ociVersion":"1.0.2","id":"nob-%s","status":"creating","pid":%d}' "$TID" "$NB" |
+	"$H" "${HA[@]}" prestart 2>"$TMP/hook.err" || rc=$?
+[ "$rc" != 0 ] && grep -q "could not be read" "$TMP/hook.err" || fail "unknown capabilities not refused: rc $rc $(cat "$TMP/hook.err")"
+pass "capabilities that cannot be read are refused under refuse"
 state "plain-$TID" "$TMP/plain" | "$H" "${HA[@]}" prestart || fail "unprivileged container refused"
-[ "$(status_field 's["privileged_pods"]["refused"]')" = 2 ] || fail "refused count"
+[ "$(status_field 's["privileged_pods"]["refused"]')" = 3 ] || fail "refused count"
 pass "a container without them registers under refuse"
 stop_engine
 

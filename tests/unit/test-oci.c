@@ -438,6 +438,7 @@ static void test_caps(void)
 	ok(pf_oci_request_add_caps(&req, PF_OCI_CAP_NET_ADMIN | PF_OCI_CAP_NET_RAW) == 0,
 	   "caps added");
 	ok(pf_json_parse(req, strlen(req), NULL, &doc, NULL) == 0, "request with caps is JSON");
+	ok(!pf_node_get(doc, "caps_unknown"), "caps known: no caps_unknown");
 	{
 		const struct pf_node *n = pf_node_get(doc, "caps");
 
@@ -446,6 +447,19 @@ static void test_caps(void)
 		       !strcmp(n->items[1]->str, "CAP_NET_RAW"),
 		   "caps array");
 		is_str(pf_node_str(doc, "container"), "c1", "rest of the request kept");
+	}
+	pf_node_free(doc);
+	free(req);
+	req = NULL;
+	doc = NULL;
+	ok(pf_oci_register_request("c1", &id, "/proc/5/ns/net", 5, 0, 0, &req) == 0 &&
+	       pf_oci_request_add_caps(&req, PF_OCI_CAP_UNKNOWN) == 0 &&
+	       pf_json_parse(req, strlen(req), NULL, &doc, NULL) == 0,
+	   "request with unknown caps is JSON");
+	{
+		const struct pf_node *u = pf_node_get(doc, "caps_unknown");
+
+		ok(u && u->type == PF_NODE_BOOL && u->b, "caps_unknown: true");
 	}
 	pf_node_free(doc);
 	free(req);
