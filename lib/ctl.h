@@ -12,8 +12,10 @@
  *              defaults to "default", kind to "Pod". A pid (given, or read from a /proc path)
  *              is watched: when it exits, its container counts as unregistered.
  *              Reply {"ok":true,"new":B,"pod":{namespace,name,uid,kind,netns,netns_dev,
- *              netns_ino,ips:[...],containers:[...],state,verdicts}}, sent only when the
- *              cache holds the pod's addresses, the ruleset is installed and the queue bound.
+ *              netns_ino,ips:[...],containers:[...],state,privileged,verdicts}}, sent only
+ *              when the pod's store row is committed, the cache holds its addresses, the
+ *              ruleset is installed and the queue bound (a failed row write is retried and
+ *              the answer waits for it).
  *              Several containers of one netns are one pod ("new":false for the later ones).
  *              The host's (and the engine's own) netns is refused.
  *              "caps":["CAP_NET_ADMIN"|"CAP_NET_RAW",...]? lists what the container's
