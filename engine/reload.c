@@ -193,7 +193,7 @@ static void committed(struct pf_reloader *w, const struct pod_op *op)
 {
 	if (pf_grow((void **)&w->committed, &w->cap_committed, w->n_committed,
 		    sizeof(*w->committed)) < 0)
-		return; /* the loop asks again: the row is in, only the report is lost */
+		return; /* out of memory: the pod waits for its next row write to be reported */
 	w->committed[w->n_committed++] = (struct pf_row_done){
 	    .id = {op->rec.netns_dev, op->rec.netns_ino},
 	    .seq = op->seq,
