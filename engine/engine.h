@@ -115,6 +115,7 @@ struct pf_pod {
 	uint32_t own_portids[4];     /* our batches whose NEWGEN is still to be read, oldest first */
 	size_t n_own;
 	bool nft_dirty;		     /* someone else changed our table: restore */
+	bool nft_overflow;	     /* ...with more chains (or lost notices) than nft_extra holds */
 	struct pf_nft_chain_ref nft_extra[PF_NFT_MAX_EXTRA_CHAINS]; /* chains they added to it */
 	size_t n_nft_extra;
 	int64_t restore_event_ms, foreign_event_ms, restore_fail_event_ms; /* rate limits */

@@ -456,8 +456,14 @@ static void gen_done(void *data, uint32_t portid, const struct pf_nft_gen *g)
 		return;
 	if (g->touched) {
 		p->nft_dirty = true;
-		for (size_t i = 0; i < g->n_chains && p->n_nft_extra < PF_NFT_MAX_EXTRA_CHAINS; i++)
+		for (size_t i = 0; i < g->n_chains; i++) {
+			if (p->n_nft_extra == PF_NFT_MAX_EXTRA_CHAINS) {
+				p->nft_overflow = true;
+				break;
+			}
 			p->nft_extra[p->n_nft_extra++] = g->chains[i];
+		}
+		p->nft_overflow |= g->chains_overflow;
 	}
 	if (g->foreign_table) {
 		e->stats.ruleset_foreign++;
@@ -485,7 +491,12 @@ static void restore(struct engine *e, struct pf_pod *p)
 	if (r < 0) {
 		pf_error_set(&err, -r, "cannot enter the netns: %s", strerror(-r));
 	} else {
-		r = pf_nft_restore(&e->nft, p->nft_extra, p->n_nft_extra, &portid, &err);
+		/* More chains added to our table than we can name: replace the table whole (its
+		 * base chain too, so what the pod had queued is dropped; its own doing). */
+		if (p->nft_overflow)
+			r = pf_nft_install_as(&e->nft, &portid, &err);
+		else
+			r = pf_nft_restore(&e->nft, p->nft_extra, p->n_nft_extra, &portid, &err);
 		pf_netns_leave(&saved);
 	}
 	if (r < 0) {
@@ -501,6 +512,7 @@ static void restore(struct engine *e, struct pf_pod *p)
 	}
 	own_portid(p, portid);
 	p->nft_dirty = false;
+	p->nft_overflow = false;
 	p->n_nft_extra = 0;
 	e->stats.ruleset_restored++;
 	/* Restored every time; told once per window (a pod flipping rules in a loop must not
@@ -527,6 +539,8 @@ void pf_pods_nft_event(struct engine *e, struct pf_pod *p)
 		memset(&p->nft_gen, 0, sizeof(p->nft_gen));
 		p->n_own = 0;
 		p->nft_dirty = true;
+		/* Chains added meanwhile went unseen: only a whole table removes them. */
+		p->nft_overflow = true;
 	} else if (r < 0 && r != -EAGAIN) {
 		log_debug_errno(r, "Pod %s/%s: nftables notifications: %m", p->namespace, p->name);
 	}

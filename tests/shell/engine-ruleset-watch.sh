@@ -67,6 +67,7 @@ tamper "accept rule inserted first" "insert rule ip podfence output accept"
 tamper "table made dormant" "add table ip podfence { flags dormant; }"
 tamper "own base chain added to our table" "add chain ip podfence evil { type filter hook output priority -400; policy accept; }
 add rule ip podfence evil accept"
+tamper "ten chains added to our table" "$(for i in 0 1 2 3 4 5 6 7 8 9; do echo "add chain ip podfence evil$i { type filter hook output priority -40$i; policy accept; }"; done)"
 tamper "base chain deleted" "flush chain ip podfence output
 delete chain ip podfence output"
 tamper "ruleset flushed" "flush ruleset"
