@@ -138,9 +138,9 @@ static int adopt_record(struct engine *e, const struct pf_pod_record *rec, bool 
 		if (!rec->procs || rec->procs[c].pid <= 0 || proc_alive(rec, c))
 			alive++;
 		else
-			log_info("Pod %s/%s: container %s (pid %d) exited while the engine was away",
-				 rec->namespace, rec->name, rec->containers[c],
-				 (int)rec->procs[c].pid);
+			log_info(
+			    "Pod %s/%s: container %s (pid %d) exited while the engine was away",
+			    rec->namespace, rec->name, rec->containers[c], (int)rec->procs[c].pid);
 	}
 	if (rec->n_containers && !alive) {
 		log_info("Pod %s/%s: no container left; forgetting it", rec->namespace, rec->name);
@@ -150,8 +150,8 @@ static int adopt_record(struct engine *e, const struct pf_pod_record *rec, bool 
 	}
 	/* Each container joins the pod the first one re-creates: same counting as before. */
 	for (size_t c = 0; c < MAX(rec->n_containers, (size_t)1); c++) {
-		const struct pf_pod_proc *pr = rec->procs && rec->n_containers ? &rec->procs[c]
-										 : NULL;
+		const struct pf_pod_proc *pr =
+		    rec->procs && rec->n_containers ? &rec->procs[c] : NULL;
 		struct pf_register_req req = {
 		    .netns_path = path,
 		    .have_id = true,
@@ -190,7 +190,8 @@ static void retry_push(struct engine *e, struct pf_pod_record *rec, const struct
 		return;
 	}
 	a = &e->adopt_retry[e->n_adopt_retry++];
-	*a = (struct pf_adopt_retry){.rec = *rec, .backoff_ms = ADOPT_RETRY_FIRST_MS, .failures = 1};
+	*a =
+	    (struct pf_adopt_retry){.rec = *rec, .backoff_ms = ADOPT_RETRY_FIRST_MS, .failures = 1};
 	a->next_ms = pf_now_ms() + a->backoff_ms;
 	memset(rec, 0, sizeof(*rec)); /* moved */
 	log_error("Pod %s/%s: re-adoption failed (retrying in %u ms): %s", a->rec.namespace,
@@ -205,9 +206,9 @@ void pf_adopt_store(struct engine *e)
 
 	if (pf_store_list_pods(e->store, &recs, &n, &err) < 0) {
 		/* Tried again from the loop (pf_adopt_retry_tick). */
-		e->adopt_list_backoff_ms = e->adopt_list_backoff_ms
-					       ? MIN(e->adopt_list_backoff_ms * 2, ADOPT_RETRY_MAX_MS)
-					       : ADOPT_RETRY_FIRST_MS;
+		e->adopt_list_backoff_ms =
+		    e->adopt_list_backoff_ms ? MIN(e->adopt_list_backoff_ms * 2, ADOPT_RETRY_MAX_MS)
+					     : ADOPT_RETRY_FIRST_MS;
 		e->adopt_list_next_ms = pf_now_ms() + e->adopt_list_backoff_ms;
 		log_error("Cannot list registered pods from the store (retrying in %u ms): %s",
 			  e->adopt_list_backoff_ms, err.msg);

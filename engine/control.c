@@ -225,7 +225,8 @@ static int get_caps(const struct pf_node *req, unsigned *caps, struct pf_error *
 		const struct pf_node *c = n->items[i];
 
 		if (c->type != PF_NODE_STRING || !c->str)
-			return pf_error_set(err, EINVAL, "field 'caps' must be an array of strings");
+			return pf_error_set(err, EINVAL,
+					    "field 'caps' must be an array of strings");
 		if (!strcmp(c->str, "CAP_NET_ADMIN"))
 			*caps |= PF_CAP_NET_ADMIN;
 		else if (!strcmp(c->str, "CAP_NET_RAW"))

@@ -111,11 +111,11 @@ struct pf_pod {
 	/* The ruleset watch: nftables notifications inside the netns. */
 	int nft_fd;
 	struct pf_watch nft_watch;
-	struct pf_nft_gen nft_gen;   /* the generation being read */
-	uint32_t own_portids[4];     /* our batches whose NEWGEN is still to be read, oldest first */
+	struct pf_nft_gen nft_gen; /* the generation being read */
+	uint32_t own_portids[4];   /* our batches whose NEWGEN is still to be read, oldest first */
 	size_t n_own;
-	bool nft_dirty;		     /* someone else changed our table: restore */
-	bool nft_overflow;	     /* ...with more chains (or lost notices) than nft_extra holds */
+	bool nft_dirty;	   /* someone else changed our table: restore */
+	bool nft_overflow; /* ...with more chains (or lost notices) than nft_extra holds */
 	struct pf_nft_chain_ref nft_extra[PF_NFT_MAX_EXTRA_CHAINS]; /* chains they added to it */
 	size_t n_nft_extra;
 	int64_t restore_event_ms, foreign_event_ms, restore_fail_event_ms; /* rate limits */
@@ -311,7 +311,6 @@ struct pf_register_req {
 	unsigned caps; /* PF_CAP_* the container's config grants */
 	uint64_t start_time; /* adoption: pid must still be the process that started then */
 };
-
 
 /* Register a container. *wait_gen: 0 when the pod is enforced on return, else the cache
  * generation after which it will be (pf_pods_cache_ready). */

@@ -375,8 +375,8 @@ static int check_privileged(struct engine *e, const struct pf_register_req *req,
 	if (!req->caps || !e->cfg.refuse_privileged || req->adopting)
 		return 0;
 	e->stats.privileged_refused++;
-	log_warning("Refused container %s (%s/%s): its capabilities include %s",
-		    req->container, req->namespace, req->name, caps_string(req->caps));
+	log_warning("Refused container %s (%s/%s): its capabilities include %s", req->container,
+		    req->namespace, req->name, caps_string(req->caps));
 	if (!(req->caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW)))
 		return pf_error_set(err, EPERM,
 				    "container %s (%s/%s): its capabilities could not be read "
@@ -395,8 +395,8 @@ static void note_privileged(struct engine *e, struct pf_pod *p, const struct pf_
 	if (!(req->caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW)))
 		return;
 	e->stats.privileged_containers++;
-	log_warning("Container %s of pod %s/%s has %s: %s",
-		    req->container, p->namespace, p->name, caps_string(req->caps),
+	log_warning("Container %s of pod %s/%s has %s: %s", req->container, p->namespace, p->name,
+		    caps_string(req->caps),
 		    req->caps & PF_CAP_NET_RAW
 			? "it can send raw packets that netfilter never sees (not enforced)"
 			: "it can change its ruleset (podfenced restores it)");

@@ -57,14 +57,15 @@ struct pf_reloader {
 	uint64_t load_us, build_us;
 	struct pod_op *ops, **ops_tail; /* pods-table writes, in order, before the next build */
 	uint64_t pod_write_failures;
-	struct pf_row_done *rows_done; /* committed rows for the loop, with the build that has them */
+	/* committed rows for the loop, with the build that has them */
+	struct pf_row_done *rows_done;
 	size_t n_rows_done, cap_rows_done;
-	size_t n_retry_shared; /* rows waiting for a retry (for status) */
+	size_t n_retry_shared;		 /* rows waiting for a retry (for status) */
 	struct pf_pending_event *events; /* handed over by the loop, not yet written */
 	size_t n_events;
 	uint64_t events_written, events_dropped;
 	/* worker only */
-	struct pod_op *retry; /* failed writes, at most one per netns (the newest) */
+	struct pod_op *retry;	       /* failed writes, at most one per netns (the newest) */
 	struct pf_row_done *committed; /* since the last build */
 	size_t n_committed, cap_committed;
 	struct pf_store *store;
@@ -218,8 +219,8 @@ static void drop_retry(struct pf_reloader *w, const struct pod_op *op)
 static void retry_later(struct pf_reloader *w, struct pod_op *op, const struct pf_error *err)
 {
 	op->failures++;
-	op->backoff_ms = op->backoff_ms ? MIN(op->backoff_ms * 2, ROW_RETRY_MAX_MS)
-					: ROW_RETRY_FIRST_MS;
+	op->backoff_ms =
+	    op->backoff_ms ? MIN(op->backoff_ms * 2, ROW_RETRY_MAX_MS) : ROW_RETRY_FIRST_MS;
 	op->next_try_ns = pf_mono_ns() + (uint64_t)op->backoff_ms * 1000000ull;
 	pthread_mutex_lock(&w->mu);
 	w->pod_write_failures++;
@@ -279,7 +280,8 @@ static size_t run_ops(struct pf_reloader *w, struct pod_op *ops)
 		if (op->failures)
 			log_info("Pods table: %s of %s/%s done after %u failure%s",
 				 op->delete ? "delete" : "write", pf_strna(op->rec.namespace),
-				 pf_strna(op->rec.name), op->failures, op->failures == 1 ? "" : "s");
+				 pf_strna(op->rec.name), op->failures,
+				 op->failures == 1 ? "" : "s");
 		committed(w, op);
 		pod_op_free(op);
 	}

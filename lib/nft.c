@@ -763,8 +763,7 @@ static void build_restore(struct batch *b, const struct pf_nft_config *cfg, bool
 		add_restore_msgs(b, NFPROTO_INET, cfg, replace_chain, extra, n_extra);
 	} else {
 		for (size_t i = 0; i < PF_ARRAY_SIZE(compat_families); i++)
-			add_restore_msgs(b, compat_families[i], cfg, replace_chain, extra,
-					 n_extra);
+			add_restore_msgs(b, compat_families[i], cfg, replace_chain, extra, n_extra);
 	}
 	batch_end(b);
 }

@@ -518,9 +518,9 @@ int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct p
 		if (!set || set->type == PF_NODE_NULL)
 			continue;
 		if (set->type != PF_NODE_SEQ)
-			return pf_error_set(err, EINVAL,
-					    "config.json: 'process.capabilities.%s' is not an array",
-					    sets[i]);
+			return pf_error_set(
+			    err, EINVAL, "config.json: 'process.capabilities.%s' is not an array",
+			    sets[i]);
 		for (size_t j = 0; j < set->n; j++) {
 			const struct pf_node *n = set->items[j];
 

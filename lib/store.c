@@ -1605,8 +1605,8 @@ int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct p
 		bind_text(st, 3, p->containers[i]);
 		if (p->procs && p->procs[i].pid > 0) {
 			sqlite3_bind_int64(st, 4, p->procs[i].pid);
-			sqlite3_bind_int64(st, 5, (int64_t)MIN(p->procs[i].start_time,
-							       (uint64_t)INT64_MAX));
+			sqlite3_bind_int64(
+			    st, 5, (int64_t)MIN(p->procs[i].start_time, (uint64_t)INT64_MAX));
 		} else {
 			sqlite3_bind_null(st, 4);
 			sqlite3_bind_null(st, 5);

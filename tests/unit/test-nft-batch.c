@@ -295,7 +295,8 @@ static void check_restore(void)
 	ok(len > 0, "restore batch with extra chains builds");
 	if (len > 0) {
 		split(buf, (size_t)len, &m);
-		is_int(m.n, 1 + 2 * (6 + 3) + 1, "restore: each extra chain added, flushed, deleted");
+		is_int(m.n, 1 + 2 * (6 + 3) + 1,
+		       "restore: each extra chain added, flushed, deleted");
 		is_int(msg_type(m.m[7]), NFT_MSG_NEWCHAIN, "extra chain made sure of");
 		is_int(msg_type(m.m[8]), NFT_MSG_DELRULE, "extra chain flushed");
 		is_int(msg_type(m.m[9]), NFT_MSG_DELCHAIN, "extra chain deleted");
