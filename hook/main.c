@@ -469,8 +469,8 @@ static int do_poststop(const struct opts *o, struct pf_oci_state *st)
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
 		goto out;
 	}
-	r = pf_ctl_request(o->socket, req, time_left_ms(o), PF_CTL_SEND_DEADLINE, &reply,
-			   &reached, &err);
+	/* Unregistering never waits for a rebuild: no deadline to pass on. */
+	r = pf_ctl_request(o->socket, req, time_left_ms(o), 0, &reply, &reached, &err);
 	if (r < 0) {
 		say(unreachable(r, reached) ? LOG_NOTICE : LOG_ERR,
 		    "container %s not unregistered: %s", st->id, err.msg);
