@@ -90,7 +90,7 @@ pass "connection refused: fail-closed refuses, fail-open records"
 # the wait, and the container is refused in both fail modes (no unjudged start, no record).
 bg_start $MOCK "$TMP/silent.sock" "$TMP/silent.log" silent
 wait_until 50 test -e "$TMP/silent.sock.ready" || fail "mock engine did not start"
-for mode in closed open; do
+for mode in open closed; do
 	t0=$(date +%s%N)
 	hook --socket "$TMP/silent.sock" --timeout 300 --fail-mode $mode prestart <"$TMP/state.json"
 	t1=$(date +%s%N)
