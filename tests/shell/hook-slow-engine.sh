@@ -32,6 +32,14 @@ hook() { # ID ARGS... -> rc, ms, $TMP/err
 	ms=$(( (t1 - t0) / 1000000 ))
 }
 start_engine
+# The deadline a client gives is checked like every field.
+for bad in 0 -5 '"soon"' 3600001; do
+	r=$(ctl "{\"op\":\"status\",\"timeout_ms\":$bad}")
+	echo "$r" | grep -q '"ok":false' && echo "$r" | grep -q timeout_ms ||
+		fail "timeout_ms $bad accepted: $r"
+done
+ctl_ok '{"op":"status","timeout_ms":1000}' || fail "a valid timeout_ms refused"
+pass "timeout_ms is validated (1..3600000 ms)"
 
 # 1. The engine stalled (SIGSTOP): the kernel still takes the connection and the request, so
 # the engine is not down; in fail_mode open too the container is refused, with no record.
