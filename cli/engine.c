@@ -15,8 +15,8 @@ static int call(const struct pf_cli *cli, const char *req, struct pf_node **out,
 	bool reached;
 
 	/* The engine is told how long we wait, so a slow reload is answered, not cut off. */
-	if (pf_ctl_request(cli->socket, req, PF_CTL_DEFAULT_TIMEOUT_MS, PF_CTL_SEND_DEADLINE, &reply,
-			   &reached, &err) < 0) {
+	if (pf_ctl_request(cli->socket, req, PF_CTL_DEFAULT_TIMEOUT_MS, PF_CTL_SEND_DEADLINE,
+			   &reply, &reached, &err) < 0) {
 		fprintf(stderr, "podfencectl: %s (is podfenced running?)\n", err.msg);
 		return -EIO;
 	}

@@ -25,7 +25,7 @@
 /* Bounds on what outsiders can make the engine hold. */
 #define PF_MAX_CLIENTS 64
 #define PF_CLIENT_TIMEOUT_MS 5000
-#define PF_CLIENT_WAIT_MS 60000 /* a request waiting for a rebuild, unless it says less */
+#define PF_CLIENT_WAIT_MS 60000		 /* a request waiting for a rebuild, unless it says less */
 #define PF_CLIENT_MAX_TIMEOUT_MS 3600000 /* largest "timeout_ms" a request may give */
 #define PF_CLIENT_ANSWER_MARGIN_MS 500	 /* answer this much before the sender gives up */
 #define PF_MAX_PODS 4096

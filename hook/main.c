@@ -23,9 +23,9 @@ struct opts {
 	const char *socket;
 	const char *state_dir;
 	bool fail_closed;
-	uint32_t timeout_ms;	     /* --timeout / timeout, 0 when not given */
+	uint32_t timeout_ms;	    /* --timeout / timeout, 0 when not given */
 	uint32_t runtime_timeout_s; /* --runtime-timeout / runtime_timeout, 0 when not given */
-	uint64_t deadline_ns;	     /* when we stop waiting for the engine */
+	uint64_t deadline_ns;	    /* when we stop waiting for the engine */
 	enum stage stage;
 	const char *stage_name;
 };
@@ -75,8 +75,8 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 registered (or skipped, or fail-open), 1 runtime failure,\n"
 		"2 usage or invalid input. poststop always exits 0.\n",
-		PF_DEFAULT_CONFIG, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
-		HOOK_DEFAULT_TIMEOUT_MS, HOOK_RUNTIME_MARGIN_MS);
+		PF_DEFAULT_CONFIG, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR, HOOK_DEFAULT_TIMEOUT_MS,
+		HOOK_RUNTIME_MARGIN_MS);
 }
 
 static int parse_fail_mode(const char *s, bool *closed)
@@ -173,8 +173,8 @@ static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *c
 			}
 			break;
 		case OPT_RUNTIME_TIMEOUT:
-			if (pf_parse_u32(optarg, HOOK_MAX_RUNTIME_TIMEOUT_S, &o->runtime_timeout_s) <
-				    0 ||
+			if (pf_parse_u32(optarg, HOOK_MAX_RUNTIME_TIMEOUT_S,
+					 &o->runtime_timeout_s) < 0 ||
 			    !o->runtime_timeout_s) {
 				say(LOG_ERR, "--runtime-timeout must be 1..%d seconds, not '%s'",
 				    HOOK_MAX_RUNTIME_TIMEOUT_S, optarg);
@@ -423,8 +423,9 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		goto out;
 	}
 	if (r < 0) {
-		say(LOG_ERR, "cannot reach the podfence engine (%s); refusing to start container "
-			     "%s (%s/%s) unjudged",
+		say(LOG_ERR,
+		    "cannot reach the podfence engine (%s); refusing to start container "
+		    "%s (%s/%s) unjudged",
 		    err.msg, st->id, id.namespace, id.name);
 		goto out;
 	}

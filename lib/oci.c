@@ -357,7 +357,7 @@ static char *crio_label(const struct pf_oci_state *st, const struct pf_oci_confi
 			const char *key)
 {
 	static const struct pf_doc_limits lim = {
-		.max_bytes = 256 * 1024, .max_depth = 2, .max_nodes = 4096, .max_docs = 1};
+	    .max_bytes = 256 * 1024, .max_depth = 2, .max_nodes = 4096, .max_docs = 1};
 	const char *json = pf_oci_annotation(st, cfg, "io.kubernetes.cri-o.Labels");
 	struct pf_node *doc = NULL;
 	const char *v;

@@ -77,10 +77,11 @@ const char *pf_oci_annotation(const struct pf_oci_state *st, const struct pf_oci
  * by keys a pod cannot set (see podfence-hook(8)): CRI-O (its io.kubernetes.cri-o.ContainerID
  * or, for a sandbox, SandboxID is the container's own id) -> io.kubernetes.pod.*, corrected by
  * CRI-O's own Namespace and Labels; else containerd (io.kubernetes.cri.container-type or
- * sandbox-id present) -> io.kubernetes.cri.sandbox-*; the podfence.io keys and the other runtime's
- * keys are then ignored (named in id->note). Without either runtime: io.kubernetes.pod.*,
- * the podfence.io keys, the container id. Names found are checked (DNS-1123); an invalid one is an
- * error naming the annotation rather than a silent fallback to another identity.
+ * sandbox-id present) -> io.kubernetes.cri.sandbox-*. The podfence.io keys and the other
+ * runtime's are then ignored (and named in id->note). Without either runtime:
+ * io.kubernetes.pod.*, the podfence.io keys, the container id. Names found are checked
+ * (DNS-1123); an invalid one is an error naming the annotation rather than a silent fallback
+ * to another identity.
  */
 int pf_oci_identity_derive(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
 			   struct pf_oci_identity *id, struct pf_error *err);
