@@ -69,14 +69,14 @@ PY
 LOCKPID=$!
 on_exit "kill $LOCKPID"
 wait_until 50 test -e "$TMP/locked" || fail "could not lock the store"
-hook "lk-$TID" --fail-mode open --timeout 2500
+hook "lk-$TID" --fail-mode open --timeout 4000
 [ $rc = 1 ] || fail "store locked: exit $rc, want 1: $(cat "$TMP/err")"
 grep -q "not enforced within" "$TMP/err" ||
 	fail "store locked: the engine did not answer before the hook gave up: $(cat "$TMP/err")"
 [ ! -e "$STATE/pending/lk-$TID.json" ] || fail "store locked: a pending record was written"
-[ $ms -lt 2500 ] || fail "store locked: answered after $ms ms, the hook waits 2500"
+[ $ms -lt 4000 ] || fail "store locked: answered after $ms ms, the hook waits 4000"
 grep -q "not done within" "$ENGINE_LOG" || fail "the engine did not log the late registration"
-pass "store locked: the engine answered an error after $ms ms (hook waits 2500), container refused"
+pass "store locked: the engine answered an error after $ms ms (hook waits 4000), container refused"
 kill $LOCKPID; wait $LOCKPID 2>/dev/null || true
 
 # The work went on: once the store is free the pod is enforced, and a new start is confirmed.
