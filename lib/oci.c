@@ -436,8 +436,10 @@ int pf_oci_identity_derive(const struct pf_oci_state *st, const struct pf_oci_co
 			     "io.kubernetes.pod.name", "io.kubernetes.pod.uid", id, err);
 		if (r > 0)
 			r = crio_own_keys(st, cfg, id, err);
-		if (r < 0)
+		if (r < 0) {
+			pf_oci_identity_done(id);
 			return r;
+		}
 		if (id->name) {
 			note_ignored(st, cfg, id, "io.kubernetes.cri.sandbox-namespace",
 				     "io.kubernetes.cri.sandbox-name", "not written by CRI-O");

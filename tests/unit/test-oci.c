@@ -325,6 +325,16 @@ static void test_identity_order(void)
 	has_str(id.note, "taking CRI-O's", "the disagreement is noted");
 	pf_oci_identity_done(&id);
 
+	/* CRI-O's own keys are checked like the others: an invalid one is refused, named. */
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri-o.Namespace\":\"Not_A_Namespace\","
+		   "\"io.kubernetes.pod.namespace\":\"ns\",\"io.kubernetes.pod.name\":\"p\"}}",
+		   NULL, &id, &err);
+	ok(r < 0 && !id.name, "CRI-O sandbox with an invalid io.kubernetes.cri-o.Namespace refused");
+	has_str(err.msg, "io.kubernetes.cri-o.Namespace", "message names CRI-O's key");
+
 	/* Proof by both runtimes at once cannot come from either: refused. */
 	r = derive("{\"id\":\"sb9\",\"annotations\":{"
 		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
