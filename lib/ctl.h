@@ -30,9 +30,10 @@
  * Replies: {"ok":true,...} or {"ok":false,"error":"what was wrong"}; a malformed, oversized
  * or unknown request gets an error reply and changes nothing.
  *
- * Pending records: when the engine is unreachable, podfence-hook (fail_mode=open) leaves its
- * request, as sent, in <state-dir>/pending/<container>.json (written atomically; "op" may be
- * omitted and then means register). The engine adopts them at start and every few seconds
+ * Pending records: when the engine is unreachable (no socket, or nobody listening on it; an
+ * engine that took the request and is slow is not), podfence-hook (fail_mode=open) leaves its
+ * request, as built (without "timeout_ms"), in <state-dir>/pending/<container>.json (written
+ * atomically; "op" may be omitted and then means register). The engine adopts them at start and every few seconds
  * while it runs, in the order they were written, and deletes each one it has read.
  *
  * Owned by the engine maintainer.
