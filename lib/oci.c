@@ -352,56 +352,66 @@ static int which_runtime(const struct pf_oci_state *st, const struct pf_oci_conf
 	return 0;
 }
 
-/* A value from CRI-O's io.kubernetes.cri-o.Labels (the kubelet's labels, JSON-encoded). */
-static char *crio_label(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
-			const char *key)
-{
-	static const struct pf_doc_limits lim = {
-	    .max_bytes = 256 * 1024, .max_depth = 2, .max_nodes = 4096, .max_docs = 1};
-	const char *json = pf_oci_annotation(st, cfg, "io.kubernetes.cri-o.Labels");
-	struct pf_node *doc = NULL;
-	const char *v;
-	char *out = NULL;
-
-	if (!json || pf_json_parse(json, strlen(json), &lim, &doc, NULL) < 0)
-		return NULL;
-	v = pf_node_str(doc, key);
-	if (v && *v)
-		out = strdup(v);
-	pf_node_free(doc);
-	return out;
-}
-
 /* What CRI-O itself wrote beats the io.kubernetes.pod.* keys, which a pod annotation could
- * shadow: the sandbox's namespace and the kubelet's labels. */
+ * shadow: the sandbox's namespace and the kubelet's labels (io.kubernetes.cri-o.Labels, JSON
+ * that CRI-O writes; the kubelet sets its io.kubernetes.pod.* labels over the pod's own). */
 static int crio_own_keys(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
 			 struct pf_oci_identity *id, struct pf_error *err)
 {
-	_cleanup_free_ char *lns = crio_label(st, cfg, "io.kubernetes.pod.namespace");
-	_cleanup_free_ char *lname = crio_label(st, cfg, "io.kubernetes.pod.name");
-	_cleanup_free_ char *luid = crio_label(st, cfg, "io.kubernetes.pod.uid");
+	static const struct pf_doc_limits lim = {
+	    .max_bytes = PF_OCI_MAX_STATE,
+	    .max_depth = 4,
+	    .max_nodes = 400000,
+	    .max_string = PF_OCI_MAX_STATE,
+	    .max_docs = 1,
+	};
+	const char *labels = pf_oci_annotation(st, cfg, "io.kubernetes.cri-o.Labels");
 	const char *ns = pf_oci_annotation(st, cfg, "io.kubernetes.cri-o.Namespace");
-	const char *want_ns = ns && *ns ? ns : lns, *want_name = lname, *want_uid = luid;
+	const char *want_ns, *want_name = NULL, *want_uid = NULL, *ns_key;
 	struct pf_oci_identity fixed = {0};
-	int r;
+	struct pf_node *doc = NULL;
+	int r = 0;
 
+	if (labels) {
+		r = pf_json_parse(labels, strlen(labels), &lim, &doc, NULL);
+		if (r < 0 || doc->type != PF_NODE_MAP) {
+			r = pf_error_set(err, EINVAL, "annotation io.kubernetes.cri-o.Labels is "
+						      "not a JSON object");
+			goto out;
+		}
+		want_name = pf_node_str(doc, "io.kubernetes.pod.name");
+		want_uid = pf_node_str(doc, "io.kubernetes.pod.uid");
+	}
+	ns_key = "io.kubernetes.cri-o.Namespace";
+	want_ns = ns && *ns ? ns : NULL;
+	if (!want_ns && doc) {
+		ns_key = "io.kubernetes.cri-o.Labels";
+		want_ns = pf_node_str(doc, "io.kubernetes.pod.namespace");
+	}
+	if (want_name && !*want_name)
+		want_name = NULL;
+	if (want_uid && !*want_uid)
+		want_uid = NULL;
+	if (want_ns && !*want_ns)
+		want_ns = NULL;
 	if ((!want_ns || pf_streq(want_ns, id->namespace)) &&
 	    (!want_name || pf_streq(want_name, id->name)) &&
 	    (!want_uid || pf_streq(want_uid, id->uid)))
-		return 0;
-	r = set_identity(&fixed, PF_OCI_ID_CRIO, "io.kubernetes.cri-o.Namespace",
-			 want_ns ? want_ns : id->namespace, "io.kubernetes.cri-o.Labels",
-			 want_name ? want_name : id->name, "io.kubernetes.cri-o.Labels",
-			 want_uid ? want_uid : id->uid, "Pod", err);
+		goto out;
+	r = set_identity(&fixed, PF_OCI_ID_CRIO, ns_key, want_ns ? want_ns : id->namespace,
+			 "io.kubernetes.cri-o.Labels", want_name ? want_name : id->name,
+			 "io.kubernetes.cri-o.Labels", want_uid ? want_uid : id->uid, "Pod", err);
 	if (r < 0)
-		return r;
+		goto out;
 	snprintf(fixed.note, sizeof(fixed.note),
 		 "io.kubernetes.pod.* annotations say %.64s/%.64s, CRI-O's own keys %.64s/%.64s: "
 		 "taking CRI-O's",
 		 id->namespace, id->name, fixed.namespace, fixed.name);
 	pf_oci_identity_done(id);
 	*id = fixed;
-	return 0;
+out:
+	pf_node_free(doc);
+	return r;
 }
 
 /* Keys of the other runtime or of podfence.io that disagree are named in the note. */

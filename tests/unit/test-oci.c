@@ -335,6 +335,28 @@ static void test_identity_order(void)
 	ok(r < 0 && !id.name, "CRI-O sandbox with an invalid io.kubernetes.cri-o.Namespace refused");
 	has_str(err.msg, "io.kubernetes.cri-o.Namespace", "message names CRI-O's key");
 
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri-o.Labels\":\"[1]\","
+		   "\"io.kubernetes.pod.namespace\":\"ns\",\"io.kubernetes.pod.name\":\"p\"}}",
+		   NULL, &id, &err);
+	ok(r < 0 && !id.name, "CRI-O's io.kubernetes.cri-o.Labels not an object: refused");
+	has_str(err.msg, "io.kubernetes.cri-o.Labels", "message names the annotation");
+
+	/* Labels alone (no io.kubernetes.cri-o.Namespace) correct name and namespace. */
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri-o.Labels\":\"{\\\"io.kubernetes.pod.name\\\":\\\"real\\\","
+		   "\\\"io.kubernetes.pod.namespace\\\":\\\"home\\\"}\","
+		   "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"v\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "home") && pf_streq(id.name, "real"),
+	   "CRI-O's Labels over shadowed io.kubernetes.pod.* keys%s%s", r ? ": " : "",
+	   r ? err.msg : "");
+	pf_oci_identity_done(&id);
+
 	/* Proof by both runtimes at once cannot come from either: refused. */
 	r = derive("{\"id\":\"sb9\",\"annotations\":{"
 		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
