@@ -375,8 +375,9 @@ static int crio_own_keys(const struct pf_oci_state *st, const struct pf_oci_conf
 	if (labels) {
 		r = pf_json_parse(labels, strlen(labels), &lim, &doc, NULL);
 		if (r < 0 || doc->type != PF_NODE_MAP) {
-			r = pf_error_set(err, EINVAL, "annotation io.kubernetes.cri-o.Labels is "
-						      "not a JSON object");
+			r = pf_error_set(
+			    err, EINVAL,
+			    "annotation io.kubernetes.cri-o.Labels is not a JSON object");
 			goto out;
 		}
 		want_name = pf_node_str(doc, "io.kubernetes.pod.name");
