@@ -12,8 +12,11 @@ static int call(const struct pf_cli *cli, const char *req, struct pf_node **out,
 	_cleanup_free_ char *reply = NULL;
 	struct pf_node *n = NULL;
 	const struct pf_node *ok;
+	bool reached;
 
-	if (pf_ctl_call(cli->socket, req, PF_CTL_DEFAULT_TIMEOUT_MS, &reply, &err) < 0) {
+	/* The engine is told how long we wait, so a slow reload is answered, not cut off. */
+	if (pf_ctl_request(cli->socket, req, PF_CTL_DEFAULT_TIMEOUT_MS, PF_CTL_SEND_DEADLINE,
+			   &reply, &reached, &err) < 0) {
 		fprintf(stderr, "podfencectl: %s (is podfenced running?)\n", err.msg);
 		return -EIO;
 	}

@@ -577,6 +577,7 @@ int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char 
 {
 	struct pf_error err = {};
 	const struct pf_node *opn;
+	uint32_t timeout_ms = 0;
 	const char *op;
 	int r;
 
@@ -594,6 +595,15 @@ int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char 
 		r = pf_error_set(&err, EINVAL, "invalid request: missing string field 'op'");
 		goto fail;
 	}
+	{
+		bool has;
+		int64_t t = 0;
+
+		r = get_int(req, "timeout_ms", 1, PF_CLIENT_MAX_TIMEOUT_MS, &has, &t, &err);
+		if (r < 0)
+			goto fail;
+		timeout_ms = (uint32_t)t;
+	}
 	if (!strcmp(op, "register"))
 		r = do_register(e, req, reply, wait, &err);
 	else if (!strcmp(op, "unregister"))
@@ -604,8 +614,11 @@ int pf_control_dispatch(struct engine *e, const struct pf_node *req, const char 
 		r = pf_status_json(e, reply) < 0 ? pf_error_set(&err, ENOMEM, "out of memory") : 0;
 	else
 		r = pf_error_set(&err, EINVAL, "unknown op '%.64s'", op);
-	if (r == 0)
+	if (r == 0) {
+		if (wait->kind != PF_WAIT_NONE)
+			wait->timeout_ms = timeout_ms;
 		return 0;
+	}
 fail:
 	*wait = (struct pf_wait){};
 	free(*reply);
@@ -720,6 +733,52 @@ static void send_reply(struct pf_client *c, const char *reply)
 	/* Replies are small and the peer waits for them; a peer that cannot take one is gone. */
 	if (send(c->fd, reply, strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		log_debug_errno(-errno, "Control reply not sent: %m");
+}
+
+/*
+ * How long a request that waits for a rebuild may wait: a little less than its sender said it
+ * would (so that the answer, an error if need be, arrives while someone still reads it),
+ * never more than PF_CLIENT_WAIT_MS. The hook sends its own deadline, so a slow build or a
+ * store locked past its busy timeout is answered with an error, never with silence.
+ */
+static uint64_t wait_budget_ms(uint32_t timeout_ms)
+{
+	uint64_t margin;
+
+	if (!timeout_ms)
+		return PF_CLIENT_WAIT_MS;
+	margin = MIN(PF_CLIENT_ANSWER_MARGIN_MS, timeout_ms / 4);
+	return MIN((uint64_t)PF_CLIENT_WAIT_MS, MAX(timeout_ms - margin, 1));
+}
+
+/* A waiting request ran out of time: say so before hanging up. */
+static void answer_late(struct engine *e, struct pf_client *c)
+{
+	_cleanup_free_ char *reply = NULL;
+	struct pf_pod *p;
+	char msg[256];
+
+	if (c->wait.kind == PF_WAIT_REGISTER) {
+		p = pf_pods_find(e, &c->wait.id);
+		snprintf(msg, sizeof(msg),
+			 "pod %s/%s not enforced within %" PRIu64
+			 " ms (the verdict cache that holds it is still being built; see the "
+			 "engine's log)",
+			 p ? p->namespace : "?", p ? p->name : "?",
+			 wait_budget_ms(c->wait.timeout_ms));
+		log_warning("Registration of %s/%s not done within %" PRIu64
+			    " ms; answered with an error (cache generation %" PRIu64
+			    " in place, %" PRIu64 " needed)",
+			    p ? p->namespace : "?", p ? p->name : "?",
+			    wait_budget_ms(c->wait.timeout_ms), e->cache_generation, c->wait.gen);
+	} else {
+		snprintf(msg, sizeof(msg),
+			 "reload not done within %" PRIu64 " ms (it goes on; see the engine's log)",
+			 wait_budget_ms(c->wait.timeout_ms));
+	}
+	reply = reply_error(msg);
+	send_reply(c, reply);
+	c->wait = (struct pf_wait){};
 }
 
 /* The listening socket is out of epoll while every client slot is taken. */
@@ -843,7 +902,7 @@ void pf_control_client_io(struct engine *e, struct pf_client *c, uint32_t events
 
 		/* Read nothing more until this one is answered; a hang-up still shows. */
 		epoll_ctl(e->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-		c->deadline_ns = pf_mono_ns() + PF_CLIENT_WAIT_MS * 1000000ull;
+		c->deadline_ns = pf_mono_ns() + wait_budget_ms(c->wait.timeout_ms) * 1000000ull;
 		return;
 	}
 	send_reply(c, reply);
@@ -895,9 +954,13 @@ void pf_control_expire(struct engine *e, bool all)
 {
 	uint64_t now = pf_mono_ns();
 
-	for (struct pf_client *c = e->clients; c; c = c->next)
-		if (!c->dead && (all || now >= c->deadline_ns))
-			client_drop(e, c);
+	for (struct pf_client *c = e->clients; c; c = c->next) {
+		if (c->dead || (!all && now < c->deadline_ns))
+			continue;
+		if (c->wait.kind != PF_WAIT_NONE && !all)
+			answer_late(e, c);
+		client_drop(e, c);
+	}
 }
 
 void pf_control_reap(struct engine *e)

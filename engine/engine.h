@@ -25,7 +25,9 @@
 /* Bounds on what outsiders can make the engine hold. */
 #define PF_MAX_CLIENTS 64
 #define PF_CLIENT_TIMEOUT_MS 5000
-#define PF_CLIENT_WAIT_MS 60000 /* a request waiting for a rebuild */
+#define PF_CLIENT_WAIT_MS 60000		 /* a request waiting for a rebuild, unless it says less */
+#define PF_CLIENT_MAX_TIMEOUT_MS 3600000 /* largest "timeout_ms" a request may give */
+#define PF_CLIENT_ANSWER_MARGIN_MS 500	 /* answer this much before the sender gives up */
 #define PF_MAX_PODS 4096
 #define PF_MAX_CONTAINERS_PER_POD 64
 #define PF_MAX_NAME 253
@@ -143,6 +145,7 @@ struct pf_wait {
 	struct pf_netns_id id; /* register: the pod */
 	bool new_pod;
 	char error[256]; /* set when the pod failed before its answer */
+	uint32_t timeout_ms; /* the sender's "timeout_ms", 0 when it gave none */
 };
 
 struct pf_client {

@@ -12,6 +12,9 @@
 
 #define HOOK_DEFAULT_TIMEOUT_MS 5000
 #define HOOK_MAX_TIMEOUT_MS 600000
+#define HOOK_MAX_RUNTIME_TIMEOUT_S 600
+/* Kept back from the runtime's timeout for starting, reading and exiting. */
+#define HOOK_RUNTIME_MARGIN_MS 1000
 
 enum stage { STAGE_AUTO, STAGE_PRESTART, STAGE_POSTSTOP };
 
@@ -20,7 +23,9 @@ struct opts {
 	const char *socket;
 	const char *state_dir;
 	bool fail_closed;
-	uint32_t timeout_ms;
+	uint32_t timeout_ms;	    /* --timeout / timeout, 0 when not given */
+	uint32_t runtime_timeout_s; /* --runtime-timeout / runtime_timeout, 0 when not given */
+	uint64_t deadline_ns;	    /* when we stop waiting for the engine */
 	enum stage stage;
 	const char *stage_name;
 };
@@ -60,14 +65,18 @@ static void usage(FILE *f)
 		"  --fail-mode MODE     open: start unenforced containers when the engine is\n"
 		"                       unreachable (and leave a record it adopts later);\n"
 		"                       closed: make the runtime refuse them (default open)\n"
-		"  --timeout MS         how long to wait for the engine (default %d)\n"
+		"  --timeout MS         how long to wait for the engine (default %d, or the\n"
+		"                       runtime timeout less a margin)\n"
+		"  --runtime-timeout S  the \"timeout\" of the hooks.d entry that runs the hook:\n"
+		"                       its answer (an error if the engine is too slow) comes\n"
+		"                       %d ms before the runtime would kill it\n"
 		"  --help               show this help\n"
 		"  --version            show the version\n"
 		"\n"
 		"Exit status: 0 registered (or skipped, or fail-open), 1 runtime failure,\n"
 		"2 usage or invalid input. poststop always exits 0.\n",
-		PF_DEFAULT_CONFIG, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
-		HOOK_DEFAULT_TIMEOUT_MS);
+		PF_DEFAULT_CONFIG, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR, HOOK_DEFAULT_TIMEOUT_MS,
+		HOOK_RUNTIME_MARGIN_MS);
 }
 
 static int parse_fail_mode(const char *s, bool *closed)
@@ -95,14 +104,15 @@ static int parse_stage(const char *s, enum stage *st)
 /* The file first, flags over it (SPEC §6). Returns an exit code, or -1 to go on. */
 static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *cfg)
 {
-	enum { OPT_CONFIG = 256, OPT_SOCKET, OPT_STATE_DIR, OPT_FAIL_MODE, OPT_TIMEOUT, OPT_HELP,
-	       OPT_VERSION };
+	enum { OPT_CONFIG = 256, OPT_SOCKET, OPT_STATE_DIR, OPT_FAIL_MODE, OPT_TIMEOUT,
+	       OPT_RUNTIME_TIMEOUT, OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"socket", required_argument, NULL, OPT_SOCKET},
 		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
 		{"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"runtime-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{},
@@ -130,6 +140,13 @@ static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *c
 		    HOOK_MAX_TIMEOUT_MS, v);
 		return 2;
 	}
+	v = pf_config_get(cfg, "runtime_timeout");
+	if (v && (pf_parse_u32(v, HOOK_MAX_RUNTIME_TIMEOUT_S, &o->runtime_timeout_s) < 0 ||
+		  !o->runtime_timeout_s)) {
+		say(LOG_ERR, "%s: runtime_timeout must be 1..%d seconds, not '%s'", cfg->path,
+		    HOOK_MAX_RUNTIME_TIMEOUT_S, v);
+		return 2;
+	}
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -152,6 +169,15 @@ static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *c
 			    !o->timeout_ms) {
 				say(LOG_ERR, "--timeout must be 1..%d milliseconds, not '%s'",
 				    HOOK_MAX_TIMEOUT_MS, optarg);
+				return 2;
+			}
+			break;
+		case OPT_RUNTIME_TIMEOUT:
+			if (pf_parse_u32(optarg, HOOK_MAX_RUNTIME_TIMEOUT_S,
+					 &o->runtime_timeout_s) < 0 ||
+			    !o->runtime_timeout_s) {
+				say(LOG_ERR, "--runtime-timeout must be 1..%d seconds, not '%s'",
+				    HOOK_MAX_RUNTIME_TIMEOUT_S, optarg);
 				return 2;
 			}
 			break;
@@ -182,16 +208,68 @@ static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *c
 		o->socket = PF_DEFAULT_SOCKET;
 	if (!o->state_dir)
 		o->state_dir = PF_DEFAULT_STATE_DIR;
+	if (o->runtime_timeout_s) {
+		/* The runtime kills a hook at its timeout and then refuses the container by
+		 * its own rules: answer before that, whatever --timeout says. */
+		uint32_t rt = o->runtime_timeout_s * 1000;
+		uint32_t cap = rt - MIN((uint32_t)HOOK_RUNTIME_MARGIN_MS, rt / 5);
+
+		if (!o->timeout_ms || o->timeout_ms > cap)
+			o->timeout_ms = cap;
+	}
 	if (!o->timeout_ms)
 		o->timeout_ms = HOOK_DEFAULT_TIMEOUT_MS;
 	return -1;
 }
 
-static bool unreachable(int r)
+/* Milliseconds left until the deadline, at least 1 (the call then fails at once). */
+static int time_left_ms(const struct opts *o)
 {
-	/* No socket, nobody listening, no answer in time, or the engine went away mid-call. */
-	return r == -ENOENT || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -ECONNRESET ||
-	       r == -EPIPE || r == -ENOTCONN || r == -EAGAIN;
+	uint64_t now = pf_mono_ns();
+
+	return now >= o->deadline_ns ? 1 : (int)MAX((o->deadline_ns - now) / 1000000, 1);
+}
+
+/*
+ * The engine is down only when nothing takes the connection: no socket, or nobody listening
+ * on it (and so, after a hang-up, when it is gone on the second try). An engine that took the
+ * request and did not answer in time, or whose listen queue stayed full, is alive and slow:
+ * starting the container then would run it unjudged on load alone.
+ */
+static bool unreachable(int r, bool reached)
+{
+	return !reached && (r == -ENOENT || r == -ECONNREFUSED);
+}
+
+/*
+ * Rootless runtimes (Podman run by a user) run their hooks as that user, or as "root" of a
+ * user namespace that maps to that user: neither may use the engine's socket, which answers
+ * only the real root. uid 0 mapped to anything but uid 0 outside is such a namespace.
+ */
+static bool is_rootless(uid_t *outside)
+{
+	_cleanup_free_ char *map = NULL;
+	size_t len = 0;
+	char *line, *save = NULL;
+
+	*outside = geteuid();
+	if (*outside != 0)
+		return true;
+	if (pf_read_file("/proc/self/uid_map", 65536, &map, &len) < 0)
+		return false;
+	for (line = strtok_r(map, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long in, out, count;
+
+		if (sscanf(line, "%lu %lu %lu", &in, &out, &count) != 3)
+			continue;
+		if (in == 0 && count > 0) {
+			*outside = (uid_t)out;
+			return out != 0;
+		}
+	}
+	/* uid 0 not mapped at all: not the host's root either. */
+	*outside = (uid_t)-1;
+	return true;
 }
 
 static int pending_path(const struct opts *o, const char *id, char **out)
@@ -252,9 +330,20 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	_cleanup_free_ char *netns = NULL, *req = NULL, *reply = NULL;
 	uint64_t dev = 0, ino = 0;
 	unsigned caps = 0;
-	bool host = false;
+	bool host = false, reached = false;
+	uid_t outside;
 	int r, rc = 1;
 
+	if (is_rootless(&outside)) {
+		/* Blocking them would break every rootless container on the node, in either
+		 * fail mode: fail_mode is about the engine being down, and these containers
+		 * can never reach it. They start, and the log says so each time. */
+		say(LOG_WARNING,
+		    "rootless container %s (uid %d) not enforced: podfenced only enforces "
+		    "containers started by root; its egress is not filtered",
+		    st->id, outside == (uid_t)-1 ? -1 : (int)outside);
+		return 0;
+	}
 	if (st->bundle) {
 		r = pf_oci_config_load(st->bundle, &cfg, &err);
 		if (r < 0 && st->pid <= 0) {
@@ -292,6 +381,8 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		rc = 2;
 		goto out;
 	}
+	if (id.note[0])
+		say(LOG_WARNING, "container %s: %s", st->id, id.note);
 	r = pf_oci_register_request(st->id, &id, netns, st->pid, dev, ino, &req);
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
@@ -312,8 +403,9 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		goto out;
 	}
 
-	r = pf_ctl_call(o->socket, req, (int)o->timeout_ms, &reply, &err);
-	if (r < 0 && unreachable(r)) {
+	r = pf_ctl_request(o->socket, req, time_left_ms(o),
+			   PF_CTL_SEND_DEADLINE | PF_CTL_RETRY_HANGUP, &reply, &reached, &err);
+	if (r < 0 && unreachable(r, reached)) {
 		if (o->fail_closed) {
 			say(LOG_ERR,
 			    "the podfence engine is unreachable (%s); refusing to start container "
@@ -336,8 +428,20 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		rc = 0;
 		goto out;
 	}
+	if (r < 0 && reached) {
+		/* In either fail mode: it is not down, and an unjudged start is what the
+		 * fence is there to prevent. */
+		say(LOG_ERR,
+		    "the podfence engine took the registration of container %s (%s/%s) but did "
+		    "not confirm it (%s); refusing to start it unjudged",
+		    st->id, id.namespace, id.name, err.msg);
+		goto out;
+	}
 	if (r < 0) {
-		say(LOG_ERR, "container %s: %s", st->id, err.msg);
+		say(LOG_ERR,
+		    "cannot reach the podfence engine (%s); refusing to start container "
+		    "%s (%s/%s) unjudged",
+		    err.msg, st->id, id.namespace, id.name);
 		goto out;
 	}
 	r = check_reply(reply, &err);
@@ -362,8 +466,14 @@ static int do_poststop(const struct opts *o, struct pf_oci_state *st)
 	struct pf_oci_config cfg = {0};
 	struct pf_error err = {0};
 	_cleanup_free_ char *req = NULL, *reply = NULL;
+	bool reached = false;
+	uid_t outside;
 	int r;
 
+	if (is_rootless(&outside)) {
+		say(LOG_DEBUG, "rootless container %s: nothing to unregister", st->id);
+		return 0;
+	}
 	remove_pending(o, st->id);
 	/* Podman runs poststop after the bundle is gone; the container id is enough then. */
 	if (st->bundle && pf_oci_config_load(st->bundle, &cfg, &err) == 0 && !cfg.has_netns) {
@@ -375,10 +485,11 @@ static int do_poststop(const struct opts *o, struct pf_oci_state *st)
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
 		goto out;
 	}
-	r = pf_ctl_call(o->socket, req, (int)o->timeout_ms, &reply, &err);
+	/* Unregistering never waits for a rebuild: no deadline to pass on. */
+	r = pf_ctl_request(o->socket, req, time_left_ms(o), 0, &reply, &reached, &err);
 	if (r < 0) {
-		say(unreachable(r) ? LOG_NOTICE : LOG_ERR, "container %s not unregistered: %s",
-		    st->id, err.msg);
+		say(unreachable(r, reached) ? LOG_NOTICE : LOG_ERR,
+		    "container %s not unregistered: %s", st->id, err.msg);
 		goto out;
 	}
 	r = check_reply(reply, &err);
@@ -398,6 +509,7 @@ int main(int argc, char **argv)
 	struct pf_oci_state st = {0};
 	struct pf_error err = {0};
 	_cleanup_free_ char *buf = NULL;
+	uint64_t t0 = pf_mono_ns();
 	size_t len = 0;
 	int r, rc;
 
@@ -405,6 +517,8 @@ int main(int argc, char **argv)
 	rc = parse_args(argc, argv, &o, &cfg);
 	if (rc >= 0)
 		goto out;
+	/* Counted from our start: the runtime's clock started before we did. */
+	o.deadline_ns = t0 + (uint64_t)o.timeout_ms * 1000000ull;
 
 	r = pf_read_fd(STDIN_FILENO, PF_OCI_MAX_STATE, &buf, &len);
 	if (r < 0) {

@@ -25,21 +25,14 @@ static int wait_fd(int fd, short events, uint64_t deadline_ns)
 	}
 }
 
-int pf_ctl_call(const char *socket_path, const char *request, int timeout_ms, char **reply,
-		struct pf_error *err)
+/* Connect within the deadline. *reached is set once the engine's socket took the connection. */
+static int ctl_connect(const char *socket_path, uint64_t deadline, int timeout_ms, int *out,
+		       struct pf_error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	uint64_t deadline = pf_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = strlen(request);
-	ssize_t n;
 	int r;
 
-	if (strlen(socket_path) >= sizeof(sa.sun_path))
-		return pf_error_set(err, ENAMETOOLONG, "socket path '%s' is too long", socket_path);
-	if (len > PF_CTL_MAX_MSG)
-		return pf_error_set(err, EMSGSIZE, "request larger than %d bytes", PF_CTL_MAX_MSG);
 	strcpy(sa.sun_path, socket_path);
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -66,9 +59,50 @@ int pf_ctl_call(const char *socket_path, const char *request, int timeout_ms, ch
 					    socket_path, timeout_ms);
 		usleep(10000);
 	}
+	*out = PF_TAKE_FD(fd);
+	return 0;
+}
+
+/* The request with "timeout_ms": what is left of the deadline, so that the engine answers
+ * (an error, if it must) before this caller gives up. */
+static int with_deadline(const char *request, uint64_t deadline, char **out)
+{
+	uint64_t now = pf_mono_ns(), left_ms = now < deadline ? (deadline - now) / 1000000 : 0;
+	const char *p = request;
+
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p != '{')
+		return -EINVAL;
+	p++;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (asprintf(out, "{\"timeout_ms\":%llu%s%s", (unsigned long long)MAX(left_ms, 1),
+		     *p == '}' ? "" : ",", p) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int ctl_exchange(int fd, const char *socket_path, const char *request, uint64_t deadline,
+			int timeout_ms, unsigned flags, char **reply, struct pf_error *err)
+{
+	_cleanup_free_ char *buf = NULL, *req = NULL;
+	size_t len;
+	ssize_t n;
+	int r;
+
 	r = wait_fd(fd, POLLOUT, deadline);
 	if (r < 0)
 		return pf_error_set(err, -r, "engine at %s: %s", socket_path, strerror(-r));
+	if (flags & PF_CTL_SEND_DEADLINE) {
+		r = with_deadline(request, deadline, &req);
+		if (r < 0)
+			return pf_error_set(err, -r, "request: %s", strerror(-r));
+		request = req;
+	}
+	len = strlen(request);
+	if (len > PF_CTL_MAX_MSG)
+		return pf_error_set(err, EMSGSIZE, "request larger than %d bytes", PF_CTL_MAX_MSG);
 	n = send(fd, request, len, MSG_NOSIGNAL);
 	if (n < 0)
 		return pf_error_set(err, errno, "send to engine at %s: %s", socket_path, strerror(errno));
@@ -96,4 +130,56 @@ int pf_ctl_call(const char *socket_path, const char *request, int timeout_ms, ch
 	buf[n] = '\0';
 	*reply = PF_TAKE_PTR(buf);
 	return 0;
+}
+
+static bool hung_up(int r)
+{
+	return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
+}
+
+int pf_ctl_request(const char *socket_path, const char *request, int timeout_ms, unsigned flags,
+		   char **reply, bool *reached, struct pf_error *err)
+{
+	uint64_t deadline = pf_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+	struct pf_error local = {0};
+	bool retried = false;
+	int r;
+
+	if (!err)
+		err = &local;
+	*reached = false;
+	if (strlen(socket_path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return pf_error_set(err, ENAMETOOLONG, "socket path '%s' is too long", socket_path);
+	if (strlen(request) > PF_CTL_MAX_MSG)
+		return pf_error_set(err, EMSGSIZE, "request larger than %d bytes", PF_CTL_MAX_MSG);
+	for (;;) {
+		_cleanup_close_ int fd = -1;
+
+		r = ctl_connect(socket_path, deadline, timeout_ms, &fd, err);
+		if (r < 0) {
+			/* Gone after it took the first try: it went away (a crash, a restart)
+			 * and whatever it had of the request went with it. */
+			if (retried && (r == -ENOENT || r == -ECONNREFUSED))
+				*reached = false;
+			return r;
+		}
+		*reached = true;
+		r = ctl_exchange(fd, socket_path, request, deadline, timeout_ms, flags, reply, err);
+		/* A listener that closes drops what waits in its queue with a reset: ask again
+		 * once, so that an engine restarting is told apart from one that is busy. */
+		if (r < 0 && hung_up(r) && !retried && (flags & PF_CTL_RETRY_HANGUP)) {
+			retried = true;
+			pf_error_clear(err);
+			continue;
+		}
+		return r;
+	}
+}
+
+int pf_ctl_call(const char *socket_path, const char *request, int timeout_ms, char **reply,
+		struct pf_error *err)
+{
+	bool reached;
+
+	return pf_ctl_request(socket_path, request, timeout_ms, 0, reply, &reached, err);
 }

@@ -29,12 +29,17 @@
  *              {"ok":true,"generation":N,"sources":N,"build_us":N} comes once it is in place.
  *   status     {"op":"status"}  engine, cache, verdict and event counters, and "pods" (left
  *              out when the list would not fit one message; "n_pods" is always there).
+ * Any request may carry "timeout_ms":N (1..3600000), how long its sender waits for the answer;
+ * a request that has to wait (register, reload) is then answered by N ms minus a margin, with
+ * an error if the work is not done, rather than after the sender gave up. Without it the
+ * engine waits up to 60 s. The work itself goes on (a late registration is still enforced).
  * Replies: {"ok":true,...} or {"ok":false,"error":"what was wrong"}; a malformed, oversized
  * or unknown request gets an error reply and changes nothing.
  *
- * Pending records: when the engine is unreachable, podfence-hook (fail_mode=open) leaves its
- * request, as sent, in <state-dir>/pending/<container>.json (written atomically; "op" may be
- * omitted and then means register). The engine adopts them at start and every few seconds
+ * Pending records: when the engine is unreachable (no socket, or nobody listening on it; an
+ * engine that took the request and is slow is not), podfence-hook (fail_mode=open) leaves its
+ * request, as built (without "timeout_ms"), in <state-dir>/pending/<container>.json (written
+ * atomically; "op" may be omitted and then means register). The engine adopts them at start and every few seconds
  * while it runs, in the order they were written, and deletes each one it has read.
  *
  * Owned by the engine maintainer.
@@ -47,9 +52,24 @@
 #define PF_CTL_MAX_MSG (64 * 1024)
 #define PF_CTL_DEFAULT_TIMEOUT_MS 10000
 
-/* Connect, send request, wait for the reply within timeout_ms. -ETIMEDOUT, -ECONNREFUSED, -ENOENT
- * (no socket) are the "engine unreachable" cases. reply is NUL-terminated JSON. */
+/* Connect, send request, wait for the reply within timeout_ms. reply is NUL-terminated JSON. */
 int pf_ctl_call(const char *socket_path, const char *request, int timeout_ms, char **reply,
 		struct pf_error *err);
+
+/* Put "timeout_ms" (what is left of timeout_ms once connected) first in the request object. */
+#define PF_CTL_SEND_DEADLINE (1u << 0)
+/* The engine hung up without an answer: connect once more (it may be restarting). */
+#define PF_CTL_RETRY_HANGUP (1u << 1)
+
+/*
+ * pf_ctl_call with flags, telling apart an engine that cannot be reached from one that can.
+ * *reached is false when no connection was made (no socket -ENOENT, nobody listening
+ * -ECONNREFUSED, its listen queue full for the whole time -ETIMEDOUT, ...), or when, with
+ * PF_CTL_RETRY_HANGUP, the engine hung up and then was gone (-ENOENT, -ECONNREFUSED). It is
+ * true once the engine took the connection: whatever fails after that (no answer in time,
+ * a reset) left the request in its hands.
+ */
+int pf_ctl_request(const char *socket_path, const char *request, int timeout_ms, unsigned flags,
+		   char **reply, bool *reached, struct pf_error *err);
 
 #endif

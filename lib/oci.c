@@ -1,6 +1,7 @@
 /* OCI state and config.json: the netns and identity podfence-hook registers (see oci.h). */
 #include <ctype.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -292,24 +293,193 @@ static int try_kube(const struct pf_oci_state *st, const struct pf_oci_config *c
 	return r < 0 ? r : 1;
 }
 
+static void add_note(struct pf_oci_identity *id, const char *fmt, ...) _printf_(2, 3);
+static void add_note(struct pf_oci_identity *id, const char *fmt, ...)
+{
+	size_t n = strlen(id->note);
+	va_list ap;
+
+	if (n && n + 2 < sizeof(id->note)) {
+		memcpy(id->note + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(id->note + n, sizeof(id->note) - n, fmt, ap);
+	va_end(ap);
+}
+
+static bool ann_is(const struct pf_oci_state *st, const struct pf_oci_config *cfg, const char *key,
+		   const char *want)
+{
+	return want && pf_streq(pf_oci_annotation(st, cfg, key), want);
+}
+
+static bool ann_has(const struct pf_oci_state *st, const struct pf_oci_config *cfg, const char *key)
+{
+	return pf_oci_annotation(st, cfg, key) != NULL;
+}
+
+/*
+ * Which runtime ran the container, from keys a pod cannot forge. Each runtime writes its own
+ * keys over whatever it copied from the pod, but a pod may carry the other runtime's keys.
+ * CRI-O vouches for a container by naming it: io.kubernetes.cri-o.ContainerID (or, for the
+ * sandbox, io.kubernetes.cri-o.SandboxID) is the container's own id, which no pod knows when
+ * its annotations are written. containerd writes io.kubernetes.cri.container-type and
+ * io.kubernetes.cri.sandbox-id on every container it runs; on a CRI-O container they can only
+ * be forged, and CRI-O's proof is looked at first.
+ */
+enum runtime { RT_NONE, RT_CRIO, RT_CONTAINERD };
+
+static int which_runtime(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			 enum runtime *rt, struct pf_error *err)
+{
+	const char *cid = st ? st->id : NULL;
+	bool crio, containerd, containerd_proof;
+
+	crio = ann_has(st, cfg, "io.kubernetes.cri-o.ContainerType") &&
+	       (ann_is(st, cfg, "io.kubernetes.cri-o.ContainerID", cid) ||
+		(ann_is(st, cfg, "io.kubernetes.cri-o.ContainerType", "sandbox") &&
+		 ann_is(st, cfg, "io.kubernetes.cri-o.SandboxID", cid)));
+	containerd = ann_has(st, cfg, "io.kubernetes.cri.container-type") ||
+		     ann_has(st, cfg, "io.kubernetes.cri.sandbox-id");
+	containerd_proof = ann_is(st, cfg, "io.kubernetes.cri.container-type", "sandbox") &&
+			   ann_is(st, cfg, "io.kubernetes.cri.sandbox-id", cid);
+	if (crio && containerd_proof)
+		return pf_error_set(err, EINVAL,
+				    "both CRI-O's and containerd's annotations name this container "
+				    "as their own: cannot tell which runtime ran it");
+	*rt = crio ? RT_CRIO : containerd ? RT_CONTAINERD : RT_NONE;
+	return 0;
+}
+
+/* What CRI-O itself wrote beats the io.kubernetes.pod.* keys, which a pod annotation could
+ * shadow: the sandbox's namespace and the kubelet's labels (io.kubernetes.cri-o.Labels, JSON
+ * that CRI-O writes; the kubelet sets its io.kubernetes.pod.* labels over the pod's own). */
+static int crio_own_keys(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			 struct pf_oci_identity *id, struct pf_error *err)
+{
+	static const struct pf_doc_limits lim = {
+	    .max_bytes = PF_OCI_MAX_STATE,
+	    .max_depth = 4,
+	    .max_nodes = 400000,
+	    .max_string = PF_OCI_MAX_STATE,
+	    .max_docs = 1,
+	};
+	const char *labels = pf_oci_annotation(st, cfg, "io.kubernetes.cri-o.Labels");
+	const char *ns = pf_oci_annotation(st, cfg, "io.kubernetes.cri-o.Namespace");
+	const char *want_ns, *want_name = NULL, *want_uid = NULL, *ns_key;
+	struct pf_oci_identity fixed = {0};
+	struct pf_node *doc = NULL;
+	int r = 0;
+
+	if (labels) {
+		r = pf_json_parse(labels, strlen(labels), &lim, &doc, NULL);
+		if (r < 0 || doc->type != PF_NODE_MAP) {
+			r = pf_error_set(
+			    err, EINVAL,
+			    "annotation io.kubernetes.cri-o.Labels is not a JSON object");
+			goto out;
+		}
+		want_name = pf_node_str(doc, "io.kubernetes.pod.name");
+		want_uid = pf_node_str(doc, "io.kubernetes.pod.uid");
+	}
+	ns_key = "io.kubernetes.cri-o.Namespace";
+	want_ns = ns && *ns ? ns : NULL;
+	if (!want_ns && doc) {
+		ns_key = "io.kubernetes.cri-o.Labels";
+		want_ns = pf_node_str(doc, "io.kubernetes.pod.namespace");
+	}
+	if (want_name && !*want_name)
+		want_name = NULL;
+	if (want_uid && !*want_uid)
+		want_uid = NULL;
+	if (want_ns && !*want_ns)
+		want_ns = NULL;
+	if ((!want_ns || pf_streq(want_ns, id->namespace)) &&
+	    (!want_name || pf_streq(want_name, id->name)) &&
+	    (!want_uid || pf_streq(want_uid, id->uid)))
+		goto out;
+	r = set_identity(&fixed, PF_OCI_ID_CRIO, ns_key, want_ns ? want_ns : id->namespace,
+			 "io.kubernetes.cri-o.Labels", want_name ? want_name : id->name,
+			 "io.kubernetes.cri-o.Labels", want_uid ? want_uid : id->uid, "Pod", err);
+	if (r < 0)
+		goto out;
+	snprintf(fixed.note, sizeof(fixed.note),
+		 "io.kubernetes.pod.* annotations say %.64s/%.64s, CRI-O's own keys %.64s/%.64s: "
+		 "taking CRI-O's",
+		 id->namespace, id->name, fixed.namespace, fixed.name);
+	pf_oci_identity_done(id);
+	*id = fixed;
+out:
+	pf_node_free(doc);
+	return r;
+}
+
+/* Keys of the other runtime or of podfence.io that disagree are named in the note. */
+static void note_ignored(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			 struct pf_oci_identity *id, const char *ns_key, const char *name_key,
+			 const char *why)
+{
+	const char *ns = pf_oci_annotation(st, cfg, ns_key);
+	const char *name = pf_oci_annotation(st, cfg, name_key);
+
+	if ((ns && !pf_streq(ns, id->namespace)) || (name && !pf_streq(name, id->name)))
+		add_note(id, "ignored %s=%.64s %s=%.64s (%s)", ns_key, ns ? ns : "-", name_key,
+			 name ? name : "-", why);
+}
+
 int pf_oci_identity_derive(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
 			   struct pf_oci_identity *id, struct pf_error *err)
 {
 	struct pf_error local;
 	const char *ns, *name, *cid;
+	enum runtime rt = RT_NONE;
 	int r;
 
 	if (!err)
 		err = &local;
 	memset(id, 0, sizeof(*id));
-	r = try_kube(st, cfg, PF_OCI_ID_CRIO, "io.kubernetes.pod.namespace",
-		     "io.kubernetes.pod.name", "io.kubernetes.pod.uid", id, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	r = try_kube(st, cfg, PF_OCI_ID_CONTAINERD, "io.kubernetes.cri.sandbox-namespace",
-		     "io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-uid", id, err);
-	if (r != 0)
-		return r < 0 ? r : 0;
+	r = which_runtime(st, cfg, &rt, err);
+	if (r < 0)
+		return r;
+	if (rt == RT_CRIO) {
+		r = try_kube(st, cfg, PF_OCI_ID_CRIO, "io.kubernetes.pod.namespace",
+			     "io.kubernetes.pod.name", "io.kubernetes.pod.uid", id, err);
+		if (r > 0)
+			r = crio_own_keys(st, cfg, id, err);
+		if (r < 0) {
+			pf_oci_identity_done(id);
+			return r;
+		}
+		if (id->name) {
+			note_ignored(st, cfg, id, "io.kubernetes.cri.sandbox-namespace",
+				     "io.kubernetes.cri.sandbox-name", "not written by CRI-O");
+			note_ignored(st, cfg, id, "podfence.io/namespace", "podfence.io/name",
+				     "a Kubernetes runtime ran this container");
+			return 0;
+		}
+	} else if (rt == RT_CONTAINERD) {
+		r = try_kube(st, cfg, PF_OCI_ID_CONTAINERD, "io.kubernetes.cri.sandbox-namespace",
+			     "io.kubernetes.cri.sandbox-name", "io.kubernetes.cri.sandbox-uid", id,
+			     err);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			note_ignored(st, cfg, id, "io.kubernetes.pod.namespace",
+				     "io.kubernetes.pod.name", "not written by containerd");
+			note_ignored(st, cfg, id, "podfence.io/namespace", "podfence.io/name",
+				     "a Kubernetes runtime ran this container");
+			return 0;
+		}
+	} else {
+		/* No Kubernetes runtime (Podman, runc): whoever ran it chose its annotations. */
+		r = try_kube(st, cfg, PF_OCI_ID_CRIO, "io.kubernetes.pod.namespace",
+			     "io.kubernetes.pod.name", "io.kubernetes.pod.uid", id, err);
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
+	/* A runtime's markers without its names (Podman's pods carry CRI-O-style markers):
+	 * not a Kubernetes pod, as below. */
 
 	cid = st ? st->id : NULL;
 	if (!cid)

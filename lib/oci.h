@@ -50,6 +50,7 @@ struct pf_oci_identity {
 	char *uid;	  /* NULL when the source has none */
 	const char *kind; /* "Pod", or "Container" for the container-id fallback */
 	enum pf_oci_id_source source;
+	char note[512]; /* annotations set aside (forged or shadowed ones), for the log; or "" */
 };
 
 /* Container ids name files in the state directory: 1..PF_OCI_MAX_ID of [A-Za-z0-9_.+-],
@@ -71,8 +72,17 @@ void pf_oci_config_done(struct pf_oci_config *cfg);
 const char *pf_oci_annotation(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
 			      const char *key);
 
-/* The identity in SPEC §4 order. Names found are checked (DNS-1123); an invalid one is an
- * error naming the annotation rather than a silent fallback to another identity. */
+/*
+ * The identity of the workload, from the keys of the runtime that ran the container, decided
+ * by keys a pod cannot set (see podfence-hook(8)): CRI-O (its io.kubernetes.cri-o.ContainerID
+ * or, for a sandbox, SandboxID is the container's own id) -> io.kubernetes.pod.*, corrected by
+ * CRI-O's own Namespace and Labels; else containerd (io.kubernetes.cri.container-type or
+ * sandbox-id present) -> io.kubernetes.cri.sandbox-*. The podfence.io keys and the other
+ * runtime's are then ignored (and named in id->note). Without either runtime:
+ * io.kubernetes.pod.*, the podfence.io keys, the container id. Names found are checked
+ * (DNS-1123); an invalid one is an error naming the annotation rather than a silent fallback
+ * to another identity.
+ */
 int pf_oci_identity_derive(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
 			   struct pf_oci_identity *id, struct pf_error *err);
 void pf_oci_identity_done(struct pf_oci_identity *id);

@@ -86,18 +86,42 @@ hook --socket "$TMP/dead.sock" prestart <"$TMP/state.json"
 rm -f "$PENDING"
 pass "connection refused: fail-closed refuses, fail-open records"
 
-# 4. An engine that never answers: the timeout bounds the wait.
+# 4. An engine that took the request and never answers is slow, not down: the timeout bounds
+# the wait, and the container is refused in both fail modes (no unjudged start, no record).
 bg_start $MOCK "$TMP/silent.sock" "$TMP/silent.log" silent
 wait_until 50 test -e "$TMP/silent.sock.ready" || fail "mock engine did not start"
+for mode in open closed; do
+	t0=$(date +%s%N)
+	hook --socket "$TMP/silent.sock" --timeout 300 --fail-mode $mode prestart <"$TMP/state.json"
+	t1=$(date +%s%N)
+	[ $rc != 0 ] || fail "engine silent, fail-mode $mode: exit 0 (container started unjudged)"
+	grep -q "did not confirm" "$TMP/err" && grep -q "refusing to start" "$TMP/err" ||
+		fail "engine silent, $mode: message: $(cat "$TMP/err")"
+	[ ! -e "$PENDING" ] || fail "engine silent, $mode: a pending record was left"
+	[ $(( (t1 - t0) / 1000000 )) -lt 3000 ] || fail "timeout of 300 ms took $(( (t1 - t0) / 1000000 )) ms"
+done
+# It was told how long the hook waits, so that it can answer in time.
+"$PYTHON3" - "$TMP/silent.log" <<'PY' || fail "no timeout_ms in the request: $(cat "$TMP/silent.log")"
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    assert r["op"] == "register" and 0 < r["timeout_ms"] <= 300, r
+PY
+pass "engine took the request and stays silent: refused in both modes, no record, within --timeout"
+
+# 4b. --runtime-timeout (the hooks.d entry's timeout): the hook gives up a margin before it.
 t0=$(date +%s%N)
-hook --socket "$TMP/silent.sock" --timeout 300 --fail-mode closed prestart <"$TMP/state.json"
+hook --socket "$TMP/silent.sock" --runtime-timeout 2 prestart <"$TMP/state.json"
 t1=$(date +%s%N)
-[ $rc != 0 ] && grep -q "unreachable" "$TMP/err" || fail "timeout, closed: $rc $(cat "$TMP/err")"
-[ $(( (t1 - t0) / 1000000 )) -lt 3000 ] || fail "timeout of 300 ms took $(( (t1 - t0) / 1000000 )) ms"
-hook --socket "$TMP/silent.sock" --timeout 300 prestart <"$TMP/state.json"
-[ $rc = 0 ] && [ -f "$PENDING" ] || fail "timeout, open: $rc"
-rm -f "$PENDING"
-pass "engine silent: --timeout honoured in both modes"
+ms=$(( (t1 - t0) / 1000000 ))
+[ $rc != 0 ] && [ ! -e "$PENDING" ] || fail "runtime-timeout 2: exit $rc"
+[ $ms -ge 1200 ] && [ $ms -lt 1990 ] || fail "runtime-timeout 2 s: gave up after $ms ms, want 1.6 s"
+hook --socket "$TMP/silent.sock" --runtime-timeout 2 --timeout 400 prestart <"$TMP/state.json"
+t2=$(date +%s%N)
+[ $(( (t2 - t1) / 1000000 )) -lt 1200 ] || fail "--timeout below the runtime's is not honoured"
+hook --runtime-timeout 0 prestart <"$TMP/state.json"
+[ $rc = 2 ] && grep -q "runtime-timeout" "$TMP/err" || fail "--runtime-timeout 0: $rc $(cat "$TMP/err")"
+pass "--runtime-timeout: answers $ms ms into a 2 s runtime timeout; --timeout below it wins"
 
 # 5. An engine that confirms: exit 0, no record; the request is what ctl.h describes.
 bg_start $MOCK "$TMP/ok.sock" "$TMP/ok.log" ok

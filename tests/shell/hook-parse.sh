@@ -101,3 +101,46 @@ printf '{"id":"nb-%s","status":"creating","bundle":"%s/missing"}' "$TID" "$TMP" 
 run prestart "$TMP/nb.json"
 [ $rc != 0 ] && grep -q "config.json" "$TMP/err" || fail "no bundle, no pid: $rc $(cat "$TMP/err")"
 pass "no pid and no config.json refused"
+
+# Identity comes from the runtime that ran the container, never from keys its pod can set:
+# the register request a stand-in engine receives for real-shaped states with forged keys.
+: "${PYTHON3:=python3}"
+need_cmd "$PYTHON3"
+bg_start "$PYTHON3" "$top_srcdir/tests/shell/mock-engine.py" "$TMP/id.sock" "$TMP/id.log" ok
+wait_until 50 test -e "$TMP/id.sock.ready" || fail "mock engine did not start"
+identity() { # FIXTURE -> "namespace/name" the engine was asked to register; $TMP/err
+	local d=$TMP/id-$1
+	mkdir -p "$d"
+	"$PYTHON3" - "$D/$1" "$d" "$SPID" <<'PY'
+import json, sys
+src, dst, pid = sys.argv[1:]
+st = json.load(open(src + "/state.json"))
+cfg = json.load(open(src + "/config.json"))
+st["pid"], st["bundle"] = int(pid), dst
+for ns in cfg["linux"]["namespaces"]:
+    if ns["type"] == "network":
+        ns.pop("path", None)
+json.dump(cfg, open(dst + "/config.json", "w"))
+json.dump(st, open(dst + "/state.json", "w"))
+PY
+	: >"$TMP/id.log"
+	rc=0
+	"$H" --socket "$TMP/id.sock" --state-dir "$TMP/state" --fail-mode closed --timeout 2000 \
+		prestart <"$d/state.json" >"$TMP/out" 2>"$TMP/err" || rc=$?
+	[ $rc = 0 ] || fail "$1: exit $rc: $(cat "$TMP/err")"
+	"$PYTHON3" -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r["namespace"] + "/" + r["name"])' "$TMP/id.log"
+}
+got=$(identity containerd-forged)
+[ "$got" = payments/api-5f6d7c8b9-qwert ] || fail "containerd with forged io.kubernetes.pod.* keys registered as $got"
+grep -q "ignored io.kubernetes.pod.namespace=bank" "$TMP/err" || fail "forged keys not logged: $(cat "$TMP/err")"
+pass "containerd: forged io.kubernetes.pod.*, CRI-O and podfence.io keys ignored (and logged)"
+got=$(identity crio-forged)
+[ "$got" = shop/web-7d4b9c8f6d-x2x7q ] || fail "CRI-O with forged containerd/podfence.io keys registered as $got"
+grep -q "podfence.io/name=vault-0" "$TMP/err" || fail "forged podfence.io keys not logged: $(cat "$TMP/err")"
+pass "CRI-O: forged io.kubernetes.cri.* and podfence.io keys ignored (and logged)"
+got=$(identity crio-shadowed)
+[ "$got" = shop/web-7d4b9c8f6d-x2x7q ] || fail "CRI-O with shadowed io.kubernetes.pod.* registered as $got"
+pass "CRI-O: io.kubernetes.pod.* shadowed by a pod annotation, CRI-O's own keys win"
+got=$(identity podman)
+[ "$got" = shop/web ] || fail "Podman's podfence.io keys: registered as $got"
+pass "Podman: podfence.io keys honoured"

@@ -16,12 +16,16 @@ for name, stage in (("podfence.json", "prestart"), ("podfence-poststop.json", "p
     assert h["stages"] == [stage], h
     hook = h["hook"]
     assert os.path.isabs(hook["path"]) and hook["path"].endswith("/podfence/podfence-hook"), hook
-    assert hook["args"] == ["podfence-hook", stage], hook
+    assert hook["args"][0] == "podfence-hook" and hook["args"][-1] == stage, hook
     assert any(e.startswith("PATH=/") for e in hook["env"]), hook
     assert isinstance(hook["timeout"], int) and 0 < hook["timeout"] <= 60, hook
+    # The hook answers before the runtime kills it only if it knows the same timeout.
+    a = hook["args"]
+    assert "--runtime-timeout" in a, hook
+    assert a[a.index("--runtime-timeout") + 1] == str(hook["timeout"]), hook
     assert "@" not in json.dumps(h), h
 PY
-pass "hooks.d files: version 1.0.0, always, one stage each, stage in args, env PATH, timeout"
+pass "hooks.d files: version 1.0.0, always, one stage each, stage in args, env PATH, timeout (passed to the hook too)"
 
 # make install puts the binary first, then the hooks.d files; uninstall removes them.
 need_cmd make

@@ -26,6 +26,7 @@ struct want {
 	bool host;
 	const char *netns;	  /* from the pid */
 	const char *config_netns; /* config.json's path */
+	const char *note;	  /* in the identity's note ("" : the note is empty) */
 };
 
 static void check_case(const struct want *w)
@@ -76,6 +77,10 @@ static void check_case(const struct want *w)
 		ok(!id.uid, "%s: no uid", w->dir);
 	is_str(id.kind, w->kind, "%s: kind", w->dir);
 	is_int(id.source, w->source, "%s: identity source", w->dir);
+	if (w->note && !*w->note)
+		is_str(id.note, "", "%s: nothing set aside", w->dir);
+	else if (w->note)
+		has_str(id.note, w->note, "%s: what was set aside is named", w->dir);
 
 	/* Identity from config.json alone (Podman's poststop state may lack annotations). */
 	{
@@ -100,7 +105,7 @@ static void check_case(const struct want *w)
 static const struct want cases[] = {
 	{"crio-sandbox", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d",
 	 "Pod", PF_OCI_ID_CRIO, 31337, false, "/proc/31337/ns/net",
-	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b"},
+	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", ""},
 	{"crio-app", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d", "Pod",
 	 PF_OCI_ID_CRIO, 31400, false, "/proc/31400/ns/net",
 	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b"},
@@ -114,7 +119,19 @@ static const struct want cases[] = {
 	{"host-network", "default", "hostnet", NULL, "Pod", PF_OCI_ID_PODFENCE, 6000, true, NULL,
 	 NULL},
 	{"runc-plain", "default", "plain_1", NULL, "Container", PF_OCI_ID_CONTAINER, 7000, false,
-	 "/proc/7000/ns/net", NULL},
+	 "/proc/7000/ns/net", NULL, ""},
+	/* containerd passing pod annotations through: they pose as CRI-O and as bank/vault-0. */
+	{"containerd-forged", "payments", "api-5f6d7c8b9-qwert",
+	 "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "Pod", PF_OCI_ID_CONTAINERD, 42123, false,
+	 "/proc/42123/ns/net", "/proc/42000/ns/net", "io.kubernetes.pod.name=vault-0"},
+	/* CRI-O with containerd's keys and podfence.io's forged by the pod. */
+	{"crio-forged", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d",
+	 "Pod", PF_OCI_ID_CRIO, 31400, false, "/proc/31400/ns/net",
+	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", "podfence.io/name=vault-0"},
+	/* CRI-O whose io.kubernetes.pod.* keys a pod annotation shadowed: CRI-O's own win. */
+	{"crio-shadowed", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d",
+	 "Pod", PF_OCI_ID_CRIO, 31337, false, "/proc/31337/ns/net",
+	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", "taking CRI-O's"},
 };
 
 static int parse_state(const char *s, struct pf_error *err)
@@ -219,6 +236,7 @@ static void test_identity_order(void)
 	struct pf_error err = {0};
 	int r;
 
+	/* No runtime vouches for any of it (a Podman or runc container): the old order. */
 	r = derive("{\"id\":\"c1\",\"annotations\":{"
 		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
 		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
@@ -226,7 +244,7 @@ static void test_identity_order(void)
 		   "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
 		   NULL, &id, &err);
 	ok(r == 0 && pf_streq(id.namespace, "crio") && pf_streq(id.name, "criopod"),
-	   "CRI-O annotations win over containerd's and podfence.io's");
+	   "no runtime markers: io.kubernetes.pod.* first");
 	pf_oci_identity_done(&id);
 
 	r = derive("{\"id\":\"c1\",\"annotations\":{"
@@ -234,8 +252,133 @@ static void test_identity_order(void)
 		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
 		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
 		   NULL, &id, &err);
-	ok(r == 0 && pf_streq(id.namespace, "cd") && pf_streq(id.name, "cdpod") && !id.uid,
-	   "containerd annotations win over podfence.io's; uid optional");
+	ok(r == 0 && pf_streq(id.namespace, "x") && pf_streq(id.name, "y"),
+	   "containerd's names without its markers are not containerd's: podfence.io");
+	pf_oci_identity_done(&id);
+
+	/* containerd's markers: its names, uid optional, everything else set aside. */
+	r = derive("{\"id\":\"c1\",\"annotations\":{"
+		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
+		   "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"v\","
+		   "\"io.kubernetes.cri.container-type\":\"container\","
+		   "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
+		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
+		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "cd") && pf_streq(id.name, "cdpod") && !id.uid &&
+		   id.source == PF_OCI_ID_CONTAINERD,
+	   "containerd: io.kubernetes.cri.* over forged io.kubernetes.pod.* and podfence.io");
+	has_str(id.note, "io.kubernetes.pod.namespace=victim", "the forged pod keys are named");
+	has_str(id.note, "podfence.io/name=y", "the podfence.io keys are named");
+	pf_oci_identity_done(&id);
+
+	/* A pod on containerd forging CRI-O's markers cannot know its container's id. */
+	r = derive("{\"id\":\"c1\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.ContainerID\":\"guess\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"guess\","
+		   "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"v\","
+		   "\"io.kubernetes.cri.container-type\":\"container\","
+		   "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
+		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
+		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "cd") && pf_streq(id.name, "cdpod"),
+	   "forged CRI-O markers on containerd: containerd's identity");
+	pf_oci_identity_done(&id);
+
+	/* containerd's markers without its names (never so on containerd): not a pod. */
+	r = derive("{\"id\":\"c1\",\"annotations\":{"
+		   "\"io.kubernetes.cri.container-type\":\"container\","
+		   "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
+		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && id.source == PF_OCI_ID_CONTAINER, "containerd markers without a name: "
+						      "container id");
+	pf_oci_identity_done(&id);
+
+	/* CRI-O vouches by the container's own id; then its keys, podfence.io set aside. */
+	r = derive("{\"id\":\"c1\",\"annotations\":{"
+		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
+		   "\"io.kubernetes.cri-o.ContainerType\":\"container\","
+		   "\"io.kubernetes.cri-o.ContainerID\":\"c1\","
+		   "\"io.kubernetes.cri.container-type\":\"container\","
+		   "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
+		   "\"io.kubernetes.cri.sandbox-namespace\":\"victim\","
+		   "\"io.kubernetes.cri.sandbox-name\":\"v\","
+		   "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "crio") && pf_streq(id.name, "criopod") &&
+		   id.source == PF_OCI_ID_CRIO,
+	   "CRI-O (ContainerID is the id): its keys over forged containerd and podfence.io keys");
+	has_str(id.note, "io.kubernetes.cri.sandbox-namespace=victim", "forged containerd keys named");
+	pf_oci_identity_done(&id);
+
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri-o.Namespace\":\"real\","
+		   "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"p\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "real") && pf_streq(id.name, "p"),
+	   "CRI-O sandbox (SandboxID is the id): CRI-O's Namespace over io.kubernetes.pod.namespace");
+	has_str(id.note, "taking CRI-O's", "the disagreement is noted");
+	pf_oci_identity_done(&id);
+
+	/* CRI-O's own keys are checked like the others: an invalid one is refused, named. */
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri-o.Namespace\":\"Not_A_Namespace\","
+		   "\"io.kubernetes.pod.namespace\":\"ns\",\"io.kubernetes.pod.name\":\"p\"}}",
+		   NULL, &id, &err);
+	ok(r < 0 && !id.name, "CRI-O sandbox with an invalid io.kubernetes.cri-o.Namespace refused");
+	has_str(err.msg, "io.kubernetes.cri-o.Namespace", "message names CRI-O's key");
+
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri-o.Labels\":\"[1]\","
+		   "\"io.kubernetes.pod.namespace\":\"ns\",\"io.kubernetes.pod.name\":\"p\"}}",
+		   NULL, &id, &err);
+	ok(r < 0 && !id.name, "CRI-O's io.kubernetes.cri-o.Labels not an object: refused");
+	has_str(err.msg, "io.kubernetes.cri-o.Labels", "message names the annotation");
+
+	/* Labels alone (no io.kubernetes.cri-o.Namespace) correct name and namespace. */
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri-o.Labels\":\"{\\\"io.kubernetes.pod.name\\\":\\\"real\\\","
+		   "\\\"io.kubernetes.pod.namespace\\\":\\\"home\\\"}\","
+		   "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"v\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "home") && pf_streq(id.name, "real"),
+	   "CRI-O's Labels over shadowed io.kubernetes.pod.* keys%s%s", r ? ": " : "",
+	   r ? err.msg : "");
+	pf_oci_identity_done(&id);
+
+	/* Proof by both runtimes at once cannot come from either: refused. */
+	r = derive("{\"id\":\"sb9\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"sb9\","
+		   "\"io.kubernetes.cri.container-type\":\"sandbox\","
+		   "\"io.kubernetes.cri.sandbox-id\":\"sb9\","
+		   "\"io.kubernetes.cri.sandbox-namespace\":\"a\","
+		   "\"io.kubernetes.cri.sandbox-name\":\"b\","
+		   "\"io.kubernetes.pod.namespace\":\"c\",\"io.kubernetes.pod.name\":\"d\"}}",
+		   NULL, &id, &err);
+	ok(r < 0, "both runtimes vouching: refused");
+	has_str(err.msg, "which runtime", "message says why");
+
+	/* CRI-O-style markers without names and without proof (Podman's pods): podfence.io. */
+	r = derive("{\"id\":\"c1\",\"annotations\":{"
+		   "\"io.kubernetes.cri-o.ContainerType\":\"container\","
+		   "\"io.kubernetes.cri-o.SandboxID\":\"pod1\","
+		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\"}}",
+		   NULL, &id, &err);
+	ok(r == 0 && pf_streq(id.namespace, "x") && id.source == PF_OCI_ID_PODFENCE,
+	   "Podman pod markers: podfence.io honoured");
+	is_str(id.note, "", "nothing noted");
 	pf_oci_identity_done(&id);
 
 	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/name\":\"solo\"}}", NULL, &id,
