@@ -94,6 +94,10 @@ struct pf_pod {
 
 	struct pf_addr *ips;
 	size_t n_ips;
+	/* The cache's policy group for this pod (PF_CACHE_NO_GROUP: no policy applies): SYNs
+	 * from a source not in the cache (spoofed, or an address added since the last build)
+	 * are judged by it. Set on activation, on every cache swap, on address changes. */
+	uint32_t cache_group;
 
 	struct pf_nfq *nfq;
 	struct pf_watch nfq_watch;
@@ -311,6 +315,9 @@ void pf_reloader_stop(struct engine *e);
 /* Ask for a rebuild; returns the generation that will contain everything committed so far. */
 uint64_t pf_reload_request(struct engine *e, const char *why);
 void pf_reloader_event(struct engine *e);
+/* Find p's policy group in the cache in place; keep: hold on to the old one when none of
+ * p's addresses is in the cache (an address changed, the cache is the same). */
+void pf_reload_pod_group(struct engine *e, struct pf_pod *p, bool keep);
 /* Hand a batch of events to the store worker (which frees it). */
 void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n);
 /* Queue a pod row write / delete for the worker (done before its next rebuild, in order). */

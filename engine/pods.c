@@ -389,6 +389,7 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	}
 	p->active = true;
 	p->pending_gen = 0;
+	pf_reload_pod_group(e, p, false);
 	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64
 		 "], %zu container(s), addresses %s",
 		 p->namespace, p->name, p->netns_path, p->id.dev, p->id.ino, p->n_containers,
@@ -649,6 +650,9 @@ void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p)
 	free(p->ips);
 	p->ips = ips;
 	p->n_ips = n;
+	/* A new address is judged by the pod's policies at once, not by the default action
+	 * until the rebuild below puts it in the cache. */
+	pf_reload_pod_group(e, p, true);
 	log_info("Pod %s/%s addresses now %s", p->namespace, p->name,
 		 addrs_string(ips, n, ipbuf, sizeof(ipbuf)));
 	if (pf_pods_store_put(e, p, &err) < 0) {

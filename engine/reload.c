@@ -80,6 +80,17 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 	return r;
 }
 
+void pf_reload_pod_group(struct engine *e, struct pf_pod *p, bool keep)
+{
+	uint32_t g = PF_CACHE_NO_GROUP;
+
+	/* addresses are sorted: the first one the cache knows decides, as for a spoofed SYN */
+	for (size_t i = 0; i < p->n_ips && g == PF_CACHE_NO_GROUP; i++)
+		g = pf_cache_source_group(e->cache, &p->ips[i]);
+	if (g != PF_CACHE_NO_GROUP || !keep)
+		p->cache_group = g;
+}
+
 static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t load_us,
 		    uint64_t build_us, const char *why)
 {
@@ -87,6 +98,9 @@ static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t
 
 	pf_cache_free(e->cache);
 	e->cache = c;
+	/* group numbers belong to one cache */
+	for (struct pf_pod *p = e->pods; p; p = p->next)
+		pf_reload_pod_group(e, p, false);
 	if (gen > e->cache_generation)
 		e->cache_generation = gen;
 	e->stats.reloads++;

@@ -1333,23 +1333,35 @@ static inline uint32_t iv_find(const uint64_t *iv, size_t n, uint16_t port)
 	return (uint32_t)iv[base];
 }
 
+uint32_t pf_cache_source_group(const struct pf_cache *c, const struct pf_addr *src)
+{
+	uint64_t hi, lo;
+
+	addr_split(src, &hi, &lo);
+	return htab_get(&c->l1, c->seed, hi, lo, 0);
+}
+
 void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const struct pf_addr *dst,
 		     uint16_t dport, struct pf_verdict *out)
+{
+	pf_cache_lookup_group(c, pf_cache_source_group(c, src), dst, dport, out);
+}
+
+void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf_addr *dst,
+			   uint16_t dport, struct pf_verdict *out)
 {
 	const struct cache_group *grp;
 	const struct slot *hit = NULL;
 	const struct cache_rule *cr;
 	const uint64_t *lenmap;
 	uint64_t hi, lo;
-	uint32_t g, r;
+	uint32_t r;
 
 	memset(out, 0, sizeof(*out));
 	out->action = c->default_action;
 	out->rule_index = -1;
 
-	addr_split(src, &hi, &lo);
-	g = htab_get(&c->l1, c->seed, hi, lo, 0);
-	if (g == NONE)
+	if (g >= c->n_groups)
 		return;
 	grp = &c->groups[g];
 

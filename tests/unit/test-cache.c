@@ -911,7 +911,7 @@ static bool model_rule_names(const struct pf_ruleset *rs, const struct pf_verdic
 
 static void test_differential(uint64_t seed, unsigned rounds)
 {
-	unsigned long n_family = 0;
+	unsigned long n_family = 0, n_group_fail = 0;
 	unsigned long n_conn = 0, n_fail = 0, n_matched = 0, n_build_fail = 0;
 	struct pf_addr srcs[10];
 
@@ -940,6 +940,14 @@ static void test_differential(uint64_t seed, unsigned rounds)
 
 			pf_cache_lookup(c, &src, &dst, port, &v);
 			pf_ruleset_eval(rs, def, &src, &dst, port, &ref);
+			{
+				/* in two steps (how the engine judges a pod by its group) */
+				struct pf_verdict v2;
+
+				pf_cache_lookup_group(c, pf_cache_source_group(c, &src), &dst, port,
+						      &v2);
+				n_group_fail += !verdict_eq(&v, &v2);
+			}
 			n_conn++;
 			n_matched += ref.matched;
 			if (ref.matched && !model_rule_names(rs, &ref, &dst) && n_family++ < 5) {
@@ -965,6 +973,7 @@ static void test_differential(uint64_t seed, unsigned rounds)
 		pf_ruleset_free(rs);
 	}
 	is_int(n_build_fail, 0, "every random ruleset builds");
+	is_int(n_group_fail, 0, "source group then group lookup answers as the one-step lookup");
 	is_int(n_family, 0, "every matched rule names its destination in the destination's family");
 	ok(n_fail == 0,
 	   "differential: %lu connections over %u rulesets agree with the reference (%lu matched a "
