@@ -388,9 +388,12 @@ void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
 	pf_reloader_event_stats(e, &written, &dropped);
 	if (e->cache)
 		pf_cache_get_stats(e->cache, &out->cache);
-	for (struct pf_pod *p = e->pods; p; p = p->next)
+	for (struct pf_pod *p = e->pods; p; p = p->next) {
 		if (p->nfq)
 			pf_engine_add_queue_stats(sum, p->nfq);
+		out->n_unresolved += p->active && p->unresolved;
+	}
+	out->cache_stale = e->cache_stale;
 	out->events_recorded = e->events.recorded;
 	out->events_suppressed = e->events.suppressed;
 	out->events_written = written;
@@ -441,6 +444,19 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_u64(&w, n.stats.reload_failures);
 	pf_jw_key(&w, "last_build_us");
 	pf_jw_u64(&w, n.stats.last_reload_us);
+	/* A failed build keeps the cache in place: say that it is stale, since when, why. */
+	pf_jw_key(&w, "stale");
+	pf_jw_bool(&w, n.cache_stale);
+	pf_jw_key(&w, "source");
+	pf_jw_str(&w, e->cache_source ? e->cache_source : "store");
+	pf_jw_key(&w, "build_failures");
+	pf_jw_u64(&w, n.stats.build_failures);
+	pf_jw_key(&w, "last_build_failure_ms");
+	pf_jw_i64(&w, n.stats.last_build_failure_ms);
+	pf_jw_key(&w, "last_build_error");
+	pf_jw_str(&w, n.cache_stale ? e->last_build_error : "");
+	pf_jw_key(&w, "pods_unresolved");
+	pf_jw_u64(&w, n.n_unresolved);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "verdicts");
 	pf_jw_open(&w, '{');

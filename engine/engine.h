@@ -98,6 +98,8 @@ struct pf_pod {
 	 * from a source not in the cache (spoofed, or an address added since the last build)
 	 * are judged by it. Set on activation, on every cache swap, on address changes. */
 	uint32_t cache_group;
+	bool adopted;	 /* re-adopted from the store's row at start (in the last good build) */
+	bool unresolved; /* activated while builds fail: not in the cache in place (see verdict.c) */
 
 	struct pf_nfq *nfq;
 	struct pf_watch nfq_watch;
@@ -173,6 +175,8 @@ struct pf_engine_stats {
 	struct pf_nfq_stats nfq_released; /* queues of released pods, so totals never go back */
 	int64_t last_reload_ms;
 	uint64_t last_reload_us; /* how long the last rebuild took */
+	uint64_t build_failures; /* loads or compiles that failed (not pod-row writes) */
+	int64_t last_build_failure_ms;
 };
 
 struct engine {
@@ -191,6 +195,18 @@ struct engine {
 	uint64_t cache_generation; /* the request number the cache in place was built for */
 	uint64_t reload_requested; /* last request number */
 	uint64_t reload_failed;	   /* last request number whose build failed */
+	uint64_t build_failed;	   /* ... whose load or compile failed (pods go on, see pods.c) */
+	/*
+	 * A failed build never stops the engine, a registration or a container start: the
+	 * cache in place stays (stale), or at start the last good build's ruleset saved in the
+	 * state dir, or, if there is none, an empty cache (the default action for everyone).
+	 */
+	bool cache_stale;
+	const char *cache_source; /* "store", "saved" (last good build's ruleset), "none" */
+	char last_build_error[1024];
+	uint64_t failed_data_version; /* start-up: the store as the failed build saw it */
+	char *saved_path;	      /* the last good build's ruleset */
+	uint64_t saved_hash;	      /* of what was saved last (worker, or start-up before it) */
 	struct pf_reloader *reloader;
 
 	struct pf_nft_config nft;
@@ -310,6 +326,8 @@ int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, s
 /* reload.c */
 /* Build and swap on the calling thread (start-up, before the loop runs). */
 int pf_reload(struct engine *e, const char *why, struct pf_error *err);
+/* The start-up build; when it fails, the saved last good ruleset, or an empty cache. Logs. */
+int pf_reload_start(struct engine *e);
 int pf_reloader_start(struct engine *e);
 void pf_reloader_stop(struct engine *e);
 /* Ask for a rebuild; returns the generation that will contain everything committed so far. */
@@ -341,6 +359,8 @@ struct pf_engine_counters {
 	uint64_t events_recorded, events_suppressed, events_written, events_dropped;
 	size_t events_pending;
 	size_t n_pods;
+	size_t n_unresolved; /* pods activated while builds fail, not in the cache */
+	bool cache_stale;
 };
 void pf_engine_counters(struct engine *e, struct pf_engine_counters *out);
 /* Add a queue's counts to sum (live queues here, released ones into stats.nfq_released). */

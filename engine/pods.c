@@ -389,6 +389,14 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	}
 	p->active = true;
 	p->pending_gen = 0;
+	/* Builds are failing: the cache in place predates this pod (its addresses may even be
+	 * a released pod's), so it gets the default action, or Deny in fail-closed mode. */
+	p->unresolved = e->cache_stale && !p->adopted;
+	if (p->unresolved)
+		log_warning("Pod %s/%s: the verdict cache cannot be rebuilt (%s); enforcing it by "
+			    "the %s until a build succeeds",
+			    p->namespace, p->name, e->last_build_error,
+			    e->cfg.fail_closed ? "fail mode (closed: Deny)" : "default action");
 	pf_reload_pod_group(e, p, false);
 	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64
 		 "], %zu container(s), addresses %s",
@@ -444,6 +452,7 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	p->netns_fd = PF_TAKE_FD(fd);
 	p->rtnl_fd = -1;
 	p->registered_at_ms = pf_now_ms();
+	p->adopted = req->adopting;
 	p->netns_path = strdup(req->netns_path);
 	p->namespace = strdup(req->namespace);
 	p->name = strdup(req->name);
@@ -526,6 +535,15 @@ void pf_pods_cache_ready(struct engine *e)
 		if (p->dead || p->active || !p->pending_gen)
 			continue;
 		if (p->pending_gen <= e->cache_generation) {
+			if (activate(e, p, &err) < 0) {
+				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
+				pf_control_fail_waiters(e, &p->id, err.msg);
+				pf_pods_release(e, p, "its ruleset could not be installed");
+			}
+		} else if (p->pending_gen <= e->reload_failed &&
+			   e->build_failed == e->reload_failed) {
+			/* The build failed, its row is written: never block the container start
+			 * for it; enforce with the cache in place (activate says how). */
 			if (activate(e, p, &err) < 0) {
 				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
 				pf_control_fail_waiters(e, &p->id, err.msg);

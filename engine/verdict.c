@@ -29,7 +29,7 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	 * the pod's policy group, never as whichever other pod owns it. A pod with no address
 	 * the cache knows has no group: the default action. */
 	g = PF_CACHE_NO_GROUP;
-	for (size_t i = 0; i < p->n_ips; i++)
+	for (size_t i = 0; i < p->n_ips && !p->unresolved; i++)
 		if (pf_addr_eq(&p->ips[i], &t->src)) {
 			g = pf_cache_source_group(e->cache, &t->src);
 			break;
@@ -38,6 +38,10 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		g = p->cache_group;
 	/* The cache pointer is swapped only between epoll rounds, never during this call. */
 	pf_cache_lookup_group(e->cache, g, &t->dst, t->dport, &v);
+	/* A pod registered while builds fail is not in the cache: unjudged, as the fail mode
+	 * says (pods.c). */
+	if (_unlikely_(p->unresolved) && e->cfg.fail_closed)
+		v.action = PF_ACTION_DENY;
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(&e->events, p, t, &v, pf_now_ms());
 	switch (v.action) {
