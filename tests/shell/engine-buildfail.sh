@@ -102,15 +102,20 @@ expect "$WEB" 10.99.0.1 80 ok
 pass "a start whose build fails judges by the last good ruleset"
 stop_engine
 
-# Without a saved ruleset: the default action for everyone, said loudly.
+# Without a saved ruleset: the default action for everyone, said loudly. Fail-closed this
+# time: a pod registered while builds fail is unjudged, so Deny.
 rm -f "$SAVED"
 : >"$ENGINE_LOG"
-start_engine --default-action Allow --metrics "unix:$MSOCK"
+start_engine --default-action Allow --fail-mode closed --metrics "unix:$MSOCK"
 grep -q 'No last good cache to start with .*judging EVERY pod by the default action Allow' "$ENGINE_LOG" ||
 	fail "no loud error for starting without any cache"
 [ "$(status_field 's["cache"]["source"]')" = none ] || fail "status: $(ctl '{"op":"status"}')"
 expect "$WEB" 10.99.0.1 8080 ok
 pass "no last good ruleset: the default action, reported"
+add_pod 3; THIRD=$POD
+register "$THIRD" t third c-third-1
+expect "$THIRD" 10.99.0.1 80 timeout
+pass "fail-closed: a pod registered while builds fail is denied until a build succeeds"
 
 # The store fixed: the next build succeeds, the cache is fresh, every pod judged by it.
 "$ENGINE_POLICY_LOAD" "$DB" heavy || fail "removing the unbuildable policies"
@@ -118,6 +123,7 @@ wait_until 300 status_is False 's["cache"]["stale"]' || fail "still stale after 
 metric_is 0 cache_stale || fail "podfence_cache_stale after the fix: $(metric cache_stale)"
 expect "$WEB" 10.99.0.1 8080 refused
 expect "$NEW" 10.99.0.1 8080 refused
+expect "$THIRD" 10.99.0.1 80 ok
 [ "$(status_field 's["cache"]["pods_unresolved"]')" = 0 ] || fail "unresolved pods after the fix"
 wait_until 50 test -s "$SAVED" || fail "the good ruleset was not saved again"
 pass "a good build after the failures puts every pod's policies in place"
