@@ -68,6 +68,9 @@ grep -q 'Verdict cache build failed: .*Argument list too long.*last good cache' 
 	fail "no error in the log for the failed build"
 [ "$(status_field 's["cache"]["build_failures"] >= 1 and "too long" in s["cache"]["last_build_error"]')" = True ] ||
 	fail "status: $(ctl '{"op":"status"}')"
+out=$($PODFENCECTL --config /dev/null --db "$DB" --socket "$SOCK" status)
+echo "$out" | grep -q '^WARNING: verdict cache stale (store): the last build failed: .*Argument list too long' ||
+	fail "podfencectl status: $out"
 metric_is 1 cache_stale || fail "podfence_cache_stale: $(metric cache_stale)"
 [ "$(metric cache_build_failures_total)" -ge 1 ] || fail "podfence_cache_build_failures_total: $(metric cache_build_failures_total)"
 pass "status, metrics and the log report the failed build"
