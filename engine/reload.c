@@ -69,11 +69,23 @@ struct pf_reloader {
 	struct pf_watch watch;
 };
 
-/* Load and compile from store; the common part of both paths. A ruleset that compiled is
- * saved (saved_path) for a later start whose own build fails. */
+/* A ruleset that compiled, for a later start whose own build fails. */
+static void save_ruleset(const struct pf_ruleset *rs, const char *path, uint64_t *hash)
+{
+	int r;
+
+	if (!path || !rs)
+		return;
+	r = pf_ruleset_save(rs, path, hash);
+	if (r < 0)
+		log_warning_errno(r, "Saving the last good ruleset to %s: %m", path);
+}
+
+/* Load and compile from store; the common part of both paths. *good: the ruleset, when it
+ * compiled (the caller saves and frees it). */
 static int build(struct pf_store *store, enum pf_action def, struct pf_cache **out,
-		 uint64_t *load_us, uint64_t *build_us, const char *saved_path,
-		 uint64_t *saved_hash, struct pf_error *err)
+		 uint64_t *load_us, uint64_t *build_us, struct pf_ruleset **good,
+		 struct pf_error *err)
 {
 	struct pf_ruleset *rs = NULL;
 	uint64_t t0 = pf_mono_ns(), t1;
@@ -88,12 +100,8 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 		pf_error_set(err, -r, "compiling the verdict cache (%zu policies, %zu rules): %s",
 			     rs->n_policies, pf_ruleset_n_rules(rs), strerror(-r));
 	*build_us = (pf_mono_ns() - t1) / 1000;
-	if (r == 0 && saved_path) {
-		int s = pf_ruleset_save(rs, saved_path, saved_hash);
-
-		if (s < 0)
-			log_warning_errno(s, "Saving the last good ruleset to %s: %m", saved_path);
-	}
+	if (r == 0)
+		*good = PF_TAKE_PTR(rs);
 	pf_ruleset_free(rs);
 	*load_us = (t1 - t0) / 1000;
 	return r;
@@ -149,6 +157,7 @@ static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t
 
 int pf_reload(struct engine *e, const char *why, struct pf_error *err)
 {
+	struct pf_ruleset *good = NULL;
 	struct pf_cache *c = NULL;
 	uint64_t dv = 0, load_us, build_us;
 	int r;
@@ -166,8 +175,9 @@ int pf_reload(struct engine *e, const char *why, struct pf_error *err)
 				    "not rebuilt: the store is unchanged since the build that failed "
 				    "(%.600s)",
 				    e->last_build_error);
-	r = build(e->store, e->cfg.default_action, &c, &load_us, &build_us, e->saved_path,
-		  &e->saved_hash, err);
+	r = build(e->store, e->cfg.default_action, &c, &load_us, &build_us, &good, err);
+	save_ruleset(good, e->saved_path, &e->saved_hash);
+	pf_ruleset_free(good);
 	if (r < 0) {
 		e->stats.reload_failures++;
 		e->stats.build_failures++;
@@ -323,6 +333,7 @@ static void *worker(void *arg)
 	for (;;) {
 		struct pf_error err = {};
 		struct pf_cache *c = NULL;
+		struct pf_ruleset *good = NULL;
 		struct pf_pending_event *events;
 		uint64_t gen, dv = 0, load_us = 0, build_us = 0, one = 1;
 		bool stop, poll = false, want, build_failed;
@@ -377,8 +388,8 @@ static void *worker(void *arg)
 			r = -EIO;
 			pf_error_clear(&put_failed);
 		} else {
-			r = build(w->store, w->default_action, &c, &load_us, &build_us,
-				  w->saved_path, &w->saved_hash, &err);
+			r = build(w->store, w->default_action, &c, &load_us, &build_us, &good,
+				  &err);
 			build_failed = r < 0;
 		}
 
@@ -408,6 +419,10 @@ static void *worker(void *arg)
 			w->backoff_ms = RETRY_FIRST_MS;
 		}
 		(void)!write(w->efd, &one, sizeof(one));
+		/* after the loop has its cache: a registration waiting for it never waits for
+		 * the disk */
+		save_ruleset(good, w->saved_path, &w->saved_hash);
+		pf_ruleset_free(good);
 	}
 	return NULL;
 }
