@@ -108,7 +108,8 @@ static struct pf_ruleset *make(const struct shape *s)
 				/* distinct, interleaved between rules: every edge cuts */
 				uint16_t port = (uint16_t)(1 + (k * s->rules + r) * 2 % 65000);
 
-				rr->ports[k] = (struct pf_port_range){.port = port, .end_port = port};
+				rr->ports[k] =
+				    (struct pf_port_range){.port = port, .end_port = port};
 			}
 		}
 	}
@@ -157,8 +158,8 @@ static void run(const struct shape *s)
 
 		printf("%-24s %5zu %5zu %4zu %5zu %4zu %4zu %5s %6zu%s %s %9.1f\n", s->name,
 		       s->policies, s->rules, s->to, s->ports, s->any, s->fanout ? s->fanout : 1,
-		       s->shared_pods ? "one" : "each", cost,
-		       cost > PF_POLICY_MAX_COST ? "!" : " ", line, (double)ru.ru_maxrss / 1024);
+		       s->shared_pods ? "one" : "each", cost, cost > PF_POLICY_MAX_COST ? "!" : " ",
+		       line, (double)ru.ru_maxrss / 1024);
 	}
 }
 
@@ -171,9 +172,8 @@ static void header(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {{"custom", required_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {}};
+	static const struct option opts[] = {
+	    {"custom", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {}};
 	/* the validation limits (lib/policy.h) set the largest accepted policy */
 	const size_t R = PF_POLICY_MAX_RULES, T = PF_POLICY_MAX_TO, P = PF_POLICY_MAX_PORTS,
 		     C = PF_POLICY_MAX_COST;
@@ -208,8 +208,8 @@ int main(int argc, char **argv)
 
 		switch (c) {
 		case 'c':
-			if (sscanf(optarg, "%lu,%lu,%lu,%lu,%lu,%lu,%lu", &v[0], &v[1], &v[2], &v[3],
-				   &v[4], &v[5], &v[6]) < 6) {
+			if (sscanf(optarg, "%lu,%lu,%lu,%lu,%lu,%lu,%lu", &v[0], &v[1], &v[2],
+				   &v[3], &v[4], &v[5], &v[6]) < 6) {
 				fprintf(stderr,
 					"--custom POLICIES,RULES,TO,PORTS,ANY,SHARED[,FANOUT]\n");
 				return 2;
@@ -225,7 +225,8 @@ int main(int argc, char **argv)
 			run(&s);
 			return 0;
 		default:
-			printf("usage: bench-build [--custom POLICIES,RULES,TO,PORTS,ANY,SHARED]\n");
+			printf(
+			    "usage: bench-build [--custom POLICIES,RULES,TO,PORTS,ANY,SHARED]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}

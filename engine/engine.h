@@ -99,7 +99,7 @@ struct pf_pod {
 	 * are judged by it. Set on activation, on every cache swap, on address changes. */
 	uint32_t cache_group;
 	bool adopted;	 /* re-adopted from the store's row at start (in the last good build) */
-	bool unresolved; /* activated while builds fail: not in the cache in place (see verdict.c) */
+	bool unresolved; /* activated while builds fail: not in the cache (verdict.c) */
 
 	struct pf_nfq *nfq;
 	struct pf_watch nfq_watch;

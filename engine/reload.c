@@ -171,10 +171,11 @@ int pf_reload(struct engine *e, const char *why, struct pf_error *err)
 	}
 	/* Start-up registrations each ask for a build: do not compile again what just failed. */
 	if (e->cache_stale && e->failed_data_version && dv == e->failed_data_version)
-		return pf_error_set(err, EAGAIN,
-				    "not rebuilt: the store is unchanged since the build that failed "
-				    "(%.600s)",
-				    e->last_build_error);
+		return pf_error_set(
+		    err, EAGAIN,
+		    "not rebuilt: the store is unchanged since the build that failed "
+		    "(%.600s)",
+		    e->last_build_error);
 	r = build(e->store, e->cfg.default_action, &c, &load_us, &build_us, &good, err);
 	save_ruleset(good, e->saved_path, &e->saved_hash);
 	pf_ruleset_free(good);
@@ -208,19 +209,22 @@ int pf_reload_start(struct engine *e)
 	if (r == 0) {
 		r = pf_cache_build(rs, e->cfg.default_action, &c);
 		if (r < 0)
-			pf_error_set(&lerr, -r, "%s: compiling it: %s", e->saved_path, strerror(-r));
+			pf_error_set(&lerr, -r, "%s: compiling it: %s", e->saved_path,
+				     strerror(-r));
 	}
 	if (r == 0) {
-		log_error("Failed to build the verdict cache: %s. Starting with the last good one "
-			  "(%s, %zu policies); pods the store names since are judged by the default "
-			  "action until a build succeeds",
-			  err.msg, e->saved_path, rs->n_policies);
+		log_error(
+		    "Failed to build the verdict cache: %s. Starting with the last good one "
+		    "(%s, %zu policies); pods the store names since are judged by the default "
+		    "action until a build succeeds",
+		    err.msg, e->saved_path, rs->n_policies);
 		e->cache_source = "saved";
 	} else {
 		r = pf_cache_build(NULL, e->cfg.default_action, &c);
 		if (r < 0) {
 			pf_ruleset_free(rs);
-			return log_error_errno(r, "Failed to build even an empty verdict cache: %m");
+			return log_error_errno(r,
+					       "Failed to build even an empty verdict cache: %m");
 		}
 		log_error("Failed to build the verdict cache: %s. No last good cache to start "
 			  "with (%s): judging EVERY pod by the default action %s until a build "
@@ -576,11 +580,12 @@ void pf_reloader_event(struct engine *e)
 			e->stats.last_build_failure_ms = pf_now_ms();
 			snprintf(e->last_build_error, sizeof(e->last_build_error), "%s", msg);
 			if (!e->cache_stale)
-				log_error("Verdict cache build failed: %s. Every pod stays enforced "
-					  "by the last good cache (generation %" PRIu64 "); pods "
-					  "registered from now on get the default action until a "
-					  "build succeeds",
-					  msg, e->cache_generation);
+				log_error(
+				    "Verdict cache build failed: %s. Every pod stays enforced "
+				    "by the last good cache (generation %" PRIu64 "); pods "
+				    "registered from now on get the default action until a "
+				    "build succeeds",
+				    msg, e->cache_generation);
 			e->cache_stale = true;
 		}
 		if (e->stats.reload_failures <= 10 || e->stats.reload_failures % 100 == 0)

@@ -900,10 +900,9 @@ static int build_group(struct build *b, uint32_t g)
 		}
 
 		/* only prefixes of the entry's own family cover it */
-		parent = covering_node(b, &nodes,
-				       grp->lenmap[prefix_has_v4(e->hi, e->lo, e->len) ? FAM_V4
-										: FAM_V6],
-				       e->hi, e->lo, e->len);
+		parent = covering_node(
+		    b, &nodes, grp->lenmap[prefix_has_v4(e->hi, e->lo, e->len) ? FAM_V4 : FAM_V6],
+		    e->hi, e->lo, e->len);
 		if (parent != NONE) {
 			base = b->pool + b->node_off[parent];
 			n_base = b->node_n[parent];

@@ -118,7 +118,8 @@ int pf_ruleset_encode(const struct pf_ruleset *rs, char **out, size_t *len)
 			}
 			put_u32(&w, (uint32_t)r->n_ports);
 			for (size_t k = 0; k < r->n_ports; k++) {
-				uint16_t a = htole16(r->ports[k].port), b = htole16(r->ports[k].end_port);
+				uint16_t a = htole16(r->ports[k].port),
+					 b = htole16(r->ports[k].end_port);
 
 				put(&w, &a, 2);
 				put(&w, &b, 2);
@@ -267,7 +268,8 @@ int pf_ruleset_decode(const char *buf, size_t len, struct pf_ruleset **out, stru
 	memcpy(&n, buf + 8, 8);
 	memcpy(&h, buf + 16, 8);
 	if (le64toh(n) != len - HEADER_LEN)
-		return pf_error_set(err, EINVAL, "truncated: %zu bytes of content, the header says %llu",
+		return pf_error_set(err, EINVAL,
+				    "truncated: %zu bytes of content, the header says %llu",
 				    len - HEADER_LEN, (unsigned long long)le64toh(n));
 	if (le64toh(h) != fnv1a(buf + HEADER_LEN, len - HEADER_LEN))
 		return pf_error_set(err, EINVAL, "checksum mismatch: the content is damaged");

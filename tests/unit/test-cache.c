@@ -425,8 +425,8 @@ static void test_ipv6(void)
  */
 static void test_family(void)
 {
-	static const char *const v6_covering[] = {"::/0", "::/1", "::/64", "::/80", "::/95",
-						  "::fffe:0:0/95"};
+	static const char *const v6_covering[] = {"::/0",  "::/1",  "::/64",
+						  "::/80", "::/95", "::fffe:0:0/95"};
 	struct pf_ruleset *rs = rs_new();
 	struct pf_rs_policy *p;
 	struct pf_rs_rule *r;
@@ -953,9 +953,10 @@ static void test_differential(uint64_t seed, unsigned rounds)
 			if (ref.matched && !model_rule_names(rs, &ref, &dst) && n_family++ < 5) {
 				char d[PF_ADDR_STRLEN];
 
-				tap_diag("seed %llu round %u: rule %d of policy %u does not name %s",
-					 (unsigned long long)seed, round, ref.rule_index,
-					 ref.policy_id, pf_addr_fmt(&dst, d));
+				tap_diag(
+				    "seed %llu round %u: rule %d of policy %u does not name %s",
+				    (unsigned long long)seed, round, ref.rule_index, ref.policy_id,
+				    pf_addr_fmt(&dst, d));
 			}
 			if (verdict_eq(&v, &ref))
 				continue;

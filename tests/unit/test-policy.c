@@ -256,10 +256,11 @@ static void test_counts(void)
 		for (int i = 0; i < 64; i++)
 			fprintf(m, "    - {port: %d}\n", 1000 + i);
 		fclose(m);
-		has_str(count_error(b.s, &f),
-			"spec.egress: costs 4160 destination-port pairs, more than the limit of 4096 "
-			"per policy",
-			"65 x 64 are refused");
+		has_str(
+		    count_error(b.s, &f),
+		    "spec.egress: costs 4160 destination-port pairs, more than the limit of 4096 "
+		    "per policy",
+		    "65 x 64 are refused");
 		pf_policy_file_free(&f);
 
 		/* a rule without `to` is in every destination's table */
@@ -271,10 +272,11 @@ static void test_counts(void)
 		for (int i = 0; i < 64; i++)
 			fprintf(m, "    - {cidr: 10.0.%d.0/24}\n", i);
 		fclose(m);
-		has_str(count_error(b.s, &f),
-			"spec.egress: costs 4224 destination-port pairs, more than the limit of 4096 "
-			"per policy",
-			"64 ports on any destination next to 64 destinations are refused");
+		has_str(
+		    count_error(b.s, &f),
+		    "spec.egress: costs 4224 destination-port pairs, more than the limit of 4096 "
+		    "per policy",
+		    "64 ports on any destination next to 64 destinations are refused");
 		if (f.n_docs && !f.docs[0].policy)
 			has_str(f.docs[0].error, "the largest rule, spec.egress[0], costs 64",
 				"  names the largest rule");

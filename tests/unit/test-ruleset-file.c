@@ -37,8 +37,8 @@ static struct pf_ruleset *sample(void)
 			pf_addr_parse(k ? "fd00::5" : "10.0.0.5", &p->src[k]);
 		p->n_rules = 2;
 		p->rules = xcalloc(2, sizeof(*p->rules));
-		p->rules[0] = (struct pf_rs_rule){.action = PF_ACTION_REJECT, .log = true,
-						  .rule_index = 0, .any_dst = true};
+		p->rules[0] = (struct pf_rs_rule){
+		    .action = PF_ACTION_REJECT, .log = true, .rule_index = 0, .any_dst = true};
 		p->rules[1] = (struct pf_rs_rule){.action = PF_ACTION_ALERT, .rule_index = 1};
 		p->rules[1].n_dst_ips = 1;
 		p->rules[1].dst_ips = xcalloc(1, sizeof(struct pf_addr));
@@ -61,16 +61,18 @@ static bool same(const struct pf_ruleset *a, const struct pf_ruleset *b)
 	for (size_t i = 0; i < a->n_policies; i++) {
 		const struct pf_rs_policy *p = &a->policies[i], *q = &b->policies[i];
 
-		if (p->id != q->id || p->priority != q->priority || strcmp(p->namespace, q->namespace) ||
-		    strcmp(p->name, q->name) || p->n_src != q->n_src || p->n_rules != q->n_rules ||
+		if (p->id != q->id || p->priority != q->priority ||
+		    strcmp(p->namespace, q->namespace) || strcmp(p->name, q->name) ||
+		    p->n_src != q->n_src || p->n_rules != q->n_rules ||
 		    (p->n_src && memcmp(p->src, q->src, p->n_src * sizeof(*p->src))))
 			return false;
 		for (size_t j = 0; j < p->n_rules; j++) {
 			const struct pf_rs_rule *r = &p->rules[j], *s = &q->rules[j];
 
-			if (r->action != s->action || r->log != s->log || r->any_dst != s->any_dst ||
-			    r->rule_index != s->rule_index || r->n_dst_ips != s->n_dst_ips ||
-			    r->n_dst_nets != s->n_dst_nets || r->n_ports != s->n_ports)
+			if (r->action != s->action || r->log != s->log ||
+			    r->any_dst != s->any_dst || r->rule_index != s->rule_index ||
+			    r->n_dst_ips != s->n_dst_ips || r->n_dst_nets != s->n_dst_nets ||
+			    r->n_ports != s->n_ports)
 				return false;
 			for (size_t k = 0; k < r->n_dst_ips; k++)
 				if (!pf_addr_eq(&r->dst_ips[k], &s->dst_ips[k]))
