@@ -58,6 +58,8 @@ pass "the new addresses were judged by the pod's policy before any rebuild (gene
 # Let go: the rebuild the address change asked for puts the row (and the address) in place.
 touch "$TMP/lock.release"
 wait "$lock_pid"
+# (one more change after the lock is gone: the row write held up above may have timed out)
+ip -n "$WEB" addr add 10.1.1.4/24 dev "$DEV"
 wait_until 100 sql_ge 1 "SELECT count(*) FROM pod WHERE name='web' AND ips LIKE '%10.1.1.3%'" ||
 	fail "the pod's new address never reached the store: $(sql "SELECT * FROM pod")"
 wait_until 100 test "$(cache_generation)" -gt "$gen" || fail "no rebuild after the address change"
