@@ -61,6 +61,33 @@ wait_until 50 test -s "$SAVED" || fail "the last good ruleset was not saved"
 pass "the last good ruleset is saved, mode 0600"
 [ "$(status_field 's["cache"]["stale"]')" = False ] || fail "stale before any failure"
 
+# An oversized new version of web's policy (past the per-policy cost limit) is refused: the
+# last valid version stays in force, and every build still succeeds.
+"$PY" - >"$TMP/oversized.yaml" <<'PY'
+print("""apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: web-rules, namespace: t}
+spec:
+  appliesTo: [{kind: Pod, name: web}]
+  egress:""")
+for r in range(256):
+    print("  - action: Allow\n    to: [{cidr: 10.%d.0.0/16}]\n    ports:" % r)
+    for p in range(256):
+        print("    - {port: %d}" % (1 + p))
+PY
+sed -n '/^---$/,$p' "$TMP/policy.yaml" >>"$TMP/oversized.yaml" # new-rules, unchanged
+reloads=$(status_field 's["cache"]["reloads"]')
+rc=0; load_policies "$TMP/oversized.yaml" 2>"$TMP/oversized.err" || rc=$?
+[ "$rc" = 2 ] || fail "loading the oversized policy: exit $rc"
+grep -q 'spec.egress: costs 65536 destination-port pairs, more than the limit of 4096 per policy' "$TMP/oversized.err" ||
+	fail "oversized policy message: $(cat "$TMP/oversized.err")"
+[ "$(sql "SELECT valid, in_force, error LIKE '%limit of 4096%' FROM policy WHERE name='web-rules'")" = "0|1|1" ] ||
+	fail "store after the oversized version: $(sql "SELECT name, valid, in_force, error FROM policy")"
+wait_until 100 test "$(status_field 's["cache"]["reloads"]')" -gt "$reloads" || fail "no rebuild after the store changed"
+[ "$(status_field 's["cache"]["stale"]')" = False ] || fail "a refused policy made the build fail"
+expect "$WEB" 10.99.0.1 8080 refused
+pass "an oversized policy is refused; its last valid version stays in force"
+
 # The unbuildable set, for web itself: its build fails, web keeps its last good cache.
 "$ENGINE_POLICY_LOAD" --unbuildable "$DB" heavy t web 2 || fail "loading the unbuildable policies"
 wait_until 300 status_is True 's["cache"]["stale"]' || fail "the failed build is not reported: $(ctl '{"op":"status"}')"
