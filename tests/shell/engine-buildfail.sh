@@ -83,7 +83,8 @@ grep -q 'spec.egress: costs 65536 destination-port pairs, more than the limit of
 	fail "oversized policy message: $(cat "$TMP/oversized.err")"
 [ "$(sql "SELECT valid, in_force, error LIKE '%limit of 4096%' FROM policy WHERE name='web-rules'")" = "0|1|1" ] ||
 	fail "store after the oversized version: $(sql "SELECT name, valid, in_force, error FROM policy")"
-wait_until 100 test "$(status_field 's["cache"]["reloads"]')" -gt "$reloads" || fail "no rebuild after the store changed"
+reloads_gt() { [ "$(status_field 's["cache"]["reloads"]')" -gt "$1" ]; }
+wait_until 100 reloads_gt "$reloads" || fail "no rebuild after the store changed"
 [ "$(status_field 's["cache"]["stale"]')" = False ] || fail "a refused policy made the build fail"
 expect "$WEB" 10.99.0.1 8080 refused
 pass "an oversized policy is refused; its last valid version stays in force"

@@ -62,7 +62,8 @@ wait "$lock_pid"
 ip -n "$WEB" addr add 10.1.1.4/24 dev "$DEV"
 wait_until 100 sql_ge 1 "SELECT count(*) FROM pod WHERE name='web' AND ips LIKE '%10.1.1.3%'" ||
 	fail "the pod's new address never reached the store: $(sql "SELECT * FROM pod")"
-wait_until 100 test "$(cache_generation)" -gt "$gen" || fail "no rebuild after the address change"
+generation_gt() { [ "$(cache_generation)" -gt "$1" ]; }
+wait_until 100 generation_gt "$gen" || fail "no rebuild after the address change"
 expect "$WEB" 10.99.0.1 8080 refused 1.5 10.1.1.3
 pass "the rebuild followed"
 engine_finish
