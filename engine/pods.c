@@ -390,13 +390,14 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	p->active = true;
 	p->pending_gen = 0;
 	/* Builds are failing: the cache in place predates this pod (its addresses may even be
-	 * a released pod's), so it gets the default action, or Deny in fail-closed mode. */
+	 * a released pod's) and its policies are unknown. Waving it through would let a
+	 * tenant who breaks the builds open the fence for every new pod, so its connections
+	 * are refused until a build succeeds (verdict.c). */
 	p->unresolved = e->cache_stale && !p->adopted;
 	if (p->unresolved)
-		log_warning("Pod %s/%s: the verdict cache cannot be rebuilt (%s); enforcing it by "
-			    "the %s until a build succeeds",
-			    p->namespace, p->name, e->last_build_error,
-			    e->cfg.fail_closed ? "fail mode (closed: Deny)" : "default action");
+		log_warning("Pod %s/%s: the verdict cache cannot be rebuilt (%s); refusing its "
+			    "connections until a build succeeds",
+			    p->namespace, p->name, e->last_build_error);
 	pf_reload_pod_group(e, p, false);
 	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64
 		 "], %zu container(s), addresses %s",

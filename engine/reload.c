@@ -583,8 +583,8 @@ void pf_reloader_event(struct engine *e)
 				log_error(
 				    "Verdict cache build failed: %s. Every pod stays enforced "
 				    "by the last good cache (generation %" PRIu64 "); pods "
-				    "registered from now on get the default action until a "
-				    "build succeeds",
+				    "registered from now on are refused until a build "
+				    "succeeds",
 				    msg, e->cache_generation);
 			e->cache_stale = true;
 		}

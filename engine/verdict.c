@@ -38,9 +38,11 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		g = p->cache_group;
 	/* The cache pointer is swapped only between epoll rounds, never during this call. */
 	pf_cache_lookup_group(e->cache, g, &t->dst, t->dport, &v);
-	/* A pod registered while builds fail is not in the cache: unjudged, as the fail mode
-	 * says (pods.c). */
-	if (_unlikely_(p->unresolved) && e->cfg.fail_closed)
+	/* A pod registered while builds fail is not in the cache: the engine is up and cannot
+	 * judge it, so it is refused (the default action if that refuses, else Deny) whatever
+	 * the fail mode, which is about the engine being down (pods.c). */
+	if (_unlikely_(p->unresolved) &&
+	    (v.action == PF_ACTION_ALLOW || v.action == PF_ACTION_ALERT))
 		v.action = PF_ACTION_DENY;
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(&e->events, p, t, &v, pf_now_ms());

@@ -107,12 +107,13 @@ expect "$WEB" 10.99.0.1 80 ok
 pass "the enforced pod keeps the last good cache"
 
 # A new pod registers (the hook's container starts) although its build fails too; it is not
-# in the last good cache, so it gets the default action and is counted as unresolved.
+# in the last good cache and its policies are unknown, so it is refused (Deny, though the
+# default action is Allow) and counted as unresolved.
 gen=$(cache_generation)
 register "$NEW" t new c-new-1
 [ "$(cache_generation)" = "$gen" ] || fail "a build succeeded meanwhile: the test proves nothing"
 has_table "$NEW" || fail "the new pod's ruleset is not installed"
-expect "$NEW" 10.99.0.1 8080 ok
+expect "$NEW" 10.99.0.1 80 timeout
 [ "$(status_field 's["cache"]["pods_unresolved"]')" = 1 ] || fail "unresolved pods: $(ctl '{"op":"status"}')"
 metric_is 1 pods_unresolved || fail "podfence_pods_unresolved: $(metric pods_unresolved)"
 grep -q 'Pod t/new: the verdict cache cannot be rebuilt' "$ENGINE_LOG" || fail "no warning for the new pod"
@@ -133,8 +134,8 @@ expect "$WEB" 10.99.0.1 80 ok
 pass "a start whose build fails judges by the last good ruleset"
 stop_engine
 
-# Without a saved ruleset: the default action for everyone, said loudly. Fail-closed this
-# time: a pod registered while builds fail is unjudged, so Deny.
+# Without a saved ruleset: the default action for everyone, said loudly; fail-closed this
+# time, which changes nothing for a pod registered while builds fail: Deny.
 rm -f "$SAVED"
 : >"$ENGINE_LOG"
 start_engine --default-action Allow --fail-mode closed --metrics "unix:$MSOCK"
@@ -146,7 +147,7 @@ pass "no last good ruleset: the default action, reported"
 add_pod 3; THIRD=$POD
 register "$THIRD" t third c-third-1
 expect "$THIRD" 10.99.0.1 80 timeout
-pass "fail-closed: a pod registered while builds fail is denied until a build succeeds"
+pass "a pod registered while builds fail is denied until a build succeeds"
 
 # The store fixed: the next build succeeds, the cache is fresh, every pod judged by it.
 "$ENGINE_POLICY_LOAD" "$DB" heavy || fail "removing the unbuildable policies"
