@@ -112,7 +112,7 @@ void pf_reload_pod_group(struct engine *e, struct pf_pod *p, bool keep)
 	uint32_t g = PF_CACHE_NO_GROUP;
 
 	/* Not in the cache in place: nothing in it speaks for this pod (its addresses may be
-	 * a released pod's), so the default action (verdict.c). */
+	 * a released pod's), so no group; verdict.c refuses its connections. */
 	if (p->unresolved) {
 		p->cache_group = PF_CACHE_NO_GROUP;
 		return;
