@@ -87,6 +87,16 @@ int cmd_status(const struct pf_cli *cli, int argc, char **argv)
 		return 0;
 	}
 	printf("engine: running (socket %s)\n", cli->socket);
+	{
+		const struct pf_node *c = pf_node_get(n, "cache");
+		bool stale = false;
+
+		/* the one thing an operator must not miss */
+		if (c && pf_node_bool(c, "stale", &stale) == 0 && stale)
+			printf("WARNING: verdict cache stale (%s): the last build failed: %s\n",
+			       pf_strna(pf_node_str(c, "source")),
+			       pf_strna(pf_node_str(c, "last_build_error")));
+	}
 	print_node(n, 1);
 	pf_node_free(n);
 	/* What the store says, next to what the engine says. */

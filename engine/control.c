@@ -429,7 +429,9 @@ void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
 		if (p->nfq)
 			pf_engine_add_queue_stats(sum, p->nfq);
 		out->n_privileged_pods += !p->dead && pf_pod_privileged(p);
+		out->n_unresolved += p->active && p->unresolved;
 	}
+	out->cache_stale = e->cache_stale;
 	out->events_recorded = e->events.recorded;
 	out->events_suppressed = e->events.suppressed;
 	out->events_written = written;
@@ -480,6 +482,19 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_u64(&w, n.stats.reload_failures);
 	pf_jw_key(&w, "last_build_us");
 	pf_jw_u64(&w, n.stats.last_reload_us);
+	/* A failed build keeps the cache in place: say that it is stale, since when, why. */
+	pf_jw_key(&w, "stale");
+	pf_jw_bool(&w, n.cache_stale);
+	pf_jw_key(&w, "source");
+	pf_jw_str(&w, e->cache_source ? e->cache_source : "store");
+	pf_jw_key(&w, "build_failures");
+	pf_jw_u64(&w, n.stats.build_failures);
+	pf_jw_key(&w, "last_build_failure_ms");
+	pf_jw_i64(&w, n.stats.last_build_failure_ms);
+	pf_jw_key(&w, "last_build_error");
+	pf_jw_str(&w, n.cache_stale ? e->last_build_error : "");
+	pf_jw_key(&w, "pods_unresolved");
+	pf_jw_u64(&w, n.n_unresolved);
 	pf_jw_close(&w, '}');
 	pf_jw_key(&w, "verdicts");
 	pf_jw_open(&w, '{');

@@ -104,6 +104,12 @@ struct pf_pod {
 
 	struct pf_addr *ips;
 	size_t n_ips;
+	/* The cache's policy group for this pod (PF_CACHE_NO_GROUP: no policy applies): SYNs
+	 * from a source not in the cache (spoofed, or an address added since the last build)
+	 * are judged by it. Set on activation, on every cache swap, on address changes. */
+	uint32_t cache_group;
+	bool adopted;	 /* re-adopted from the store's row at start (in the last good build) */
+	bool unresolved; /* activated while builds fail: not in the cache (verdict.c) */
 
 	struct pf_nfq *nfq;
 	struct pf_watch nfq_watch;
@@ -203,6 +209,8 @@ struct pf_engine_stats {
 	uint64_t ruleset_foreign;	   /* tables of someone else's added in a pod netns */
 	uint64_t privileged_containers;	   /* registered with CAP_NET_ADMIN or CAP_NET_RAW */
 	uint64_t privileged_refused;	   /* refused for it (privileged_pods = refuse) */
+	uint64_t build_failures; /* loads or compiles that failed (not pod-row writes) */
+	int64_t last_build_failure_ms;
 };
 
 struct engine {
@@ -221,6 +229,18 @@ struct engine {
 	uint64_t cache_generation; /* the request number the cache in place was built for */
 	uint64_t reload_requested; /* last request number */
 	uint64_t reload_failed;	   /* last request number whose build failed */
+	uint64_t build_failed;	   /* ... whose load or compile failed (pods go on, see pods.c) */
+	/*
+	 * A failed build never stops the engine, a registration or a container start: the
+	 * cache in place stays (stale), or at start the last good build's ruleset saved in the
+	 * state dir, or, if there is none, an empty cache (the default action for everyone).
+	 */
+	bool cache_stale;
+	const char *cache_source; /* "store", "saved" (last good build's ruleset), "none" */
+	char last_build_error[1024];
+	uint64_t failed_data_version; /* start-up: the store as the failed build saw it */
+	char *saved_path;	      /* the last good build's ruleset */
+	uint64_t saved_hash;	      /* of what was saved last (worker, or start-up before it) */
 	struct pf_reloader *reloader;
 
 	struct pf_nft_config nft;
@@ -384,11 +404,16 @@ int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, s
 /* reload.c */
 /* Build and swap on the calling thread (start-up, before the loop runs). */
 int pf_reload(struct engine *e, const char *why, struct pf_error *err);
+/* The start-up build; when it fails, the saved last good ruleset, or an empty cache. Logs. */
+int pf_reload_start(struct engine *e);
 int pf_reloader_start(struct engine *e);
 void pf_reloader_stop(struct engine *e);
 /* Ask for a rebuild; returns the generation that will contain everything committed so far. */
 uint64_t pf_reload_request(struct engine *e, const char *why);
 void pf_reloader_event(struct engine *e);
+/* Find p's policy group in the cache in place; keep: hold on to the old one when none of
+ * p's addresses is in the cache (an address changed, the cache is the same). */
+void pf_reload_pod_group(struct engine *e, struct pf_pod *p, bool keep);
 /* Hand a batch of events to the store worker (which frees it). */
 void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n);
 /* Queue a pod row write / delete for the worker (done before its next rebuild, in order; a
@@ -427,6 +452,8 @@ struct pf_engine_counters {
 	size_t n_privileged_pods;
 	uint64_t row_write_failures; /* pods-table writes that failed (each retried) */
 	size_t rows_waiting;	     /* rows waiting for a retry now */
+	size_t n_unresolved; /* pods activated while builds fail, not in the cache */
+	bool cache_stale;
 };
 void pf_engine_counters(struct engine *e, struct pf_engine_counters *out);
 /* Add a queue's counts to sum (live queues here, released ones into stats.nfq_released). */

@@ -418,9 +418,15 @@ static int engine_start(struct engine *e)
 	r = pf_metrics_listen(e);
 	if (r < 0)
 		return r;
-	r = pf_reload(e, "start", &err);
+	/* A failed build never stops the start: see pf_reload_start. */
+	if (asprintf(&e->saved_path, "%s/last-good-ruleset", e->cfg.state_dir) < 0)
+		return log_error_errno(-ENOMEM, "Out of memory");
+	r = pf_mkdir_p(e->cfg.state_dir, 0700);
 	if (r < 0)
-		return log_error_errno(r, "Failed to build the verdict cache: %s", err.msg);
+		log_warning_errno(r, "Cannot create the state directory %s: %m", e->cfg.state_dir);
+	r = pf_reload_start(e);
+	if (r < 0)
+		return r;
 	/* Pods first, socket last: a hook that reaches us finds every earlier pod judged. */
 	pf_adopt_store(e);
 	pf_adopt_pending(e);
@@ -461,6 +467,8 @@ static void engine_stop(struct engine *e)
 	pf_events_free(&e->events);
 	pf_cache_free(e->cache);
 	e->cache = NULL;
+	free(e->saved_path);
+	e->saved_path = NULL;
 	pf_store_close(e->store);
 	e->store = NULL;
 	pf_loop_done(e);

@@ -207,6 +207,15 @@ int pf_metrics_render(struct engine *e, char **out, size_t *len)
 	head(&t, "cache_build_seconds", "gauge", "How long the last cache rebuild took.");
 	put(&t, "podfence_cache_build_seconds %" PRIu64 ".%06" PRIu64 "\n",
 	    n.stats.last_reload_us / 1000000, n.stats.last_reload_us % 1000000);
+	counter(&t, "cache_build_failures_total",
+		"Verdict cache builds (load or compile) that failed; the cache in place stays.",
+		n.stats.build_failures);
+	gauge(&t, "cache_stale",
+	      "1 while the cache in place is not what the store says (the last build failed).",
+	      n.cache_stale);
+	gauge(&t, "pods_unresolved",
+	      "Pods registered while builds fail, refused until a build succeeds.",
+	      n.n_unresolved);
 	gauge(&t, "cache_sources", "Source addresses in the verdict cache.", n.cache.n_sources);
 	gauge(&t, "cache_bytes", "Memory held by the verdict cache.", n.cache.bytes);
 	counter(&t, "events_recorded_total", "Verdicts that asked for an event.",

@@ -733,6 +733,16 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	}
 	p->active = true;
 	p->pending_gen = 0;
+	/* Builds are failing: the cache in place predates this pod (its addresses may even be
+	 * a released pod's) and its policies are unknown. Waving it through would let a
+	 * tenant who breaks the builds open the fence for every new pod, so its connections
+	 * are refused until a build succeeds (verdict.c). */
+	p->unresolved = e->cache_stale && !p->adopted;
+	if (p->unresolved)
+		log_warning("Pod %s/%s: the verdict cache cannot be rebuilt (%s); refusing its "
+			    "connections until a build succeeds",
+			    p->namespace, p->name, e->last_build_error);
+	pf_reload_pod_group(e, p, false);
 	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64
 		 "], %zu container(s), addresses %s",
 		 p->namespace, p->name, p->netns_path, p->id.dev, p->id.ino, p->n_containers,
@@ -794,6 +804,7 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	p->rtnl_fd = -1;
 	p->nft_fd = -1;
 	p->registered_at_ms = pf_now_ms();
+	p->adopted = req->adopting;
 	p->netns_path = strdup(req->netns_path);
 	p->namespace = strdup(req->namespace);
 	p->name = strdup(req->name);
@@ -882,6 +893,15 @@ void pf_pods_cache_ready(struct engine *e)
 			/* Never without its row: a retry of the write is under way. */
 			if (!row_in_cache(e, p))
 				continue;
+			if (activate(e, p, &err) < 0) {
+				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
+				pf_control_fail_waiters(e, &p->id, err.msg);
+				pf_pods_release(e, p, "its ruleset could not be installed");
+			}
+		} else if (p->pending_gen <= e->reload_failed &&
+			   e->build_failed == e->reload_failed) {
+			/* The build failed, its row is written: never block the container start
+			 * for it; enforce with the cache in place (activate says how). */
 			if (activate(e, p, &err) < 0) {
 				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
 				pf_control_fail_waiters(e, &p->id, err.msg);
@@ -1009,6 +1029,9 @@ void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p)
 	free(p->ips);
 	p->ips = ips;
 	p->n_ips = n;
+	/* A new address is judged by the pod's policies at once, not by the default action
+	 * until the rebuild below puts it in the cache. */
+	pf_reload_pod_group(e, p, true);
 	log_info("Pod %s/%s addresses now %s", p->namespace, p->name,
 		 addrs_string(ips, n, ipbuf, sizeof(ipbuf)));
 	if (pf_pods_store_put(e, p, &err) < 0) {

@@ -24,6 +24,12 @@
 
 #include "engine.h"
 #include "log.h"
+#include "ruleset-file.h"
+
+/* Retrying a build that failed for a passing reason (memory, I/O); a ruleset too large for
+ * the cache's limits (E2BIG) is only tried again once the store changes. */
+#define RETRY_FIRST_MS 1000
+#define RETRY_MAX_MS 60000
 
 /* A pods-table write the loop asked for; the record is a deep copy. */
 struct pod_op {
@@ -53,6 +59,7 @@ struct pf_reloader {
 	struct pf_cache *result; /* handed to the loop */
 	uint64_t result_gen;
 	int result_err;
+	bool result_build_failed; /* the load or compile failed, not a pod-row write */
 	char result_msg[sizeof(((struct pf_error *)0)->msg)];
 	uint64_t load_us, build_us;
 	struct pod_op *ops, **ops_tail; /* pods-table writes, in order, before the next build */
@@ -71,14 +78,32 @@ struct pf_reloader {
 	struct pf_store *store;
 	enum pf_action default_action;
 	uint64_t data_version;
+	char *saved_path;
+	uint64_t saved_hash;
+	uint64_t retry_ns; /* 0: no timed retry */
+	unsigned backoff_ms;
 	/* loop only */
 	int efd;
 	struct pf_watch watch;
 };
 
-/* Load and compile from store; the common part of both paths. */
+/* A ruleset that compiled, for a later start whose own build fails. */
+static void save_ruleset(const struct pf_ruleset *rs, const char *path, uint64_t *hash)
+{
+	int r;
+
+	if (!path || !rs)
+		return;
+	r = pf_ruleset_save(rs, path, hash);
+	if (r < 0)
+		log_warning_errno(r, "Saving the last good ruleset to %s: %m", path);
+}
+
+/* Load and compile from store; the common part of both paths. *good: the ruleset, when it
+ * compiled (the caller saves and frees it). */
 static int build(struct pf_store *store, enum pf_action def, struct pf_cache **out,
-		 uint64_t *load_us, uint64_t *build_us, struct pf_error *err)
+		 uint64_t *load_us, uint64_t *build_us, struct pf_ruleset **good,
+		 struct pf_error *err)
 {
 	struct pf_ruleset *rs = NULL;
 	uint64_t t0 = pf_mono_ns(), t1;
@@ -90,12 +115,31 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 	t1 = pf_mono_ns();
 	r = pf_cache_build(rs, def, out);
 	if (r < 0)
-		pf_error_set(err, -r, "compiling the verdict cache (%zu rules): %s",
-			     pf_ruleset_n_rules(rs), strerror(-r));
+		pf_error_set(err, -r, "compiling the verdict cache (%zu policies, %zu rules): %s",
+			     rs->n_policies, pf_ruleset_n_rules(rs), strerror(-r));
+	*build_us = (pf_mono_ns() - t1) / 1000;
+	if (r == 0)
+		*good = PF_TAKE_PTR(rs);
 	pf_ruleset_free(rs);
 	*load_us = (t1 - t0) / 1000;
-	*build_us = (pf_mono_ns() - t1) / 1000;
 	return r;
+}
+
+void pf_reload_pod_group(struct engine *e, struct pf_pod *p, bool keep)
+{
+	uint32_t g = PF_CACHE_NO_GROUP;
+
+	/* Not in the cache in place: nothing in it speaks for this pod (its addresses may be
+	 * a released pod's), so no group; verdict.c refuses its connections. */
+	if (p->unresolved) {
+		p->cache_group = PF_CACHE_NO_GROUP;
+		return;
+	}
+	/* addresses are sorted: the first one the cache knows decides, as for a spoofed SYN */
+	for (size_t i = 0; i < p->n_ips && g == PF_CACHE_NO_GROUP; i++)
+		g = pf_cache_source_group(e->cache, &p->ips[i]);
+	if (g != PF_CACHE_NO_GROUP || !keep)
+		p->cache_group = g;
 }
 
 static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t load_us,
@@ -105,6 +149,19 @@ static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t
 
 	pf_cache_free(e->cache);
 	e->cache = c;
+	if (e->cache_stale)
+		log_info("Verdict cache rebuilt after %" PRIu64 " failed build(s); every pod is "
+			 "judged by the store's policies again",
+			 e->stats.build_failures);
+	e->cache_stale = false;
+	e->cache_source = "store";
+	e->failed_data_version = 0;
+	/* Group numbers belong to one cache. Every active pod's row was written before this
+	 * build was asked for, so every pod is in it. */
+	for (struct pf_pod *p = e->pods; p; p = p->next) {
+		p->unresolved = false;
+		pf_reload_pod_group(e, p, false);
+	}
 	if (gen > e->cache_generation)
 		e->cache_generation = gen;
 	e->stats.reloads++;
@@ -118,6 +175,7 @@ static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t
 
 int pf_reload(struct engine *e, const char *why, struct pf_error *err)
 {
+	struct pf_ruleset *good = NULL;
 	struct pf_cache *c = NULL;
 	uint64_t dv = 0, load_us, build_us;
 	int r;
@@ -129,13 +187,81 @@ int pf_reload(struct engine *e, const char *why, struct pf_error *err)
 		e->stats.reload_failures++;
 		return pf_error_set(err, -r, "reading the store's data_version: %s", strerror(-r));
 	}
-	r = build(e->store, e->cfg.default_action, &c, &load_us, &build_us, err);
+	/* Start-up registrations each ask for a build: do not compile again what just failed. */
+	if (e->cache_stale && e->failed_data_version && dv == e->failed_data_version)
+		return pf_error_set(
+		    err, EAGAIN,
+		    "not rebuilt: the store is unchanged since the build that failed "
+		    "(%.600s)",
+		    e->last_build_error);
+	r = build(e->store, e->cfg.default_action, &c, &load_us, &build_us, &good, err);
+	save_ruleset(good, e->saved_path, &e->saved_hash);
+	pf_ruleset_free(good);
 	if (r < 0) {
 		e->stats.reload_failures++;
+		e->stats.build_failures++;
+		e->stats.last_build_failure_ms = pf_now_ms();
+		e->failed_data_version = dv;
+		e->cache_stale = e->cache != NULL;
+		snprintf(e->last_build_error, sizeof(e->last_build_error), "%s", err->msg);
 		return r;
 	}
 	e->data_version = dv;
 	swap_in(e, c, ++e->reload_requested, load_us, build_us, why);
+	return 0;
+}
+
+int pf_reload_start(struct engine *e)
+{
+	struct pf_ruleset *rs = NULL;
+	struct pf_error err = {}, lerr = {};
+	struct pf_cache *c = NULL;
+	uint64_t t0;
+	int r;
+
+	r = pf_reload(e, "start", &err);
+	if (r == 0)
+		return 0;
+	t0 = pf_mono_ns();
+	r = pf_ruleset_load_file(e->saved_path, &rs, &lerr);
+	if (r == 0) {
+		r = pf_cache_build(rs, e->cfg.default_action, &c);
+		if (r < 0)
+			pf_error_set(&lerr, -r, "%s: compiling it: %s", e->saved_path,
+				     strerror(-r));
+	}
+	if (r == 0) {
+		log_error(
+		    "Failed to build the verdict cache: %s. Starting with the last good one "
+		    "(%s, %zu policies); pods the store names since are judged by the default "
+		    "action until a build succeeds",
+		    err.msg, e->saved_path, rs->n_policies);
+		e->cache_source = "saved";
+	} else {
+		r = pf_cache_build(NULL, e->cfg.default_action, &c);
+		if (r < 0) {
+			pf_ruleset_free(rs);
+			return log_error_errno(r,
+					       "Failed to build even an empty verdict cache: %m");
+		}
+		log_error("Failed to build the verdict cache: %s. No last good cache to start "
+			  "with (%s): judging EVERY pod by the default action %s until a build "
+			  "succeeds",
+			  err.msg, lerr.msg, pf_action_to_string(e->cfg.default_action));
+		e->cache_source = "none";
+	}
+	pf_ruleset_free(rs);
+	/* A generation of its own, so registrations waiting for one go on. */
+	{
+		const char *src = e->cache_source;
+		uint64_t fdv = e->failed_data_version;
+
+		swap_in(e, c, ++e->reload_requested, 0, (pf_mono_ns() - t0) / 1000, src);
+		e->cache_source = src;
+		e->failed_data_version = fdv;
+	}
+	e->cache_stale = true;
+	e->data_version = e->failed_data_version;
 	return 0;
 }
 
@@ -325,9 +451,10 @@ static void *worker(void *arg)
 	for (;;) {
 		struct pf_error err = {};
 		struct pf_cache *c = NULL;
+		struct pf_ruleset *good = NULL;
 		struct pf_pending_event *events;
 		uint64_t gen, dv = 0, load_us = 0, build_us = 0, one = 1;
-		bool stop, poll = false, want;
+		bool stop, poll = false, want, build_failed;
 		struct pod_op *ops;
 		size_t n_events;
 		int r;
@@ -362,6 +489,8 @@ static void *worker(void *arg)
 			/* A commit by someone else (sync, the CLI, the loop's pod rows). */
 			if (pf_store_data_version(w->store, &dv) == 0 && dv != w->data_version)
 				want = true;
+			if (w->retry_ns && pf_mono_ns() >= w->retry_ns)
+				want = true;
 		}
 		if (!want)
 			continue;
@@ -373,7 +502,9 @@ static void *worker(void *arg)
 		 * timeout, disk full) is not in this build: its pod stays unactivated (the loop
 		 * activates a pod only with a build reported to have its row) while the write
 		 * is retried. Other pods go on. */
-		r = build(w->store, w->default_action, &c, &load_us, &build_us, &err);
+		w->retry_ns = 0;
+		r = build(w->store, w->default_action, &c, &load_us, &build_us, &good, &err);
+		build_failed = r < 0;
 
 		pthread_mutex_lock(&w->mu);
 		publish_committed(w, gen ? gen : 1);
@@ -382,14 +513,28 @@ static void *worker(void *arg)
 		w->result = r < 0 ? NULL : c;
 		w->result_gen = gen ? gen : 1;
 		w->result_err = r;
+		w->result_build_failed = build_failed;
 		snprintf(w->result_msg, sizeof(w->result_msg), "%s", err.msg);
 		w->load_us = load_us;
 		w->build_us = build_us;
 		pthread_mutex_unlock(&w->mu);
 		done = gen;
-		if (r < 0)
-			w->data_version = 0; /* try again at the next poll */
+		if (r < 0) {
+			/* Never in a loop: a build that failed for want of memory or a busy disk is
+			 * tried again with backoff; one past the cache's limits when the store
+			 * changes (a new request or commit). */
+			if (r != -E2BIG) {
+				w->retry_ns = pf_mono_ns() + (uint64_t)w->backoff_ms * 1000000ull;
+				w->backoff_ms = MIN(2 * w->backoff_ms, (unsigned)RETRY_MAX_MS);
+			}
+		} else {
+			w->backoff_ms = RETRY_FIRST_MS;
+		}
 		(void)!write(w->efd, &one, sizeof(one));
+		/* after the loop has its cache: a registration waiting for it never waits for
+		 * the disk */
+		save_ruleset(good, w->saved_path, &w->saved_hash);
+		pf_ruleset_free(good);
 	}
 	return NULL;
 }
@@ -405,6 +550,18 @@ int pf_reloader_start(struct engine *e)
 		return log_error_errno(-ENOMEM, "Out of memory");
 	w->efd = -1;
 	w->default_action = e->cfg.default_action;
+	w->backoff_ms = RETRY_FIRST_MS;
+	w->saved_hash = e->saved_hash;
+	if (e->saved_path) {
+		w->saved_path = strdup(e->saved_path);
+		if (!w->saved_path) {
+			free(w);
+			return log_error_errno(-ENOMEM, "Out of memory");
+		}
+	}
+	/* The start-up build failed: try once more soon (then as above). */
+	if (e->cache_stale)
+		w->retry_ns = pf_mono_ns() + RETRY_FIRST_MS * 1000000ull;
 	w->requested = e->reload_requested;
 	w->ops_tail = &w->ops;
 	pthread_mutex_init(&w->mu, NULL);
@@ -446,6 +603,7 @@ int pf_reloader_start(struct engine *e)
 fail:
 	if (w->efd >= 0)
 		close(w->efd);
+	free(w->saved_path);
 	pf_store_close(w->store);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
@@ -486,6 +644,7 @@ void pf_reloader_stop(struct engine *e)
 	pf_store_close(w->store);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
+	free(w->saved_path);
 	free(w);
 	e->reloader = NULL;
 }
@@ -518,6 +677,7 @@ void pf_reloader_event(struct engine *e)
 	char msg[sizeof(w->result_msg)];
 	struct pf_row_done *rows;
 	size_t n_rows;
+	bool build_failed;
 	int r;
 
 	if (read(w->efd, &n, sizeof(n)) != sizeof(n))
@@ -527,6 +687,7 @@ void pf_reloader_event(struct engine *e)
 	gen = w->result_gen;
 	w->result_gen = 0; /* taken: a second wake-up finds nothing */
 	r = w->result_err;
+	build_failed = w->result_build_failed;
 	snprintf(msg, sizeof(msg), "%s", w->result_msg);
 	load_us = w->load_us;
 	build_us = w->build_us;
@@ -542,6 +703,21 @@ void pf_reloader_event(struct engine *e)
 	if (r < 0) {
 		e->stats.reload_failures++;
 		e->reload_failed = gen;
+		if (build_failed) {
+			/* Registrations waiting for this build go on with the cache in place. */
+			e->build_failed = gen;
+			e->stats.build_failures++;
+			e->stats.last_build_failure_ms = pf_now_ms();
+			snprintf(e->last_build_error, sizeof(e->last_build_error), "%s", msg);
+			if (!e->cache_stale)
+				log_error(
+				    "Verdict cache build failed: %s. Every pod stays enforced "
+				    "by the last good cache (generation %" PRIu64 "); pods "
+				    "registered from now on are refused until a build "
+				    "succeeds",
+				    msg, e->cache_generation);
+			e->cache_stale = true;
+		}
 		if (e->stats.reload_failures <= 10 || e->stats.reload_failures % 100 == 0)
 			log_error("Reload failed, keeping the previous cache: %s", msg);
 	} else if (c) {

@@ -8,8 +8,8 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 {
 	struct pf_pod *p = userdata;
 	struct engine *e = p->engine;
-	const struct pf_addr *src;
 	struct pf_verdict v;
+	uint32_t g;
 
 	p->n_verdicts++;
 	if (!t) {
@@ -24,27 +24,26 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		return NF_ACCEPT;
 	}
 	/* Policies apply to pods, and the queue tells us which pod sent the SYN: judge it as
-	 * one of that pod's addresses. A source the pod does not own (spoofed with a raw
-	 * socket, or an address added a moment ago and not seen yet) is judged as the pod's
-	 * first known address, never as whichever other pod owns it. */
-	src = &t->src;
-	if (p->n_ips) {
-		bool own = false;
-
-		for (size_t i = 0; !own && i < p->n_ips; i++)
-			own = pf_addr_eq(&p->ips[i], src);
-		if (_unlikely_(!own))
-			src = &p->ips[0];
-	} else {
-		/* No address of its own known (none global yet, or a scope-host one used as
-		 * source): "::" belongs to no pod, so the default action, never another pod's
-		 * policies. */
-		static const struct pf_addr no_addr;
-
-		src = &no_addr;
-	}
+	 * that pod. An address of its own in the cache decides as itself; any other source
+	 * (spoofed with a raw socket, or an address added since the last build) is judged by
+	 * the pod's policy group, never as whichever other pod owns it. A pod with no address
+	 * the cache knows has no group: the default action. */
+	g = PF_CACHE_NO_GROUP;
+	for (size_t i = 0; i < p->n_ips && !p->unresolved; i++)
+		if (pf_addr_eq(&p->ips[i], &t->src)) {
+			g = pf_cache_source_group(e->cache, &t->src);
+			break;
+		}
+	if (g == PF_CACHE_NO_GROUP)
+		g = p->cache_group;
 	/* The cache pointer is swapped only between epoll rounds, never during this call. */
-	pf_cache_lookup(e->cache, src, &t->dst, t->dport, &v);
+	pf_cache_lookup_group(e->cache, g, &t->dst, t->dport, &v);
+	/* A pod registered while builds fail is not in the cache: the engine is up and cannot
+	 * judge it, so it is refused (the default action if that refuses, else Deny) whatever
+	 * the fail mode, which is about the engine being down (pods.c). */
+	if (_unlikely_(p->unresolved) &&
+	    (v.action == PF_ACTION_ALLOW || v.action == PF_ACTION_ALERT))
+		v.action = PF_ACTION_DENY;
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(&e->events, p, t, &v, pf_now_ms());
 	switch (v.action) {

@@ -131,5 +131,7 @@ bool pf_prefix_contains(const struct pf_prefix *p, const struct pf_addr *a)
 	struct pf_addr m = *a;
 
 	pf_addr_mask(&m, p->len);
-	return pf_addr_eq(&m, &p->addr);
+	/* Below /96 a prefix is an IPv6 one (an IPv4 /n is 96+n here): it must not take in the
+	 * IPv4 addresses that live inside it as ::ffff:0:0/96. From /96 on the bits decide. */
+	return pf_addr_eq(&m, &p->addr) && (p->len >= 96 || !pf_addr_is_v4(a));
 }

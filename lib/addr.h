@@ -39,6 +39,8 @@ uint64_t pf_addr_hash(const struct pf_addr *a, uint64_t seed);
  */
 int pf_prefix_parse(const char *s, struct pf_prefix *p, struct pf_error *err);
 const char *pf_prefix_fmt(const struct pf_prefix *p, char *buf); /* PF_PREFIX_STRLEN */
+/* Families never mix: an IPv6 prefix (length < 96 in the mapped space, such as ::/0) holds
+ * no IPv4 address, an IPv4 one (::ffff:0:0/96 and longer) no IPv6 address. */
 bool pf_prefix_contains(const struct pf_prefix *p, const struct pf_addr *a);
 /* Mask a to len bits. */
 void pf_addr_mask(struct pf_addr *a, uint8_t len);

@@ -47,7 +47,7 @@ enum { FAM_V4, FAM_V6 };
 
 struct cache_group {
 	/*
-	 * Distinct prefix lengths 1..127 of the group's prefixes that can hold an IPv4 (FAM_V4)
+	 * Distinct prefix lengths 0..127 of the group's prefixes that can hold an IPv4 (FAM_V4)
 	 * or another (FAM_V6) address: bit L%64 of lenmap[fam][L/64]. A lookup probes only its
 	 * family's lengths, longest first.
 	 */
@@ -132,28 +132,24 @@ static inline void mask_len(uint64_t *hi, uint64_t *lo, unsigned len)
 	}
 }
 
-/* ::ffff:0:0/96, where IPv4 lives in the mapped space */
-#define V4_LO 0x0000ffff00000000ull
-
 static inline bool is_v4(uint64_t hi, uint64_t lo)
 {
 	return hi == 0 && (lo >> 32) == 0xffff;
 }
 
-/* Can the prefix hold an IPv4 address / a non-IPv4 one? (Only these lengths are probed.) */
+/*
+ * Can the prefix hold an IPv4 address / a non-IPv4 one? (Only these lengths are probed.) An
+ * IPv6 prefix (shorter than /96) holds no IPv4 address even where its bits cover
+ * ::ffff:0:0/96, as pf_prefix_contains says.
+ */
 static bool prefix_has_v4(uint64_t hi, uint64_t lo, unsigned len)
 {
-	uint64_t mh = 0, ml = V4_LO;
-
-	if (len > 96)
-		return is_v4(hi, lo);
-	mask_len(&mh, &ml, len);
-	return mh == hi && ml == lo;
+	return len >= 96 && is_v4(hi, lo);
 }
 
 static bool prefix_has_v6(uint64_t hi, uint64_t lo, unsigned len)
 {
-	return len < 96 || !is_v4(hi, lo);
+	return !prefix_has_v4(hi, lo, len);
 }
 
 static inline uint32_t slots_get(const struct slot *s, size_t mask, uint64_t seed, uint64_t hi,
@@ -752,7 +748,6 @@ static int build_group(struct build *b, uint32_t g)
 	const uint32_t *pols = b->glist + b->g_off[g];
 	size_t npols = b->g_n[g], n_nodes = 0, i, cap;
 	struct htab nodes = {0};
-	uint64_t lenmap[2] = {0, 0}; /* both families: where a node's covering prefixes can be */
 	int r;
 
 	b->n_ent = b->n_any = b->n_pool = 0;
@@ -791,7 +786,8 @@ static int build_group(struct build *b, uint32_t g)
 				if (mh != hi || ml != lo)
 					continue; /* host bits set: contains nothing, as in
 						     pf_ruleset_eval */
-				r = len ? add_entry(b, hi, lo, len, seq) : add_any(b, seq);
+				/* ::/0 too: it is every IPv6 destination, not every one */
+				r = add_entry(b, hi, lo, len, seq);
 				if (r < 0)
 					return r;
 			}
@@ -824,7 +820,6 @@ static int build_group(struct build *b, uint32_t g)
 			grp->has_exact = true;
 			continue;
 		}
-		lenmap[e->len / 64] |= bit;
 		if (prefix_has_v4(e->hi, e->lo, e->len))
 			grp->lenmap[FAM_V4][e->len / 64] |= bit;
 		if (prefix_has_v6(e->hi, e->lo, e->len))
@@ -904,7 +899,10 @@ static int build_group(struct build *b, uint32_t g)
 			j++;
 		}
 
-		parent = covering_node(b, &nodes, lenmap, e->hi, e->lo, e->len);
+		/* only prefixes of the entry's own family cover it */
+		parent = covering_node(
+		    b, &nodes, grp->lenmap[prefix_has_v4(e->hi, e->lo, e->len) ? FAM_V4 : FAM_V6],
+		    e->hi, e->lo, e->len);
 		if (parent != NONE) {
 			base = b->pool + b->node_off[parent];
 			n_base = b->node_n[parent];
@@ -1334,23 +1332,35 @@ static inline uint32_t iv_find(const uint64_t *iv, size_t n, uint16_t port)
 	return (uint32_t)iv[base];
 }
 
+uint32_t pf_cache_source_group(const struct pf_cache *c, const struct pf_addr *src)
+{
+	uint64_t hi, lo;
+
+	addr_split(src, &hi, &lo);
+	return htab_get(&c->l1, c->seed, hi, lo, 0);
+}
+
 void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const struct pf_addr *dst,
 		     uint16_t dport, struct pf_verdict *out)
+{
+	pf_cache_lookup_group(c, pf_cache_source_group(c, src), dst, dport, out);
+}
+
+void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf_addr *dst,
+			   uint16_t dport, struct pf_verdict *out)
 {
 	const struct cache_group *grp;
 	const struct slot *hit = NULL;
 	const struct cache_rule *cr;
 	const uint64_t *lenmap;
 	uint64_t hi, lo;
-	uint32_t g, r;
+	uint32_t r;
 
 	memset(out, 0, sizeof(*out));
 	out->action = c->default_action;
 	out->rule_index = -1;
 
-	addr_split(src, &hi, &lo);
-	g = htab_get(&c->l1, c->seed, hi, lo, 0);
-	if (g == NONE)
+	if (g >= c->n_groups)
 		return;
 	grp = &c->groups[g];
 

@@ -56,6 +56,15 @@ struct pf_cache *pf_cache_free(struct pf_cache *c);
  */
 void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const struct pf_addr *dst,
 		     uint16_t dport, struct pf_verdict *out);
+/*
+ * The same in two steps: the group (set of applicable policies) of src, PF_CACHE_NO_GROUP when
+ * no policy applies to it, then the verdict for that group. A group number is valid for the
+ * cache that gave it only. pf_cache_lookup_group with PF_CACHE_NO_GROUP: the default action.
+ */
+#define PF_CACHE_NO_GROUP UINT32_MAX
+uint32_t pf_cache_source_group(const struct pf_cache *c, const struct pf_addr *src);
+void pf_cache_lookup_group(const struct pf_cache *c, uint32_t group, const struct pf_addr *dst,
+			   uint16_t dport, struct pf_verdict *out);
 /* True when src is a key of level 1 (some policy applies to it). */
 bool pf_cache_has_source(const struct pf_cache *c, const struct pf_addr *src);
 enum pf_action pf_cache_default_action(const struct pf_cache *c);

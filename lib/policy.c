@@ -519,6 +519,51 @@ static int parse_rule(struct vctx *c, const struct pf_node *e, const char *path,
 	return 0;
 }
 
+size_t pf_policy_cost(const struct pf_rule *rules, size_t n_rules)
+{
+	uint64_t pairs = 0, any_ports = 0, to = 0; /* bounded by the counts' limits: no overflow */
+
+	for (size_t i = 0; i < n_rules; i++) {
+		uint64_t np = MAX(rules[i].n_ports, (size_t)1);
+
+		pairs += MAX(rules[i].n_to, (size_t)1) * np;
+		to += rules[i].n_to;
+		if (!rules[i].n_to)
+			any_ports += np;
+	}
+	return (size_t)MIN(pairs + any_ports * to, (uint64_t)SIZE_MAX);
+}
+
+/*
+ * The cache compiles, for every destination a policy names, a port table from every rule
+ * that covers it: its size and build time grow with rules x destinations x ports, which the
+ * per-list limits alone let reach 16 million per policy. Measured (bench/bench-build) so that
+ * many policies at this limit still build in reasonable time and memory.
+ */
+static int check_cost(struct vctx *c, const struct pf_node *seq, const struct pf_policy *pol)
+{
+	size_t cost = pf_policy_cost(pol->egress, pol->n_egress), worst = 0, wi = 0;
+	char p[PATH_SZ];
+
+	if (cost <= PF_POLICY_MAX_COST)
+		return 0;
+	for (size_t i = 0; i < pol->n_egress; i++) {
+		size_t k = pf_policy_cost(&pol->egress[i], 1);
+
+		if (k > worst) {
+			worst = k;
+			wi = i;
+		}
+	}
+	pathf(p, "spec.egress[%zu]", wi);
+	return verr(c, seq->line, "spec.egress",
+		    "costs %zu destination-port pairs, more than the limit of %d per policy (the "
+		    "sum over rules of max(1, to entries) x max(1, ports), plus the ports of rules "
+		    "without to x all to entries; the largest rule, %s, costs %zu): split the "
+		    "policy, or use CIDRs and port ranges (endPort)",
+		    cost, PF_POLICY_MAX_COST, p, worst);
+}
+
 static int parse_egress(struct vctx *c, const struct pf_node *spec, struct pf_policy *pol)
 {
 	const struct pf_node *seq = NULL;
@@ -543,7 +588,7 @@ static int parse_egress(struct vctx *c, const struct pf_node *spec, struct pf_po
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return check_cost(c, seq, pol);
 }
 
 /* Fields Kubernetes puts in every object's metadata; meaningless here, so accepted and ignored. */

@@ -14,6 +14,11 @@
 /* Bounds the spec does not fix; an outsider must not make us allocate without limit. */
 #define PF_POLICY_MAX_TO 256
 #define PF_POLICY_MAX_PORTS 256
+/*
+ * What one policy may make the verdict cache hold (pf_policy_cost): destination-port pairs.
+ * Past it the policy is invalid, so one tenant's policy is refused, not every build.
+ */
+#define PF_POLICY_MAX_COST 4096
 #define PF_POLICY_MAX_FILE (4 * 1024 * 1024)
 #define PF_POLICY_MAX_DOCS 1024
 
@@ -147,5 +152,12 @@ int pf_policy_to_json(const struct pf_policy *p, char **out);
 /* Human forms used by the store's views: "Service shop/db, 10.20.0.0/16" / "any"; "5432-5433/TCP, 80/TCP" / "any". */
 int pf_rule_destination_string(const struct pf_rule *r, char **out);
 int pf_rule_ports_string(const struct pf_rule *r, char **out);
+
+/*
+ * The cache cost of a policy's rules: the sum over rules of max(1, to entries) x max(1, port
+ * ranges), plus, for each rule without `to` (which every destination's port table carries),
+ * its port ranges x the policy's `to` entries. Saturates at SIZE_MAX.
+ */
+size_t pf_policy_cost(const struct pf_rule *rules, size_t n_rules);
 
 #endif

@@ -107,6 +107,26 @@ expect_rc 2 "check - (stdin)"
 grep -q '^<stdin>: document 2 (line 28): ' err || fail "stdin name in message: $(cat err)"
 pass "'-' reads stdin"
 
+# A policy past the per-policy cost limit (what it may make the verdict cache hold) is refused
+# with a message naming the field and the limit; its small sibling is fine.
+"$PYTHON3" - >big.yaml <<'PY'
+hdr = "apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata: {name: %s, namespace: t}\nspec:\n  appliesTo: [{kind: Pod, name: a}]\n  egress:\n"
+print(hdr % "small", end="")
+print("  - action: Allow\n    to: [{cidr: 10.0.0.0/8}]\n    ports: [{port: 80}]")
+print("---")
+print(hdr % "huge", end="")
+for r in range(256):
+    print("  - action: Allow\n    to: [{cidr: 10.%d.0.0/16}]\n    ports:" % r)
+    for p in range(256):
+        print("    - {port: %d}" % (1 + p))
+PY
+run check big.yaml
+expect_rc 2 "check big.yaml"
+[[ "$err" == "big.yaml: document 2 (line "*"): spec.egress: costs 65536 destination-port pairs, more than the limit of 4096 per policy"* ]] ||
+	fail "oversized policy: $err"
+grep -q 't/small: OK' out || fail "the small policy beside it: $out"
+pass "a policy past the cost limit is refused, naming spec.egress and the limit"
+
 # -o json, before or after the subcommand; the output is JSON a script can read.
 run -o json check "$D/mixed.yaml" "$D/valid-multi.json"
 expect_rc 2 "-o json check"

@@ -93,6 +93,7 @@ fetch >"$TMP/m1" || fail "GET $URL failed"
 # Every metric, with its HELP and TYPE, in the text format.
 for m in 'verdicts_total counter' 'packets_unparsed_total counter' 'pods gauge' \
 	'cache_reloads_total counter' 'cache_reload_failures_total counter' \
+	'cache_build_failures_total counter' 'cache_stale gauge' 'pods_unresolved gauge' \
 	'cache_build_seconds gauge' 'cache_sources gauge' 'cache_bytes gauge' \
 	'events_recorded_total counter' 'events_suppressed_total counter' \
 	'events_written_total counter' 'events_dropped_total counter' \

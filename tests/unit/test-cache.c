@@ -390,7 +390,7 @@ static void test_ipv6(void)
 	rule_net(r, "0.0.0.0/0"); /* every IPv4 destination, no IPv6 one */
 	rule_port(r, 1, 1023);
 	r = add_rule(p, PF_ACTION_ALERT, false);
-	rule_net(r, "::/0"); /* every destination */
+	rule_net(r, "::/0"); /* every IPv6 destination, no IPv4 one */
 	rule_port(r, 1, 1023);
 	r = add_rule(p, PF_ACTION_DENY, false);
 	rule_net(r, "fd00:1::/127");
@@ -412,6 +412,88 @@ static void test_ipv6(void)
 	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "2001:db8::2", 1024, PF_ACTION_REJECT, NULL,
 	       -1);
 	expect(c, rs, PF_ACTION_REJECT, "fd00::11", "fd00:1::1", 23, PF_ACTION_REJECT, NULL, -1);
+	/* ::/0 matched 1..1023 on IPv6; an IPv4 destination past rule 2's ports is not its */
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.10", "8.8.8.8", 1023, PF_ACTION_DENY, "six", 2);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+/*
+ * The families never mix: IPv4 is held as ::ffff:a.b.c.d, so every IPv6 prefix from ::/0 to
+ * ::/80 covers all of IPv4 bit-wise, yet holds none of it; an IPv4 prefix holds no IPv6
+ * address. [Allow ::/0, Reject] refuses an IPv4 connect.
+ */
+static void test_family(void)
+{
+	static const char *const v6_covering[] = {"::/0",  "::/1",  "::/64",
+						  "::/80", "::/95", "::fffe:0:0/95"};
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 1, "fam", "all-v6", 1);
+	add_src(p, "10.0.0.1");
+	add_src(p, "fd00::1");
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_net(r, "::/0");
+	r = add_rule(p, PF_ACTION_REJECT, false);
+	r->any_dst = true;
+	c = build_or_die(rs, PF_ACTION_ALLOW);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.0.0.2", 80, PF_ACTION_REJECT, "all-v6", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "0.0.0.0", 80, PF_ACTION_REJECT, "all-v6", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "fd00::1", "255.255.255.255", 1, PF_ACTION_REJECT, "all-v6",
+	       1);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "fd00::2", 80, PF_ACTION_ALLOW, "all-v6", 0);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "::", 80, PF_ACTION_ALLOW, "all-v6", 0);
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "::1.2.3.4", 80, PF_ACTION_ALLOW, "all-v6", 0);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(v6_covering); i++) {
+		rs = rs_new();
+		p = add_policy(rs, 2, "fam", "covering", 1);
+		add_src(p, "10.0.0.1");
+		r = add_rule(p, PF_ACTION_ALLOW, false);
+		rule_net(r, v6_covering[i]);
+		r = add_rule(p, PF_ACTION_DENY, false);
+		rule_net(r, "10.0.0.0/8"); /* must not inherit the IPv6 prefix's Allow */
+		r = add_rule(p, PF_ACTION_ALERT, false);
+		rule_net(r, "0.0.0.0/0");
+		rule_port(r, 443, 443);
+		c = build_or_die(rs, PF_ACTION_REJECT);
+		tap_diag("IPv6 prefix %s", v6_covering[i]);
+		expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.1.2.3", 80, PF_ACTION_DENY,
+		       "covering", 1);
+		expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "192.168.0.1", 443, PF_ACTION_ALERT,
+		       "covering", 2);
+		expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "192.168.0.1", 80, PF_ACTION_REJECT,
+		       NULL, -1);
+		{
+			/* an IPv6 address inside it: its first one, last bit set */
+			struct pf_prefix pf = P(v6_covering[i]);
+			char d[PF_ADDR_STRLEN];
+
+			pf.addr.b[15] |= 1;
+			expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", pf_addr_fmt(&pf.addr, d), 443,
+			       PF_ACTION_ALLOW, "covering", 0);
+		}
+		pf_cache_free(c);
+		pf_ruleset_free(rs);
+	}
+
+	/* the other way: 0.0.0.0/0 holds no IPv6 address */
+	rs = rs_new();
+	p = add_policy(rs, 3, "fam", "all-v4", 1);
+	add_src(p, "fd00::1");
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	rule_net(r, "0.0.0.0/0");
+	r = add_rule(p, PF_ACTION_REJECT, false);
+	r->any_dst = true;
+	c = build_or_die(rs, PF_ACTION_ALLOW);
+	expect(c, rs, PF_ACTION_ALLOW, "fd00::1", "fd00::2", 80, PF_ACTION_REJECT, "all-v4", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "fd00::1", "::", 80, PF_ACTION_REJECT, "all-v4", 1);
+	expect(c, rs, PF_ACTION_ALLOW, "fd00::1", "1.2.3.4", 80, PF_ACTION_ALLOW, "all-v4", 0);
 	pf_cache_free(c);
 	pf_ruleset_free(rs);
 }
@@ -628,6 +710,17 @@ static struct pf_prefix rand_prefix(void)
 	static const uint8_t v6[] = {0, 16, 32, 48, 64, 96, 112, 120, 127, 128, 63, 65};
 
 	p.addr = rand_addr();
+	if (chance(15)) {
+		/* an IPv6 prefix whose bits cover all of IPv4 (::ffff:0:0/96): holds none of it */
+		p.addr = A("::");
+		p.len = (uint8_t)rn(97);
+		if (p.len > 80 && chance(50))
+			p.addr = A("::ffff:0:0");
+		if (p.len == 96)
+			p.len = 95; /* ::ffff:0:0/96 is 0.0.0.0/0 */
+		pf_addr_mask(&p.addr, p.len);
+		return p;
+	}
 	if (pf_addr_is_v4(&p.addr))
 		p.len = (uint8_t)(96 + (chance(80) ? v4[rn(PF_ARRAY_SIZE(v4))] : rn(33)));
 	else
@@ -713,6 +806,14 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 		const struct pf_prefix *pf = &r->dst_nets[rn((uint32_t)r->n_dst_nets)];
 		struct pf_addr last = prefix_last(pf);
 
+		if (chance(15)) {
+			/* the other family: never inside, whatever the bits say */
+			struct pf_addr o = rand_addr();
+
+			while (pf_addr_is_v4(&o) == (pf_addr_is_v4(&pf->addr) && pf->len >= 96))
+				o = rand_addr();
+			return o;
+		}
 		switch (rn(5)) {
 		case 0:
 			return pf->addr;
@@ -770,8 +871,47 @@ static uint16_t pick_port(const struct pf_ruleset *rs)
 	return rand_port();
 }
 
+/*
+ * The family rule, checked apart from pf_prefix_contains (which both cache and reference
+ * use): a matched rule must name dst by family. A prefix is IPv4 when it lies inside
+ * ::ffff:0:0/96; it contains dst when dst is of its family and between its first and last
+ * address.
+ */
+static bool model_prefix_has(const struct pf_prefix *p, const struct pf_addr *d)
+{
+	struct pf_addr last = prefix_last(p);
+	bool v4 = p->len >= 96 && pf_addr_is_v4(&p->addr);
+
+	return v4 == pf_addr_is_v4(d) && memcmp(d->b, p->addr.b, 16) >= 0 &&
+	       memcmp(d->b, last.b, 16) <= 0;
+}
+
+static bool model_rule_names(const struct pf_ruleset *rs, const struct pf_verdict *v,
+			     const struct pf_addr *d)
+{
+	for (size_t i = 0; i < rs->n_policies; i++) {
+		const struct pf_rs_policy *p = &rs->policies[i];
+		const struct pf_rs_rule *r;
+
+		if (p->id != v->policy_id)
+			continue;
+		r = &p->rules[v->rule_index];
+		if (r->any_dst)
+			return true;
+		for (size_t k = 0; k < r->n_dst_ips; k++)
+			if (pf_addr_eq(&r->dst_ips[k], d))
+				return true;
+		for (size_t k = 0; k < r->n_dst_nets; k++)
+			if (model_prefix_has(&r->dst_nets[k], d))
+				return true;
+		return false;
+	}
+	return false;
+}
+
 static void test_differential(uint64_t seed, unsigned rounds)
 {
+	unsigned long n_family = 0, n_group_fail = 0;
 	unsigned long n_conn = 0, n_fail = 0, n_matched = 0, n_build_fail = 0;
 	struct pf_addr srcs[10];
 
@@ -800,8 +940,24 @@ static void test_differential(uint64_t seed, unsigned rounds)
 
 			pf_cache_lookup(c, &src, &dst, port, &v);
 			pf_ruleset_eval(rs, def, &src, &dst, port, &ref);
+			{
+				/* in two steps (how the engine judges a pod by its group) */
+				struct pf_verdict v2;
+
+				pf_cache_lookup_group(c, pf_cache_source_group(c, &src), &dst, port,
+						      &v2);
+				n_group_fail += !verdict_eq(&v, &v2);
+			}
 			n_conn++;
 			n_matched += ref.matched;
+			if (ref.matched && !model_rule_names(rs, &ref, &dst) && n_family++ < 5) {
+				char d[PF_ADDR_STRLEN];
+
+				tap_diag(
+				    "seed %llu round %u: rule %d of policy %u does not name %s",
+				    (unsigned long long)seed, round, ref.rule_index, ref.policy_id,
+				    pf_addr_fmt(&dst, d));
+			}
 			if (verdict_eq(&v, &ref))
 				continue;
 			if (n_fail++ < 5) {
@@ -818,6 +974,8 @@ static void test_differential(uint64_t seed, unsigned rounds)
 		pf_ruleset_free(rs);
 	}
 	is_int(n_build_fail, 0, "every random ruleset builds");
+	is_int(n_group_fail, 0, "source group then group lookup answers as the one-step lookup");
+	is_int(n_family, 0, "every matched rule names its destination in the destination's family");
 	ok(n_fail == 0,
 	   "differential: %lu connections over %u rulesets agree with the reference (%lu matched a "
 	   "rule)",
@@ -907,6 +1065,7 @@ int main(void)
 	test_exact_vs_prefix();
 	test_nested();
 	test_ipv6();
+	test_family();
 	test_priorities_and_sharing();
 	test_ports();
 	test_limits();

@@ -226,6 +226,62 @@ static void test_counts(void)
 	is_str(count_error(many(RULE "    ports:\n", "    - {port: 1%u}\n", 257, ""), &f),
 	       "spec.egress[0].ports: must have at most 256 entries, not 257", "257 ports are refused");
 	pf_policy_file_free(&f);
+	/* what the verdict cache may hold for one policy: destination-port pairs */
+	{
+		struct {
+			char *s;
+			size_t n;
+		} b = {NULL, 0}; /* open_memstream's buffer, freed by count_error */
+		FILE *m;
+
+		m = open_memstream(&b.s, &b.n);
+		fprintf(m, RULE "    to:\n");
+		for (int i = 0; i < 64; i++)
+			fprintf(m, "    - {kind: Pod, name: p%d}\n", i);
+		fprintf(m, "    ports:\n");
+		for (int i = 0; i < 64; i++)
+			fprintf(m, "    - {port: %d}\n", 1000 + i);
+		fclose(m);
+		is_str(count_error(b.s, &f), "", "64 to entries x 64 ports (4096 pairs) are fine");
+		if (f.n_docs && f.docs[0].policy)
+			is_int(pf_policy_cost(f.docs[0].policy->egress, f.docs[0].policy->n_egress),
+			       4096, "  cost 4096");
+		pf_policy_file_free(&f);
+
+		m = open_memstream(&b.s, &b.n);
+		fprintf(m, RULE "    to:\n");
+		for (int i = 0; i < 65; i++)
+			fprintf(m, "    - {kind: Pod, name: p%d}\n", i);
+		fprintf(m, "    ports:\n");
+		for (int i = 0; i < 64; i++)
+			fprintf(m, "    - {port: %d}\n", 1000 + i);
+		fclose(m);
+		has_str(
+		    count_error(b.s, &f),
+		    "spec.egress: costs 4160 destination-port pairs, more than the limit of 4096 "
+		    "per policy",
+		    "65 x 64 are refused");
+		pf_policy_file_free(&f);
+
+		/* a rule without `to` is in every destination's table */
+		m = open_memstream(&b.s, &b.n);
+		fprintf(m, SPEC "  egress:\n  - action: Deny\n    ports:\n");
+		for (int i = 0; i < 64; i++)
+			fprintf(m, "    - {port: %d}\n", 1000 + i);
+		fprintf(m, "  - action: Allow\n    to:\n");
+		for (int i = 0; i < 64; i++)
+			fprintf(m, "    - {cidr: 10.0.%d.0/24}\n", i);
+		fclose(m);
+		has_str(
+		    count_error(b.s, &f),
+		    "spec.egress: costs 4224 destination-port pairs, more than the limit of 4096 "
+		    "per policy",
+		    "64 ports on any destination next to 64 destinations are refused");
+		if (f.n_docs && !f.docs[0].policy)
+			has_str(f.docs[0].error, "the largest rule, spec.egress[0], costs 64",
+				"  names the largest rule");
+		pf_policy_file_free(&f);
+	}
 	/* 253 characters is the longest subdomain */
 	{
 		char name[300], doc[600];

@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# An address added inside a pod's netns is judged by the pod's policies at once, not by the
+# default action until the next rebuild: the rebuild is held off (a writer holds the store's
+# lock, so the worker cannot write the pod's new row, let alone rebuild) while the new
+# address connects; the cache generation shows no rebuild came in between.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/engine-lib.sh"
+engine_need
+
+setup_server
+add_pod 1; WEB=$POD
+DEV=pfa1-$TID
+
+cat >"$TMP/policy.yaml" <<'YAML'
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: no-8080, namespace: shop}
+spec:
+  appliesTo: [{kind: Pod, name: web}]
+  egress:
+  - action: Reject
+    ports: [{port: 8080}]
+YAML
+load_policies "$TMP/policy.yaml" || fail "loading policies"
+
+start_engine --default-action Allow
+register "$WEB" shop web c-web-1
+expect "$WEB" 10.99.0.1 8080 refused
+expect "$WEB" 10.99.0.1 80 ok
+
+# Hold the store's write lock: no pod row can be written and no rebuild can follow.
+LOCK_GO=$TMP/lock.held
+"$PY" - "$DB" "$LOCK_GO" "$TMP/lock.release" <<'PY' &
+import os, sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+t = time.monotonic()
+while not os.path.exists(sys.argv[3]) and time.monotonic() - t < 60:
+    time.sleep(0.05)
+db.execute("ROLLBACK")
+PY
+lock_pid=$!
+on_exit "touch $TMP/lock.release; wait $lock_pid"
+wait_until 50 test -f "$LOCK_GO" || fail "could not take the store's lock"
+
+gen=$(cache_generation)
+ip -n "$WEB" addr add 10.1.1.3/24 dev "$DEV"
+ip -n "$WEB" addr add fd01:1::3/64 dev "$DEV" nodad
+wait_until 50 grep -q 'addresses now .*10.1.1.3' "$ENGINE_LOG" || fail "the engine did not see the new address"
+expect "$WEB" 10.99.0.1 8080 refused 1.5 10.1.1.3
+expect "$WEB" fd99::1 8080 refused 1.5 fd01:1::3
+expect "$WEB" 10.99.0.1 80 ok 1.5 10.1.1.3
+[ "$(cache_generation)" = "$gen" ] || fail "a rebuild came in between (generation $gen -> $(cache_generation)): the test proves nothing"
+pass "the new addresses were judged by the pod's policy before any rebuild (generation $gen)"
+
+# Let go: the rebuild the address change asked for puts the row (and the address) in place.
+touch "$TMP/lock.release"
+wait "$lock_pid"
+# (one more change after the lock is gone: the row write held up above may have timed out)
+ip -n "$WEB" addr add 10.1.1.4/24 dev "$DEV"
+wait_until 100 sql_ge 1 "SELECT count(*) FROM pod WHERE name='web' AND ips LIKE '%10.1.1.3%'" ||
+	fail "the pod's new address never reached the store: $(sql "SELECT * FROM pod")"
+generation_gt() { [ "$(cache_generation)" -gt "$1" ]; }
+wait_until 100 generation_gt "$gen" || fail "no rebuild after the address change"
+expect "$WEB" 10.99.0.1 8080 refused 1.5 10.1.1.3
+pass "the rebuild followed"
+engine_finish
