@@ -1,9 +1,8 @@
 /* The verdict cache: compiles a resolved ruleset into a multi-level hash (see cache.h). */
 #include <endian.h>
 #include <sys/mman.h>
-#include <sys/random.h>
-
 #include "cache.h"
+#include "siphash.h"
 #include "util.h"
 
 #define NONE UINT32_MAX
@@ -1240,12 +1239,17 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	return 0;
 }
 
+/*
+ * The tables' keys are the sources of registered pods (addresses the runtime gave them) and
+ * the destinations written in policies; a pod's own traffic only looks up, never inserts, and
+ * the load stays <= 1/2. The cheap hash is kept for the lookup path; the seed is random per
+ * build (never a clock) so that a policy author cannot plan which keys share a probe chain.
+ */
 static uint64_t random_seed(void)
 {
 	uint64_t s;
 
-	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
-		s = pf_mono_ns() ^ (uintptr_t)&s;
+	pf_random_bytes(&s, sizeof(s));
 	return s;
 }
 

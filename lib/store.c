@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <sqlite3.h>
 
+#include "siphash.h"
 #include "store.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -2344,13 +2345,10 @@ static int load_workload_pods(struct pf_store *s, struct rs_load *l, struct pf_e
 	return rs_step(s, st, rc, err);
 }
 
+/* Keyed: the names in a policy's refs are the tenant's to choose. */
 static uint64_t key_hash(const char *key, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)key[i]) * 0x100000001b3ull;
-	return h;
+	return pf_keyed_hash(key, len);
 }
 
 static struct rs_ref *ref_slot(struct rs_ref *refs, size_t cap, uint64_t h, const char *key,
