@@ -272,10 +272,18 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 
 		r = dir_of(path, &dir);
 		if (r >= 0 && dir)
-			r = pf_mkdir_p(dir, 0750);
+			r = pf_mkdir_p(dir, 0700);
 		if (r < 0) {
 			free(s);
 			return pf_error_set(err, -r, "%s: cannot create its directory: %s", path,
+					    strerror(-r));
+		}
+		/* Ours alone: sqlite would create it 0644 (less the umask), and the -wal and
+		 * -shm files take its mode. */
+		r = pf_file_private(path, (const char *const[]){"-wal", "-shm", NULL});
+		if (r < 0) {
+			free(s);
+			return pf_error_set(err, -r, "%s: cannot create it 0600: %s", path,
 					    strerror(-r));
 		}
 	}

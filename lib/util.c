@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -206,6 +207,47 @@ int pf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		return r;
 	}
 	return 0;
+}
+
+int pf_bind_private(int fd, const struct sockaddr *sa, unsigned len)
+{
+	if (fchmod(fd, 0600) < 0 || bind(fd, sa, (socklen_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int tighten_fd(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid == geteuid() && (st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) < 0)
+		return -errno;
+	return 0;
+}
+
+int pf_file_private(const char *path, const char *const *suffixes)
+{
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = tighten_fd(fd);
+	for (size_t i = 0; r >= 0 && suffixes && suffixes[i]; i++) {
+		_cleanup_free_ char *p = NULL;
+		_cleanup_close_ int cfd = -1;
+
+		if (asprintf(&p, "%s%s", path, suffixes[i]) < 0)
+			return -ENOMEM;
+		cfd = open(p, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+		if (cfd < 0 && errno != ENOENT)
+			return -errno;
+		if (cfd >= 0)
+			r = tighten_fd(cfd);
+	}
+	return r;
 }
 
 int pf_mkdir_p(const char *path, mode_t mode)
