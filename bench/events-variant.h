@@ -33,6 +33,7 @@ static inline uint64_t CAT(VARIANT, _old_hash)(const void *data, size_t len)
 #define pf_events_free CAT(VARIANT, _free)
 #define pf_events_longest_chain CAT(VARIANT, _longest_chain)
 #define pf_events_record CAT(VARIANT, _record)
+#define pf_events_note CAT(VARIANT, _note)
 #define pf_events_collect CAT(VARIANT, _collect)
 #define pf_events_count CAT(VARIANT, _count)
 #define pf_events_batch_free CAT(VARIANT, _batch_free)
@@ -45,6 +46,9 @@ void pf_events_free(struct pf_events *ev);
 size_t pf_events_longest_chain(const struct pf_events *ev);
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms);
+void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
+		    const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		    enum pf_action action, int64_t now_ms);
 void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final,
 		       struct pf_pending_event **out, size_t *n);
 size_t pf_events_count(const struct pf_pending_event *pe, size_t n);

@@ -54,6 +54,7 @@ struct pf_kube_stats {
 	unsigned long reconnects; /* streams that broke */
 	unsigned long throttled;  /* 429/5xx answers */
 	unsigned long errors;	  /* other failures */
+	unsigned long shrunk;	  /* pages asked for again with fewer objects (too large) */
 };
 
 struct pf_kube_informers;
