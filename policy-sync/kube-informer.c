@@ -399,38 +399,51 @@ static void status_message(struct informer *f, long code, const char *what)
 	pf_node_free(st);
 }
 
+/* The string value of the first "key" in [p, end), when it is a plain name; "" otherwise. */
+static void name_after(const char *p, const char *end, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key), n = 0;
+	const char *v;
+
+	out[0] = '\0';
+	for (v = p; (v = memmem(v, (size_t)(end - v), key, kl)); v += kl) {
+		const char *c = v + kl;
+
+		while (c < end && (*c == ' ' || *c == '\n' || *c == '\t' || *c == '\r'))
+			c++;
+		if (c >= end || *c != ':')
+			continue;
+		for (c++; c < end && (*c == ' ' || *c == '\n' || *c == '\t' || *c == '\r'); c++)
+			;
+		if (c >= end || *c != '"')
+			return;
+		for (c++; c < end && n + 1 < size && *c != '"'; c++) {
+			if (!(*c == '-' || *c == '.' || *c == '_' || (*c >= 'a' && *c <= 'z') ||
+			      (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+				break;
+			out[n++] = *c;
+		}
+		out[c < end && *c == '"' ? n : 0] = '\0';
+		return;
+	}
+}
+
 /*
  * The name of the first item of a list page cut at the body cap (a page of one object, so the
- * object that is too large): the API server writes metadata first and name first in it. Only
- * for the message; "" when the prefix does not show it.
+ * object that is too large): API servers write an object's metadata early and its name first
+ * in it. Only for the message; "" when the prefix does not show it.
  */
 static void first_item_name(const char *buf, size_t len, char *out, size_t size)
 {
-	const char *end = buf + len, *p = memmem(buf, len, "\"items\":[", 9);
-	char ns[254] = "", name[254] = "";
-	const char *keys[2] = {"\"namespace\":\"", "\"name\":\""};
-	char *dst[2] = {ns, name};
+	const char *end = buf + len, *p = memmem(buf, len, "\"items\"", 7);
+	char ns[254], name[254];
 
 	out[0] = '\0';
-	if (!p || !(p = memmem(p, (size_t)(end - p), "\"metadata\":{", 12)))
+	if (!p || !(p = memmem(p, (size_t)(end - p), "\"metadata\"", 10)))
 		return;
 	end = MIN(end, p + 4096);
-	for (int k = 0; k < 2; k++) {
-		const char *v = memmem(p, (size_t)(end - p), keys[k], strlen(keys[k]));
-		size_t n = 0;
-
-		if (!v)
-			continue;
-		for (v += strlen(keys[k]); v < end && *v != '"' && n < 253; v++) {
-			if (!(*v == '-' || *v == '.' || *v == '_' || (*v >= 'a' && *v <= 'z') ||
-			      (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9')))
-				break;
-			dst[k][n++] = *v;
-		}
-		dst[k][n] = '\0';
-		if (v >= end || *v != '"')
-			dst[k][0] = '\0';
-	}
+	name_after(p, end, "\"namespace\"", ns, sizeof(ns));
+	name_after(p, end, "\"name\"", name, sizeof(name));
 	if (name[0])
 		snprintf(out, size, "%s%s%s", ns, ns[0] ? "/" : "", name);
 }
@@ -438,7 +451,8 @@ static void first_item_name(const char *buf, size_t len, char *out, size_t size)
 /*
  * A page's body reached the cap: ask for the same page (same continue token, nothing of it was
  * taken) with half the objects. One object alone over the cap cannot be listed: say which,
- * keep what we have, and retry with backoff (its owner may shrink it).
+ * keep what we have, and retry with backoff from a fresh list (the continue token's snapshot
+ * would hold the object as it was; its owner may shrink or delete it meanwhile).
  */
 static void list_too_big(struct informer *f)
 {
@@ -460,7 +474,7 @@ static void list_too_big(struct informer *f)
 		 res_name(f), pf_kube_resources[f->res].kind, name[0] ? name : "(name not shown)",
 		 in->max_body, res_name(f));
 	in->stats.errors++;
-	fail(f, NEXT_LIST_PAGE, 0);
+	fail(f, NEXT_LIST_FRESH, 0);
 }
 
 /* After a page of len bytes: halve the next page when this one came near the cap, grow it back
