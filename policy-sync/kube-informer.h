@@ -1,5 +1,6 @@
 /*
- * The informer pattern over libcurl multi: for each resource a paginated LIST, then a WATCH
+ * The informer pattern over libcurl multi: for each resource a LIST paged by count and size,
+ * then a WATCH
  * from the list's resourceVersion with bookmarks, relisting on 410 Gone, reconnecting with
  * backoff and jitter, honouring Retry-After. Every resource streams in one thread.
  */
