@@ -82,10 +82,11 @@ struct sockaddr;
  */
 int pf_bind_private(int fd, const struct sockaddr *sa, unsigned len);
 /*
- * Create (0600) or open the file at path for a program that is about to hand it to a library
- * that would create it with a wider mode (sqlite: 0644 less the umask, and its -wal and -shm
- * files take the main file's mode), and take group and other bits off it and off the given
- * companion suffixes if they exist and are ours. NULL-terminated suffixes. 0 or -errno.
+ * Before handing path to a library that would create it with a wider mode (sqlite: 0644 less
+ * the umask, and its -wal and -shm files take the main file's mode): create it 0600, or if it
+ * exists take group and other bits off it and off path+suffix for each of the NULL-terminated
+ * suffixes, when they are regular files of ours. Never opens them for I/O (closing such an fd
+ * would drop the POSIX locks another sqlite connection of the process holds). 0 or -errno.
  */
 int pf_file_private(const char *path, const char *const *suffixes);
 
