@@ -293,6 +293,8 @@ static int intern_add(struct intern *in, uint32_t *slot, uint32_t id, const uint
 	return 0;
 }
 
+/* Unkeyed: what it interns (rule and policy id lists) is built from policies at build time,
+ * not from anything a pod sends. */
 static uint64_t hash_u32s(uint64_t h, const uint32_t *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
