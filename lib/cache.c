@@ -1,6 +1,7 @@
 /* The verdict cache: compiles a resolved ruleset into a multi-level hash (see cache.h). */
 #include <endian.h>
 #include <sys/mman.h>
+
 #include "cache.h"
 #include "siphash.h"
 #include "util.h"

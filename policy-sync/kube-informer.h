@@ -1,8 +1,8 @@
 /*
  * The informer pattern over libcurl multi: for each resource a LIST paged by count and size,
- * then a WATCH
- * from the list's resourceVersion with bookmarks, relisting on 410 Gone, reconnecting with
- * backoff and jitter, honouring Retry-After. Every resource streams in one thread.
+ * then a WATCH from the list's resourceVersion with bookmarks, relisting on 410 Gone,
+ * reconnecting with backoff and jitter, honouring Retry-After. Every resource streams in one
+ * thread.
  */
 #ifndef PF_KUBE_INFORMER_H
 #define PF_KUBE_INFORMER_H
