@@ -674,7 +674,6 @@ int pf_control_listen(struct engine *e)
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int fd = -1;
 	char *slash;
-	mode_t old;
 	int r;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -686,7 +685,7 @@ int pf_control_listen(struct engine *e)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		r = pf_mkdir_p(dir, 0755);
+		r = pf_mkdir_p(dir, 0700);
 		if (r < 0)
 			return log_error_errno(r, "Failed to create %s: %m", dir);
 	}
@@ -704,13 +703,9 @@ int pf_control_listen(struct engine *e)
 	}
 	if (unlink(path) < 0 && errno != ENOENT)
 		return log_error_errno(-errno, "Failed to remove stale %s: %m", path);
-	old = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
+	r = pf_bind_private(fd, (struct sockaddr *)&sa, sizeof(sa));
 	if (r < 0)
-		return log_error_errno(-errno, "Failed to bind %s: %m", path);
-	if (chmod(path, 0600) < 0)
-		return log_error_errno(-errno, "chmod %s: %m", path);
+		return log_error_errno(r, "Failed to bind %s: %m", path);
 	if (listen(fd, 64) < 0)
 		return log_error_errno(-errno, "listen %s: %m", path);
 	e->listen_watch = (struct pf_watch){PF_WATCH_LISTEN, e};

@@ -43,6 +43,7 @@
 #define PF_EVENTS_WINDOW_MS 10000
 #define PF_EVENTS_MAX_WINDOW_MS 3600000
 #define PF_EVENTS_MAX_KEYS 16384
+#define PF_EVENTS_MAX_CHAIN 32 /* keys one bucket holds; past it a key is not rate-limited */
 #define PF_EVENTS_MAX_PENDING 8192
 #define PF_EVENTS_MAX_ROWS 100000
 
@@ -179,6 +180,7 @@ struct pf_events {
 	uint64_t recorded;   /* verdicts that asked for an event */
 	uint64_t suppressed; /* folded into a later summary event */
 	uint64_t dropped;    /* lost in memory: queue full (the worker counts write failures) */
+	uint64_t probes;     /* keys compared, one more per record: the table's cost */
 };
 
 struct pf_engine_config {
@@ -379,6 +381,8 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 /* events.c */
 int pf_events_init(struct pf_events *ev);
 void pf_events_free(struct pf_events *ev);
+/* The longest bucket chain (tests and benches: what one record can cost). */
+size_t pf_events_longest_chain(const struct pf_events *ev);
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms);
 /* Queue one event that is not a plain verdict: reason is a static string (event.reason, see

@@ -6,6 +6,7 @@
  */
 #include "engine.h"
 #include "log.h"
+#include "siphash.h"
 
 struct pf_event_key {
 	struct pf_event_key *next;
@@ -61,13 +62,36 @@ void pf_events_free(struct pf_events *ev)
 	memset(ev, 0, sizeof(*ev));
 }
 
+/*
+ * A pod chooses the destinations and ports of its own keys and can read its netns id, so the
+ * bucket comes from a keyed hash (the process's random SipHash key): which keys share a chain
+ * cannot be computed from outside.
+ */
 static size_t key_hash(const struct pf_events *ev, const struct pf_netns_id *pod,
 		       const struct pf_addr *dst, uint16_t dport)
 {
-	uint64_t h = pf_addr_hash(dst, pod->ino * 0x9e3779b97f4a7c15ull ^ pod->dev ^
-					   ((uint64_t)dport << 48));
+	uint8_t buf[34];
+	uint64_t dev = pod->dev, ino = pod->ino;
 
-	return (size_t)(h % ev->n_buckets);
+	memcpy(buf, &dev, 8);
+	memcpy(buf + 8, &ino, 8);
+	memcpy(buf + 16, dst->b, 16);
+	memcpy(buf + 32, &dport, 2);
+	return (size_t)(pf_keyed_hash(buf, sizeof(buf)) % ev->n_buckets);
+}
+
+size_t pf_events_longest_chain(const struct pf_events *ev)
+{
+	size_t longest = 0;
+
+	for (size_t b = 0; b < ev->n_buckets; b++) {
+		size_t n = 0;
+
+		for (const struct pf_event_key *k = ev->buckets[b]; k; k = k->next)
+			n++;
+		longest = MAX(longest, n);
+	}
+	return longest;
 }
 
 static int str_set(char **slot, const char *s)
@@ -140,12 +164,14 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 	const char *pol_ns = v->matched ? v->policy_namespace : NULL;
 	const char *pol_name = v->matched ? v->policy_name : NULL;
 	struct pf_event_key *k;
+	size_t chain = 0;
 
 	ev->recorded++;
-	for (k = ev->buckets[b]; k; k = k->next)
+	for (k = ev->buckets[b]; k; k = k->next, chain++)
 		if (k->dport == t->dport && k->pod.dev == pod->id.dev &&
 		    k->pod.ino == pod->id.ino && pf_addr_eq(&k->dst, &t->dst))
 			break;
+	ev->probes += chain + 1;
 	if (k && now_ms - k->window_start_ms < ev->window_ms) {
 		/* Inside the window: count it and remember what the summary will say. */
 		if (str_set(&k->pod_namespace, pod->namespace) < 0 ||
@@ -164,9 +190,10 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		return;
 	}
 	if (!k) {
-		if (ev->n_keys >= PF_EVENTS_MAX_KEYS) {
-			/* Table full (a scan across many destinations): keep writing, unlimited,
-			 * but the queue bound still holds. */
+		if (ev->n_keys >= PF_EVENTS_MAX_KEYS || chain >= PF_EVENTS_MAX_CHAIN) {
+			/* Table (or this chain) full, a scan across many destinations: keep
+			 * writing, unlimited, but the queue bound still holds. The chain bound
+			 * caps what one verdict can cost whatever the keys. */
 			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst,
 				    t->dport, v->action, pol_ns, pol_name,
 				    v->matched ? v->rule_index : -1, 1, NULL);

@@ -284,7 +284,7 @@ static int listen_unix(const struct pf_metrics_addr *a, const char *what)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		r = pf_mkdir_p(dir, 0755);
+		r = pf_mkdir_p(dir, 0700);
 		if (r < 0)
 			return log_error_errno(r, "Metrics address %s: cannot create %s: %m", what,
 					       dir);
@@ -305,11 +305,10 @@ static int listen_unix(const struct pf_metrics_addr *a, const char *what)
 	if (unlink(a->unix_path) < 0 && errno != ENOENT)
 		return log_error_errno(
 		    -errno, "Metrics address %s: cannot remove the stale socket: %m", what);
-	if (bind(fd, (const struct sockaddr *)&a->sa, a->len) < 0)
-		return log_error_errno(-errno, "Cannot listen for metrics on %s: %m", what);
-	/* The same exposure as a TCP port on loopback: any local scraper may read it. */
-	if (chmod(a->unix_path, 0666) < 0)
-		return log_error_errno(-errno, "Metrics address %s: chmod: %m", what);
+	/* Per-pod numbers: the engine's user only (a scraper runs as root or reads TCP). */
+	r = pf_bind_private(fd, (const struct sockaddr *)&a->sa, a->len);
+	if (r < 0)
+		return log_error_errno(r, "Cannot listen for metrics on %s: %m", what);
 	return PF_TAKE_FD(fd);
 }
 

@@ -53,20 +53,6 @@ int pf_addr_cmp(const struct pf_addr *a, const struct pf_addr *b)
 	return memcmp(a->b, b->b, 16);
 }
 
-uint64_t pf_addr_hash(const struct pf_addr *a, uint64_t seed)
-{
-	uint64_t x, y;
-
-	memcpy(&x, a->b, 8);
-	memcpy(&y, a->b + 8, 8);
-	/* splitmix-style mixing of both halves */
-	x ^= seed + 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x ^= y;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 void pf_addr_mask(struct pf_addr *a, uint8_t len)
 {
 	for (unsigned i = 0; i < 16; i++) {

@@ -1,4 +1,4 @@
-/* IPv4/IPv6 addresses and prefixes as one type, hashable and comparable. */
+/* IPv4/IPv6 addresses and prefixes as one type, comparable. */
 #ifndef PF_ADDR_H
 #define PF_ADDR_H
 
@@ -31,7 +31,6 @@ static inline bool pf_addr_eq(const struct pf_addr *a, const struct pf_addr *b)
 {
 	return memcmp(a->b, b->b, 16) == 0;
 }
-uint64_t pf_addr_hash(const struct pf_addr *a, uint64_t seed);
 
 /*
  * Parse "10.20.0.0/16", "fd00::/64", or a single address (a /32 or /128).

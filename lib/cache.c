@@ -1,9 +1,9 @@
 /* The verdict cache: compiles a resolved ruleset into a multi-level hash (see cache.h). */
 #include <endian.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 
 #include "cache.h"
+#include "siphash.h"
 #include "util.h"
 
 #define NONE UINT32_MAX
@@ -290,6 +290,8 @@ static int intern_add(struct intern *in, uint32_t *slot, uint32_t id, const uint
 	return 0;
 }
 
+/* Unkeyed: what it interns (rule and policy id lists) is built from policies at build time,
+ * not from anything a pod sends. */
 static uint64_t hash_u32s(uint64_t h, const uint32_t *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1238,12 +1240,17 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	return 0;
 }
 
+/*
+ * The tables' keys are the sources of registered pods (addresses the runtime gave them) and
+ * the destinations written in policies; a pod's own traffic only looks up, never inserts, and
+ * the load stays <= 1/2. The cheap hash is kept for the lookup path; the seed is random per
+ * build (never a clock) so that a policy author cannot plan which keys share a probe chain.
+ */
 static uint64_t random_seed(void)
 {
 	uint64_t s;
 
-	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
-		s = pf_mono_ns() ^ (uintptr_t)&s;
+	pf_random_bytes(&s, sizeof(s));
 	return s;
 }
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <sqlite3.h>
 
+#include "siphash.h"
 #include "store.h"
 
 #define BUSY_TIMEOUT_MS 5000
@@ -271,10 +272,18 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 
 		r = dir_of(path, &dir);
 		if (r >= 0 && dir)
-			r = pf_mkdir_p(dir, 0750);
+			r = pf_mkdir_p(dir, 0700);
 		if (r < 0) {
 			free(s);
 			return pf_error_set(err, -r, "%s: cannot create its directory: %s", path,
+					    strerror(-r));
+		}
+		/* Ours alone: sqlite would create it 0644 (less the umask), and the -wal and
+		 * -shm files take its mode. */
+		r = pf_file_private(path, (const char *const[]){"-wal", "-shm", NULL});
+		if (r < 0) {
+			free(s);
+			return pf_error_set(err, -r, "%s: cannot create it 0600: %s", path,
 					    strerror(-r));
 		}
 	}
@@ -2373,13 +2382,10 @@ static int load_workload_pods(struct pf_store *s, struct rs_load *l, struct pf_e
 	return rs_step(s, st, rc, err);
 }
 
+/* Keyed: the names in a policy's refs are the tenant's to choose. */
 static uint64_t key_hash(const char *key, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)key[i]) * 0x100000001b3ull;
-	return h;
+	return pf_keyed_hash(key, len);
 }
 
 static struct rs_ref *ref_slot(struct rs_ref *refs, size_t cap, uint64_t h, const char *key,

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -206,6 +207,57 @@ int pf_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		return r;
 	}
 	return 0;
+}
+
+int pf_bind_private(int fd, const struct sockaddr *sa, unsigned len)
+{
+	if (fchmod(fd, 0600) < 0 || bind(fd, sa, (socklen_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Take group and other bits off path if it is ours. Through an O_PATH fd: closing an ordinary
+ * fd of a file would drop every POSIX lock this process holds on it (sqlite's, when another
+ * connection of ours has the store open), an O_PATH one does not.
+ */
+static int tighten(const char *path, bool must_exist)
+{
+	_cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+	char proc[64];
+	struct stat st;
+
+	if (fd < 0)
+		return errno == ENOENT && !must_exist ? 0 : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || !(st.st_mode & 077))
+		return 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return chmod(proc, st.st_mode & 0700) < 0 ? -errno : 0;
+}
+
+int pf_file_private(const char *path, const char *const *suffixes)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+	int r;
+
+	/* New (no connection of ours can have it open): created 0600, whatever the umask. */
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	r = tighten(path, true);
+	for (size_t i = 0; r >= 0 && suffixes && suffixes[i]; i++) {
+		_cleanup_free_ char *p = NULL;
+
+		if (asprintf(&p, "%s%s", path, suffixes[i]) < 0)
+			return -ENOMEM;
+		r = tighten(p, false);
+	}
+	return r;
 }
 
 int pf_mkdir_p(const char *path, mode_t mode)

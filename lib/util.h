@@ -74,6 +74,21 @@ int pf_read_fd(int fd, size_t max, char **out, size_t *len);
 int pf_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* mkdir -p with mode for created components. */
 int pf_mkdir_p(const char *path, mode_t mode);
+struct sockaddr;
+/*
+ * Bind a unix socket whose file is then 0600 at most, whatever the umask and with no chmod by
+ * path afterwards (the kernel creates the file with the socket inode's mode less the umask,
+ * so the mode is set on the fd first). 0 or -errno.
+ */
+int pf_bind_private(int fd, const struct sockaddr *sa, unsigned len);
+/*
+ * Before handing path to a library that would create it with a wider mode (sqlite: 0644 less
+ * the umask, and its -wal and -shm files take the main file's mode): create it 0600, or if it
+ * exists take group and other bits off it and off path+suffix for each of the NULL-terminated
+ * suffixes, when they are regular files of ours. Never opens them for I/O (closing such an fd
+ * would drop the POSIX locks another sqlite connection of the process holds). 0 or -errno.
+ */
+int pf_file_private(const char *path, const char *const *suffixes);
 
 /* Wall clock in ms and monotonic clock in ns. */
 int64_t pf_now_ms(void);

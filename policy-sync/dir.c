@@ -108,6 +108,7 @@ static char *path_of(struct dir_sync *d, const char *name)
 	return p;
 }
 
+/* Change detection, not a table: the files are the administrator's, so it need not be keyed. */
 static uint64_t fnv1a(const char *buf, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

@@ -21,12 +21,14 @@ const struct pf_kube_res_info pf_kube_resources[_PF_KUBE_RES_MAX] = {
     [PF_KUBE_FENCEPOLICY] = {"/apis/podfence.io/v1alpha1", "fencepolicies", "FencePolicy"},
 };
 
-#define LIST_PAGE_SIZE 500
+#define LIST_PAGE_SIZE 500 /* objects a page asks for, at most; fewer when they are large */
 #define LIST_TIMEOUT_S 60
 /* client-go picks a watch timeout in [5, 10) minutes so that watches do not reconnect in step. */
 #define WATCH_TIMEOUT_MIN_S 300
-/* Bounds on what the server can make us buffer. */
+/* Bounds on what the server can make us buffer. A list page larger than the body cap is asked
+ * for again with half the objects; PODFENCE_KUBE_MAX_LIST_BODY (bytes, tests only) lowers it. */
 #define MAX_LIST_BODY ((size_t)128 << 20)
+#define MIN_LIST_BODY ((size_t)64 << 10)
 #define MAX_WATCH_LINE ((size_t)16 << 20)
 #define MAX_ERROR_BODY ((size_t)64 << 10)
 #define BACKOFF_MIN_MS 200
@@ -67,6 +69,7 @@ struct informer {
 	bool too_big;
 	char *rv;     /* resourceVersion to watch from */
 	char *cont;   /* continue token of the list in progress */
+	unsigned limit; /* objects the next page asks for: halved when pages are large */
 	bool listing; /* a list_begin is open */
 	bool synced;
 	bool gone;   /* a watch said 410: relist */
@@ -87,6 +90,7 @@ struct pf_kube_informers {
 	struct informer inf[_PF_KUBE_RES_MAX];
 	struct pf_kube_stats stats;
 	unsigned seed;
+	size_t max_body; /* MAX_LIST_BODY unless the test-only variable lowers it */
 };
 
 static const char *res_name(const struct informer *f)
@@ -223,7 +227,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
 	char *nl;
 
 	if (f->state == ST_LIST)
-		return buf_append(f, data, n, MAX_LIST_BODY) < 0 ? 0 : n;
+		return buf_append(f, data, n, f->set->max_body) < 0 ? 0 : n;
 	if (response_code(f) != 200)
 		return buf_append(f, data, n, MAX_ERROR_BODY) < 0 ? 0 : n;
 	if (buf_append(f, data, n, MAX_WATCH_LINE) < 0) {
@@ -320,7 +324,7 @@ static void start(struct informer *f, enum next next)
 		if (f->cont)
 			esc = curl_easy_escape(NULL, f->cont, 0);
 		r = (!f->cont || esc)
-			? asprintf(&path, "%s/%s?limit=%d%s%s", ri->api, ri->plural, LIST_PAGE_SIZE,
+			? asprintf(&path, "%s/%s?limit=%u%s%s", ri->api, ri->plural, f->limit,
 				   esc ? "&continue=" : "", esc ? esc : "")
 			: -1;
 		f->state = ST_LIST;
@@ -395,6 +399,96 @@ static void status_message(struct informer *f, long code, const char *what)
 	pf_node_free(st);
 }
 
+/* The string value of the first "key" in [p, end), when it is a plain name; "" otherwise. */
+static void name_after(const char *p, const char *end, const char *key, char *out, size_t size)
+{
+	size_t kl = strlen(key), n = 0;
+	const char *v;
+
+	out[0] = '\0';
+	for (v = p; (v = memmem(v, (size_t)(end - v), key, kl)); v += kl) {
+		const char *c = v + kl;
+
+		while (c < end && (*c == ' ' || *c == '\n' || *c == '\t' || *c == '\r'))
+			c++;
+		if (c >= end || *c != ':')
+			continue;
+		for (c++; c < end && (*c == ' ' || *c == '\n' || *c == '\t' || *c == '\r'); c++)
+			;
+		if (c >= end || *c != '"')
+			return;
+		for (c++; c < end && n + 1 < size && *c != '"'; c++) {
+			if (!(*c == '-' || *c == '.' || *c == '_' || (*c >= 'a' && *c <= 'z') ||
+			      (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')))
+				break;
+			out[n++] = *c;
+		}
+		out[c < end && *c == '"' ? n : 0] = '\0';
+		return;
+	}
+}
+
+/*
+ * The name of the first item of a list page cut at the body cap (a page of one object, so the
+ * object that is too large): API servers write an object's metadata early and its name first
+ * in it. Only for the message; "" when the prefix does not show it.
+ */
+static void first_item_name(const char *buf, size_t len, char *out, size_t size)
+{
+	const char *end = buf + len, *p = memmem(buf, len, "\"items\"", 7);
+	char ns[254], name[254];
+
+	out[0] = '\0';
+	if (!p || !(p = memmem(p, (size_t)(end - p), "\"metadata\"", 10)))
+		return;
+	end = MIN(end, p + 4096);
+	name_after(p, end, "\"namespace\"", ns, sizeof(ns));
+	name_after(p, end, "\"name\"", name, sizeof(name));
+	if (name[0])
+		snprintf(out, size, "%s%s%s", ns, ns[0] ? "/" : "", name);
+}
+
+/*
+ * A page's body reached the cap: ask for the same page (same continue token, nothing of it was
+ * taken) with half the objects. One object alone over the cap cannot be listed: say which,
+ * keep what we have, and retry with backoff from a fresh list (the continue token's snapshot
+ * would hold the object as it was; its owner may shrink or delete it meanwhile).
+ */
+static void list_too_big(struct informer *f)
+{
+	struct pf_kube_informers *in = f->set;
+	char name[512];
+
+	if (f->limit > 1) {
+		f->limit /= 2;
+		in->stats.shrunk++;
+		log_info("Kubernetes list %s: a page is larger than %zu bytes; asking for %u objects "
+			 "a page",
+			 res_name(f), in->max_body, f->limit);
+		return start(f, NEXT_LIST_PAGE);
+	}
+	first_item_name(f->buf, f->len, name, sizeof(name));
+	snprintf(f->last_error, sizeof(f->last_error),
+		 "list %s: %s %s is larger than the %zu-byte response limit on its own; the last "
+		 "complete list of %s stays in force",
+		 res_name(f), pf_kube_resources[f->res].kind, name[0] ? name : "(name not shown)",
+		 in->max_body, res_name(f));
+	in->stats.errors++;
+	fail(f, NEXT_LIST_FRESH, 0);
+}
+
+/* After a page of len bytes: halve the next page when this one came near the cap, grow it back
+ * (up to LIST_PAGE_SIZE) when it was small. */
+static void page_sized(struct informer *f, size_t len)
+{
+	size_t cap = f->set->max_body;
+
+	if (len > cap / 2 && f->limit > 1)
+		f->limit /= 2;
+	else if (len < cap / 8 && f->limit < LIST_PAGE_SIZE)
+		f->limit = MIN(f->limit * 2, (unsigned)LIST_PAGE_SIZE);
+}
+
 static void list_done(struct informer *f, CURLcode cr, long code)
 {
 	struct pf_kube_informers *in = f->set;
@@ -404,12 +498,13 @@ static void list_done(struct informer *f, CURLcode cr, long code)
 	const char *cont;
 	int r;
 
+	if (cr != CURLE_OK && f->too_big)
+		return list_too_big(f);
 	if (cr != CURLE_OK) {
 		snprintf(f->last_error, sizeof(f->last_error), "list %s: %s", res_name(f),
-			 f->too_big ? "response too large"
-				    : (f->errbuf[0] ? f->errbuf : curl_easy_strerror(cr)));
+			 f->errbuf[0] ? f->errbuf : curl_easy_strerror(cr));
 		in->stats.errors++;
-		return fail(f, f->too_big ? NEXT_LIST_FRESH : NEXT_LIST_PAGE, 0);
+		return fail(f, NEXT_LIST_PAGE, 0);
 	}
 	if (code == 410) {
 		/* The continue token expired: a consistent list has to start over. */
@@ -434,6 +529,7 @@ static void list_done(struct informer *f, CURLcode cr, long code)
 		in->stats.errors++;
 		return fail(f, NEXT_LIST_FRESH, 0);
 	}
+	page_sized(f, f->len);
 	buf_reset(f);
 	for (size_t i = 0; items && items->type == PF_NODE_SEQ && i < items->n; i++) {
 		r = in->h.list_item(in->h.userdata, f->res, items->items[i]);
@@ -517,6 +613,8 @@ int pf_kube_informers_new(struct pf_kube_client *c, const struct pf_kube_handler
 			  struct pf_kube_informers **out)
 {
 	struct pf_kube_informers *in = calloc(1, sizeof(*in));
+	const char *env;
+	uint64_t v;
 
 	if (!in)
 		return -ENOMEM;
@@ -524,6 +622,17 @@ int pf_kube_informers_new(struct pf_kube_client *c, const struct pf_kube_handler
 	in->h = *h;
 	in->watch = watch;
 	in->seed = (unsigned)(pf_mono_ns() ^ (uint64_t)getpid());
+	in->max_body = MAX_LIST_BODY;
+	if ((env = getenv("PODFENCE_KUBE_MAX_LIST_BODY")) && *env) {
+		/* tests only: a cap they can reach without 128 MiB pages */
+		if (pf_parse_u64(env, MAX_LIST_BODY, &v) < 0 || v < MIN_LIST_BODY) {
+			log_error("PODFENCE_KUBE_MAX_LIST_BODY=%s: must be %zu..%zu bytes", env,
+				  MIN_LIST_BODY, MAX_LIST_BODY);
+			free(in);
+			return -EINVAL;
+		}
+		in->max_body = (size_t)v;
+	}
 	in->multi = curl_multi_init();
 	if (!in->multi) {
 		free(in);
@@ -535,6 +644,7 @@ int pf_kube_informers_new(struct pf_kube_client *c, const struct pf_kube_handler
 		in->inf[i].state = ST_WAIT;
 		in->inf[i].next = NEXT_LIST_FRESH;
 		in->inf[i].wake_ns = 0;
+		in->inf[i].limit = LIST_PAGE_SIZE;
 	}
 	*out = in;
 	return 0;

@@ -1,7 +1,8 @@
 /*
- * The informer pattern over libcurl multi: for each resource a paginated LIST, then a WATCH
- * from the list's resourceVersion with bookmarks, relisting on 410 Gone, reconnecting with
- * backoff and jitter, honouring Retry-After. Every resource streams in one thread.
+ * The informer pattern over libcurl multi: for each resource a LIST paged by count and size,
+ * then a WATCH from the list's resourceVersion with bookmarks, relisting on 410 Gone,
+ * reconnecting with backoff and jitter, honouring Retry-After. Every resource streams in one
+ * thread.
  */
 #ifndef PF_KUBE_INFORMER_H
 #define PF_KUBE_INFORMER_H
@@ -54,6 +55,7 @@ struct pf_kube_stats {
 	unsigned long reconnects; /* streams that broke */
 	unsigned long throttled;  /* 429/5xx answers */
 	unsigned long errors;	  /* other failures */
+	unsigned long shrunk;	  /* pages asked for again with fewer objects (too large) */
 };
 
 struct pf_kube_informers;

@@ -1,20 +1,17 @@
 /* String-keyed hash map used by the Kubernetes object cache and the store mirror. */
 #include "kube-map.h"
+#include "siphash.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
+/*
+ * Keyed (the process's SipHash key): object names and the digests' contents are chosen by
+ * whoever creates objects in the cluster, so which keys share a bucket, or which two address
+ * sets share a digest, must not be computable outside the process. h chains a previous value
+ * (0 to start) through a bijective mix, so the result depends on the order.
+ */
 uint64_t pf_kmap_hash(const void *data, size_t len, uint64_t h)
 {
-	const unsigned char *p = data;
-
-	if (h == 0)
-		h = FNV_OFFSET;
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= FNV_PRIME;
-	}
-	return h;
+	h = (h << 23 | h >> 41) * 0x9e3779b97f4a7c15ull;
+	return pf_keyed_hash(data, len) ^ h;
 }
 
 static struct pf_kmap_entry **find(const struct pf_kmap *m, const char *key, uint64_t h)

@@ -597,10 +597,11 @@ out:
 	if (inf) {
 		const struct pf_kube_stats *st = pf_kube_informers_stats(inf);
 
-		log_debug("kube: %lu lists, %lu pages, %lu watches, %lu events, %lu bookmarks, %lu "
-			  "relists (410), %lu reconnects, %lu throttled, %lu errors",
-			  st->lists, st->pages, st->watches, st->events, st->bookmarks, st->gone,
-			  st->reconnects, st->throttled, st->errors);
+		log_debug("kube: %lu lists, %lu pages (%lu asked again smaller), %lu watches, %lu "
+			  "events, %lu bookmarks, %lu relists (410), %lu reconnects, %lu throttled, "
+			  "%lu errors",
+			  st->lists, st->pages, st->shrunk, st->watches, st->events, st->bookmarks,
+			  st->gone, st->reconnects, st->throttled, st->errors);
 	}
 	pf_kube_informers_free(inf);
 	pf_kube_cache_free(cache);

@@ -17,14 +17,17 @@ Control endpoint (bearer token required), not part of the Kubernetes API:
   GET  /_control/state        every object, the resourceVersion, counters
   GET  /_control/write-times  resourceVersion -> wall-clock time of the write
   POST /_control {            any of:
-    "faults": [{"method", "path" (regex), "watch" (bool), "agent" (User-Agent substring),
-                "status", "retry_after", "delay" (s), "count"}],   first match fires, count times
+    "faults": [{"method", "path" (regex), "query" (regex on the query string), "watch" (bool),
+                "agent" (User-Agent substring), "status", "retry_after", "delay" (s), "count"}],
+                              first match fires, count times
     "delay": S,               every request waits S seconds
     "cut_after": N|null,      watch streams are cut mid-event after N events
     "cut_watches": true,      cut every open watch now, half-way through a chunk
     "compact": true,          forget the event history (older resourceVersions get 410) and
                               every list snapshot (continue tokens expire)
-    "bulk": [objects]}        create objects directly (they may bring their uid)
+    "bulk": [objects],        create objects directly (they may bring their uid)
+    "pad": {"env": N}}        with bulk: each pod carries N bytes in container env values of
+                              500 kB at most (large objects without a large request)
 """
 import argparse
 import base64
@@ -100,7 +103,7 @@ class Faults:
         self.delay = 0.0
         self.cut_after = None  # cut each watch after this many events
 
-    def match(self, method, path, is_watch, agent):
+    def match(self, method, path, is_watch, agent, query=""):
         for r in self.rules:
             if r["count"] <= 0:
                 continue
@@ -111,6 +114,8 @@ class Faults:
             if "watch" in r and bool(r["watch"]) != is_watch:
                 continue
             if r.get("path") and not re.search(r["path"], path):
+                continue
+            if r.get("query") and not re.search(r["query"], query):
                 continue
             r["count"] -= 1
             return r
@@ -366,7 +371,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.control(method, path)
             is_watch = q.get("watch", ["false"])[0] in ("true", "1")
             with st.lock:
-                rule = st.faults.match(method, path, is_watch, self.headers.get("User-Agent", ""))
+                rule = st.faults.match(method, path, is_watch, self.headers.get("User-Agent", ""),
+                                       url.query)
                 delay = st.faults.delay
             if delay:
                 time.sleep(delay)
@@ -414,7 +420,14 @@ class Handler(BaseHTTPRequestHandler):
                 st.history.clear()
                 st.snapshots.clear()
             if body.get("bulk"):
+                n = int((body.get("pad") or {}).get("env", 0))
+                chunk = "x" * min(n, 500000)
+                env = [{"name": "PAD%d" % i, "value": chunk[:min(500000, n - i * 500000)]}
+                       for i in range((n + 499999) // 500000)]
                 for o in body["bulk"]:
+                    if env and o["kind"] == "Pod":
+                        o.setdefault("spec", {})["containers"] = [
+                            {"name": "c", "image": "busybox", "env": env}]
                     g, _, v = o["apiVersion"].rpartition("/")
                     res = next(r for r in RESOURCES if r[0] == g and r[1] == v and r[3] == o["kind"])
                     # Bulk objects may bring their uid, so that ownerReferences can name it.

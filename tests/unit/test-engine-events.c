@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "../../engine/engine.h"
+#include "events-collide.h"
 #include "tap.h"
 
 int main(void);
@@ -48,6 +49,60 @@ static int flush(struct pf_events *ev, struct pf_store *s, int64_t now, bool fin
 		tap_diag("write: %s", err.msg);
 	pf_events_batch_free(pe, n);
 	return r < 0 ? r : (int)n;
+}
+
+/*
+ * A pod that knows its netns id picks destinations that the old, unkeyed bucket function put
+ * in one chain: with the keyed hash they spread, so each record compares a few keys, not
+ * thousands (asserted on chain length and keys compared, not on time).
+ */
+#define N_COLLIDE 2000
+static void test_colliding_keys(void)
+{
+	static struct pf_addr dst[N_COLLIDE];
+	struct pf_pod p = pod("evil", "scan", 4026532999ull);
+	struct pf_verdict deny = {.action = PF_ACTION_DENY, .rule_index = -1};
+	struct pf_tuple t = tuple("10.1.1.9", "10.0.0.1", 443);
+	struct pf_events ev;
+	size_t found;
+	uint64_t before;
+
+	p.id.dev = 4;
+	if (pf_events_init(&ev) < 0) {
+		ok(0, "init");
+		return;
+	}
+	found = old_events_colliding(p.id.dev, p.id.ino, 443, ev.n_buckets, 7, dst, N_COLLIDE);
+	is_int(found, N_COLLIDE, "attacker found %d destinations in one old bucket", N_COLLIDE);
+	for (size_t i = 0; i < found; i++) {
+		t.dst = dst[i];
+		pf_events_record(&ev, &p, &t, &deny, 1000);
+	}
+	is_int(ev.n_keys, found, "every colliding key got its own rate-limit entry");
+	ok(pf_events_longest_chain(&ev) <= 16, "longest chain %zu (old hash: %d)",
+	   pf_events_longest_chain(&ev), N_COLLIDE);
+	before = ev.probes;
+	for (size_t i = 0; i < found; i++) {
+		t.dst = dst[i];
+		pf_events_record(&ev, &p, &t, &deny, 1001);
+	}
+	is_int(ev.suppressed, found, "second burst rate-limited for every key");
+	ok((ev.probes - before) <= 8 * found, "keys compared per record: %.2f (old hash: ~%d)",
+	   (double)(ev.probes - before) / (double)found, N_COLLIDE / 2);
+	pf_events_free(&ev);
+
+	/* Whatever the hash, one chain holds at most PF_EVENTS_MAX_CHAIN keys. */
+	if (pf_events_init(&ev) < 0)
+		return;
+	ev.n_buckets = 1;
+	for (size_t i = 0; i < 100; i++) {
+		t.dst = dst[i];
+		pf_events_record(&ev, &p, &t, &deny, 1000);
+	}
+	is_int(pf_events_longest_chain(&ev), PF_EVENTS_MAX_CHAIN, "chain bounded");
+	is_int(ev.n_keys, PF_EVENTS_MAX_CHAIN, "keys past the bound are not kept");
+	is_int(ev.n_pending, 100, "but each still gets its event");
+	pf_events_free(&ev);
 }
 
 int main(void)
@@ -143,6 +198,8 @@ int main(void)
 	is_int(pf_pid_from_netns_path("/proc/123/ns/net2"), 0, "not a netns path");
 	is_int(pf_pid_from_netns_path("/run/netns/x"), 0, "bind mount path");
 	is_int(pf_pid_from_netns_path("/proc/self/ns/net"), 0, "self is not a pid");
+
+	test_colliding_keys();
 
 	pf_store_close(s);
 	snprintf(path, sizeof(path), "rm -rf %s", dir);

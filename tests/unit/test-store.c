@@ -279,8 +279,9 @@ static void test_open(void)
 		is_str(mode, "wal", "journal mode is WAL");
 	}
 	is_int(query_int(s, "PRAGMA foreign_keys"), 1, "foreign keys are enforced");
-	ok(stat(db_path("sub/dir"), &st) == 0 && (st.st_mode & 07777) == 0750,
-	   "directory created with mode 0750");
+	ok(stat(db_path("sub/dir"), &st) == 0 && (st.st_mode & 07777) == 0700,
+	   "directory created with mode 0700");
+	ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600, "database created with mode 0600");
 	pf_store_close(s);
 
 	/* Opening again changes nothing. */
