@@ -101,6 +101,7 @@ struct pf_pod {
 	struct pf_watch rtnl_watch;
 
 	uint64_t n_verdicts;
+	int64_t unparsed_event_ms; /* last 'unparsed' event: at most one per event window */
 	bool active;	      /* ruleset installed, queue in the loop */
 	uint64_t pending_gen; /* !active: the cache generation that holds its addresses */
 };
@@ -156,6 +157,7 @@ struct pf_engine_config {
 	bool fail_closed;
 	enum pf_action default_action;
 	uint16_t queue_num;
+	uint32_t queue_maxlen; /* 0: PF_NFQ_QUEUE_MAXLEN */
 	int32_t priority;
 	uint32_t event_window_ms;
 	char *metrics;

@@ -114,6 +114,11 @@ static void on_tick(struct engine *e)
 	}
 	pf_control_expire(e, false);
 	pf_metrics_expire(e);
+	/* Verdicts that could not be sent are owed as a batch drop; retry here too, since a
+	 * queue whose slots they hold may have nothing more to read. */
+	for (struct pf_pod *p = e->pods; p; p = p->next)
+		if (!p->dead && p->nfq)
+			pf_nfq_tick(p->nfq);
 }
 
 static void on_nfq(struct engine *e, struct pf_pod *p)
