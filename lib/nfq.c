@@ -15,7 +15,7 @@
 #include "nfq.h"
 
 /* Packets read per recvmmsg(); verdicts for them go out in one sendmsg(). */
-#define RX_BATCH 64
+#define RX_BATCH PF_NFQ_ROUND_MAX
 /* One queued packet message: headers + attributes (< 300 bytes with the flags we set) +
  * PF_NFQ_COPY_RANGE payload; a message that still does not fit is handled as truncated. */
 #define RX_SLOT 4096

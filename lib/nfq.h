@@ -27,7 +27,7 @@
 #define PF_NFQ_QUEUE_MAXLEN_MAX 1048576
 /* Packets read per dispatch call: the engine's loop calls each ready queue once per round,
  * so one flooding netns delays another's verdict by at most this many. */
-#define PF_NFQ_ROUND_MAX 64
+#define PF_NFQ_ROUND_MAX 8
 
 struct pf_nfq;
 
