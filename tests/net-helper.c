@@ -6,7 +6,8 @@
  *   install [--backend B] [--queue N] [--no-bypass] [--priority P]
  *   remove
  *   verdicts [--queue N] [--accept P] [--drop P] [--reject P] [--default accept|drop|reject]
- *            [--maxlen N] [--lose-sends N]  bind the queue (at most N packets held), answer by
+ *            [--maxlen N] [--lose-sends N] [--rcvbuf BYTES]
+ *                                           bind the queue (at most N packets held), answer by
  *                                           destination port, print one line per packet;
  *                                           --lose-sends: the first N verdict sends are lost
  *                                           (fault injection); SIGTERM ends it
@@ -192,7 +193,7 @@ static int cmd_verdicts(int argc, char **argv)
 	struct pf_nfq *q = NULL;
 	struct pf_nfq_stats st;
 	uint16_t queue = PF_NFT_DEFAULT_QUEUE;
-	uint32_t maxlen = 0, lose = 0;
+	uint32_t maxlen = 0, lose = 0, rcvbuf = 0;
 	int r;
 
 	for (int i = 0; i < argc; i++) {
@@ -207,6 +208,8 @@ static int cmd_verdicts(int argc, char **argv)
 			r = pf_parse_u32(v, PF_NFQ_QUEUE_MAXLEN_MAX, &maxlen);
 		else if (!strcmp(a, "--lose-sends"))
 			r = pf_parse_u32(v, 1000000, &lose);
+		else if (!strcmp(a, "--rcvbuf"))
+			r = pf_parse_u32(v, 1 << 30, &rcvbuf);
 		else if (!strcmp(a, "--accept"))
 			r = add_port(j.accept, &j.n_accept, v);
 		else if (!strcmp(a, "--drop"))
@@ -229,6 +232,11 @@ static int cmd_verdicts(int argc, char **argv)
 		return 1;
 	}
 	pf_nfq_test_lose_sends(q, lose);
+	/* A tiny receive buffer: the kernel cannot hand us a burst (ENOBUFS on our side). */
+	if (rcvbuf && setsockopt(pf_nfq_fd(q), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) {
+		perror("verdicts: SO_RCVBUF");
+		return 1;
+	}
 	printf("ready\n");
 	fflush(stdout);
 	while (!stop) {
