@@ -7,7 +7,10 @@
 # Usage: top_builddir=BUILD bench/bench-flood.sh [N [ROUNDS]]   (or `make bench-flood`)
 # Environment: PODFENCED=path (default BUILD/podfenced), and to compare another build in the
 # same run PODFENCED_BASE=path with POLICY_LOAD_BASE=its tests/engine-policy-load (default:
-# next to it). FLOOD_MAX=2000000 FLOOD_S=20.
+# next to it). FLOOD_MAX=2000000 FLOOD_S=20. PIN=1: the flooder runs on
+# the last CPU, everything else on the others, as a pod's CPU limit would keep it; PIN=0 (default) lets
+# it compete for every CPU (then its own sending, not the engine, dominates the quiet pod's
+# tail latency on a small machine).
 top_builddir=${top_builddir:-$(pwd)}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$top_srcdir/tests/shell/lib.sh"
@@ -17,6 +20,14 @@ ROUNDS=${2:-3}
 FLOOD_MAX=${FLOOD_MAX:-2000000}
 FLOOD_S=${FLOOD_S:-20}
 CONNECT=$top_builddir/bench/connect-bench
+NCPU=$(nproc)
+PIN=${PIN:-0}
+PIN_FLOOD=()
+if [ "$PIN" = 1 ]; then
+	need_cmd taskset
+	PIN_FLOOD=(taskset -c "$((NCPU - 1))")
+	taskset -pc "0-$((NCPU - 2))" $$ >/dev/null # the engine, server and quiet client inherit it
+fi
 engine_need
 [ -x "$CONNECT" ] || skip "build bench/connect-bench first"
 NEW=$PODFENCED
@@ -68,7 +79,7 @@ run_engine() {
 	register "$QUIET" bench quiet c-quiet
 	register "$FLOOD" bench flood c-flood
 	res[$k-idle-$r]=$(ip netns exec "$QUIET" "$CONNECT" run 10.99.0.1 80 "$N" 200) || fail "$k: idle run"
-	ip netns exec "$FLOOD" "$CONNECT" flood 10.1.2.2 10.99.0.1 9000 "$FLOOD_MAX" "$FLOOD_S" >"$TMP/flood.out" 2>&1 &
+	ip netns exec "$FLOOD" "${PIN_FLOOD[@]}" "$CONNECT" flood 10.1.2.2 10.99.0.1 9000 "$FLOOD_MAX" "$FLOOD_S" >"$TMP/flood.out" 2>&1 &
 	fl=$!
 	sleep 0.5 # the flood under way before the quiet pod starts
 	v0=$(status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "flood"][0]')
@@ -89,6 +100,7 @@ done
 
 args=()
 for k in "${!res[@]}"; do args+=("$k" "${res[$k]}"); done
+echo "CPUs: $NCPU, flooder pinned: $PIN"
 "$PY" - "$ROUNDS" "$N" "$ENGINES" "${args[@]}" <<'PYEOF'
 import statistics, sys
 rounds, n, engines = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split()
