@@ -117,6 +117,13 @@ void pf_nfq_test_lose_sends(struct pf_nfq *q, unsigned n)
 	q->test_lose_sends = n;
 }
 
+void pf_nfq_test_rx_slot(struct pf_nfq *q, size_t bytes)
+{
+	bytes = MAX(MIN(bytes, (size_t)RX_SLOT), (size_t)64);
+	for (int i = 0; i < RX_BATCH; i++)
+		q->iov[i].iov_len = bytes;
+}
+
 /* Send one configuration message with NLM_F_ACK and wait for its answer (the socket is
  * still blocking, with a receive timeout). */
 static int cfg_talk(struct pf_nfq *q, struct nlmsghdr *nlh)
@@ -412,7 +419,7 @@ int pf_nfq_dispatch(struct pf_nfq *q)
 		q->tx_n = 0;
 		for (int i = 0; i < n; i++) {
 			struct nlmsghdr *nlh = (struct nlmsghdr *)q->iov[i].iov_base;
-			int rem = (int)MIN(q->msgs[i].msg_len, (unsigned)RX_SLOT);
+			int rem = (int)MIN(q->msgs[i].msg_len, (unsigned)q->iov[i].iov_len);
 
 			if (q->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				/* The packet is still queued in the kernel: answer it from what

@@ -75,7 +75,9 @@ int pf_nfq_dispatch(struct pf_nfq *q);
 bool pf_nfq_tick(struct pf_nfq *q);
 /* Our counters plus the kernel's for this queue (a read of the proc file). */
 void pf_nfq_get_stats(const struct pf_nfq *q, struct pf_nfq_stats *out);
-/* Fault injection for tests: the next n verdict sends are lost as if sendmsg had failed. */
+/* Fault injection for tests: the next n verdict sends are lost as if sendmsg had failed;
+ * receive slots of bytes (64 up to the default) so that messages arrive truncated. */
 void pf_nfq_test_lose_sends(struct pf_nfq *q, unsigned n);
+void pf_nfq_test_rx_slot(struct pf_nfq *q, size_t bytes);
 
 #endif

@@ -6,7 +6,7 @@
  *   install [--backend B] [--queue N] [--no-bypass] [--priority P]
  *   remove
  *   verdicts [--queue N] [--accept P] [--drop P] [--reject P] [--default accept|drop|reject]
- *            [--maxlen N] [--lose-sends N] [--rcvbuf BYTES]
+ *            [--maxlen N] [--lose-sends N] [--rcvbuf BYTES] [--rx-slot BYTES]
  *                                           bind the queue (at most N packets held), answer by
  *                                           destination port, print one line per packet;
  *                                           --lose-sends: the first N verdict sends are lost
@@ -193,7 +193,7 @@ static int cmd_verdicts(int argc, char **argv)
 	struct pf_nfq *q = NULL;
 	struct pf_nfq_stats st;
 	uint16_t queue = PF_NFT_DEFAULT_QUEUE;
-	uint32_t maxlen = 0, lose = 0, rcvbuf = 0;
+	uint32_t maxlen = 0, lose = 0, rcvbuf = 0, slot = 0;
 	int r;
 
 	for (int i = 0; i < argc; i++) {
@@ -208,6 +208,8 @@ static int cmd_verdicts(int argc, char **argv)
 			r = pf_parse_u32(v, PF_NFQ_QUEUE_MAXLEN_MAX, &maxlen);
 		else if (!strcmp(a, "--lose-sends"))
 			r = pf_parse_u32(v, 1000000, &lose);
+		else if (!strcmp(a, "--rx-slot"))
+			r = pf_parse_u32(v, 65536, &slot);
 		else if (!strcmp(a, "--rcvbuf"))
 			r = pf_parse_u32(v, 1 << 30, &rcvbuf);
 		else if (!strcmp(a, "--accept"))
@@ -232,6 +234,8 @@ static int cmd_verdicts(int argc, char **argv)
 		return 1;
 	}
 	pf_nfq_test_lose_sends(q, lose);
+	if (slot)
+		pf_nfq_test_rx_slot(q, slot); /* messages arrive cut: their packets must still go */
 	/* A tiny receive buffer: the kernel cannot hand us a burst (ENOBUFS on our side). */
 	if (rcvbuf && setsockopt(pf_nfq_fd(q), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) {
 		perror("verdicts: SO_RCVBUF");
@@ -255,12 +259,13 @@ static int cmd_verdicts(int argc, char **argv)
 	pf_nfq_get_stats(q, &st);
 	printf("stats packets=%llu unparsed=%llu enobufs=%llu send_errors=%llu kernel_errors=%llu "
 	       "verdicts_lost=%llu recoveries=%llu queue_dropped=%llu user_dropped=%llu "
-	       "queue_total=%llu\n",
+	       "queue_total=%llu truncated=%llu\n",
 	       (unsigned long long)st.packets, (unsigned long long)st.unparsed,
 	       (unsigned long long)st.enobufs, (unsigned long long)st.send_errors,
 	       (unsigned long long)st.kernel_errors, (unsigned long long)st.verdicts_lost,
 	       (unsigned long long)st.recoveries, (unsigned long long)st.queue_dropped,
-	       (unsigned long long)st.user_dropped, (unsigned long long)st.queue_total);
+	       (unsigned long long)st.user_dropped, (unsigned long long)st.queue_total,
+	       (unsigned long long)st.truncated);
 	pf_nfq_close(q);
 	return 0;
 }

@@ -5,7 +5,8 @@
 # batch verdict, the client's retransmitted SYN is judged, and the queue keeps working. Then a
 # receive buffer too small for a burst (the kernel cannot hand us messages: ENOBUFS) holds no
 # slot either: what could not be delivered is dropped (and retransmitted), and the queue keeps
-# working with nothing left waiting.
+# working with nothing left waiting. Last, messages cut by a receive slot too small for them
+# (MSG_TRUNC): each packet is still answered (dropped, unread), none is left holding a slot.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/net-lib.sh"
 net_setup
@@ -39,3 +40,15 @@ grep -q '^stats' "$TMP/small" || fail "no stats: $(cat "$TMP/small")"
 [ "$(stats "$TMP/small" user_dropped)" -ge 1 ] || fail "the burst fit the buffer: $(grep stats "$TMP/small")"
 [ "$(stats "$TMP/small" queue_total)" = 0 ] || fail "packets left waiting: $(grep stats "$TMP/small")"
 pass "a receive buffer too small for a burst ($(cat "$TMP/burst")): nothing held, the queue works ($(grep stats "$TMP/small"))"
+
+bg_ready "$CNS" "$TMP/trunc" verdicts --queue 1 --maxlen 2 --rx-slot 64 --accept 8001
+VPID=$BG_PID
+expect_connect timeout "$S4" 8001 2500
+expect_connect timeout "$S6" 8001 1500
+bg_stop "$VPID"
+grep -q '^stats' "$TMP/trunc" || fail "no stats: $(cat "$TMP/trunc")"
+[ "$(stats "$TMP/trunc" queue_total)" = 0 ] || fail "truncated packets left holding the queue: $(grep stats "$TMP/trunc")"
+[ "$(stats "$TMP/trunc" truncated)" -ge 3 ] || fail "messages not truncated: $(grep stats "$TMP/trunc")"
+pass "truncated messages: every packet answered (dropped), none held ($(grep stats "$TMP/trunc"))"
+bg_ready "$CNS" "$TMP/after" verdicts --queue 1 --maxlen 2 --accept 8001
+expect_connect connected "$S4" 8001 1000
