@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nfq-accept-all: %s\n", err.msg);
 		goto out;
 	}
-	if (pf_nfq_open(cfg.queue_num, cfg.bypass, accept_all, NULL, &q, &err) < 0 ||
+	if (pf_nfq_open(cfg.queue_num, 0, accept_all, NULL, &q, &err) < 0 ||
 	    pf_nft_install(&cfg, &err) < 0) {
 		fprintf(stderr, "nfq-accept-all: %s\n", err.msg);
 		goto out;

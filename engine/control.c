@@ -274,6 +274,25 @@ static void jw_pod(struct pf_jw *w, const struct pf_pod *p, bool details)
 	pf_jw_bool(w, pf_pod_privileged(p));
 	pf_jw_key(w, "verdicts");
 	pf_jw_u64(w, p->n_verdicts);
+	if (p->nfq) {
+		struct pf_nfq_stats q;
+
+		/* The kernel's counters of this pod's queue: what load cost it. */
+		pf_nfq_get_stats(p->nfq, &q);
+		pf_jw_key(w, "queue");
+		pf_jw_open(w, '{');
+		pf_jw_key(w, "dropped");
+		pf_jw_u64(w, q.queue_dropped);
+		pf_jw_key(w, "user_dropped");
+		pf_jw_u64(w, q.user_dropped);
+		pf_jw_key(w, "waiting");
+		pf_jw_u64(w, q.queue_total);
+		pf_jw_key(w, "unparsed");
+		pf_jw_u64(w, q.unparsed);
+		pf_jw_key(w, "verdicts_lost");
+		pf_jw_u64(w, q.verdicts_lost);
+		pf_jw_close(w, '}');
+	}
 	pf_jw_close(w, '}');
 }
 
@@ -413,6 +432,12 @@ void pf_engine_add_queue_stats(struct pf_nfq_stats *sum, const struct pf_nfq *q)
 	sum->send_errors += s.send_errors;
 	sum->kernel_errors += s.kernel_errors;
 	sum->recv_calls += s.recv_calls;
+	sum->truncated += s.truncated;
+	sum->verdicts_lost += s.verdicts_lost;
+	sum->recoveries += s.recoveries;
+	sum->queue_dropped += s.queue_dropped;
+	sum->user_dropped += s.user_dropped;
+	/* queue_total is a gauge of one live queue: it does not add up over time. */
 }
 
 void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
@@ -462,6 +487,8 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_str(&w, pf_action_to_string(e->cfg.default_action));
 	pf_jw_key(&w, "queue_num");
 	pf_jw_u64(&w, e->cfg.queue_num);
+	pf_jw_key(&w, "queue_maxlen");
+	pf_jw_u64(&w, e->cfg.queue_maxlen ? e->cfg.queue_maxlen : PF_NFQ_QUEUE_MAXLEN);
 	pf_jw_key(&w, "backend");
 	pf_jw_str(&w, e->nft.backend == PF_QUEUE_NATIVE ? "native" : "compat");
 	pf_jw_key(&w, "store");
@@ -517,6 +544,16 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jw_u64(&w, n.queues.send_errors);
 	pf_jw_key(&w, "kernel_errors");
 	pf_jw_u64(&w, n.queues.kernel_errors);
+	pf_jw_key(&w, "dropped");
+	pf_jw_u64(&w, n.queues.queue_dropped);
+	pf_jw_key(&w, "user_dropped");
+	pf_jw_u64(&w, n.queues.user_dropped);
+	pf_jw_key(&w, "truncated");
+	pf_jw_u64(&w, n.queues.truncated);
+	pf_jw_key(&w, "verdicts_lost");
+	pf_jw_u64(&w, n.queues.verdicts_lost);
+	pf_jw_key(&w, "recoveries");
+	pf_jw_u64(&w, n.queues.recoveries);
 	pf_jw_key(&w, "dispatch_errors");
 	pf_jw_u64(&w, n.stats.nfq_errors);
 	pf_jw_close(&w, '}');

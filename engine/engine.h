@@ -21,6 +21,9 @@
 #define PF_EVENTS_FLUSH_TICKS 2 /* hand event batches to the store worker every 200 ms */
 #define PF_DATA_VERSION_MS 200	/* the store worker polls PRAGMA data_version */
 #define PF_LIVENESS_TICKS 20	/* look for vanished netns every 2 s */
+/* Verdicts one pod gets per tick (50,000 a second); past it, its queue is left unread until
+ * the next tick and the kernel drops its overflow: a flood costs the engine a bounded share. */
+#define PF_POD_VERDICTS_PER_TICK 5000
 
 /* Bounds on what outsiders can make the engine hold. */
 #define PF_MAX_CLIENTS 64
@@ -130,6 +133,9 @@ struct pf_pod {
 	int64_t restore_event_ms, foreign_event_ms, restore_fail_event_ms; /* rate limits */
 
 	uint64_t n_verdicts;
+	int64_t unparsed_event_ms; /* last 'unparsed' event: at most one per event window */
+	uint32_t tick_verdicts;	   /* packets read from its queue since the last tick */
+	bool nfq_paused;	   /* over PF_POD_VERDICTS_PER_TICK: not read until the next tick */
 	bool active;	      /* ruleset installed, queue in the loop */
 	uint64_t pending_gen; /* !active: the cache generation that holds its addresses */
 	/* Its pods-table row: the newest write asked for, the newest committed, and the cache
@@ -192,6 +198,7 @@ struct pf_engine_config {
 	bool fail_closed;
 	enum pf_action default_action;
 	uint16_t queue_num;
+	uint32_t queue_maxlen; /* 0: PF_NFQ_QUEUE_MAXLEN */
 	int32_t priority;
 	uint32_t event_window_ms;
 	char *metrics;
@@ -287,6 +294,7 @@ static inline bool pf_pod_privileged(const struct pf_pod *p)
 int pf_loop_init(struct engine *e);
 int pf_loop_add(struct engine *e, int fd, uint32_t events, struct pf_watch *w);
 void pf_loop_del(struct engine *e, int fd);
+int pf_loop_mod(struct engine *e, int fd, uint32_t events, struct pf_watch *w);
 int pf_loop_run(struct engine *e);
 void pf_loop_done(struct engine *e);
 

@@ -17,6 +17,15 @@ int pf_loop_add(struct engine *e, int fd, uint32_t events, struct pf_watch *w)
 	return 0;
 }
 
+int pf_loop_mod(struct engine *e, int fd, uint32_t events, struct pf_watch *w)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = w};
+
+	if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
 void pf_loop_del(struct engine *e, int fd)
 {
 	if (fd >= 0 && e->epfd >= 0)
@@ -116,6 +125,17 @@ static void on_tick(struct engine *e)
 	pf_adopt_retry_tick(e);
 	pf_control_expire(e, false);
 	pf_metrics_expire(e);
+	/* Verdicts that could not be sent are owed as a batch drop; retry here too, since a
+	 * queue whose slots they hold may have nothing more to read. */
+	for (struct pf_pod *p = e->pods; p; p = p->next) {
+		if (p->dead || !p->nfq)
+			continue;
+		pf_nfq_tick(p->nfq);
+		p->tick_verdicts = 0;
+		if (p->nfq_paused && p->active &&
+		    pf_loop_mod(e, pf_nfq_fd(p->nfq), EPOLLIN, &p->nfq_watch) == 0)
+			p->nfq_paused = false;
+	}
 }
 
 static void on_nfq(struct engine *e, struct pf_pod *p)
@@ -125,6 +145,14 @@ static void on_nfq(struct engine *e, struct pf_pod *p)
 	if (p->dead)
 		return;
 	r = pf_nfq_dispatch(p->nfq);
+	if (r > 0) {
+		p->tick_verdicts += (uint32_t)r;
+		/* Its share for this tick is used: the rest waits in (or overflows) its own queue,
+		 * and the engine's time goes to the other pods. */
+		if (p->tick_verdicts >= PF_POD_VERDICTS_PER_TICK &&
+		    pf_loop_mod(e, pf_nfq_fd(p->nfq), 0, &p->nfq_watch) == 0)
+			p->nfq_paused = true;
+	}
 	if (r < 0 && r != -EAGAIN && r != -ENOBUFS) {
 		/* Unknown trouble on one queue must not spin the loop: log once per kind. */
 		if (e->stats.nfq_errors++ < 10)

@@ -33,6 +33,8 @@ static void usage(FILE *f)
 	    "  --default-action ACTION   Allow (default), Deny, Reject or Alert when no rule "
 	    "matches\n"
 	    "  --queue-num N             nfqueue number inside each pod netns (default 1)\n"
+	    "  --queue-maxlen N          packets each pod's queue holds for a verdict; past it\n"
+	    "                            new SYNs are dropped (default %d, at most %d)\n"
 	    "  --priority N              priority of the output chain (default %d, raw - 1)\n"
 	    "  --event-window MS         fold repeated events of one (pod, destination, port)\n"
 	    "                            into one summary per MS (default %d)\n"
@@ -48,7 +50,8 @@ static void usage(FILE *f)
 	    "Each long option has a configuration key of the same name with '-' written '_';\n"
 	    "an option on the command line beats the file.\n",
 	    PF_DEFAULT_CONFIG, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
-	    PF_NFT_DEFAULT_PRIORITY, PF_EVENTS_WINDOW_MS);
+	    PF_NFQ_QUEUE_MAXLEN, PF_NFQ_QUEUE_MAXLEN_MAX, PF_NFT_DEFAULT_PRIORITY,
+	    PF_EVENTS_WINDOW_MS);
 }
 
 enum {
@@ -60,6 +63,7 @@ enum {
 	OPT_FAIL_MODE,
 	OPT_DEFAULT_ACTION,
 	OPT_QUEUE_NUM,
+	OPT_QUEUE_MAXLEN,
 	OPT_PRIORITY,
 	OPT_EVENT_WINDOW,
 	OPT_METRICS,
@@ -78,6 +82,7 @@ static const struct option options[] = {
     {"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
     {"default-action", required_argument, NULL, OPT_DEFAULT_ACTION},
     {"queue-num", required_argument, NULL, OPT_QUEUE_NUM},
+    {"queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN},
     {"priority", required_argument, NULL, OPT_PRIORITY},
     {"event-window", required_argument, NULL, OPT_EVENT_WINDOW},
     {"metrics", required_argument, NULL, OPT_METRICS},
@@ -156,6 +161,11 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 		if (pf_parse_u32(v, UINT16_MAX, &u) < 0)
 			goto bad;
 		c->queue_num = (uint16_t)u;
+		return 0;
+	case OPT_QUEUE_MAXLEN:
+		if (pf_parse_u32(v, PF_NFQ_QUEUE_MAXLEN_MAX, &u) < 0 || u == 0)
+			goto bad;
+		c->queue_maxlen = u;
 		return 0;
 	case OPT_PRIORITY:
 		if (pf_parse_i64(v, INT32_MIN, INT32_MAX, &i) < 0)

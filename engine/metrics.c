@@ -198,8 +198,20 @@ int pf_metrics_render(struct engine *e, char **out, size_t *len)
 	put(&t, "podfence_verdicts_total{action=\"drop\"} %" PRIu64 "\n", n.stats.dropped);
 	put(&t, "podfence_verdicts_total{action=\"reject\"} %" PRIu64 "\n", n.stats.rejected);
 	counter(&t, "packets_unparsed_total",
-		"Queued packets the parser could not read (judged by the fail mode).",
+		"Queued packets the engine could not read (always dropped, in either fail mode).",
 		n.stats.unparsed);
+	counter(&t, "queue_dropped_total",
+		"Packets the kernel dropped because a pod's queue was full (never accepted).",
+		n.queues.queue_dropped);
+	counter(&t, "queue_user_dropped_total",
+		"Packets the kernel dropped because the engine's queue socket was full.",
+		n.queues.user_dropped);
+	counter(&t, "nfqueue_verdicts_lost_total",
+		"Verdicts that could not be sent or packets that could not be read; each such "
+		"packet is dropped by a later batch verdict.",
+		n.queues.verdicts_lost);
+	counter(&t, "nfqueue_recoveries_total",
+		"Batch verdicts sent to drop packets whose verdict was lost.", n.queues.recoveries);
 	gauge(&t, "pods", "Pods registered.", n.n_pods);
 	counter(&t, "cache_reloads_total", "Verdict cache rebuilds put in place.", n.stats.reloads);
 	counter(&t, "cache_reload_failures_total", "Verdict cache rebuilds that failed.",

@@ -840,7 +840,7 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 			     strerror(-r));
 		goto fail;
 	}
-	r = pf_nfq_open(e->cfg.queue_num, !e->cfg.fail_closed, pf_verdict_cb, p, &p->nfq, err);
+	r = pf_nfq_open(e->cfg.queue_num, e->cfg.queue_maxlen, pf_verdict_cb, p, &p->nfq, err);
 	pf_netns_leave(&saved);
 	if (r < 0) {
 		pf_error_prefix(err, "netns %s: queue %u", req->netns_path, e->cfg.queue_num);

@@ -13,15 +13,18 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 
 	p->n_verdicts++;
 	if (!t) {
-		/* Only TCP SYNs are queued, so this is a packet the parser found malformed: the
-		 * fail mode says whether doubt opens or closes. */
+		/* The rule matched a TCP SYN, so a packet we cannot read (a header chain past the
+		 * copy range, a cut header, a malformed one) is one a pod made: Deny, whatever the
+		 * fail mode (which is about the engine being down). One event per pod and window. */
+		int64_t now = pf_now_ms();
+
 		e->stats.unparsed++;
-		if (e->cfg.fail_closed) {
-			e->stats.dropped++;
-			return NF_DROP;
+		e->stats.dropped++;
+		if (!p->unparsed_event_ms || now - p->unparsed_event_ms >= e->events.window_ms) {
+			p->unparsed_event_ms = now;
+			pf_events_note(&e->events, p, "unparsed", NULL, NULL, 0, PF_ACTION_DENY, now);
 		}
-		e->stats.accepted++;
-		return NF_ACCEPT;
+		return NF_DROP;
 	}
 	/* Policies apply to pods, and the queue tells us which pod sent the SYN: judge it as
 	 * that pod. An address of its own in the cache decides as itself; any other source

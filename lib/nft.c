@@ -24,6 +24,8 @@
 #define RULE_LO_COMMENT "podfence: traffic inside the pod is never judged"
 #define RULE_REJECT_COMMENT "podfence: verdict Reject (packet repeated with the reject mark)"
 #define RULE_QUEUE_COMMENT "podfence: new TCP connections are judged by podfenced"
+#define RULE_FRAG_COMMENT                                                                          \
+	"podfence: fragments (made by raw sockets: the stack fragments after this hook) too"
 
 /* Largest single message we build (a rule with ~10 expressions and a comment is < 1 KiB);
  * libnftnl writes without bounds, so each message goes to scratch space first. */
@@ -311,7 +313,79 @@ static struct nftnl_expr *queue_compat(const struct pf_nft_config *cfg)
 	return e;
 }
 
-enum rule_kind { RULE_LO, RULE_REJECT, RULE_QUEUE };
+enum rule_kind { RULE_LO, RULE_REJECT, RULE_QUEUE, RULE_FRAG4, RULE_FRAG6 };
+
+static struct nftnl_expr *cmp_neq(const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = cmp_eq(data, len);
+
+	if (e)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_NEQ);
+	return e;
+}
+
+/* In the inet table, the family first (the ip and ip6 tables are one family already). */
+static bool add_nfproto(struct nftnl_rule *r, int family, uint8_t proto)
+{
+	if (family != NFPROTO_INET)
+		return true;
+	return add_expr(r, meta(NFT_META_NFPROTO)) && add_expr(r, cmp_eq(&proto, sizeof(proto)));
+}
+
+/*
+ * A TCP fragment never matches the SYN rule (a non-first one has no TCP header; a first one
+ * cut before the flags byte fails the payload load), yet the receiver reassembles it into a
+ * SYN. The stack fragments after the output hook, so only raw sockets put fragments here:
+ * queue them, and the engine judges a first fragment that carries the whole TCP header and
+ * drops the others. IPv4: l4proto tcp, frag-off & (MF | offset) != 0.
+ */
+static bool add_frag4(struct nftnl_rule *r, int family)
+{
+	uint16_t mask = htons(0x3fff), xor = 0, zero = 0;
+	struct nftnl_expr *p, *bw;
+
+	if (!add_nfproto(r, family, NFPROTO_IPV4) || !add_l4proto_tcp(r))
+		return false;
+	p = nftnl_expr_alloc("payload");
+	if (!p)
+		return false;
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, 6);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, 2);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, p);
+	bw = nftnl_expr_alloc("bitwise");
+	if (!bw)
+		return false;
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, 2);
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, 2);
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &xor, 2);
+	nftnl_rule_add_expr(r, bw);
+	return add_expr(r, cmp_neq(&zero, sizeof(zero)));
+}
+
+/* IPv6: any packet with a fragment header. The protocol cannot be trusted here (a first
+ * fragment may cut its header chain before the TCP header, so the kernel finds no l4proto). */
+static bool add_frag6(struct nftnl_rule *r, int family)
+{
+	uint8_t one = 1;
+	struct nftnl_expr *x;
+
+	if (!add_nfproto(r, family, NFPROTO_IPV6))
+		return false;
+	x = nftnl_expr_alloc("exthdr");
+	if (!x)
+		return false;
+	nftnl_expr_set_u8(x, NFTNL_EXPR_EXTHDR_TYPE, IPPROTO_FRAGMENT);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_EXTHDR_OFFSET, 0);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_EXTHDR_LEN, 1);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_EXTHDR_FLAGS, NFT_EXTHDR_F_PRESENT);
+	nftnl_expr_set_u32(x, NFTNL_EXPR_EXTHDR_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, x);
+	return add_expr(r, cmp_eq(&one, sizeof(one)));
+}
 
 static void add_rule_msg(struct batch *b, int family, const char *table, const char *chain,
 			 enum rule_kind kind, const struct pf_nft_config *cfg)
@@ -360,6 +434,14 @@ static void add_rule_msg(struct batch *b, int family, const char *table, const c
 		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
 								 : queue_compat(cfg));
 		break;
+	case RULE_FRAG4:
+	case RULE_FRAG6:
+		comment = RULE_FRAG_COMMENT;
+		ok = (kind == RULE_FRAG4 ? add_frag4(r, family) : add_frag6(r, family)) &&
+		     add_expr(r, counter()) &&
+		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
+								 : queue_compat(cfg));
+		break;
 	}
 	if (ok && set_comment(r, NFTNL_UDATA_RULE_COMMENT, comment, rule_set_data,
 			      NFTNL_RULE_USERDATA) < 0)
@@ -385,13 +467,23 @@ static void add_remove_msgs(struct batch *b)
 	}
 }
 
+/* The base chain's rules, in order: what an install writes and a restore writes again. */
+static void add_chain_rules(struct batch *b, int family, const struct pf_nft_config *cfg)
+{
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_LO, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REJECT, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_QUEUE, cfg);
+	if (family != NFPROTO_IPV6)
+		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_FRAG4, cfg);
+	if (family != NFPROTO_IPV4)
+		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_FRAG6, cfg);
+}
+
 static void add_ruleset_msgs(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
 	add_table_msg(b, NFT_MSG_NEWTABLE, family, true);
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
-	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_LO, cfg);
-	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REJECT, cfg);
-	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_QUEUE, cfg);
+	add_chain_rules(b, family, cfg);
 }
 
 static int check_cfg(const struct pf_nft_config *cfg)
@@ -739,9 +831,7 @@ static void add_restore_msgs(struct batch *b, int family, const struct pf_nft_co
 	}
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
 	add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_CHAIN);
-	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_LO, cfg);
-	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REJECT, cfg);
-	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_QUEUE, cfg);
+	add_chain_rules(b, family, cfg);
 	/* Chains someone added to our table: make sure each exists (so a name already gone does
 	 * not abort the batch), empty them all (jumps between them), then delete them. */
 	for (size_t i = 0; i < n_extra; i++)

@@ -6,8 +6,11 @@
  *   install [--backend B] [--queue N] [--no-bypass] [--priority P]
  *   remove
  *   verdicts [--queue N] [--accept P] [--drop P] [--reject P] [--default accept|drop|reject]
- *            [--no-fail-open]               bind the queue, answer by destination port, print
- *                                           one line per packet; SIGTERM ends it
+ *            [--maxlen N] [--lose-sends N] [--rcvbuf BYTES] [--rx-slot BYTES]
+ *                                           bind the queue (at most N packets held), answer by
+ *                                           destination port, print one line per packet;
+ *                                           --lose-sends: the first N verdict sends are lost
+ *                                           (fault injection); SIGTERM ends it
  *   connect ADDR PORT [TIMEOUT_MS]          exit 0 connected, 3 refused, 4 timeout, 1 other
  *   listen ADDR PORT...                     accept and close connections until SIGTERM
  *   addrs                                   the netns's global addresses, one per line
@@ -190,21 +193,25 @@ static int cmd_verdicts(int argc, char **argv)
 	struct pf_nfq *q = NULL;
 	struct pf_nfq_stats st;
 	uint16_t queue = PF_NFT_DEFAULT_QUEUE;
-	bool fail_open = true;
+	uint32_t maxlen = 0, lose = 0, rcvbuf = 0, slot = 0;
 	int r;
 
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-		if (!strcmp(a, "--no-fail-open")) {
-			fail_open = false;
-			continue;
-		}
 		if (!v)
 			return usage();
 		i++;
 		if (!strcmp(a, "--queue"))
 			r = parse_port(v, &queue);
+		else if (!strcmp(a, "--maxlen"))
+			r = pf_parse_u32(v, PF_NFQ_QUEUE_MAXLEN_MAX, &maxlen);
+		else if (!strcmp(a, "--lose-sends"))
+			r = pf_parse_u32(v, 1000000, &lose);
+		else if (!strcmp(a, "--rx-slot"))
+			r = pf_parse_u32(v, 65536, &slot);
+		else if (!strcmp(a, "--rcvbuf"))
+			r = pf_parse_u32(v, 1 << 30, &rcvbuf);
 		else if (!strcmp(a, "--accept"))
 			r = add_port(j.accept, &j.n_accept, v);
 		else if (!strcmp(a, "--drop"))
@@ -222,8 +229,16 @@ static int cmd_verdicts(int argc, char **argv)
 			return 2;
 	}
 	setup_signals();
-	if (pf_nfq_open(queue, fail_open, judge_cb, &j, &q, &err) < 0) {
+	if (pf_nfq_open(queue, maxlen, judge_cb, &j, &q, &err) < 0) {
 		fprintf(stderr, "verdicts: %s\n", err.msg);
+		return 1;
+	}
+	pf_nfq_test_lose_sends(q, lose);
+	if (slot)
+		pf_nfq_test_rx_slot(q, slot); /* messages arrive cut: their packets must still go */
+	/* A tiny receive buffer: the kernel cannot hand us a burst (ENOBUFS on our side). */
+	if (rcvbuf && setsockopt(pf_nfq_fd(q), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) {
+		perror("verdicts: SO_RCVBUF");
 		return 1;
 	}
 	printf("ready\n");
@@ -238,13 +253,19 @@ static int cmd_verdicts(int argc, char **argv)
 			fprintf(stderr, "dispatch: %s\n", strerror(errno));
 			break;
 		}
+		if (r == 0)
+			pf_nfq_tick(q);
 	}
 	pf_nfq_get_stats(q, &st);
-	printf(
-	    "stats packets=%llu unparsed=%llu enobufs=%llu send_errors=%llu kernel_errors=%llu\n",
-	    (unsigned long long)st.packets, (unsigned long long)st.unparsed,
-	    (unsigned long long)st.enobufs, (unsigned long long)st.send_errors,
-	    (unsigned long long)st.kernel_errors);
+	printf("stats packets=%llu unparsed=%llu enobufs=%llu send_errors=%llu kernel_errors=%llu "
+	       "verdicts_lost=%llu recoveries=%llu queue_dropped=%llu user_dropped=%llu "
+	       "queue_total=%llu truncated=%llu\n",
+	       (unsigned long long)st.packets, (unsigned long long)st.unparsed,
+	       (unsigned long long)st.enobufs, (unsigned long long)st.send_errors,
+	       (unsigned long long)st.kernel_errors, (unsigned long long)st.verdicts_lost,
+	       (unsigned long long)st.recoveries, (unsigned long long)st.queue_dropped,
+	       (unsigned long long)st.user_dropped, (unsigned long long)st.queue_total,
+	       (unsigned long long)st.truncated);
 	pf_nfq_close(q);
 	return 0;
 }

@@ -19,7 +19,7 @@ expect_connect timeout "$S4" 8001 1000
 expect_connect timeout "$S6" 8001 1000
 pass "bypass off, nobody bound: SYNs are dropped"
 
-bg_ready "$CNS" "$TMP/verdicts" verdicts --queue 1 --no-fail-open
+bg_ready "$CNS" "$TMP/verdicts" verdicts --queue 1
 expect_connect connected "$S4" 8001
 expect_connect connected "$S6" 8001
 pass "bypass off, a program bound: traffic judged and accepted"

@@ -37,9 +37,10 @@ for fam in ip ip6; do
 		'comment "podfence'; do
 		grep -q -- "$want" "$TMP/t-$fam" || { cat "$TMP/ruleset"; fail "table $fam: missing '$want'"; }
 	done
-	# Rule order matters: lo first, then the reject, then the queue.
+	# Rule order matters: lo first, then the reject, then the queue, then fragments.
 	grep -o 'accept comment\|reject with\|queue num' "$TMP/t-$fam" | tr '\n' ' ' |
-		grep -q '^accept comment reject with queue num $' || fail "table $fam: rule order"
+		grep -q '^accept comment reject with queue num queue num $' || fail "table $fam: rule order"
+	grep -q -- 'frag.* counter .* queue num 1 bypass' "$TMP/t-$fam" || { cat "$TMP/ruleset"; fail "table $fam: no fragment rule"; }
 done
 pass "nft list ruleset reads back the SPEC §5 ruleset in ip and ip6"
 

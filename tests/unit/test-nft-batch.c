@@ -91,6 +91,7 @@ struct expr_walk {
 	uint32_t meta_keys[8];
 	int meta_index;
 	bool queue_ok, target_ok, reject_ok, payload_ok, bitwise_ok;
+	bool fragoff_ok, fragmask_ok, neq_zero, exthdr_frag_ok; /* the fragment rules */
 };
 
 static int walk_expr(struct nftnl_expr *e, void *data)
@@ -108,6 +109,8 @@ static int walk_expr(struct nftnl_expr *e, void *data)
 		const void *d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
 		uint32_t v = 0;
 
+		if (nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_NEQ && len == 2)
+			w->neq_zero = !memcmp(d, "\0\0", 2);
 		if (nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) != NFT_CMP_EQ)
 			v = 0xdeadbeef;
 		else if (len == 1)
@@ -117,6 +120,14 @@ static int walk_expr(struct nftnl_expr *e, void *data)
 		else
 			v = 0xdeadbeef;
 		w->cmp_vals[w->cmp_index++] = v;
+	} else if (!strcmp(name, "payload") &&
+		   nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) == NFT_PAYLOAD_NETWORK_HEADER) {
+		w->fragoff_ok = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 6 &&
+				nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2;
+	} else if (!strcmp(name, "exthdr")) {
+		w->exthdr_frag_ok = nftnl_expr_get_u8(e, NFTNL_EXPR_EXTHDR_TYPE) == IPPROTO_FRAGMENT &&
+				    nftnl_expr_get_u32(e, NFTNL_EXPR_EXTHDR_FLAGS) ==
+					NFT_EXTHDR_F_PRESENT;
 	} else if (!strcmp(name, "payload")) {
 		w->payload_ok = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) ==
 				    NFT_PAYLOAD_TRANSPORT_HEADER &&
@@ -125,7 +136,10 @@ static int walk_expr(struct nftnl_expr *e, void *data)
 	} else if (!strcmp(name, "bitwise")) {
 		const uint8_t *m = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &len);
 
-		w->bitwise_ok = len == 1 && *m == 0x12;
+		if (len == 2)
+			w->fragmask_ok = m[0] == 0x3f && m[1] == 0xff;
+		else
+			w->bitwise_ok = len == 1 && *m == 0x12;
 	} else if (!strcmp(name, "queue")) {
 		w->queue_ok = nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM) == w->cfg->queue_num &&
 			      nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL) == 1 &&
@@ -150,6 +164,44 @@ static int comment_cb(const struct nftnl_udata *attr, void *data)
 	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
 		*(const char **)data = nftnl_udata_get(attr);
 	return 0;
+}
+
+/* Rules 4 (IPv4) and 5 (IPv6) in inet, rule 4 in ip and ip6: fragments are queued too. */
+static size_t check_frag_rules(const struct msgs *m, size_t at, int family,
+			       const struct pf_nft_config *cfg)
+{
+	const char *q = cfg->backend == PF_QUEUE_NATIVE ? "queue" : "target";
+	size_t n = 0;
+	char want[128];
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct nftnl_rule *r;
+		struct expr_walk w = {.cfg = cfg};
+
+		if ((v6 && family == NFPROTO_IPV4) || (!v6 && family == NFPROTO_IPV6))
+			continue;
+		r = nftnl_rule_alloc();
+		is_int(msg_type(m->m[at + n]), NFT_MSG_NEWRULE, "fragment rule message");
+		ok(nftnl_rule_nlmsg_parse(m->m[at + n], r) == 0, "fragment rule parses back");
+		nftnl_expr_foreach(r, walk_expr, &w);
+		nftnl_rule_free(r);
+		snprintf(want, sizeof(want), "%s%s counter %s",
+			 family == NFPROTO_INET ? "meta cmp " : "",
+			 v6 ? "exthdr cmp" : "meta cmp payload bitwise cmp", q);
+		is_str(w.names, want, "IPv%d fragment rule -> queue", v6 ? 6 : 4);
+		if (family == NFPROTO_INET)
+			is_int(w.meta_keys[0], NFT_META_NFPROTO, "inet: the family first");
+		if (v6) {
+			ok(w.exthdr_frag_ok, "IPv6: a fragment header is present");
+		} else {
+			ok(w.fragoff_ok && w.fragmask_ok && w.neq_zero,
+			   "IPv4: frag-off & 0x3fff != 0");
+		}
+		ok(cfg->backend == PF_QUEUE_NATIVE ? w.queue_ok : w.target_ok,
+		   "fragment rule queues like the SYN rule");
+		n++;
+	}
+	return n;
 }
 
 static void check_rules(const struct msgs *m, size_t at, int family,
@@ -223,7 +275,7 @@ static void check_install(const struct pf_nft_config *cfg)
 	if (len <= 0)
 		return;
 	split(buf, (size_t)len, &m);
-	is_int(m.n, cfg->backend == PF_QUEUE_NATIVE ? 1 + 6 + 5 + 1 : 1 + 6 + 10 + 1,
+	is_int(m.n, cfg->backend == PF_QUEUE_NATIVE ? 1 + 6 + 7 + 1 : 1 + 6 + 12 + 1,
 	       "message count");
 	for (size_t i = 0; i < m.n; i++)
 		seq_ok &= m.m[i]->nlmsg_seq == seq++;
@@ -239,22 +291,26 @@ static void check_install(const struct pf_nft_config *cfg)
 		check_chain(m.m[at++], NFPROTO_INET, cfg->priority);
 		check_rules(&m, at, NFPROTO_INET, cfg);
 		at += 3;
+		at += check_frag_rules(&m, at, NFPROTO_INET, cfg);
 	} else {
 		check_table(m.m[at++], NFT_MSG_NEWTABLE, NFPROTO_IPV4, true);
 		check_chain(m.m[at++], NFPROTO_IPV4, cfg->priority);
 		check_rules(&m, at, NFPROTO_IPV4, cfg);
 		at += 3;
+		at += check_frag_rules(&m, at, NFPROTO_IPV4, cfg);
 		check_table(m.m[at++], NFT_MSG_NEWTABLE, NFPROTO_IPV6, true);
 		check_chain(m.m[at++], NFPROTO_IPV6, cfg->priority);
 		check_rules(&m, at, NFPROTO_IPV6, cfg);
 		at += 3;
+		at += check_frag_rules(&m, at, NFPROTO_IPV6, cfg);
 	}
 	is_int(msg_type(m.m[at]), NFNL_MSG_BATCH_END, "batch ends");
 	is_int(at + 1, m.n, "nothing after the end");
 }
 
 /* The restore never deletes our base chain: table (woken: flags 0), chain (a no-op on an
- * existing one), flush, three rules; chains someone added are made sure of, flushed, deleted. */
+ * existing one), flush, the install's rules (fragments included); chains someone added are
+ * made sure of, flushed, deleted. */
 static void check_restore(void)
 {
 	struct pf_nft_chain_ref extra[2] = {{NFPROTO_IPV4, "evil"}, {NFPROTO_IPV6, "evil6"}};
@@ -270,9 +326,9 @@ static void check_restore(void)
 	if (len <= 0)
 		return;
 	split(buf, (size_t)len, &m);
-	is_int(m.n, 1 + 2 * 6 + 1, "restore: begin, 2 x (table, chain, flush, 3 rules), end");
+	is_int(m.n, 1 + 2 * 7 + 1, "restore: begin, 2 x (table, chain, flush, 4 rules), end");
 	for (size_t f = 0; f < 2; f++) {
-		size_t at = 1 + f * 6;
+		size_t at = 1 + f * 7;
 		int fam = f ? NFPROTO_IPV6 : NFPROTO_IPV4;
 
 		is_int(msg_type(m.m[at]), NFT_MSG_NEWTABLE, "restore: table first");
@@ -286,6 +342,8 @@ static void check_restore(void)
 		ok(!(m.m[at + 1]->nlmsg_flags & NLM_F_EXCL), "restore: chain add without EXCL");
 		is_int(msg_type(m.m[at + 2]), NFT_MSG_DELRULE, "restore: flush of our chain");
 		check_rules(&m, at + 3, fam, &cfg);
+		is_int(check_frag_rules(&m, at + 6, fam, &cfg), 1,
+		       "restore: the fragment rule is written again too");
 	}
 	for (size_t i = 0; i < m.n; i++)
 		no_delchain &= msg_type(m.m[i]) != NFT_MSG_DELCHAIN;
@@ -295,11 +353,11 @@ static void check_restore(void)
 	ok(len > 0, "restore batch with extra chains builds");
 	if (len > 0) {
 		split(buf, (size_t)len, &m);
-		is_int(m.n, 1 + 2 * (6 + 3) + 1,
+		is_int(m.n, 1 + 2 * (7 + 3) + 1,
 		       "restore: each extra chain added, flushed, deleted");
-		is_int(msg_type(m.m[7]), NFT_MSG_NEWCHAIN, "extra chain made sure of");
-		is_int(msg_type(m.m[8]), NFT_MSG_DELRULE, "extra chain flushed");
-		is_int(msg_type(m.m[9]), NFT_MSG_DELCHAIN, "extra chain deleted");
+		is_int(msg_type(m.m[8]), NFT_MSG_NEWCHAIN, "extra chain made sure of");
+		is_int(msg_type(m.m[9]), NFT_MSG_DELRULE, "extra chain flushed");
+		is_int(msg_type(m.m[10]), NFT_MSG_DELCHAIN, "extra chain deleted");
 	}
 	len = pf_nft_build_restore_batch(&cfg, true, NULL, 0, buf, sizeof(buf), 1);
 	ok(len > 0, "restore batch replacing a foreign 'output' builds");

@@ -3,12 +3,13 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 
+#include "nfq.h"
 #include "packet.h"
 #include "tap.h"
 
 int main(void);
 
-static uint8_t pkt[2048];
+static uint8_t pkt[8192];
 
 static size_t put_tcp(uint8_t *p, uint16_t sport, uint16_t dport, uint8_t flags, size_t optlen)
 {
@@ -218,9 +219,96 @@ static void test_v6(void)
 	is_int(pf_packet_parse(pkt, n, &t), -EINVAL, "40 extension headers are refused");
 }
 
+/* What the queue hands us is the first PF_NFQ_COPY_RANGE bytes: a SYN whose headers fit is
+ * read and judged; one whose TCP header lies past it is not read (the engine drops it). */
+static size_t captured(size_t n)
+{
+	return n < PF_NFQ_COPY_RANGE ? n : PF_NFQ_COPY_RANGE;
+}
+
+static void test_long_chains(void)
+{
+	struct pf_tuple t;
+	size_t n;
+
+	/* 1 KiB hop-by-hop + 1 KiB destination + 512 bytes routing header: 2.6 KiB of headers. */
+	n = put_v6(pkt, IPPROTO_HOPOPTS, 0);
+	n += put_ext(pkt + n, IPPROTO_DSTOPTS, 127);
+	n += put_ext(pkt + n, IPPROTO_ROUTING, 127);
+	n += put_ext(pkt + n, IPPROTO_TCP, 63);
+	n += put_tcp(pkt + n, 41000, 9000, PF_TCP_SYN, 40);
+	pkt[4] = (uint8_t)((n - 40) >> 8);
+	pkt[5] = (uint8_t)(n - 40);
+	is_int(pf_packet_parse(pkt, captured(n), &t), 0,
+	       "a SYN behind 2.6 KiB of extension headers is read from the queue's copy (%zu bytes)",
+	       captured(n));
+	is_int(t.dport, 9000, "... with its port");
+	is_int(t.tcp_flags, PF_TCP_SYN, "... and flags");
+	ok(PF_NFQ_COPY_RANGE >= 40 + 2048 + 512 + 60, "the copy range covers two 1 KiB option headers "
+						     "and a routing header");
+
+	/* 2 x 2040 bytes of options: the TCP header starts past the copy. */
+	n = put_v6(pkt, IPPROTO_HOPOPTS, 0);
+	n += put_ext(pkt + n, IPPROTO_DSTOPTS, 254);
+	n += put_ext(pkt + n, IPPROTO_TCP, 254);
+	n += put_tcp(pkt + n, 41000, 80, PF_TCP_SYN, 0);
+	pkt[4] = (uint8_t)((n - 40) >> 8);
+	pkt[5] = (uint8_t)(n - 40);
+	is_int(pf_packet_parse(pkt, n, &t), 0, "4 KiB of headers parse when all of it is there");
+	is_int(pf_packet_parse(pkt, captured(n), &t), -EINVAL,
+	       "... and not from the queue's copy: the engine drops it as unparsed");
+
+	/* The TCP header cut by the copy range itself: 8 of its 20 bytes inside. */
+	n = put_v6(pkt, IPPROTO_HOPOPTS, 0);
+	n += put_ext(pkt + n, IPPROTO_DSTOPTS, 255);
+	n += put_ext(pkt + n, IPPROTO_TCP, (uint8_t)((PF_NFQ_COPY_RANGE - 8 - n) / 8 - 1));
+	n += put_tcp(pkt + n, 1, 2, PF_TCP_SYN, 0);
+	pkt[4] = (uint8_t)((n - 40) >> 8);
+	pkt[5] = (uint8_t)(n - 40);
+	is_int(pf_packet_parse(pkt, captured(n), &t), -EINVAL,
+	       "a TCP header cut by the copy range is not read");
+}
+
+/* Fragments reach the queue too (the ruleset queues them): only a first fragment holding the
+ * whole TCP header can be judged. */
+static void test_fragments(void)
+{
+	struct pf_tuple t;
+	size_t n;
+
+	n = put_v4(pkt, IPPROTO_TCP, 0x2000 /* MF */, 0, 8);
+	put_tcp(pkt + n, 40000, 9000, PF_TCP_SYN, 0);
+	is_int(pf_packet_parse(pkt, n + 8, &t), -EINVAL,
+	       "IPv4 first fragment with 8 bytes of the TCP header: not read");
+	n = put_v4(pkt, IPPROTO_TCP, 0x2000, 0, 20);
+	put_tcp(pkt + n, 40000, 9000, PF_TCP_SYN, 0);
+	is_int(pf_packet_parse(pkt, n + 20, &t), 0, "IPv4 first fragment with the whole TCP header");
+	is_int(t.dport, 9000, "... judged by its port");
+	n = put_v4(pkt, IPPROTO_TCP, 1 /* offset 8 */, 0, 12);
+	is_int(pf_packet_parse(pkt, n + 12, &t), -EPROTONOSUPPORT,
+	       "IPv4 second fragment: no TCP header");
+
+	n = put_v6(pkt, IPPROTO_FRAGMENT, 16);
+	memset(pkt + n, 0, 8);
+	pkt[n] = IPPROTO_TCP;
+	pkt[n + 3] = 1; /* offset 0, M */
+	n += 8;
+	put_tcp(pkt + n, 40000, 9000, PF_TCP_SYN, 0);
+	is_int(pf_packet_parse(pkt, n + 8, &t), -EINVAL,
+	       "IPv6 first fragment with 8 bytes of the TCP header: not read");
+	n = put_v6(pkt, IPPROTO_FRAGMENT, 20);
+	memset(pkt + n, 0, 8);
+	pkt[n] = IPPROTO_TCP;
+	pkt[n + 3] = 8; /* offset 1 */
+	is_int(pf_packet_parse(pkt, n + 20, &t), -EPROTONOSUPPORT,
+	       "IPv6 second fragment: no TCP header");
+}
+
 int main(void)
 {
 	test_v4();
 	test_v6();
+	test_long_chains();
+	test_fragments();
 	return tap_done();
 }
