@@ -32,7 +32,7 @@ restored() { status_field 's["ruleset"]["restored"]'; }
 [ "$(restored)" = 0 ] || fail "our own install counted as tampering: $(restored)"
 pass "our own install is not taken for tampering"
 
-# nft -f in the pod netns, then how long until our three rules are back (ms).
+# nft -f in the pod netns, then how long until our rules (fragment rules too) are back (ms).
 PY_TAMPER='
 import subprocess, sys, time
 ns, script = sys.argv[1], sys.argv[2]
@@ -42,6 +42,7 @@ while time.monotonic() - t < 5:
     out = subprocess.run(["ip", "netns", "exec", ns, "nft", "-a", "list", "ruleset"],
                          capture_output=True, text=True).stdout
     if (out.count("podfence: new TCP connections are judged") == 2 and "dormant" not in out
+            and out.count("podfence: fragments") == 2
             and "evil" not in out and "accept # handle" not in out.replace("iif", "")
             and out.count("chain output") == 2):
         print(int((time.monotonic() - t) * 1000)); sys.exit(0)
