@@ -101,7 +101,7 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv)
 	static const char cols[] =
 		"SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS at, "
 		"pod_namespace, pod_name, src, dst, dport, action, policy_namespace, policy_name, "
-		"rule_index, count FROM event ";
+		"rule_index, count, reason FROM event ";
 	char since_buf[32] = "0", limit_buf[32] = "100", last_buf[32];
 	bool follow = false;
 	int64_t since = 0, last_id = 0;

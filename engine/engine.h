@@ -288,6 +288,11 @@ int pf_events_init(struct pf_events *ev);
 void pf_events_free(struct pf_events *ev);
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms);
+/* Queue one event that is not a plain verdict: reason is a static string (event.reason, see
+ * podfenced(8)); src/dst may be NULL (unknown). Not rate-limited: callers bound how often. */
+void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
+		    const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		    enum pf_action action, int64_t now_ms);
 /* Fold expired rate windows (all of them when final) into summary events and hand out what is
  * queued (*out owns it; NULL when n is 0). */
 void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final,

@@ -86,7 +86,7 @@ static int str_set(char **slot, const char *s)
 static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 			const char *pod_name, const struct pf_addr *src, const struct pf_addr *dst,
 			uint16_t dport, enum pf_action action, const char *pol_ns,
-			const char *pol_name, int32_t rule_index, uint32_t count)
+			const char *pol_name, int32_t rule_index, uint32_t count, const char *reason)
 {
 	const char *in[4] = {pod_ns, pod_name, pol_ns, pol_name};
 	size_t len[4], total = 0;
@@ -129,6 +129,7 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 	    .policy_name = out[3],
 	    .rule_index = rule_index,
 	    .count = count,
+	    .reason = reason,
 	};
 }
 
@@ -168,7 +169,7 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 			 * but the queue bound still holds. */
 			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst,
 				    t->dport, v->action, pol_ns, pol_name,
-				    v->matched ? v->rule_index : -1, 1);
+				    v->matched ? v->rule_index : -1, 1, NULL);
 			return;
 		}
 		k = calloc(1, sizeof(*k));
@@ -186,12 +187,23 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		/* The old window ended before the timer closed it: its summary goes first. */
 		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
 			    k->dport, k->action, k->policy_namespace, k->policy_name, k->rule_index,
-			    k->suppressed);
+			    k->suppressed, NULL);
 		k->suppressed = 0;
 	}
 	k->window_start_ms = now_ms;
 	queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action,
-		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1);
+		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1, NULL);
+}
+
+void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
+		    const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		    enum pf_action action, int64_t now_ms)
+{
+	static const struct pf_addr none;
+
+	ev->recorded++;
+	queue_event(ev, now_ms, pod ? pod->namespace : NULL, pod ? pod->name : NULL,
+		    src ? src : &none, dst ? dst : &none, dport, action, NULL, NULL, -1, 1, reason);
 }
 
 /* Close windows that ended: suppressed counts become summary events; idle keys go away. */
@@ -208,7 +220,7 @@ static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 			if (k->suppressed)
 				queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src,
 					    &k->dst, k->dport, k->action, k->policy_namespace,
-					    k->policy_name, k->rule_index, k->suppressed);
+					    k->policy_name, k->rule_index, k->suppressed, NULL);
 			*kp = k->next;
 			ev->n_keys--;
 			key_free(k);

@@ -1805,7 +1805,8 @@ int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n
 static const char SQL_EVENT_INSERT[] =
 	"INSERT INTO event (at, pod_namespace, pod_name, src, dst, dport, action, "
 	"policy_namespace, "
-	"policy_name, rule_index, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	"policy_name, rule_index, count, reason) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 /* Ids only grow, so the newest max_rows are the ids from the max_rows-th largest on. */
 static const char SQL_EVENT_TRIM[] = "DELETE FROM event WHERE id < (SELECT id FROM event ORDER BY "
 				     "id DESC LIMIT 1 OFFSET ?1 - 1)";
@@ -1841,6 +1842,7 @@ int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t
 		if (e->policy_name && e->rule_index >= 0)
 			sqlite3_bind_int(st, 10, e->rule_index);
 		sqlite3_bind_int64(st, 11, e->count ? e->count : 1);
+		bind_text(st, 12, e->reason);
 		r = step_done(s, st, err);
 		if (r < 0)
 			goto out;

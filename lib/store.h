@@ -141,7 +141,8 @@ struct pf_event {
 	const char *policy_namespace; /* NULL: default action */
 	const char *policy_name;
 	int32_t rule_index;
-	uint32_t count; /* 1 + suppressed */
+	uint32_t count;	    /* 1 + suppressed */
+	const char *reason; /* NULL: a verdict; else what else the engine saw (event.reason) */
 };
 
 /* Append n events in one transaction; keeps at most max_rows (oldest dropped), 0 = no limit. */

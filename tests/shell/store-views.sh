@@ -74,9 +74,9 @@ n=$(q "SELECT count(*) FROM policies WHERE updated_at GLOB '[2-9][0-9][0-9][0-9]
 pass "policies.updated_at is ISO-8601 UTC"
 
 expect "recent_events: newest first, human-readable" \
-	"SELECT * FROM recent_events" <<'EOF'
-2026-01-01T00:00:01.500Z|other|x|10.0.1.1|fd00::7|443|Alert|other|lockdown|1|1
-2026-01-01T00:00:00.000Z|shop|web|10.0.0.1|10.0.0.99|80|Deny|shop|web-egress|2|3
+	"SELECT at, pod_namespace, pod_name, src, dst, dport, action, policy_namespace, policy_name, rule_index, count, ifnull(reason, '-') FROM recent_events" <<'EOF'
+2026-01-01T00:00:01.500Z|other|x|10.0.1.1|fd00::7|443|Alert|other|lockdown|1|1|-
+2026-01-01T00:00:00.000Z|shop|web|10.0.0.1|10.0.0.99|80|Deny|shop|web-egress|2|3|-
 EOF
 
 # The views are read-only for users: writing to one fails, the data stays.

@@ -111,6 +111,16 @@ int main(void)
 	is_int(
 	    q(s, "SELECT sum(count) FROM recent_events WHERE pod_name='web' AND dst='10.99.0.1'"),
 	    52, "total 52");
+
+	/* An event that is not a verdict: written at once with its reason, never folded. */
+	pf_events_note(&ev, &web, "unparsed", &t1.src, NULL, 0, PF_ACTION_DENY, now + 6000);
+	pf_events_note(&ev, &web, "unparsed", &t1.src, NULL, 0, PF_ACTION_DENY, now + 6001);
+	is_int(flush(&ev, s, now + 6002, false), 2, "notes are queued at once, one row each");
+	is_int(q(s, "SELECT count(*) FROM recent_events WHERE reason='unparsed' AND pod_name='web' "
+		    "AND action='Deny' AND dst='::' AND dport=0 AND policy_name IS NULL"),
+	       2, "reason, pod and action recorded; unknown destination is ::");
+	is_int(q(s, "SELECT count(*) FROM recent_events WHERE reason IS NOT NULL"), 2,
+	       "verdict events have no reason");
 	pf_events_free(&ev);
 
 	/* Reply JSON: escaping and structure. */

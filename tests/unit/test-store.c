@@ -1049,6 +1049,7 @@ static void test_events(void)
 			.policy_name = i == 9 ? NULL : "web-egress",
 			.rule_index = i == 9 ? -1 : 2,
 			.count = i,
+			.reason = i == 3 ? "unparsed" : NULL,
 		};
 	}
 	r = pf_store_append_events(s, ev, 6, 0, &err);
@@ -1065,6 +1066,14 @@ static void test_events(void)
 		       "newest first; default-action events have no policy");
 		_cleanup_free_ char *oldest = query1(s, "SELECT min(dport) FROM recent_events");
 		is_str(oldest, "1005", "the oldest were dropped");
+	}
+	r = pf_store_append_events(s, ev + 3, 1, 0, &err);
+	is_int(r, 0, "append an event with a reason");
+	{
+		_cleanup_free_ char *why = query1(
+			s, "SELECT group_concat(dport || '=' || ifnull(reason, '-')) FROM "
+			   "(SELECT dport, reason FROM recent_events WHERE dport IN (1003, 1009))");
+		is_str(why, "1009=-,1003=unparsed", "reason is kept, NULL for a verdict");
 	}
 	pf_store_close(s);
 }
