@@ -39,7 +39,7 @@ int cmd_policies(const struct pf_cli *cli, int argc, char **argv)
 {
 	if (no_args("policies", argc, argv) < 0)
 		return 2;
-	return show(cli, "SELECT namespace, name, priority, valid, in_force, rules, source, updated_at, "
+	return show(cli, "SELECT namespace, name, kind, priority, valid, in_force, rules, source, updated_at, "
 			 "error FROM policies");
 }
 
