@@ -144,7 +144,10 @@ out=$(CTL -o json explain --from td/lone --to 10.99.1.1 --port 443)
 echo "$out" | grep -q '"matched": false' && echo "$out" | grep -q '"passed_by": {' &&
 	echo "$out" | grep -q '"policy_name": "admin"' || fail "explain -o json of a Pass to the default: $out"
 out=$(CTL policies)
-echo "$out" | grep -E '^-  +admin +ClusterFencePolicy' >/dev/null || fail "podfencectl policies: $out"
+echo "$out" | grep -E '^- +admin +65535 +1 +1 +2 .* ClusterFencePolicy +-$' >/dev/null ||
+	fail "podfencectl policies: $out"
+echo "$out" | grep -E '^ta +grab +.* FencePolicy +document 2 \(line [0-9]+\): spec.appliesTo\[0\].name: ' >/dev/null ||
+	fail "podfencectl policies does not show why ta/grab is refused: $out"
 pass "applied_policies, podfencectl policies and explain show the tier and the Pass"
 
 # The cluster tier changes while the engine runs: without admin (and without the invalid
