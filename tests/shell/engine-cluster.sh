@@ -97,6 +97,13 @@ grep -qF "spec.appliesTo[0].namespace: must be the policy's own namespace \"ta\"
 	fail "the cross-namespace policies are in force: $(sql "SELECT * FROM policies")"
 pass "a FencePolicy naming another namespace in appliesTo is refused, naming the field"
 
+# Pass is never a verdict: not a default action either.
+rc=0; "$PODFENCED" --foreground --config /dev/null --db "$DB" --socket "$SOCK" --state-dir "$STATE" \
+	--default-action Pass >"$TMP/pass.out" 2>&1 || rc=$?
+[ "$rc" = 2 ] && grep -q "invalid value 'Pass'" "$TMP/pass.out" ||
+	fail "podfenced --default-action Pass: exit $rc: $(cat "$TMP/pass.out")"
+pass "podfenced refuses Pass as the default action"
+
 start_engine --default-action Reject
 register "$VICTIM" tb victim c-victim
 register "$ATTACKER" ta attacker c-attacker
@@ -143,6 +150,8 @@ echo "$out" | grep -qF "decided by ClusterFencePolicy admin (rule 0: Deny" || fa
 out=$(CTL -o json explain --from td/lone --to 10.99.1.1 --port 443)
 echo "$out" | grep -q '"matched": false' && echo "$out" | grep -q '"passed_by": {' &&
 	echo "$out" | grep -q '"policy_name": "admin"' || fail "explain -o json of a Pass to the default: $out"
+rc=0; CTL explain --from tc/app --to 10.99.1.1 --port 80 --default-action Pass >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "explain --default-action Pass: exit $rc, want 2"
 out=$(CTL policies)
 echo "$out" | grep -E '^- +admin +65535 +1 +1 +2 .* ClusterFencePolicy +-$' >/dev/null ||
 	fail "podfencectl policies: $out"
