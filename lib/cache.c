@@ -527,7 +527,7 @@ static bool pair_eq(void *ctx, uint32_t id)
 static int pass_pair(struct build *b, uint32_t pass, uint32_t fin, uint32_t *out)
 {
 	struct pf_cache *c = b->c;
-	const struct cache_rule *pr = &c->rules[pass];
+	const struct cache_rule *pr;
 	struct cache_rule *e;
 	uint64_t h = mix64(0x70617373ull ^ ((uint64_t)pass << 32 | fin));
 	uint32_t *slot;
@@ -552,13 +552,13 @@ static int pass_pair(struct build *b, uint32_t pass, uint32_t fin, uint32_t *out
 		r = grow((void **)&b->p_hash, &b->cap_ph, b->n_pairs, sizeof(*b->p_hash));
 	if (r < 0)
 		return r;
+	/* after the grow: rules[] may have moved */
 	pr = &c->rules[pass];
 	e = &c->rules[c->n_rules];
-	if (fin != NONE) {
+	if (fin != NONE)
 		*e = c->rules[fin];
-	} else {
+	else
 		*e = (struct cache_rule){.action = (uint8_t)c->default_action, .rule_index = -1};
-	}
 	e->pass_name = pr->name;
 	e->pass_policy_id = pr->policy_id;
 	e->pass_rule_index = pr->rule_index;
