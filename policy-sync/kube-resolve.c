@@ -188,9 +188,11 @@ static uint32_t collect_ips(enum pf_kube_res res, const struct pf_node *obj, str
 	}
 }
 
-/* Validate a FencePolicy object. The API adds status and server metadata that a policy file
- * would not have, so the validator sees apiVersion, kind, metadata.{name,namespace}, spec. */
-static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
+/* Validate a FencePolicy or ClusterFencePolicy object. The API adds status and server metadata
+ * that a policy file would not have, so the validator sees apiVersion, kind, metadata.{name,
+ * namespace}, spec. The kind is the resource's, whatever the body says: the tier a policy is in
+ * follows from who may write that resource (RBAC), never from a field its author chose. */
+static int policy_doc(enum pf_kube_res res, const struct pf_node *obj, struct pf_policy_doc **out)
 {
 	static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec"};
 	static const char *const md_keys[] = {"name", "namespace"};
@@ -200,6 +202,7 @@ static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
 	struct pf_node *ti[4], *mi[2];
 	struct pf_node top = {.type = PF_NODE_MAP, .keys = tk, .key_lines = tl, .items = ti};
 	struct pf_node meta = {.type = PF_NODE_MAP, .keys = mk, .key_lines = ml, .items = mi};
+	struct pf_node kind = {.type = PF_NODE_STRING, .str = (char *)pf_kube_resources[res].kind};
 	struct pf_policy_doc *d = calloc(1, sizeof(*d));
 	int r;
 
@@ -216,8 +219,9 @@ static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
 	if (md)
 		meta.line = md->line, meta.col = md->col;
 	for (size_t i = 0; i < PF_ARRAY_SIZE(top_keys); i++) {
-		const struct pf_node *v =
-		    i == 2 ? (md ? &meta : NULL) : pf_node_get(obj, top_keys[i]);
+		const struct pf_node *v = i == 1   ? &kind
+					  : i == 2 ? (md ? &meta : NULL)
+						   : pf_node_get(obj, top_keys[i]);
 
 		if (v) {
 			tk[top.n] = (char *)top_keys[i];
@@ -375,7 +379,7 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 	if (n_ips)
 		memcpy(o->ips, ips, n_ips * sizeof(*ips));
 	if (is_policy_res(res)) {
-		r = policy_doc(obj, &o->doc);
+		r = policy_doc(res, obj, &o->doc);
 		if (r < 0) {
 			free(o);
 			return r;
