@@ -791,7 +791,8 @@ static int reserve_u32(uint32_t **arr, size_t *cap, size_t used, size_t n)
 
 /*
  * Union of two rule lists (each ascending = evaluation order), cut after the first rule that
- * matches every port: no rule after it can ever win. out has room for nx + ny.
+ * matches every port and ends the walk (anyport: with a cluster Pass anywhere in the ruleset,
+ * only a namespaced rule does): no rule after it can ever win. out has room for nx + ny.
  */
 static size_t merge_cut(const struct build *b, const uint32_t *x, size_t nx, const uint32_t *y,
 			size_t ny, uint32_t *out)
