@@ -98,9 +98,11 @@ static const uint16_t common_ports[] = {53, 80, 443, 3306, 5432, 6379, 8080, 909
  * A realistic shape: one policy per Deployment of 10 pods, 100 rules per policy (fewer when
  * there are fewer rules), each pod under its own Deployment's policy and its neighbour's.
  * Rules: Services (a cluster IP and pod IPs), CIDRs (IPv4 /16../32 and IPv6), a few
- * any-destination rules on a port; single ports, ranges, or any port.
+ * any-destination rules on a port; single ports, ranges, or any port. cluster_pct of the
+ * policies are ClusterFencePolicies (the admin tier), a fifth of their rules Pass, and where a
+ * namespaced one would close with "deny everything else" they close with a Pass.
  */
-static struct pf_ruleset *make_ruleset(size_t n_rules)
+static struct pf_ruleset *make_ruleset(size_t n_rules, unsigned cluster_pct)
 {
 	struct pf_ruleset *rs = xcalloc(1, sizeof(*rs));
 	size_t n_pol = n_rules >= 100 ? n_rules / 100 : 1, per = n_rules / n_pol;
@@ -113,7 +115,8 @@ static struct pf_ruleset *make_ruleset(size_t n_rules)
 		size_t deps[2] = {i, (i + 1) % n_pol};
 
 		p->id = (uint32_t)(i + 1);
-		snprintf(buf, sizeof(buf), "ns-%zu", i / 10);
+		p->cluster = i % 100 < cluster_pct;
+		snprintf(buf, sizeof(buf), p->cluster ? "" : "ns-%zu", i / 10);
 		p->namespace = xstrdup(buf);
 		snprintf(buf, sizeof(buf), "egress-%05zu", i);
 		p->name = xstrdup(buf);
@@ -134,9 +137,11 @@ static struct pf_ruleset *make_ruleset(size_t n_rules)
 				     : a < 90 ? PF_ACTION_REJECT
 					      : PF_ACTION_ALERT;
 			rr->log = rn(10) == 0;
-			if (r == per - 1 && i % 3 == 0) {
+			if (p->cluster && rn(5) == 0)
+				rr->action = PF_ACTION_PASS;
+			if (r == per - 1 && (i % 3 == 0 || p->cluster)) {
 				/* a closing "deny everything else" in a third of the policies */
-				rr->action = PF_ACTION_DENY;
+				rr->action = p->cluster ? PF_ACTION_PASS : PF_ACTION_DENY;
 				rr->any_dst = true;
 				continue;
 			}
@@ -352,8 +357,10 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "Usage: bench-cache [--rules N[,N...]] [--queries N] [--reps N] [--only cache|naive]\n"
+	    "                   [--cluster PCT]\n"
 	    "Builds rulesets of N rules (default 10,1000,100000) and measures verdict lookups:\n"
 	    "the cache against pf_ruleset_eval, ns and instructions per lookup.\n"
+	    "--cluster makes PCT%% of the policies ClusterFencePolicies with Pass rules.\n"
 	    "--only runs one pass of one method and no timing (for callgrind).\n");
 }
 
@@ -362,8 +369,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"rules", required_argument, NULL, 'r'}, {"queries", required_argument, NULL, 'q'},
 	    {"reps", required_argument, NULL, 'n'},  {"only", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},	     {0},
+	    {"cluster", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
+	uint32_t cluster_pct = 0;
 	uint64_t sizes[MAX_SIZES] = {10, 1000, 100000};
 	size_t n_sizes = 3;
 	uint32_t n_queries = 4096, reps = 7;
@@ -411,6 +420,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'c':
+			if (pf_parse_u32(optarg, 100, &cluster_pct) < 0) {
+				fprintf(stderr, "bench-cache: bad --cluster '%s' (0..100)\n", optarg);
+				return 2;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -450,7 +465,7 @@ int main(int argc, char **argv)
 		int r;
 
 		rng_state = 0x5eed + sizes[s];
-		rs = make_ruleset(sizes[s]);
+		rs = make_ruleset(sizes[s], cluster_pct);
 		make_queries(rs, q, n_queries, false);
 		make_queries(rs, ql, n_queries, true);
 		for (int b = 0; b < (only < 0 ? 3 : 1); b++) {
@@ -480,7 +495,9 @@ int main(int argc, char **argv)
 			pf_ruleset_eval(rs, PF_ACTION_ALLOW, &q[i].src, &q[i].dst, q[i].port, &b);
 			agree += a.action == b.action && a.matched == b.matched &&
 				 a.rule_index == b.rule_index && a.policy_id == b.policy_id &&
-				 a.log == b.log;
+				 a.log == b.log && a.cluster == b.cluster &&
+				 a.pass_policy_id == b.pass_policy_id &&
+				 a.pass_rule_index == b.pass_rule_index;
 			matched += b.matched;
 		}
 		measure(&x, false, reps, &cns, &cin);

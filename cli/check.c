@@ -31,9 +31,11 @@ static void json_doc(FILE *f, const struct pf_policy_doc *d, bool first)
 
 	fprintf(f, "%s{\"document\":%u,\"line\":%u,\"namespace\":", first ? "" : ",", d->index + 1,
 		d->line);
-	json_str(f, d->namespace);
+	json_str(f, d->cluster ? NULL : d->namespace);
 	fputs(",\"name\":", f);
 	json_str(f, d->name);
+	fputs(",\"kind\":", f);
+	json_str(f, d->name ? pf_policy_kind_string(d->cluster) : NULL);
 	fprintf(f, ",\"valid\":%s,\"error\":", d->policy ? "true" : "false");
 	json_str(f, d->policy ? NULL : d->error);
 	fputs(",\"errorLine\":", f);
@@ -81,9 +83,20 @@ struct check {
 	bool any_invalid;
 };
 
+/* "shop/web", or "ClusterFencePolicy web" (a cluster policy has no namespace). */
+static const char *label(const char *ns, const char *name, char *buf, size_t size)
+{
+	if (*ns)
+		snprintf(buf, size, "%s/%s", ns, name);
+	else
+		snprintf(buf, size, "%s %s", PF_POLICY_KIND_CLUSTER, name);
+	return buf;
+}
+
 static int check_duplicate(struct check *st, const char *file, struct pf_policy_doc *d)
 {
 	struct seen *s;
+	char lb[512];
 
 	if (!d->namespace || !d->name)
 		return 0;
@@ -95,14 +108,14 @@ static int check_duplicate(struct check *st, const char *file, struct pf_policy_
 		d->policy = NULL;
 		if (!strcmp(s->file, file))
 			snprintf(d->error, sizeof(d->error),
-				 "metadata.name: policy %s/%s is already defined by document %u of "
+				 "metadata.name: policy %.300s is already defined by document %u of "
 				 "this file",
-				 d->namespace, d->name, s->index + 1);
+				 label(d->namespace, d->name, lb, sizeof(lb)), s->index + 1);
 		else
 			snprintf(
 			    d->error, sizeof(d->error),
-			    "metadata.name: policy %s/%s is already defined by document %u of %s",
-			    d->namespace, d->name, s->index + 1, s->file);
+			    "metadata.name: policy %.300s is already defined by document %u of %.400s",
+			    label(d->namespace, d->name, lb, sizeof(lb)), s->index + 1, s->file);
 		d->error_line = d->line;
 		return 1;
 	}
@@ -136,7 +149,7 @@ static int check_file(struct check *st, const char *path)
 	}
 	for (size_t k = 0; k < pf.n_docs; k++) {
 		struct pf_policy_doc *d = &pf.docs[k];
-		char line[2048];
+		char line[2048], lb[512];
 
 		if (check_duplicate(st, name, d) < 0) {
 			pf_policy_file_free(&pf);
@@ -147,8 +160,9 @@ static int check_file(struct check *st, const char *path)
 			fprintf(stderr, "%s\n",
 				pf_policy_doc_format_error(name, d, line, sizeof(line)));
 		} else if (st->output == PF_OUTPUT_TABLE) {
-			printf("%s: document %u (line %u): %s/%s: OK (priority %u, %zu rule%s)\n",
-			       name, d->index + 1, d->line, d->policy->namespace, d->policy->name,
+			printf("%s: document %u (line %u): %s: OK (priority %u, %zu rule%s)\n",
+			       name, d->index + 1, d->line,
+			       label(d->policy->namespace, d->policy->name, lb, sizeof(lb)),
 			       d->policy->priority, d->policy->n_egress,
 			       d->policy->n_egress == 1 ? "" : "s");
 		}

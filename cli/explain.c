@@ -22,6 +22,8 @@ static int engine_default_action(const struct pf_cli *cli)
 	if (pf_json_parse(reply, strlen(reply), NULL, &n, NULL) == 0 &&
 	    (a = pf_node_str(n, "default_action")))
 		r = pf_action_from_string(a);
+	if (r == PF_ACTION_PASS)
+		r = -EINVAL;
 	pf_node_free(n);
 	return r;
 }
@@ -145,7 +147,7 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		def = pf_config_get(cli->config, "default_action");
 		action = def ? pf_action_from_string(def) : PF_ACTION_ALLOW;
 	}
-	if (action < 0) {
+	if (action < 0 || action == PF_ACTION_PASS) {
 		fprintf(stderr, "podfencectl explain: default action must be Allow, Deny, Reject or Alert, not '%s'\n", def);
 		return 2;
 	}
@@ -194,7 +196,8 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		/* The cache must agree with the plain walk over the rules; say so if it does not. */
 		pf_ruleset_eval(rs, (enum pf_action)action, &src[i], &dst, (uint16_t)port, &ref);
 		if (v.action != ref.action || v.rule_index != ref.rule_index ||
-		    !pf_streq(v.policy_name, ref.policy_name)) {
+		    !pf_streq(v.policy_name, ref.policy_name) || v.cluster != ref.cluster ||
+		    !pf_streq(v.pass_name, ref.pass_name) || v.pass_rule_index != ref.pass_rule_index) {
 			fprintf(stderr, "podfencectl explain: internal error: cache and rules disagree for %s\n",
 				pf_addr_fmt(&src[i], sbuf));
 			rc = 1;
@@ -212,7 +215,7 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 			gen_str(g, "action", pf_action_to_string(v.action));
 			yajl_gen_string(g, (const unsigned char *)"matched", 7);
 			yajl_gen_bool(g, v.matched);
-			gen_str(g, "policy_namespace", v.matched ? v.policy_namespace : NULL);
+			gen_str(g, "policy_namespace", v.matched && !v.cluster ? v.policy_namespace : NULL);
 			gen_str(g, "policy_name", v.matched ? v.policy_name : NULL);
 			yajl_gen_string(g, (const unsigned char *)"rule_index", 10);
 			if (v.matched)
@@ -221,14 +224,36 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 				yajl_gen_null(g);
 			gen_str(g, "destination", v.matched ? dtext : NULL);
 			gen_str(g, "ports", v.matched ? ptext : NULL);
+			gen_str(g, "kind", v.matched ? pf_policy_kind_string(v.cluster) : NULL);
+			/* the cluster policy whose Pass handed the connection to the namespaced tier */
+			yajl_gen_string(g, (const unsigned char *)"passed_by", 9);
+			if (v.pass_name) {
+				yajl_gen_map_open(g);
+				gen_str(g, "kind", PF_POLICY_KIND_CLUSTER);
+				gen_str(g, "policy_name", v.pass_name);
+				yajl_gen_string(g, (const unsigned char *)"rule_index", 10);
+				yajl_gen_integer(g, v.pass_rule_index);
+				yajl_gen_map_close(g);
+			} else {
+				yajl_gen_null(g);
+			}
 			yajl_gen_map_close(g);
-		} else if (v.matched) {
-			printf("%s -> %s:%u: %s\n  decided by policy %s/%s (rule %d: %s to %s, ports %s)\n",
-			       sbuf, dbuf, port, pf_action_to_string(v.action), v.policy_namespace,
-			       v.policy_name, v.rule_index, pf_action_to_string(v.action), dtext, ptext);
 		} else {
-			printf("%s -> %s:%u: %s\n  no policy rule matches: the engine's default action decides\n",
-			       sbuf, dbuf, port, pf_action_to_string(v.action));
+			printf("%s -> %s:%u: %s\n", sbuf, dbuf, port, pf_action_to_string(v.action));
+			if (v.pass_name)
+				printf("  passed down by ClusterFencePolicy %s (rule %d: Pass): the "
+				       "namespaced policies decide\n",
+				       v.pass_name, v.pass_rule_index);
+			if (v.matched && v.cluster)
+				printf("  decided by ClusterFencePolicy %s (rule %d: %s to %s, ports %s)\n",
+				       v.policy_name, v.rule_index, pf_action_to_string(v.action),
+				       dtext, ptext);
+			else if (v.matched)
+				printf("  decided by policy %s/%s (rule %d: %s to %s, ports %s)\n",
+				       v.policy_namespace, v.policy_name, v.rule_index,
+				       pf_action_to_string(v.action), dtext, ptext);
+			else
+				printf("  no policy rule matches: the engine's default action decides\n");
 		}
 	}
 	if (g) {

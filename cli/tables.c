@@ -39,8 +39,9 @@ int cmd_policies(const struct pf_cli *cli, int argc, char **argv)
 {
 	if (no_args("policies", argc, argv) < 0)
 		return 2;
+	/* kind before error (the one column of unbounded width); the others keep their places */
 	return show(cli, "SELECT namespace, name, priority, valid, in_force, rules, source, updated_at, "
-			 "error FROM policies");
+			 "kind, error FROM policies");
 }
 
 /* "2026-11-26T10:00:00Z", "2026-11-26 10:00:00" (UTC), an epoch in ms, or a duration ago:

@@ -152,7 +152,7 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 	case OPT_DEFAULT_ACTION: {
 		int a = pf_action_from_string(v);
 
-		if (a < 0)
+		if (a < 0 || a == PF_ACTION_PASS) /* Pass hands down; the default is the bottom */
 			goto bad;
 		c->default_action = (enum pf_action)a;
 		return 0;

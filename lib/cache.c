@@ -27,14 +27,23 @@ struct htab {
 	size_t n;
 };
 
-/* What a verdict needs, in one place: a lookup ends with one read here. */
+/*
+ * What a verdict needs, in one place: a lookup ends with one read here. rules[] holds the
+ * ruleset's rules by evaluation order, then one entry per (cluster Pass rule, namespaced rule
+ * or none) pair some port interval ends in: a connection the cluster tier passes down.
+ */
 struct cache_rule {
 	const char *namespace; /* owned by policies[] */
 	const char *name;
+	const char *pass_name; /* NULL: no Pass on the way */
 	uint32_t policy_id;
+	uint32_t pass_policy_id;
 	int32_t rule_index;
+	int32_t pass_rule_index;
 	uint8_t action;
 	bool log;
+	bool matched; /* false: passed down and no namespaced rule matched */
+	bool cluster;
 };
 
 struct cache_policy {
@@ -314,11 +323,28 @@ struct dst_entry {
 	uint8_t len;  /* 128: exact IP */
 };
 
+enum {
+	RULE_PASS = 1, /* a cluster policy's Pass */
+	RULE_DEAD = 2, /* a Pass in a namespaced policy: matches nothing */
+};
+
 struct build {
 	struct pf_cache *c;
 	const struct pf_rs_rule **rrule; /* per rule: its ports */
-	uint8_t *anyport;		 /* per rule: matches every port */
+	uint8_t *anyport;		 /* per rule: matches every port, no later rule can win */
+	uint8_t *rflags;		 /* per rule: RULE_* */
 	uint32_t *pol_first;		 /* per policy: its first rule */
+	size_t n_real;			 /* rules of the ruleset; combined entries follow */
+	uint32_t first_ns;		 /* first rule of the namespaced tier */
+	bool has_pass;
+	size_t cap_rules;
+
+	/* (Pass rule, namespaced rule) pairs already in rules[] */
+	struct intern pint;
+	uint32_t *p_pass, *p_fin;
+	uint64_t *p_hash;
+	size_t n_pairs, cap_pp, cap_pf, cap_ph;
+	uint32_t cand_pass, cand_fin;
 	size_t cap_tables, cap_iv, cap_l2, cap_bloom;
 
 	/* groups: policy lists */
@@ -339,7 +365,7 @@ struct build {
 	size_t n_ci; /* candidate table, in s_iv */
 
 	/* scratch for compile_ports */
-	uint32_t *pts, *seg, *nxt;
+	uint32_t *pts, *seg, *nxt, *fin;
 	size_t cap_pts;
 	uint64_t *s_iv;
 	size_t cap_s;
@@ -460,6 +486,118 @@ static size_t lower_u32(const uint32_t *v, size_t n, uint32_t x)
 	return lo;
 }
 
+/* Give each open segment (see nxt) the first of seqs whose ports cover it, in out[]. */
+static void claim(struct build *b, const uint32_t *seqs, size_t n, size_t nseg, size_t left,
+		  uint32_t *out)
+{
+	for (size_t i = 0; i < n && left; i++) {
+		const struct pf_rs_rule *rr = b->rrule[seqs[i]];
+		size_t nr = rr->n_ports ? rr->n_ports : 1;
+
+		for (size_t k = 0; k < nr && left; k++) {
+			uint32_t from = 0, to = 65536, s, e;
+
+			if (rr->n_ports) {
+				if (rr->ports[k].port > rr->ports[k].end_port)
+					continue;
+				from = rr->ports[k].port;
+				to = (uint32_t)rr->ports[k].end_port + 1;
+			}
+			s = (uint32_t)lower_u32(b->pts, nseg + 1, from);
+			e = (uint32_t)lower_u32(b->pts, nseg + 1, to);
+			for (uint32_t j = uf_find(b->nxt, s); j < e; j = uf_find(b->nxt, j + 1)) {
+				out[j] = seqs[i];
+				b->nxt[j] = j + 1;
+				left--;
+			}
+		}
+	}
+}
+
+static bool pair_eq(void *ctx, uint32_t id)
+{
+	const struct build *b = ctx;
+
+	return b->p_pass[id] == b->cand_pass && b->p_fin[id] == b->cand_fin;
+}
+
+/* The rules[] entry of "pass handed it down, then fin decided" (fin NONE: the default). */
+static int pass_pair(struct build *b, uint32_t pass, uint32_t fin, uint32_t *out)
+{
+	struct pf_cache *c = b->c;
+	const struct cache_rule *pr;
+	struct cache_rule *e;
+	uint64_t h = mix64(0x70617373ull ^ ((uint64_t)pass << 32 | fin));
+	uint32_t *slot;
+	int r;
+
+	b->cand_pass = pass;
+	b->cand_fin = fin;
+	slot = intern_slot(&b->pint, h, pair_eq, b);
+	if (*slot != NONE) {
+		*out = (uint32_t)b->n_real + *slot;
+		return 0;
+	}
+	if (b->n_pairs >= PF_CACHE_MAX_RULES || c->n_rules >= NONE - 1)
+		return -E2BIG;
+	r = grow((void **)&c->rules, &b->cap_rules, c->n_rules, sizeof(*c->rules));
+	if (r < 0)
+		return r;
+	r = grow((void **)&b->p_pass, &b->cap_pp, b->n_pairs, sizeof(*b->p_pass));
+	if (r >= 0)
+		r = grow((void **)&b->p_fin, &b->cap_pf, b->n_pairs, sizeof(*b->p_fin));
+	if (r >= 0)
+		r = grow((void **)&b->p_hash, &b->cap_ph, b->n_pairs, sizeof(*b->p_hash));
+	if (r < 0)
+		return r;
+	/* after the grow: rules[] may have moved */
+	pr = &c->rules[pass];
+	e = &c->rules[c->n_rules];
+	if (fin != NONE)
+		*e = c->rules[fin];
+	else
+		*e = (struct cache_rule){.action = (uint8_t)c->default_action, .rule_index = -1};
+	e->pass_name = pr->name;
+	e->pass_policy_id = pr->policy_id;
+	e->pass_rule_index = pr->rule_index;
+	b->p_pass[b->n_pairs] = pass;
+	b->p_fin[b->n_pairs] = fin;
+	b->p_hash[b->n_pairs] = h;
+	*out = (uint32_t)c->n_rules++;
+	return intern_add(&b->pint, slot, (uint32_t)b->n_pairs++, b->p_hash);
+}
+
+/*
+ * The segments a cluster Pass rule claimed go on to the namespaced tier: the first of its
+ * rules covering them decides, and each such segment holds the (Pass, that rule) pair.
+ */
+static int pass_down(struct build *b, const uint32_t *seqs, size_t n, size_t nseg)
+{
+	size_t left = 0, first;
+	int r;
+
+	for (size_t k = 0; k < nseg; k++) {
+		bool open = b->seg[k] != NONE && (b->rflags[b->seg[k]] & RULE_PASS);
+
+		b->fin[k] = NONE;
+		b->nxt[k] = (uint32_t)(open ? k : k + 1);
+		left += open;
+	}
+	if (!left)
+		return 0;
+	b->nxt[nseg] = (uint32_t)nseg;
+	first = lower_u32(seqs, n, b->first_ns);
+	claim(b, seqs + first, n - first, nseg, left, b->fin);
+	for (size_t k = 0; k < nseg; k++) {
+		if (b->seg[k] == NONE || !(b->rflags[b->seg[k]] & RULE_PASS))
+			continue;
+		r = pass_pair(b, b->seg[k], b->fin[k], &b->seg[k]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /*
  * Level 3: turn rules (in evaluation order) into disjoint port intervals, each holding the
  * first rule that matches its ports. The ports are cut at every range edge; each rule then
@@ -469,7 +607,7 @@ static size_t lower_u32(const uint32_t *v, size_t n, uint32_t x)
 static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32_t *out)
 {
 	struct pf_cache *c = b->c;
-	size_t npts = 0, nseg, left, need = 2;
+	size_t npts = 0, nseg, need = 2;
 	uint32_t *slot;
 	uint64_t h;
 	int r;
@@ -492,6 +630,10 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 		if (!p)
 			return -ENOMEM;
 		b->nxt = p;
+		p = realloc(b->fin, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		b->fin = p;
 		b->cap_pts = cap;
 	}
 
@@ -519,28 +661,11 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 	}
 	b->nxt[nseg] = (uint32_t)nseg;
 
-	left = nseg;
-	for (size_t i = 0; i < n && left; i++) {
-		const struct pf_rs_rule *rr = b->rrule[seqs[i]];
-		size_t nr = rr->n_ports ? rr->n_ports : 1;
-
-		for (size_t k = 0; k < nr && left; k++) {
-			uint32_t from = 0, to = 65536, s, e;
-
-			if (rr->n_ports) {
-				if (rr->ports[k].port > rr->ports[k].end_port)
-					continue;
-				from = rr->ports[k].port;
-				to = (uint32_t)rr->ports[k].end_port + 1;
-			}
-			s = (uint32_t)lower_u32(b->pts, nseg + 1, from);
-			e = (uint32_t)lower_u32(b->pts, nseg + 1, to);
-			for (uint32_t j = uf_find(b->nxt, s); j < e; j = uf_find(b->nxt, j + 1)) {
-				b->seg[j] = seqs[i];
-				b->nxt[j] = j + 1;
-				left--;
-			}
-		}
+	claim(b, seqs, n, nseg, nseg, b->seg);
+	if (b->has_pass) {
+		r = pass_down(b, seqs, n, nseg);
+		if (r < 0)
+			return r;
 	}
 
 	if (nseg > b->cap_s) {
@@ -664,7 +789,8 @@ static int reserve_u32(uint32_t **arr, size_t *cap, size_t used, size_t n)
 
 /*
  * Union of two rule lists (each ascending = evaluation order), cut after the first rule that
- * matches every port: no rule after it can ever win. out has room for nx + ny.
+ * matches every port and ends the walk (anyport: with a cluster Pass anywhere in the ruleset,
+ * only a namespaced rule does): no rule after it can ever win. out has room for nx + ny.
  */
 static size_t merge_cut(const struct build *b, const uint32_t *x, size_t nx, const uint32_t *y,
 			size_t ny, uint32_t *out)
@@ -760,6 +886,8 @@ static int build_group(struct build *b, uint32_t g)
 			const struct pf_rs_rule *rr = b->rrule[first + k];
 			uint32_t seq = first + (uint32_t)k;
 
+			if (b->rflags[seq] & RULE_DEAD)
+				continue;
 			if (rr->any_dst) {
 				r = add_any(b, seq);
 				if (r < 0)
@@ -1063,7 +1191,12 @@ static void build_done(struct build *b)
 {
 	free(b->rrule);
 	free(b->anyport);
+	free(b->rflags);
 	free(b->pol_first);
+	free(b->pint.ids);
+	free(b->p_pass);
+	free(b->p_fin);
+	free(b->p_hash);
 	free(b->glist);
 	free(b->g_off);
 	free(b->g_n);
@@ -1074,6 +1207,7 @@ static void build_done(struct build *b)
 	free(b->pts);
 	free(b->seg);
 	free(b->nxt);
+	free(b->fin);
 	free(b->s_iv);
 	free(b->tables);
 	free(b->ent);
@@ -1165,9 +1299,15 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	c->rules = calloc(n_rules ? n_rules : 1, sizeof(*c->rules));
 	b->rrule = calloc(n_rules ? n_rules : 1, sizeof(*b->rrule));
 	b->anyport = calloc(n_rules ? n_rules : 1, sizeof(*b->anyport));
+	b->rflags = calloc(n_rules ? n_rules : 1, sizeof(*b->rflags));
 	b->pol_first = calloc(c->n_policies + 1, sizeof(*b->pol_first));
-	if (!c->policies || !c->rules || !b->rrule || !b->anyport || !b->pol_first)
+	if (!c->policies || !c->rules || !b->rrule || !b->anyport || !b->rflags || !b->pol_first)
 		return -ENOMEM;
+	b->cap_rules = n_rules ? n_rules : 1;
+	b->first_ns = (uint32_t)n_rules;
+	for (size_t i = 0; i < c->n_policies; i++)
+		for (size_t j = 0; rs->policies[i].cluster && j < rs->policies[i].n_rules; j++)
+			b->has_pass = b->has_pass || rs->policies[i].rules[j].action == PF_ACTION_PASS;
 	for (size_t i = 0; i < c->n_policies; i++) {
 		const struct pf_rs_policy *p = &rs->policies[i];
 
@@ -1179,23 +1319,38 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 		c->stats.bytes +=
 		    strlen(c->policies[i].namespace) + strlen(c->policies[i].name) + 2;
 		b->pol_first[i] = (uint32_t)seq;
+		if (!p->cluster && b->first_ns == n_rules)
+			b->first_ns = (uint32_t)seq;
 		for (size_t j = 0; j < p->n_rules; j++, seq++) {
 			const struct pf_rs_rule *rr = &p->rules[j];
+			bool pass = rr->action == PF_ACTION_PASS;
 
 			c->rules[seq] = (struct cache_rule){
 			    .namespace = c->policies[i].namespace,
 			    .name = c->policies[i].name,
 			    .policy_id = p->id,
 			    .rule_index = (int32_t)rr->rule_index,
+			    .pass_rule_index = -1,
 			    .action = (uint8_t)rr->action,
 			    .log = rr->log,
+			    .matched = true,
+			    .cluster = p->cluster,
 			};
 			b->rrule[seq] = rr;
-			b->anyport[seq] = rr->n_ports == 0;
+			b->rflags[seq] = pass ? (p->cluster ? RULE_PASS : RULE_DEAD) : 0;
+			/* With a Pass anywhere, the namespaced tier may still decide after any
+			 * cluster rule: only a namespaced rule ends a rule list. */
+			b->anyport[seq] = rr->n_ports == 0 && !pass && !(p->cluster && b->has_pass);
 		}
 	}
 	b->pol_first[c->n_policies] = (uint32_t)seq;
 	c->n_rules = n_rules;
+	b->n_real = n_rules;
+	if (b->has_pass) {
+		r = intern_init(&b->pint, 16);
+		if (r < 0)
+			return r;
+	}
 
 	r = build_groups(b, rs ? rs : &(struct pf_ruleset){0});
 	if (r < 0)
@@ -1236,7 +1391,7 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	else
 		c->stats.bytes += (c->l1.mask + 1 + c->n_l2) * sizeof(struct slot) +
 				  c->n_groups * sizeof(*c->groups) + c->n_iv * sizeof(*c->iv) +
-				  c->n_bloom * sizeof(*c->bloom) + n_rules * sizeof(*c->rules);
+				  c->n_bloom * sizeof(*c->bloom) + c->n_rules * sizeof(*c->rules);
 	return 0;
 }
 
@@ -1366,6 +1521,7 @@ void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf
 	memset(out, 0, sizeof(*out));
 	out->action = c->default_action;
 	out->rule_index = -1;
+	out->pass_rule_index = -1;
 
 	if (g >= c->n_groups)
 		return;
@@ -1401,6 +1557,12 @@ void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf
 		return;
 
 	cr = &c->rules[r];
+	out->pass_name = cr->pass_name;
+	out->pass_policy_id = cr->pass_policy_id;
+	out->pass_rule_index = cr->pass_rule_index;
+	if (!cr->matched)
+		return;
+	out->cluster = cr->cluster;
 	out->action = (enum pf_action)cr->action;
 	out->log = cr->log;
 	out->matched = true;

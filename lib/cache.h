@@ -10,7 +10,9 @@
  * and identical port tables are stored once, so a Deployment of many pods costs one copy.
  * Each node's port table is compiled from every rule that covers the node (its own, those of
  * every shorter covering prefix, the any-destination ones) in evaluation order, so the
- * longest match alone answers exactly as the rule walk does. A cache of 2 MiB or more is
+ * longest match alone answers exactly as the rule walk does. The cluster tier comes first in
+ * that order; a port interval its Pass rule claims holds the (Pass, first namespaced rule
+ * there) pair instead, so a passed-down lookup costs no more. A cache of 2 MiB or more is
  * moved into one read-only mapping backed by huge pages where the kernel allows.
  */
 #ifndef PF_CACHE_H

@@ -13,6 +13,7 @@ static const char *const action_names[_PF_ACTION_MAX] = {
 	[PF_ACTION_DENY] = "Deny",
 	[PF_ACTION_REJECT] = "Reject",
 	[PF_ACTION_ALERT] = "Alert",
+	[PF_ACTION_PASS] = "Pass",
 };
 
 static const char *const kind_names[_PF_KIND_MAX] = {
@@ -38,6 +39,11 @@ int pf_action_from_string(const char *s)
 		if (!strcmp(s, action_names[i]))
 			return i;
 	return -EINVAL;
+}
+
+const char *pf_policy_kind_string(bool cluster)
+{
+	return cluster ? PF_POLICY_KIND_CLUSTER : PF_POLICY_KIND;
 }
 
 const char *pf_kind_to_string(enum pf_kind k)
@@ -136,7 +142,7 @@ const char *pf_policy_doc_format_error(const char *file, const struct pf_policy_
 
 struct vctx {
 	struct pf_policy_doc *info;
-	const char *ns; /* metadata.namespace, for refs that omit theirs */
+	const char *ns; /* metadata.namespace, for refs that omit theirs; NULL: cluster-scoped */
 };
 
 static int verr(struct vctx *c, unsigned line, const char *path, const char *fmt, ...) _printf_(4, 5);
@@ -294,6 +300,8 @@ static const char *kinds_list(bool with_service)
 static int parse_ref(struct vctx *c, const struct pf_node *map, const char *path, bool in_to,
 		     struct pf_ref *ref)
 {
+	static const char why[] = "a FencePolicy governs only its own namespace; a "
+				  "ClusterFencePolicy may name workloads in any namespace";
 	const struct pf_node *kind = NULL, *name = NULL, *ns = NULL;
 	char p[PATH_SZ];
 	int k, r;
@@ -333,6 +341,26 @@ static int parse_ref(struct vctx *c, const struct pf_node *map, const char *path
 			return verr(c, ns->line, p,
 				    "must be omitted for kind Namespace (the name is the namespace)");
 	}
+	/* Namespace-scoped RBAC on FencePolicy must not buy control over another namespace's
+	 * pods: what a FencePolicy applies to stays in its namespace. Destinations may be
+	 * anywhere. */
+	if (!in_to && c->ns && k == PF_KIND_NAMESPACE && strcmp(name->str, c->ns)) {
+		join(p, path, "name");
+		return verr(c, name->line, p,
+			    "a Namespace ref in a FencePolicy must name the policy's own namespace "
+			    "\"%s\", not \"%.64s\" (%s)",
+			    c->ns, name->str, why);
+	}
+	if (!in_to && c->ns && ns && strcmp(ns->str, c->ns))
+		return verr(c, ns->line, p,
+			    "must be the policy's own namespace \"%s\", not \"%.64s\" (%s)", c->ns,
+			    ns->str, why);
+	/* A cluster-scoped policy has no namespace to default to. */
+	if (!c->ns && !ns && k != PF_KIND_NAMESPACE)
+		return verr(c, map->line, p,
+			    "is required in a ClusterFencePolicy for kind %s (it is cluster-scoped: "
+			    "name the workload's namespace)",
+			    kind_names[k]);
 	if (dup_str(&ref->name, name->str) < 0)
 		return -ENOMEM;
 	if (dup_str(&ref->namespace, k == PF_KIND_NAMESPACE ? name->str : ns ? ns->str : c->ns) < 0)
@@ -462,9 +490,15 @@ static int parse_rule(struct vctx *c, const struct pf_node *e, const char *path,
 	a = pf_action_from_string(action->str);
 	if (a < 0) {
 		join(p, path, "action");
+		return verr(c, action->line, p, "unknown action \"%.32s\" (expected one of %s)",
+			    action->str,
+			    c->ns ? "Allow, Deny, Reject, Alert" : "Allow, Deny, Reject, Alert, Pass");
+	}
+	if (a == PF_ACTION_PASS && c->ns) {
+		join(p, path, "action");
 		return verr(c, action->line, p,
-			    "unknown action \"%.32s\" (expected one of Allow, Deny, Reject, Alert)",
-			    action->str);
+			    "Pass is only allowed in a ClusterFencePolicy (expected one of Allow, "
+			    "Deny, Reject, Alert)");
 	}
 	rule->action = (enum pf_action)a;
 
@@ -604,17 +638,29 @@ static int read_identity(const struct pf_node *doc, struct pf_policy_doc *info)
 {
 	const char *name = pf_node_str(pf_node_get(doc, "metadata"), "name");
 	const struct pf_node *nsn = pf_node_get(pf_node_get(doc, "metadata"), "namespace");
-	const char *ns = "default";
+	const char *ns = "default", *kind = pf_node_str(doc, "kind");
+	bool cluster = pf_streq(kind, PF_POLICY_KIND_CLUSTER);
 
 	if (!pf_streq(pf_node_str(doc, "apiVersion"), PF_POLICY_API_VERSION) ||
-	    !pf_streq(pf_node_str(doc, "kind"), PF_POLICY_KIND))
+	    (!cluster && !pf_streq(kind, PF_POLICY_KIND)))
 		return 0;
+	if (cluster) {
+		/* whatever its metadata.namespace says: the error is about that field, and the
+		 * policy it was meant to be is the cluster one of that name */
+		if (!name || !pf_dns1123_subdomain(name))
+			return 0;
+		info->cluster = true;
+		info->name = strdup(name);
+		info->namespace = strdup("");
+		goto out;
+	}
 	if (nsn && nsn->type != PF_NODE_NULL)
 		ns = nsn->type == PF_NODE_STRING ? nsn->str : NULL;
 	if (!name || !pf_dns1123_subdomain(name) || !ns || !pf_dns1123_label(ns))
 		return 0;
 	info->name = strdup(name);
 	info->namespace = strdup(ns);
+out:
 	if (!info->name || !info->namespace) {
 		free(info->name);
 		free(info->namespace);
@@ -645,9 +691,11 @@ static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy 
 	r = field(c, doc, "", "kind", PF_NODE_STRING, true, &v);
 	if (r < 0)
 		return r;
-	if (strcmp(v->str, PF_POLICY_KIND))
-		return verr(c, v->line, "kind", "must be \"%s\", not \"%.64s\"", PF_POLICY_KIND,
-			    v->str);
+	if (!strcmp(v->str, PF_POLICY_KIND_CLUSTER))
+		pol->cluster = true;
+	else if (strcmp(v->str, PF_POLICY_KIND))
+		return verr(c, v->line, "kind", "must be \"%s\" or \"%s\", not \"%.64s\"",
+			    PF_POLICY_KIND, PF_POLICY_KIND_CLUSTER, v->str);
 	r = check_keys(c, doc, "", top, top_ignored);
 	if (r < 0)
 		return r;
@@ -669,14 +717,18 @@ static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy 
 	r = field(c, meta, "metadata", "namespace", PF_NODE_STRING, false, &ns);
 	if (r < 0)
 		return r;
+	if (ns && pol->cluster)
+		return verr(c, ns->line, "metadata.namespace",
+			    "must be omitted: a ClusterFencePolicy is cluster-scoped (it has no "
+			    "namespace; its appliesTo refs name theirs)");
 	if (ns) {
 		r = check_name(c, ns, "metadata.namespace", true);
 		if (r < 0)
 			return r;
 	}
-	if (dup_str(&pol->namespace, ns ? ns->str : "default") < 0)
+	if (dup_str(&pol->namespace, pol->cluster ? "" : ns ? ns->str : "default") < 0)
 		return -ENOMEM;
-	c->ns = pol->namespace;
+	c->ns = pol->cluster ? NULL : pol->namespace;
 
 	r = field(c, doc, "", "spec", PF_NODE_MAP, true, &spec);
 	if (r < 0)
@@ -894,10 +946,12 @@ int pf_policy_to_json(const struct pf_policy *p, char **out)
 	struct sbuf b = {0};
 
 	sb_add(&b, "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"metadata\":{\"name\":",
-	       PF_POLICY_API_VERSION, PF_POLICY_KIND);
+	       PF_POLICY_API_VERSION, pf_policy_kind_string(p->cluster));
 	sb_str(&b, p->name);
-	sb_add(&b, ",\"namespace\":");
-	sb_str(&b, p->namespace);
+	if (!p->cluster) {
+		sb_add(&b, ",\"namespace\":");
+		sb_str(&b, p->namespace);
+	}
 	sb_add(&b, "},\"spec\":{\"priority\":%" PRIu32 ",\"appliesTo\":[", p->priority);
 	for (size_t i = 0; i < p->n_applies_to; i++) {
 		if (i)

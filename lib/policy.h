@@ -7,6 +7,7 @@
 
 #define PF_POLICY_API_VERSION "podfence.io/v1alpha1"
 #define PF_POLICY_KIND "FencePolicy"
+#define PF_POLICY_KIND_CLUSTER "ClusterFencePolicy"
 #define PF_POLICY_DEFAULT_PRIORITY 1000
 #define PF_POLICY_MAX_PRIORITY 65535
 #define PF_POLICY_MAX_APPLIES_TO 64
@@ -27,6 +28,9 @@ enum pf_action {
 	PF_ACTION_DENY,
 	PF_ACTION_REJECT,
 	PF_ACTION_ALERT,
+	/* ClusterFencePolicy only: ends the cluster tier, the namespaced policies decide. Never
+	 * a verdict, never a default action. */
+	PF_ACTION_PASS,
 	_PF_ACTION_MAX,
 };
 
@@ -77,7 +81,10 @@ struct pf_rule {
 };
 
 struct pf_policy {
-	char *namespace; /* defaults to "default" */
+	/* ClusterFencePolicy: cluster-scoped, evaluated before every FencePolicy; namespace is
+	 * "" (it has none), so (namespace, name) still names a policy uniquely. */
+	bool cluster;
+	char *namespace; /* FencePolicy: defaults to "default" */
 	char *name;
 	uint32_t priority; /* default PF_POLICY_DEFAULT_PRIORITY */
 	struct pf_ref *applies_to;
@@ -98,6 +105,7 @@ void pf_policy_free(struct pf_policy *p);
  */
 struct pf_policy_doc {
 	struct pf_policy *policy;
+	bool cluster;	 /* kind ClusterFencePolicy (namespace then "") */
 	char *namespace; /* may be NULL when unreadable */
 	char *name;	 /* may be NULL when unreadable */
 	unsigned index;	 /* document index in the file, 0-based (empty documents count too) */
@@ -139,14 +147,15 @@ size_t pf_policy_file_n_invalid(const struct pf_policy_file *f);
 struct pf_node;
 /* Validate one already-parsed document tree (a Kubernetes API object, say). Returns 0 and *out,
  * or -EINVAL with info->error / info->error_line set (-ENOMEM possible). info (may be NULL) gets
- * namespace/name (malloc'ed, freed by pf_policy_doc_clear) whenever the document is a
- * FencePolicy whose metadata names are well-formed, valid or not; info->policy is left alone. */
+ * namespace/name (malloc'ed, freed by pf_policy_doc_clear) and cluster whenever the document is
+ * a FencePolicy or ClusterFencePolicy whose metadata names are well-formed, valid or not
+ * (namespace "" for a ClusterFencePolicy); info->policy is left alone. */
 int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out, struct pf_policy_doc *info);
 /* Free what a pf_policy_doc owns (policy, namespace, name) and zero it. */
 void pf_policy_doc_clear(struct pf_policy_doc *d);
 
 /* Canonical JSON of a policy (what the store keeps and `podfencectl policies -o json` shows): a
- * full FencePolicy document with every default written out and keys in a fixed order, so equal
+ * full FencePolicy (or ClusterFencePolicy) document with every default written out and keys in a fixed order, so equal
  * models give byte-equal text and the text parses back to the same model. */
 int pf_policy_to_json(const struct pf_policy *p, char **out);
 /* Human forms used by the store's views: "Service shop/db, 10.20.0.0/16" / "any"; "5432-5433/TCP, 80/TCP" / "any". */
@@ -159,5 +168,7 @@ int pf_rule_ports_string(const struct pf_rule *r, char **out);
  * its port ranges x the policy's `to` entries. Saturates at SIZE_MAX.
  */
 size_t pf_policy_cost(const struct pf_rule *rules, size_t n_rules);
+/* "FencePolicy" or "ClusterFencePolicy". */
+const char *pf_policy_kind_string(bool cluster);
 
 #endif

@@ -8,12 +8,13 @@
 
 /*
  * Layout, little endian: "PFRSET\0" + version byte, u64 payload length, u64 FNV-1a of the
- * payload, then the payload: u32 policies; each: u32 id, u32 priority, str namespace,
+ * payload, then the payload: u32 policies; each: u32 id, u32 priority, u8 cluster (1: a
+ * ClusterFencePolicy, the tier evaluated first), str namespace,
  * str name, u32 sources + 16 bytes each, u32 rules; each rule: u8 action, u8 log, u8 any_dst,
  * u32 rule_index, u32 ips + 16 bytes each, u32 prefixes + 17 bytes each (address, length),
  * u32 port ranges + 4 bytes each. str: u32 length + bytes.
  */
-static const char MAGIC[8] = {'P', 'F', 'R', 'S', 'E', 'T', 0, 1};
+static const char MAGIC[8] = {'P', 'F', 'R', 'S', 'E', 'T', 0, 2};
 #define HEADER_LEN 24
 
 struct wbuf {
@@ -95,6 +96,7 @@ int pf_ruleset_encode(const struct pf_ruleset *rs, char **out, size_t *len)
 
 		put_u32(&w, p->id);
 		put_u32(&w, p->priority);
+		put_u8(&w, p->cluster);
 		put_str(&w, p->namespace);
 		put_str(&w, p->name);
 		put_u32(&w, (uint32_t)p->n_src);
@@ -278,8 +280,8 @@ int pf_ruleset_decode(const char *buf, size_t len, struct pf_ruleset **out, stru
 	rs = calloc(1, sizeof(*rs));
 	if (!rs)
 		return pf_error_set(err, ENOMEM, "out of memory");
-	/* a policy takes at least 20 bytes */
-	n = get_count(&r, 20);
+	/* a policy takes at least 21 bytes */
+	n = get_count(&r, 21);
 	rs->policies = get_array(&r, n, sizeof(*rs->policies), &oom);
 	for (size_t i = 0; i < n && !oom && !r.bad; i++) {
 		struct pf_rs_policy *p = &rs->policies[i];
@@ -287,6 +289,13 @@ int pf_ruleset_decode(const char *buf, size_t len, struct pf_ruleset **out, stru
 		rs->n_policies++;
 		p->id = get_u32(&r);
 		p->priority = get_u32(&r);
+		{
+			uint8_t cluster = get_u8(&r);
+
+			if (cluster > 1)
+				r.bad = true;
+			p->cluster = cluster == 1;
+		}
 		p->namespace = get_str(&r);
 		p->name = get_str(&r);
 		if (!r.bad && (!p->namespace || !p->name)) {

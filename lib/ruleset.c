@@ -27,6 +27,8 @@ static int policy_order(const void *a, const void *b)
 	const struct pf_rs_policy *x = a, *y = b;
 	int c;
 
+	if (x->cluster != y->cluster)
+		return x->cluster ? -1 : 1;
 	if (x->priority != y->priority)
 		return x->priority < y->priority ? -1 : 1;
 	c = strcmp(x->namespace, y->namespace);
@@ -66,13 +68,18 @@ static bool rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst, 
 void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action, const struct pf_addr *src,
 		     const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out)
 {
+	bool passed = false;
+
 	memset(out, 0, sizeof(*out));
 	out->action = default_action;
 	out->rule_index = -1;
+	out->pass_rule_index = -1;
 	for (size_t i = 0; i < rs->n_policies; i++) {
 		const struct pf_rs_policy *p = &rs->policies[i];
 		bool applies = false;
 
+		if (passed && p->cluster)
+			continue; /* the cluster tier ended for this connection */
 		for (size_t s = 0; !applies && s < p->n_src; s++)
 			applies = pf_addr_eq(&p->src[s], src);
 		if (!applies)
@@ -80,9 +87,19 @@ void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
 		for (size_t j = 0; j < p->n_rules; j++) {
 			const struct pf_rs_rule *r = &p->rules[j];
 
+			if (r->action == PF_ACTION_PASS && !p->cluster)
+				continue;
 			if (!rule_matches(r, dst, dport))
 				continue;
+			if (r->action == PF_ACTION_PASS) {
+				passed = true;
+				out->pass_policy_id = p->id;
+				out->pass_name = p->name;
+				out->pass_rule_index = (int32_t)r->rule_index;
+				break;
+			}
 			out->action = r->action;
+			out->cluster = p->cluster;
 			out->log = r->log;
 			out->matched = true;
 			out->policy_id = p->id;

@@ -23,6 +23,7 @@ struct pf_rs_rule {
 
 struct pf_rs_policy {
 	uint32_t id;	 /* store's policy id */
+	bool cluster;	 /* ClusterFencePolicy: the tier evaluated first (namespace "") */
 	char *namespace;
 	char *name;
 	uint32_t priority;
@@ -33,28 +34,38 @@ struct pf_rs_policy {
 };
 
 struct pf_ruleset {
-	/* Sorted in evaluation order: priority ascending, then namespace, then name. */
+	/* Sorted in evaluation order: ClusterFencePolicies first, then FencePolicies; within a
+	 * tier priority ascending, then namespace, then name. */
 	struct pf_rs_policy *policies;
 	size_t n_policies;
 };
 
 void pf_ruleset_free(struct pf_ruleset *rs);
-/* Sort policies into evaluation order (SPEC §2). */
+/* Sort policies into evaluation order: the cluster tier, then the namespaced one. */
 void pf_ruleset_sort(struct pf_ruleset *rs);
 /* Total number of rules, and of (src, rule) pairs, for sizing and benchmarks. */
 size_t pf_ruleset_n_rules(const struct pf_ruleset *rs);
 
 struct pf_verdict {
-	enum pf_action action;
+	enum pf_action action; /* never PF_ACTION_PASS */
 	bool log;	 /* Allow with log: true */
 	bool matched;	 /* false: no rule matched, action is the default */
+	bool cluster;	 /* the deciding policy is a ClusterFencePolicy */
 	uint32_t policy_id;
-	const char *policy_namespace; /* NULL when !matched; valid while the cache/ruleset lives */
+	const char *policy_namespace; /* NULL when !matched ("" for a cluster policy); valid
+				       * while the cache/ruleset lives */
 	const char *policy_name;
 	int32_t rule_index; /* -1 when !matched */
+	/* A cluster policy's Pass rule handed the connection to the namespaced tier (which then
+	 * decided, or left it to the default action): that rule. pass_name NULL: no Pass. */
+	uint32_t pass_policy_id;
+	const char *pass_name;
+	int32_t pass_rule_index; /* -1 without a Pass */
 };
 
-/* The plain evaluator: walks every policy and rule as SPEC §2 words it. Reference for tests and
+/* The plain evaluator: walks every policy and rule in evaluation order; the first matching rule
+ * decides, except that a cluster policy's Pass skips the rest of the cluster tier (a Pass rule
+ * in a namespaced policy, which validation refuses, matches nothing). Reference for tests and
  * `podfencectl explain` cross-checks; O(rules). */
 void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action, const struct pf_addr *src,
 		     const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out);

@@ -445,7 +445,7 @@ static const char SQL_POLICY_FIND[] = "SELECT id, source, in_force, valid, error
 				      "WHERE namespace = ?1 AND name = ?2";
 static const char SQL_POLICY_INSERT[] =
 	"INSERT INTO policy (namespace, name, source, in_force, valid, error, priority, n_rules, "
-	"spec, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	"spec, updated_at, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 static const char SQL_POLICY_SET_VALID[] =
 	"UPDATE policy SET in_force = 1, valid = 1, error = NULL, priority = ?2, n_rules = ?3, "
 	"spec = ?4, updated_at = ?5 WHERE id = ?1";
@@ -464,8 +464,8 @@ static const char SQL_PEER_INSERT[] =
 static const char SQL_PORT_INSERT[] = "INSERT INTO rule_port (policy_id, rule_index, idx, port, "
 				      "end_port) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char SQL_SOURCE_ERROR_INSERT[] =
-	"INSERT INTO source_error (source, doc_index, namespace, name, error, updated_at) "
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	"INSERT INTO source_error (source, doc_index, namespace, name, error, updated_at, kind) "
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 static const char SQL_SEEN_POLICY[] = "INSERT OR IGNORE INTO temp.seen_policy (id) VALUES (?1)";
 
 struct policy_row {
@@ -540,8 +540,17 @@ static int seen_policy(struct pf_store *s, int64_t id, struct pf_error *err)
 	return step_scratch(s, st, err);
 }
 
+/* "shop/web" for a FencePolicy, "web" for a ClusterFencePolicy (namespace ""). */
+static const char *policy_label(const char *ns, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s%s", ns, *ns ? "/" : "", name);
+	return buf;
+}
+
+/* kind: the policy kind a document meant to be, NULL when its identity is unknown. */
 static int source_error_add(struct pf_store *s, const char *source, int doc_index, const char *ns,
-			    const char *name, const char *msg, int64_t now, struct pf_error *err)
+			    const char *name, const char *kind, const char *msg, int64_t now,
+			    struct pf_error *err)
 {
 	sqlite3_stmt *st;
 	int r = prep(s, SQL_SOURCE_ERROR_INSERT, &st, err);
@@ -555,6 +564,7 @@ static int source_error_add(struct pf_store *s, const char *source, int doc_inde
 	bind_text(st, 4, name);
 	bind_text(st, 5, msg);
 	sqlite3_bind_int64(st, 6, now);
+	bind_text(st, 7, ns && name ? kind : NULL);
 	return step_done(s, st, err);
 }
 
@@ -657,12 +667,13 @@ static int policy_write_valid(struct pf_store *s, const char *source, const stru
 	if (found < 0)
 		return found;
 	if (found && !pf_streq(row.source, source)) {
-		char msg[1024];
+		char msg[1024], label[512];
 
-		snprintf(msg, sizeof(msg), "%s/%s is already defined in %s", p->namespace, p->name,
-			 row.source);
+		snprintf(msg, sizeof(msg), "%s is already defined in %s",
+			 policy_label(p->namespace, p->name, label, sizeof(label)), row.source);
 		policy_row_done(&row);
-		r = source_error_add(s, source, doc_index, p->namespace, p->name, msg, now, err);
+		r = source_error_add(s, source, doc_index, p->namespace, p->name,
+				     pf_policy_kind_string(p->cluster), msg, now, err);
 		return r < 0 ? r : 1;
 	}
 	if (pf_policy_to_json(p, &spec) < 0) {
@@ -716,6 +727,7 @@ static int policy_write_valid(struct pf_store *s, const char *source, const stru
 		sqlite3_bind_int64(st, 8, (int64_t)p->n_egress);
 		bind_text(st, 9, spec);
 		sqlite3_bind_int64(st, 10, now);
+		bind_text(st, 11, pf_policy_kind_string(p->cluster));
 		r = step_done(s, st, err);
 		if (r < 0)
 			return r;
@@ -729,27 +741,28 @@ static int policy_write_valid(struct pf_store *s, const char *source, const stru
 
 /* Record an invalid version; whatever version was in force stays. Returns 1 (rejected). */
 static int policy_write_invalid(struct pf_store *s, const char *source, const char *ns,
-				const char *name, int doc_index, const char *msg, int64_t now,
-				struct pf_error *err)
+				const char *name, bool cluster, int doc_index, const char *msg,
+				int64_t now, struct pf_error *err)
 {
+	const char *kind = pf_policy_kind_string(cluster);
 	struct policy_row row;
 	sqlite3_stmt *st;
 	int r, found;
 
 	if (!ns || !name) {
-		r = source_error_add(s, source, doc_index, ns, name, msg, now, err);
+		r = source_error_add(s, source, doc_index, ns, name, kind, msg, now, err);
 		return r < 0 ? r : 1;
 	}
 	found = policy_find(s, ns, name, &row, err);
 	if (found < 0)
 		return found;
 	if (found && !pf_streq(row.source, source)) {
-		char buf[1024 + 256];
+		char buf[1024 + 256], label[512];
 
-		snprintf(buf, sizeof(buf), "%s (and %s/%s is already defined in %s)", msg, ns, name,
-			 row.source);
+		snprintf(buf, sizeof(buf), "%.1000s (and %.200s is already defined in %s)", msg,
+			 policy_label(ns, name, label, sizeof(label)), row.source);
 		policy_row_done(&row);
-		r = source_error_add(s, source, doc_index, ns, name, buf, now, err);
+		r = source_error_add(s, source, doc_index, ns, name, kind, buf, now, err);
 		return r < 0 ? r : 1;
 	}
 	if (found) {
@@ -782,6 +795,7 @@ static int policy_write_invalid(struct pf_store *s, const char *source, const ch
 	bind_text(st, 6, msg);
 	sqlite3_bind_int64(st, 8, 0);
 	sqlite3_bind_int64(st, 10, now);
+	bind_text(st, 11, kind);
 	r = step_done(s, st, err);
 	if (r < 0)
 		return r;
@@ -822,7 +836,8 @@ static int write_doc(struct pf_store *s, const char *source, const struct pf_pol
 	if (d->policy)
 		return policy_write_valid(s, source, d->policy, (int)d->index, now, err);
 	doc_message(d, located, msg, sizeof(msg));
-	return policy_write_invalid(s, source, d->namespace, d->name, (int)d->index, msg, now, err);
+	return policy_write_invalid(s, source, d->namespace, d->name, d->cluster, (int)d->index, msg,
+				    now, err);
 }
 
 static int exec_source(struct pf_store *s, const char *sql, const char *source,
@@ -915,12 +930,15 @@ static int sync_source_locked(struct pf_store *s, const char *source,
 		if (!d->policy)
 			n_invalid++;
 		if (dups[i]) {
-			char dmsg[512];
+			char dmsg[768], label[512];
 
 			snprintf(dmsg, sizeof(dmsg),
-				 "document %u: %s/%s is defined more than once in this source",
-				 d->index + 1, ns, name);
-			r = source_error_add(s, source, (int)d->index, ns, name, dmsg, now, err);
+				 "document %u: %s is defined more than once in this source",
+				 d->index + 1, policy_label(ns, name, label, sizeof(label)));
+			r = source_error_add(s, source, (int)d->index, ns, name,
+					     pf_policy_kind_string(d->policy ? d->policy->cluster
+									     : d->cluster),
+					     dmsg, now, err);
 			if (r < 0)
 				return r;
 			errors++;
@@ -1024,7 +1042,7 @@ int pf_store_source_error(struct pf_store *s, const char *source, const char *er
 	}
 	r = exec_source(s, SQL_SOURCE_ERRORS_CLEAR, source, err);
 	if (r >= 0)
-		r = source_error_add(s, source, -1, NULL, NULL, error, now, err);
+		r = source_error_add(s, source, -1, NULL, NULL, NULL, error, now, err);
 out:
 	return op_end(s, r < 0 ? r : 0, err);
 }
@@ -1911,7 +1929,8 @@ out:
  * texts, in text (BINARY) order; dst_nets and ports in idx order.
  */
 static const char SQL_RS_POLICIES[] =
-	"SELECT id, namespace, name, priority, n_rules FROM policy WHERE in_force = 1 ORDER BY id";
+	"SELECT id, namespace, name, priority, n_rules, kind FROM policy WHERE in_force = 1 "
+	"ORDER BY id";
 static const char SQL_RS_RULES[] = "SELECT policy_id, rule_index, action, log, any_dst "
 				   "FROM policy_rule ORDER BY policy_id, rule_index";
 static const char SQL_RS_PODS[] = "SELECT p.id, p.namespace, p.name, pi.ip FROM pod p "
@@ -2142,6 +2161,7 @@ static int load_policies(struct pf_store *s, struct rs_load *l, struct pf_error 
 		p->namespace = dup_col(st, 1, &oom);
 		p->name = dup_col(st, 2, &oom);
 		p->priority = (uint32_t)sqlite3_column_int(st, 3);
+		p->cluster = pf_streq(col_text(st, 5), PF_POLICY_KIND_CLUSTER);
 		p->n_rules = (size_t)n_rules;
 		if (n_rules) {
 			p->rules = calloc(p->n_rules, sizeof(*p->rules));

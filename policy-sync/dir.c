@@ -266,9 +266,10 @@ static void log_doc_errors(const char *path, const struct pf_policy_file *pf)
 			continue;
 		pf_policy_doc_format_error(path, doc, msg, sizeof(msg));
 		if (doc->namespace && doc->name)
-			log_error("%s; policy %s/%s not updated: its last valid version, if any, "
+			log_error("%s; %s %s%s%s not updated: its last valid version, if any, "
 				  "stays in force",
-				  msg, doc->namespace, doc->name);
+				  msg, pf_policy_kind_string(doc->cluster), doc->namespace,
+				  *doc->namespace ? "/" : "", doc->name);
 		else
 			log_error("%s; document ignored", msg);
 	}

@@ -19,6 +19,8 @@ const struct pf_kube_res_info pf_kube_resources[_PF_KUBE_RES_MAX] = {
     [PF_KUBE_JOB] = {"/apis/batch/v1", "jobs", "Job"},
     [PF_KUBE_CRONJOB] = {"/apis/batch/v1", "cronjobs", "CronJob"},
     [PF_KUBE_FENCEPOLICY] = {"/apis/podfence.io/v1alpha1", "fencepolicies", "FencePolicy"},
+    [PF_KUBE_CLUSTERFENCEPOLICY] = {"/apis/podfence.io/v1alpha1", "clusterfencepolicies",
+				    "ClusterFencePolicy"},
 };
 
 #define LIST_PAGE_SIZE 500 /* objects a page asks for, at most; fewer when they are large */

@@ -22,6 +22,7 @@ enum pf_kube_res {
 	PF_KUBE_JOB,
 	PF_KUBE_CRONJOB,
 	PF_KUBE_FENCEPOLICY,
+	PF_KUBE_CLUSTERFENCEPOLICY, /* cluster-scoped */
 	_PF_KUBE_RES_MAX,
 };
 

@@ -188,9 +188,11 @@ static uint32_t collect_ips(enum pf_kube_res res, const struct pf_node *obj, str
 	}
 }
 
-/* Validate a FencePolicy object. The API adds status and server metadata that a policy file
- * would not have, so the validator sees apiVersion, kind, metadata.{name,namespace}, spec. */
-static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
+/* Validate a FencePolicy or ClusterFencePolicy object. The API adds status and server metadata
+ * that a policy file would not have, so the validator sees apiVersion, kind, metadata.{name,
+ * namespace}, spec. The kind is the resource's, whatever the body says: the tier a policy is in
+ * follows from who may write that resource (RBAC), never from a field its author chose. */
+static int policy_doc(enum pf_kube_res res, const struct pf_node *obj, struct pf_policy_doc **out)
 {
 	static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec"};
 	static const char *const md_keys[] = {"name", "namespace"};
@@ -200,6 +202,7 @@ static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
 	struct pf_node *ti[4], *mi[2];
 	struct pf_node top = {.type = PF_NODE_MAP, .keys = tk, .key_lines = tl, .items = ti};
 	struct pf_node meta = {.type = PF_NODE_MAP, .keys = mk, .key_lines = ml, .items = mi};
+	struct pf_node kind = {.type = PF_NODE_STRING, .str = (char *)pf_kube_resources[res].kind};
 	struct pf_policy_doc *d = calloc(1, sizeof(*d));
 	int r;
 
@@ -216,8 +219,9 @@ static int policy_doc(const struct pf_node *obj, struct pf_policy_doc **out)
 	if (md)
 		meta.line = md->line, meta.col = md->col;
 	for (size_t i = 0; i < PF_ARRAY_SIZE(top_keys); i++) {
-		const struct pf_node *v =
-		    i == 2 ? (md ? &meta : NULL) : pf_node_get(obj, top_keys[i]);
+		const struct pf_node *v = i == 1   ? &kind
+					  : i == 2 ? (md ? &meta : NULL)
+						   : pf_node_get(obj, top_keys[i]);
 
 		if (v) {
 			tk[top.n] = (char *)top_keys[i];
@@ -293,6 +297,18 @@ static bool labels_match(const char *labels, const char *sel)
 	return true;
 }
 
+/* The resources that hold policies rather than workloads. */
+static bool is_policy_res(enum pf_kube_res r)
+{
+	return r == PF_KUBE_FENCEPOLICY || r == PF_KUBE_CLUSTERFENCEPOLICY;
+}
+
+/* Cluster-scoped resources: no namespace (their key is "/name"). */
+static bool is_cluster_res(enum pf_kube_res r)
+{
+	return r == PF_KUBE_NAMESPACE || r == PF_KUBE_CLUSTERFENCEPOLICY;
+}
+
 static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj **out)
 {
 	const struct pf_node *md = pf_node_get(obj, "metadata"), *own = controller_ref(md);
@@ -304,7 +320,7 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 		? label_text(pf_node_get(pf_node_get(obj, "spec"), "selector"), &whole)
 		: NULL;
 	const char *s[8] = {
-	    res == PF_KUBE_NAMESPACE ? "" : pf_node_str(md, "namespace"),
+	    is_cluster_res(res) ? "" : pf_node_str(md, "namespace"),
 	    pf_node_str(md, "name"),
 	    pf_node_str(md, "uid"),
 	    pf_node_str(md, "resourceVersion"),
@@ -362,8 +378,8 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 	o->ips = n_ips ? (struct pf_addr *)((char *)o + ip_off) : NULL;
 	if (n_ips)
 		memcpy(o->ips, ips, n_ips * sizeof(*ips));
-	if (res == PF_KUBE_FENCEPOLICY) {
-		r = policy_doc(obj, &o->doc);
+	if (is_policy_res(res)) {
+		r = policy_doc(res, obj, &o->doc);
 		if (r < 0) {
 			free(o);
 			return r;
@@ -383,9 +399,10 @@ static void log_policy(const struct kobj *o, const struct kobj *old)
 {
 	if (!o->doc || o->doc->policy || (old && pf_streq(old->rv, o->rv)))
 		return;
-	log_warning("FencePolicy %s/%s (resourceVersion %s) is invalid, its last valid version "
-		    "stays in force: %s",
-		    o->ns, o->name, pf_strna(o->rv), o->doc->error);
+	log_warning("%s %s%s%s (resourceVersion %s) is invalid, its last valid version stays in "
+		    "force: %s",
+		    pf_kube_resources[o->res].kind, o->ns, *o->ns ? "/" : "", o->name,
+		    pf_strna(o->rv), o->doc->error);
 }
 
 static int put(struct pf_kube_cache *c, struct pf_kmap *m, enum pf_kube_res r,
@@ -406,7 +423,7 @@ static int put(struct pf_kube_cache *c, struct pf_kmap *m, enum pf_kube_res r,
 		kobj_free(o);
 		return -ENOMEM;
 	}
-	if (r == PF_KUBE_FENCEPOLICY)
+	if (is_policy_res(r))
 		log_policy(o, pf_kmap_get(&c->objs[r], key));
 	ret = pf_kmap_put(m, key, o, (void **)&old);
 	if (ret < 0) {
@@ -444,7 +461,7 @@ static void h_list_end(void *u, enum pf_kube_res r, bool complete)
 	c->objs[r] = c->staging[r];
 	memset(&c->staging[r], 0, sizeof(c->staging[r]));
 	c->generation++;
-	if (r != PF_KUBE_FENCEPOLICY)
+	if (!is_policy_res(r))
 		c->workload_generation++;
 }
 
@@ -452,12 +469,12 @@ static int h_event(void *u, enum pf_kube_res r, enum pf_kube_event type, const s
 {
 	struct pf_kube_cache *c = u;
 	const struct pf_node *md = pf_node_get(obj, "metadata");
-	const char *ns = r == PF_KUBE_NAMESPACE ? "" : pf_node_str(md, "namespace");
+	const char *ns = is_cluster_res(r) ? "" : pf_node_str(md, "namespace");
 	const char *name = pf_node_str(md, "name");
 	_cleanup_free_ char *key = NULL;
 
 	c->generation++;
-	if (r != PF_KUBE_FENCEPOLICY)
+	if (!is_policy_res(r))
 		c->workload_generation++;
 	if (type != PF_KUBE_DELETED)
 		return put(c, &c->objs[r], r, obj);
@@ -790,24 +807,30 @@ void pf_kube_workloads_done(struct pf_kube_workloads *w)
 
 int pf_kube_cache_policies(const struct pf_kube_cache *c, struct pf_kube_policy **out, size_t *n)
 {
-	const struct pf_kmap *m = &c->objs[PF_KUBE_FENCEPOLICY];
-	struct pf_kube_policy *p = calloc(m->n + 1, sizeof(*p));
+	static const enum pf_kube_res res[] = {PF_KUBE_CLUSTERFENCEPOLICY, PF_KUBE_FENCEPOLICY};
+	struct pf_kube_policy *p =
+	    calloc(c->objs[res[0]].n + c->objs[res[1]].n + 1, sizeof(*p));
 	struct pf_kmap_entry *e;
 	size_t i, k = 0;
 
 	if (!p)
 		return -ENOMEM;
-	for (e = pf_kmap_first(m, &i); e; e = pf_kmap_next(m, e, &i)) {
-		const struct kobj *o = e->value;
+	/* keys stay distinct: "ns/name" for a FencePolicy, "/name" for a ClusterFencePolicy */
+	for (size_t t = 0; t < PF_ARRAY_SIZE(res); t++) {
+		const struct pf_kmap *m = &c->objs[res[t]];
 
-		p[k].namespace = o->ns;
-		p[k].name = o->name;
-		p[k].resource_version = o->rv ? o->rv : "";
-		p[k].doc = o->doc;
-		p[k].key = strdup(e->key);
-		if (!p[k++].key) {
-			pf_kube_policies_free(p, k);
-			return -ENOMEM;
+		for (e = pf_kmap_first(m, &i); e; e = pf_kmap_next(m, e, &i)) {
+			const struct kobj *o = e->value;
+
+			p[k].namespace = o->ns;
+			p[k].name = o->name;
+			p[k].resource_version = o->rv ? o->rv : "";
+			p[k].doc = o->doc;
+			p[k].key = strdup(e->key);
+			if (!p[k++].key) {
+				pf_kube_policies_free(p, k);
+				return -ENOMEM;
+			}
 		}
 	}
 	*out = p;

@@ -53,7 +53,8 @@ struct pf_kube_workloads {
 int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out);
 void pf_kube_workloads_done(struct pf_kube_workloads *w);
 
-/* FencePolicy objects as the cache holds them (doc->policy NULL when invalid). */
+/* FencePolicy and ClusterFencePolicy objects as the cache holds them (doc->policy NULL when
+ * invalid); a ClusterFencePolicy has namespace "" and key "/name". */
 struct pf_kube_policy {
 	const char *namespace;
 	const char *name;

@@ -154,8 +154,9 @@ static int delete_stale_policies(struct pf_store *s, const struct pf_kube_policy
 	if (r < 0)
 		goto out;
 	rc = sqlite3_prepare_v2(pf_store_db(s),
-				"SELECT namespace, name FROM policies WHERE source = '" KUBE_SOURCE
-				"' AND namespace IS NOT NULL AND name IS NOT NULL",
+				"SELECT namespace, name FROM policy WHERE source = '" KUBE_SOURCE
+				"' UNION SELECT namespace, name FROM source_error WHERE source = '"
+				KUBE_SOURCE "' AND namespace IS NOT NULL AND name IS NOT NULL",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		r = pf_error_set(err, EIO, "store: %s", sqlite3_errmsg(pf_store_db(s)));
@@ -574,8 +575,10 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 				force_full = false;
 			}
 			if (!logged_synced) {
-				log_info("synced: %zu policies, %zu pods, %zu namespaces",
+				log_info("synced: %zu policies, %zu cluster policies, %zu pods, "
+					 "%zu namespaces",
 					 pf_kube_cache_count(cache, PF_KUBE_FENCEPOLICY),
+					 pf_kube_cache_count(cache, PF_KUBE_CLUSTERFENCEPOLICY),
 					 pf_kube_cache_count(cache, PF_KUBE_POD),
 					 pf_kube_cache_count(cache, PF_KUBE_NAMESPACE));
 				logged_synced = true;

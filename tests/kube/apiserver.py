@@ -58,6 +58,7 @@ RESOURCES = [
     ("batch", "v1", "cronjobs", "CronJob", True, ["cj"]),
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, []),
     ("podfence.io", "v1alpha1", "fencepolicies", "FencePolicy", True, ["fp"]),
+    ("podfence.io", "v1alpha1", "clusterfencepolicies", "ClusterFencePolicy", False, ["cfp"]),
 ]
 BY_PATH = {(g, v, p): (g, v, p, k, ns, s) for (g, v, p, k, ns, s) in RESOURCES}
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -489,6 +490,9 @@ class Handler(BaseHTTPRequestHandler):
         if res is None:
             return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
         namespaced = res[4]
+        if not namespaced and ns is not None and res[2] != "namespaces":
+            # a cluster-scoped resource has no namespaced path (as on a real server)
+            return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
         if not namespaced:
             ns = None
         st = self.server.state

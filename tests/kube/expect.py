@@ -3,7 +3,8 @@
 stdin) print what podfence-sync must have written, one line per row, in the forms the tests
 select from sqlite:
   workloads: KIND|NAMESPACE|NAME|IP   (IP empty for a workload that resolves to nothing)
-  policies:  NAMESPACE|NAME|PRIORITY  (--policies; every policy is assumed valid)
+  policies:  NAMESPACE|NAME|PRIORITY  (--policies; every policy is assumed valid; a
+             ClusterFencePolicy has an empty NAMESPACE)
   pods:      KIND|NAMESPACE|NAME|POD  (--pods; the pods an owner kind resolves to by name,
                                        with or without an IP yet, finished ones not, and the
                                        pods a Service's selector picks; Pod and Namespace
@@ -29,9 +30,9 @@ def main():
     objs = st["objects"]
     if "--policies" in sys.argv:
         for o in objs:
-            if o["kind"] == "FencePolicy":
+            if o["kind"] in ("FencePolicy", "ClusterFencePolicy"):
                 md = o["metadata"]
-                print(f'{md["namespace"]}|{md["name"]}|{o["spec"].get("priority", 1000)}')
+                print(f'{md.get("namespace", "")}|{md["name"]}|{o["spec"].get("priority", 1000)}')
         return
     by = {}
     for o in objs:

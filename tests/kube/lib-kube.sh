@@ -142,6 +142,16 @@ y_fp() {
 		"$2" "$1" "$3" "$4" "$5"
 	if [ -n "${6:-}" ]; then printf '%s\n' "$6"; else printf '  - action: Deny\n'; fi
 }
+# y_cfp NAME PRIORITY APPLIES-KIND APPLIES-NAME APPLIES-NAMESPACE [extra egress YAML]: a
+# ClusterFencePolicy (cluster-scoped: no metadata.namespace); APPLIES-NAMESPACE "" for kind
+# Namespace.
+y_cfp() {
+	printf 'apiVersion: podfence.io/v1alpha1\nkind: ClusterFencePolicy\nmetadata:\n  name: %s\nspec:\n  priority: %s\n  appliesTo:\n  - kind: %s\n    name: %s\n' \
+		"$1" "$2" "$3" "$4"
+	[ -z "$5" ] || printf '    namespace: %s\n' "$5"
+	printf '  egress:\n'
+	if [ -n "${6:-}" ]; then printf '%s\n' "$6"; else printf '  - action: Deny\n'; fi
+}
 
 # The store, as sqlite3 users see it.
 q() { sqlite3 -batch -noheader "$DB" "$1"; }
@@ -167,7 +177,7 @@ store_workload_pods() {
 	   FROM workload w JOIN workload_pod wp ON wp.workload_id = w.id" | LC_ALL=C sort
 }
 store_policies() {
-	q "SELECT namespace || '|' || name || '|' || priority FROM policies WHERE source = 'kube'" | LC_ALL=C sort
+	q "SELECT coalesce(namespace, '') || '|' || name || '|' || priority FROM policies WHERE source = 'kube'" | LC_ALL=C sort
 }
 expect_workloads() { kube_state | "$PYTHON3" "$top_srcdir/tests/kube/expect.py" | LC_ALL=C sort; }
 expect_workload_pods() { kube_state | "$PYTHON3" "$top_srcdir/tests/kube/expect.py" --pods | LC_ALL=C sort; }

@@ -22,8 +22,8 @@ expect_rc 0 "check valid-multi.yaml"
 [ "$(grep -c ': OK (' out)" = 3 ] || fail "want 3 OK lines, got: $out"
 grep -qx "$D/valid-multi.yaml: document 1 (line 2): shop/web-egress: OK (priority 100, 2 rules)" out ||
 	fail "OK line format: $out"
-grep -qx "$D/valid-multi.yaml: document 3 (line 57): default/batch: OK (priority 0, 0 rules)" out ||
-	fail "OK line of the defaulted policy: $out"
+grep -qx "$D/valid-multi.yaml: document 3 (line 57): ClusterFencePolicy batch: OK (priority 0, 0 rules)" out ||
+	fail "OK line of the cluster policy: $out"
 pass "valid YAML: exit 0, one OK line per policy"
 
 run check "$D/valid-multi.json"
@@ -38,6 +38,102 @@ expect_rc 2 "check mixed.yaml"
 grep -q 'shop/first: OK' out && grep -q 'shop/third: OK' out || fail "valid siblings not reported OK: $out"
 ! grep -q broken out || fail "the invalid policy was reported on stdout: $out"
 pass "invalid document: exit 2, FILE: document N (line L): FIELD: message on stderr, siblings OK"
+
+# A FencePolicy governs only its own namespace: naming another one in appliesTo is refused,
+# naming it in `to` is fine; the cluster-scoped kind may name any.
+cat >cross.yaml <<'EOF'
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata:
+  name: grab
+  namespace: ta
+spec:
+  priority: 0
+  appliesTo:
+  - kind: Namespace
+    name: tb
+  egress:
+  - action: Allow
+---
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata:
+  name: grab-one
+  namespace: ta
+spec:
+  appliesTo:
+  - kind: Deployment
+    name: web
+    namespace: tb
+---
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata:
+  name: pass
+  namespace: ta
+spec:
+  appliesTo:
+  - kind: Namespace
+    name: ta
+  egress:
+  - action: Pass
+---
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata:
+  name: own
+  namespace: ta
+spec:
+  appliesTo:
+  - kind: Namespace
+    name: ta
+  egress:
+  - action: Allow
+    to:
+    - kind: Namespace
+      name: tb
+---
+apiVersion: podfence.io/v1alpha1
+kind: ClusterFencePolicy
+metadata:
+  name: admin
+spec:
+  appliesTo:
+  - kind: Namespace
+    name: tb
+  egress:
+  - action: Pass
+---
+apiVersion: podfence.io/v1alpha1
+kind: ClusterFencePolicy
+metadata:
+  name: scoped
+  namespace: ta
+spec:
+  appliesTo:
+  - kind: Namespace
+    name: tb
+EOF
+run check cross.yaml
+expect_rc 2 "check cross.yaml"
+grep -qxF "cross.yaml: document 1 (line 10): spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own namespace \"ta\", not \"tb\" (a FencePolicy governs only its own namespace; a ClusterFencePolicy may name workloads in any namespace)" err ||
+	fail "cross-namespace Namespace ref: $err"
+grep -qxF "cross.yaml: document 2 (line 23): spec.appliesTo[0].namespace: must be the policy's own namespace \"ta\", not \"tb\" (a FencePolicy governs only its own namespace; a ClusterFencePolicy may name workloads in any namespace)" err ||
+	fail "cross-namespace workload ref: $err"
+grep -qxF "cross.yaml: document 3 (line 35): spec.egress[0].action: Pass is only allowed in a ClusterFencePolicy (expected one of Allow, Deny, Reject, Alert)" err ||
+	fail "Pass in a FencePolicy: $err"
+grep -qxF "cross.yaml: document 6 (line 67): metadata.namespace: must be omitted: a ClusterFencePolicy is cluster-scoped (it has no namespace; its appliesTo refs name theirs)" err ||
+	fail "namespaced ClusterFencePolicy: $err"
+[ "$(wc -l <err)" = 4 ] || fail "want 4 errors: $err"
+grep -qxF "cross.yaml: document 4 (line 37): ta/own: OK (priority 1000, 1 rule)" out ||
+	fail "a destination in another namespace is fine: $out"
+grep -qxF "cross.yaml: document 5 (line 52): ClusterFencePolicy admin: OK (priority 1000, 1 rule)" out ||
+	fail "ClusterFencePolicy with Pass: $out"
+run -o json check cross.yaml
+expect_rc 2 "check -o json cross.yaml"
+grep -qF '"namespace":null,"name":"admin","kind":"ClusterFencePolicy","valid":true' out ||
+	fail "JSON: the cluster policy's kind, no namespace: $out"
+pass "a FencePolicy naming another namespace in appliesTo, or using Pass, is refused naming the field; ClusterFencePolicy is accepted"
 
 run check "$D/syntax-error.yaml"
 expect_rc 2 "check syntax-error.yaml"

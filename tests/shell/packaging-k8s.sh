@@ -1,15 +1,18 @@
 #!/bin/bash
-# The Kubernetes manifests: the CRD's names, printer columns and OpenAPI schema (checked
-# against the example policy and against policies SPEC §2 calls invalid), the RBAC rules the
-# sync needs, and the DaemonSet's host access.
+# The Kubernetes manifests: the CRDs' names, scope, printer columns and OpenAPI schemas
+# (checked against the example policies and against policies podfence refuses), the RBAC rules
+# the sync needs, and the DaemonSet's host access.
 . "$(dirname "$0")/lib.sh"
 : "${PYTHON3:=python3}"
 "$PYTHON3" -c 'import yaml' 2>/dev/null || skip "needs python3-yaml"
 K=$top_srcdir/packaging/k8s
-"$PYTHON3" - "$K" "$top_srcdir/packaging/examples/web-egress.yaml" <<'PY' || fail "manifests"
+"$PYTHON3" - "$K" "$top_srcdir/packaging/examples/web-egress.yaml" \
+	"$top_srcdir/packaging/examples/cluster-baseline.yaml" <<'PY' || fail "manifests"
 import copy, sys, yaml
-kdir, example = sys.argv[1], sys.argv[2]
-crd = yaml.safe_load(open(kdir + "/crd.yaml"))
+kdir, example, cexample = sys.argv[1], sys.argv[2], sys.argv[3]
+crds = [d for d in yaml.safe_load_all(open(kdir + "/crd.yaml")) if d]
+assert len(crds) == 2, len(crds)
+crd, ccrd = crds
 assert crd["metadata"]["name"] == "fencepolicies.podfence.io"
 s = crd["spec"]
 assert s["group"] == "podfence.io" and s["scope"] == "Namespaced"
@@ -40,6 +43,12 @@ def check(x, sc, path="$"):
     if "maxItems" in sc and len(x) > sc["maxItems"]: raise ValueError(path + ": too many")
     for r in sc.get("required", []):
         if r not in x: raise ValueError(path + ": missing " + r)
+    if "anyOf" in sc:
+        n = 0
+        for alt in sc["anyOf"]:
+            try: check(x, alt, path); n += 1
+            except ValueError: pass
+        if n == 0: raise ValueError(path + ": must match one of anyOf")
     if "oneOf" in sc:
         n = 0
         for alt in sc["oneOf"]:
@@ -74,12 +83,52 @@ mut(lambda d: d["spec"]["egress"][0]["to"].append({"cidr": "10.0.0.0/8", "kind":
 mut(lambda d: d["spec"]["egress"][0]["to"].append({"kind": "Pod"}))
 mut(lambda d: d["spec"].__setitem__("egress", [{"action": "Deny"}] * 257))
 mut(lambda d: d["spec"].__setitem__("appliesTo", [{"kind": "Pod", "name": "p"}] * 65))
+mut(lambda d: d["spec"]["egress"][0].__setitem__("action", "Pass"))  # Pass: cluster tier only
 for i, d in enumerate(bad):
     try:
         check(d, schema)
     except ValueError:
         continue
     raise SystemExit("invalid policy %d accepted by the CRD schema" % i)
+
+# ClusterFencePolicy: cluster-scoped, cfp, the same columns plus the namespaces, Pass allowed,
+# every appliesTo ref (but Namespace) names its namespace.
+assert ccrd["metadata"]["name"] == "clusterfencepolicies.podfence.io"
+cs = ccrd["spec"]
+assert cs["group"] == "podfence.io" and cs["scope"] == "Cluster"
+assert cs["names"]["kind"] == "ClusterFencePolicy" and cs["names"]["plural"] == "clusterfencepolicies"
+assert "cfp" in cs["names"]["shortNames"]
+cv = cs["versions"][0]
+assert cv["name"] == "v1alpha1" and cv["served"] and cv["storage"]
+ccols = [c["name"] for c in cv["additionalPrinterColumns"]]
+for c in ("Priority", "AppliesTo", "Namespaces", "Rules", "Age"):
+    assert c in ccols, ccols
+cschema = cv["schema"]["openAPIV3Schema"]
+cdocs = [d for d in yaml.safe_load_all(open(cexample)) if d]
+assert cdocs and all(d["kind"] == "ClusterFencePolicy" and "namespace" not in d["metadata"] for d in cdocs)
+for d in cdocs:
+    check(d, cschema)
+cgood = cdocs[0]
+assert any(r["action"] == "Pass" for r in cgood["spec"]["egress"])
+try:
+    check(cgood, schema)
+    raise SystemExit("the FencePolicy schema accepts action Pass")
+except ValueError:
+    pass
+cbad = []
+def cmut(f):
+    d = copy.deepcopy(cgood); f(d); cbad.append(d)
+cmut(lambda d: d["spec"]["appliesTo"].append({"kind": "Deployment", "name": "web"}))
+cmut(lambda d: d["spec"]["egress"].append({"action": "Deny", "to": [{"kind": "Service", "name": "db"}]}))
+cmut(lambda d: d["spec"]["egress"][0].__setitem__("action", "pass"))
+cmut(lambda d: d["spec"].pop("appliesTo"))
+cmut(lambda d: d["spec"].__setitem__("priority", -1))
+for i, d in enumerate(cbad):
+    try:
+        check(d, cschema)
+    except ValueError:
+        continue
+    raise SystemExit("invalid cluster policy %d accepted by the CRD schema" % i)
 
 rbac = list(yaml.safe_load_all(open(kdir + "/rbac.yaml")))
 role = [d for d in rbac if d["kind"] == "ClusterRole"][0]
@@ -88,7 +137,7 @@ granted = {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in 
 for need in [("", "pods"), ("", "namespaces"), ("", "services"), ("discovery.k8s.io", "endpointslices"),
              ("apps", "replicasets"), ("apps", "deployments"), ("apps", "statefulsets"),
              ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs"),
-             ("podfence.io", "fencepolicies")]:
+             ("podfence.io", "fencepolicies"), ("podfence.io", "clusterfencepolicies")]:
     assert need in granted, need
 assert any(d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == role["metadata"]["name"] for d in rbac)
 sa = [d for d in rbac if d["kind"] == "ServiceAccount"][0]
@@ -105,10 +154,11 @@ assert {"/run/podfence", "/var/lib/podfence"} <= paths, paths
 init = p["initContainers"][0]["command"][-1]
 assert init.index("podfence-hook") < init.index("hooks.d"), "hook binary must be installed first"
 PY
-pass "CRD names, printer columns and schema; RBAC covers what podfence-sync watches; DaemonSet host access"
+pass "CRD names, scope, printer columns and schemas (FencePolicy and ClusterFencePolicy); RBAC covers what podfence-sync watches; DaemonSet host access"
 
 if [ -x "$PODFENCECTL" ]; then
-	"$PODFENCECTL" check "$top_srcdir/packaging/examples/web-egress.yaml" >"$TMP/out" 2>&1 ||
-		{ cat "$TMP/out"; fail "podfencectl check rejects the example policy"; }
-	pass "podfencectl check accepts the example policy"
+	"$PODFENCECTL" check "$top_srcdir/packaging/examples/web-egress.yaml" \
+		"$top_srcdir/packaging/examples/cluster-baseline.yaml" >"$TMP/out" 2>&1 ||
+		{ cat "$TMP/out"; fail "podfencectl check rejects an example policy"; }
+	pass "podfencectl check accepts the example policies"
 fi

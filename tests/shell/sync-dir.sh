@@ -139,6 +139,58 @@ grep -q 'bad.yaml: document 1' "$TMP/err" || fail "--once error does not name fi
 rm "$DIR/bad.yaml"
 pass "--once exits 2 on an invalid file and names it"
 
+# Standalone files may hold ClusterFencePolicies; a FencePolicy naming another namespace in
+# appliesTo is refused like any invalid document, named by kind, file and field.
+cat >"$DIR/tiers.yaml" <<'EOF'
+apiVersion: podfence.io/v1alpha1
+kind: ClusterFencePolicy
+metadata:
+  name: admin
+spec:
+  appliesTo:
+  - kind: Namespace
+    name: tb
+  egress:
+  - action: Pass
+---
+apiVersion: podfence.io/v1alpha1
+kind: ClusterFencePolicy
+metadata:
+  name: scoped
+  namespace: ta
+spec:
+  appliesTo:
+  - kind: Namespace
+    name: tb
+---
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata:
+  name: grab
+  namespace: ta
+spec:
+  priority: 0
+  appliesTo:
+  - kind: Namespace
+    name: tb
+  egress:
+  - action: Allow
+EOF
+rc=0; "$PODFENCE_SYNC" --policy-dir "$DIR" --db "$DB" --once 2>"$TMP/err" || rc=$?
+[ "$rc" = 2 ] || fail "--once with cross-namespace policies: exit $rc, want 2"
+grep -qF "tiers.yaml: document 3 (line 31): spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own namespace \"ta\", not \"tb\"" "$TMP/err" &&
+	grep -qF "FencePolicy ta/grab not updated" "$TMP/err" &&
+	grep -qF "ClusterFencePolicy scoped not updated" "$TMP/err" ||
+	fail "errors of the cross-namespace and the namespaced cluster policy: $(cat "$TMP/err")"
+[ "$(q "SELECT coalesce(namespace, '-') || ' ' || name || ' ' || kind || ' ' || valid || in_force FROM policies ORDER BY name")" = \
+	"- admin ClusterFencePolicy 11
+ta grab FencePolicy 00
+- scoped ClusterFencePolicy 00" ] || fail "policies view after tiers.yaml: $(q "SELECT * FROM policies")"
+rm "$DIR/tiers.yaml"
+"$PODFENCE_SYNC" --policy-dir "$DIR" --db "$DB" --once 2>/dev/null || fail "--once after removing tiers.yaml"
+[ "$(q "SELECT count(*) FROM policies")" = 0 ] || fail "tiers.yaml's policies stay in the store"
+pass "standalone: a ClusterFencePolicy is mirrored with its kind; cross-namespace FencePolicy and namespaced ClusterFencePolicy refused"
+
 # --- a fake, slow engine that records reload requests ------------------------------------------------
 ENGINE_PID=
 if [ -n "$PYTHON3" ] && [ -x "$PYTHON3" ]; then

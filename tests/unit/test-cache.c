@@ -78,6 +78,15 @@ static struct pf_rs_policy *add_policy(struct pf_ruleset *rs, uint32_t id, const
 	return p;
 }
 
+static struct pf_rs_policy *add_cluster(struct pf_ruleset *rs, uint32_t id, const char *name,
+					uint32_t prio)
+{
+	struct pf_rs_policy *p = add_policy(rs, id, "", name, prio);
+
+	p->cluster = true;
+	return p;
+}
+
 static void add_src_addr(struct pf_rs_policy *p, struct pf_addr a)
 {
 	p->src = xrealloc(p->src, p->n_src + 1, sizeof(*p->src));
@@ -134,7 +143,7 @@ static void rule_port(struct pf_rs_rule *r, uint16_t lo, uint16_t hi)
 
 static const char *act_name(enum pf_action a)
 {
-	static const char *const names[] = {"Allow", "Deny", "Reject", "Alert"};
+	static const char *const names[] = {"Allow", "Deny", "Reject", "Alert", "Pass"};
 
 	return (unsigned)a < PF_ARRAY_SIZE(names) ? names[a] : "?";
 }
@@ -143,6 +152,10 @@ static bool verdict_eq(const struct pf_verdict *a, const struct pf_verdict *b)
 {
 	return a->action == b->action && a->log == b->log && a->matched == b->matched &&
 	       a->policy_id == b->policy_id && a->rule_index == b->rule_index &&
+	       a->cluster == b->cluster && a->pass_policy_id == b->pass_policy_id &&
+	       a->pass_rule_index == b->pass_rule_index &&
+	       (a->pass_name == NULL) == (b->pass_name == NULL) &&
+	       (!a->pass_name || !strcmp(a->pass_name, b->pass_name)) &&
 	       (a->policy_namespace == NULL) == (b->policy_namespace == NULL) &&
 	       (a->policy_name == NULL) == (b->policy_name == NULL) &&
 	       (!a->policy_namespace || !strcmp(a->policy_namespace, b->policy_namespace)) &&
@@ -151,9 +164,11 @@ static bool verdict_eq(const struct pf_verdict *a, const struct pf_verdict *b)
 
 static void verdict_diag(const char *what, const struct pf_verdict *v)
 {
-	tap_diag("%s: action=%s log=%d matched=%d policy=%u %s/%s rule=%d", what,
-		 act_name(v->action), v->log, v->matched, v->policy_id,
-		 pf_strna(v->policy_namespace), pf_strna(v->policy_name), v->rule_index);
+	tap_diag("%s: action=%s log=%d matched=%d cluster=%d policy=%u %s/%s rule=%d pass=%u %s "
+		 "rule %d",
+		 what, act_name(v->action), v->log, v->matched, v->cluster, v->policy_id,
+		 pf_strna(v->policy_namespace), pf_strna(v->policy_name), v->rule_index,
+		 v->pass_policy_id, pf_strna(v->pass_name), v->pass_rule_index);
 }
 
 /* Expect (src -> dst:port) to be decided by policy `name` rule `idx` with `act`; name NULL:
@@ -749,14 +764,24 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 		struct pf_rs_policy *p;
 		size_t n_rules = big ? rn(60) : rn(9), n_src = rn(5);
 
+		bool cluster = chance(30);
+
 		snprintf(name, sizeof(name), "p%zu", i);
-		p = add_policy(rs, (uint32_t)(100 + i), nss[rn(PF_ARRAY_SIZE(nss))], name,
-			       prios[rn(PF_ARRAY_SIZE(prios))]);
+		/* cluster and namespaced policies share names and priorities: the tier must
+		 * still come first */
+		p = cluster ? add_cluster(rs, (uint32_t)(100 + i), name,
+					  prios[rn(PF_ARRAY_SIZE(prios))])
+			    : add_policy(rs, (uint32_t)(100 + i), nss[rn(PF_ARRAY_SIZE(nss))],
+					 name, prios[rn(PF_ARRAY_SIZE(prios))]);
 		for (size_t s = 0; s < n_src; s++)
 			add_src_addr(p, srcs[rn((uint32_t)n_srcs)]);
 		for (size_t j = 0; j < n_rules; j++) {
-			struct pf_rs_rule *r =
-			    add_rule(p, (enum pf_action)rn(_PF_ACTION_MAX), chance(30));
+			/* Pass: often in the cluster tier; rarely in a namespaced policy, where
+			 * validation refuses it and both evaluators must ignore it alike */
+			enum pf_action act = (cluster && chance(30)) || chance(2)
+						     ? PF_ACTION_PASS
+						     : (enum pf_action)rn(PF_ACTION_PASS);
+			struct pf_rs_rule *r = add_rule(p, act, chance(30));
 
 			if (chance(15)) {
 				r->any_dst = true;
@@ -913,12 +938,13 @@ static void test_differential(uint64_t seed, unsigned rounds)
 {
 	unsigned long n_family = 0, n_group_fail = 0;
 	unsigned long n_conn = 0, n_fail = 0, n_matched = 0, n_build_fail = 0;
+	unsigned long n_cluster = 0, n_passed = 0, n_passed_matched = 0;
 	struct pf_addr srcs[10];
 
 	rng_state = seed;
 	for (unsigned round = 0; round < rounds; round++) {
 		bool big = round % 50 == 49;
-		enum pf_action def = (enum pf_action)rn(_PF_ACTION_MAX);
+		enum pf_action def = (enum pf_action)rn(PF_ACTION_PASS);
 		struct pf_ruleset *rs;
 		struct pf_cache *c = NULL;
 		unsigned n_conns = big ? 400 : 25;
@@ -958,6 +984,9 @@ static void test_differential(uint64_t seed, unsigned rounds)
 				    (unsigned long long)seed, round, ref.rule_index, ref.policy_id,
 				    pf_addr_fmt(&dst, d));
 			}
+			n_cluster += ref.matched && ref.cluster;
+			n_passed += ref.pass_name != NULL;
+			n_passed_matched += ref.pass_name && ref.matched;
 			if (verdict_eq(&v, &ref))
 				continue;
 			if (n_fail++ < 5) {
@@ -986,6 +1015,11 @@ static void test_differential(uint64_t seed, unsigned rounds)
 	/* the test must exercise both outcomes */
 	ok(n_matched > n_conn / 5 && n_matched < n_conn - n_conn / 10,
 	   "connections hit rules and miss them");
+	/* and the cluster tier: deciding, passing down to a namespaced rule, or to the default */
+	ok(n_cluster > n_conn / 50 && n_passed_matched > n_conn / 200 &&
+	       n_passed - n_passed_matched > n_conn / 200,
+	   "cluster rules decide (%lu), Pass hands down to a rule (%lu) and to the default (%lu)",
+	   n_cluster, n_passed_matched, n_passed - n_passed_matched);
 }
 
 /* A cache big enough to be moved into its read-only huge-page mapping still answers right. */
@@ -1031,6 +1065,104 @@ static void test_big(void)
 	pf_ruleset_free(rs);
 }
 
+/*
+ * The cluster tier: evaluated before every namespaced policy whatever the priorities; a Pass
+ * skips the rest of the cluster tier (not the namespaced one), then the default action.
+ */
+static void test_tiers(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	/* namespaced, priority 0: Allow everything from 10.0.0.1 */
+	p = add_policy(rs, 1, "tb", "own-allow", 0);
+	add_src(p, "10.0.0.1");
+	add_src(p, "10.0.0.2");
+	r = add_rule(p, PF_ACTION_ALLOW, false);
+	r->any_dst = true;
+	rule_port(r, 1, 1000);
+	r = add_rule(p, PF_ACTION_REJECT, false);
+	r->any_dst = true;
+	/* cluster, priority 65535: Deny 10.9.0.0/16 beats the namespaced Allow */
+	p = add_cluster(rs, 2, "admin-deny", 65535);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "10.9.0.0/16");
+	/* cluster, priority 10: Pass port 80 anywhere, Pass 10.9.1.0/24 on any port */
+	p = add_cluster(rs, 3, "admin-pass", 10);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_PASS, false);
+	r->any_dst = true;
+	rule_port(r, 80, 80);
+	r = add_rule(p, PF_ACTION_PASS, false);
+	rule_net(r, "10.9.1.0/24");
+	/* cluster, priority 20, same name as a namespaced one: Alert 10.9.1.7, never reached
+	 * for 10.0.0.1 (passed before), reached for 10.0.0.2 */
+	p = add_cluster(rs, 4, "own-allow", 20);
+	add_src(p, "10.0.0.1");
+	add_src(p, "10.0.0.2");
+	r = add_rule(p, PF_ACTION_ALERT, false);
+	rule_ip(r, "10.9.1.7");
+	/* a Pass in a namespaced policy is ignored (validation refuses it) */
+	p = add_policy(rs, 5, "ta", "bogus-pass", 0);
+	add_src(p, "10.0.0.3");
+	r = add_rule(p, PF_ACTION_PASS, false);
+	r->any_dst = true;
+	r = add_rule(p, PF_ACTION_DENY, false);
+	r->any_dst = true;
+	rule_port(r, 22, 22);
+	/* a cluster Pass with nothing below it: the default action */
+	p = add_cluster(rs, 6, "pass-all", 30);
+	add_src(p, "10.0.0.4");
+	r = add_rule(p, PF_ACTION_PASS, true);
+	r->any_dst = true;
+	pf_ruleset_sort(rs);
+	ok(rs->policies[0].cluster && rs->policies[1].cluster && rs->policies[2].cluster &&
+	       rs->policies[3].cluster && !rs->policies[4].cluster,
+	   "cluster policies sort first, whatever their priority");
+	ok(!strcmp(rs->policies[0].name, "admin-pass") && !strcmp(rs->policies[3].name, "admin-deny"),
+	   "  then by priority");
+	c = build_or_die(rs, PF_ACTION_REJECT);
+
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.0.5", 443, PF_ACTION_DENY, "admin-deny", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.8.0.5", 443, PF_ACTION_ALLOW, "own-allow", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.8.0.5", 2000, PF_ACTION_REJECT, "own-allow", 1);
+	/* Pass on port 80: the cluster Deny below it is skipped, the namespaced Allow decides */
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.0.5", 80, PF_ACTION_ALLOW, "own-allow", 0);
+	/* Pass 10.9.1.0/24 skips the cluster Alert and Deny: namespaced rules decide */
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.1.7", 22, PF_ACTION_ALLOW, "own-allow", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.1.7", 5000, PF_ACTION_REJECT, "own-allow", 1);
+	/* 10.0.0.2 has no Pass: the cluster Alert decides before its namespaced Allow */
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.2", "10.9.1.7", 22, PF_ACTION_ALERT, "own-allow", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.2", "10.9.1.8", 22, PF_ACTION_ALLOW, "own-allow", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.3", "1.2.3.4", 22, PF_ACTION_DENY, "bogus-pass", 1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.3", "1.2.3.4", 23, PF_ACTION_REJECT, NULL, -1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.4", "1.2.3.4", 23, PF_ACTION_REJECT, NULL, -1);
+
+	{
+		struct pf_addr s = A("10.0.0.1"), d = A("10.9.0.5"), s4 = A("10.0.0.4");
+		struct pf_verdict v;
+
+		pf_cache_lookup(c, &s, &d, 443, &v);
+		ok(v.cluster && !v.pass_name && v.pass_rule_index == -1, "a cluster verdict says so");
+		pf_cache_lookup(c, &s, &d, 80, &v);
+		ok(!v.cluster && v.pass_name && !strcmp(v.pass_name, "admin-pass") &&
+		       v.pass_rule_index == 0 && v.pass_policy_id == 3,
+		   "a passed-down verdict names the Pass rule");
+		d = A("10.9.1.7");
+		pf_cache_lookup(c, &s, &d, 22, &v);
+		ok(v.pass_name && v.pass_rule_index == 1, "  the one that matched");
+		pf_cache_lookup(c, &s4, &d, 22, &v);
+		ok(!v.matched && v.action == PF_ACTION_REJECT && v.pass_name &&
+		       !strcmp(v.pass_name, "pass-all") && !v.log,
+		   "Pass to nothing: the default action, Pass named");
+	}
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
 /* Past the size limits the build fails cleanly. */
 static void test_limits(void)
 {
@@ -1069,6 +1201,7 @@ int main(void)
 	test_priorities_and_sharing();
 	test_ports();
 	test_limits();
+	test_tiers();
 	test_big();
 	test_differential(seed, rounds);
 	return tap_done();

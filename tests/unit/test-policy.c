@@ -1,4 +1,5 @@
-/* The FencePolicy model: every validation rule refused with its message, defaults, JSON = YAML. */
+/* The FencePolicy and ClusterFencePolicy model: every validation rule refused with its message,
+ * defaults, JSON = YAML. */
 #include <stdio.h>
 
 #include "doc.h"
@@ -13,6 +14,12 @@
 /* HDR and SPEC end on lines 4 and 8, RULE on line 10 (the rule's action). */
 #define SPEC HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n"
 #define RULE SPEC "  egress:\n  - action: Allow\n"
+/* The same for a ClusterFencePolicy: CSPEC ends on line 9, CRULE on line 11. */
+#define CHDR "apiVersion: podfence.io/v1alpha1\nkind: ClusterFencePolicy\nmetadata:\n  name: p\n"
+#define CSPEC CHDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: x\n"
+#define CRULE CSPEC "  egress:\n  - action: Allow\n"
+/* A FencePolicy of namespace ta, its spec line 6 */
+#define TAHDR "apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: p\n  namespace: ta\n"
 
 struct bad {
 	const char *doc;
@@ -30,7 +37,7 @@ static const struct bad bad_docs[] = {
 	{"apiVersion: 1\nkind: FencePolicy\n", "apiVersion: must be a string, not an integer", 1},
 	{"apiVersion: podfence.io/v1alpha1\n", "kind: is required", 1},
 	{"apiVersion: podfence.io/v1alpha1\nkind: NetworkPolicy\n",
-	 "kind: must be \"FencePolicy\", not \"NetworkPolicy\"", 2},
+	 "kind: must be \"FencePolicy\" or \"ClusterFencePolicy\", not \"NetworkPolicy\"", 2},
 	{SPEC "extra: 1\n", "extra: unknown field (expected apiVersion, kind, metadata, spec)", 9},
 	/* metadata */
 	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nspec: {}\n", "metadata: is required", 1},
@@ -140,6 +147,41 @@ static const struct bad bad_docs[] = {
 	 "spec.egress[0].ports[0].protocol: must be a string, not an integer"},
 	{RULE "    ports:\n    - port: 80\n      name: http\n",
 	 "spec.egress[0].ports[0].name: unknown field (expected port, endPort, protocol)", 13},
+	/* a FencePolicy governs only its own namespace: what it applies to stays there */
+	{TAHDR "spec:\n  priority: 0\n  appliesTo:\n  - kind: Namespace\n    name: tb\n"
+	       "  egress:\n  - action: Allow\n",
+	 "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
+	 "namespace \"ta\", not \"tb\" (a FencePolicy governs only its own namespace; a "
+	 "ClusterFencePolicy may name workloads in any namespace)", 10},
+	{TAHDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: ta\n"
+	       "  - kind: Deployment\n    name: web\n    namespace: tb\n",
+	 "spec.appliesTo[1].namespace: must be the policy's own namespace \"ta\", not \"tb\"", 13},
+	{HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: kube-system\n",
+	 "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
+	 "namespace \"default\", not \"kube-system\"", 8},
+	{HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: tb\n    namespace: tb\n",
+	 "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
+	 "namespace \"default\", not \"tb\"", 8},
+	{SPEC "  egress:\n  - action: Pass\n",
+	 "spec.egress[0].action: Pass is only allowed in a ClusterFencePolicy (expected one of "
+	 "Allow, Deny, Reject, Alert)", 10},
+	/* ClusterFencePolicy: cluster-scoped, every appliesTo ref names its namespace */
+	{CHDR "  namespace: x\n",
+	 "metadata.namespace: must be omitted: a ClusterFencePolicy is cluster-scoped", 5},
+	{CHDR "  namespace: default\nspec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: x\n",
+	 "metadata.namespace: must be omitted: a ClusterFencePolicy is cluster-scoped", 5},
+	{CHDR "spec:\n  appliesTo:\n  - kind: Deployment\n    name: a\n",
+	 "spec.appliesTo[0].namespace: is required in a ClusterFencePolicy for kind Deployment "
+	 "(it is cluster-scoped: name the workload's namespace)", 7},
+	{CSPEC "  - kind: Pod\n    name: b\n",
+	 "spec.appliesTo[1].namespace: is required in a ClusterFencePolicy for kind Pod", 10},
+	{CRULE "    to:\n    - kind: Service\n      name: db\n",
+	 "spec.egress[0].to[0].namespace: is required in a ClusterFencePolicy for kind Service", 13},
+	{CRULE "  - action: pass\n",
+	 "spec.egress[1].action: unknown action \"pass\" (expected one of Allow, Deny, Reject, "
+	 "Alert, Pass)", 12},
+	{CSPEC "  mode: Enforce\n",
+	 "spec.mode: unknown field (expected priority, appliesTo, egress)", 10},
 	/* the example, deep in a later rule */
 	{RULE "  - action: Deny\n  - action: Allow\n    ports:\n    - port: 80\n      endPort: 79\n",
 	 "spec.egress[2].ports[0].endPort: must be >= port (80)", 15},
@@ -313,7 +355,7 @@ static void test_counts(void)
 static void test_defaults(void)
 {
 	const char *doc = HDR "spec:\n  appliesTo:\n  - kind: Deployment\n    name: web\n  - kind: Namespace\n"
-			      "    name: other\n  egress:\n  - action: Reject\n    to:\n    - kind: Service\n"
+			      "    name: default\n  egress:\n  - action: Reject\n    to:\n    - kind: Service\n"
 			      "      name: db\n    - cidr: 192.0.2.1\n    - cidr: 2001:db8::/32\n    ports:\n"
 			      "    - port: 443\n";
 	struct pf_policy_file f;
@@ -333,7 +375,8 @@ static void test_defaults(void)
 	is_int(p->priority, 1000, "priority defaults to 1000");
 	is_str(p->applies_to[0].namespace, "default", "a ref's namespace defaults to metadata.namespace");
 	is_int(p->applies_to[1].kind, PF_KIND_NAMESPACE, "Namespace ref");
-	is_str(p->applies_to[1].namespace, "other", "a Namespace ref's namespace is its name");
+	is_str(p->applies_to[1].namespace, "default", "a Namespace ref's namespace is its name");
+	ok(!p->cluster, "a FencePolicy is not cluster-scoped");
 	is_int(p->egress[0].action, PF_ACTION_REJECT, "action Reject");
 	ok(!p->egress[0].log, "log defaults to false");
 	is_int(p->egress[0].n_to, 3, "3 destinations");
@@ -349,6 +392,72 @@ static void test_defaults(void)
 	is_int(pf_rule_ports_string(&p->egress[0], &s), 0, "ports string");
 	is_str(s, "443/TCP", "  reads well");
 	free(s);
+	pf_policy_file_free(&f);
+}
+
+/* A ClusterFencePolicy: no namespace, refs anywhere, Pass; a FencePolicy's `to` may name
+ * any namespace. */
+static void test_cluster(void)
+{
+	const char *doc = CHDR "spec:\n  priority: 5\n  appliesTo:\n  - kind: Namespace\n    name: tb\n"
+			       "  - kind: Deployment\n    name: web\n    namespace: ta\n  egress:\n"
+			       "  - action: Pass\n    to:\n    - kind: Namespace\n      name: kube-system\n"
+			       "  - action: Deny\n    to:\n    - kind: Service\n      name: db\n"
+			       "      namespace: tc\n---\n"
+			       TAHDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: ta\n"
+			       "  - kind: Pod\n    name: x\n    namespace: ta\n  egress:\n"
+			       "  - action: Allow\n    to:\n    - kind: Namespace\n      name: tb\n"
+			       "    - kind: Service\n      name: db\n      namespace: tc\n";
+	struct pf_policy_file f, fr;
+	struct pf_error err = {0};
+	const struct pf_policy *p, *q;
+	char *a = NULL, *b = NULL;
+
+	is_int(pf_policy_parse_buffer("c.yaml", doc, strlen(doc), &f, &err), 0, "cluster: parses");
+	p = f.n_docs == 2 ? f.docs[0].policy : NULL;
+	q = f.n_docs == 2 ? f.docs[1].policy : NULL;
+	if (!ok(p && q, "cluster: both valid")) {
+		for (size_t i = 0; i < f.n_docs; i++)
+			printf("#   %s\n", f.docs[i].error);
+		pf_policy_file_free(&f);
+		return;
+	}
+	ok(p->cluster, "ClusterFencePolicy is cluster-scoped");
+	is_str(p->namespace, "", "  with no namespace");
+	ok(f.docs[0].cluster && !strcmp(f.docs[0].namespace, ""), "  doc identity: cluster, \"\"");
+	is_int(p->priority, 5, "  priority");
+	is_str(p->applies_to[0].namespace, "tb", "  Namespace ref in any namespace");
+	is_str(p->applies_to[1].namespace, "ta", "  workload ref in any namespace");
+	is_int(p->egress[0].action, PF_ACTION_PASS, "  action Pass");
+	is_str(pf_action_to_string(PF_ACTION_PASS), "Pass", "  Pass to string");
+	is_str(p->egress[1].to[0].ref.namespace, "tc", "  to ref namespace");
+	ok(!q->cluster && !strcmp(q->namespace, "ta"), "FencePolicy of ta");
+	is_str(q->egress[0].to[0].ref.namespace, "tb", "  its to may name another namespace");
+	is_str(q->egress[0].to[1].ref.namespace, "tc", "  and a Service in another namespace");
+	is_str(pf_policy_kind_string(true), "ClusterFencePolicy", "kind string");
+
+	is_int(pf_policy_to_json(p, &a), 0, "cluster: canonical JSON");
+	ok(a && strstr(a, "\"kind\":\"ClusterFencePolicy\"") && !strstr(a, "\"metadata\":{\"name\":\"p\",\"namespace\""),
+	   "  kind ClusterFencePolicy, no metadata.namespace");
+	if (a && pf_policy_parse_buffer("r", a, strlen(a), &fr, &err) == 0 && fr.n_docs == 1 &&
+	    fr.docs[0].policy) {
+		pf_policy_to_json(fr.docs[0].policy, &b);
+		is_str(b, a, "  round-trips");
+		ok(fr.docs[0].policy->cluster, "  still cluster-scoped");
+	} else {
+		ok(0, "  canonical JSON parses back: %s", fr.n_docs ? fr.docs[0].error : err.msg);
+	}
+	pf_policy_file_free(&fr);
+	free(a);
+	free(b);
+	pf_policy_file_free(&f);
+
+	/* an invalid cluster document still names the policy it was meant to be */
+	doc = CHDR "  namespace: x\n";
+	is_int(pf_policy_parse_buffer("c.yaml", doc, strlen(doc), &f, &err), 0, "invalid cluster doc: splits");
+	ok(f.n_docs == 1 && !f.docs[0].policy && f.docs[0].cluster && f.docs[0].name &&
+	       !strcmp(f.docs[0].name, "p") && f.docs[0].namespace && !f.docs[0].namespace[0],
+	   "  identity: cluster policy p");
 	pf_policy_file_free(&f);
 }
 
@@ -417,6 +526,7 @@ static void test_example_file(void)
 	free(s);
 	is_int(f.docs[2].policy->priority, 0, "priority 0 is allowed");
 	is_int(f.docs[2].policy->n_egress, 0, "egress: [] is no rule");
+	ok(f.docs[2].policy->cluster, "a ClusterFencePolicy among FencePolicies");
 	pf_policy_file_free(&f);
 }
 
@@ -639,6 +749,7 @@ int main(void)
 	test_bad_docs();
 	test_counts();
 	test_defaults();
+	test_cluster();
 	test_example_file();
 	test_yaml_equals_json();
 	test_files();

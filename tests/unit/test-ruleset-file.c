@@ -27,7 +27,8 @@ static struct pf_ruleset *sample(void)
 
 		p->id = (uint32_t)(7 + i);
 		p->priority = (uint32_t)(100 * i);
-		snprintf(buf, sizeof(buf), "ns%zu", i);
+		p->cluster = i == 0; /* the cluster tier, with a Pass rule */
+		snprintf(buf, sizeof(buf), i == 0 ? "" : "ns%zu", i);
 		p->namespace = strdup(buf);
 		snprintf(buf, sizeof(buf), "pol-%zu", i);
 		p->name = strdup(buf);
@@ -37,8 +38,10 @@ static struct pf_ruleset *sample(void)
 			pf_addr_parse(k ? "fd00::5" : "10.0.0.5", &p->src[k]);
 		p->n_rules = 2;
 		p->rules = xcalloc(2, sizeof(*p->rules));
-		p->rules[0] = (struct pf_rs_rule){
-		    .action = PF_ACTION_REJECT, .log = true, .rule_index = 0, .any_dst = true};
+		p->rules[0] = (struct pf_rs_rule){.action = i == 0 ? PF_ACTION_PASS : PF_ACTION_REJECT,
+						  .log = true,
+						  .rule_index = 0,
+						  .any_dst = true};
 		p->rules[1] = (struct pf_rs_rule){.action = PF_ACTION_ALERT, .rule_index = 1};
 		p->rules[1].n_dst_ips = 1;
 		p->rules[1].dst_ips = xcalloc(1, sizeof(struct pf_addr));
@@ -61,7 +64,7 @@ static bool same(const struct pf_ruleset *a, const struct pf_ruleset *b)
 	for (size_t i = 0; i < a->n_policies; i++) {
 		const struct pf_rs_policy *p = &a->policies[i], *q = &b->policies[i];
 
-		if (p->id != q->id || p->priority != q->priority ||
+		if (p->id != q->id || p->priority != q->priority || p->cluster != q->cluster ||
 		    strcmp(p->namespace, q->namespace) || strcmp(p->name, q->name) ||
 		    p->n_src != q->n_src || p->n_rules != q->n_rules ||
 		    (p->n_src && memcmp(p->src, q->src, p->n_src * sizeof(*p->src))))
