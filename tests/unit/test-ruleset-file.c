@@ -127,9 +127,9 @@ int main(void)
 	is_int(pf_ruleset_decode(buf, len, &back, &err), -EINVAL, "a flipped bit: refused");
 	has_str(err.msg, "checksum", "  says so");
 	buf[len / 2] ^= 0x40;
-	memcpy(buf, "PFRSET\0\2", 8);
+	memcpy(buf, "PFRSET\0\1", 8); /* the format before the cluster tier */
 	is_int(pf_ruleset_decode(buf, len, &back, &err), -EINVAL, "another version: refused");
-	memcpy(buf, "PFRSET\0\1", 8);
+	memcpy(buf, "PFRSET\0\2", 8);
 
 	/* every byte of the content set to 0xff in turn, checksum fixed: never a crash or a
 	 * huge allocation, either refused or decoded */
