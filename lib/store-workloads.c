@@ -89,10 +89,9 @@ static int put_workload_set(struct pf_store *s, const char *k, const char *names
 		id = sqlite3_last_insert_rowid(s->db);
 	}
 	for (size_t i = 0; i < n; i++) {
-		r = pf_stmt_exec(s, set->insert, false,
-				 PF_BINDS(B_INT(id), B_TEXT(sorted[i]),
-					  B_TEXT(set->with_namespace ? namespace : NULL)),
-				 err);
+		const struct pf_bind b[] = {B_INT(id), B_TEXT(sorted[i]), B_TEXT(namespace)};
+
+		r = pf_stmt_exec(s, set->insert, false, b, set->with_namespace ? 3 : 2, err);
 		if (r < 0)
 			goto out;
 	}
