@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "doc.h"
 #include "log.h"
+#include "netns.h"
 #include "oci.h"
 
 #define HOOK_DEFAULT_TIMEOUT_MS 5000
@@ -328,7 +329,7 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	struct pf_oci_identity id = {0};
 	struct pf_error err = {0};
 	_cleanup_free_ char *netns = NULL, *req = NULL, *reply = NULL;
-	uint64_t dev = 0, ino = 0;
+	struct pf_netns_id nsid = {0};
 	unsigned caps = 0;
 	bool host = false, reached = false;
 	uid_t outside;
@@ -362,13 +363,13 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		goto out;
 	}
 	if (!host) {
-		r = pf_oci_netns_stat(netns, &dev, &ino);
+		r = pf_netns_id_of_path(netns, &nsid);
 		if (r < 0) {
 			say(LOG_ERR, "container %s: network namespace %s: %s", st->id, netns,
 			    strerror(-r));
 			goto out;
 		}
-		host = pf_oci_netns_is_host(dev, ino);
+		host = pf_netns_is_host(&nsid);
 	}
 	if (host) {
 		say(LOG_INFO, "container %s uses the host network: not enforced", st->id);
@@ -383,21 +384,26 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	}
 	if (id.note[0])
 		say(LOG_WARNING, "container %s: %s", st->id, id.note);
-	r = pf_oci_register_request(st->id, &id, netns, st->pid, dev, ino, &req);
-	if (r < 0) {
-		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
-		goto out;
-	}
 	/* What the engine warns about or refuses (privileged_pods). */
 	r = pf_oci_config_caps(&cfg, &caps, &err);
 	if (r == 0 && !cfg.doc)
-		caps = PF_OCI_CAP_UNKNOWN; /* no config.json read: refuse mode refuses it */
+		caps = PF_CTL_CAP_UNKNOWN; /* no config.json read: refuse mode refuses it */
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, err.msg);
 		rc = 2;
 		goto out;
 	}
-	r = pf_oci_request_add_caps(&req, caps);
+	r = pf_ctl_msg_register(&(struct pf_ctl_register){.netns = netns,
+							  .pid = st->pid,
+							  .netns_dev = nsid.dev,
+							  .netns_ino = nsid.ino,
+							  .namespace = id.namespace,
+							  .name = id.name,
+							  .uid = id.uid,
+							  .container = st->id,
+							  .kind = id.kind,
+							  .caps = caps},
+				&req);
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
 		goto out;
@@ -480,7 +486,7 @@ static int do_poststop(const struct opts *o, struct pf_oci_state *st)
 		say(LOG_DEBUG, "container %s used the host network: nothing to unregister", st->id);
 		goto out;
 	}
-	r = pf_oci_unregister_request(st->id, cfg.netns_path, &req);
+	r = pf_ctl_msg_unregister(st->id, cfg.netns_path, &req);
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
 		goto out;

@@ -3,8 +3,8 @@
  * outside input (policy files, OCI state, API responses, control messages) the same way and
  * errors can name a line and a field path.
  *
- * Owned by the policy-model maintainer. Parsers: lib/json.c (yajl), lib/yaml.c (libyaml); the
- * tree and its helpers: lib/doc.c.
+ * Parsers: lib/json.c (yajl), lib/yaml.c (libyaml); the tree and its helpers: lib/doc.c;
+ * writing JSON: lib/json-gen.h.
  */
 #ifndef PF_DOC_H
 #define PF_DOC_H
