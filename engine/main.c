@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "../lib/config.h" /* not the autoconf config.h of the build dir */
+#include "conf.h"
 #include "engine.h"
 #include "log.h"
 

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "../lib/config.h" /* not the autoconf one in the build dir */
+#include "conf.h"
 #include "ctl.h"
 #include "doc.h"
 #include "log.h"

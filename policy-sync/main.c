@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../lib/config.h" /* not the autoconf config.h of the build dir */
+#include "conf.h"
 #include "log.h"
 #include "sync.h"
 

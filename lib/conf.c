@@ -2,7 +2,7 @@
 #include <ctype.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "conf.h"
 
 static char *strip(char *s)
 {
