@@ -102,11 +102,66 @@ static int parse_stage(const char *s, enum stage *st)
 	return 0;
 }
 
-/* The file first, flags over it (SPEC §6). Returns an exit code, or -1 to go on. */
+enum {
+	OPT_CONFIG = 256,
+	OPT_SOCKET,
+	OPT_STATE_DIR,
+	OPT_FAIL_MODE,
+	OPT_TIMEOUT,
+	OPT_RUNTIME_TIMEOUT,
+	OPT_HELP,
+	OPT_VERSION
+};
+
+/* One value from the file or a flag (lib/conf.h). */
+static int merge_option(void *ctx, int val, const char *v, const char *what, bool file)
+{
+	struct opts *o = ctx;
+
+	(void)file;
+	switch (val) {
+	case OPT_SOCKET:
+		o->socket = v;
+		return 0;
+	case OPT_STATE_DIR:
+		o->state_dir = v;
+		return 0;
+	case OPT_FAIL_MODE:
+		if (parse_fail_mode(v, &o->fail_closed) < 0) {
+			say(LOG_ERR, "%s must be open or closed, not '%s'", what, v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_TIMEOUT:
+		if (pf_parse_u32(v, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 || !o->timeout_ms) {
+			say(LOG_ERR, "%s must be 1..%d milliseconds, not '%s'", what,
+			    HOOK_MAX_TIMEOUT_MS, v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_RUNTIME_TIMEOUT:
+		if (pf_parse_u32(v, HOOK_MAX_RUNTIME_TIMEOUT_S, &o->runtime_timeout_s) < 0 ||
+		    !o->runtime_timeout_s) {
+			say(LOG_ERR, "%s must be 1..%d seconds, not '%s'", what,
+			    HOOK_MAX_RUNTIME_TIMEOUT_S, v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_HELP:
+		usage(stdout);
+		return 1;
+	case OPT_VERSION:
+		printf("podfence-hook %s\n", PACKAGE_VERSION);
+		return 1;
+	default:
+		usage(stderr);
+		return -EINVAL;
+	}
+}
+
+/* The file first, flags over it. Returns an exit code, or -1 to go on. */
 static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *cfg)
 {
-	enum { OPT_CONFIG = 256, OPT_SOCKET, OPT_STATE_DIR, OPT_FAIL_MODE, OPT_TIMEOUT,
-	       OPT_RUNTIME_TIMEOUT, OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"socket", required_argument, NULL, OPT_SOCKET},
@@ -119,80 +174,20 @@ static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *c
 		{},
 	};
 	struct pf_error err = {0};
-	const char *v;
-	int c;
+	int r;
 
 	o->config = pf_config_path_from_argv(argc, argv);
-	if (pf_config_load(o->config ? o->config : PF_DEFAULT_CONFIG, o->config != NULL, cfg,
-			   &err) < 0) {
+	r = pf_conf_merge(&(struct pf_conf_program){.options = longopts,
+						    .shortopts = "",
+						    .set = merge_option,
+						    .ctx = o},
+			  argc, argv, cfg, &err);
+	if (r < 0 && err.msg[0])
 		say(LOG_ERR, "%s", err.msg);
+	if (r < 0)
 		return 2;
-	}
-	o->socket = pf_config_get(cfg, "socket");
-	o->state_dir = pf_config_get(cfg, "state_dir");
-	v = pf_config_get(cfg, "fail_mode");
-	if (v && parse_fail_mode(v, &o->fail_closed) < 0) {
-		say(LOG_ERR, "%s: fail_mode must be open or closed, not '%s'", cfg->path, v);
-		return 2;
-	}
-	v = pf_config_get(cfg, "timeout");
-	if (v && (pf_parse_u32(v, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 || !o->timeout_ms)) {
-		say(LOG_ERR, "%s: timeout must be 1..%d milliseconds, not '%s'", cfg->path,
-		    HOOK_MAX_TIMEOUT_MS, v);
-		return 2;
-	}
-	v = pf_config_get(cfg, "runtime_timeout");
-	if (v && (pf_parse_u32(v, HOOK_MAX_RUNTIME_TIMEOUT_S, &o->runtime_timeout_s) < 0 ||
-		  !o->runtime_timeout_s)) {
-		say(LOG_ERR, "%s: runtime_timeout must be 1..%d seconds, not '%s'", cfg->path,
-		    HOOK_MAX_RUNTIME_TIMEOUT_S, v);
-		return 2;
-	}
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_CONFIG:
-			break;
-		case OPT_SOCKET:
-			o->socket = optarg;
-			break;
-		case OPT_STATE_DIR:
-			o->state_dir = optarg;
-			break;
-		case OPT_FAIL_MODE:
-			if (parse_fail_mode(optarg, &o->fail_closed) < 0) {
-				say(LOG_ERR, "--fail-mode must be open or closed, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case OPT_TIMEOUT:
-			if (pf_parse_u32(optarg, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 ||
-			    !o->timeout_ms) {
-				say(LOG_ERR, "--timeout must be 1..%d milliseconds, not '%s'",
-				    HOOK_MAX_TIMEOUT_MS, optarg);
-				return 2;
-			}
-			break;
-		case OPT_RUNTIME_TIMEOUT:
-			if (pf_parse_u32(optarg, HOOK_MAX_RUNTIME_TIMEOUT_S,
-					 &o->runtime_timeout_s) < 0 ||
-			    !o->runtime_timeout_s) {
-				say(LOG_ERR, "--runtime-timeout must be 1..%d seconds, not '%s'",
-				    HOOK_MAX_RUNTIME_TIMEOUT_S, optarg);
-				return 2;
-			}
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			printf("podfence-hook %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	if (r > 0)
+		return 0;
 	if (optind + 1 < argc) {
 		say(LOG_ERR, "one STAGE expected, got %d arguments (try --help)", argc - optind);
 		return 2;
