@@ -6,49 +6,32 @@
 
 #include "cli.h"
 #include "doc.h"
+#include "json-gen.h"
 #include "policy.h"
 
-static void json_str(FILE *f, const char *s)
-{
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (!s) {
-		fputs("null", f);
-		return;
-	}
-	if (pf_json_append_string(&buf, &len, &cap, s) < 0) {
-		fputs("null", f);
-		return;
-	}
-	fputs(buf, f);
-	free(buf);
-}
-
-static void json_doc(FILE *f, const struct pf_policy_doc *d, bool first)
+static void json_doc(struct pf_jgen *j, const struct pf_policy_doc *d)
 {
 	_cleanup_free_ char *pol = NULL;
 
-	fprintf(f, "%s{\"document\":%u,\"line\":%u,\"namespace\":", first ? "" : ",", d->index + 1,
-		d->line);
-	json_str(f, d->cluster ? NULL : d->namespace);
-	fputs(",\"name\":", f);
-	json_str(f, d->name);
-	fputs(",\"kind\":", f);
-	json_str(f, d->name ? pf_policy_kind_string(d->cluster) : NULL);
-	fprintf(f, ",\"valid\":%s,\"error\":", d->policy ? "true" : "false");
-	json_str(f, d->policy ? NULL : d->error);
-	fputs(",\"errorLine\":", f);
+	pf_jgen_map_open(j);
+	pf_jgen_kv_uint(j, "document", d->index + 1);
+	pf_jgen_kv_uint(j, "line", d->line);
+	pf_jgen_kv_str(j, "namespace", d->cluster ? NULL : d->namespace);
+	pf_jgen_kv_str(j, "name", d->name);
+	pf_jgen_kv_str(j, "kind", d->name ? pf_policy_kind_string(d->cluster) : NULL);
+	pf_jgen_kv_bool(j, "valid", d->policy);
+	pf_jgen_kv_str(j, "error", d->policy ? NULL : d->error);
+	pf_jgen_key(j, "errorLine");
 	if (d->policy)
-		fputs("null", f);
+		pf_jgen_null(j);
 	else
-		fprintf(f, "%u", d->error_line ? d->error_line : d->line);
-	fputs(",\"policy\":", f);
+		pf_jgen_uint(j, d->error_line ? d->error_line : d->line);
+	pf_jgen_key(j, "policy");
 	if (d->policy && pf_policy_to_json(d->policy, &pol) >= 0)
-		fputs(pol, f);
+		pf_jgen_raw(j, pol);
 	else
-		fputs("null", f);
-	fputs("}", f);
+		pf_jgen_null(j);
+	pf_jgen_map_close(j);
 }
 
 static int read_input(const char *path, struct pf_policy_file *pf, struct pf_error *err)
@@ -79,7 +62,7 @@ struct check {
 	enum pf_output output;
 	struct seen *seen;
 	size_t n_seen, cap_seen;
-	unsigned n_files; /* for the JSON list's commas */
+	struct pf_jgen j; /* -o json: the whole report, printed at the end */
 	bool any_invalid;
 };
 
@@ -170,17 +153,17 @@ static int check_file(struct check *st, const char *path)
 	if (r >= 0 && pf.n_docs == 0 && st->output == PF_OUTPUT_TABLE)
 		printf("%s: OK (no policies)\n", name);
 	if (st->output == PF_OUTPUT_JSON) {
-		printf("%s{\"file\":", st->n_files ? "," : "");
-		json_str(stdout, name);
-		printf(",\"valid\":%s,\"error\":",
-		       r >= 0 && pf_policy_file_n_invalid(&pf) == 0 ? "true" : "false");
-		json_str(stdout, r < 0 ? err.msg : NULL);
-		fputs(",\"documents\":[", stdout);
+		pf_jgen_map_open(&st->j);
+		pf_jgen_kv_str(&st->j, "file", name);
+		pf_jgen_kv_bool(&st->j, "valid", r >= 0 && pf_policy_file_n_invalid(&pf) == 0);
+		pf_jgen_kv_str(&st->j, "error", r < 0 ? err.msg : NULL);
+		pf_jgen_key(&st->j, "documents");
+		pf_jgen_array_open(&st->j);
 		for (size_t k = 0; k < pf.n_docs; k++)
-			json_doc(stdout, &pf.docs[k], k == 0);
-		fputs("]}", stdout);
+			json_doc(&st->j, &pf.docs[k]);
+		pf_jgen_array_close(&st->j);
+		pf_jgen_map_close(&st->j);
 	}
-	st->n_files++;
 	pf_policy_file_free(&pf);
 	return 0;
 }
@@ -267,8 +250,12 @@ int cmd_check(const struct pf_cli *cli, int argc, char **argv)
 		return 2;
 	}
 
-	if (st.output == PF_OUTPUT_JSON)
-		fputs("{\"files\":[", stdout);
+	if (st.output == PF_OUTPUT_JSON) {
+		r = pf_jgen_init(&st.j, 0);
+		pf_jgen_map_open(&st.j);
+		pf_jgen_key(&st.j, "files");
+		pf_jgen_array_open(&st.j);
+	}
 	for (int i = optind; i < argc && r >= 0; i++) {
 		struct stat sb;
 
@@ -281,14 +268,26 @@ int cmd_check(const struct pf_cli *cli, int argc, char **argv)
 		fprintf(stderr, "podfencectl check: %s\n", strerror(-r));
 		r = 1;
 	} else {
-		if (st.output == PF_OUTPUT_JSON)
-			printf("],\"valid\":%s}\n", st.any_invalid ? "false" : "true");
+		if (st.output == PF_OUTPUT_JSON) {
+			pf_jgen_array_close(&st.j);
+			pf_jgen_kv_bool(&st.j, "valid", !st.any_invalid);
+			pf_jgen_map_close(&st.j);
+			r = pf_jgen_flush(&st.j, stdout);
+			if (r < 0) {
+				fprintf(stderr, "podfencectl check: %s\n", strerror(-r));
+				r = 1;
+				goto out;
+			}
+			putchar('\n');
+		}
 		r = st.any_invalid ? 2 : 0;
 		if (fflush(stdout) != 0) {
 			fprintf(stderr, "podfencectl check: writing output: %s\n", strerror(errno));
 			r = 1;
 		}
 	}
+out:
+	pf_jgen_done(&st.j);
 	for (size_t i = 0; i < st.n_seen; i++) {
 		free(st.seen[i].namespace);
 		free(st.seen[i].name);

@@ -2,8 +2,7 @@
 #ifndef PF_CLI_H
 #define PF_CLI_H
 
-/* lib/config.h: the build tree's autoconf config.h shadows a plain "config.h" here (-I.) */
-#include "../lib/config.h"
+#include "conf.h"
 
 enum pf_output { PF_OUTPUT_TABLE, PF_OUTPUT_JSON };
 

@@ -6,14 +6,18 @@
 #include "doc.h"
 #include "query.h"
 
-static int call(const struct pf_cli *cli, const char *req, struct pf_node **out, char **raw)
+static int call(const struct pf_cli *cli, int (*build)(char **), struct pf_node **out, char **raw)
 {
 	struct pf_error err = {0};
-	_cleanup_free_ char *reply = NULL;
+	_cleanup_free_ char *req = NULL, *reply = NULL;
 	struct pf_node *n = NULL;
 	const struct pf_node *ok;
 	bool reached;
 
+	if (build(&req) < 0) {
+		fprintf(stderr, "podfencectl: out of memory\n");
+		return -ENOMEM;
+	}
 	/* The engine is told how long we wait, so a slow reload is answered, not cut off. */
 	if (pf_ctl_request(cli->socket, req, PF_CTL_DEFAULT_TIMEOUT_MS, PF_CTL_SEND_DEADLINE,
 			   &reply, &reached, &err) < 0) {
@@ -79,7 +83,7 @@ int cmd_status(const struct pf_cli *cli, int argc, char **argv)
 		fprintf(stderr, "podfencectl status: unexpected argument '%s'\n", argv[1]);
 		return 2;
 	}
-	if (call(cli, "{\"op\":\"status\"}", &n, &raw) < 0)
+	if (call(cli, pf_ctl_msg_status, &n, &raw) < 0)
 		return 1;
 	if (cli->output == PF_OUTPUT_JSON) {
 		printf("%s\n", raw);
@@ -124,7 +128,7 @@ int cmd_reload(const struct pf_cli *cli, int argc, char **argv)
 		fprintf(stderr, "podfencectl reload: unexpected argument '%s'\n", argv[1]);
 		return 2;
 	}
-	if (call(cli, "{\"op\":\"reload\"}", &n, &raw) < 0)
+	if (call(cli, pf_ctl_msg_reload, &n, &raw) < 0)
 		return 1;
 	if (cli->output == PF_OUTPUT_JSON)
 		printf("%s\n", raw);

@@ -1,23 +1,23 @@
 /* podfencectl explain: which verdict a connection gets, and which policy rule decides it. */
 #include <getopt.h>
 #include <stdio.h>
-#include <yajl/yajl_gen.h>
 
 #include "cache.h"
 #include "ctl.h"
 #include "doc.h"
+#include "json-gen.h"
 #include "query.h"
 
 /* The running engine's default action, when it answers within a moment: that is what the
  * connection really gets, whatever the configuration file says. */
 static int engine_default_action(const struct pf_cli *cli)
 {
-	_cleanup_free_ char *reply = NULL;
+	_cleanup_free_ char *req = NULL, *reply = NULL;
 	struct pf_node *n = NULL;
 	const char *a;
 	int r = -ENOENT;
 
-	if (pf_ctl_call(cli->socket, "{\"op\":\"status\"}", 500, &reply, NULL) < 0)
+	if (pf_ctl_msg_status(&req) < 0 || pf_ctl_call(cli->socket, req, 500, &reply, NULL) < 0)
 		return -ENOENT;
 	if (pf_json_parse(reply, strlen(reply), NULL, &n, NULL) == 0 &&
 	    (a = pf_node_str(n, "default_action")))
@@ -28,70 +28,31 @@ static int engine_default_action(const struct pf_cli *cli)
 	return r;
 }
 
-static int find_pod_ips(sqlite3 *db, const char *pod, struct pf_addr **ips, size_t *n)
+/* NAMESPACE/POD, or POD in "default". */
+static int find_pod_ips(struct pf_store *s, const char *pod, struct pf_addr **ips, size_t *n)
 {
-	static const char sql[] =
-		"SELECT pi.ip FROM pod_ip pi JOIN pod p ON p.id = pi.pod_id "
-		"WHERE p.namespace = ?1 AND p.name = ?2 "
-		"UNION SELECT wi.ip FROM workload_ip wi JOIN workload w ON w.id = wi.workload_id "
-		"WHERE w.kind = 'Pod' AND w.namespace = ?1 AND w.name = ?2 ORDER BY 1";
 	_cleanup_free_ char *ns = NULL;
 	const char *slash = strchr(pod, '/'), *name = slash ? slash + 1 : pod;
-	sqlite3_stmt *st;
-	size_t cap = 0;
-	int r;
 
 	ns = slash ? pf_strndup0(pod, (size_t)(slash - pod)) : strdup("default");
 	if (!ns)
 		return -ENOMEM;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		struct pf_addr a;
-
-		if (pf_addr_parse((const char *)sqlite3_column_text(st, 0), &a) < 0)
-			continue;
-		if (pf_grow((void **)ips, &cap, *n, sizeof(**ips)) < 0) {
-			sqlite3_finalize(st);
-			return -ENOMEM;
-		}
-		(*ips)[(*n)++] = a;
-	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? 0 : -EIO;
+	return pf_store_pod_ips(s, ns, name, ips, n);
 }
 
-/* The rule's destination and ports as the store shows them. */
-static void rule_text(sqlite3 *db, const struct pf_verdict *v, char *dst, size_t dlen, char *ports, size_t plen)
+/* The rule's destination and ports as the store shows them, "-" when unknown. */
+static void rule_text(struct pf_store *s, const struct pf_verdict *v, char *dst, size_t dlen,
+		      char *ports, size_t plen)
 {
-	static const char sql[] = "SELECT r.destination, r.ports FROM policy_rule r JOIN policy p ON "
-				  "p.id = r.policy_id WHERE p.namespace = ?1 AND p.name = ?2 AND "
-				  "r.rule_index = ?3";
-	sqlite3_stmt *st;
+	_cleanup_free_ char *d = NULL, *p = NULL;
 
 	snprintf(dst, dlen, "-");
 	snprintf(ports, plen, "-");
-	if (!v->matched || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (!v->matched ||
+	    pf_store_rule_text(s, v->policy_namespace, v->policy_name, v->rule_index, &d, &p) < 0)
 		return;
-	sqlite3_bind_text(st, 1, v->policy_namespace, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, v->policy_name, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, v->rule_index);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(dst, dlen, "%s", (const char *)sqlite3_column_text(st, 0));
-		snprintf(ports, plen, "%s", (const char *)sqlite3_column_text(st, 1));
-	}
-	sqlite3_finalize(st);
-}
-
-static void gen_str(yajl_gen g, const char *k, const char *v)
-{
-	yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-	if (v)
-		yajl_gen_string(g, (const unsigned char *)v, strlen(v));
-	else
-		yajl_gen_null(g);
+	snprintf(dst, dlen, "%s", d);
+	snprintf(ports, plen, "%s", p);
 }
 
 int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
@@ -113,7 +74,8 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 	size_t n_src = 0;
 	uint32_t port = 0;
 	int c, action, rc = 1;
-	yajl_gen g = NULL;
+	_cleanup_jgen_ struct pf_jgen j = {0};
+	bool json = cli->output == PF_OUTPUT_JSON;
 
 	while ((c = getopt_long(argc, argv, "f:t:p:", opts, NULL)) != -1) {
 		switch (c) {
@@ -163,14 +125,18 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		goto out;
 	if (pf_addr_parse(from, src) == 0) {
 		n_src = 1;
-	} else if (find_pod_ips(pf_store_db(s), from, &src, &n_src) < 0) {
-		fprintf(stderr, "podfencectl explain: cannot read pods from %s\n", cli->db);
-		goto out;
-	} else if (n_src == 0) {
-		fprintf(stderr, "podfencectl explain: no pod '%s' with an IP address is known (see podfencectl pods)\n",
-			from);
-		rc = 2;
-		goto out;
+	} else {
+		free(PF_TAKE_PTR(src));
+		if (find_pod_ips(s, from, &src, &n_src) < 0) {
+			fprintf(stderr, "podfencectl explain: cannot read pods from %s\n", cli->db);
+			goto out;
+		}
+		if (n_src == 0) {
+			fprintf(stderr, "podfencectl explain: no pod '%s' with an IP address is known (see podfencectl pods)\n",
+				from);
+			rc = 2;
+			goto out;
+		}
 	}
 	if (pf_store_load_ruleset(s, &rs, &err) < 0) {
 		fprintf(stderr, "podfencectl explain: %s\n", err.msg);
@@ -180,12 +146,10 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		fprintf(stderr, "podfencectl explain: cannot build the verdict cache\n");
 		goto out;
 	}
-	if (cli->output == PF_OUTPUT_JSON) {
-		g = yajl_gen_alloc(NULL);
-		if (!g)
+	if (json) {
+		if (pf_jgen_init(&j, PF_JGEN_PRETTY) < 0)
 			goto out;
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-		yajl_gen_array_open(g);
+		pf_jgen_array_open(&j);
 	}
 	rc = 0;
 	for (size_t i = 0; i < n_src; i++) {
@@ -202,42 +166,40 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 				pf_addr_fmt(&src[i], sbuf));
 			rc = 1;
 		}
-		rule_text(pf_store_db(s), &v, dtext, sizeof(dtext), ptext, sizeof(ptext));
+		rule_text(s, &v, dtext, sizeof(dtext), ptext, sizeof(ptext));
 		pf_addr_fmt(&src[i], sbuf);
 		pf_addr_fmt(&dst, dbuf);
-		if (g) {
-			yajl_gen_map_open(g);
-			gen_str(g, "from", from);
-			gen_str(g, "src", sbuf);
-			gen_str(g, "dst", dbuf);
-			yajl_gen_string(g, (const unsigned char *)"dport", 5);
-			yajl_gen_integer(g, port);
-			gen_str(g, "action", pf_action_to_string(v.action));
-			yajl_gen_string(g, (const unsigned char *)"matched", 7);
-			yajl_gen_bool(g, v.matched);
-			gen_str(g, "policy_namespace", v.matched && !v.cluster ? v.policy_namespace : NULL);
-			gen_str(g, "policy_name", v.matched ? v.policy_name : NULL);
-			yajl_gen_string(g, (const unsigned char *)"rule_index", 10);
+		if (json) {
+			pf_jgen_map_open(&j);
+			pf_jgen_kv_str(&j, "from", from);
+			pf_jgen_kv_str(&j, "src", sbuf);
+			pf_jgen_kv_str(&j, "dst", dbuf);
+			pf_jgen_kv_uint(&j, "dport", port);
+			pf_jgen_kv_str(&j, "action", pf_action_to_string(v.action));
+			pf_jgen_kv_bool(&j, "matched", v.matched);
+			pf_jgen_kv_str(&j, "policy_namespace",
+				       v.matched && !v.cluster ? v.policy_namespace : NULL);
+			pf_jgen_kv_str(&j, "policy_name", v.matched ? v.policy_name : NULL);
+			pf_jgen_key(&j, "rule_index");
 			if (v.matched)
-				yajl_gen_integer(g, v.rule_index);
+				pf_jgen_int(&j, v.rule_index);
 			else
-				yajl_gen_null(g);
-			gen_str(g, "destination", v.matched ? dtext : NULL);
-			gen_str(g, "ports", v.matched ? ptext : NULL);
-			gen_str(g, "kind", v.matched ? pf_policy_kind_string(v.cluster) : NULL);
+				pf_jgen_null(&j);
+			pf_jgen_kv_str(&j, "destination", v.matched ? dtext : NULL);
+			pf_jgen_kv_str(&j, "ports", v.matched ? ptext : NULL);
+			pf_jgen_kv_str(&j, "kind", v.matched ? pf_policy_kind_string(v.cluster) : NULL);
 			/* the cluster policy whose Pass handed the connection to the namespaced tier */
-			yajl_gen_string(g, (const unsigned char *)"passed_by", 9);
+			pf_jgen_key(&j, "passed_by");
 			if (v.pass_name) {
-				yajl_gen_map_open(g);
-				gen_str(g, "kind", PF_POLICY_KIND_CLUSTER);
-				gen_str(g, "policy_name", v.pass_name);
-				yajl_gen_string(g, (const unsigned char *)"rule_index", 10);
-				yajl_gen_integer(g, v.pass_rule_index);
-				yajl_gen_map_close(g);
+				pf_jgen_map_open(&j);
+				pf_jgen_kv_str(&j, "kind", PF_POLICY_KIND_CLUSTER);
+				pf_jgen_kv_str(&j, "policy_name", v.pass_name);
+				pf_jgen_kv_int(&j, "rule_index", v.pass_rule_index);
+				pf_jgen_map_close(&j);
 			} else {
-				yajl_gen_null(g);
+				pf_jgen_null(&j);
 			}
-			yajl_gen_map_close(g);
+			pf_jgen_map_close(&j);
 		} else {
 			printf("%s -> %s:%u: %s\n", sbuf, dbuf, port, pf_action_to_string(v.action));
 			if (v.pass_name)
@@ -256,19 +218,14 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 				printf("  no policy rule matches: the engine's default action decides\n");
 		}
 	}
-	if (g) {
-		const unsigned char *buf;
-		size_t len;
-
-		yajl_gen_array_close(g);
-		yajl_gen_get_buf(g, &buf, &len);
-		fwrite(buf, 1, len, stdout);
-		if (!len || buf[len - 1] != '\n')
-			fputc('\n', stdout);
+	if (json) {
+		pf_jgen_array_close(&j);
+		if (pf_jgen_flush(&j, stdout) < 0) {
+			fprintf(stderr, "podfencectl explain: cannot write the JSON output\n");
+			rc = 1;
+		}
 	}
 out:
-	if (g)
-		yajl_gen_free(g);
 	pf_cache_free(cache);
 	pf_ruleset_free(rs);
 	pf_store_close(s);

@@ -60,6 +60,40 @@ static const struct pf_cli_command *find_command(const char *name)
 	return NULL;
 }
 
+/* One value from the file or a flag (lib/conf.h). */
+static int merge_option(void *ctx, int val, const char *v, const char *what, bool file)
+{
+	struct pf_cli *cli = ctx;
+
+	(void)file;
+	switch (val) {
+	case 'D':
+		cli->db = v;
+		return 0;
+	case 'S':
+		cli->socket = v;
+		return 0;
+	case 'T':
+		cli->state_dir = v;
+		return 0;
+	case 'o':
+		if (pf_cli_parse_output(v, &cli->output) < 0) {
+			fprintf(stderr, "podfencectl: %s must be table or json, not '%s'\n", what, v);
+			return -EINVAL;
+		}
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 1;
+	case 'V':
+		printf("podfencectl %s\n", PACKAGE_VERSION);
+		return 1;
+	default:
+		usage(stderr);
+		return -EINVAL;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -74,65 +108,26 @@ int main(int argc, char **argv)
 	};
 	struct pf_config cfg = {0};
 	struct pf_error err = {0};
-	struct pf_cli cli = {0};
+	struct pf_cli cli = {
+		.db = PF_DEFAULT_DB,
+		.socket = PF_DEFAULT_SOCKET,
+		.state_dir = PF_DEFAULT_STATE_DIR,
+		.config = &cfg,
+	};
 	const struct pf_cli_command *cmd;
-	const char *cfg_path = pf_config_path_from_argv(argc, argv), *out;
-	int c, r;
-
-	/* The file first, so that flags parsed below override its keys. */
-	r = pf_config_load(cfg_path ? cfg_path : PF_DEFAULT_CONFIG, cfg_path != NULL, &cfg, &err);
-	if (r < 0) {
-		fprintf(stderr, "podfencectl: %s\n", err.msg);
-		pf_config_free(&cfg);
-		return 2;
-	}
-	cli.config = &cfg;
-	cli.db = pf_config_get(&cfg, "db") ?: PF_DEFAULT_DB;
-	cli.socket = pf_config_get(&cfg, "socket") ?: PF_DEFAULT_SOCKET;
-	cli.state_dir = pf_config_get(&cfg, "state_dir") ?: PF_DEFAULT_STATE_DIR;
-	out = pf_config_get(&cfg, "output");
-	if (out && pf_cli_parse_output(out, &cli.output) < 0) {
-		fprintf(stderr, "podfencectl: %s: output must be table or json, not '%s'\n", cfg.path,
-			out);
-		pf_config_free(&cfg);
-		return 2;
-	}
+	int r;
 
 	/* '+': stop at the subcommand; its options are its own. */
-	while ((c = getopt_long(argc, argv, "+c:o:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			break; /* loaded above */
-		case 'D':
-			cli.db = optarg;
-			break;
-		case 'S':
-			cli.socket = optarg;
-			break;
-		case 'T':
-			cli.state_dir = optarg;
-			break;
-		case 'o':
-			if (pf_cli_parse_output(optarg, &cli.output) < 0) {
-				fprintf(stderr, "podfencectl: --output must be table or json, not '%s'\n",
-					optarg);
-				pf_config_free(&cfg);
-				return 2;
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			pf_config_free(&cfg);
-			return 0;
-		case 'V':
-			printf("podfencectl %s\n", PACKAGE_VERSION);
-			pf_config_free(&cfg);
-			return 0;
-		default:
-			usage(stderr);
-			pf_config_free(&cfg);
-			return 2;
-		}
+	r = pf_conf_merge(&(struct pf_conf_program){.options = opts,
+						    .shortopts = "+c:o:hV",
+						    .set = merge_option,
+						    .ctx = &cli},
+			  argc, argv, &cfg, &err);
+	if (r < 0 && err.msg[0])
+		fprintf(stderr, "podfencectl: %s\n", err.msg);
+	if (r != 0) {
+		pf_config_free(&cfg);
+		return r < 0 ? 2 : 0;
 	}
 	if (optind >= argc) {
 		usage(stderr);

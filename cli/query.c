@@ -1,7 +1,7 @@
 /* podfencectl: query printing shared by the table subcommands. */
 #include <stdio.h>
-#include <yajl/yajl_gen.h>
 
+#include "json-gen.h"
 #include "query.h"
 
 struct pf_store *pf_cli_open_store(const struct pf_cli *cli)
@@ -33,64 +33,55 @@ static void table_free(struct table *t)
 
 static int print_json(sqlite3_stmt *st, int first, int64_t *last_id)
 {
-	yajl_gen g = yajl_gen_alloc(NULL);
-	const unsigned char *buf;
-	size_t len;
+	_cleanup_jgen_ struct pf_jgen j = {0};
 	int r, rows = 0;
 
-	if (!g)
-		return -ENOMEM;
 	/* With row ids (event streams): one compact object per line, so a follower can read
 	 * line by line; else one array. */
-	if (!last_id) {
-		yajl_gen_config(g, yajl_gen_beautify, 1);
-		yajl_gen_array_open(g);
-	}
+	r = pf_jgen_init(&j, last_id ? 0 : PF_JGEN_PRETTY);
+	if (r < 0)
+		return r;
+	if (!last_id)
+		pf_jgen_array_open(&j);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (last_id)
 			*last_id = MAX(*last_id, sqlite3_column_int64(st, 0));
-		yajl_gen_map_open(g);
+		pf_jgen_map_open(&j);
 		for (int c = first; c < sqlite3_column_count(st); c++) {
-			const char *name = sqlite3_column_name(st, c);
-
-			yajl_gen_string(g, (const unsigned char *)name, strlen(name));
+			pf_jgen_key(&j, sqlite3_column_name(st, c));
 			switch (sqlite3_column_type(st, c)) {
 			case SQLITE_NULL:
-				yajl_gen_null(g);
+				pf_jgen_null(&j);
 				break;
 			case SQLITE_INTEGER:
-				yajl_gen_integer(g, sqlite3_column_int64(st, c));
+				pf_jgen_int(&j, sqlite3_column_int64(st, c));
 				break;
-			default: {
-				const unsigned char *v = sqlite3_column_text(st, c);
-
-				yajl_gen_string(g, v, strlen((const char *)v));
-			}
+			default:
+				pf_jgen_str(&j, (const char *)sqlite3_column_text(st, c));
 			}
 		}
-		yajl_gen_map_close(g);
+		pf_jgen_map_close(&j);
 		if (last_id) {
-			yajl_gen_get_buf(g, &buf, &len);
-			fwrite(buf, 1, len, stdout);
+			if (pf_jgen_flush(&j, stdout) < 0)
+				return -EIO;
 			fputc('\n', stdout);
-			yajl_gen_clear(g);
-			yajl_gen_reset(g, NULL);
 		}
 		rows++;
 	}
 	if (!last_id)
-		yajl_gen_array_close(g);
-	if (r != SQLITE_DONE) {
-		yajl_gen_free(g);
+		pf_jgen_array_close(&j);
+	if (r != SQLITE_DONE)
 		return -EIO;
-	}
 	if (!last_id) {
-		yajl_gen_get_buf(g, &buf, &len);
-		fwrite(buf, 1, len, stdout);
-		if (!len || buf[len - 1] != '\n')
+		size_t len;
+		const char *text = pf_jgen_text(&j, &len);
+
+		if (!text)
+			return j.r < 0 ? j.r : -ENOMEM;
+		fwrite(text, 1, len, stdout);
+		if (!len || text[len - 1] != '\n')
 			fputc('\n', stdout);
 	}
-	yajl_gen_free(g);
 	return rows;
 }
 

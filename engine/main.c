@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "../lib/config.h" /* not the autoconf config.h of the build dir */
+#include "conf.h"
 #include "engine.h"
 #include "log.h"
 
@@ -201,13 +201,23 @@ static void config_free(struct pf_engine_config *c)
 	free(c->metrics);
 }
 
+static int merge_option(void *ctx, int val, const char *v, const char *what, bool file)
+{
+	(void)file;
+	if (val == '?') {
+		usage(stderr);
+		return 2;
+	}
+	return set_option(ctx, val, v, what);
+}
+
 /* The file first (defaults < file), then the command line (file < flags). Exit code or -1. */
 static int parse_config(int argc, char **argv, struct pf_engine_config *c)
 {
 	const char *path = pf_config_path_from_argv(argc, argv);
 	struct pf_config file = {};
 	struct pf_error err = {};
-	int opt, r;
+	int r;
 
 	*c = (struct pf_engine_config){
 	    .default_action = PF_ACTION_ALLOW,
@@ -228,53 +238,16 @@ static int parse_config(int argc, char **argv, struct pf_engine_config *c)
 		}
 	}
 
-	r = pf_config_load(path ? path : PF_DEFAULT_CONFIG, path != NULL, &file, &err);
-	if (r < 0) {
-		fprintf(stderr, "podfenced: %s\n", err.msg);
-		pf_config_free(&file);
-		return 2;
-	}
-	for (size_t i = 0; i < file.n; i++) {
-		const struct pf_config_entry *en = &file.entries[i];
-		char what[PATH_MAX + 64];
-
-		/* The file is shared by every program: keys that are not ours are someone else's.
-		 */
-		for (const struct option *o = options; o->name; o++) {
-			char key[64];
-			size_t k;
-
-			for (k = 0; o->name[k] && k + 1 < sizeof(key); k++)
-				key[k] = o->name[k] == '-' ? '_' : o->name[k];
-			key[k] = '\0';
-			if (strcmp(key, en->key) || o->val == OPT_CONFIG || o->val == OPT_HELP ||
-			    o->val == OPT_VERSION)
-				continue;
-			snprintf(what, sizeof(what), "%s:%u: %s", file.path, en->line, en->key);
-			if (set_option(c, o->val, en->value, what) < 0) {
-				pf_config_free(&file);
-				return 2;
-			}
-		}
-	}
+	r = pf_conf_merge(&(struct pf_conf_program){.options = options,
+						    .shortopts = "",
+						    .set = merge_option,
+						    .ctx = c},
+			  argc, argv, &file, &err);
 	pf_config_free(&file);
-
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		char what[64];
-
-		if (opt == '?') {
-			usage(stderr);
-			return 2;
-		}
-		if (opt == OPT_CONFIG)
-			continue;
-		for (const struct option *o = options; o->name; o++)
-			if (o->val == opt)
-				snprintf(what, sizeof(what), "--%s", o->name);
-		if (set_option(c, opt, optarg, what) < 0)
-			return 2;
-	}
+	if (r < 0 && err.msg[0])
+		fprintf(stderr, "podfenced: %s\n", err.msg);
+	if (r != 0)
+		return r < 0 ? 2 : r;
 	if (optind < argc) {
 		fprintf(stderr, "podfenced: unexpected argument '%s'\n", argv[optind]);
 		return 2;

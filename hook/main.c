@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "../lib/config.h" /* not the autoconf one in the build dir */
+#include "conf.h"
 #include "ctl.h"
 #include "doc.h"
 #include "log.h"
+#include "netns.h"
 #include "oci.h"
 
 #define HOOK_DEFAULT_TIMEOUT_MS 5000
@@ -101,11 +102,66 @@ static int parse_stage(const char *s, enum stage *st)
 	return 0;
 }
 
-/* The file first, flags over it (SPEC §6). Returns an exit code, or -1 to go on. */
+enum {
+	OPT_CONFIG = 256,
+	OPT_SOCKET,
+	OPT_STATE_DIR,
+	OPT_FAIL_MODE,
+	OPT_TIMEOUT,
+	OPT_RUNTIME_TIMEOUT,
+	OPT_HELP,
+	OPT_VERSION
+};
+
+/* One value from the file or a flag (lib/conf.h). */
+static int merge_option(void *ctx, int val, const char *v, const char *what, bool file)
+{
+	struct opts *o = ctx;
+
+	(void)file;
+	switch (val) {
+	case OPT_SOCKET:
+		o->socket = v;
+		return 0;
+	case OPT_STATE_DIR:
+		o->state_dir = v;
+		return 0;
+	case OPT_FAIL_MODE:
+		if (parse_fail_mode(v, &o->fail_closed) < 0) {
+			say(LOG_ERR, "%s must be open or closed, not '%s'", what, v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_TIMEOUT:
+		if (pf_parse_u32(v, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 || !o->timeout_ms) {
+			say(LOG_ERR, "%s must be 1..%d milliseconds, not '%s'", what,
+			    HOOK_MAX_TIMEOUT_MS, v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_RUNTIME_TIMEOUT:
+		if (pf_parse_u32(v, HOOK_MAX_RUNTIME_TIMEOUT_S, &o->runtime_timeout_s) < 0 ||
+		    !o->runtime_timeout_s) {
+			say(LOG_ERR, "%s must be 1..%d seconds, not '%s'", what,
+			    HOOK_MAX_RUNTIME_TIMEOUT_S, v);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_HELP:
+		usage(stdout);
+		return 1;
+	case OPT_VERSION:
+		printf("podfence-hook %s\n", PACKAGE_VERSION);
+		return 1;
+	default:
+		usage(stderr);
+		return -EINVAL;
+	}
+}
+
+/* The file first, flags over it. Returns an exit code, or -1 to go on. */
 static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *cfg)
 {
-	enum { OPT_CONFIG = 256, OPT_SOCKET, OPT_STATE_DIR, OPT_FAIL_MODE, OPT_TIMEOUT,
-	       OPT_RUNTIME_TIMEOUT, OPT_HELP, OPT_VERSION };
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"socket", required_argument, NULL, OPT_SOCKET},
@@ -118,80 +174,20 @@ static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *c
 		{},
 	};
 	struct pf_error err = {0};
-	const char *v;
-	int c;
+	int r;
 
 	o->config = pf_config_path_from_argv(argc, argv);
-	if (pf_config_load(o->config ? o->config : PF_DEFAULT_CONFIG, o->config != NULL, cfg,
-			   &err) < 0) {
+	r = pf_conf_merge(&(struct pf_conf_program){.options = longopts,
+						    .shortopts = "",
+						    .set = merge_option,
+						    .ctx = o},
+			  argc, argv, cfg, &err);
+	if (r < 0 && err.msg[0])
 		say(LOG_ERR, "%s", err.msg);
+	if (r < 0)
 		return 2;
-	}
-	o->socket = pf_config_get(cfg, "socket");
-	o->state_dir = pf_config_get(cfg, "state_dir");
-	v = pf_config_get(cfg, "fail_mode");
-	if (v && parse_fail_mode(v, &o->fail_closed) < 0) {
-		say(LOG_ERR, "%s: fail_mode must be open or closed, not '%s'", cfg->path, v);
-		return 2;
-	}
-	v = pf_config_get(cfg, "timeout");
-	if (v && (pf_parse_u32(v, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 || !o->timeout_ms)) {
-		say(LOG_ERR, "%s: timeout must be 1..%d milliseconds, not '%s'", cfg->path,
-		    HOOK_MAX_TIMEOUT_MS, v);
-		return 2;
-	}
-	v = pf_config_get(cfg, "runtime_timeout");
-	if (v && (pf_parse_u32(v, HOOK_MAX_RUNTIME_TIMEOUT_S, &o->runtime_timeout_s) < 0 ||
-		  !o->runtime_timeout_s)) {
-		say(LOG_ERR, "%s: runtime_timeout must be 1..%d seconds, not '%s'", cfg->path,
-		    HOOK_MAX_RUNTIME_TIMEOUT_S, v);
-		return 2;
-	}
-
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case OPT_CONFIG:
-			break;
-		case OPT_SOCKET:
-			o->socket = optarg;
-			break;
-		case OPT_STATE_DIR:
-			o->state_dir = optarg;
-			break;
-		case OPT_FAIL_MODE:
-			if (parse_fail_mode(optarg, &o->fail_closed) < 0) {
-				say(LOG_ERR, "--fail-mode must be open or closed, not '%s'", optarg);
-				return 2;
-			}
-			break;
-		case OPT_TIMEOUT:
-			if (pf_parse_u32(optarg, HOOK_MAX_TIMEOUT_MS, &o->timeout_ms) < 0 ||
-			    !o->timeout_ms) {
-				say(LOG_ERR, "--timeout must be 1..%d milliseconds, not '%s'",
-				    HOOK_MAX_TIMEOUT_MS, optarg);
-				return 2;
-			}
-			break;
-		case OPT_RUNTIME_TIMEOUT:
-			if (pf_parse_u32(optarg, HOOK_MAX_RUNTIME_TIMEOUT_S,
-					 &o->runtime_timeout_s) < 0 ||
-			    !o->runtime_timeout_s) {
-				say(LOG_ERR, "--runtime-timeout must be 1..%d seconds, not '%s'",
-				    HOOK_MAX_RUNTIME_TIMEOUT_S, optarg);
-				return 2;
-			}
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			return 0;
-		case OPT_VERSION:
-			printf("podfence-hook %s\n", PACKAGE_VERSION);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	if (r > 0)
+		return 0;
 	if (optind + 1 < argc) {
 		say(LOG_ERR, "one STAGE expected, got %d arguments (try --help)", argc - optind);
 		return 2;
@@ -328,7 +324,7 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	struct pf_oci_identity id = {0};
 	struct pf_error err = {0};
 	_cleanup_free_ char *netns = NULL, *req = NULL, *reply = NULL;
-	uint64_t dev = 0, ino = 0;
+	struct pf_netns_id nsid = {0};
 	unsigned caps = 0;
 	bool host = false, reached = false;
 	uid_t outside;
@@ -362,13 +358,13 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		goto out;
 	}
 	if (!host) {
-		r = pf_oci_netns_stat(netns, &dev, &ino);
+		r = pf_netns_id_of_path(netns, &nsid);
 		if (r < 0) {
 			say(LOG_ERR, "container %s: network namespace %s: %s", st->id, netns,
 			    strerror(-r));
 			goto out;
 		}
-		host = pf_oci_netns_is_host(dev, ino);
+		host = pf_netns_is_host(&nsid);
 	}
 	if (host) {
 		say(LOG_INFO, "container %s uses the host network: not enforced", st->id);
@@ -383,21 +379,26 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	}
 	if (id.note[0])
 		say(LOG_WARNING, "container %s: %s", st->id, id.note);
-	r = pf_oci_register_request(st->id, &id, netns, st->pid, dev, ino, &req);
-	if (r < 0) {
-		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
-		goto out;
-	}
 	/* What the engine warns about or refuses (privileged_pods). */
 	r = pf_oci_config_caps(&cfg, &caps, &err);
 	if (r == 0 && !cfg.doc)
-		caps = PF_OCI_CAP_UNKNOWN; /* no config.json read: refuse mode refuses it */
+		caps = PF_CTL_CAP_UNKNOWN; /* no config.json read: refuse mode refuses it */
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, err.msg);
 		rc = 2;
 		goto out;
 	}
-	r = pf_oci_request_add_caps(&req, caps);
+	r = pf_ctl_msg_register(&(struct pf_ctl_register){.netns = netns,
+							  .pid = st->pid,
+							  .netns_dev = nsid.dev,
+							  .netns_ino = nsid.ino,
+							  .namespace = id.namespace,
+							  .name = id.name,
+							  .uid = id.uid,
+							  .container = st->id,
+							  .kind = id.kind,
+							  .caps = caps},
+				&req);
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
 		goto out;
@@ -480,7 +481,7 @@ static int do_poststop(const struct opts *o, struct pf_oci_state *st)
 		say(LOG_DEBUG, "container %s used the host network: nothing to unregister", st->id);
 		goto out;
 	}
-	r = pf_oci_unregister_request(st->id, cfg.netns_path, &req);
+	r = pf_ctl_msg_unregister(st->id, cfg.netns_path, &req);
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));
 		goto out;

@@ -5,6 +5,86 @@
 #include <sys/un.h>
 
 #include "ctl.h"
+#include "json-gen.h"
+
+/* ---- requests ---- */
+
+static int msg_op(const char *op, char **out)
+{
+	_cleanup_jgen_ struct pf_jgen j = {0};
+
+	pf_jgen_init(&j, 0);
+	pf_jgen_map_open(&j);
+	pf_jgen_kv_str(&j, "op", op);
+	pf_jgen_map_close(&j);
+	return pf_jgen_take(&j, out);
+}
+
+int pf_ctl_msg_reload(char **out)
+{
+	return msg_op("reload", out);
+}
+
+int pf_ctl_msg_status(char **out)
+{
+	return msg_op("status", out);
+}
+
+/* A string field, left out when NULL. */
+static void opt_str(struct pf_jgen *j, const char *key, const char *v)
+{
+	if (v)
+		pf_jgen_kv_str(j, key, v);
+}
+
+int pf_ctl_msg_register(const struct pf_ctl_register *m, char **out)
+{
+	_cleanup_jgen_ struct pf_jgen j = {0};
+
+	pf_jgen_init(&j, 0);
+	pf_jgen_map_open(&j);
+	pf_jgen_kv_str(&j, "op", "register");
+	opt_str(&j, "netns", m->netns);
+	if (m->pid > 0)
+		pf_jgen_kv_uint(&j, "pid", (uint64_t)m->pid);
+	if (m->netns_dev || m->netns_ino) {
+		pf_jgen_kv_uint(&j, "netns_dev", m->netns_dev);
+		pf_jgen_kv_uint(&j, "netns_ino", m->netns_ino);
+	}
+	opt_str(&j, "namespace", m->namespace);
+	opt_str(&j, "name", m->name);
+	opt_str(&j, "uid", m->uid);
+	opt_str(&j, "container", m->container);
+	opt_str(&j, "kind", m->kind);
+	if (m->caps) {
+		pf_jgen_key(&j, "caps");
+		pf_jgen_array_open(&j);
+		if (m->caps & PF_CTL_CAP_NET_ADMIN)
+			pf_jgen_str(&j, "CAP_NET_ADMIN");
+		if (m->caps & PF_CTL_CAP_NET_RAW)
+			pf_jgen_str(&j, "CAP_NET_RAW");
+		pf_jgen_array_close(&j);
+		if (m->caps & PF_CTL_CAP_UNKNOWN)
+			pf_jgen_kv_bool(&j, "caps_unknown", true);
+	}
+	pf_jgen_map_close(&j);
+	return pf_jgen_take(&j, out);
+}
+
+int pf_ctl_msg_unregister(const char *container, const char *netns, char **out)
+{
+	_cleanup_jgen_ struct pf_jgen j = {0};
+
+	pf_jgen_init(&j, 0);
+	pf_jgen_map_open(&j);
+	pf_jgen_kv_str(&j, "op", "unregister");
+	opt_str(&j, "container", container);
+	opt_str(&j, "netns", netns);
+	pf_jgen_map_close(&j);
+	return pf_jgen_take(&j, out);
+}
+
+/* ---- the client ---- */
 
 static int wait_fd(int fd, short events, uint64_t deadline_ns)
 {

@@ -41,15 +41,38 @@
  * request, as built (without "timeout_ms"), in <state-dir>/pending/<container>.json (written
  * atomically; "op" may be omitted and then means register). The engine adopts them at start and every few seconds
  * while it runs, in the order they were written, and deletes each one it has read.
- *
- * Owned by the engine maintainer.
  */
 #ifndef PF_CTL_H
 #define PF_CTL_H
 
+#include <stdint.h>
+
 #include "error.h"
 
 #define PF_CTL_MAX_MSG (64 * 1024)
+
+/* ---- requests: every sender builds them here, compact JSON, *out malloc'ed ---- */
+
+/* What a register request's "caps" says of the container. */
+#define PF_CTL_CAP_NET_ADMIN (1u << 0)
+#define PF_CTL_CAP_NET_RAW (1u << 1)
+#define PF_CTL_CAP_UNKNOWN (1u << 2) /* config.json could not be read: the engine cannot tell */
+
+/* A register request; NULL strings, pid 0, dev and ino both 0 and caps 0 are left out. */
+struct pf_ctl_register {
+	const char *netns;
+	int pid;
+	uint64_t netns_dev, netns_ino;
+	const char *namespace, *name, *uid, *container, *kind;
+	unsigned caps; /* PF_CTL_CAP_* */
+};
+int pf_ctl_msg_register(const struct pf_ctl_register *m, char **out);
+/* netns NULL is left out. */
+int pf_ctl_msg_unregister(const char *container, const char *netns, char **out);
+int pf_ctl_msg_reload(char **out);
+int pf_ctl_msg_status(char **out);
+
+/* ---- the client ---- */
 #define PF_CTL_DEFAULT_TIMEOUT_MS 10000
 
 /* Connect, send request, wait for the reply within timeout_ms. reply is NUL-terminated JSON. */

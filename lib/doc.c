@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "doc-internal.h"
+#include "json-gen.h"
 
 const struct pf_doc_limits pf_doc_default_limits = {
 	.max_bytes = 1024 * 1024,
@@ -396,82 +397,17 @@ int pf_node_bool(const struct pf_node *n, const char *key, bool *out)
 
 /* ---- writing ------------------------------------------------------------------------------- */
 
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 256;
-		char *p;
-
-		while (c < *len + n + 1) {
-			if (c > SIZE_MAX / 2)
-				return -ENOMEM;
-			c *= 2;
-		}
-		p = realloc(*buf, c);
-		if (!p)
-			return -ENOMEM;
-		*buf = p;
-		*cap = c;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-int pf_json_append_string(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	int r = append(buf, len, cap, "\"", 1);
-
-	for (const unsigned char *p = (const unsigned char *)s; r >= 0 && *p; p++) {
-		char esc[8];
-
-		switch (*p) {
-		case '"':
-			r = append(buf, len, cap, "\\\"", 2);
-			break;
-		case '\\':
-			r = append(buf, len, cap, "\\\\", 2);
-			break;
-		case '\n':
-			r = append(buf, len, cap, "\\n", 2);
-			break;
-		case '\t':
-			r = append(buf, len, cap, "\\t", 2);
-			break;
-		case '\r':
-			r = append(buf, len, cap, "\\r", 2);
-			break;
-		default:
-			if (*p < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				r = append(buf, len, cap, esc, 6);
-			} else {
-				r = append(buf, len, cap, (const char *)p, 1);
-			}
-		}
-	}
-	if (r >= 0)
-		r = append(buf, len, cap, "\"", 1);
-	return r;
-}
-
-static int to_json(const struct pf_node *n, char **buf, size_t *len, size_t *cap, unsigned depth)
+static int gen_node(struct pf_jgen *j, const struct pf_node *n)
 {
 	char num[64];
-	int r = 0;
 
-	/* Trees come from our parsers (depth-limited); this guards hand-built ones. */
-	if (depth > 1000)
-		return -ELOOP;
 	switch (n->type) {
 	case PF_NODE_NULL:
-		return append(buf, len, cap, "null", 4);
+		return pf_jgen_null(j);
 	case PF_NODE_BOOL:
-		return n->b ? append(buf, len, cap, "true", 4) : append(buf, len, cap, "false", 5);
+		return pf_jgen_bool(j, n->b);
 	case PF_NODE_INT:
-		snprintf(num, sizeof(num), "%" PRId64, n->i);
-		return append(buf, len, cap, num, strlen(num));
+		return pf_jgen_int(j, n->i);
 	case PF_NODE_FLOAT: {
 		double d = n->str ? strtod(n->str, NULL) : 0;
 
@@ -480,50 +416,41 @@ static int to_json(const struct pf_node *n, char **buf, size_t *len, size_t *cap
 			d = INFINITY;
 		if (!isfinite(d) || (n->str && (strstr(n->str, "nan") || strstr(n->str, "NaN") ||
 						strstr(n->str, "NAN"))))
-			return append(buf, len, cap, "null", 4);
+			return pf_jgen_null(j);
+		/* Shortest text that reads back the same double (yajl_gen_double prints 20
+		 * digits); a float stays a float when read back ("-0" would become the
+		 * integer 0). */
 		snprintf(num, sizeof(num), "%.17g", d);
-		/* A float stays a float when read back ("-0" would become the integer 0). */
 		if (!strpbrk(num, ".e"))
 			strcat(num, ".0");
-		return append(buf, len, cap, num, strlen(num));
+		return pf_jgen_raw(j, num);
 	}
 	case PF_NODE_STRING:
-		return pf_json_append_string(buf, len, cap, n->str ? n->str : "");
+		return pf_jgen_str(j, n->str ? n->str : "");
 	case PF_NODE_MAP:
 	case PF_NODE_SEQ:
-		r = append(buf, len, cap, n->type == PF_NODE_MAP ? "{" : "[", 1);
-		for (size_t i = 0; r >= 0 && i < n->n; i++) {
-			if (i)
-				r = append(buf, len, cap, ",", 1);
-			if (r >= 0 && n->type == PF_NODE_MAP) {
-				r = pf_json_append_string(buf, len, cap, n->keys[i]);
-				if (r >= 0)
-					r = append(buf, len, cap, ":", 1);
-			}
-			if (r >= 0)
-				r = to_json(n->items[i], buf, len, cap, depth + 1);
+		/* Trees deeper than yajl's 128 levels (only hand-built ones: the parsers are
+		 * depth-limited) fail with -ELOOP. */
+		PF_JGEN_OR_FAIL(n->type == PF_NODE_MAP ? pf_jgen_map_open(j) : pf_jgen_array_open(j));
+		for (size_t i = 0; i < n->n; i++) {
+			if (n->type == PF_NODE_MAP)
+				PF_JGEN_OR_FAIL(pf_jgen_key(j, n->keys[i]));
+			PF_JGEN_OR_FAIL(gen_node(j, n->items[i]));
 		}
-		if (r >= 0)
-			r = append(buf, len, cap, n->type == PF_NODE_MAP ? "}" : "]", 1);
-		return r;
+		return n->type == PF_NODE_MAP ? pf_jgen_map_close(j) : pf_jgen_array_close(j);
 	}
 	return -EINVAL;
 }
 
 int pf_node_to_json(const struct pf_node *n, char **out)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int r;
+	_cleanup_jgen_ struct pf_jgen j = {0};
+	int r = pf_jgen_init(&j, 0);
 
-	if (!n)
-		r = append(&buf, &len, &cap, "null", 4);
-	else
-		r = to_json(n, &buf, &len, &cap, 0);
-	if (r < 0) {
-		free(buf);
+	if (r < 0)
 		return r;
-	}
-	*out = buf;
-	return 0;
+	r = n ? gen_node(&j, n) : pf_jgen_null(&j);
+	if (r < 0)
+		return r;
+	return pf_jgen_take(&j, out);
 }

@@ -3,8 +3,8 @@
  * outside input (policy files, OCI state, API responses, control messages) the same way and
  * errors can name a line and a field path.
  *
- * Owned by the policy-model maintainer. Parsers: lib/json.c (yajl), lib/yaml.c (libyaml); the
- * tree and its helpers: lib/doc.c.
+ * Parsers: lib/json.c (yajl), lib/yaml.c (libyaml); the tree and its helpers: lib/doc.c;
+ * writing JSON: lib/json-gen.h.
  */
 #ifndef PF_DOC_H
 #define PF_DOC_H
@@ -78,7 +78,5 @@ int pf_node_bool(const struct pf_node *n, const char *key, bool *out);
 /* Serialize back to compact JSON (map keys in document order; floats that JSON cannot carry,
  * such as YAML's .inf/.nan, become null). *out is malloc'ed. */
 int pf_node_to_json(const struct pf_node *n, char **out);
-/* Append s to a growing JSON text as a quoted, escaped string. Used by other serializers. */
-int pf_json_append_string(char **buf, size_t *len, size_t *cap, const char *s);
 
 #endif

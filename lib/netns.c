@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include <libmnl/libmnl.h>
@@ -18,44 +17,6 @@
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
 #endif
-
-int pf_netns_id_of_fd(int fd, struct pf_netns_id *id)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	return 0;
-}
-
-static int id_of_path(const char *path, struct pf_netns_id *id)
-{
-	struct stat st;
-
-	if (stat(path, &st) < 0)
-		return -errno;
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	return 0;
-}
-
-int pf_netns_host_id(struct pf_netns_id *id)
-{
-	int r = id_of_path("/proc/1/ns/net", id);
-
-	/* PID 1 can be out of reach (a sandbox, hidepid, ptrace rules): the daemon runs in the
-	 * host's netns, so its own is the next best answer. */
-	if (r == -EACCES || r == -EPERM)
-		r = id_of_path("/proc/self/ns/net", id);
-	return r;
-}
-
-int pf_netns_current_id(struct pf_netns_id *id)
-{
-	return id_of_path("/proc/thread-self/ns/net", id);
-}
 
 int pf_netns_open(const char *path, int *fd, struct pf_netns_id *id, struct pf_error *err)
 {

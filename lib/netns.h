@@ -25,6 +25,10 @@ static inline bool pf_netns_id_eq(const struct pf_netns_id *a, const struct pf_n
  * identity. */
 int pf_netns_open(const char *path, int *fd, struct pf_netns_id *id, struct pf_error *err);
 int pf_netns_id_of_fd(int fd, struct pf_netns_id *id);
+/* stat() path: -errno, or the identity of the namespace it names (or of whatever it is). */
+int pf_netns_id_of_path(const char *path, struct pf_netns_id *id);
+/* True when id is the netns of PID 1 or of the calling process (a runtime's, a hook's). */
+bool pf_netns_is_host(const struct pf_netns_id *id);
 /* The host's (PID 1's) netns identity; the process's own when PID 1 is out of reach. */
 int pf_netns_host_id(struct pf_netns_id *id);
 /* The calling thread's current netns identity. */

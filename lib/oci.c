@@ -535,136 +535,6 @@ int pf_oci_netns_path(const struct pf_oci_state *st, const struct pf_oci_config 
 			    "config.json");
 }
 
-int pf_oci_netns_stat(const char *path, uint64_t *dev, uint64_t *ino)
-{
-	struct stat s;
-
-	if (stat(path, &s) < 0)
-		return -errno;
-	*dev = (uint64_t)s.st_dev;
-	*ino = (uint64_t)s.st_ino;
-	return 0;
-}
-
-bool pf_oci_netns_is_host(uint64_t dev, uint64_t ino)
-{
-	static const char *const refs[] = {"/proc/1/ns/net", "/proc/self/ns/net"};
-
-	for (size_t i = 0; i < PF_ARRAY_SIZE(refs); i++) {
-		uint64_t d, n;
-
-		if (pf_oci_netns_stat(refs[i], &d, &n) == 0 && d == dev && n == ino)
-			return true;
-	}
-	return false;
-}
-
-static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t nc = MAX(*cap * 2, *len + n + 64);
-		char *nb = realloc(*buf, nc);
-
-		if (!nb)
-			return -ENOMEM;
-		*buf = nb;
-		*cap = nc;
-	}
-	memcpy(*buf + *len, s, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-static int puts_(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	return put(buf, len, cap, s, strlen(s));
-}
-
-int pf_oci_json_str(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	int r = put(buf, len, cap, "\"", 1);
-
-	for (const unsigned char *p = (const unsigned char *)s; r == 0 && *p; p++) {
-		char esc[8];
-
-		if (*p == '"' || *p == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)*p;
-			r = put(buf, len, cap, esc, 2);
-		} else if (*p < 0x20 || *p == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
-			r = put(buf, len, cap, esc, 6);
-		} else {
-			r = put(buf, len, cap, (const char *)p, 1);
-		}
-	}
-	return r ? r : put(buf, len, cap, "\"", 1);
-}
-
-static int field_str(char **b, size_t *l, size_t *c, const char *key, const char *v)
-{
-	int r;
-
-	if (!v)
-		return 0;
-	r = puts_(b, l, c, ",\"");
-	r = r ? r : puts_(b, l, c, key);
-	r = r ? r : puts_(b, l, c, "\":");
-	return r ? r : pf_oci_json_str(b, l, c, v);
-}
-
-static int field_u64(char **b, size_t *l, size_t *c, const char *key, uint64_t v)
-{
-	char num[64];
-
-	snprintf(num, sizeof(num), ",\"%s\":%llu", key, (unsigned long long)v);
-	return puts_(b, l, c, num);
-}
-
-int pf_oci_register_request(const char *container, const struct pf_oci_identity *id,
-			    const char *netns, int pid, uint64_t dev, uint64_t ino, char **out)
-{
-	_cleanup_free_ char *b = NULL;
-	size_t l = 0, c = 0;
-	int r;
-
-	r = puts_(&b, &l, &c, "{\"op\":\"register\"");
-	r = r ? r : field_str(&b, &l, &c, "netns", netns);
-	if (!r && pid > 0)
-		r = field_u64(&b, &l, &c, "pid", (uint64_t)pid);
-	if (!r && (dev || ino)) {
-		r = field_u64(&b, &l, &c, "netns_dev", dev);
-		r = r ? r : field_u64(&b, &l, &c, "netns_ino", ino);
-	}
-	r = r ? r : field_str(&b, &l, &c, "namespace", id->namespace);
-	r = r ? r : field_str(&b, &l, &c, "name", id->name);
-	r = r ? r : field_str(&b, &l, &c, "uid", id->uid);
-	r = r ? r : field_str(&b, &l, &c, "container", container);
-	r = r ? r : field_str(&b, &l, &c, "kind", id->kind);
-	r = r ? r : puts_(&b, &l, &c, "}");
-	if (r < 0)
-		return r;
-	*out = PF_TAKE_PTR(b);
-	return 0;
-}
-
-int pf_oci_unregister_request(const char *container, const char *netns, char **out)
-{
-	_cleanup_free_ char *b = NULL;
-	size_t l = 0, c = 0;
-	int r;
-
-	r = puts_(&b, &l, &c, "{\"op\":\"unregister\"");
-	r = r ? r : field_str(&b, &l, &c, "container", container);
-	r = r ? r : field_str(&b, &l, &c, "netns", netns);
-	r = r ? r : puts_(&b, &l, &c, "}");
-	if (r < 0)
-		return r;
-	*out = PF_TAKE_PTR(b);
-	return 0;
-}
-
 /* ---- capabilities ------------------------------------------------------------------------ */
 
 int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct pf_error *err)
@@ -700,35 +570,10 @@ int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct p
 						    "not a string",
 						    sets[i], j);
 			if (!strcmp(n->str, "CAP_NET_ADMIN"))
-				*caps |= PF_OCI_CAP_NET_ADMIN;
+				*caps |= PF_CTL_CAP_NET_ADMIN;
 			else if (!strcmp(n->str, "CAP_NET_RAW"))
-				*caps |= PF_OCI_CAP_NET_RAW;
+				*caps |= PF_CTL_CAP_NET_RAW;
 		}
 	}
-	return 0;
-}
-
-int pf_oci_request_add_caps(char **req, unsigned caps)
-{
-	size_t len;
-	char *n;
-	int k;
-
-	if (!caps)
-		return 0;
-	len = strlen(*req);
-	if (len < 2 || (*req)[len - 1] != '}')
-		return -EINVAL;
-	(*req)[len - 1] = '\0';
-	k = asprintf(&n, "%s,\"caps\":[%s%s%s]%s}", *req,
-		     caps & PF_OCI_CAP_NET_ADMIN ? "\"CAP_NET_ADMIN\"" : "",
-		     (caps & PF_OCI_CAP_NET_ADMIN) && (caps & PF_OCI_CAP_NET_RAW) ? "," : "",
-		     caps & PF_OCI_CAP_NET_RAW ? "\"CAP_NET_RAW\"" : "",
-		     caps & PF_OCI_CAP_UNKNOWN ? ",\"caps_unknown\":true" : "");
-	(*req)[len - 1] = '}';
-	if (k < 0)
-		return -ENOMEM;
-	free(*req);
-	*req = n;
 	return 0;
 }

@@ -1,13 +1,13 @@
 /*
  * OCI runtime documents as podfence-hook reads them: the container state on the hook's stdin,
  * the bundle's config.json, and what podfence derives from them (the network namespace and
- * the workload identity of SPEC §4), plus the control requests built from that.
- *
- * Owned by the hook maintainer. Pure functions except pf_oci_netns_stat().
+ * the workload identity). Pure functions but for reading config.json; the hook
+ * turns their results into a register request (lib/ctl).
  */
 #ifndef PF_OCI_H
 #define PF_OCI_H
 
+#include "ctl.h"
 #include "doc.h"
 #include "error.h"
 
@@ -97,31 +97,13 @@ const char *pf_oci_id_source_name(enum pf_oci_id_source s);
 int pf_oci_netns_path(const struct pf_oci_state *st, const struct pf_oci_config *cfg, char **path,
 		      bool *host_network, struct pf_error *err);
 
-/* stat() a netns path: -errno, or its device and inode. */
-int pf_oci_netns_stat(const char *path, uint64_t *dev, uint64_t *ino);
-/* True when (dev, ino) is the netns of PID 1 or of the calling process (the runtime's). */
-bool pf_oci_netns_is_host(uint64_t dev, uint64_t ino);
-
-/* Control requests (lib/ctl.h), compact JSON, malloc'ed. pid 0 and dev/ino 0 are omitted. */
-int pf_oci_register_request(const char *container, const struct pf_oci_identity *id,
-			    const char *netns, int pid, uint64_t dev, uint64_t ino, char **out);
-int pf_oci_unregister_request(const char *container, const char *netns, char **out);
-
 /*
  * Capabilities that reach around the fence, from config.json's process.capabilities: one
  * counts when it is in any of its sets (bounding too: an executable with file capabilities
  * gains what the bounding set allows). No process.capabilities means none. A malformed
- * field is an error naming it.
+ * field is an error naming it. *caps holds PF_CTL_CAP_NET_ADMIN and PF_CTL_CAP_NET_RAW, as
+ * the register request carries them.
  */
-#define PF_OCI_CAP_NET_ADMIN (1u << 0)
-#define PF_OCI_CAP_NET_RAW (1u << 1)
-#define PF_OCI_CAP_UNKNOWN (1u << 2) /* config.json could not be read: the engine cannot tell */
 int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct pf_error *err);
-/* Add "caps":["CAP_NET_ADMIN",...] to a request built by pf_oci_register_request (nothing
- * when caps is 0); PF_OCI_CAP_UNKNOWN adds "caps_unknown":true. */
-int pf_oci_request_add_caps(char **req, unsigned caps);
-
-/* Append s to a growing buffer as a JSON string literal (quotes included). */
-int pf_oci_json_str(char **buf, size_t *len, size_t *cap, const char *s);
 
 #endif

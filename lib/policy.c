@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "doc.h"
+#include "json-gen.h"
 #include "policy.h"
 
 #define PATH_SZ 256
@@ -912,12 +913,6 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
-static void sb_str(struct sbuf *b, const char *s)
-{
-	if (b->r >= 0)
-		b->r = pf_json_append_string(&b->s, &b->len, &b->cap, s);
-}
-
 static int sb_finish(struct sbuf *b, char **out)
 {
 	if (b->r >= 0 && !b->s)
@@ -930,58 +925,75 @@ static int sb_finish(struct sbuf *b, char **out)
 	return 0;
 }
 
-static void ref_json(struct sbuf *b, const struct pf_ref *r)
+static void ref_json(struct pf_jgen *j, const struct pf_ref *r)
 {
-	sb_add(b, "{\"kind\":");
-	sb_str(b, pf_kind_to_string(r->kind));
-	sb_add(b, ",\"name\":");
-	sb_str(b, r->name);
-	sb_add(b, ",\"namespace\":");
-	sb_str(b, r->namespace);
-	sb_add(b, "}");
+	pf_jgen_map_open(j);
+	pf_jgen_kv_str(j, "kind", pf_kind_to_string(r->kind));
+	pf_jgen_kv_str(j, "name", r->name);
+	pf_jgen_kv_str(j, "namespace", r->namespace);
+	pf_jgen_map_close(j);
 }
 
 int pf_policy_to_json(const struct pf_policy *p, char **out)
 {
-	struct sbuf b = {0};
+	_cleanup_jgen_ struct pf_jgen j = {0};
 
-	sb_add(&b, "{\"apiVersion\":\"%s\",\"kind\":\"%s\",\"metadata\":{\"name\":",
-	       PF_POLICY_API_VERSION, pf_policy_kind_string(p->cluster));
-	sb_str(&b, p->name);
-	if (!p->cluster) {
-		sb_add(&b, ",\"namespace\":");
-		sb_str(&b, p->namespace);
-	}
-	sb_add(&b, "},\"spec\":{\"priority\":%" PRIu32 ",\"appliesTo\":[", p->priority);
-	for (size_t i = 0; i < p->n_applies_to; i++) {
-		if (i)
-			sb_add(&b, ",");
-		ref_json(&b, &p->applies_to[i]);
-	}
-	sb_add(&b, "],\"egress\":[");
+	pf_jgen_init(&j, 0);
+	pf_jgen_map_open(&j);
+	pf_jgen_kv_str(&j, "apiVersion", PF_POLICY_API_VERSION);
+	pf_jgen_kv_str(&j, "kind", pf_policy_kind_string(p->cluster));
+	pf_jgen_key(&j, "metadata");
+	pf_jgen_map_open(&j);
+	pf_jgen_kv_str(&j, "name", p->name);
+	if (!p->cluster)
+		pf_jgen_kv_str(&j, "namespace", p->namespace);
+	pf_jgen_map_close(&j);
+	pf_jgen_key(&j, "spec");
+	pf_jgen_map_open(&j);
+	pf_jgen_kv_uint(&j, "priority", p->priority);
+	pf_jgen_key(&j, "appliesTo");
+	pf_jgen_array_open(&j);
+	for (size_t i = 0; i < p->n_applies_to; i++)
+		ref_json(&j, &p->applies_to[i]);
+	pf_jgen_array_close(&j);
+	pf_jgen_key(&j, "egress");
+	pf_jgen_array_open(&j);
 	for (size_t i = 0; i < p->n_egress; i++) {
 		const struct pf_rule *r = &p->egress[i];
 
-		sb_add(&b, "%s{\"action\":\"%s\",\"to\":[", i ? "," : "",
-		       pf_action_to_string(r->action));
-		for (size_t j = 0; j < r->n_to; j++) {
+		pf_jgen_map_open(&j);
+		pf_jgen_kv_str(&j, "action", pf_action_to_string(r->action));
+		pf_jgen_key(&j, "to");
+		pf_jgen_array_open(&j);
+		for (size_t k = 0; k < r->n_to; k++) {
 			char pfx[PF_PREFIX_STRLEN];
 
-			if (j)
-				sb_add(&b, ",");
-			if (r->to[j].is_cidr)
-				sb_add(&b, "{\"cidr\":\"%s\"}", pf_prefix_fmt(&r->to[j].cidr, pfx));
-			else
-				ref_json(&b, &r->to[j].ref);
+			if (r->to[k].is_cidr) {
+				pf_jgen_map_open(&j);
+				pf_jgen_kv_str(&j, "cidr", pf_prefix_fmt(&r->to[k].cidr, pfx));
+				pf_jgen_map_close(&j);
+			} else {
+				ref_json(&j, &r->to[k].ref);
+			}
 		}
-		sb_add(&b, "],\"ports\":[");
-		for (size_t j = 0; j < r->n_ports; j++)
-			sb_add(&b, "%s{\"port\":%u,\"endPort\":%u,\"protocol\":\"TCP\"}", j ? "," : "",
-			       r->ports[j].port, r->ports[j].end_port);
-		sb_add(&b, "],\"log\":%s}", r->log ? "true" : "false");
+		pf_jgen_array_close(&j);
+		pf_jgen_key(&j, "ports");
+		pf_jgen_array_open(&j);
+		for (size_t k = 0; k < r->n_ports; k++) {
+			pf_jgen_map_open(&j);
+			pf_jgen_kv_uint(&j, "port", r->ports[k].port);
+			pf_jgen_kv_uint(&j, "endPort", r->ports[k].end_port);
+			pf_jgen_kv_str(&j, "protocol", "TCP");
+			pf_jgen_map_close(&j);
+		}
+		pf_jgen_array_close(&j);
+		pf_jgen_kv_bool(&j, "log", r->log);
+		pf_jgen_map_close(&j);
 	}
-	sb_add(&b, "]}}");
-	return sb_finish(&b, out);
+	pf_jgen_array_close(&j);
+	pf_jgen_map_close(&j);
+	pf_jgen_map_close(&j);
+	return pf_jgen_take(&j, out);
 }
 
 int pf_rule_destination_string(const struct pf_rule *r, char **out)

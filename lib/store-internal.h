@@ -110,6 +110,15 @@
 	/* Ids only grow, so the newest max_rows are the ids from the max_rows-th largest on. */   \
 	X(EVENT_TRIM, "DELETE FROM event WHERE id < (SELECT id FROM event ORDER BY id DESC "       \
 		      "LIMIT 1 OFFSET ?1 - 1)")                                                    \
+	/* store-explain.c */                                                                      \
+	X(EXPLAIN_POD_IPS,                                                                         \
+	  "SELECT pi.ip FROM pod_ip pi JOIN pod p ON p.id = pi.pod_id "                            \
+	  "WHERE p.namespace = ?1 AND p.name = ?2 "                                                \
+	  "UNION SELECT wi.ip FROM workload_ip wi JOIN workload w ON w.id = wi.workload_id "       \
+	  "WHERE w.kind = 'Pod' AND w.namespace = ?1 AND w.name = ?2 ORDER BY 1")                 \
+	X(EXPLAIN_RULE_TEXT, "SELECT r.destination, r.ports FROM policy_rule r JOIN policy p ON "  \
+			     "p.id = r.policy_id WHERE p.namespace = ?1 AND p.name = ?2 AND "      \
+			     "r.rule_index = ?3")                                                  \
 	/* store-ruleset.c */                                                                      \
 	X(RS_POLICIES, "SELECT id, namespace, name, priority, n_rules, kind FROM policy "          \
 		       "WHERE in_force = 1 ORDER BY id")                                           \

@@ -166,6 +166,17 @@ int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t
  * by pf_ruleset_sort. One read transaction: a consistent snapshot. */
 int pf_store_load_ruleset(struct pf_store *s, struct pf_ruleset **out, struct pf_error *err);
 
+/* ---- podfencectl explain (lib/store-explain.c) ---------------------------------------------- */
+
+/* The addresses of pod namespace/name: its registered pod's and sync's (sorted, *ips malloc'ed,
+ * NULL when *n is 0). */
+int pf_store_pod_ips(struct pf_store *s, const char *namespace, const char *name,
+		     struct pf_addr **ips, size_t *n);
+/* A rule's destination and ports as the store shows them (both malloc'ed); -ENOENT when the
+ * policy (namespace "" for a cluster policy) has no such rule. */
+int pf_store_rule_text(struct pf_store *s, const char *namespace, const char *name,
+		       int32_t rule_index, char **destination, char **ports);
+
 /* ---- the schema (generated from schema/NNN-name.sql at build time) ------------------------- */
 
 struct pf_schema_migration {

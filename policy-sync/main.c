@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../lib/config.h" /* not the autoconf config.h of the build dir */
+#include "conf.h"
 #include "log.h"
 #include "sync.h"
 
@@ -109,142 +109,109 @@ static int parse_flag(const char *what, const char *v, bool *out)
 	return 0;
 }
 
-/* The file's settings; unknown keys belong to the other programs sharing it. */
-static int apply_config(const struct pf_config *cfg, struct settings *s)
+struct merge {
+	struct settings *s;
+	enum mode flag_mode; /* chosen on the command line: beats the file's */
+	bool file_dir, file_kube;
+};
+
+/* One value from the file or a flag (lib/conf.h). */
+static int merge_option(void *ctx, int val, const char *v, const char *what, bool file)
 {
-	char what[512];
-	const char *v;
+	struct merge *m = ctx;
+	struct settings *s = m->s;
 	bool b;
 
-	if ((v = pf_config_get(cfg, "db")))
+	switch (val) {
+	case 'h':
+		usage(stdout);
+		return 1;
+	case 'V':
+		printf("podfence-sync %s\n", PACKAGE_VERSION);
+		return 1;
+	case 'v':
+		return parse_flag(what, v, &s->verbose);
+	case OPT_DB:
 		s->o.db = v;
-	if ((v = pf_config_get(cfg, "socket")))
+		return 0;
+	case OPT_SOCKET:
 		s->o.socket = v;
-	if ((v = pf_config_get(cfg, "state_dir")))
+		return 0;
+	case OPT_STATE_DIR:
 		s->o.state_dir = v;
-	if ((v = pf_config_get(cfg, "kubeconfig")))
+		return 0;
+	case OPT_KUBECONFIG:
 		s->o.kubeconfig = v;
-	if ((v = pf_config_get(cfg, "node_name")))
+		return 0;
+	case OPT_NODE_NAME:
 		s->o.node_name = v;
-	if ((v = pf_config_get(cfg, "policy_dir")) && *v) {
-		s->o.policy_dir = v;
-		s->mode = MODE_DIR;
-	}
-	if ((v = pf_config_get(cfg, "kube"))) {
-		snprintf(what, sizeof(what), "%s: kube", cfg->path);
-		if (parse_flag(what, v, &b) < 0)
-			return -EINVAL;
-		if (b && s->mode == MODE_DIR) {
-			fprintf(stderr,
-				"podfence-sync: %s: policy_dir and kube = true exclude each "
-				"other\n",
-				cfg->path);
-			return -EINVAL;
+		return 0;
+	case OPT_POLICY_DIR:
+		if (file) {
+			if (!*v)
+				return 0;
+			m->file_dir = true;
+			if (m->file_kube)
+				goto file_exclusive;
+			s->o.policy_dir = v;
+			s->mode = MODE_DIR;
+			return 0;
 		}
-		if (b)
-			s->mode = MODE_KUBE;
-	}
-	if ((v = pf_config_get(cfg, "resync_min"))) {
-		snprintf(what, sizeof(what), "%s: resync_min", cfg->path);
-		if (parse_seconds(what, v, &s->o.resync_min_s) < 0)
-			return -EINVAL;
-	}
-	if ((v = pf_config_get(cfg, "resync_max"))) {
-		snprintf(what, sizeof(what), "%s: resync_max", cfg->path);
-		if (parse_seconds(what, v, &s->o.resync_max_s) < 0)
-			return -EINVAL;
-	}
-	if ((v = pf_config_get(cfg, "once"))) {
-		snprintf(what, sizeof(what), "%s: once", cfg->path);
-		if (parse_flag(what, v, &s->o.once) < 0)
-			return -EINVAL;
-	}
-	if ((v = pf_config_get(cfg, "foreground"))) {
-		snprintf(what, sizeof(what), "%s: foreground", cfg->path);
+		if (m->flag_mode == MODE_KUBE)
+			goto exclusive;
+		m->flag_mode = MODE_DIR;
+		s->o.policy_dir = v;
+		return 0;
+	case OPT_KUBE:
 		if (parse_flag(what, v, &b) < 0)
 			return -EINVAL;
+		if (file) {
+			if (!b)
+				return 0;
+			m->file_kube = true;
+			if (m->file_dir)
+				goto file_exclusive;
+			s->mode = MODE_KUBE;
+			return 0;
+		}
+		if (m->flag_mode == MODE_DIR)
+			goto exclusive;
+		m->flag_mode = MODE_KUBE;
+		return 0;
+	case OPT_RESYNC_MIN:
+		return parse_seconds(what, v, &s->o.resync_min_s);
+	case OPT_RESYNC_MAX:
+		return parse_seconds(what, v, &s->o.resync_max_s);
+	case OPT_ONCE:
+		return parse_flag(what, v, &s->o.once);
+	case OPT_FOREGROUND: /* accepted, never detaches */
+		return parse_flag(what, v, &b);
+	default:
+		fprintf(stderr, "Try 'podfence-sync --help'.\n");
+		return -EINVAL;
 	}
-	if ((v = pf_config_get(cfg, "verbose"))) {
-		snprintf(what, sizeof(what), "%s: verbose", cfg->path);
-		if (parse_flag(what, v, &s->verbose) < 0)
-			return -EINVAL;
-	}
-	return 0;
+
+file_exclusive:
+	fprintf(stderr, "podfence-sync: %s: policy_dir and kube = true exclude each other\n", what);
+	return -EINVAL;
+exclusive:
+	fprintf(stderr, "podfence-sync: --policy-dir and --kube exclude each other\n");
+	return -EINVAL;
 }
 
-/* 0: run; 1: done (help, version); -EINVAL: usage error (already reported). */
-static int parse_args(int argc, char **argv, struct settings *s)
+/* After the merge: a mode, and settings that agree. 0 or -EINVAL (reported). */
+static int check_settings(int argc, char **argv, struct merge *m)
 {
-	enum mode flag_mode = MODE_NONE;
-	int c;
+	struct settings *s = m->s;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "hVc:v", long_options, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return 1;
-		case 'V':
-			printf("podfence-sync %s\n", PACKAGE_VERSION);
-			return 1;
-		case 'c': /* loaded before parsing */
-			break;
-		case 'v':
-			s->verbose = true;
-			break;
-		case OPT_DB:
-			s->o.db = optarg;
-			break;
-		case OPT_SOCKET:
-			s->o.socket = optarg;
-			break;
-		case OPT_STATE_DIR:
-			s->o.state_dir = optarg;
-			break;
-		case OPT_POLICY_DIR:
-			if (flag_mode == MODE_KUBE)
-				goto exclusive;
-			flag_mode = MODE_DIR;
-			s->o.policy_dir = optarg;
-			break;
-		case OPT_KUBE:
-			if (flag_mode == MODE_DIR)
-				goto exclusive;
-			flag_mode = MODE_KUBE;
-			break;
-		case OPT_KUBECONFIG:
-			s->o.kubeconfig = optarg;
-			break;
-		case OPT_NODE_NAME:
-			s->o.node_name = optarg;
-			break;
-		case OPT_RESYNC_MIN:
-			if (parse_seconds("--resync-min", optarg, &s->o.resync_min_s) < 0)
-				return -EINVAL;
-			break;
-		case OPT_RESYNC_MAX:
-			if (parse_seconds("--resync-max", optarg, &s->o.resync_max_s) < 0)
-				return -EINVAL;
-			break;
-		case OPT_ONCE:
-			s->o.once = true;
-			break;
-		case OPT_FOREGROUND:
-			break;
-		default:
-			fprintf(stderr, "Try 'podfence-sync --help'.\n");
-			return -EINVAL;
-		}
-	}
 	if (optind < argc) {
 		fprintf(stderr,
 			"podfence-sync: unexpected argument '%s'\nTry 'podfence-sync --help'.\n",
 			argv[optind]);
 		return -EINVAL;
 	}
-	/* A mode chosen on the command line beats the file's. */
-	if (flag_mode != MODE_NONE)
-		s->mode = flag_mode;
+	if (m->flag_mode != MODE_NONE)
+		s->mode = m->flag_mode;
 	if (s->mode == MODE_NONE) {
 		fprintf(stderr, "podfence-sync: choose --policy-dir DIR or --kube\nTry "
 				"'podfence-sync --help'.\n");
@@ -264,10 +231,6 @@ static int parse_args(int argc, char **argv, struct settings *s)
 		return -EINVAL;
 	}
 	return 0;
-
-exclusive:
-	fprintf(stderr, "podfence-sync: --policy-dir and --kube exclude each other\n");
-	return -EINVAL;
 }
 
 int main(int argc, char **argv)
@@ -284,7 +247,7 @@ int main(int argc, char **argv)
 	};
 	struct pf_config cfg = { 0 };
 	struct pf_error err = { 0 };
-	const char *config_path = pf_config_path_from_argv(argc, argv);
+	struct merge m = {.s = &s};
 	int r;
 
 	/* --help and --version work whatever the configuration file holds. */
@@ -299,16 +262,15 @@ int main(int argc, char **argv)
 		}
 	}
 
-	r = pf_config_load(config_path ? config_path : PF_DEFAULT_CONFIG, config_path != NULL, &cfg,
-			   &err);
-	if (r < 0) {
+	r = pf_conf_merge(&(struct pf_conf_program){.options = long_options,
+						    .shortopts = "hVc:v",
+						    .set = merge_option,
+						    .ctx = &m},
+			  argc, argv, &cfg, &err);
+	if (r < 0 && err.msg[0])
 		fprintf(stderr, "podfence-sync: %s\n", err.msg);
-		pf_config_free(&cfg);
-		return 2;
-	}
-	r = apply_config(&cfg, &s);
 	if (r == 0)
-		r = parse_args(argc, argv, &s);
+		r = check_settings(argc, argv, &m);
 	if (r != 0) {
 		pf_config_free(&cfg);
 		return r > 0 ? 0 : 2;

@@ -10,7 +10,6 @@
 /* Short: the sync loop must not stall behind a busy engine; the engine polls data_version
  * anyway, so a missed nudge only delays the reload. */
 #define NOTIFY_TIMEOUT_MS 500
-#define RELOAD_REQUEST "{\"op\":\"reload\"}"
 
 static bool reply_ok(const char *reply)
 {
@@ -29,12 +28,17 @@ static bool reply_ok(const char *reply)
 void pf_sync_notify_engine(const struct pf_sync_options *o)
 {
 	struct pf_error err = { 0 };
-	_cleanup_free_ char *reply = NULL;
+	_cleanup_free_ char *req = NULL, *reply = NULL;
 	int r;
 
 	if (!o->socket || !*o->socket)
 		return;
-	r = pf_ctl_call(o->socket, RELOAD_REQUEST, NOTIFY_TIMEOUT_MS, &reply, &err);
+	r = pf_ctl_msg_reload(&req);
+	if (r < 0) {
+		log_warning_errno(r, "could not tell the engine to reload: %m");
+		return;
+	}
+	r = pf_ctl_call(o->socket, req, NOTIFY_TIMEOUT_MS, &reply, &err);
 	if (r == -ENOENT || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EAGAIN) {
 		log_debug("engine not told to reload: %s", err.msg);
 		return;
@@ -52,10 +56,15 @@ void pf_sync_notify_engine(const struct pf_sync_options *o)
 int pf_sync_notify_start(const struct pf_sync_options *o)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_free_ char *req = NULL;
 	_cleanup_close_ int fd = -1;
+	int r;
 
 	if (!o->socket || !*o->socket)
 		return -ENOENT;
+	r = pf_ctl_msg_reload(&req);
+	if (r < 0)
+		return r;
 	if (strlen(o->socket) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sa.sun_path, o->socket);
@@ -64,7 +73,7 @@ int pf_sync_notify_start(const struct pf_sync_options *o)
 		return -errno;
 	/* A unix socket connects at once or not at all (EAGAIN: backlog full, engine busy). */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(fd, RELOAD_REQUEST, strlen(RELOAD_REQUEST), MSG_NOSIGNAL) < 0) {
+	    send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
 		log_debug_errno(errno, "engine not told to reload: %s: %m", o->socket);
 		return -errno;
 	}

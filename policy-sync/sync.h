@@ -2,7 +2,7 @@
 #ifndef PF_SYNC_H
 #define PF_SYNC_H
 
-#include "../lib/config.h" /* not the autoconf config.h of the build dir */
+#include "conf.h"
 
 struct pf_sync_options {
 	const char *db;

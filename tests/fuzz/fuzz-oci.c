@@ -21,12 +21,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pf_oci_netns_path(&st, have_cfg ? &cfg : NULL, &netns, &host, &err) == 0)
 			free(netns);
 		if (pf_oci_identity_derive(&st, have_cfg ? &cfg : NULL, &id, &err) == 0) {
-			if (pf_oci_register_request(st.id, &id, "/proc/1/ns/net", st.pid, 1, 2,
-						    &req) == 0)
+			struct pf_ctl_register m = {.netns = "/proc/1/ns/net",
+						    .pid = st.pid,
+						    .netns_dev = 1,
+						    .netns_ino = 2,
+						    .namespace = id.namespace,
+						    .name = id.name,
+						    .uid = id.uid,
+						    .container = st.id,
+						    .kind = id.kind};
+
+			if (pf_ctl_msg_register(&m, &req) == 0)
 				free(req);
 			pf_oci_identity_done(&id);
 		}
-		if (pf_oci_unregister_request(st.id, have_cfg ? cfg.netns_path : NULL, &req) == 0)
+		if (pf_ctl_msg_unregister(st.id, have_cfg ? cfg.netns_path : NULL, &req) == 0)
 			free(req);
 		pf_oci_state_done(&st);
 	}

@@ -30,7 +30,7 @@ rc=0; "$H" --config "$TMP/none.conf" prestart </dev/null 2>"$TMP/err" || rc=$?
 [ $rc = 2 ] && grep -q "none.conf" "$TMP/err" || fail "missing --config: exit $rc $(cat "$TMP/err")"
 printf 'socket = /x\nfail_mode = maybe\n' >"$TMP/bad.conf"
 rc=0; "$H" --config "$TMP/bad.conf" prestart </dev/null 2>"$TMP/err" || rc=$?
-[ $rc = 2 ] && grep -q "bad.conf: fail_mode" "$TMP/err" || fail "bad fail_mode in file: $(cat "$TMP/err")"
+[ $rc = 2 ] && grep -q "bad.conf:2: fail_mode" "$TMP/err" || fail "bad fail_mode in file: $(cat "$TMP/err")"
 printf 'no equals sign\n' >"$TMP/bad2.conf"
 rc=0; "$H" --config "$TMP/bad2.conf" prestart </dev/null 2>"$TMP/err" || rc=$?
 [ $rc = 2 ] && grep -q "bad2.conf:1" "$TMP/err" || fail "config syntax error: $(cat "$TMP/err")"

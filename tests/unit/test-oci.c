@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "doc.h"
+#include "netns.h"
 #include "oci.h"
 #include "tap.h"
 
@@ -487,8 +488,16 @@ static void test_requests(void)
 	char *req = NULL;
 	int64_t v;
 
-	ok(pf_oci_register_request("c\"1\\\n", &id, "/proc/5/ns/net", 5, 4, 4026531840ull, &req) ==
-		   0,
+	ok(pf_ctl_msg_register(&(struct pf_ctl_register){.container = "c\"1\\\n",
+							 .netns = "/proc/5/ns/net",
+							 .pid = 5,
+							 .netns_dev = 4,
+							 .netns_ino = 4026531840ull,
+							 .namespace = id.namespace,
+							 .name = id.name,
+							 .uid = id.uid,
+							 .kind = id.kind},
+			       &req) == 0,
 	   "register request built");
 	ok(pf_json_parse(req, strlen(req), NULL, &doc, &err) == 0, "register request is JSON");
 	is_str(pf_node_str(doc, "op"), "register", "op");
@@ -502,7 +511,7 @@ static void test_requests(void)
 	pf_node_free(doc);
 	free(req);
 
-	ok(pf_oci_unregister_request("abc", NULL, &req) == 0, "unregister request built");
+	ok(pf_ctl_msg_unregister("abc", NULL, &req) == 0, "unregister request built");
 	is_str(req, "{\"op\":\"unregister\",\"container\":\"abc\"}", "unregister request");
 	free(req);
 }
@@ -525,12 +534,13 @@ static void test_valid_id(void)
 
 static void test_host_netns(void)
 {
-	uint64_t dev, ino;
+	struct pf_netns_id id;
 
-	ok(pf_oci_netns_stat("/proc/self/ns/net", &dev, &ino) == 0, "stat own netns");
-	ok(pf_oci_netns_is_host(dev, ino), "own netns counts as the host's");
-	ok(!pf_oci_netns_is_host(dev, ino + 1), "another inode does not");
-	is_int(pf_oci_netns_stat("/nonexistent/ns", &dev, &ino), -ENOENT, "missing path");
+	ok(pf_netns_id_of_path("/proc/self/ns/net", &id) == 0, "stat own netns");
+	ok(pf_netns_is_host(&id), "own netns counts as the host's");
+	id.ino++;
+	ok(!pf_netns_is_host(&id), "another inode does not");
+	is_int(pf_netns_id_of_path("/nonexistent/ns", &id), -ENOENT, "missing path");
 }
 
 /* process.capabilities: any set counts; malformed is an error naming the field. */
@@ -545,17 +555,16 @@ static void test_caps(void)
 	    {"{\"process\":{\"capabilities\":null}}", 0, 0},
 	    {"{\"process\":{\"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\"]}}}", 0, 0},
 	    {"{\"process\":{\"capabilities\":{\"effective\":[\"CAP_NET_ADMIN\"]}}}", 0,
-	     PF_OCI_CAP_NET_ADMIN},
+	     PF_CTL_CAP_NET_ADMIN},
 	    {"{\"process\":{\"capabilities\":{\"bounding\":[\"CAP_NET_RAW\"]}}}", 0,
-	     PF_OCI_CAP_NET_RAW},
+	     PF_CTL_CAP_NET_RAW},
 	    {"{\"process\":{\"capabilities\":{\"ambient\":[\"CAP_NET_RAW\"],"
 	     "\"permitted\":[\"CAP_NET_ADMIN\"]}}}",
-	     0, PF_OCI_CAP_NET_ADMIN | PF_OCI_CAP_NET_RAW},
+	     0, PF_CTL_CAP_NET_ADMIN | PF_CTL_CAP_NET_RAW},
 	    {"{\"process\":{\"capabilities\":[\"CAP_NET_RAW\"]}}", -EINVAL, 0},
 	    {"{\"process\":{\"capabilities\":{\"effective\":\"CAP_NET_RAW\"}}}", -EINVAL, 0},
 	    {"{\"process\":{\"capabilities\":{\"effective\":[7]}}}", -EINVAL, 0},
 	};
-	struct pf_oci_identity id = {.namespace = (char *)"a", .name = (char *)"b", .kind = "Pod"};
 	struct pf_node *doc = NULL;
 	char *req = NULL;
 
@@ -576,9 +585,16 @@ static void test_caps(void)
 			   "caps case %zu error names the field: %s", i, err.msg);
 		pf_oci_config_done(&cfg);
 	}
-	ok(pf_oci_register_request("c1", &id, "/proc/5/ns/net", 5, 0, 0, &req) == 0, "request");
-	ok(pf_oci_request_add_caps(&req, 0) == 0 && !strstr(req, "caps"), "no caps, no field");
-	ok(pf_oci_request_add_caps(&req, PF_OCI_CAP_NET_ADMIN | PF_OCI_CAP_NET_RAW) == 0,
+	ok(pf_ctl_msg_register(&(struct pf_ctl_register){.container = "c1", .netns = "/proc/5/ns/net"},
+			       &req) == 0 &&
+	       !strstr(req, "caps"),
+	   "no caps, no field");
+	free(req);
+	ok(pf_ctl_msg_register(&(struct pf_ctl_register){.container = "c1",
+							 .netns = "/proc/5/ns/net",
+							 .caps = PF_CTL_CAP_NET_ADMIN |
+								 PF_CTL_CAP_NET_RAW},
+			       &req) == 0,
 	   "caps added");
 	ok(pf_json_parse(req, strlen(req), NULL, &doc, NULL) == 0, "request with caps is JSON");
 	ok(!pf_node_get(doc, "caps_unknown"), "caps known: no caps_unknown");
@@ -595,8 +611,10 @@ static void test_caps(void)
 	free(req);
 	req = NULL;
 	doc = NULL;
-	ok(pf_oci_register_request("c1", &id, "/proc/5/ns/net", 5, 0, 0, &req) == 0 &&
-	       pf_oci_request_add_caps(&req, PF_OCI_CAP_UNKNOWN) == 0 &&
+	ok(pf_ctl_msg_register(&(struct pf_ctl_register){.container = "c1",
+							 .netns = "/proc/5/ns/net",
+							 .caps = PF_CTL_CAP_UNKNOWN},
+			       &req) == 0 &&
 	       pf_json_parse(req, strlen(req), NULL, &doc, NULL) == 0,
 	   "request with unknown caps is JSON");
 	{

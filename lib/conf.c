@@ -1,8 +1,9 @@
 /* The shared configuration file: `key = value`, `#` comments. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "conf.h"
 
 static char *strip(char *s)
 {
@@ -116,4 +117,66 @@ const char *pf_config_path_from_argv(int argc, char *const *argv)
 			return argv[i] + 9;
 	}
 	return NULL;
+}
+
+/* The option a file key names: its long name with '_' for '-'. */
+static const struct option *option_of_key(const struct option *options, const char *key)
+{
+	for (const struct option *o = options; o->name; o++) {
+		size_t k;
+
+		for (k = 0; o->name[k] && key[k]; k++)
+			if ((o->name[k] == '-' ? '_' : o->name[k]) != key[k])
+				break;
+		if (!o->name[k] && !key[k])
+			return o;
+	}
+	return NULL;
+}
+
+static bool never_in_file(const char *name)
+{
+	return !strcmp(name, "config") || !strcmp(name, "help") || !strcmp(name, "version");
+}
+
+int pf_conf_merge(const struct pf_conf_program *p, int argc, char **argv, struct pf_config *file,
+		  struct pf_error *err)
+{
+	const char *path = pf_config_path_from_argv(argc, argv);
+	int c, config_val = 0, r;
+
+	r = pf_config_load(path ? path : PF_DEFAULT_CONFIG, path != NULL, file, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < file->n; i++) {
+		const struct pf_config_entry *en = &file->entries[i];
+		const struct option *o = option_of_key(p->options, en->key);
+		char what[PATH_MAX + 128];
+
+		if (!o || never_in_file(o->name))
+			continue;
+		snprintf(what, sizeof(what), "%s:%u: %s", file->path, en->line, en->key);
+		r = p->set(p->ctx, o->val, en->value, what, true);
+		if (r != 0)
+			return r;
+	}
+	for (const struct option *o = p->options; o->name; o++)
+		if (!strcmp(o->name, "config"))
+			config_val = o->val;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, p->shortopts, p->options, NULL)) != -1) {
+		char what[64] = "";
+
+		if (config_val && c == config_val)
+			continue; /* read above */
+		for (const struct option *o = p->options; o->name; o++)
+			if (o->val == c) {
+				snprintf(what, sizeof(what), "--%s", o->name);
+				break;
+			}
+		r = p->set(p->ctx, c, c == '?' ? NULL : optarg ? optarg : "true", what, false);
+		if (r != 0)
+			return r;
+	}
+	return 0;
 }
