@@ -1,106 +1,8 @@
-/* The verdict cache: compiles a resolved ruleset into a multi-level hash (see cache.h). */
-#include <endian.h>
+/* The verdict cache built: a resolved ruleset compiled into the layout of cache-internal.h. */
 #include <sys/mman.h>
 
-#include "cache.h"
+#include "cache-internal.h"
 #include "siphash.h"
-#include "util.h"
-
-#define NONE UINT32_MAX
-
-/*
- * Open addressing with linear probing. Level 1 is one table keyed by source (tag 0, val the
- * group), load <= 1/2. Level 2 is one table per group keyed by destination masked to a
- * prefix length (hashed with the length; tag and val carry the port table, see port_table),
- * all groups' tables in one array so a group's nodes sit together. Addresses are kept as two
- * host-order words so masking to a prefix length is two ANDs.
- */
-struct slot {
-	uint64_t hi, lo;
-	uint32_t tag;
-	uint32_t val; /* NONE: empty */
-};
-
-struct htab {
-	struct slot *s;
-	size_t mask; /* capacity - 1 */
-	size_t n;
-};
-
-/*
- * What a verdict needs, in one place: a lookup ends with one read here. rules[] holds the
- * ruleset's rules by evaluation order, then one entry per (cluster Pass rule, namespaced rule
- * or none) pair some port interval ends in: a connection the cluster tier passes down.
- */
-struct cache_rule {
-	const char *namespace; /* owned by policies[] */
-	const char *name;
-	const char *pass_name; /* NULL: no Pass on the way */
-	uint32_t policy_id;
-	uint32_t pass_policy_id;
-	int32_t rule_index;
-	int32_t pass_rule_index;
-	uint8_t action;
-	bool log;
-	bool matched; /* false: passed down and no namespaced rule matched */
-	bool cluster;
-};
-
-struct cache_policy {
-	uint32_t id;
-	char *namespace;
-	char *name;
-};
-
-enum { FAM_V4, FAM_V6 };
-
-struct cache_group {
-	/*
-	 * Distinct prefix lengths 0..127 of the group's prefixes that can hold an IPv4 (FAM_V4)
-	 * or another (FAM_V6) address: bit L%64 of lenmap[fam][L/64]. A lookup probes only its
-	 * family's lengths, longest first.
-	 */
-	uint64_t lenmap[2][2];
-	uint32_t l2_off; /* this group's level-2 table: l2[l2_off .. l2_off + l2_mask] */
-	uint32_t l2_mask;
-	/*
-	 * A one-hash Bloom filter over the same keys, ~8 bits a node: most probes (every prefix
-	 * length that does not hold dst) end here, in a few hundred bytes per group that stay in
-	 * cache, instead of in the table.
-	 */
-	uint32_t bloom_off;  /* in 64-bit words */
-	uint32_t bloom_mask; /* bits - 1 */
-	/* level-3 table when neither an exact IP nor a prefix matched; any_n 0: none */
-	uint32_t any_off, any_n;
-	bool has_exact;
-};
-
-/*
- * A level-3 table: iv[off .. off + n), sorted, each (first port << 32 | rule), the first
- * starting at port 0, so together they cover every port. rule NONE: no rule matches there.
- * A level-2 slot holds its table inline: val = off, tag = n << 8 | prefix length.
- */
-struct port_table {
-	uint32_t off;
-	uint32_t n;
-};
-
-struct pf_cache {
-	uint64_t seed;
-	enum pf_action default_action;
-	struct htab l1;
-	struct slot *l2;
-	uint64_t *bloom;
-	size_t n_l2, n_bloom, n_nodes;
-	struct cache_group *groups;
-	uint64_t *iv;
-	struct cache_rule *rules;
-	struct cache_policy *policies;
-	size_t n_groups, n_tables, n_iv, n_rules, n_policies;
-	void *arena; /* when set, l1.s, groups, bloom, l2, iv and rules live here (see freeze) */
-	size_t arena_len;
-	struct pf_cache_stats stats;
-};
 
 static inline uint64_t mix64(uint64_t x)
 {
@@ -110,40 +12,6 @@ static inline uint64_t mix64(uint64_t x)
 	x *= 0xc4ceb9fe1a85ec53ull;
 	x ^= x >> 33;
 	return x;
-}
-
-/* One multiply-xorshift round: lookups hash up to a few times each, so this is kept cheap. */
-static inline uint64_t key_hash(uint64_t seed, uint64_t hi, uint64_t lo, uint32_t tag)
-{
-	uint64_t h = (lo ^ seed) * 0x9e3779b97f4a7c15ull + (hi ^ ((uint64_t)tag << 56 | tag));
-
-	h = (h ^ (h >> 29)) * 0xbf58476d1ce4e5b9ull;
-	return h ^ (h >> 32);
-}
-
-static inline void addr_split(const struct pf_addr *a, uint64_t *hi, uint64_t *lo)
-{
-	uint64_t x, y;
-
-	memcpy(&x, a->b, 8);
-	memcpy(&y, a->b + 8, 8);
-	*hi = be64toh(x);
-	*lo = be64toh(y);
-}
-
-static inline void mask_len(uint64_t *hi, uint64_t *lo, unsigned len)
-{
-	if (len < 64) {
-		*hi &= ~(~0ull >> len);
-		*lo = 0;
-	} else if (len < 128) {
-		*lo &= ~(~0ull >> (len - 64));
-	}
-}
-
-static inline bool is_v4(uint64_t hi, uint64_t lo)
-{
-	return hi == 0 && (lo >> 32) == 0xffff;
 }
 
 /*
@@ -159,20 +27,6 @@ static bool prefix_has_v4(uint64_t hi, uint64_t lo, unsigned len)
 static bool prefix_has_v6(uint64_t hi, uint64_t lo, unsigned len)
 {
 	return !prefix_has_v4(hi, lo, len);
-}
-
-static inline uint32_t slots_get(const struct slot *s, size_t mask, uint64_t seed, uint64_t hi,
-				 uint64_t lo, uint32_t tag)
-{
-	size_t i = key_hash(seed, hi, lo, tag) & mask;
-
-	for (;;) {
-		if (s[i].val == NONE)
-			return NONE;
-		if (s[i].hi == hi && s[i].lo == lo && s[i].tag == tag)
-			return s[i].val;
-		i = (i + 1) & mask;
-	}
 }
 
 static int htab_init(struct htab *t, size_t want)
@@ -197,13 +51,6 @@ static void htab_free(struct htab *t)
 	t->s = NULL;
 	t->mask = t->n = 0;
 }
-
-static inline uint32_t htab_get(const struct htab *t, uint64_t seed, uint64_t hi, uint64_t lo,
-				uint32_t tag)
-{
-	return slots_get(t->s, t->mask, seed, hi, lo, tag);
-}
-
 static void htab_put_nogrow(struct htab *t, uint64_t seed, const struct slot *e)
 {
 	size_t i = key_hash(seed, e->hi, e->lo, e->tag) & t->mask;
@@ -1454,138 +1301,4 @@ struct pf_cache *pf_cache_free(struct pf_cache *c)
 	}
 	free(c);
 	return NULL;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Lookup */
-
-/* Level 2 within one group: the slot of (hi, lo) (already masked to len), or NULL. */
-static inline const struct slot *l2_get(const struct pf_cache *c, const struct cache_group *grp,
-					uint64_t hi, uint64_t lo, unsigned len)
-{
-	const struct slot *l2 = c->l2 + grp->l2_off;
-	uint64_t h = key_hash(c->seed, hi, lo, len);
-	uint32_t bit = (uint32_t)(h >> 32) & grp->bloom_mask;
-	size_t i = h & grp->l2_mask;
-
-	if (!(c->bloom[grp->bloom_off + bit / 64] & (1ull << (bit % 64))))
-		return NULL;
-	for (;;) {
-		if (l2[i].val == NONE)
-			return NULL;
-		if (l2[i].hi == hi && l2[i].lo == lo && (uint8_t)l2[i].tag == len)
-			return &l2[i];
-		i = (i + 1) & grp->l2_mask;
-	}
-}
-
-/* Level 3: the rule of the interval holding port (the last one starting at or below it). */
-static inline uint32_t iv_find(const uint64_t *iv, size_t n, uint16_t port)
-{
-	uint64_t key = (uint64_t)port << 32 | 0xffffffffu;
-	size_t base = 0;
-
-	while (n > 1) {
-		size_t half = n / 2;
-
-		base = iv[base + half] <= key ? base + half : base;
-		n -= half;
-	}
-	return (uint32_t)iv[base];
-}
-
-uint32_t pf_cache_source_group(const struct pf_cache *c, const struct pf_addr *src)
-{
-	uint64_t hi, lo;
-
-	addr_split(src, &hi, &lo);
-	return htab_get(&c->l1, c->seed, hi, lo, 0);
-}
-
-void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const struct pf_addr *dst,
-		     uint16_t dport, struct pf_verdict *out)
-{
-	pf_cache_lookup_group(c, pf_cache_source_group(c, src), dst, dport, out);
-}
-
-void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf_addr *dst,
-			   uint16_t dport, struct pf_verdict *out)
-{
-	const struct cache_group *grp;
-	const struct slot *hit = NULL;
-	const struct cache_rule *cr;
-	const uint64_t *lenmap;
-	uint64_t hi, lo;
-	uint32_t r;
-
-	memset(out, 0, sizeof(*out));
-	out->action = c->default_action;
-	out->rule_index = -1;
-	out->pass_rule_index = -1;
-
-	if (g >= c->n_groups)
-		return;
-	grp = &c->groups[g];
-
-	addr_split(dst, &hi, &lo);
-	if (grp->has_exact)
-		hit = l2_get(c, grp, hi, lo, 128);
-	/* longest prefix first: its node already holds every shorter prefix that covers dst */
-	lenmap = grp->lenmap[is_v4(hi, lo) ? FAM_V4 : FAM_V6];
-	for (int w = 1; !hit && w >= 0; w--) {
-		uint64_t m = lenmap[w];
-
-		while (m) {
-			unsigned bit = 63 - (unsigned)__builtin_clzll(m);
-			unsigned len = (unsigned)w * 64 + bit;
-			uint64_t mh = hi, ml = lo;
-
-			m &= ~(1ull << bit);
-			mask_len(&mh, &ml, len);
-			hit = l2_get(c, grp, mh, ml, len);
-			if (hit)
-				break;
-		}
-	}
-	if (hit)
-		r = iv_find(c->iv + hit->val, hit->tag >> 8, dport);
-	else if (grp->any_n)
-		r = iv_find(c->iv + grp->any_off, grp->any_n, dport);
-	else
-		return;
-	if (r == NONE)
-		return;
-
-	cr = &c->rules[r];
-	out->pass_name = cr->pass_name;
-	out->pass_policy_id = cr->pass_policy_id;
-	out->pass_rule_index = cr->pass_rule_index;
-	if (!cr->matched)
-		return;
-	out->cluster = cr->cluster;
-	out->action = (enum pf_action)cr->action;
-	out->log = cr->log;
-	out->matched = true;
-	out->rule_index = cr->rule_index;
-	out->policy_id = cr->policy_id;
-	out->policy_namespace = cr->namespace;
-	out->policy_name = cr->name;
-}
-
-bool pf_cache_has_source(const struct pf_cache *c, const struct pf_addr *src)
-{
-	uint64_t hi, lo;
-
-	addr_split(src, &hi, &lo);
-	return htab_get(&c->l1, c->seed, hi, lo, 0) != NONE;
-}
-
-enum pf_action pf_cache_default_action(const struct pf_cache *c)
-{
-	return c->default_action;
-}
-
-void pf_cache_get_stats(const struct pf_cache *c, struct pf_cache_stats *st)
-{
-	*st = c->stats;
 }
