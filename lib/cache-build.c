@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 
 #include "cache-internal.h"
+#include "hashtable.h"
 #include "siphash.h"
 
 static inline uint64_t mix64(uint64_t x)
@@ -83,67 +84,75 @@ static int htab_put(struct htab *t, uint64_t seed, uint64_t hi, uint64_t lo, uin
 	return 0;
 }
 
-/* A set of ids interned by content: the caller gives each id's hash and an equality test. */
+/*
+ * A set of ids 0, 1, 2, ... interned by content, on lib/hashtable: nodes[id] is id's link and
+ * content hash, and the caller's eq tells whether id holds the candidate it set up.
+ */
 struct intern {
-	uint32_t *ids;
-	size_t mask, n;
+	struct pf_hashtable t;
+	struct pf_hnode *nodes;
+	size_t cap;
+	bool (*eq)(void *ctx, uint32_t id);
+	void *ctx;
 };
 
-static int intern_init(struct intern *in, size_t want)
+static void intern_init(struct intern *in, size_t want, size_t limit)
 {
-	size_t cap = 16;
-
-	while (cap < want * 2)
-		cap *= 2;
-	in->ids = malloc(cap * sizeof(*in->ids));
-	if (!in->ids)
-		return -ENOMEM;
-	memset(in->ids, 0xff, cap * sizeof(*in->ids));
-	in->mask = cap - 1;
-	in->n = 0;
-	return 0;
+	pf_hashtable_init(&in->t, want, limit, PF_HASHTABLE_GROW);
 }
 
-/* Returns the slot holding an id equal to the candidate, or the empty slot to put it in. */
-static uint32_t *intern_slot(struct intern *in, uint64_t h, bool (*eq)(void *ctx, uint32_t id),
-			     void *ctx)
+/* Forget every id (the node array stays for the next round). */
+static void intern_reset(struct intern *in)
 {
-	size_t i = h & in->mask;
-
-	for (;;) {
-		uint32_t *s = &in->ids[i];
-
-		if (*s == NONE || eq(ctx, *s))
-			return s;
-		i = (i + 1) & in->mask;
-	}
+	pf_hashtable_fini(&in->t);
 }
 
-static int intern_add(struct intern *in, uint32_t *slot, uint32_t id, const uint64_t *hashes)
+static void intern_free(struct intern *in)
 {
-	*slot = id;
-	in->n++;
-	if (in->n * 2 > in->mask + 1) {
-		struct intern bigger;
-		int r = intern_init(&bigger, in->n);
+	pf_hashtable_fini(&in->t);
+	free(in->nodes);
+	in->nodes = NULL;
+	in->cap = 0;
+}
 
-		if (r < 0)
-			return r;
-		for (size_t i = 0; i <= in->mask; i++) {
-			size_t j;
+static bool intern_node_eq(const struct pf_hnode *n, const void *key)
+{
+	const struct intern *in = key;
 
-			if (in->ids[i] == NONE)
-				continue;
-			for (j = hashes[in->ids[i]] & bigger.mask; bigger.ids[j] != NONE;
-			     j = (j + 1) & bigger.mask)
-				;
-			bigger.ids[j] = in->ids[i];
-		}
-		bigger.n = in->n;
-		free(in->ids);
-		*in = bigger;
+	return in->eq(in->ctx, (uint32_t)(n - in->nodes));
+}
+
+/* The id equal to the candidate, or NONE. */
+static uint32_t intern_find(struct intern *in, uint64_t h, bool (*eq)(void *ctx, uint32_t id),
+			    void *ctx)
+{
+	struct pf_hnode *n;
+
+	in->eq = eq;
+	in->ctx = ctx;
+	n = pf_hashtable_find(&in->t, h, intern_node_eq, in);
+	return n ? (uint32_t)(n - in->nodes) : NONE;
+}
+
+/* Add id, the next one (as many ids as the set holds), with content hash h. */
+static int intern_add(struct intern *in, uint32_t id, uint64_t h)
+{
+	struct pf_hnode *old = in->nodes;
+	int r = pf_grow((void **)&in->nodes, &in->cap, id, sizeof(*in->nodes));
+
+	if (r < 0)
+		return r;
+	if (in->nodes != old) {
+		/* The nodes moved: relink them where they are now. */
+		size_t n = pf_hashtable_count(&in->t);
+
+		pf_hashtable_fini(&in->t);
+		for (size_t i = 0; i < n; i++)
+			if ((r = pf_hashtable_add(&in->t, &in->nodes[i], in->nodes[i].hash)) < 0)
+				return r;
 	}
-	return 0;
+	r = pf_hashtable_add(&in->t, &in->nodes[id], h);
+	return r == -ENOSPC ? -E2BIG : r;
 }
 
 /* Unkeyed: what it interns (rule and policy id lists) is built from policies at build time,
@@ -189,8 +198,7 @@ struct build {
 	/* (Pass rule, namespaced rule) pairs already in rules[] */
 	struct intern pint;
 	uint32_t *p_pass, *p_fin;
-	uint64_t *p_hash;
-	size_t n_pairs, cap_pp, cap_pf, cap_ph;
+	size_t n_pairs, cap_pp, cap_pf;
 	uint32_t cand_pass, cand_fin;
 	size_t cap_tables, cap_iv, cap_l2, cap_bloom;
 
@@ -198,7 +206,6 @@ struct build {
 	uint32_t *glist;
 	size_t n_glist, cap_glist;
 	uint32_t *g_off, *g_n;
-	uint64_t *g_hash;
 	size_t cap_groups;
 	const uint32_t *cand;
 	size_t n_cand;
@@ -206,8 +213,6 @@ struct build {
 
 	/* port tables */
 	struct port_table *tables;
-	uint64_t *t_hash; /* per table: its content hash */
-	size_t cap_thash;
 	struct intern tint;
 	size_t n_ci; /* candidate table, in s_iv */
 
@@ -230,7 +235,6 @@ struct build {
 	/* per group: rule list -> port table already compiled */
 	struct intern mint;
 	uint32_t *m_off, *m_n, *m_table, *m_pool;
-	uint64_t *m_hash;
 	size_t n_memo, cap_memo, n_mpool, cap_mpool;
 };
 
@@ -375,14 +379,14 @@ static int pass_pair(struct build *b, uint32_t pass, uint32_t fin, uint32_t *out
 	const struct cache_rule *pr;
 	struct cache_rule *e;
 	uint64_t h = mix64(0x70617373ull ^ ((uint64_t)pass << 32 | fin));
-	uint32_t *slot;
+	uint32_t id;
 	int r;
 
 	b->cand_pass = pass;
 	b->cand_fin = fin;
-	slot = intern_slot(&b->pint, h, pair_eq, b);
-	if (*slot != NONE) {
-		*out = (uint32_t)b->n_real + *slot;
+	id = intern_find(&b->pint, h, pair_eq, b);
+	if (id != NONE) {
+		*out = (uint32_t)b->n_real + id;
 		return 0;
 	}
 	if (b->n_pairs >= PF_CACHE_MAX_RULES || c->n_rules >= NONE - 1)
@@ -393,8 +397,6 @@ static int pass_pair(struct build *b, uint32_t pass, uint32_t fin, uint32_t *out
 	r = grow((void **)&b->p_pass, &b->cap_pp, b->n_pairs, sizeof(*b->p_pass));
 	if (r >= 0)
 		r = grow((void **)&b->p_fin, &b->cap_pf, b->n_pairs, sizeof(*b->p_fin));
-	if (r >= 0)
-		r = grow((void **)&b->p_hash, &b->cap_ph, b->n_pairs, sizeof(*b->p_hash));
 	if (r < 0)
 		return r;
 	/* after the grow: rules[] may have moved */
@@ -409,9 +411,8 @@ static int pass_pair(struct build *b, uint32_t pass, uint32_t fin, uint32_t *out
 	e->pass_rule_index = pr->rule_index;
 	b->p_pass[b->n_pairs] = pass;
 	b->p_fin[b->n_pairs] = fin;
-	b->p_hash[b->n_pairs] = h;
 	*out = (uint32_t)c->n_rules++;
-	return intern_add(&b->pint, slot, (uint32_t)b->n_pairs++, b->p_hash);
+	return intern_add(&b->pint, (uint32_t)b->n_pairs++, h);
 }
 
 /*
@@ -455,7 +456,6 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 {
 	struct pf_cache *c = b->c;
 	size_t npts = 0, nseg, need = 2;
-	uint32_t *slot;
 	uint64_t h;
 	int r;
 
@@ -530,11 +530,9 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 	h = 0x7461626c65ull;
 	for (size_t k = 0; k < b->n_ci; k++)
 		h = mix64(h ^ b->s_iv[k]) + k;
-	slot = intern_slot(&b->tint, h, table_eq, b);
-	if (*slot != NONE) {
-		*out = *slot;
+	*out = intern_find(&b->tint, h, table_eq, b);
+	if (*out != NONE)
 		return 0;
-	}
 
 	if (c->n_iv + b->n_ci > PF_CACHE_MAX_INTERVALS || c->n_tables >= NONE - 1)
 		return -E2BIG;
@@ -544,16 +542,12 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 	r = grow((void **)&b->tables, &b->cap_tables, c->n_tables, sizeof(*b->tables));
 	if (r < 0)
 		return r;
-	r = grow((void **)&b->t_hash, &b->cap_thash, c->n_tables, sizeof(*b->t_hash));
-	if (r < 0)
-		return r;
 	memcpy(c->iv + c->n_iv, b->s_iv, b->n_ci * sizeof(*c->iv));
 	b->tables[c->n_tables] =
 	    (struct port_table){.off = (uint32_t)c->n_iv, .n = (uint32_t)b->n_ci};
-	b->t_hash[c->n_tables] = h;
 	c->n_iv += b->n_ci;
 	*out = (uint32_t)c->n_tables++;
-	return intern_add(&b->tint, slot, *out, b->t_hash);
+	return intern_add(&b->tint, *out, h);
 }
 
 static bool memo_eq(void *ctx, uint32_t id)
@@ -571,14 +565,14 @@ static bool memo_eq(void *ctx, uint32_t id)
 static int compile_memo(struct build *b, const uint32_t *seqs, size_t n, uint32_t *out)
 {
 	uint64_t h = hash_u32s(0x6d656d6full, seqs, n);
-	uint32_t *slot, id;
+	uint32_t id;
 	int r;
 
 	b->cand = seqs;
 	b->n_cand = n;
-	slot = intern_slot(&b->mint, h, memo_eq, b);
-	if (*slot != NONE) {
-		*out = b->m_table[*slot];
+	id = intern_find(&b->mint, h, memo_eq, b);
+	if (id != NONE) {
+		*out = b->m_table[id];
 		return 0;
 	}
 	r = compile_ports(b, seqs, n, out);
@@ -589,7 +583,6 @@ static int compile_memo(struct build *b, const uint32_t *seqs, size_t n, uint32_
 	if (b->n_memo >= b->cap_memo) {
 		size_t cap = MAX(64, 2 * b->cap_memo);
 		uint32_t *o = realloc(b->m_off, cap * sizeof(*o)), *nn, *t;
-		uint64_t *hh;
 
 		if (!o)
 			return -ENOMEM;
@@ -602,10 +595,6 @@ static int compile_memo(struct build *b, const uint32_t *seqs, size_t n, uint32_
 		if (!t)
 			return -ENOMEM;
 		b->m_table = t;
-		hh = realloc(b->m_hash, cap * sizeof(*hh));
-		if (!hh)
-			return -ENOMEM;
-		b->m_hash = hh;
 		b->cap_memo = cap;
 	}
 	if (b->n_mpool + n > b->cap_mpool) {
@@ -619,9 +608,8 @@ static int compile_memo(struct build *b, const uint32_t *seqs, size_t n, uint32_
 	b->m_off[id] = (uint32_t)b->n_mpool;
 	b->m_n[id] = (uint32_t)n;
 	b->m_table[id] = *out;
-	b->m_hash[id] = h;
 	b->n_mpool += n;
-	return intern_add(&b->mint, slot, id, b->m_hash);
+	return intern_add(&b->mint, id, h);
 }
 
 /* Ensure room for n more u32 in *arr. */
@@ -835,9 +823,7 @@ static int build_group(struct build *b, uint32_t g)
 	if (r < 0)
 		return r;
 	b->n_memo = b->n_mpool = 0;
-	r = intern_init(&b->mint, n_nodes);
-	if (r < 0)
-		goto out;
+	intern_init(&b->mint, n_nodes, NONE - 1);
 	if (n_nodes > b->cap_nodes) {
 		uint32_t *p = realloc(b->node_off, n_nodes * sizeof(*p));
 
@@ -938,8 +924,7 @@ static int build_group(struct build *b, uint32_t g)
 	r = 0;
 out:
 	htab_free(&nodes);
-	free(b->mint.ids);
-	b->mint.ids = NULL;
+	intern_reset(&b->mint);
 	return r;
 }
 
@@ -973,13 +958,11 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 	r = htab_init(&c->l1, n_src);
 	if (r < 0)
 		return r;
-	r = intern_init(&b->gint, 16);
-	if (r < 0)
-		return r;
+	intern_init(&b->gint, 16, PF_CACHE_MAX_GROUPS);
 
 	for (i = 0; i < n_pairs; i = j) {
 		size_t start = b->n_glist;
-		uint32_t *slot, g;
+		uint32_t g;
 		uint64_t h;
 
 		for (j = i; j < n_pairs && pairs[j].hi == pairs[i].hi && pairs[j].lo == pairs[i].lo;
@@ -994,9 +977,8 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 		b->cand = b->glist + start;
 		b->n_cand = b->n_glist - start;
 		h = hash_u32s(0x67726f7570ull, b->cand, b->n_cand);
-		slot = intern_slot(&b->gint, h, group_eq, b);
-		if (*slot != NONE) {
-			g = *slot;
+		g = intern_find(&b->gint, h, group_eq, b);
+		if (g != NONE) {
 			b->n_glist = start;
 		} else {
 			if (c->n_groups >= PF_CACHE_MAX_GROUPS)
@@ -1004,7 +986,6 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 			if (c->n_groups >= b->cap_groups) {
 				size_t cap = MAX(16, 2 * b->cap_groups);
 				uint32_t *o = realloc(b->g_off, cap * sizeof(*o)), *n;
-				uint64_t *hh;
 
 				if (!o)
 					return -ENOMEM;
@@ -1013,17 +994,12 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 				if (!n)
 					return -ENOMEM;
 				b->g_n = n;
-				hh = realloc(b->g_hash, cap * sizeof(*hh));
-				if (!hh)
-					return -ENOMEM;
-				b->g_hash = hh;
 				b->cap_groups = cap;
 			}
 			g = (uint32_t)c->n_groups++;
 			b->g_off[g] = (uint32_t)start;
 			b->g_n[g] = (uint32_t)b->n_cand;
-			b->g_hash[g] = h;
-			r = intern_add(&b->gint, slot, g, b->g_hash);
+			r = intern_add(&b->gint, g, h);
 			if (r < 0)
 				return r;
 		}
@@ -1040,17 +1016,14 @@ static void build_done(struct build *b)
 	free(b->anyport);
 	free(b->rflags);
 	free(b->pol_first);
-	free(b->pint.ids);
+	intern_free(&b->pint);
 	free(b->p_pass);
 	free(b->p_fin);
-	free(b->p_hash);
 	free(b->glist);
 	free(b->g_off);
 	free(b->g_n);
-	free(b->g_hash);
-	free(b->gint.ids);
-	free(b->t_hash);
-	free(b->tint.ids);
+	intern_free(&b->gint);
+	intern_free(&b->tint);
 	free(b->pts);
 	free(b->seg);
 	free(b->nxt);
@@ -1064,12 +1037,11 @@ static void build_done(struct build *b)
 	free(b->pool);
 	free(b->node_off);
 	free(b->node_n);
-	free(b->mint.ids);
+	intern_free(&b->mint);
 	free(b->m_off);
 	free(b->m_n);
 	free(b->m_table);
 	free(b->m_pool);
-	free(b->m_hash);
 }
 
 static void *shrink(void *p, size_t n, size_t sz)
@@ -1194,9 +1166,7 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	c->n_rules = n_rules;
 	b->n_real = n_rules;
 	if (b->has_pass) {
-		r = intern_init(&b->pint, 16);
-		if (r < 0)
-			return r;
+		intern_init(&b->pint, 16, PF_CACHE_MAX_RULES);
 	}
 
 	r = build_groups(b, rs ? rs : &(struct pf_ruleset){0});
@@ -1205,9 +1175,7 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	c->groups = calloc(c->n_groups ? c->n_groups : 1, sizeof(*c->groups));
 	if (!c->groups)
 		return -ENOMEM;
-	r = intern_init(&b->tint, 64);
-	if (r < 0)
-		return r;
+	intern_init(&b->tint, 64, NONE - 1);
 	for (size_t g = 0; g < c->n_groups; g++) {
 		unsigned nl;
 
