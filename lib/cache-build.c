@@ -243,6 +243,19 @@ static int grow(void *arrp, size_t *cap, size_t n, size_t sz)
 	return pf_grow(arrp, cap, n, sz);
 }
 
+/* Resize each of the NULL-terminated arrays of u32 to cap; on -ENOMEM some may be resized. */
+static int realloc_u32s(size_t cap, uint32_t **const arrs[])
+{
+	for (size_t i = 0; arrs[i]; i++) {
+		uint32_t *p = realloc(*arrs[i], cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		*arrs[i] = p;
+	}
+	return 0;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -462,25 +475,12 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 	for (size_t i = 0; i < n; i++)
 		need += 2 * b->rrule[seqs[i]]->n_ports;
 	if (need > b->cap_pts) {
+		uint32_t **const arrs[] = {&b->pts, &b->seg, &b->nxt, &b->fin, NULL};
 		size_t cap = MAX(need, 2 * b->cap_pts);
-		uint32_t *p;
 
-		p = realloc(b->pts, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		b->pts = p;
-		p = realloc(b->seg, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		b->seg = p;
-		p = realloc(b->nxt, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		b->nxt = p;
-		p = realloc(b->fin, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		b->fin = p;
+		r = realloc_u32s(cap, arrs);
+		if (r < 0)
+			return r;
 		b->cap_pts = cap;
 	}
 
@@ -582,19 +582,10 @@ static int compile_memo(struct build *b, const uint32_t *seqs, size_t n, uint32_
 		return 0; /* only a missed shortcut */
 	if (b->n_memo >= b->cap_memo) {
 		size_t cap = MAX(64, 2 * b->cap_memo);
-		uint32_t *o = realloc(b->m_off, cap * sizeof(*o)), *nn, *t;
 
-		if (!o)
-			return -ENOMEM;
-		b->m_off = o;
-		nn = realloc(b->m_n, cap * sizeof(*nn));
-		if (!nn)
-			return -ENOMEM;
-		b->m_n = nn;
-		t = realloc(b->m_table, cap * sizeof(*t));
-		if (!t)
-			return -ENOMEM;
-		b->m_table = t;
+		r = realloc_u32s(cap, (uint32_t **const[]){&b->m_off, &b->m_n, &b->m_table, NULL});
+		if (r < 0)
+			return r;
 		b->cap_memo = cap;
 	}
 	if (b->n_mpool + n > b->cap_mpool) {
@@ -825,16 +816,9 @@ static int build_group(struct build *b, uint32_t g)
 	b->n_memo = b->n_mpool = 0;
 	intern_init(&b->mint, n_nodes, NONE - 1);
 	if (n_nodes > b->cap_nodes) {
-		uint32_t *p = realloc(b->node_off, n_nodes * sizeof(*p));
-
-		r = -ENOMEM;
-		if (!p)
+		r = realloc_u32s(n_nodes, (uint32_t **const[]){&b->node_off, &b->node_n, NULL});
+		if (r < 0)
 			goto out;
-		b->node_off = p;
-		p = realloc(b->node_n, n_nodes * sizeof(*p));
-		if (!p)
-			goto out;
-		b->node_n = p;
 		b->cap_nodes = n_nodes;
 	}
 
@@ -985,15 +969,10 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 				return -E2BIG;
 			if (c->n_groups >= b->cap_groups) {
 				size_t cap = MAX(16, 2 * b->cap_groups);
-				uint32_t *o = realloc(b->g_off, cap * sizeof(*o)), *n;
 
-				if (!o)
-					return -ENOMEM;
-				b->g_off = o;
-				n = realloc(b->g_n, cap * sizeof(*n));
-				if (!n)
-					return -ENOMEM;
-				b->g_n = n;
+				r = realloc_u32s(cap, (uint32_t **const[]){&b->g_off, &b->g_n, NULL});
+				if (r < 0)
+					return r;
 				b->cap_groups = cap;
 			}
 			g = (uint32_t)c->n_groups++;

@@ -342,11 +342,56 @@ static int parse_port(struct vctx *c, const struct pf_node *e, const char *path,
 	return 0;
 }
 
-static int parse_rule(struct vctx *c, const struct pf_node *e, const char *path, struct pf_rule *rule)
+static int parse_peer_item(struct vctx *c, const struct pf_node *e, const char *path, void *out)
+{
+	return parse_peer(c, e, path, out);
+}
+
+static int parse_port_item(struct vctx *c, const struct pf_node *e, const char *path, void *out)
+{
+	return parse_port(c, e, path, out);
+}
+
+/*
+ * The sequence seq (NULL: absent) of field key, at most max entries, each parsed by parse into
+ * *arr (size bytes each, allocated here); *n counts the entries begun, so the policy's free
+ * clears a half-parsed one too.
+ */
+static int parse_list(struct vctx *c, const struct pf_node *seq, const char *path, const char *key,
+		      size_t max, size_t size, void **arr, size_t *n,
+		      int (*parse)(struct vctx *c, const struct pf_node *e, const char *path,
+				   void *out))
+{
+	char p[PATH_SZ], q[PATH_SZ];
+
+	if (seq && seq->n > max) {
+		join(p, path, key);
+		return verr(c, seq->line, p, "must have at most %zu entries, not %zu", max, seq->n);
+	}
+	if (!seq || !seq->n)
+		return 0;
+	*arr = calloc(seq->n, size);
+	if (!*arr)
+		return -ENOMEM;
+	join(q, path, key);
+	for (size_t i = 0; i < seq->n; i++) {
+		int r;
+
+		pathf(p, "%s[%zu]", q, i);
+		(*n)++;
+		r = parse(c, seq->items[i], p, (char *)*arr + i * size);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_rule(struct vctx *c, const struct pf_node *e, const char *path,
+		      struct pf_rule *rule)
 {
 	static const char *const keys[] = {"action", "to", "ports", "log", NULL};
 	const struct pf_node *action = NULL, *to = NULL, *ports = NULL, *log = NULL;
-	char p[PATH_SZ], q[PATH_SZ];
+	char p[PATH_SZ];
 	int a, r;
 
 	if (e->type != PF_NODE_MAP)
@@ -375,46 +420,18 @@ static int parse_rule(struct vctx *c, const struct pf_node *e, const char *path,
 	r = field(c, e, path, "to", PF_NODE_SEQ, false, &to);
 	if (r < 0)
 		return r;
-	if (to && to->n > PF_POLICY_MAX_TO) {
-		join(p, path, "to");
-		return verr(c, to->line, p, "must have at most %d entries, not %zu", PF_POLICY_MAX_TO,
-			    to->n);
-	}
-	if (to && to->n) {
-		rule->to = calloc(to->n, sizeof(*rule->to));
-		if (!rule->to)
-			return -ENOMEM;
-		for (size_t i = 0; i < to->n; i++) {
-			join(q, path, "to");
-			pathf(p, "%s[%zu]", q, i);
-			rule->n_to++;
-			r = parse_peer(c, to->items[i], p, &rule->to[i]);
-			if (r < 0)
-				return r;
-		}
-	}
+	r = parse_list(c, to, path, "to", PF_POLICY_MAX_TO, sizeof(*rule->to), (void **)&rule->to,
+		       &rule->n_to, parse_peer_item);
+	if (r < 0)
+		return r;
 
 	r = field(c, e, path, "ports", PF_NODE_SEQ, false, &ports);
 	if (r < 0)
 		return r;
-	if (ports && ports->n > PF_POLICY_MAX_PORTS) {
-		join(p, path, "ports");
-		return verr(c, ports->line, p, "must have at most %d entries, not %zu",
-			    PF_POLICY_MAX_PORTS, ports->n);
-	}
-	if (ports && ports->n) {
-		rule->ports = calloc(ports->n, sizeof(*rule->ports));
-		if (!rule->ports)
-			return -ENOMEM;
-		for (size_t i = 0; i < ports->n; i++) {
-			join(q, path, "ports");
-			pathf(p, "%s[%zu]", q, i);
-			rule->n_ports++;
-			r = parse_port(c, ports->items[i], p, &rule->ports[i]);
-			if (r < 0)
-				return r;
-		}
-	}
+	r = parse_list(c, ports, path, "ports", PF_POLICY_MAX_PORTS, sizeof(*rule->ports),
+		       (void **)&rule->ports, &rule->n_ports, parse_port_item);
+	if (r < 0)
+		return r;
 
 	r = field(c, e, path, "log", PF_NODE_BOOL, false, &log);
 	if (r < 0)
