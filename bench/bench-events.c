@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 				v->record(&ev, &evil, &t, &deny, now + 1);
 			}
 		rec_ns = pf_mono_ns() - t0;
-		printf("%-28s %6zu %6zu %10.1f %12.1f %12.1f %10.2f\n", v->name, ev.n_keys,
+		printf("%-28s %6zu %6zu %10.1f %12.1f %12.1f %10.2f\n", v->name, pf_hashtable_count(&ev.keys),
 		       v->longest(&ev), (double)fill_ns / 1e6, (double)fill_ns / (double)found,
 		       (double)rec_ns / (double)(found * rounds),
 		       (double)(ev.probes - probes) / (double)(found * rounds));

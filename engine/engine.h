@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "doc.h"
 #include "error.h"
+#include "hashtable.h"
 #include "netns.h"
 #include "nfq.h"
 #include "nft.h"
@@ -176,9 +177,7 @@ struct pf_event_key;
 struct pf_pending_event;
 
 struct pf_events {
-	struct pf_event_key **buckets; /* chained hash, PF_EVENTS_MAX_KEYS / 4 buckets */
-	size_t n_buckets;
-	size_t n_keys;
+	struct pf_hashtable keys; /* PF_EVENTS_MAX_KEYS / 4 buckets, at most PF_EVENTS_MAX_KEYS */
 	int64_t window_ms; /* PF_EVENTS_WINDOW_MS unless configured */
 	struct pf_pending_event *pending;
 	size_t n_pending, cap_pending;

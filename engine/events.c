@@ -9,7 +9,7 @@
 #include "siphash.h"
 
 struct pf_event_key {
-	struct pf_event_key *next;
+	struct pf_hnode node;
 	struct pf_netns_id pod;
 	struct pf_addr dst;
 	uint16_t dport;
@@ -32,9 +32,12 @@ int pf_events_init(struct pf_events *ev)
 {
 	memset(ev, 0, sizeof(*ev));
 	ev->window_ms = PF_EVENTS_WINDOW_MS;
-	ev->n_buckets = PF_EVENTS_MAX_KEYS / 4;
-	ev->buckets = calloc(ev->n_buckets, sizeof(*ev->buckets));
-	return ev->buckets ? 0 : -ENOMEM;
+	return pf_hashtable_init(&ev->keys, PF_EVENTS_MAX_KEYS / 4, PF_EVENTS_MAX_KEYS, 0);
+}
+
+static struct pf_event_key *key_of(struct pf_hnode *n)
+{
+	return n ? pf_container_of(n, struct pf_event_key, node) : NULL;
 }
 
 static void key_free(struct pf_event_key *k)
@@ -48,14 +51,14 @@ static void key_free(struct pf_event_key *k)
 
 void pf_events_free(struct pf_events *ev)
 {
-	for (size_t b = 0; ev->buckets && b < ev->n_buckets; b++)
-		while (ev->buckets[b]) {
-			struct pf_event_key *k = ev->buckets[b];
+	struct pf_hnode *n, *next;
+	size_t b;
 
-			ev->buckets[b] = k->next;
-			key_free(k);
-		}
-	free(ev->buckets);
+	for (n = pf_hashtable_first(&ev->keys, &b); n; n = next) {
+		next = pf_hashtable_next(&ev->keys, n, &b);
+		key_free(key_of(n));
+	}
+	pf_hashtable_fini(&ev->keys);
 	for (size_t i = 0; i < ev->n_pending; i++)
 		free(ev->pending[i].strings);
 	free(ev->pending);
@@ -67,8 +70,7 @@ void pf_events_free(struct pf_events *ev)
  * bucket comes from a keyed hash (the process's random SipHash key): which keys share a chain
  * cannot be computed from outside.
  */
-static size_t key_hash(const struct pf_events *ev, const struct pf_netns_id *pod,
-		       const struct pf_addr *dst, uint16_t dport)
+static uint64_t key_hash(const struct pf_netns_id *pod, const struct pf_addr *dst, uint16_t dport)
 {
 	uint8_t buf[34];
 	uint64_t dev = pod->dev, ino = pod->ino;
@@ -77,21 +79,27 @@ static size_t key_hash(const struct pf_events *ev, const struct pf_netns_id *pod
 	memcpy(buf + 8, &ino, 8);
 	memcpy(buf + 16, dst->b, 16);
 	memcpy(buf + 32, &dport, 2);
-	return (size_t)(pf_keyed_hash(buf, sizeof(buf)) % ev->n_buckets);
+	return pf_keyed_hash(buf, sizeof(buf));
+}
+
+struct key_probe {
+	const struct pf_netns_id *pod;
+	const struct pf_addr *dst;
+	uint16_t dport;
+};
+
+static bool key_eq(const struct pf_hnode *n, const void *key)
+{
+	const struct pf_event_key *k = pf_container_of(n, struct pf_event_key, node);
+	const struct key_probe *p = key;
+
+	return k->dport == p->dport && k->pod.dev == p->pod->dev && k->pod.ino == p->pod->ino &&
+	       pf_addr_eq(&k->dst, p->dst);
 }
 
 size_t pf_events_longest_chain(const struct pf_events *ev)
 {
-	size_t longest = 0;
-
-	for (size_t b = 0; b < ev->n_buckets; b++) {
-		size_t n = 0;
-
-		for (const struct pf_event_key *k = ev->buckets[b]; k; k = k->next)
-			n++;
-		longest = MAX(longest, n);
-	}
-	return longest;
+	return pf_hashtable_longest_chain(&ev->keys);
 }
 
 static int str_set(char **slot, const char *s)
@@ -160,17 +168,15 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms)
 {
-	size_t b = key_hash(ev, &pod->id, &t->dst, t->dport);
+	const struct key_probe probe = {.pod = &pod->id, .dst = &t->dst, .dport = t->dport};
+	uint64_t h = key_hash(&pod->id, &t->dst, t->dport);
 	const char *pol_ns = v->matched ? v->policy_namespace : NULL;
 	const char *pol_name = v->matched ? v->policy_name : NULL;
 	struct pf_event_key *k;
 	size_t chain = 0;
 
 	ev->recorded++;
-	for (k = ev->buckets[b]; k; k = k->next, chain++)
-		if (k->dport == t->dport && k->pod.dev == pod->id.dev &&
-		    k->pod.ino == pod->id.ino && pf_addr_eq(&k->dst, &t->dst))
-			break;
+	k = key_of(pf_hashtable_find_depth(&ev->keys, h, key_eq, &probe, &chain));
 	ev->probes += chain + 1;
 	if (k && now_ms - k->window_start_ms < ev->window_ms) {
 		/* Inside the window: count it and remember what the summary will say. */
@@ -190,7 +196,8 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		return;
 	}
 	if (!k) {
-		if (ev->n_keys >= PF_EVENTS_MAX_KEYS || chain >= PF_EVENTS_MAX_CHAIN) {
+		if (pf_hashtable_count(&ev->keys) >= PF_EVENTS_MAX_KEYS ||
+		    chain >= PF_EVENTS_MAX_CHAIN) {
 			/* Table (or this chain) full, a scan across many destinations: keep
 			 * writing, unlimited, but the queue bound still holds. The chain bound
 			 * caps what one verdict can cost whatever the keys. */
@@ -200,16 +207,14 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 			return;
 		}
 		k = calloc(1, sizeof(*k));
-		if (!k) {
+		if (!k || pf_hashtable_add(&ev->keys, &k->node, h) < 0) {
+			free(k);
 			ev->dropped++;
 			return;
 		}
 		k->pod = pod->id;
 		k->dst = t->dst;
 		k->dport = t->dport;
-		k->next = ev->buckets[b];
-		ev->buckets[b] = k;
-		ev->n_keys++;
 	} else if (k->suppressed) {
 		/* The old window ended before the timer closed it: its summary goes first. */
 		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
@@ -236,29 +241,28 @@ void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *
 /* Close windows that ended: suppressed counts become summary events; idle keys go away. */
 static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 {
-	for (size_t b = 0; b < ev->n_buckets; b++) {
-		for (struct pf_event_key **kp = &ev->buckets[b]; *kp;) {
-			struct pf_event_key *k = *kp;
+	struct pf_hnode *n, *next;
+	size_t b;
 
-			if (!final && now_ms - k->window_start_ms < ev->window_ms) {
-				kp = &k->next;
-				continue;
-			}
-			if (k->suppressed)
-				queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src,
-					    &k->dst, k->dport, k->action, k->policy_namespace,
-					    k->policy_name, k->rule_index, k->suppressed, NULL);
-			*kp = k->next;
-			ev->n_keys--;
-			key_free(k);
-		}
+	for (n = pf_hashtable_first(&ev->keys, &b); n; n = next) {
+		struct pf_event_key *k = key_of(n);
+
+		next = pf_hashtable_next(&ev->keys, n, &b);
+		if (!final && now_ms - k->window_start_ms < ev->window_ms)
+			continue;
+		if (k->suppressed)
+			queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
+				    k->dport, k->action, k->policy_namespace, k->policy_name,
+				    k->rule_index, k->suppressed, NULL);
+		pf_hashtable_del(&ev->keys, n);
+		key_free(k);
 	}
 }
 
 void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final,
 		       struct pf_pending_event **out, size_t *n)
 {
-	if (ev->n_keys)
+	if (pf_hashtable_count(&ev->keys))
 		close_windows(ev, now_ms, final);
 	*out = ev->n_pending ? PF_TAKE_PTR(ev->pending) : NULL;
 	*n = ev->n_pending;

@@ -1,5 +1,5 @@
 /*
- * The verdict cache (seed [0055], Fig. 2): an immutable multi-level hash compiled from a
+ * The verdict cache: an immutable multi-level hash compiled from a
  * resolved ruleset. Level 1: source IP. Level 2: destination IP (exact), then CIDR prefixes
  * by longest match, then "any destination". Level 3: the priority-ordered rules by port,
  * compiled into disjoint port intervals. A lookup does not walk policies: its cost does not

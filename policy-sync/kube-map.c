@@ -14,133 +14,96 @@ uint64_t pf_kmap_hash(const void *data, size_t len, uint64_t h)
 	return pf_keyed_hash(data, len) ^ h;
 }
 
-static struct pf_kmap_entry **find(const struct pf_kmap *m, const char *key, uint64_t h)
+static bool entry_eq(const struct pf_hnode *n, const void *key)
 {
-	struct pf_kmap_entry **pe;
+	return strcmp(pf_container_of(n, struct pf_kmap_entry, node)->key, key) == 0;
+}
 
-	if (m->n_buckets == 0)
-		return NULL;
-	for (pe = &m->buckets[h & (m->n_buckets - 1)]; *pe; pe = &(*pe)->next)
-		if ((*pe)->hash == h && strcmp((*pe)->key, key) == 0)
-			return pe;
-	return NULL;
+static struct pf_kmap_entry *find(const struct pf_kmap *m, const char *key, uint64_t h)
+{
+	struct pf_hnode *n = pf_hashtable_find(&m->t, h, entry_eq, key);
+
+	return n ? pf_container_of(n, struct pf_kmap_entry, node) : NULL;
+}
+
+/* A zero-initialized map becomes a table on first use. */
+static void setup(struct pf_kmap *m)
+{
+	if (!m->t.limit)
+		pf_hashtable_init(&m->t, 64, PF_KMAP_MAX_ENTRIES, PF_HASHTABLE_GROW);
 }
 
 void *pf_kmap_get(const struct pf_kmap *m, const char *key)
 {
-	struct pf_kmap_entry **pe = find(m, key, pf_kmap_hash(key, strlen(key), 0));
+	struct pf_kmap_entry *e = find(m, key, pf_kmap_hash(key, strlen(key), 0));
 
-	return pe ? (*pe)->value : NULL;
-}
-
-static int rehash(struct pf_kmap *m, size_t nb);
-
-static int grow(struct pf_kmap *m)
-{
-	return rehash(m, m->n_buckets ? m->n_buckets * 2 : 64);
+	return e ? e->value : NULL;
 }
 
 int pf_kmap_reserve(struct pf_kmap *m, size_t n)
 {
-	size_t nb = 64;
-
-	while (nb < n)
-		nb *= 2;
-	return nb > m->n_buckets ? rehash(m, nb) : 0;
-}
-
-static int rehash(struct pf_kmap *m, size_t nb)
-{
-	struct pf_kmap_entry **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->n_buckets; i++) {
-		struct pf_kmap_entry *e = m->buckets[i], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			e->next = b[e->hash & (nb - 1)];
-			b[e->hash & (nb - 1)] = e;
-		}
-	}
-	free(m->buckets);
-	m->buckets = b;
-	m->n_buckets = nb;
-	return 0;
+	setup(m);
+	return pf_hashtable_reserve(&m->t, n);
 }
 
 int pf_kmap_put(struct pf_kmap *m, const char *key, void *value, void **old)
 {
 	size_t len = strlen(key);
 	uint64_t h = pf_kmap_hash(key, len, 0);
-	struct pf_kmap_entry **pe = find(m, key, h), *e;
+	struct pf_kmap_entry *e = find(m, key, h);
+	int r;
 
 	if (old)
 		*old = NULL;
-	if (pe) {
+	if (e) {
 		if (old)
-			*old = (*pe)->value;
-		(*pe)->value = value;
+			*old = e->value;
+		e->value = value;
 		return 0;
 	}
-	if (m->n >= m->n_buckets) {
-		int r = grow(m);
-
-		if (r < 0)
-			return r;
-	}
+	setup(m);
 	e = malloc(sizeof(*e) + len + 1);
 	if (!e)
 		return -ENOMEM;
-	e->hash = h;
 	e->value = value;
 	memcpy(e->key, key, len + 1);
-	e->next = m->buckets[h & (m->n_buckets - 1)];
-	m->buckets[h & (m->n_buckets - 1)] = e;
-	m->n++;
-	return 0;
+	r = pf_hashtable_add(&m->t, &e->node, h);
+	if (r < 0)
+		free(e);
+	return r;
 }
 
 void *pf_kmap_remove(struct pf_kmap *m, const char *key)
 {
-	struct pf_kmap_entry **pe = find(m, key, pf_kmap_hash(key, strlen(key), 0)), *e;
+	struct pf_kmap_entry *e = find(m, key, pf_kmap_hash(key, strlen(key), 0));
 	void *v;
 
-	if (!pe)
+	if (!e)
 		return NULL;
-	e = *pe;
-	*pe = e->next;
+	pf_hashtable_del(&m->t, &e->node);
 	v = e->value;
 	free(e);
-	m->n--;
 	return v;
 }
 
 void pf_kmap_clear(struct pf_kmap *m)
 {
-	for (size_t i = 0; i < m->n_buckets; i++) {
-		struct pf_kmap_entry *e = m->buckets[i], *next;
+	struct pf_hnode *n, *next;
+	size_t i;
 
-		for (; e; e = next) {
-			next = e->next;
-			free(e);
-		}
+	for (n = pf_hashtable_first(&m->t, &i); n; n = next) {
+		next = pf_hashtable_next(&m->t, n, &i);
+		free(pf_container_of(n, struct pf_kmap_entry, node));
 	}
-	free(m->buckets);
-	m->buckets = NULL;
-	m->n_buckets = 0;
-	m->n = 0;
+	pf_hashtable_fini(&m->t);
+	m->t = (struct pf_hashtable){0};
 }
 
 struct pf_kmap_entry *pf_kmap_next(const struct pf_kmap *m, struct pf_kmap_entry *e, size_t *i)
 {
-	if (e && e->next)
-		return e->next;
-	for (e ? (*i)++ : 0; *i < m->n_buckets; (*i)++)
-		if (m->buckets[*i])
-			return m->buckets[*i];
-	return NULL;
+	struct pf_hnode *n = pf_hashtable_next(&m->t, e ? &e->node : NULL, i);
+
+	return n ? pf_container_of(n, struct pf_kmap_entry, node) : NULL;
 }
 
 struct pf_kmap_entry *pf_kmap_first(const struct pf_kmap *m, size_t *i)

@@ -1,24 +1,32 @@
-/* A small string-keyed hash map for the Kubernetes object cache (chained, grows by doubling). */
+/* A string-keyed map for the Kubernetes object cache, over lib/hashtable (grows by doubling). */
 #ifndef PF_KUBE_MAP_H
 #define PF_KUBE_MAP_H
 
+#include "hashtable.h"
 #include "util.h"
 
+/* Far past any cluster's objects of one kind: a bound, not a size anyone should reach. */
+#define PF_KMAP_MAX_ENTRIES (1u << 24)
+
 struct pf_kmap_entry {
-	struct pf_kmap_entry *next;
-	uint64_t hash;
+	struct pf_hnode node;
 	void *value;
 	char key[];
 };
 
+/* Zero-initialized is an empty map. */
 struct pf_kmap {
-	struct pf_kmap_entry **buckets;
-	size_t n_buckets; /* power of two, or 0 before the first put */
-	size_t n;
+	struct pf_hashtable t;
 };
 
+static inline size_t pf_kmap_size(const struct pf_kmap *m)
+{
+	return pf_hashtable_count(&m->t);
+}
+
 void *pf_kmap_get(const struct pf_kmap *m, const char *key);
-/* Insert or replace; *old (may be NULL) receives the replaced value. */
+/* Insert or replace; *old (may be NULL) receives the replaced value. -ENOSPC past
+ * PF_KMAP_MAX_ENTRIES. */
 int pf_kmap_put(struct pf_kmap *m, const char *key, void *value, void **old);
 /* Remove; returns the value or NULL. */
 void *pf_kmap_remove(struct pf_kmap *m, const char *key);

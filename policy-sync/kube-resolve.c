@@ -106,7 +106,7 @@ uint64_t pf_kube_cache_workload_generation(const struct pf_kube_cache *c)
 
 size_t pf_kube_cache_count(const struct pf_kube_cache *c, enum pf_kube_res r)
 {
-	return c->objs[r].n;
+	return pf_kmap_size(&c->objs[r]);
 }
 
 static int owner_res_of(const char *kind)
@@ -681,7 +681,7 @@ static int resolve_selectors(struct resolver *rs)
 		if (r >= 0)
 			v->v[v->n++] = svc;
 	}
-	for (e = pf_kmap_first(&c->objs[PF_KUBE_POD], &i); r >= 0 && by_ns.n && e;
+	for (e = pf_kmap_first(&c->objs[PF_KUBE_POD], &i); r >= 0 && pf_kmap_size(&by_ns) && e;
 	     e = pf_kmap_next(&c->objs[PF_KUBE_POD], e, &i)) {
 		const struct kobj *pod = e->value;
 		const struct ns_services *v;
@@ -707,7 +707,7 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 
 	memset(out, 0, sizeof(*out));
 	for (int res = 0; res < _PF_KUBE_RES_MAX; res++)
-		k += c->objs[res].n;
+		k += pf_kmap_size(&c->objs[res]);
 	r = pf_kmap_reserve(&rs.map, k);
 	k = 0;
 	/* Every object that can be named gets a workload, resolving to nothing until it has pods.
@@ -743,8 +743,8 @@ int pf_kube_resolve(const struct pf_kube_cache *c, struct pf_kube_workloads *out
 			r = wl_add(wl_get(&rs, PF_KIND_SERVICE, s->ns, s->service, false), s->ips,
 				   s->n_ips);
 	}
-	if (r >= 0 && rs.map.n > 0) {
-		out->w = calloc(rs.map.n, sizeof(*out->w));
+	if (r >= 0 && pf_kmap_size(&rs.map) > 0) {
+		out->w = calloc(pf_kmap_size(&rs.map), sizeof(*out->w));
 		if (!out->w)
 			r = -ENOMEM;
 	}
@@ -809,7 +809,7 @@ int pf_kube_cache_policies(const struct pf_kube_cache *c, struct pf_kube_policy 
 {
 	static const enum pf_kube_res res[] = {PF_KUBE_CLUSTERFENCEPOLICY, PF_KUBE_FENCEPOLICY};
 	struct pf_kube_policy *p =
-	    calloc(c->objs[res[0]].n + c->objs[res[1]].n + 1, sizeof(*p));
+	    calloc(pf_kmap_size(&c->objs[res[0]]) + pf_kmap_size(&c->objs[res[1]]) + 1, sizeof(*p));
 	struct pf_kmap_entry *e;
 	size_t i, k = 0;
 

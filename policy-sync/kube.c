@@ -323,7 +323,7 @@ static int diff_workloads(struct pf_store *s, struct mirror *m, const struct pf_
 		}
 	}
 	/* Every mirrored workload still resolved: nothing to delete, and no need to index them. */
-	if (r < 0 || known == m->workloads.n)
+	if (r < 0 || known == pf_kmap_size(&m->workloads))
 		return r;
 	for (i = 0; r >= 0 && i < w->n; i++)
 		r = pf_kmap_put(&seen, w->w[i].key, &w->w[i], NULL);

@@ -72,13 +72,13 @@ static void test_colliding_keys(void)
 		ok(0, "init");
 		return;
 	}
-	found = old_events_colliding(p.id.dev, p.id.ino, 443, ev.n_buckets, 7, dst, N_COLLIDE);
+	found = old_events_colliding(p.id.dev, p.id.ino, 443, ev.keys.n_buckets, 7, dst, N_COLLIDE);
 	is_int(found, N_COLLIDE, "attacker found %d destinations in one old bucket", N_COLLIDE);
 	for (size_t i = 0; i < found; i++) {
 		t.dst = dst[i];
 		pf_events_record(&ev, &p, &t, &deny, 1000);
 	}
-	is_int(ev.n_keys, found, "every colliding key got its own rate-limit entry");
+	is_int(pf_hashtable_count(&ev.keys), found, "every colliding key got its own rate-limit entry");
 	ok(pf_events_longest_chain(&ev) <= 16, "longest chain %zu (old hash: %d)",
 	   pf_events_longest_chain(&ev), N_COLLIDE);
 	before = ev.probes;
@@ -94,13 +94,13 @@ static void test_colliding_keys(void)
 	/* Whatever the hash, one chain holds at most PF_EVENTS_MAX_CHAIN keys. */
 	if (pf_events_init(&ev) < 0)
 		return;
-	ev.n_buckets = 1;
+	ev.keys.n_buckets = 1;
 	for (size_t i = 0; i < 100; i++) {
 		t.dst = dst[i];
 		pf_events_record(&ev, &p, &t, &deny, 1000);
 	}
 	is_int(pf_events_longest_chain(&ev), PF_EVENTS_MAX_CHAIN, "chain bounded");
-	is_int(ev.n_keys, PF_EVENTS_MAX_CHAIN, "keys past the bound are not kept");
+	is_int(pf_hashtable_count(&ev.keys), PF_EVENTS_MAX_CHAIN, "keys past the bound are not kept");
 	is_int(ev.n_pending, 100, "but each still gets its event");
 	pf_events_free(&ev);
 }

@@ -379,13 +379,13 @@ static void test_map(void)
 		snprintf(key, sizeof(key), "k%zu", i);
 		all &= pf_kmap_put(&m, key, (void *)(uintptr_t)(i + 1), NULL) == 0;
 	}
-	ok(all && m.n == 10000, "10000 keys");
+	ok(all && pf_kmap_size(&m) == 10000, "10000 keys");
 	for (i = 0; i < 10000; i += 2) {
 		snprintf(key, sizeof(key), "k%zu", i);
 		all &= pf_kmap_remove(&m, key) == (void *)(uintptr_t)(i + 1);
 	}
 	snprintf(key, sizeof(key), "k%d", 4243);
-	ok(all && m.n == 5000 && pf_kmap_get(&m, key) == (void *)(uintptr_t)4244 &&
+	ok(all && pf_kmap_size(&m) == 5000 && pf_kmap_get(&m, key) == (void *)(uintptr_t)4244 &&
 	       !pf_kmap_get(&m, "k4242"),
 	   "remove and get");
 	for (struct pf_kmap_entry *e = pf_kmap_first(&m, &i); e; e = pf_kmap_next(&m, e, &i))
