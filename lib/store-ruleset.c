@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The engine's input: every policy in force resolved into a ruleset, in one read. */
 
+#include "hashtable.h"
 #include "siphash.h"
 #include "store-internal.h"
 
@@ -46,11 +47,10 @@ struct rs_ip {
 	bool ok; /* parsed: an unparsable text resolves to nothing, as before */
 };
 
-/* What a distinct (kind, namespace, name) resolves to (open addressing on hash). */
+/* What a distinct (kind, namespace, name) resolves to, in rs_load.refs. */
 struct rs_ref {
-	uint64_t hash;
-	char *key; /* 'n' kind \0 namespace \0 name ('-' kind \0 \0 name without namespace),
-		    * or NULL for an empty slot */
+	struct pf_hnode node;
+	char *key; /* 'n' kind \0 namespace \0 name ('-' kind \0 \0 name without namespace) */
 	size_t key_len;
 	struct rank_set set;
 };
@@ -72,8 +72,7 @@ struct rs_load {
 	size_t n_texts;
 	struct rs_ip *ips; /* by rank */
 	size_t n_ips;
-	struct rs_ref *refs;
-	size_t n_refs, cap_refs; /* cap_refs: a power of two */
+	struct pf_hashtable refs; /* of struct rs_ref */
 	struct rank_set acc;	 /* the src or dst_ips being collected */
 };
 
@@ -149,6 +148,8 @@ static void rs_texts_free(struct rs_load *l)
 
 static void rs_load_done(struct rs_load *l)
 {
+	size_t i;
+
 	free(l->slots);
 	rs_owners_free(l->pods, l->n_pods);
 	rs_owners_free(l->wls, l->n_wls);
@@ -156,11 +157,16 @@ static void rs_load_done(struct rs_load *l)
 	free(l->wls_by_key);
 	rs_texts_free(l);
 	free(l->ips);
-	for (size_t i = 0; i < l->cap_refs; i++) {
-		free(l->refs[i].key);
-		rank_set_free(&l->refs[i].set);
+	for (struct pf_hnode *n = pf_hashtable_first(&l->refs, &i), *next; n; n = next) {
+		struct rs_ref *ref = pf_container_of(n, struct rs_ref, node);
+
+		next = pf_hashtable_next(&l->refs, n, &i);
+		pf_hashtable_del(&l->refs, n);
+		free(ref->key);
+		rank_set_free(&ref->set);
+		free(ref);
 	}
-	free(l->refs);
+	pf_hashtable_fini(&l->refs);
 	rank_set_free(&l->acc);
 }
 
@@ -478,30 +484,17 @@ static uint64_t key_hash(const char *key, size_t len)
 	return pf_keyed_hash(key, len);
 }
 
-static struct rs_ref *ref_slot(struct rs_ref *refs, size_t cap, uint64_t h, const char *key,
-			       size_t len)
-{
-	for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1))
-		if (!refs[i].key ||
-		    (refs[i].hash == h && refs[i].key_len == len && !memcmp(refs[i].key, key, len)))
-			return &refs[i];
-}
+struct ref_key {
+	const char *key;
+	size_t len;
+};
 
-static int refs_grow(struct rs_load *l)
+static bool ref_eq(const struct pf_hnode *n, const void *k)
 {
-	size_t cap = l->cap_refs ? l->cap_refs * 2 : 256;
-	struct rs_ref *v = calloc(cap, sizeof(*v));
+	const struct rs_ref *ref = pf_container_of(n, struct rs_ref, node);
+	const struct ref_key *key = k;
 
-	if (!v)
-		return -ENOMEM;
-	for (size_t i = 0; i < l->cap_refs; i++)
-		if (l->refs[i].key)
-			*ref_slot(v, cap, l->refs[i].hash, l->refs[i].key, l->refs[i].key_len) =
-			    l->refs[i];
-	free(l->refs);
-	l->refs = v;
-	l->cap_refs = cap;
-	return 0;
+	return ref->key_len == key->len && !memcmp(ref->key, key->key, key->len);
 }
 
 /* What the ref of columns kind, namespace, name at c resolves to, a sorted set (resolved once
@@ -532,15 +525,19 @@ static const struct rank_set *resolve_ref(struct rs_load *l, sqlite3_stmt *st, i
 	memcpy(key + lk + 2, ns ? ns : "", ln + 1);
 	memcpy(key + lk + ln + 3, name, lm);
 	h = key_hash(key, len);
-	if ((l->n_refs + 1) * 2 > l->cap_refs && refs_grow(l) < 0)
-		goto oom;
-	ref = ref_slot(l->refs, l->cap_refs, h, key, len);
-	if (ref->key) {
-		if (key != buf)
-			free(key);
-		return &ref->set;
-	}
+	{
+		struct pf_hnode *n =
+		    pf_hashtable_find(&l->refs, h, ref_eq, &(struct ref_key){key, len});
 
+		if (n) {
+			if (key != buf)
+				free(key);
+			return &pf_container_of(n, struct rs_ref, node)->set;
+		}
+	}
+	ref = calloc(1, sizeof(*ref));
+	if (!ref)
+		goto oom;
 	w = ns ? find_workload(l, kind, ns, name) : NULL;
 	if (w && rank_set_add(&ref->set, w->ips.v, w->ips.n) < 0)
 		goto oom_set;
@@ -552,13 +549,17 @@ static const struct rank_set *resolve_ref(struct rs_load *l, sqlite3_stmt *st, i
 	ref->key = key == buf ? pf_strndup0(buf, len) : key;
 	if (!ref->key)
 		goto oom_set;
-	ref->hash = h;
+	key = NULL; /* the ref owns it */
 	ref->key_len = len;
-	l->n_refs++;
+	if (pf_hashtable_add(&l->refs, &ref->node, h) < 0) {
+		free(ref->key);
+		goto oom_set;
+	}
 	return &ref->set;
 
 oom_set:
 	rank_set_free(&ref->set);
+	free(ref);
 oom:
 	if (key != buf)
 		free(key);
@@ -735,6 +736,8 @@ int pf_store_load_ruleset(struct pf_store *s, struct pf_ruleset **out, struct pf
 	struct rs_load l = {0};
 	int r;
 
+	/* refs: bounded by the rows read, so no limit of its own */
+	pf_hashtable_init(&l.refs, 256, SIZE_MAX, PF_HASHTABLE_GROW);
 	*out = NULL;
 	l.rs = calloc(1, sizeof(*l.rs));
 	if (!l.rs)
