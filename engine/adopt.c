@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "adopt.h"
 #include "ctl.h"
 #include "engine.h"
 #include "log.h"
+#include "pods.h"
+#include "reload.h"
+#include "requests.h"
 
 /* Re-adoptions that failed (a queue number taken, the netns not enterable, ...) are tried
  * again, later and later, until they succeed or the pod is gone. */
@@ -371,7 +375,7 @@ static void adopt_one(struct engine *e, int dfd, const char *dir, const char *na
 		log_warning("Pending record %s: %s", path, err.msg);
 		goto out;
 	}
-	r = pf_control_dispatch(e, req, "register", &reply, &wait);
+	r = pf_requests_dispatch(e, req, "register", &reply, &wait);
 	/* No one to answer: a registration that waits for its cache completes on its own. */
 	if (r < 0 && transient(r) && pf_now_ms() - mtime_ms < PENDING_RETRY_MS) {
 		/* Tried again at the next round (every few seconds) while it is young. */

@@ -4,6 +4,9 @@
 #include <stdio.h>
 
 #include "../../engine/engine.h"
+#include "../../engine/events.h"
+#include "../../engine/jw.h"
+#include "../../engine/pods.h"
 #include "events-collide.h"
 #include "tap.h"
 

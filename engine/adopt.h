@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Re-adoption at start (the store's pods rows) and the hook's pending records. */
+#ifndef PF_ENGINE_ADOPT_H
+#define PF_ENGINE_ADOPT_H
+
+struct engine;
+struct pf_adopt_retry;
+
+void pf_adopt_store(struct engine *e);
+void pf_adopt_pending(struct engine *e);
+/* Every tick: retry the re-adoptions (and the listing) that failed, when due. */
+void pf_adopt_retry_tick(struct engine *e);
+/* Once the store worker runs: delete the rows of pods found gone at start. */
+void pf_adopt_flush_gone(struct engine *e);
+void pf_adopt_done(struct engine *e);
+
+#endif
