@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -116,6 +117,82 @@ int pf_grow(void **arr, size_t *cap, size_t n, size_t sz)
 	*arr = p;
 	*cap = ncap;
 	return 0;
+}
+
+static int buf_fail(struct pf_buf *b, int r)
+{
+	b->r = r;
+	return r;
+}
+
+int pf_buf_add(struct pf_buf *b, const char *s, size_t n)
+{
+	if (b->r < 0)
+		return b->r;
+	if (n > SIZE_MAX - b->len - 1)
+		return buf_fail(b, -ENOMEM);
+	if (pf_grow((void **)&b->s, &b->cap, b->len + n, 1) < 0)
+		return buf_fail(b, -ENOMEM);
+	if (n)
+		memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+int pf_buf_puts(struct pf_buf *b, const char *s)
+{
+	return pf_buf_add(b, s, strlen(s));
+}
+
+int pf_buf_printf(struct pf_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->r < 0)
+		return b->r;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return buf_fail(b, -EINVAL);
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return 0;
+		}
+		if (pf_grow((void **)&b->s, &b->cap, b->len + (size_t)n, 1) < 0)
+			return buf_fail(b, -ENOMEM);
+	}
+}
+
+void pf_buf_clear(struct pf_buf *b)
+{
+	b->len = 0;
+	if (b->s)
+		b->s[0] = '\0';
+}
+
+int pf_buf_take(struct pf_buf *b, char **out)
+{
+	int r = b->r < 0 ? b->r : pf_buf_add(b, "", 0);
+
+	if (r < 0) {
+		pf_buf_done(b);
+		return r;
+	}
+	*out = PF_TAKE_PTR(b->s);
+	b->len = b->cap = 0;
+	return 0;
+}
+
+void pf_buf_done(struct pf_buf *b)
+{
+	free(b->s);
+	*b = (struct pf_buf){0};
 }
 
 int pf_read_fd(int fd, size_t max, char **out, size_t *len)

@@ -66,6 +66,25 @@ static inline const char *pf_strna(const char *s)
 /* Grow *arr (elements of size sz) so that index n fits; doubles capacity. */
 int pf_grow(void **arr, size_t *cap, size_t n, size_t sz);
 
+/*
+ * A growable NUL-terminated text buffer. The first failure sticks in r and later appends do
+ * nothing, so a builder checks once, when it takes the text. A zeroed struct is empty.
+ */
+struct pf_buf {
+	char *s;
+	size_t len, cap;
+	int r; /* 0 or the first -errno */
+};
+int pf_buf_add(struct pf_buf *b, const char *s, size_t n);
+int pf_buf_puts(struct pf_buf *b, const char *s);
+int pf_buf_printf(struct pf_buf *b, const char *fmt, ...) _printf_(2, 3);
+/* Forget the text, keep the memory (and a sticky error). */
+void pf_buf_clear(struct pf_buf *b);
+/* The text ("" when nothing was added), now the caller's; or b->r. b is empty afterwards. */
+int pf_buf_take(struct pf_buf *b, char **out);
+void pf_buf_done(struct pf_buf *b);
+#define _cleanup_buf_ _cleanup_(pf_buf_done)
+
 /* Read a whole file, at most max bytes (-EFBIG past that); NUL-terminated. */
 int pf_read_file(const char *path, size_t max, char **out, size_t *len);
 /* Read all of fd (stdin), at most max bytes. */
