@@ -10,23 +10,30 @@
 #include "ctl.h"
 #include "doc.h"
 #include "engine.h"
-#include "jw.h"
+#include "json-gen.h"
 #include "log.h"
 #include "pods.h"
 #include "reload.h"
 #include "requests.h"
 
+/* The reply's text, or NULL when writing it failed (out of memory). */
+static char *take(struct pf_jgen *w)
+{
+	char *s = NULL;
+
+	return pf_jgen_take(w, &s) < 0 ? NULL : s;
+}
+
 char *pf_requests_error(const char *msg)
 {
-	struct pf_jw w = {};
+	_cleanup_jgen_ struct pf_jgen w = {};
 
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "ok");
-	pf_jw_bool(&w, false);
-	pf_jw_key(&w, "error");
-	pf_jw_str(&w, msg);
-	pf_jw_close(&w, '}');
-	return pf_jw_take(&w);
+	pf_jgen_init(&w, 0);
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_bool(&w, "ok", false);
+	pf_jgen_kv_str(&w, "error", msg);
+	pf_jgen_map_close(&w);
+	return take(&w);
 }
 
 const struct pf_doc_limits pf_ctl_limits = {
@@ -116,80 +123,64 @@ static int get_caps(const struct pf_node *req, unsigned *caps, struct pf_error *
 	return 0;
 }
 
-static void jw_pod(struct pf_jw *w, const struct pf_pod *p, bool details)
+static void jw_pod(struct pf_jgen *w, const struct pf_pod *p, bool details)
 {
 	char a[PF_ADDR_STRLEN];
 
-	pf_jw_open(w, '{');
-	pf_jw_key(w, "namespace");
-	pf_jw_str(w, p->namespace);
-	pf_jw_key(w, "name");
-	pf_jw_str(w, p->name);
-	pf_jw_key(w, "uid");
-	pf_jw_str(w, p->uid);
-	pf_jw_key(w, "kind");
-	pf_jw_str(w, p->kind);
-	pf_jw_key(w, "netns");
-	pf_jw_str(w, p->netns_path);
-	pf_jw_key(w, "netns_dev");
-	pf_jw_u64(w, p->id.dev);
-	pf_jw_key(w, "netns_ino");
-	pf_jw_u64(w, p->id.ino);
-	pf_jw_key(w, "ips");
-	pf_jw_open(w, '[');
+	pf_jgen_map_open(w);
+	pf_jgen_kv_str(w, "namespace", p->namespace);
+	pf_jgen_kv_str(w, "name", p->name);
+	pf_jgen_kv_str(w, "uid", p->uid);
+	pf_jgen_kv_str(w, "kind", p->kind);
+	pf_jgen_kv_str(w, "netns", p->netns_path);
+	pf_jgen_kv_uint(w, "netns_dev", p->id.dev);
+	pf_jgen_kv_uint(w, "netns_ino", p->id.ino);
+	pf_jgen_key(w, "ips");
+	pf_jgen_array_open(w);
 	for (size_t i = 0; i < p->n_ips; i++)
-		pf_jw_str(w, pf_addr_fmt(&p->ips[i], a));
-	pf_jw_close(w, ']');
-	pf_jw_key(w, "containers");
+		pf_jgen_str(w, pf_addr_fmt(&p->ips[i], a));
+	pf_jgen_array_close(w);
+	pf_jgen_key(w, "containers");
 	if (details) {
-		pf_jw_open(w, '[');
+		pf_jgen_array_open(w);
 		for (size_t i = 0; i < p->n_containers; i++)
-			pf_jw_str(w, p->containers[i]->id);
-		pf_jw_close(w, ']');
+			pf_jgen_str(w, p->containers[i]->id);
+		pf_jgen_array_close(w);
 	} else {
-		pf_jw_u64(w, p->n_containers);
+		pf_jgen_uint(w, p->n_containers);
 	}
-	pf_jw_key(w, "state");
-	pf_jw_str(w, p->active ? "enforced" : "pending");
-	pf_jw_key(w, "privileged");
-	pf_jw_bool(w, pf_pod_privileged(p));
-	pf_jw_key(w, "verdicts");
-	pf_jw_u64(w, p->n_verdicts);
+	pf_jgen_kv_str(w, "state", p->active ? "enforced" : "pending");
+	pf_jgen_kv_bool(w, "privileged", pf_pod_privileged(p));
+	pf_jgen_kv_uint(w, "verdicts", p->n_verdicts);
 	if (p->nfq) {
 		struct pf_nfq_stats q;
 
 		/* The kernel's counters of this pod's queue: what load cost it. */
 		pf_nfq_get_stats(p->nfq, &q);
-		pf_jw_key(w, "queue");
-		pf_jw_open(w, '{');
-		pf_jw_key(w, "dropped");
-		pf_jw_u64(w, q.queue_dropped);
-		pf_jw_key(w, "user_dropped");
-		pf_jw_u64(w, q.user_dropped);
-		pf_jw_key(w, "waiting");
-		pf_jw_u64(w, q.queue_total);
-		pf_jw_key(w, "unparsed");
-		pf_jw_u64(w, q.unparsed);
-		pf_jw_key(w, "verdicts_lost");
-		pf_jw_u64(w, q.verdicts_lost);
-		pf_jw_close(w, '}');
+		pf_jgen_key(w, "queue");
+		pf_jgen_map_open(w);
+		pf_jgen_kv_uint(w, "dropped", q.queue_dropped);
+		pf_jgen_kv_uint(w, "user_dropped", q.user_dropped);
+		pf_jgen_kv_uint(w, "waiting", q.queue_total);
+		pf_jgen_kv_uint(w, "unparsed", q.unparsed);
+		pf_jgen_kv_uint(w, "verdicts_lost", q.verdicts_lost);
+		pf_jgen_map_close(w);
 	}
-	pf_jw_close(w, '}');
+	pf_jgen_map_close(w);
 }
 
 static char *register_reply(const struct pf_pod *pod, bool new_pod)
 {
-	struct pf_jw w = {};
+	_cleanup_jgen_ struct pf_jgen w = {};
 
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "ok");
-	pf_jw_bool(&w, true);
-	pf_jw_key(&w, "new");
-	pf_jw_bool(&w, new_pod);
-	pf_jw_key(&w, "pod");
+	pf_jgen_init(&w, 0);
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_bool(&w, "ok", true);
+	pf_jgen_kv_bool(&w, "new", new_pod);
+	pf_jgen_key(&w, "pod");
 	jw_pod(&w, pod, true);
-	pf_jw_close(&w, '}');
-	return pf_jw_take(&w);
+	pf_jgen_map_close(&w);
+	return take(&w);
 }
 
 static int do_register(struct engine *e, const struct pf_node *req, char **reply,
@@ -247,7 +238,7 @@ static int do_unregister(struct engine *e, const struct pf_node *req, char **rep
 {
 	const char *container, *netns;
 	bool found = false, released = false;
-	struct pf_jw w = {};
+	_cleanup_jgen_ struct pf_jgen w = {};
 	int k;
 
 	if ((k = get_str(req, "container", PF_MAX_CONTAINER_ID, true, &container, err)) < 0 ||
@@ -257,35 +248,30 @@ static int do_unregister(struct engine *e, const struct pf_node *req, char **rep
 	if (k < 0)
 		return k;
 	/* Unknown containers are fine: poststop may run twice, or after a failed prestart. */
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "ok");
-	pf_jw_bool(&w, true);
-	pf_jw_key(&w, "found");
-	pf_jw_bool(&w, found);
-	pf_jw_key(&w, "released");
-	pf_jw_bool(&w, released);
-	pf_jw_close(&w, '}');
-	*reply = pf_jw_take(&w);
+	pf_jgen_init(&w, 0);
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_bool(&w, "ok", true);
+	pf_jgen_kv_bool(&w, "found", found);
+	pf_jgen_kv_bool(&w, "released", released);
+	pf_jgen_map_close(&w);
+	*reply = take(&w);
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
 static char *reload_reply(struct engine *e)
 {
 	struct pf_cache_stats st = {};
-	struct pf_jw w = {};
+	_cleanup_jgen_ struct pf_jgen w = {};
 
 	pf_cache_get_stats(e->cache, &st);
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "ok");
-	pf_jw_bool(&w, true);
-	pf_jw_key(&w, "generation");
-	pf_jw_u64(&w, e->cache_generation);
-	pf_jw_key(&w, "sources");
-	pf_jw_u64(&w, st.n_sources);
-	pf_jw_key(&w, "build_us");
-	pf_jw_u64(&w, e->stats.last_reload_us);
-	pf_jw_close(&w, '}');
-	return pf_jw_take(&w);
+	pf_jgen_init(&w, 0);
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_bool(&w, "ok", true);
+	pf_jgen_kv_uint(&w, "generation", e->cache_generation);
+	pf_jgen_kv_uint(&w, "sources", st.n_sources);
+	pf_jgen_kv_uint(&w, "build_us", e->stats.last_reload_us);
+	pf_jgen_map_close(&w);
+	return take(&w);
 }
 
 static int do_reload(struct engine *e, char **reply, struct pf_wait *wait, struct pf_error *err)
@@ -305,146 +291,95 @@ static int do_reload(struct engine *e, char **reply, struct pf_wait *wait, struc
 static int status_json(struct engine *e, bool details, char **out)
 {
 	struct pf_engine_counters n;
-	struct pf_jw w = {};
+	_cleanup_jgen_ struct pf_jgen w = {};
 
 	pf_engine_counters(e, &n);
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "ok");
-	pf_jw_bool(&w, true);
-	pf_jw_key(&w, "version");
-	pf_jw_str(&w, PACKAGE_VERSION);
-	pf_jw_key(&w, "pid");
-	pf_jw_i64(&w, getpid());
-	pf_jw_key(&w, "uptime_ms");
-	pf_jw_i64(&w, pf_now_ms() - e->started_ms);
-	pf_jw_key(&w, "fail_mode");
-	pf_jw_str(&w, e->cfg.fail_closed ? "closed" : "open");
-	pf_jw_key(&w, "default_action");
-	pf_jw_str(&w, pf_action_to_string(e->cfg.default_action));
-	pf_jw_key(&w, "queue_num");
-	pf_jw_u64(&w, e->cfg.queue_num);
-	pf_jw_key(&w, "queue_maxlen");
-	pf_jw_u64(&w, e->cfg.queue_maxlen ? e->cfg.queue_maxlen : PF_NFQ_QUEUE_MAXLEN);
-	pf_jw_key(&w, "backend");
-	pf_jw_str(&w, e->nft.backend == PF_QUEUE_NATIVE ? "native" : "compat");
-	pf_jw_key(&w, "store");
-	pf_jw_str(&w, e->cfg.db_path);
-	pf_jw_key(&w, "cache");
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "generation");
-	pf_jw_u64(&w, e->cache_generation);
-	pf_jw_key(&w, "sources");
-	pf_jw_u64(&w, n.cache.n_sources);
-	pf_jw_key(&w, "groups");
-	pf_jw_u64(&w, n.cache.n_groups);
-	pf_jw_key(&w, "bytes");
-	pf_jw_u64(&w, n.cache.bytes);
-	pf_jw_key(&w, "reloads");
-	pf_jw_u64(&w, n.stats.reloads);
-	pf_jw_key(&w, "reload_failures");
-	pf_jw_u64(&w, n.stats.reload_failures);
-	pf_jw_key(&w, "last_build_us");
-	pf_jw_u64(&w, n.stats.last_reload_us);
+	pf_jgen_init(&w, 0);
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_bool(&w, "ok", true);
+	pf_jgen_kv_str(&w, "version", PACKAGE_VERSION);
+	pf_jgen_kv_int(&w, "pid", getpid());
+	pf_jgen_kv_int(&w, "uptime_ms", pf_now_ms() - e->started_ms);
+	pf_jgen_kv_str(&w, "fail_mode", e->cfg.fail_closed ? "closed" : "open");
+	pf_jgen_kv_str(&w, "default_action", pf_action_to_string(e->cfg.default_action));
+	pf_jgen_kv_uint(&w, "queue_num", e->cfg.queue_num);
+	pf_jgen_kv_uint(&w, "queue_maxlen", e->cfg.queue_maxlen ? e->cfg.queue_maxlen : PF_NFQ_QUEUE_MAXLEN);
+	pf_jgen_kv_str(&w, "backend", e->nft.backend == PF_QUEUE_NATIVE ? "native" : "compat");
+	pf_jgen_kv_str(&w, "store", e->cfg.db_path);
+	pf_jgen_key(&w, "cache");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "generation", e->cache_generation);
+	pf_jgen_kv_uint(&w, "sources", n.cache.n_sources);
+	pf_jgen_kv_uint(&w, "groups", n.cache.n_groups);
+	pf_jgen_kv_uint(&w, "bytes", n.cache.bytes);
+	pf_jgen_kv_uint(&w, "reloads", n.stats.reloads);
+	pf_jgen_kv_uint(&w, "reload_failures", n.stats.reload_failures);
+	pf_jgen_kv_uint(&w, "last_build_us", n.stats.last_reload_us);
 	/* A failed build keeps the cache in place: say that it is stale, since when, why. */
-	pf_jw_key(&w, "stale");
-	pf_jw_bool(&w, n.cache_stale);
-	pf_jw_key(&w, "source");
-	pf_jw_str(&w, e->cache_source ? e->cache_source : "store");
-	pf_jw_key(&w, "build_failures");
-	pf_jw_u64(&w, n.stats.build_failures);
-	pf_jw_key(&w, "last_build_failure_ms");
-	pf_jw_i64(&w, n.stats.last_build_failure_ms);
-	pf_jw_key(&w, "last_build_error");
-	pf_jw_str(&w, n.cache_stale ? e->last_build_error : "");
-	pf_jw_key(&w, "pods_unresolved");
-	pf_jw_u64(&w, n.n_unresolved);
-	pf_jw_close(&w, '}');
-	pf_jw_key(&w, "verdicts");
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "accept");
-	pf_jw_u64(&w, n.stats.accepted);
-	pf_jw_key(&w, "drop");
-	pf_jw_u64(&w, n.stats.dropped);
-	pf_jw_key(&w, "reject");
-	pf_jw_u64(&w, n.stats.rejected);
-	pf_jw_key(&w, "unparsed");
-	pf_jw_u64(&w, n.stats.unparsed);
-	pf_jw_close(&w, '}');
-	pf_jw_key(&w, "queues");
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "packets");
-	pf_jw_u64(&w, n.queues.packets);
-	pf_jw_key(&w, "enobufs");
-	pf_jw_u64(&w, n.queues.enobufs);
-	pf_jw_key(&w, "send_errors");
-	pf_jw_u64(&w, n.queues.send_errors);
-	pf_jw_key(&w, "kernel_errors");
-	pf_jw_u64(&w, n.queues.kernel_errors);
-	pf_jw_key(&w, "dropped");
-	pf_jw_u64(&w, n.queues.queue_dropped);
-	pf_jw_key(&w, "user_dropped");
-	pf_jw_u64(&w, n.queues.user_dropped);
-	pf_jw_key(&w, "truncated");
-	pf_jw_u64(&w, n.queues.truncated);
-	pf_jw_key(&w, "verdicts_lost");
-	pf_jw_u64(&w, n.queues.verdicts_lost);
-	pf_jw_key(&w, "recoveries");
-	pf_jw_u64(&w, n.queues.recoveries);
-	pf_jw_key(&w, "dispatch_errors");
-	pf_jw_u64(&w, n.stats.nfq_errors);
-	pf_jw_close(&w, '}');
-	pf_jw_key(&w, "events");
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "recorded");
-	pf_jw_u64(&w, n.events_recorded);
-	pf_jw_key(&w, "suppressed");
-	pf_jw_u64(&w, n.events_suppressed);
-	pf_jw_key(&w, "written");
-	pf_jw_u64(&w, n.events_written);
-	pf_jw_key(&w, "dropped");
-	pf_jw_u64(&w, n.events_dropped);
-	pf_jw_key(&w, "pending");
-	pf_jw_u64(&w, n.events_pending);
-	pf_jw_close(&w, '}');
-	pf_jw_key(&w, "pod_rows");
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "write_failures");
-	pf_jw_u64(&w, n.row_write_failures);
-	pf_jw_key(&w, "waiting");
-	pf_jw_u64(&w, n.rows_waiting);
-	pf_jw_close(&w, '}');
-	pf_jw_key(&w, "ruleset");
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "restored");
-	pf_jw_u64(&w, n.stats.ruleset_restored);
-	pf_jw_key(&w, "restore_failures");
-	pf_jw_u64(&w, n.stats.ruleset_restore_failures);
-	pf_jw_key(&w, "foreign_tables");
-	pf_jw_u64(&w, n.stats.ruleset_foreign);
-	pf_jw_close(&w, '}');
-	pf_jw_key(&w, "privileged_pods");
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "mode");
-	pf_jw_str(&w, e->cfg.refuse_privileged ? "refuse" : "warn");
-	pf_jw_key(&w, "current");
-	pf_jw_u64(&w, n.n_privileged_pods);
-	pf_jw_key(&w, "containers");
-	pf_jw_u64(&w, n.stats.privileged_containers);
-	pf_jw_key(&w, "refused");
-	pf_jw_u64(&w, n.stats.privileged_refused);
-	pf_jw_close(&w, '}');
-	pf_jw_key(&w, "n_pods");
-	pf_jw_u64(&w, n.n_pods);
+	pf_jgen_kv_bool(&w, "stale", n.cache_stale);
+	pf_jgen_kv_str(&w, "source", e->cache_source ? e->cache_source : "store");
+	pf_jgen_kv_uint(&w, "build_failures", n.stats.build_failures);
+	pf_jgen_kv_int(&w, "last_build_failure_ms", n.stats.last_build_failure_ms);
+	pf_jgen_kv_str(&w, "last_build_error", n.cache_stale ? e->last_build_error : "");
+	pf_jgen_kv_uint(&w, "pods_unresolved", n.n_unresolved);
+	pf_jgen_map_close(&w);
+	pf_jgen_key(&w, "verdicts");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "accept", n.stats.accepted);
+	pf_jgen_kv_uint(&w, "drop", n.stats.dropped);
+	pf_jgen_kv_uint(&w, "reject", n.stats.rejected);
+	pf_jgen_kv_uint(&w, "unparsed", n.stats.unparsed);
+	pf_jgen_map_close(&w);
+	pf_jgen_key(&w, "queues");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "packets", n.queues.packets);
+	pf_jgen_kv_uint(&w, "enobufs", n.queues.enobufs);
+	pf_jgen_kv_uint(&w, "send_errors", n.queues.send_errors);
+	pf_jgen_kv_uint(&w, "kernel_errors", n.queues.kernel_errors);
+	pf_jgen_kv_uint(&w, "dropped", n.queues.queue_dropped);
+	pf_jgen_kv_uint(&w, "user_dropped", n.queues.user_dropped);
+	pf_jgen_kv_uint(&w, "truncated", n.queues.truncated);
+	pf_jgen_kv_uint(&w, "verdicts_lost", n.queues.verdicts_lost);
+	pf_jgen_kv_uint(&w, "recoveries", n.queues.recoveries);
+	pf_jgen_kv_uint(&w, "dispatch_errors", n.stats.nfq_errors);
+	pf_jgen_map_close(&w);
+	pf_jgen_key(&w, "events");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "recorded", n.events_recorded);
+	pf_jgen_kv_uint(&w, "suppressed", n.events_suppressed);
+	pf_jgen_kv_uint(&w, "written", n.events_written);
+	pf_jgen_kv_uint(&w, "dropped", n.events_dropped);
+	pf_jgen_kv_uint(&w, "pending", n.events_pending);
+	pf_jgen_map_close(&w);
+	pf_jgen_key(&w, "pod_rows");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "write_failures", n.row_write_failures);
+	pf_jgen_kv_uint(&w, "waiting", n.rows_waiting);
+	pf_jgen_map_close(&w);
+	pf_jgen_key(&w, "ruleset");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "restored", n.stats.ruleset_restored);
+	pf_jgen_kv_uint(&w, "restore_failures", n.stats.ruleset_restore_failures);
+	pf_jgen_kv_uint(&w, "foreign_tables", n.stats.ruleset_foreign);
+	pf_jgen_map_close(&w);
+	pf_jgen_key(&w, "privileged_pods");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_str(&w, "mode", e->cfg.refuse_privileged ? "refuse" : "warn");
+	pf_jgen_kv_uint(&w, "current", n.n_privileged_pods);
+	pf_jgen_kv_uint(&w, "containers", n.stats.privileged_containers);
+	pf_jgen_kv_uint(&w, "refused", n.stats.privileged_refused);
+	pf_jgen_map_close(&w);
+	pf_jgen_kv_uint(&w, "n_pods", n.n_pods);
 	if (details) {
-		pf_jw_key(&w, "pods");
-		pf_jw_open(&w, '[');
+		pf_jgen_key(&w, "pods");
+		pf_jgen_array_open(&w);
 		for (struct pf_pod *p = e->pods; p; p = p->next)
 			if (!p->dead)
 				jw_pod(&w, p, false);
-		pf_jw_close(&w, ']');
+		pf_jgen_array_close(&w);
 	}
-	pf_jw_close(&w, '}');
-	*out = pf_jw_take(&w);
+	pf_jgen_map_close(&w);
+	*out = take(&w);
 	return *out ? 0 : -ENOMEM;
 }
 
