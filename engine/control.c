@@ -13,7 +13,29 @@
 #include "ctl.h"
 #include "engine.h"
 #include "log.h"
+#include "loop.h"
 #include "requests.h"
+
+struct pf_client {
+	struct pf_client *next;
+	struct engine *engine;
+	bool dead;
+	int fd;
+	uint64_t deadline_ns;
+	struct pf_watch watch;
+	struct pf_wait wait;
+	bool refused_uid; /* not root: answered with an error, then hung up on */
+	uid_t uid;
+};
+
+/* The server's own state: the listening socket and its clients. */
+struct pf_control {
+	int listen_fd;
+	struct pf_watch listen_watch;
+	bool listen_paused; /* out of the loop while every client slot is taken */
+	struct pf_client *clients;
+	size_t n_clients;
+};
 
 static void on_listen(struct pf_watch *w, uint32_t events);
 
@@ -25,6 +47,7 @@ int pf_control_listen(struct engine *e)
 	const char *path = e->cfg.socket_path;
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int fd = -1;
+	struct pf_control *ctl;
 	char *slash;
 	int r;
 
@@ -60,11 +83,17 @@ int pf_control_listen(struct engine *e)
 		return log_error_errno(r, "Failed to bind %s: %m", path);
 	if (listen(fd, 64) < 0)
 		return log_error_errno(-errno, "listen %s: %m", path);
-	pf_watch_set(&e->listen_watch, fd, on_listen, e, false);
-	r = pf_loop_add(&e->loop, &e->listen_watch, EPOLLIN);
-	if (r < 0)
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return log_error_errno(-ENOMEM, "Out of memory");
+	pf_watch_set(&ctl->listen_watch, fd, on_listen, e, false);
+	r = pf_loop_add(&e->loop, &ctl->listen_watch, EPOLLIN);
+	if (r < 0) {
+		free(ctl);
 		return log_error_errno(r, "epoll add control socket: %m");
-	e->listen_fd = PF_TAKE_FD(fd);
+	}
+	ctl->listen_fd = PF_TAKE_FD(fd);
+	e->control = ctl;
 	return 0;
 }
 
@@ -124,10 +153,14 @@ static void answer_late(struct engine *e, struct pf_client *c)
 
 static void on_client(struct pf_watch *w, uint32_t events);
 
-/* The listening socket is out of the loop (e->listen_paused) while every client slot is taken. */
+/* The listening socket is out of the loop (listen_paused) while every client slot is taken. */
 static void on_listen(struct pf_watch *w, uint32_t events)
 {
 	struct engine *e = w->data;
+	struct pf_control *ctl = e->control;
+
+	if (!ctl)
+		return;
 
 	(void)events;
 	for (;;) {
@@ -136,16 +169,16 @@ static void on_listen(struct pf_watch *w, uint32_t events)
 		struct pf_client *c;
 		int fd, r;
 
-		if (e->n_clients >= PF_MAX_CLIENTS) {
+		if (ctl->n_clients >= PF_MAX_CLIENTS) {
 			/* Full: the rest wait in the listen queue (each within its own timeout)
 			 * until pf_control_reap makes room. Answering "busy" and hanging up would
 			 * reach a peer that has sent as a connection reset, and refuse a hook for
 			 * no fault of its container. */
-			if (pf_loop_mod(&e->loop, &e->listen_watch, 0) == 0)
-				e->listen_paused = true;
+			if (pf_loop_mod(&e->loop, &ctl->listen_watch, 0) == 0)
+				ctl->listen_paused = true;
 			return;
 		}
-		fd = accept4(e->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warning_errno(-errno, "accept: %m");
@@ -159,7 +192,7 @@ static void on_listen(struct pf_watch *w, uint32_t events)
 			log_warning("Refused control connection from uid %u pid %d: not root",
 				    (unsigned)cred.uid, (int)cred.pid);
 			/* Refused peers must not crowd out root ones: only a few get an answer. */
-			for (struct pf_client *k = e->clients; k; k = k->next)
+			for (struct pf_client *k = ctl->clients; k; k = k->next)
 				refused += k->refused_uid && !k->dead;
 			if (refused >= PF_MAX_CLIENTS / 8) {
 				close(fd);
@@ -186,9 +219,9 @@ static void on_listen(struct pf_watch *w, uint32_t events)
 			free(c);
 			continue;
 		}
-		c->next = e->clients;
-		e->clients = c;
-		e->n_clients++;
+		c->next = ctl->clients;
+		ctl->clients = c;
+		ctl->n_clients++;
 	}
 }
 
@@ -257,14 +290,22 @@ static void on_client(struct pf_watch *w, uint32_t events)
 
 void pf_control_fail_waiters(struct engine *e, const struct pf_netns_id *id, const char *msg)
 {
-	for (struct pf_client *c = e->clients; c; c = c->next)
+	struct pf_control *ctl = e->control;
+
+	if (!ctl)
+		return;
+	for (struct pf_client *c = ctl->clients; c; c = c->next)
 		if (!c->dead && c->wait.kind == PF_WAIT_REGISTER && pf_netns_id_eq(&c->wait.id, id))
 			snprintf(c->wait.error, sizeof(c->wait.error), "%s", msg);
 }
 
 void pf_control_cache_ready(struct engine *e)
 {
-	for (struct pf_client *c = e->clients; c; c = c->next) {
+	struct pf_control *ctl = e->control;
+
+	if (!ctl)
+		return;
+	for (struct pf_client *c = ctl->clients; c; c = c->next) {
 		_cleanup_free_ char *reply = NULL;
 
 		if (c->dead || c->wait.kind == PF_WAIT_NONE)
@@ -280,9 +321,12 @@ void pf_control_cache_ready(struct engine *e)
 
 void pf_control_expire(struct engine *e, bool all)
 {
+	struct pf_control *ctl = e->control;
 	uint64_t now = pf_mono_ns();
 
-	for (struct pf_client *c = e->clients; c; c = c->next) {
+	if (!ctl)
+		return;
+	for (struct pf_client *c = ctl->clients; c; c = c->next) {
 		if (c->dead || (!all && now < c->deadline_ns))
 			continue;
 		if (c->wait.kind != PF_WAIT_NONE && !all)
@@ -293,30 +337,40 @@ void pf_control_expire(struct engine *e, bool all)
 
 void pf_control_reap(struct engine *e)
 {
-	for (struct pf_client **pp = &e->clients; *pp;) {
+	struct pf_control *ctl = e->control;
+
+	if (!ctl)
+		return;
+	for (struct pf_client **pp = &ctl->clients; *pp;) {
 		struct pf_client *c = *pp;
 
 		if (c->dead) {
 			*pp = c->next;
-			e->n_clients--;
+			ctl->n_clients--;
 			client_free(e, c);
 			continue;
 		}
 		pp = &c->next;
 	}
-	if (e->listen_paused && e->n_clients < PF_MAX_CLIENTS && e->listen_fd >= 0 &&
-	    pf_loop_mod(&e->loop, &e->listen_watch, EPOLLIN) == 0)
-		e->listen_paused = false;
+	if (ctl->listen_paused && ctl->n_clients < PF_MAX_CLIENTS && ctl->listen_fd >= 0 &&
+	    pf_loop_mod(&e->loop, &ctl->listen_watch, EPOLLIN) == 0)
+		ctl->listen_paused = false;
 }
 
 void pf_control_close(struct engine *e)
 {
+	struct pf_control *ctl = e->control;
+
+	if (!ctl)
+		return;
 	pf_control_expire(e, true);
 	pf_control_reap(e);
-	if (e->listen_fd >= 0) {
-		pf_loop_del(&e->loop, &e->listen_watch);
-		close(e->listen_fd);
-		e->listen_fd = -1;
+	if (ctl->listen_fd >= 0) {
+		pf_loop_del(&e->loop, &ctl->listen_watch);
+		close(ctl->listen_fd);
+		ctl->listen_fd = -1;
 		unlink(e->cfg.socket_path);
 	}
+	free(ctl);
+	e->control = NULL;
 }

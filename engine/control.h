@@ -4,9 +4,7 @@
 #define PF_ENGINE_CONTROL_H
 
 #include <stdbool.h>
-#include <sys/types.h>
 
-#include "loop.h"
 #include "netns.h"
 #include "requests.h"
 
@@ -16,18 +14,6 @@
 #define PF_CLIENT_ANSWER_MARGIN_MS 500 /* answer this much before the sender gives up */
 
 struct engine;
-
-struct pf_client {
-	struct pf_client *next;
-	struct engine *engine;
-	bool dead;
-	int fd;
-	uint64_t deadline_ns;
-	struct pf_watch watch;
-	struct pf_wait wait;
-	bool refused_uid; /* not root: answered with an error, then hung up on */
-	uid_t uid;
-};
 
 int pf_control_listen(struct engine *e);
 /* Hang up on clients past their deadline (all: every client). */

@@ -24,7 +24,7 @@
 /* Bounds on what outsiders can make the engine hold. */
 #define PF_MAX_PENDING_FILES 4096
 
-struct pf_client;
+struct pf_control;
 struct pf_metrics;
 struct pf_adopt_retry;
 
@@ -50,9 +50,7 @@ struct engine {
 	struct pf_engine_config cfg;
 	struct pf_loop loop;
 	int sigfd;
-	int listen_fd;
-	struct pf_watch sig_watch, listen_watch;
-	bool listen_paused; /* out of the loop while every client slot is taken */
+	struct pf_watch sig_watch;
 
 	struct pf_store *store;
 	uint64_t data_version;
@@ -85,8 +83,7 @@ struct engine {
 	uint64_t row_seq; /* numbers pods-table writes */
 	struct pf_pod *dead_pods;
 	struct pf_container *dead_containers;
-	struct pf_client *clients;
-	size_t n_clients;
+	struct pf_control *control; /* NULL until it listens */
 
 	struct pf_metrics *metrics; /* NULL without --metrics */
 

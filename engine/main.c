@@ -368,7 +368,7 @@ static void notify_systemd(const char *msg)
 
 int main(int argc, char **argv)
 {
-	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1, .listen_fd = -1};
+	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1};
 	int ready_fd = -1, r;
 
 	r = parse_config(argc, argv, &e.cfg);

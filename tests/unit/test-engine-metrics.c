@@ -92,7 +92,7 @@ static int connect_to(const struct sockaddr_in *sa, bool small_rcvbuf)
 
 static void test_server(void)
 {
-	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1, .listen_fd = -1};
+	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1};
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sa);
 	char addr[64], resp[65536];
