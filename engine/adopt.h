@@ -3,8 +3,24 @@
 #ifndef PF_ENGINE_ADOPT_H
 #define PF_ENGINE_ADOPT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netns.h"
+
 struct engine;
 struct pf_adopt_retry;
+
+/* Re-adoption's own state: records that failed, to try again; rows of gone pods to delete
+ * once the store worker runs; the pods listing when it failed. */
+struct pf_adopt {
+	struct pf_adopt_retry *retry;
+	size_t n_retry, cap_retry;
+	struct pf_netns_id *gone;
+	size_t n_gone, cap_gone;
+	int64_t list_next_ms;
+	unsigned list_backoff_ms;
+};
 
 void pf_adopt_store(struct engine *e);
 void pf_adopt_pending(struct engine *e);

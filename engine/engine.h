@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "adopt.h"
 #include "cache.h"
 #include "counters.h"
 #include "events.h"
@@ -26,7 +27,6 @@
 
 struct pf_control;
 struct pf_metrics;
-struct pf_adopt_retry;
 
 struct pf_engine_config {
 	bool foreground;
@@ -44,7 +44,6 @@ struct pf_engine_config {
 	int log_level;
 	bool refuse_privileged; /* privileged_pods = refuse (default warn) */
 };
-
 
 struct engine {
 	struct pf_engine_config cfg;
@@ -92,14 +91,7 @@ struct engine {
 	bool pending_dir_warned;
 	int64_t started_ms;
 
-	/* Re-adoption: records that failed, to try again; rows of gone pods to delete once the
-	 * store worker runs; the pods listing when it failed. */
-	struct pf_adopt_retry *adopt_retry;
-	size_t n_adopt_retry, cap_adopt_retry;
-	struct pf_netns_id *adopt_gone;
-	size_t n_adopt_gone, cap_adopt_gone;
-	int64_t adopt_list_next_ms;
-	unsigned adopt_list_backoff_ms;
+	struct pf_adopt adopt; /* adopt.c's */
 };
 
 /* Start-up in order (pods before the socket), the loop, and shutdown. */
