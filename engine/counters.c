@@ -50,4 +50,3 @@ void pf_engine_counters(struct engine *e, struct pf_engine_counters *out)
 	out->events_pending = e->events.n_pending;
 	out->n_pods = e->n_pods;
 }
-

@@ -15,13 +15,13 @@ struct pf_engine_stats {
 	uint64_t nfq_errors;		  /* dispatch failures the loop saw */
 	struct pf_nfq_stats nfq_released; /* queues of released pods, so totals never go back */
 	int64_t last_reload_ms;
-	uint64_t last_reload_us; /* how long the last rebuild took */
+	uint64_t last_reload_us;	   /* how long the last rebuild took */
 	uint64_t ruleset_restored;	   /* a pod's ruleset changed by someone else, put back */
 	uint64_t ruleset_restore_failures; /* restores that failed (retried every tick) */
 	uint64_t ruleset_foreign;	   /* tables of someone else's added in a pod netns */
 	uint64_t privileged_containers;	   /* registered with CAP_NET_ADMIN or CAP_NET_RAW */
 	uint64_t privileged_refused;	   /* refused for it (privileged_pods = refuse) */
-	uint64_t build_failures; /* loads or compiles that failed (not pod-row writes) */
+	uint64_t build_failures;	   /* loads or compiles that failed (not pod-row writes) */
 	int64_t last_build_failure_ms;
 };
 
@@ -36,7 +36,7 @@ struct pf_engine_counters {
 	size_t n_privileged_pods;
 	uint64_t row_write_failures; /* pods-table writes that failed (each retried) */
 	size_t rows_waiting;	     /* rows waiting for a retry now */
-	size_t n_unresolved; /* pods activated while builds fail, not in the cache */
+	size_t n_unresolved;	     /* pods activated while builds fail, not in the cache */
 	bool cache_stale;
 };
 

@@ -126,7 +126,8 @@ static int wire(struct engine *e)
 	r = pf_loop_add(&e->loop, &e->sig_watch, EPOLLIN);
 	if (r < 0)
 		return log_error_errno(r, "epoll add signalfd: %m");
-	if (pf_loop_on_tick(&e->loop, on_tick, e) < 0 || pf_loop_on_round(&e->loop, on_round, e) < 0)
+	if (pf_loop_on_tick(&e->loop, on_tick, e) < 0 ||
+	    pf_loop_on_round(&e->loop, on_round, e) < 0)
 		return log_error_errno(-ENOSPC, "Loop hooks: %m");
 	return 0;
 }
@@ -261,4 +262,3 @@ void pf_engine_stop(struct engine *e)
 	e->sigfd = -1;
 	pf_loop_done(&e->loop);
 }
-

@@ -39,10 +39,12 @@ struct pf_loop {
 	size_t n_tick_hooks, n_round_hooks;
 };
 
-#define PF_LOOP_INIT {.epfd = -1, .timerfd = -1}
+#define PF_LOOP_INIT                                                                               \
+	{                                                                                          \
+		.epfd = -1, .timerfd = -1                                                          \
+	}
 
-static inline void pf_watch_set(struct pf_watch *w, int fd, pf_watch_cb cb, void *data,
-				bool first)
+static inline void pf_watch_set(struct pf_watch *w, int fd, pf_watch_cb cb, void *data, bool first)
 {
 	*w = (struct pf_watch){.fd = fd, .cb = cb, .data = data, .first = first};
 }

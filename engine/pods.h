@@ -33,10 +33,10 @@ struct pf_container {
 	struct pf_container *next_dead; /* freed after the current batch of epoll events */
 	bool dead;
 	char *id;
-	pid_t pid; /* 0 when unknown (registered by a netns path) */
+	pid_t pid;	     /* 0 when unknown (registered by a netns path) */
 	uint64_t start_time; /* of that process (/proc/PID/stat), so a reused pid is not it */
-	int pidfd; /* -1 when unknown; readable once the process exits */
-	unsigned caps; /* PF_CAP_* its configuration grants */
+	int pidfd;	     /* -1 when unknown; readable once the process exits */
+	unsigned caps;	     /* PF_CAP_* its configuration grants */
 	struct pf_watch pid_watch;
 };
 
@@ -87,8 +87,8 @@ struct pf_pod {
 	int64_t unparsed_event_ms; /* last 'unparsed' event: at most one per event window */
 	uint32_t tick_verdicts;	   /* packets read from its queue since the last tick */
 	bool nfq_paused;	   /* over PF_POD_VERDICTS_PER_TICK: not read until the next tick */
-	bool active;	      /* ruleset installed, queue in the loop */
-	uint64_t pending_gen; /* !active: the cache generation that holds its addresses */
+	bool active;		   /* ruleset installed, queue in the loop */
+	uint64_t pending_gen;	   /* !active: the cache generation that holds its addresses */
 	/* Its pods-table row: the newest write asked for, the newest committed, and the cache
 	 * generation from which that one is in. Activated only once row_done == row_seq and
 	 * a cache of row_gen or later is in place. */
@@ -121,8 +121,8 @@ struct pf_register_req {
 	const char *uid;
 	const char *container;
 	const char *kind;
-	bool adopting; /* re-adoption at start: do not rebuild the cache per pod */
-	unsigned caps; /* PF_CAP_* the container's config grants */
+	bool adopting;	     /* re-adoption at start: do not rebuild the cache per pod */
+	unsigned caps;	     /* PF_CAP_* the container's config grants */
 	uint64_t start_time; /* adoption: pid must still be the process that started then */
 };
 

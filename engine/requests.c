@@ -303,7 +303,8 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jgen_kv_str(&w, "fail_mode", e->cfg.fail_closed ? "closed" : "open");
 	pf_jgen_kv_str(&w, "default_action", pf_action_to_string(e->cfg.default_action));
 	pf_jgen_kv_uint(&w, "queue_num", e->cfg.queue_num);
-	pf_jgen_kv_uint(&w, "queue_maxlen", e->cfg.queue_maxlen ? e->cfg.queue_maxlen : PF_NFQ_QUEUE_MAXLEN);
+	pf_jgen_kv_uint(&w, "queue_maxlen",
+			e->cfg.queue_maxlen ? e->cfg.queue_maxlen : PF_NFQ_QUEUE_MAXLEN);
 	pf_jgen_kv_str(&w, "backend", e->nft.backend == PF_QUEUE_NATIVE ? "native" : "compat");
 	pf_jgen_kv_str(&w, "store", e->cfg.db_path);
 	pf_jgen_key(&w, "cache");
@@ -396,7 +397,7 @@ int pf_status_json(struct engine *e, char **out)
 }
 
 int pf_requests_dispatch(struct engine *e, const struct pf_node *req, const char *default_op,
-			char **reply, struct pf_wait *wait)
+			 char **reply, struct pf_wait *wait)
 {
 	struct pf_error err = {};
 	const struct pf_node *opn;
@@ -452,7 +453,7 @@ fail:
 }
 
 int pf_requests_handle(struct engine *e, const char *buf, size_t len, char **reply,
-		      struct pf_wait *wait)
+		       struct pf_wait *wait)
 {
 	struct pf_node *req = NULL;
 	struct pf_error err = {};
@@ -473,7 +474,6 @@ int pf_requests_handle(struct engine *e, const char *buf, size_t len, char **rep
 	return r;
 }
 
-
 bool pf_requests_answer(struct engine *e, const struct pf_wait *wait, char **reply)
 {
 	struct pf_pod *p;
@@ -488,8 +488,8 @@ bool pf_requests_answer(struct engine *e, const struct pf_wait *wait, char **rep
 		else if (p && !wait->error[0])
 			return false; /* its own generation is still to come */
 		else
-			*reply = pf_requests_error(wait->error[0] ? wait->error
-								  : "the pod went away while registering");
+			*reply = pf_requests_error(
+			    wait->error[0] ? wait->error : "the pod went away while registering");
 	} else if (wait->gen <= e->cache_generation) {
 		*reply = reload_reply(e);
 	} else {
