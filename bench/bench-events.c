@@ -7,7 +7,8 @@
  */
 #include <stdio.h>
 
-#include "../engine/engine.h"
+#include "../engine/events.h"
+#include "../engine/pods.h"
 #include "../tests/unit/events-collide.h"
 #include "util.h"
 

@@ -13,7 +13,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "../engine/engine.h"
+#include "../engine/events.h"
+#include "../engine/pods.h"
 #include "../tests/unit/events-collide.h"
 #include "util.h"
 

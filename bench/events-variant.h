@@ -5,7 +5,8 @@
  * as it was next to the product in one process. Include after defining VARIANT and, for the
  * base's unbounded chains, BENCH_UNBOUNDED.
  */
-#include "../engine/engine.h"
+#include "../engine/events.h"
+#include "../engine/pods.h"
 #include "../lib/siphash.h"
 #include "../tests/unit/events-collide.h"
 

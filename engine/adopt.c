@@ -8,9 +8,13 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "adopt.h"
 #include "ctl.h"
 #include "engine.h"
 #include "log.h"
+#include "pods.h"
+#include "reload.h"
+#include "requests.h"
 
 /* Re-adoptions that failed (a queue number taken, the netns not enterable, ...) are tried
  * again, later and later, until they succeed or the pod is gone. */
@@ -77,9 +81,9 @@ static void forget_row(struct engine *e, const struct pf_pod_record *rec)
 	struct pf_error err = {};
 
 	if (!e->reloader) {
-		if (pf_grow((void **)&e->adopt_gone, &e->cap_adopt_gone, e->n_adopt_gone,
-			    sizeof(*e->adopt_gone)) == 0)
-			e->adopt_gone[e->n_adopt_gone++] = id;
+		if (pf_grow((void **)&e->adopt.gone, &e->adopt.cap_gone, e->adopt.n_gone,
+			    sizeof(*e->adopt.gone)) == 0)
+			e->adopt.gone[e->adopt.n_gone++] = id;
 		return;
 	}
 	if (pf_pods_store_delete(e, &id, &err) < 0)
@@ -88,15 +92,15 @@ static void forget_row(struct engine *e, const struct pf_pod_record *rec)
 
 void pf_adopt_flush_gone(struct engine *e)
 {
-	for (size_t i = 0; i < e->n_adopt_gone; i++) {
+	for (size_t i = 0; i < e->adopt.n_gone; i++) {
 		struct pf_error err = {};
 
-		if (pf_pods_store_delete(e, &e->adopt_gone[i], &err) < 0)
+		if (pf_pods_store_delete(e, &e->adopt.gone[i], &err) < 0)
 			log_error("Forgetting a pod: %s", err.msg);
 	}
-	free(e->adopt_gone);
-	e->adopt_gone = NULL;
-	e->n_adopt_gone = e->cap_adopt_gone = 0;
+	free(e->adopt.gone);
+	e->adopt.gone = NULL;
+	e->adopt.n_gone = e->adopt.cap_gone = 0;
 }
 
 /* The pod's containers are all gone but its netns lives on (other processes): our rules
@@ -183,13 +187,13 @@ static void retry_push(struct engine *e, struct pf_pod_record *rec, const struct
 {
 	struct pf_adopt_retry *a;
 
-	if (pf_grow((void **)&e->adopt_retry, &e->cap_adopt_retry, e->n_adopt_retry,
-		    sizeof(*e->adopt_retry)) < 0) {
+	if (pf_grow((void **)&e->adopt.retry, &e->adopt.cap_retry, e->adopt.n_retry,
+		    sizeof(*e->adopt.retry)) < 0) {
 		log_error("Pod %s/%s: re-adoption failed and cannot be retried (out of memory): %s",
 			  rec->namespace, rec->name, err->msg);
 		return;
 	}
-	a = &e->adopt_retry[e->n_adopt_retry++];
+	a = &e->adopt.retry[e->adopt.n_retry++];
 	*a =
 	    (struct pf_adopt_retry){.rec = *rec, .backoff_ms = ADOPT_RETRY_FIRST_MS, .failures = 1};
 	a->next_ms = pf_now_ms() + a->backoff_ms;
@@ -206,24 +210,24 @@ void pf_adopt_store(struct engine *e)
 
 	if (pf_store_list_pods(e->store, &recs, &n, &err) < 0) {
 		/* Tried again from the loop (pf_adopt_retry_tick). */
-		e->adopt_list_backoff_ms =
-		    e->adopt_list_backoff_ms ? MIN(e->adopt_list_backoff_ms * 2, ADOPT_RETRY_MAX_MS)
+		e->adopt.list_backoff_ms =
+		    e->adopt.list_backoff_ms ? MIN(e->adopt.list_backoff_ms * 2, ADOPT_RETRY_MAX_MS)
 					     : ADOPT_RETRY_FIRST_MS;
-		e->adopt_list_next_ms = pf_now_ms() + e->adopt_list_backoff_ms;
+		e->adopt.list_next_ms = pf_now_ms() + e->adopt.list_backoff_ms;
 		log_error("Cannot list registered pods from the store (retrying in %u ms): %s",
-			  e->adopt_list_backoff_ms, err.msg);
+			  e->adopt.list_backoff_ms, err.msg);
 		return;
 	}
-	e->adopt_list_next_ms = 0;
-	e->adopt_list_backoff_ms = 0;
+	e->adopt.list_next_ms = 0;
+	e->adopt.list_backoff_ms = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct pf_pod_record *rec = &recs[i];
 		bool is_gone;
 
 		/* Already retrying it (a second listing after a failed one). */
-		for (size_t k = 0; k < e->n_adopt_retry; k++)
-			if (e->adopt_retry[k].rec.netns_dev == rec->netns_dev &&
-			    e->adopt_retry[k].rec.netns_ino == rec->netns_ino)
+		for (size_t k = 0; k < e->adopt.n_retry; k++)
+			if (e->adopt.retry[k].rec.netns_dev == rec->netns_dev &&
+			    e->adopt.retry[k].rec.netns_ino == rec->netns_ino)
 				goto next;
 		pf_error_clear(&err);
 		if (adopt_record(e, rec, &is_gone, &err) < 0) {
@@ -255,10 +259,10 @@ void pf_adopt_retry_tick(struct engine *e)
 	int64_t now = pf_now_ms();
 	bool any = false;
 
-	if (e->adopt_list_next_ms && now >= e->adopt_list_next_ms)
+	if (e->adopt.list_next_ms && now >= e->adopt.list_next_ms)
 		pf_adopt_store(e);
-	for (size_t i = 0; i < e->n_adopt_retry;) {
-		struct pf_adopt_retry *a = &e->adopt_retry[i];
+	for (size_t i = 0; i < e->adopt.n_retry;) {
+		struct pf_adopt_retry *a = &e->adopt.retry[i];
 		struct pf_error err = {};
 		bool gone;
 
@@ -286,7 +290,7 @@ void pf_adopt_retry_tick(struct engine *e)
 			any = true;
 		}
 		pf_pod_record_clear(&a->rec);
-		e->adopt_retry[i] = e->adopt_retry[--e->n_adopt_retry];
+		e->adopt.retry[i] = e->adopt.retry[--e->adopt.n_retry];
 	}
 	if (any)
 		pf_reload_request(e, "re-adoption");
@@ -294,14 +298,14 @@ void pf_adopt_retry_tick(struct engine *e)
 
 void pf_adopt_done(struct engine *e)
 {
-	for (size_t i = 0; i < e->n_adopt_retry; i++)
-		pf_pod_record_clear(&e->adopt_retry[i].rec);
-	free(e->adopt_retry);
-	e->adopt_retry = NULL;
-	e->n_adopt_retry = e->cap_adopt_retry = 0;
-	free(e->adopt_gone);
-	e->adopt_gone = NULL;
-	e->n_adopt_gone = e->cap_adopt_gone = 0;
+	for (size_t i = 0; i < e->adopt.n_retry; i++)
+		pf_pod_record_clear(&e->adopt.retry[i].rec);
+	free(e->adopt.retry);
+	e->adopt.retry = NULL;
+	e->adopt.n_retry = e->adopt.cap_retry = 0;
+	free(e->adopt.gone);
+	e->adopt.gone = NULL;
+	e->adopt.n_gone = e->adopt.cap_gone = 0;
 }
 
 struct pending_file {
@@ -371,7 +375,7 @@ static void adopt_one(struct engine *e, int dfd, const char *dir, const char *na
 		log_warning("Pending record %s: %s", path, err.msg);
 		goto out;
 	}
-	r = pf_control_dispatch(e, req, "register", &reply, &wait);
+	r = pf_requests_dispatch(e, req, "register", &reply, &wait);
 	/* No one to answer: a registration that waits for its cache completes on its own. */
 	if (r < 0 && transient(r) && pf_now_ms() - mtime_ms < PENDING_RETRY_MS) {
 		/* Tried again at the next round (every few seconds) while it is young. */

@@ -4,7 +4,8 @@
  * of a window is written at once and later ones are counted; when the window closes the
  * count goes out as one summary event (count = how many were suppressed).
  */
-#include "engine.h"
+#include "events.h"
+#include "pods.h"
 #include "log.h"
 #include "siphash.h"
 

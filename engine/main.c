@@ -1,4 +1,4 @@
-/* podfenced: options and configuration, start-up order, daemonizing, shutdown. */
+/* podfenced: options and configuration, daemonizing; the engine itself is engine.c. */
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -12,6 +12,8 @@
 
 #include "conf.h"
 #include "engine.h"
+#include "events.h"
+#include "metrics.h"
 #include "log.h"
 
 static void usage(FILE *f)
@@ -337,129 +339,9 @@ static void notify_systemd(const char *msg)
 	close(fd);
 }
 
-/* Decide the queue backend once, in a throwaway netns so the host's ruleset is never touched. */
-static int probe_backend(struct engine *e)
-{
-	struct pf_error err = {};
-	int saved = -1, r;
-
-	saved = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (saved < 0)
-		return log_error_errno(-errno, "Failed to open own netns: %m");
-	if (unshare(CLONE_NEWNET) < 0) {
-		r = -errno;
-		close(saved);
-		return log_error_errno(r, "Failed to create a netns to probe nftables: %m");
-	}
-	r = pf_nft_probe_backend(&e->nft.backend, &err);
-	pf_netns_leave(&saved);
-	if (r < 0)
-		return log_error_errno(r, "Failed to probe the nftables queue backend: %s",
-				       err.msg);
-	log_info("Queue backend: %s", pf_nft_backend_name(e->nft.backend));
-	return 0;
-}
-
-static int engine_start(struct engine *e)
-{
-	struct pf_error err = {};
-	int r;
-
-	e->started_ms = pf_now_ms();
-	e->nft.queue_num = e->cfg.queue_num;
-	e->nft.bypass = !e->cfg.fail_closed;
-	e->nft.priority = e->cfg.priority;
-	e->nft.reject_mark = PF_REJECT_MARK;
-
-	/* Refused for registration: our own netns, and PID 1's when we may look at it (in a
-	 * sandbox or a container PID 1 can be out of reach; then ours stands for the host's). */
-	r = pf_netns_current_id(&e->self_id);
-	if (r < 0)
-		return log_error_errno(r, "Failed to identify our own network namespace: %m");
-	r = pf_netns_host_id(&e->host_id);
-	if (r < 0) {
-		log_debug_errno(
-		    r, "Cannot read PID 1's network namespace (%m); using our own as the host's");
-		e->host_id = e->self_id;
-	}
-	r = probe_backend(e);
-	if (r < 0)
-		return r;
-	r = pf_events_init(&e->events);
-	if (r < 0)
-		return log_error_errno(r, "Failed to set up events: %m");
-	e->events.window_ms = e->cfg.event_window_ms;
-	r = pf_store_open(e->cfg.db_path, 0, &e->store, &err);
-	if (r < 0)
-		return log_error_errno(r, "Failed to open the store %s: %s", e->cfg.db_path,
-				       err.msg);
-	r = pf_loop_init(e);
-	if (r < 0)
-		return r;
-	/* Before the long part of start-up, so a taken address fails at once. Connections wait
-	 * in the backlog until the loop runs. */
-	r = pf_metrics_listen(e);
-	if (r < 0)
-		return r;
-	/* A failed build never stops the start: see pf_reload_start. */
-	if (asprintf(&e->saved_path, "%s/last-good-ruleset", e->cfg.state_dir) < 0)
-		return log_error_errno(-ENOMEM, "Out of memory");
-	r = pf_mkdir_p(e->cfg.state_dir, 0700);
-	if (r < 0)
-		log_warning_errno(r, "Cannot create the state directory %s: %m", e->cfg.state_dir);
-	r = pf_reload_start(e);
-	if (r < 0)
-		return r;
-	/* Pods first, socket last: a hook that reaches us finds every earlier pod judged. */
-	pf_adopt_store(e);
-	pf_adopt_pending(e);
-	/* From here on rebuilds run beside the loop. */
-	r = pf_reloader_start(e);
-	if (r < 0)
-		return r;
-	pf_pods_sync_rows(e);
-	pf_adopt_flush_gone(e);
-	r = pf_control_listen(e);
-	if (r < 0)
-		return r;
-	/* Adoption may have been a long time; take pending records that arrived meanwhile. */
-	pf_adopt_pending(e);
-	log_info(
-	    "podfenced %s ready: socket %s, store %s, fail mode %s, default action %s, %zu pod(s)",
-	    PACKAGE_VERSION, e->cfg.socket_path, e->cfg.db_path,
-	    e->cfg.fail_closed ? "closed" : "open", pf_action_to_string(e->cfg.default_action),
-	    e->n_pods);
-	return 0;
-}
-
-static void engine_stop(struct engine *e)
-{
-	struct pf_pending_event *batch;
-	size_t n;
-
-	/* Last events to the worker, which writes them before it stops. */
-	pf_events_collect(&e->events, pf_now_ms(), true, &batch, &n);
-	if (n)
-		pf_reloader_push_events(e, batch, n);
-	pf_reloader_stop(e);
-	pf_control_close(e);
-	pf_metrics_close(e);
-	pf_pods_shutdown(e);
-	pf_pods_reap(e);
-	pf_adopt_done(e);
-	pf_events_free(&e->events);
-	pf_cache_free(e->cache);
-	e->cache = NULL;
-	free(e->saved_path);
-	e->saved_path = NULL;
-	pf_store_close(e->store);
-	e->store = NULL;
-	pf_loop_done(e);
-}
-
 int main(int argc, char **argv)
 {
-	struct engine e = {.epfd = -1, .sigfd = -1, .timerfd = -1, .listen_fd = -1};
+	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1};
 	int ready_fd = -1, r;
 
 	r = parse_config(argc, argv, &e.cfg);
@@ -487,9 +369,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	umask(0022);
 
-	r = engine_start(&e);
+	r = pf_engine_start(&e);
 	if (r < 0) {
-		engine_stop(&e);
+		pf_engine_stop(&e);
 		config_free(&e.cfg);
 		return 1;
 	}
@@ -498,11 +380,11 @@ int main(int argc, char **argv)
 		close(ready_fd);
 	}
 	notify_systemd("READY=1");
-	r = pf_loop_run(&e);
+	r = pf_engine_run(&e);
 	notify_systemd("STOPPING=1");
 	log_info("Shutting down; rules stay in place (fail mode %s)",
 		 e.cfg.fail_closed ? "closed" : "open");
-	engine_stop(&e);
+	pf_engine_stop(&e);
 	config_free(&e.cfg);
 	return r < 0 ? 1 : 0;
 }

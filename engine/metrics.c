@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "counters.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
 
 /*
  * Everything here runs on the verdict loop, so nothing may wait: sockets are non-blocking,
@@ -25,6 +27,7 @@ enum conn_state {
 
 struct pf_metrics_conn {
 	struct pf_metrics_conn *next;
+	struct engine *engine;
 	bool dead;
 	int fd;
 	enum conn_state state;
@@ -344,6 +347,8 @@ static int listen_inet(const struct pf_metrics_addr *a, const char *what)
 	return PF_TAKE_FD(fd);
 }
 
+static void on_accept(struct pf_watch *w, uint32_t events);
+
 int pf_metrics_listen(struct engine *e)
 {
 	const char *what = e->cfg.metrics;
@@ -372,9 +377,9 @@ int pf_metrics_listen(struct engine *e)
 		return log_error_errno(-ENOMEM, "Out of memory");
 	}
 	m->fd = fd;
-	m->watch = (struct pf_watch){PF_WATCH_METRICS_LISTEN, e};
+	pf_watch_set(&m->watch, fd, on_accept, e, false);
 	e->metrics = m;
-	r = pf_loop_add(e, fd, EPOLLIN, &m->watch);
+	r = pf_loop_add(&e->loop, &m->watch, EPOLLIN);
 	if (r < 0)
 		return log_error_errno(r, "epoll add metrics socket: %m");
 	log_info("Metrics on %s%s/metrics", a.unix_path ? "" : "http://", what);
@@ -390,23 +395,25 @@ static void conn_drop(struct engine *e, struct pf_metrics_conn *c)
 	c->dead = true;
 	e->metrics->n_conns--;
 	/* Events already fetched this round may still point at c: pf_metrics_reap frees it. */
-	pf_loop_del(e, c->fd);
+	pf_loop_del(&e->loop, &c->watch);
 	close(c->fd);
 	c->fd = -1;
 }
 
 static void conn_watch(struct engine *e, struct pf_metrics_conn *c, uint32_t events)
 {
-	struct epoll_event ev = {.events = events, .data.ptr = &c->watch};
-
-	if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+	if (pf_loop_mod(&e->loop, &c->watch, events) < 0)
 		conn_drop(e, c);
 }
 
-void pf_metrics_accept(struct engine *e)
+static void on_conn(struct pf_watch *w, uint32_t events);
+
+static void on_accept(struct pf_watch *w, uint32_t events)
 {
+	struct engine *e = w->data;
 	struct pf_metrics *m = e->metrics;
 
+	(void)events;
 	/* A bounded batch per event: a flood of connects waits for the next round, the queues
 	 * do not wait for it. */
 	for (int i = 0; i < 2 * PF_METRICS_MAX_CONNS; i++) {
@@ -448,8 +455,9 @@ void pf_metrics_accept(struct engine *e)
 		c->state = CONN_READ;
 		/* Not renewed by each byte: a request trickled in must still be whole in time. */
 		c->deadline_ns = pf_mono_ns() + PF_METRICS_TIMEOUT_MS * 1000000ull;
-		c->watch = (struct pf_watch){PF_WATCH_METRICS_CONN, c};
-		if (pf_loop_add(e, fd, EPOLLIN | EPOLLRDHUP, &c->watch) < 0) {
+		c->engine = e;
+		pf_watch_set(&c->watch, fd, on_conn, c, false);
+		if (pf_loop_add(&e->loop, &c->watch, EPOLLIN | EPOLLRDHUP) < 0) {
 			close(fd);
 			free(c);
 			continue;
@@ -662,8 +670,11 @@ static void conn_read(struct engine *e, struct pf_metrics_conn *c)
 	conn_write(e, c);
 }
 
-void pf_metrics_conn_io(struct engine *e, struct pf_metrics_conn *c, uint32_t events)
+static void on_conn(struct pf_watch *w, uint32_t events)
 {
+	struct pf_metrics_conn *c = w->data;
+	struct engine *e = c->engine;
+
 	if (c->dead)
 		return;
 	if (c->state == CONN_WRITE) {
@@ -718,7 +729,7 @@ void pf_metrics_close(struct engine *e)
 	for (struct pf_metrics_conn *c = m->conns; c; c = c->next)
 		conn_drop(e, c);
 	pf_metrics_reap(e);
-	pf_loop_del(e, m->fd);
+	pf_loop_del(&e->loop, &m->watch);
 	close(m->fd);
 	if (m->unix_path)
 		unlink(m->unix_path);

@@ -11,7 +11,25 @@
 #include <sys/stat.h>
 
 #include "engine.h"
+#include "events.h"
 #include "log.h"
+#include "pods.h"
+#include "reload.h"
+#include "verdict.h"
+
+static void on_nfq(struct pf_watch *w, uint32_t events);
+static void on_rtnl(struct pf_watch *w, uint32_t events);
+static void on_nft(struct pf_watch *w, uint32_t events);
+static void on_pid_exit(struct pf_watch *w, uint32_t events);
+
+/* Out of the loop: the watch's fd is the object's fd of now (-1: never added). */
+static void loop_del(struct engine *e, struct pf_watch *w, int fd)
+{
+	if (fd < 0)
+		return;
+	w->fd = fd;
+	pf_loop_del(&e->loop, w);
+}
 
 pid_t pf_pid_from_netns_path(const char *path)
 {
@@ -164,9 +182,9 @@ static bool container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_co
 	c->pid = pid;
 	c->start_time = st;
 	c->pidfd = fd;
-	c->pid_watch = (struct pf_watch){PF_WATCH_PIDFD, c};
+	pf_watch_set(&c->pid_watch, fd, on_pid_exit, c, false);
 	if (!p->dead && p->active) {
-		r = pf_loop_add(e, fd, EPOLLIN, &c->pid_watch);
+		r = pf_loop_add(&e->loop, &c->pid_watch, EPOLLIN);
 		if (r < 0)
 			log_debug_errno(r, "epoll add pidfd: %m");
 	}
@@ -208,7 +226,7 @@ static void container_remove(struct engine *e, struct pf_container *c)
 		break;
 	}
 	if (c->pidfd >= 0) {
-		pf_loop_del(e, c->pidfd);
+		loop_del(e, &c->pid_watch, c->pidfd);
 		close(c->pidfd);
 		c->pidfd = -1;
 	}
@@ -525,7 +543,7 @@ static void restore(struct engine *e, struct pf_pod *p)
 	}
 }
 
-void pf_pods_nft_event(struct engine *e, struct pf_pod *p)
+static void nft_event(struct engine *e, struct pf_pod *p)
 {
 	int r;
 
@@ -615,24 +633,25 @@ static int epoll_add_pod(struct engine *e, struct pf_pod *p)
 {
 	int r;
 
-	p->nfq_watch = (struct pf_watch){PF_WATCH_NFQ, p};
-	r = pf_loop_add(e, pf_nfq_fd(p->nfq), EPOLLIN, &p->nfq_watch);
+	/* The queue's callback runs before the others of a round. */
+	pf_watch_set(&p->nfq_watch, pf_nfq_fd(p->nfq), on_nfq, p, true);
+	r = pf_loop_add(&e->loop, &p->nfq_watch, EPOLLIN);
 	if (r < 0)
 		return r;
-	p->rtnl_watch = (struct pf_watch){PF_WATCH_RTNL, p};
-	r = pf_loop_add(e, p->rtnl_fd, EPOLLIN, &p->rtnl_watch);
+	pf_watch_set(&p->rtnl_watch, p->rtnl_fd, on_rtnl, p, false);
+	r = pf_loop_add(&e->loop, &p->rtnl_watch, EPOLLIN);
 	if (r < 0)
 		return r;
-	p->nft_watch = (struct pf_watch){PF_WATCH_NFT, p};
-	r = pf_loop_add(e, p->nft_fd, EPOLLIN, &p->nft_watch);
+	pf_watch_set(&p->nft_watch, p->nft_fd, on_nft, p, false);
+	r = pf_loop_add(&e->loop, &p->nft_watch, EPOLLIN);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < p->n_containers; i++) {
 		struct pf_container *c = p->containers[i];
 
 		if (c->pidfd >= 0) {
-			c->pid_watch = (struct pf_watch){PF_WATCH_PIDFD, c};
-			r = pf_loop_add(e, c->pidfd, EPOLLIN, &c->pid_watch);
+			pf_watch_set(&c->pid_watch, c->pidfd, on_pid_exit, c, false);
+			r = pf_loop_add(&e->loop, &c->pid_watch, EPOLLIN);
 			if (r < 0)
 				return r;
 		}
@@ -643,11 +662,11 @@ static int epoll_add_pod(struct engine *e, struct pf_pod *p)
 static void epoll_del_pod(struct engine *e, struct pf_pod *p)
 {
 	if (p->nfq)
-		pf_loop_del(e, pf_nfq_fd(p->nfq));
-	pf_loop_del(e, p->rtnl_fd);
-	pf_loop_del(e, p->nft_fd);
+		loop_del(e, &p->nfq_watch, pf_nfq_fd(p->nfq));
+	loop_del(e, &p->rtnl_watch, p->rtnl_fd);
+	loop_del(e, &p->nft_watch, p->nft_fd);
 	for (size_t i = 0; i < p->n_containers; i++)
-		pf_loop_del(e, p->containers[i]->pidfd);
+		loop_del(e, &p->containers[i]->pid_watch, p->containers[i]->pidfd);
 }
 
 static void unlink_pod(struct engine *e, struct pf_pod *p)
@@ -742,7 +761,7 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 		log_warning("Pod %s/%s: the verdict cache cannot be rebuilt (%s); refusing its "
 			    "connections until a build succeeds",
 			    p->namespace, p->name, e->last_build_error);
-	pf_reload_pod_group(e, p, false);
+	pf_pods_find_group(e, p, false);
 	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64
 		 "], %zu container(s), addresses %s",
 		 p->namespace, p->name, p->netns_path, p->id.dev, p->id.ino, p->n_containers,
@@ -881,6 +900,40 @@ fail:
 	return r;
 }
 
+/* Whoever waits for p (a registration's answer) learns why it failed. */
+static void pod_failed(struct engine *e, struct pf_pod *p, const char *msg)
+{
+	if (e->pods_ops.failed)
+		e->pods_ops.failed(e->pods_ops.data, &p->id, msg);
+}
+
+void pf_pods_find_group(struct engine *e, struct pf_pod *p, bool keep)
+{
+	uint32_t g = PF_CACHE_NO_GROUP;
+
+	/* Not in the cache in place: nothing in it speaks for this pod (its addresses may be
+	 * a released pod's), so no group; verdict.c refuses its connections. */
+	if (p->unresolved) {
+		p->cache_group = PF_CACHE_NO_GROUP;
+		return;
+	}
+	/* addresses are sorted: the first one the cache knows decides, as for a spoofed SYN */
+	for (size_t i = 0; i < p->n_ips && g == PF_CACHE_NO_GROUP; i++)
+		g = pf_cache_source_group(e->cache, &p->ips[i]);
+	if (g != PF_CACHE_NO_GROUP || !keep)
+		p->cache_group = g;
+}
+
+void pf_pods_regroup(struct engine *e)
+{
+	/* Group numbers belong to one cache. Every active pod's row was written before this
+	 * build was asked for, so every pod is in it. */
+	for (struct pf_pod *p = e->pods; p; p = p->next) {
+		p->unresolved = false;
+		pf_pods_find_group(e, p, false);
+	}
+}
+
 void pf_pods_cache_ready(struct engine *e)
 {
 	for (struct pf_pod *p = e->pods, *next; p; p = next) {
@@ -895,7 +948,7 @@ void pf_pods_cache_ready(struct engine *e)
 				continue;
 			if (activate(e, p, &err) < 0) {
 				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
-				pf_control_fail_waiters(e, &p->id, err.msg);
+				pod_failed(e, p, err.msg);
 				pf_pods_release(e, p, "its ruleset could not be installed");
 			}
 		} else if (p->pending_gen <= e->reload_failed &&
@@ -904,13 +957,12 @@ void pf_pods_cache_ready(struct engine *e)
 			 * for it; enforce with the cache in place (activate says how). */
 			if (activate(e, p, &err) < 0) {
 				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
-				pf_control_fail_waiters(e, &p->id, err.msg);
+				pod_failed(e, p, err.msg);
 				pf_pods_release(e, p, "its ruleset could not be installed");
 			}
 		} else if (p->pending_gen <= e->reload_failed) {
-			pf_control_fail_waiters(
-			    e, &p->id,
-			    "the verdict cache could not be rebuilt (see the engine's log)");
+			pod_failed(e, p,
+				   "the verdict cache could not be rebuilt (see the engine's log)");
 			pf_pods_release(e, p, "the verdict cache could not be rebuilt");
 		}
 	}
@@ -1001,7 +1053,7 @@ int pf_pods_unregister(struct engine *e, const char *container, const char *netn
 	return pf_pods_store_put(e, p, err);
 }
 
-void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p)
+static void rtnl_event(struct engine *e, struct pf_pod *p)
 {
 	struct pf_addr *ips = NULL;
 	struct pf_error err = {};
@@ -1031,7 +1083,7 @@ void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p)
 	p->n_ips = n;
 	/* A new address is judged by the pod's policies at once, not by the default action
 	 * until the rebuild below puts it in the cache. */
-	pf_reload_pod_group(e, p, true);
+	pf_pods_find_group(e, p, true);
 	log_info("Pod %s/%s addresses now %s", p->namespace, p->name,
 		 addrs_string(ips, n, ipbuf, sizeof(ipbuf)));
 	if (pf_pods_store_put(e, p, &err) < 0) {
@@ -1041,7 +1093,7 @@ void pf_pods_rtnl_event(struct engine *e, struct pf_pod *p)
 	pf_reload_request(e, "address change");
 }
 
-void pf_pods_pid_exit(struct engine *e, struct pf_container *c)
+static void pid_exit(struct engine *e, struct pf_container *c)
 {
 	struct pf_pod *p = c->pod;
 	struct pf_error err = {};
@@ -1062,7 +1114,7 @@ void pf_pods_pid_exit(struct engine *e, struct pf_container *c)
 /*
  * Our queue socket and netns fd pin the namespace, so it never disappears by itself while we
  * enforce it. Each container with a known pid is alive while that process lives (its pidfd
- * says when it exits; pf_pods_pid_exit). A pod is alive while one of its containers' processes
+ * says when it exits; pid_exit). A pod is alive while one of its containers' processes
  * lives. A container registered by a netns path alone has no process of its own: it lives
  * while that path still names the netns (a bind mount such as /run/netns/X), or failing that
  * while some process is inside it (/proc scan, every round: such a process is no container's
@@ -1082,7 +1134,7 @@ void pf_pods_check_liveness(struct engine *e)
 			struct pf_container *c = p->containers[i];
 
 			if (c->pidfd >= 0 && pidfd_exited(c->pidfd))
-				pf_pods_pid_exit(e, c);
+				pid_exit(e, c);
 			if (p->dead)
 				break;
 		}
@@ -1132,4 +1184,72 @@ void pf_pods_shutdown(struct engine *e)
 		pod_free(p);
 	}
 	e->n_pods = 0;
+}
+
+/* ---- the loop's callbacks ------------------------------------------------------------ */
+
+static void on_nfq(struct pf_watch *w, uint32_t events)
+{
+	struct pf_pod *p = w->data;
+	struct engine *e = p->engine;
+	int r;
+
+	(void)events;
+	if (p->dead)
+		return;
+	r = pf_nfq_dispatch(p->nfq);
+	if (r > 0) {
+		p->tick_verdicts += (uint32_t)r;
+		/* Its share for this tick is used: the rest waits in (or overflows) its own queue,
+		 * and the engine's time goes to the other pods. */
+		if (p->tick_verdicts >= PF_POD_VERDICTS_PER_TICK &&
+		    pf_loop_mod(&e->loop, &p->nfq_watch, 0) == 0)
+			p->nfq_paused = true;
+	}
+	if (r < 0 && r != -EAGAIN && r != -ENOBUFS) {
+		/* Unknown trouble on one queue must not spin the loop: log once per kind. */
+		if (e->stats.nfq_errors++ < 10)
+			log_warning_errno(r, "Queue of pod %s/%s: %m", p->namespace, p->name);
+	}
+}
+
+void pf_pods_queue_tick(struct engine *e)
+{
+	/* Verdicts that could not be sent are owed as a batch drop; retry here too, since a
+	 * queue whose slots they hold may have nothing more to read. */
+	for (struct pf_pod *p = e->pods; p; p = p->next) {
+		if (p->dead || !p->nfq)
+			continue;
+		pf_nfq_tick(p->nfq);
+		p->tick_verdicts = 0;
+		if (p->nfq_paused && p->active &&
+		    pf_loop_mod(&e->loop, &p->nfq_watch, EPOLLIN) == 0)
+			p->nfq_paused = false;
+	}
+}
+
+static void on_rtnl(struct pf_watch *w, uint32_t events)
+{
+	struct pf_pod *p = w->data;
+
+	(void)events;
+	if (!p->dead)
+		rtnl_event(p->engine, p);
+}
+
+static void on_nft(struct pf_watch *w, uint32_t events)
+{
+	struct pf_pod *p = w->data;
+
+	(void)events;
+	if (!p->dead)
+		nft_event(p->engine, p);
+}
+
+static void on_pid_exit(struct pf_watch *w, uint32_t events)
+{
+	struct pf_container *c = w->data;
+
+	(void)events;
+	pid_exit(c->pod->engine, c);
 }

@@ -23,7 +23,9 @@
 #include <sys/eventfd.h>
 
 #include "engine.h"
+#include "events.h"
 #include "log.h"
+#include "reload.h"
 #include "ruleset-file.h"
 
 /* Retrying a build that failed for a passing reason (memory, I/O); a ruleset too large for
@@ -35,7 +37,7 @@
 struct pod_op {
 	struct pod_op *next;
 	bool delete;
-	uint64_t seq;		  /* the loop's number for it (pf_pods_row_committed) */
+	uint64_t seq;		  /* the loop's number for it (pf_reload_ops.row_committed) */
 	struct pf_pod_record rec; /* delete: only netns_dev/netns_ino */
 	/* retry queue */
 	uint64_t next_try_ns;
@@ -125,23 +127,6 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 	return r;
 }
 
-void pf_reload_pod_group(struct engine *e, struct pf_pod *p, bool keep)
-{
-	uint32_t g = PF_CACHE_NO_GROUP;
-
-	/* Not in the cache in place: nothing in it speaks for this pod (its addresses may be
-	 * a released pod's), so no group; verdict.c refuses its connections. */
-	if (p->unresolved) {
-		p->cache_group = PF_CACHE_NO_GROUP;
-		return;
-	}
-	/* addresses are sorted: the first one the cache knows decides, as for a spoofed SYN */
-	for (size_t i = 0; i < p->n_ips && g == PF_CACHE_NO_GROUP; i++)
-		g = pf_cache_source_group(e->cache, &p->ips[i]);
-	if (g != PF_CACHE_NO_GROUP || !keep)
-		p->cache_group = g;
-}
-
 static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t load_us,
 		    uint64_t build_us, const char *why)
 {
@@ -156,12 +141,9 @@ static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t
 	e->cache_stale = false;
 	e->cache_source = "store";
 	e->failed_data_version = 0;
-	/* Group numbers belong to one cache. Every active pod's row was written before this
-	 * build was asked for, so every pod is in it. */
-	for (struct pf_pod *p = e->pods; p; p = p->next) {
-		p->unresolved = false;
-		pf_reload_pod_group(e, p, false);
-	}
+	/* Group numbers belong to one cache: the owner finds every pod's again. */
+	if (e->reload_ops.swapped)
+		e->reload_ops.swapped(e->reload_ops.data);
 	if (gen > e->cache_generation)
 		e->cache_generation = gen;
 	e->stats.reloads++;
@@ -539,6 +521,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void on_worker(struct pf_watch *watch, uint32_t events);
+
 int pf_reloader_start(struct engine *e)
 {
 	struct pf_reloader *w;
@@ -585,17 +569,17 @@ int pf_reloader_start(struct engine *e)
 		r = log_error_errno(-errno, "eventfd: %m");
 		goto fail;
 	}
-	w->watch = (struct pf_watch){PF_WATCH_RELOAD, w};
-	r = pf_loop_add(e, w->efd, EPOLLIN, &w->watch);
+	pf_watch_set(&w->watch, w->efd, on_worker, e, false);
+	r = pf_loop_add(&e->loop, &w->watch, EPOLLIN);
 	if (r < 0) {
 		log_error_errno(r, "epoll add eventfd: %m");
 		goto fail;
 	}
-	/* Signals are blocked already (pf_loop_init), so the thread inherits the mask. */
+	/* Signals are blocked already (pf_engine_start), so the thread inherits the mask. */
 	r = -pthread_create(&w->thread, NULL, worker, w);
 	if (r < 0) {
 		log_error_errno(r, "Failed to start the reload worker: %m");
-		pf_loop_del(e, w->efd);
+		pf_loop_del(&e->loop, &w->watch);
 		goto fail;
 	}
 	e->reloader = w;
@@ -622,7 +606,7 @@ void pf_reloader_stop(struct engine *e)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	pf_loop_del(e, w->efd);
+	pf_loop_del(&e->loop, &w->watch);
 	close(w->efd);
 	pf_cache_free(w->result);
 	/* Anything queued after the worker's last round, and one last try for the retries. */
@@ -669,8 +653,10 @@ uint64_t pf_reload_request(struct engine *e, const char *why)
 	return e->reload_requested;
 }
 
-void pf_reloader_event(struct engine *e)
+/* The worker said something: rows it committed, a build done or failed. */
+static void on_worker(struct pf_watch *watch, uint32_t events)
 {
+	struct engine *e = watch->data;
 	struct pf_reloader *w = e->reloader;
 	struct pf_cache *c;
 	uint64_t n, gen, load_us, build_us;
@@ -695,8 +681,10 @@ void pf_reloader_event(struct engine *e)
 	n_rows = w->n_rows_done;
 	w->n_rows_done = w->cap_rows_done = 0;
 	pthread_mutex_unlock(&w->mu);
+	(void)events;
 	for (size_t i = 0; i < n_rows; i++)
-		pf_pods_row_committed(e, &rows[i]);
+		if (e->reload_ops.row_committed)
+			e->reload_ops.row_committed(e->reload_ops.data, &rows[i]);
 	free(rows);
 	if (gen == 0)
 		return;
@@ -724,8 +712,8 @@ void pf_reloader_event(struct engine *e)
 		swap_in(e, c, gen, load_us, build_us, "worker");
 	}
 	/* Whoever waited for this generation (or an older one) goes on now. */
-	pf_pods_cache_ready(e);
-	pf_control_cache_ready(e);
+	if (e->reload_ops.ready)
+		e->reload_ops.ready(e->reload_ops.data, gen, r < 0);
 }
 
 void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n)

@@ -1,5 +1,8 @@
 /* The hot path: a queued SYN -> a cache lookup -> a verdict, with events handed off in memory. */
 #include "engine.h"
+#include "events.h"
+#include "pods.h"
+#include "verdict.h"
 
 /* after netinet/in.h (through engine.h): the uapi header defers to glibc then */
 #include <linux/netfilter.h>

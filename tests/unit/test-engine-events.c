@@ -4,6 +4,9 @@
 #include <stdio.h>
 
 #include "../../engine/engine.h"
+#include "../../engine/events.h"
+#include "../../engine/requests.h"
+#include "../../engine/pods.h"
 #include "events-collide.h"
 #include "tap.h"
 
@@ -120,7 +123,6 @@ int main(void)
 	struct pf_store *s = NULL;
 	struct pf_error err = {};
 	struct pf_events ev;
-	struct pf_jw w = {};
 	char *json;
 	int64_t now = 1000000;
 
@@ -178,20 +180,9 @@ int main(void)
 	       "verdict events have no reason");
 	pf_events_free(&ev);
 
-	/* Reply JSON: escaping and structure. */
-	pf_jw_open(&w, '{');
-	pf_jw_key(&w, "s");
-	pf_jw_str(&w, "a\"b\\c\n\x01");
-	pf_jw_key(&w, "l");
-	pf_jw_open(&w, '[');
-	pf_jw_u64(&w, 1);
-	pf_jw_i64(&w, -2);
-	pf_jw_bool(&w, true);
-	pf_jw_str(&w, NULL);
-	pf_jw_close(&w, ']');
-	pf_jw_close(&w, '}');
-	json = pf_jw_take(&w);
-	is_str(json, "{\"s\":\"a\\\"b\\\\c\\u000a\\u0001\",\"l\":[1,-2,true,null]}", "JSON writer");
+	/* Reply JSON: the one generator's escaping (lib/json-gen). */
+	json = pf_requests_error("a\"b\\c\n\x01");
+	is_str(json, "{\"ok\":false,\"error\":\"a\\\"b\\\\c\\n\\u0001\"}", "error reply");
 	free(json);
 
 	is_int(pf_pid_from_netns_path("/proc/123/ns/net"), 123, "pid from /proc path");

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "../../engine/engine.h"
+#include "../../engine/loop.h"
+#include "../../engine/metrics.h"
 #include "tap.h"
 
 int main(void);
@@ -41,20 +43,15 @@ static void test_parse(void)
 	}
 }
 
+static void reap(void *data, uint64_t ticks)
+{
+	(void)ticks;
+	pf_metrics_reap(data);
+}
+
 static void pump(struct engine *e, int timeout_ms)
 {
-	struct epoll_event evs[32];
-	int n = epoll_wait(e->epfd, evs, 32, timeout_ms);
-
-	for (int i = 0; i < n; i++) {
-		struct pf_watch *w = evs[i].data.ptr;
-
-		if (w->type == PF_WATCH_METRICS_LISTEN)
-			pf_metrics_accept(e);
-		else if (w->type == PF_WATCH_METRICS_CONN)
-			pf_metrics_conn_io(e, w->owner, evs[i].events);
-	}
-	pf_metrics_reap(e);
+	pf_loop_round(&e->loop, timeout_ms);
 }
 
 /* The server's end of the client's connection: the socket whose peer is the client. */
@@ -95,7 +92,7 @@ static int connect_to(const struct sockaddr_in *sa, bool small_rcvbuf)
 
 static void test_server(void)
 {
-	struct engine e = {.epfd = -1, .sigfd = -1, .timerfd = -1, .listen_fd = -1};
+	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1};
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sa);
 	char addr[64], resp[65536];
@@ -112,7 +109,8 @@ static void test_server(void)
 	close(probe);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
 
-	e.epfd = epoll_create1(EPOLL_CLOEXEC);
+	pf_loop_init(&e.loop);
+	pf_loop_on_round(&e.loop, reap, &e);
 	e.cfg.metrics = addr;
 	e.started_ms = 1700000000123;
 	e.stats.rejected = 7;
@@ -196,7 +194,7 @@ static void test_server(void)
 
 	pf_metrics_close(&e);
 	ok(e.metrics == NULL, "closed");
-	close(e.epfd);
+	pf_loop_done(&e.loop);
 }
 
 int main(void)

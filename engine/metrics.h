@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The metrics endpoint: Prometheus text format on GET /metrics, served from the loop. */
+#ifndef PF_ENGINE_METRICS_H
+#define PF_ENGINE_METRICS_H
+
+#include <sys/socket.h>
+
+#include "error.h"
+
+#define PF_METRICS_MAX_CONNS 16
+#define PF_METRICS_MAX_REQUEST 8192 /* request line and headers */
+#define PF_METRICS_TIMEOUT_MS 2000  /* to send a whole request, and again to take the answer */
+
+struct engine;
+
+struct pf_metrics_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;
+	const char *unix_path; /* points into the parsed string; NULL for TCP */
+};
+/* ADDR: IPV4:PORT, [IPV6]:PORT or unix:/PATH. */
+int pf_metrics_parse_addr(const char *s, struct pf_metrics_addr *out, struct pf_error *err);
+int pf_metrics_listen(struct engine *e);
+/* Hang up on connections past their deadline. */
+void pf_metrics_expire(struct engine *e);
+/* Free connections hung up on during this loop round. */
+void pf_metrics_reap(struct engine *e);
+void pf_metrics_close(struct engine *e);
+/* The exposition text (malloc'ed, NUL-terminated). */
+int pf_metrics_render(struct engine *e, char **out, size_t *len);
+
+#endif

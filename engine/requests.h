@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The control requests (register, unregister, reload, status), apart from any transport. */
+#ifndef PF_ENGINE_REQUESTS_H
+#define PF_ENGINE_REQUESTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "doc.h"
+#include "netns.h"
+
+#define PF_CLIENT_MAX_TIMEOUT_MS 3600000 /* largest "timeout_ms" a request may give */
+
+struct engine;
+struct pf_node;
+struct pf_pod;
+
+enum pf_wait_kind {
+	PF_WAIT_NONE,
+	PF_WAIT_REGISTER,
+	PF_WAIT_RELOAD,
+};
+
+/* A request answered later, once the cache generation it needs is in place. */
+struct pf_wait {
+	enum pf_wait_kind kind;
+	uint64_t gen;
+	struct pf_netns_id id; /* register: the pod */
+	bool new_pod;
+	char error[256];     /* set when the pod failed before its answer */
+	uint32_t timeout_ms; /* the sender's "timeout_ms", 0 when it gave none */
+};
+
+/* Limits for control messages and pending records. */
+extern const struct pf_doc_limits pf_ctl_limits;
+
+/* Handle one request (JSON bytes); reply is malloc'ed JSON, or NULL with *wait set: the
+ * answer comes once the generation it waits for is in place (pf_requests_answer). */
+int pf_requests_handle(struct engine *e, const char *req, size_t len, char **reply,
+		       struct pf_wait *wait);
+/* The same for a parsed request; default_op stands in when "op" is absent (pending records). */
+int pf_requests_dispatch(struct engine *e, const struct pf_node *req, const char *default_op,
+			 char **reply, struct pf_wait *wait);
+/* The answer to a waiting request, once the cache generation it needs is in place or failed.
+ * Returns false when it must wait longer (the pod's own generation is still to come). */
+bool pf_requests_answer(struct engine *e, const struct pf_wait *wait, char **reply);
+/* A waiting request ran out of time after budget_ms: the error to answer with. */
+char *pf_requests_late(struct engine *e, const struct pf_wait *wait, uint64_t budget_ms);
+char *pf_requests_error(const char *msg);
+int pf_status_json(struct engine *e, char **out);
+
+#endif
