@@ -1,4 +1,4 @@
-/* podfence-hook: the OCI hook that registers a container's netns with podfenced (SPEC §4). */
+/* podfence-hook: the OCI hook that registers a container's netns with podfenced (podfence-hook(8)). */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -101,7 +101,7 @@ static int parse_stage(const char *s, enum stage *st)
 	return 0;
 }
 
-/* The file first, flags over it (SPEC §6). Returns an exit code, or -1 to go on. */
+/* The file first, flags over it (podfence.conf(5)). Returns an exit code, or -1 to go on. */
 static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *cfg)
 {
 	enum { OPT_CONFIG = 256, OPT_SOCKET, OPT_STATE_DIR, OPT_FAIL_MODE, OPT_TIMEOUT,

@@ -1,4 +1,4 @@
-/* The shared configuration file: `key = value` lines, `#` comments (SPEC §6). */
+/* The shared configuration file: `key = value` lines, `#` comments (podfence.conf(5)). */
 #ifndef PF_CONFIG_H
 #define PF_CONFIG_H
 

@@ -41,8 +41,6 @@
  * request, as built (without "timeout_ms"), in <state-dir>/pending/<container>.json (written
  * atomically; "op" may be omitted and then means register). The engine adopts them at start and every few seconds
  * while it runs, in the order they were written, and deletes each one it has read.
- *
- * Owned by the engine maintainer.
  */
 #ifndef PF_CTL_H
 #define PF_CTL_H

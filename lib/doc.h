@@ -3,7 +3,7 @@
  * outside input (policy files, OCI state, API responses, control messages) the same way and
  * errors can name a line and a field path.
  *
- * Owned by the policy-model maintainer. Parsers: lib/json.c (yajl), lib/yaml.c (libyaml); the
+ * Parsers: lib/json.c (yajl), lib/yaml.c (libyaml); the
  * tree and its helpers: lib/doc.c.
  */
 #ifndef PF_DOC_H

@@ -1,5 +1,5 @@
 /*
- * The per-netns ruleset of SPEC §5, built with libnftnl and sent with libmnl in one atomic
+ * The per-netns ruleset (doc/architecture.md, "The ruleset"), built with libnftnl and sent with libmnl in one atomic
  * batch: table `podfence`, base chain `output` at hook output / type filter / priority raw-1
  * (-301), policy accept, rules in this order:
  *   1. meta oif 1 (lo) accept              traffic inside the pod is never queued

@@ -1,9 +1,9 @@
 /*
  * OCI runtime documents as podfence-hook reads them: the container state on the hook's stdin,
  * the bundle's config.json, and what podfence derives from them (the network namespace and
- * the workload identity of SPEC §4), plus the control requests built from that.
+ * the workload identity of podfence-hook(8)), plus the control requests built from that.
  *
- * Owned by the hook maintainer. Pure functions except pf_oci_netns_stat().
+ * Pure functions except pf_oci_netns_stat().
  */
 #ifndef PF_OCI_H
 #define PF_OCI_H

@@ -1,4 +1,4 @@
-/* The FencePolicy model (SPEC §2): validation of a document tree into struct pf_policy. */
+/* The FencePolicy model (fencepolicy(5)): validation of a document tree into struct pf_policy. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
