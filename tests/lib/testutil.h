@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Helpers the unit tests and the benchmarks share: allocation that cannot fail, the RNG, addresses. */
+/* Helpers the unit tests and the benchmarks share: allocation, the RNG, addresses. */
 #ifndef PF_TESTUTIL_H
 #define PF_TESTUTIL_H
 
