@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "cache.h"
+#include "testutil.h"
 #include "util.h"
 
 /*
@@ -40,26 +41,6 @@ static size_t shape_cost(const struct shape *s)
 	return cost;
 }
 
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-
-	if (!p) {
-		fprintf(stderr, "bench-build: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-static struct pf_addr v4(uint32_t x)
-{
-	struct pf_addr a;
-	uint32_t be = htonl(x);
-
-	pf_addr_from_v4(&a, &be);
-	return a;
-}
-
 static struct pf_ruleset *make(const struct shape *s)
 {
 	struct pf_ruleset *rs = xcalloc(1, sizeof(*rs));
@@ -81,7 +62,7 @@ static struct pf_ruleset *make(const struct shape *s)
 		p->src = xcalloc(2, sizeof(*p->src));
 		p->n_src = 2; /* two pods */
 		for (size_t k = 0; k < 2; k++)
-			p->src[k] = v4(0x0a000000u + (uint32_t)(s->shared_pods ? k : 2 * i + k));
+			p->src[k] = pf_test_v4(0x0a000000u + (uint32_t)(s->shared_pods ? k : 2 * i + k));
 		p->rules = xcalloc(s->rules, sizeof(*p->rules));
 		p->n_rules = s->rules;
 		for (size_t r = 0; r < s->rules; r++) {
@@ -99,7 +80,7 @@ static struct pf_ruleset *make(const struct shape *s)
 				for (size_t d = 0; d < s->to; d++)
 					for (size_t f = 0; f < fan; f++)
 						rr->dst_ips[d * fan + f] =
-						    v4(0x0b000000u + (uint32_t)(i << 16) +
+						    pf_test_v4(0x0b000000u + (uint32_t)(i << 16) +
 						       (uint32_t)((r + d) * fan + f));
 			}
 			rr->ports = xcalloc(s->ports, sizeof(*rr->ports));

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cache.h"
+#include "testutil.h"
 #include "util.h"
 
 #define MAX_SIZES 16
@@ -20,73 +21,13 @@ struct query {
 	uint16_t port;
 };
 
-static uint64_t rng_state = 0x5eed;
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rn(uint32_t n)
-{
-	return (uint32_t)(rnd() % n);
-}
-
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-
-	if (!p) {
-		fprintf(stderr, "bench-cache: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p) {
-		fprintf(stderr, "bench-cache: out of memory\n");
-		exit(1);
-	}
-	return p;
-}
-
-static struct pf_addr v4(uint32_t x)
-{
-	struct pf_addr a;
-	uint32_t be = htonl(x);
-
-	pf_addr_from_v4(&a, &be);
-	return a;
-}
-
-static struct pf_addr v6(uint32_t top, uint64_t low)
-{
-	struct pf_addr a = {{0}};
-
-	a.b[0] = (uint8_t)(top >> 24);
-	a.b[1] = (uint8_t)(top >> 16);
-	a.b[2] = (uint8_t)(top >> 8);
-	a.b[3] = (uint8_t)top;
-	for (int i = 0; i < 8; i++)
-		a.b[15 - i] = (uint8_t)(low >> (8 * i));
-	return a;
-}
-
 /* Pod j of deployment d: dual-stack for even deployments. */
 static size_t pod_ips(size_t d, size_t j, struct pf_addr *out)
 {
-	out[0] = v4(0x0af40000u + (uint32_t)(d * 16 + j)); /* 10.244.0.0/16 */
+	out[0] = pf_test_v4(0x0af40000u + (uint32_t)(d * 16 + j)); /* 10.244.0.0/16 */
 	if (d % 2)
 		return 1;
-	out[1] = v6(0xfd000244u, (uint64_t)d << 16 | j);
+	out[1] = pf_test_v6(0xfd000244u, (uint64_t)d << 16 | j);
 	return 2;
 }
 
@@ -129,15 +70,15 @@ static struct pf_ruleset *make_ruleset(size_t n_rules, unsigned cluster_pct)
 		p->n_rules = per;
 		for (size_t r = 0; r < per; r++) {
 			struct pf_rs_rule *rr = &p->rules[r];
-			uint32_t kind = rn(100), a = rn(100);
+			uint32_t kind = pf_test_rand_below(100), a = pf_test_rand_below(100);
 
 			rr->rule_index = (uint32_t)r;
 			rr->action = a < 60   ? PF_ACTION_ALLOW
 				     : a < 80 ? PF_ACTION_DENY
 				     : a < 90 ? PF_ACTION_REJECT
 					      : PF_ACTION_ALERT;
-			rr->log = rn(10) == 0;
-			if (p->cluster && rn(5) == 0)
+			rr->log = pf_test_rand_below(10) == 0;
+			if (p->cluster && pf_test_rand_below(5) == 0)
 				rr->action = PF_ACTION_PASS;
 			if (r == per - 1 && (i % 3 == 0 || p->cluster)) {
 				/* a closing "deny everything else" in a third of the policies */
@@ -150,41 +91,41 @@ static struct pf_ruleset *make_ruleset(size_t n_rules, unsigned cluster_pct)
 				 * pool */
 				rr->dst_ips = xcalloc(4, sizeof(*rr->dst_ips));
 				rr->n_dst_ips = 4;
-				rr->dst_ips[0] = v4(0x0a600000u + rn(20000)); /* 10.96.0.0/12 */
+				rr->dst_ips[0] = pf_test_v4(0x0a600000u + pf_test_rand_below(20000)); /* 10.96.0.0/12 */
 				for (int k = 1; k < 4; k++)
 					rr->dst_ips[k] =
-					    v4(0x0af50000u + rn(60000)); /* 10.245.0.0/16 */
+					    pf_test_v4(0x0af50000u + pf_test_rand_below(60000)); /* 10.245.0.0/16 */
 			} else if (kind < 95) {
 				static const uint8_t lens4[] = {16, 20, 24, 28, 32};
 				static const uint8_t lens6[] = {48, 64, 96};
 
 				rr->dst_nets = xcalloc(1, sizeof(*rr->dst_nets));
 				rr->n_dst_nets = 1;
-				if (rn(4)) {
+				if (pf_test_rand_below(4)) {
 					rr->dst_nets[0].addr =
-					    v4(0xac100000u +
-					       (rn(1u << 20) & 0xffffff00u)); /* 172.16/12 */
+					    pf_test_v4(0xac100000u +
+					       (pf_test_rand_below(1u << 20) & 0xffffff00u)); /* 172.16/12 */
 					rr->dst_nets[0].len =
-					    (uint8_t)(96 + lens4[rn(PF_ARRAY_SIZE(lens4))]);
+					    (uint8_t)(96 + lens4[pf_test_rand_below(PF_ARRAY_SIZE(lens4))]);
 				} else {
-					rr->dst_nets[0].addr = v6(0xfd100000u + rn(256), rnd());
-					rr->dst_nets[0].len = lens6[rn(PF_ARRAY_SIZE(lens6))];
+					rr->dst_nets[0].addr = pf_test_v6(0xfd100000u + pf_test_rand_below(256), pf_test_rand());
+					rr->dst_nets[0].len = lens6[pf_test_rand_below(PF_ARRAY_SIZE(lens6))];
 				}
 				pf_addr_mask(&rr->dst_nets[0].addr, rr->dst_nets[0].len);
 			} else {
 				rr->any_dst = true;
 			}
-			a = rn(100);
+			a = pf_test_rand_below(100);
 			if (a < 60 || (rr->any_dst && a < 85)) {
 				rr->ports = xcalloc(1, sizeof(*rr->ports));
 				rr->n_ports = 1;
-				rr->ports[0].port = common_ports[rn(PF_ARRAY_SIZE(common_ports))];
+				rr->ports[0].port = common_ports[pf_test_rand_below(PF_ARRAY_SIZE(common_ports))];
 				rr->ports[0].end_port = rr->ports[0].port;
 			} else if (a < 85) {
 				rr->ports = xcalloc(1, sizeof(*rr->ports));
 				rr->n_ports = 1;
-				rr->ports[0].port = (uint16_t)(1024 + rn(30000));
-				rr->ports[0].end_port = (uint16_t)(rr->ports[0].port + rn(2000));
+				rr->ports[0].port = (uint16_t)(1024 + pf_test_rand_below(30000));
+				rr->ports[0].end_port = (uint16_t)(rr->ports[0].port + pf_test_rand_below(2000));
 			}
 		}
 	}
@@ -202,29 +143,29 @@ static void make_queries(const struct pf_ruleset *rs, struct query *q, size_t n,
 	uint32_t n_pol = local ? (uint32_t)MIN(rs->n_policies, 3u) : (uint32_t)rs->n_policies;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct pf_rs_policy *p = &rs->policies[rn(n_pol)];
-		const struct pf_rs_rule *r = &p->rules[rn((uint32_t)p->n_rules)];
+		const struct pf_rs_policy *p = &rs->policies[pf_test_rand_below(n_pol)];
+		const struct pf_rs_rule *r = &p->rules[pf_test_rand_below((uint32_t)p->n_rules)];
 
-		q[i].src = p->src[rn((uint32_t)p->n_src)];
-		q[i].port = common_ports[rn(PF_ARRAY_SIZE(common_ports))];
-		if (rn(2)) {
-			q[i].dst = v4(rn(2) ? 0x08080000u + rn(65536) : 0x0af50000u + rn(65536));
+		q[i].src = p->src[pf_test_rand_below((uint32_t)p->n_src)];
+		q[i].port = common_ports[pf_test_rand_below(PF_ARRAY_SIZE(common_ports))];
+		if (pf_test_rand_below(2)) {
+			q[i].dst = pf_test_v4(pf_test_rand_below(2) ? 0x08080000u + pf_test_rand_below(65536) : 0x0af50000u + pf_test_rand_below(65536));
 			continue;
 		}
 		if (r->n_dst_ips) {
-			q[i].dst = r->dst_ips[rn((uint32_t)r->n_dst_ips)];
+			q[i].dst = r->dst_ips[pf_test_rand_below((uint32_t)r->n_dst_ips)];
 		} else if (r->n_dst_nets) {
 			q[i].dst = r->dst_nets[0].addr;
-			q[i].dst.b[15] |= (uint8_t)rn(256);
+			q[i].dst.b[15] |= (uint8_t)pf_test_rand_below(256);
 			if (!pf_prefix_contains(&r->dst_nets[0], &q[i].dst))
 				q[i].dst = r->dst_nets[0].addr;
 		} else {
-			q[i].dst = v4(0x08080808u);
+			q[i].dst = pf_test_v4(0x08080808u);
 		}
 		if (r->n_ports)
 			q[i].port =
 			    (uint16_t)(r->ports[0].port +
-				       rn((uint32_t)(r->ports[0].end_port - r->ports[0].port) + 1));
+				       pf_test_rand_below((uint32_t)(r->ports[0].end_port - r->ports[0].port) + 1));
 	}
 }
 
@@ -378,6 +319,8 @@ int main(int argc, char **argv)
 	uint32_t n_queries = 4096, reps = 7;
 	int only = -1, c;
 
+	pf_test_rng_state = 0x5eed;
+
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': {
@@ -464,7 +407,7 @@ int main(int argc, char **argv)
 		char ci[32], ni[32];
 		int r;
 
-		rng_state = 0x5eed + sizes[s];
+		pf_test_rng_state = 0x5eed + sizes[s];
 		rs = make_ruleset(sizes[s], cluster_pct);
 		make_queries(rs, q, n_queries, false);
 		make_queries(rs, ql, n_queries, true);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "store.h"
+#include "testutil.h"
 #include "util.h"
 
 #define MAX_SIZES 16
@@ -24,15 +25,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench-store-load: %s\n", what);
 	exit(1);
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		die("out of memory");
-	return p;
 }
 
 static void *xgrow(void *p, size_t n, size_t size)

@@ -1,4 +1,4 @@
-/* podfence-hook: the OCI hook that registers a container's netns with podfenced (SPEC §4). */
+/* podfence-hook: the OCI hook that registers a container's netns with podfenced (podfence-hook(8)). */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -159,7 +159,7 @@ static int merge_option(void *ctx, int val, const char *v, const char *what, boo
 	}
 }
 
-/* The file first, flags over it. Returns an exit code, or -1 to go on. */
+/* The file first, flags over it (podfence.conf(5)). Returns an exit code, or -1 to go on. */
 static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *cfg)
 {
 	static const struct option longopts[] = {

@@ -1,4 +1,4 @@
-/* The per-netns nftables ruleset (SPEC §5): built with libnftnl, sent with libmnl in one batch. */
+/* The per-netns nftables ruleset (doc/architecture.md), sent in one libmnl batch. */
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>

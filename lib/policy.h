@@ -1,4 +1,4 @@
-/* The FencePolicy model: parsed from YAML or JSON, validated, defaults applied. */
+/* The FencePolicy model (fencepolicy(5)): parsed from YAML or JSON, validated, defaults applied. */
 #ifndef PF_POLICY_H
 #define PF_POLICY_H
 

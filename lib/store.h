@@ -1,9 +1,7 @@
 /*
- * The sqlite store (SPEC §3): policies and workloads written by podfence-sync, registered pods
- * and events written by podfenced, public views for sqlite3 users. Every write is one
- * transaction; readers never see half of one (WAL).
- *
- * DRAFT CONTRACT: owned by the store maintainer; others may rely on these signatures.
+ * The sqlite store (doc/architecture.md, "The store"): policies and workloads written by
+ * podfence-sync, registered pods and events written by podfenced, public views for sqlite3
+ * users. Every write is one transaction; readers never see half of one (WAL).
  */
 #ifndef PF_STORE_H
 #define PF_STORE_H

@@ -17,7 +17,7 @@ struct pf_sync_options {
 	bool once;		/* sync once and exit (tests, `--once`) */
 };
 
-/* Run until SIGTERM/SIGINT (or once). Exit code as SPEC §6. */
+/* Run until SIGTERM/SIGINT (or once). Exit code as podfence-sync(8) says. */
 int pf_sync_dir_run(const struct pf_sync_options *o);
 int pf_sync_kube_run(const struct pf_sync_options *o);
 /* Ask the engine to reload; unreachable engine is fine (it polls data_version). Waits at most

@@ -6,7 +6,7 @@
 
 -- One row per FencePolicy (namespace, name). The rows of policy_target, policy_rule,
 -- rule_peer and rule_port belong to the last VALID version; an invalid update only sets
--- valid = 0 and error, so the last valid version stays in force (SPEC §2).
+-- valid = 0 and error, so the last valid version stays in force (fencepolicy(5)).
 CREATE TABLE policy (
 	id INTEGER PRIMARY KEY,
 	namespace TEXT NOT NULL,

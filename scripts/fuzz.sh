@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build one fuzz target with clang's libFuzzer (+ASan/UBSan) and fuzz it for a while.
-# Usage: scripts/fuzz.sh NAME [SECONDS]   (NAME: tests/fuzz/fuzz-NAME.c, corpus tests/fuzz/corpus/NAME)
+# Usage: scripts/fuzz.sh NAME [SECONDS]   (NAME: tests/fuzz/fuzz-NAME.c; seeds: tests/fuzz/corpus/NAME
+# and the test documents of tests/data the target reads, as tests/shell/fuzz-NAME.sh)
 set -e
 cd "$(dirname "$0")/.."
 name=$1; secs=${2:-60}
@@ -10,4 +11,10 @@ deps="$(pkg-config --cflags --libs libnetfilter_queue libnftnl libmnl yajl sqlit
 clang -g -O1 -fsanitize=fuzzer,address,undefined -include build-fuzz/config.h -Ilib \
 	"tests/fuzz/fuzz-$name.c" build-fuzz/lib/libpodfence.a $deps -o "build-fuzz/fuzz-$name"
 mkdir -p "build-fuzz/corpus-$name"
-"build-fuzz/fuzz-$name" -max_total_time="$secs" "build-fuzz/corpus-$name" "tests/fuzz/corpus/$name"
+case $name in
+oci) seeds="tests/data/oci" ;;
+json | yaml | policy) seeds="tests/fuzz/corpus/$name tests/data/policies" ;;
+*) seeds="tests/fuzz/corpus/$name" ;;
+esac
+# shellcheck disable=SC2086 # $seeds is a list of directories
+"build-fuzz/fuzz-$name" -max_total_time="$secs" "build-fuzz/corpus-$name" $seeds

@@ -21,16 +21,21 @@ fi
 make -j"$(nproc)" >make.out 2>&1 || { grep -E 'error|warning' make.out | head -50; tail -20 make.out; exit 1; }
 rc=0
 make -j"$(nproc)" check "$@" >check.out 2>&1 || rc=$?
-# Per-test results from the automake harness.
+# Per-case results from the automake harness: one `:test-result:` line per TAP case of a unit
+# test (tests/unit/tap.h), one per shell test (exit 77 is SKIP). A test with a failed or
+# erroring case is listed with its log.
 pass=0; fail=0; skip=0
 while IFS= read -r trs; do
-	res=$(sed -n 's/^:test-result: //p' "$trs" | head -1)
 	name=${trs%.trs}; name=${name#./}
-	case "$res" in
-	PASS|XFAIL) pass=$((pass + 1)) ;;
-	SKIP) skip=$((skip + 1)); echo "SKIP: $name" ;;
-	*) fail=$((fail + 1)); echo "FAIL: $name"; [ -f "$name.log" ] && tail -40 "$name.log" | sed 's/^/    /' ;;
-	esac
+	bad=0
+	while read -r res rest; do
+		case "$res" in
+		PASS|XFAIL) pass=$((pass + 1)) ;;
+		SKIP) skip=$((skip + 1)); echo "SKIP: $name${rest:+ $rest}" ;;
+		*) fail=$((fail + 1)); bad=1; echo "$res: $name${rest:+ $rest}" ;;
+		esac
+	done < <(sed -n 's/^:test-result: //p' "$trs")
+	if [ "$bad" = 1 ] && [ -f "$name.log" ]; then tail -40 "$name.log" | sed 's/^/    /'; fi
 done < <(find . -name '*.trs' | sort)
 if [ $((pass + fail + skip)) -eq 0 ]; then
 	tail -30 check.out

@@ -9,7 +9,7 @@ select from sqlite:
                                        with or without an IP yet, finished ones not, and the
                                        pods a Service's selector picks; Pod and Namespace
                                        refs match by name in the store already)
-Written independently of the C resolver, from SPEC §2."""
+Written independently of the C resolver, from fencepolicy(5)."""
 import ipaddress
 import json
 import sys

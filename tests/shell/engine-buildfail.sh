@@ -7,10 +7,7 @@
 # from the default action, loudly), and status, metrics and the log say so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
-
-setup_server
-add_pod 1; WEB=$POD
+setup_web_pod
 add_pod 2; NEW=$POD
 
 cat >"$TMP/policy.yaml" <<'YAML'

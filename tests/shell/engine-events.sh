@@ -4,12 +4,9 @@
 # Allow with `log: true` is recorded.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
+setup_web_pod
 
-setup_server
-add_pod 1; WEB=$POD
-
-cat >"$TMP/policy.yaml" <<'YAML'
+load_policy_yaml <<'YAML'
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: noisy, namespace: shop}
@@ -21,7 +18,6 @@ spec:
     log: true
   - action: Reject
 YAML
-load_policies "$TMP/policy.yaml" || fail "loading the policy"
 start_engine --event-window 1000
 register "$WEB" shop web c-web
 

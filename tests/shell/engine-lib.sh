@@ -178,3 +178,19 @@ sql_ge() { [ "$(sql "$2")" -ge "$1" ]; }
 tables_are() { [ "$(pod_tables "$1")" = "$2" ]; }
 has_table() { [ "$(pod_tables "$1")" -ge 1 ]; }
 status_is() { [ "$(status_field "$2")" = "$1" ]; }
+
+# setup_web_pod: the usual start of a test: its needs checked, the server netns up, pod 1 added
+# as WEB.
+setup_web_pod() {
+	engine_need
+	setup_server
+	add_pod 1
+	WEB=$POD
+}
+
+# load_policy_yaml <<'YAML' ...: write the policy document on stdin to $TMP/policy.yaml and
+# load it into the store as the test's only source.
+load_policy_yaml() {
+	cat >"$TMP/policy.yaml"
+	load_policies "$TMP/policy.yaml" || fail "loading the policy"
+}

@@ -4,10 +4,7 @@
 # removes the table, and a pod whose container exits or whose netns vanishes is released.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
-
-setup_server
-add_pod 1; WEB=$POD
+setup_web_pod
 add_pod 2; GONE=$POD
 add_pod 3; EXITS=$POD
 

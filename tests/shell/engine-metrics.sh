@@ -4,26 +4,9 @@
 # everything else, bounds on requests, and idle or trickling clients never delaying a verdict.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
+setup_web_pod
 
-setup_server
-add_pod 1; WEB=$POD
-
-cat >"$TMP/policy.yaml" <<'YAML'
-apiVersion: podfence.io/v1alpha1
-kind: FencePolicy
-metadata: {name: web-egress, namespace: shop}
-spec:
-  appliesTo: [{kind: Pod, name: web}]
-  egress:
-  - action: Allow
-    to: [{cidr: 10.99.0.1}]
-    ports: [{port: 80}]
-  - action: Reject
-    to: [{cidr: 10.99.0.1}]
-    ports: [{port: 443}]
-YAML
-load_policies "$TMP/policy.yaml" || fail "loading policies"
+load_policies "$top_srcdir/tests/data/shell/web-egress.yaml" || fail "loading policies"
 
 # A loopback port nobody uses right now.
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

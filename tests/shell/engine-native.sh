@@ -3,11 +3,8 @@
 # skipped otherwise. The compat path is what every other engine-*.sh test runs here.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
-
-setup_server
-add_pod 1; WEB=$POD
-cat >"$TMP/policy.yaml" <<'YAML'
+setup_web_pod
+load_policy_yaml <<'YAML'
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: web, namespace: shop}
@@ -20,7 +17,6 @@ spec:
     ports: [{port: 443}]
   - action: Deny
 YAML
-load_policies "$TMP/policy.yaml" || fail "loading the policy"
 start_engine
 backend=$(status_field 's["backend"]')
 [ "$backend" = native ] || skip "kernel lacks the native nft queue expression (engine uses $backend)"

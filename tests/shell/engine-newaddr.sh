@@ -6,10 +6,7 @@
 # address connects; the cache generation shows no rebuild came in between.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
-
-setup_server
-add_pod 1; WEB=$POD
+setup_web_pod
 DEV=pfa1-$TID
 
 cat >"$TMP/policy.yaml" <<'YAML'

@@ -16,7 +16,7 @@ setup_server
 add_pod 1; WEB=$POD
 add_pod 2; DB2=$POD
 
-cat >"$TMP/policy.yaml" <<'YAML'
+load_policy_yaml <<'YAML'
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: web, namespace: shop}
@@ -26,7 +26,6 @@ spec:
   - action: Reject
     ports: [{port: 443}]
 YAML
-load_policies "$TMP/policy.yaml" || fail "loading the policy"
 
 sleeper() { # NETNS -> SLEEPER (pid, killed at exit)
 	ip netns exec "$1" sleep 600 &

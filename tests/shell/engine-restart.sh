@@ -5,15 +5,12 @@
 # forgets pods whose netns is gone.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
-
-setup_server
-add_pod 1; WEB=$POD
+setup_web_pod
 add_pod 2; LATE=$POD
 add_pod 3; GONE=$POD
 add_pod 4; LIVE=$POD
 
-cat >"$TMP/policy.yaml" <<'YAML'
+load_policy_yaml <<'YAML'
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: web, namespace: shop}
@@ -23,7 +20,6 @@ spec:
   - action: Reject
     ports: [{port: 443}]
 YAML
-load_policies "$TMP/policy.yaml" || fail "loading the policy"
 
 start_engine --fail-mode closed
 register "$WEB" shop web c-web

@@ -7,13 +7,10 @@
 # and the row goes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
-
-setup_server
-add_pod 1; WEB=$POD
+setup_web_pod
 
 # A policy that reaches the pod only through its row (Pod ref, resolved by the pods table).
-cat >"$TMP/policy.yaml" <<'YAML'
+load_policy_yaml <<'YAML'
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: web, namespace: shop}
@@ -23,7 +20,6 @@ spec:
   - action: Reject
     ports: [{port: 443}]
 YAML
-load_policies "$TMP/policy.yaml" || fail "loading the policy"
 start_engine
 
 # lock SECONDS: hold the store's write lock from another process (sqlite's own locking).

@@ -8,12 +8,9 @@
 # pod's own is recorded as 'ruleset-foreign'. Our own changes are never taken for tampering.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
+setup_web_pod
 
-setup_server
-add_pod 1; WEB=$POD
-
-cat >"$TMP/policy.yaml" <<'YAML'
+load_policy_yaml <<'YAML'
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: web, namespace: shop}
@@ -23,7 +20,6 @@ spec:
   - action: Reject
     ports: [{port: 443}]
 YAML
-load_policies "$TMP/policy.yaml" || fail "loading the policy"
 start_engine --metrics "unix:$TMP/metrics.sock"
 register "$WEB" shop web c-web
 expect "$WEB" 10.99.0.1 443 refused

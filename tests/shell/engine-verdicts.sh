@@ -4,10 +4,7 @@
 # the default action for a pod no policy targets.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
-engine_need
-
-setup_server
-add_pod 1; WEB=$POD
+setup_web_pod
 add_pod 2; OTHER=$POD
 
 cat >"$TMP/policy.yaml" <<'YAML'

@@ -1,7 +1,4 @@
 #!/bin/bash
-# Runs the OCI fuzz target over its corpus plus deterministic mutations (tests/fuzz/driver.c).
+# Runs the OCI fuzz target over its seeds plus deterministic mutations (run_fuzz in lib.sh).
 . "$(dirname "$0")/lib.sh"
-FUZZ=${FUZZ:-"$top_builddir/tests/fuzz/fuzz-oci"}
-[ -x "$FUZZ" ] || fail "$FUZZ not built"
-PF_FUZZ_ITERATIONS=${PF_FUZZ_ITERATIONS:-20000} "$FUZZ" "$top_srcdir/tests/fuzz/corpus/oci"
-pass "fuzz-oci: corpus and mutations ran clean"
+run_fuzz oci "$top_srcdir"/tests/data/oci/*/

@@ -64,3 +64,15 @@ bg_start() {
 in_netns() {
 	[ "$(stat -L -c %d:%i "/proc/$1/ns/net" 2>/dev/null)" = "$(stat -L -c %d:%i "/run/netns/$2")" ]
 }
+
+# run_fuzz NAME SEED...: run tests/fuzz/fuzz-NAME over its seeds (files, or directories read one
+# level deep) plus deterministic mutations (tests/fuzz/driver.c). Seeds the tests already keep
+# in tests/data are read from there, not copied into tests/fuzz/corpus. PF_FUZZ_ITERATIONS
+# overrides the target's default count (FUZZ_ITERATIONS, 20000 unless the script sets it).
+run_fuzz() {
+	local name=$1; shift
+	local fuzz=${FUZZ:-"$top_builddir/tests/fuzz/fuzz-$name"}
+	[ -x "$fuzz" ] || fail "$fuzz not built"
+	PF_FUZZ_ITERATIONS=${PF_FUZZ_ITERATIONS:-${FUZZ_ITERATIONS:-20000}} $VALGRIND "$fuzz" "$@"
+	pass "fuzz-$name: corpus and mutations ran clean"
+}

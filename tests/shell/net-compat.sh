@@ -42,7 +42,7 @@ for fam in ip ip6; do
 		grep -q '^accept comment reject with queue num queue num $' || fail "table $fam: rule order"
 	grep -q -- 'frag.* counter .* queue num 1 bypass' "$TMP/t-$fam" || { cat "$TMP/ruleset"; fail "table $fam: no fragment rule"; }
 done
-pass "nft list ruleset reads back the SPEC §5 ruleset in ip and ip6"
+pass "nft list ruleset reads back the podfence ruleset in ip and ip6"
 
 bg_ready "$CNS" "$TMP/verdicts" verdicts --queue 1 --accept 8001 --drop 8002 --reject 8003
 VPID=$BG_PID

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The hooks.d files (oci-hooks(5), SPEC §4): generated with the configured hook path, one per
+# The hooks.d files (oci-hooks(5), podfence-hook(8)): generated with the configured hook path, one per
 # stage since the stage travels in args; installed after the binary they name.
 . "$(dirname "$0")/lib.sh"
 : "${PYTHON3:=python3}"

@@ -98,20 +98,7 @@ pass "podman: prestart registers, poststop (after deletion) unregisters the same
 
 # --- engine up -------------------------------------------------------------------------------
 mkdir -p "$TMP/policies"
-cat >"$TMP/policies/web.yaml" <<'YAML'
-apiVersion: podfence.io/v1alpha1
-kind: FencePolicy
-metadata: {name: web-egress, namespace: shop}
-spec:
-  appliesTo: [{kind: Pod, name: web}]
-  egress:
-  - action: Allow
-    to: [{cidr: 10.99.0.1}]
-    ports: [{port: 80}]
-  - action: Reject
-    to: [{cidr: 10.99.0.1}]
-    ports: [{port: 443}]
-YAML
+cat "$top_srcdir/tests/data/shell/web-egress.yaml" >"$TMP/policies/web.yaml"
 sync_policies "$TMP/policies"
 start_engine
 wait_until 50 engine_has_pod shop web || fail "the engine did not adopt $OPEN's pending record"

@@ -65,19 +65,8 @@ pass "runc: prestart registers (identity, netns dev/ino), poststop unregisters"
 
 # --- the engine comes up -----------------------------------------------------------------
 mkdir -p "$TMP/policies"
-cat >"$TMP/policies/web.yaml" <<'YAML'
-apiVersion: podfence.io/v1alpha1
-kind: FencePolicy
-metadata: {name: web-egress, namespace: shop}
-spec:
-  appliesTo: [{kind: Pod, name: web}]
-  egress:
-  - action: Allow
-    to: [{cidr: 10.99.0.1}]
-    ports: [{port: 80}]
-  - action: Reject
-    to: [{cidr: 10.99.0.1}]
-    ports: [{port: 443}]
+cat "$top_srcdir/tests/data/shell/web-egress.yaml" >"$TMP/policies/web.yaml"
+cat >>"$TMP/policies/web.yaml" <<'YAML'
   - action: Deny
     to: [{cidr: 10.99.0.1}]
     ports: [{port: 9000}]

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The store's public views (SPEC §3) as a sqlite3 user sees them, and schema migrations done
+# The store's public views (doc/architecture.md) as a sqlite3 user sees them, and schema migrations done
 # by a real program: an old database migrated, a newer one refused and left alone.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/shell/lib.sh"
 need_cmd sqlite3
@@ -26,7 +26,7 @@ columns() { q "SELECT group_concat(name, ', ') FROM pragma_table_info('$1')"; }
 [ "$(q "PRAGMA user_version")" -ge 2 ] || fail "schema version $(q "PRAGMA user_version")"
 pass "WAL mode, schema version $(q "PRAGMA user_version")"
 
-# Column names are the public interface: SPEC §3's first, in that order.
+# Column names are the public interface: the documented ones first (doc/architecture.md), in that order.
 case "$(columns applied_policies)" in
 "pod_namespace, pod_name, pod_ip, policy_namespace, policy_name, priority, rule_index, action, destination, ports"*) ;;
 *) fail "applied_policies columns: $(columns applied_policies)" ;;
@@ -43,7 +43,7 @@ case "$(columns recent_events)" in
 "at, pod_namespace, pod_name, src, dst, dport, action, policy_namespace, policy_name, rule_index, count"*) ;;
 *) fail "recent_events columns: $(columns recent_events)" ;;
 esac
-pass "the four views have SPEC §3's columns"
+pass "the four views have the documented columns"
 
 # Pod shop/web is named by web-egress; other/x is in Namespace other (lockdown). The invalid
 # policy shop/typo applies nothing.

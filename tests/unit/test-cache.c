@@ -9,34 +9,9 @@
 
 #include "cache.h"
 #include "tap.h"
+#include "testutil.h"
 
 /* ---- building rulesets by hand ---- */
-
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-
-	if (!p)
-		abort();
-	return p;
-}
-
-static void *xrealloc(void *p, size_t n, size_t sz)
-{
-	p = realloc(p, (n ? n : 1) * sz);
-	if (!p)
-		abort();
-	return p;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (!p)
-		abort();
-	return p;
-}
 
 static struct pf_addr A(const char *s) {
 	struct pf_addr a;
@@ -615,25 +590,9 @@ static void test_ports(void)
 
 /* ---- differential test ---- */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rn(uint32_t n)
-{
-	return (uint32_t)(rnd() % n);
-}
-
 static bool chance(unsigned pct)
 {
-	return rn(100) < pct;
+	return pf_test_rand_below(100) < pct;
 }
 
 static void split(const struct pf_addr *a, uint64_t *hi, uint64_t *lo)
@@ -694,22 +653,22 @@ static struct pf_addr rand_addr(void)
 	    "10.0.0.0", "10.1.0.0", "10.1.2.0",	    "10.1.2.128", "192.168.1.0", "172.16.0.0",
 	    "0.0.0.0",	"fd00::",   "fd00:0:0:1::", "fd00::ff00", "2001:db8::",	 "::",
 	};
-	struct pf_addr a = A(bases[rn(PF_ARRAY_SIZE(bases))]);
+	struct pf_addr a = A(bases[pf_test_rand_below(PF_ARRAY_SIZE(bases))]);
 
-	switch (rn(4)) {
+	switch (pf_test_rand_below(4)) {
 	case 0:
 		break;
 	case 1:
-		a.b[15] = (uint8_t)rn(4);
+		a.b[15] = (uint8_t)pf_test_rand_below(4);
 		break;
 	case 2:
-		a.b[15] = (uint8_t)rnd();
-		a.b[14] ^= (uint8_t)rn(3);
+		a.b[15] = (uint8_t)pf_test_rand();
+		a.b[14] ^= (uint8_t)pf_test_rand_below(3);
 		break;
 	default:
 		/* flip one random bit below the neighbourhood's top */
 		{
-			unsigned bit = pf_addr_is_v4(&a) ? 104 + rn(24) : 16 + rn(112);
+			unsigned bit = pf_addr_is_v4(&a) ? 104 + pf_test_rand_below(24) : 16 + pf_test_rand_below(112);
 
 			a.b[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
 		}
@@ -728,7 +687,7 @@ static struct pf_prefix rand_prefix(void)
 	if (chance(15)) {
 		/* an IPv6 prefix whose bits cover all of IPv4 (::ffff:0:0/96): holds none of it */
 		p.addr = A("::");
-		p.len = (uint8_t)rn(97);
+		p.len = (uint8_t)pf_test_rand_below(97);
 		if (p.len > 80 && chance(50))
 			p.addr = A("::ffff:0:0");
 		if (p.len == 96)
@@ -737,9 +696,9 @@ static struct pf_prefix rand_prefix(void)
 		return p;
 	}
 	if (pf_addr_is_v4(&p.addr))
-		p.len = (uint8_t)(96 + (chance(80) ? v4[rn(PF_ARRAY_SIZE(v4))] : rn(33)));
+		p.len = (uint8_t)(96 + (chance(80) ? v4[pf_test_rand_below(PF_ARRAY_SIZE(v4))] : pf_test_rand_below(33)));
 	else
-		p.len = chance(80) ? v6[rn(PF_ARRAY_SIZE(v6))] : (uint8_t)rn(129);
+		p.len = chance(80) ? v6[pf_test_rand_below(PF_ARRAY_SIZE(v6))] : (uint8_t)pf_test_rand_below(129);
 	pf_addr_mask(&p.addr, p.len);
 	return p;
 }
@@ -749,7 +708,7 @@ static uint16_t rand_port(void)
 	static const uint16_t pool[] = {1,    22,   53,	  80,	443,   1000,
 					1001, 1005, 1010, 8080, 65534, 65535};
 
-	return chance(85) ? pool[rn(PF_ARRAY_SIZE(pool))] : (uint16_t)(1 + rn(65535));
+	return chance(85) ? pool[pf_test_rand_below(PF_ARRAY_SIZE(pool))] : (uint16_t)(1 + pf_test_rand_below(65535));
 }
 
 static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs, bool big)
@@ -757,12 +716,12 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 	static const uint32_t prios[] = {0, 10, 10, 100, 1000, 65535};
 	static const char *const nss[] = {"a", "b", "kube-system"};
 	struct pf_ruleset *rs = rs_new();
-	size_t n_pol = big ? 10 + rn(20) : 1 + rn(8);
+	size_t n_pol = big ? 10 + pf_test_rand_below(20) : 1 + pf_test_rand_below(8);
 
 	for (size_t i = 0; i < n_pol; i++) {
 		char name[16];
 		struct pf_rs_policy *p;
-		size_t n_rules = big ? rn(60) : rn(9), n_src = rn(5);
+		size_t n_rules = big ? pf_test_rand_below(60) : pf_test_rand_below(9), n_src = pf_test_rand_below(5);
 
 		bool cluster = chance(30);
 
@@ -770,17 +729,17 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 		/* cluster and namespaced policies share names and priorities: the tier must
 		 * still come first */
 		p = cluster ? add_cluster(rs, (uint32_t)(100 + i), name,
-					  prios[rn(PF_ARRAY_SIZE(prios))])
-			    : add_policy(rs, (uint32_t)(100 + i), nss[rn(PF_ARRAY_SIZE(nss))],
-					 name, prios[rn(PF_ARRAY_SIZE(prios))]);
+					  prios[pf_test_rand_below(PF_ARRAY_SIZE(prios))])
+			    : add_policy(rs, (uint32_t)(100 + i), nss[pf_test_rand_below(PF_ARRAY_SIZE(nss))],
+					 name, prios[pf_test_rand_below(PF_ARRAY_SIZE(prios))]);
 		for (size_t s = 0; s < n_src; s++)
-			add_src_addr(p, srcs[rn((uint32_t)n_srcs)]);
+			add_src_addr(p, srcs[pf_test_rand_below((uint32_t)n_srcs)]);
 		for (size_t j = 0; j < n_rules; j++) {
 			/* Pass: often in the cluster tier; rarely in a namespaced policy, where
 			 * validation refuses it and both evaluators must ignore it alike */
 			enum pf_action act = (cluster && chance(30)) || chance(2)
 						     ? PF_ACTION_PASS
-						     : (enum pf_action)rn(PF_ACTION_PASS);
+						     : (enum pf_action)pf_test_rand_below(PF_ACTION_PASS);
 			struct pf_rs_rule *r = add_rule(p, act, chance(30));
 
 			if (chance(15)) {
@@ -788,7 +747,7 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 				if (chance(20)) /* any_dst wins over whatever else is listed */
 					rule_ip_addr(r, rand_addr());
 			} else {
-				size_t ni = rn(4), nn = rn(4);
+				size_t ni = pf_test_rand_below(4), nn = pf_test_rand_below(4);
 
 				for (size_t k = 0; k < ni; k++)
 					rule_ip_addr(r, rand_addr());
@@ -796,7 +755,7 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 					rule_net_p(r, rand_prefix());
 			}
 			if (chance(60)) {
-				size_t np = 1 + rn(3);
+				size_t np = 1 + pf_test_rand_below(3);
 
 				for (size_t k = 0; k < np; k++) {
 					uint16_t a = rand_port(), b = chance(50) ? a : rand_port();
@@ -822,13 +781,13 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 	const struct pf_rs_rule *r = NULL;
 
 	if (rs->n_policies && chance(85)) {
-		const struct pf_rs_policy *p = &rs->policies[rn((uint32_t)rs->n_policies)];
+		const struct pf_rs_policy *p = &rs->policies[pf_test_rand_below((uint32_t)rs->n_policies)];
 
 		if (p->n_rules)
-			r = &p->rules[rn((uint32_t)p->n_rules)];
+			r = &p->rules[pf_test_rand_below((uint32_t)p->n_rules)];
 	}
 	if (r && r->n_dst_nets && chance(60)) {
-		const struct pf_prefix *pf = &r->dst_nets[rn((uint32_t)r->n_dst_nets)];
+		const struct pf_prefix *pf = &r->dst_nets[pf_test_rand_below((uint32_t)r->n_dst_nets)];
 		struct pf_addr last = prefix_last(pf);
 
 		if (chance(15)) {
@@ -839,7 +798,7 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 				o = rand_addr();
 			return o;
 		}
-		switch (rn(5)) {
+		switch (pf_test_rand_below(5)) {
 		case 0:
 			return pf->addr;
 		case 1:
@@ -854,12 +813,12 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 
 			split(&pf->addr, &hi, &lo);
 			split(&last, &lh, &ll);
-			return join(hi | (rnd() & (lh ^ hi)), lo | (rnd() & (ll ^ lo)));
+			return join(hi | (pf_test_rand() & (lh ^ hi)), lo | (pf_test_rand() & (ll ^ lo)));
 		}
 		}
 	}
 	if (r && r->n_dst_ips && chance(80)) {
-		const struct pf_addr *a = &r->dst_ips[rn((uint32_t)r->n_dst_ips)];
+		const struct pf_addr *a = &r->dst_ips[pf_test_rand_below((uint32_t)r->n_dst_ips)];
 
 		return chance(70) ? *a : addr_add(a, chance(50) ? 1 : -1);
 	}
@@ -869,16 +828,16 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 static uint16_t pick_port(const struct pf_ruleset *rs)
 {
 	if (rs->n_policies && chance(70)) {
-		const struct pf_rs_policy *p = &rs->policies[rn((uint32_t)rs->n_policies)];
+		const struct pf_rs_policy *p = &rs->policies[pf_test_rand_below((uint32_t)rs->n_policies)];
 
 		if (p->n_rules) {
-			const struct pf_rs_rule *r = &p->rules[rn((uint32_t)p->n_rules)];
+			const struct pf_rs_rule *r = &p->rules[pf_test_rand_below((uint32_t)p->n_rules)];
 
 			if (r->n_ports) {
 				const struct pf_port_range *pr =
-				    &r->ports[rn((uint32_t)r->n_ports)];
+				    &r->ports[pf_test_rand_below((uint32_t)r->n_ports)];
 
-				switch (rn(4)) {
+				switch (pf_test_rand_below(4)) {
 				case 0:
 					return pr->port;
 				case 1:
@@ -941,10 +900,10 @@ static void test_differential(uint64_t seed, unsigned rounds)
 	unsigned long n_cluster = 0, n_passed = 0, n_passed_matched = 0;
 	struct pf_addr srcs[10];
 
-	rng_state = seed;
+	pf_test_rng_state = seed;
 	for (unsigned round = 0; round < rounds; round++) {
 		bool big = round % 50 == 49;
-		enum pf_action def = (enum pf_action)rn(PF_ACTION_PASS);
+		enum pf_action def = (enum pf_action)pf_test_rand_below(PF_ACTION_PASS);
 		struct pf_ruleset *rs;
 		struct pf_cache *c = NULL;
 		unsigned n_conns = big ? 400 : 25;
@@ -960,7 +919,7 @@ static void test_differential(uint64_t seed, unsigned rounds)
 			continue;
 		}
 		for (unsigned k = 0; k < n_conns; k++) {
-			struct pf_addr src = srcs[rn(PF_ARRAY_SIZE(srcs))], dst = pick_dst(rs);
+			struct pf_addr src = srcs[pf_test_rand_below(PF_ARRAY_SIZE(srcs))], dst = pick_dst(rs);
 			uint16_t port = pick_port(rs);
 			struct pf_verdict v, ref;
 
@@ -1048,11 +1007,11 @@ static void test_big(void)
 	pf_cache_get_stats(c, &st);
 	ok(st.bytes >= (2u << 20) && st.n_dst_nodes == 60001, "big cache: %zu bytes, %zu nodes",
 	   st.bytes, st.n_dst_nodes);
-	rng_state = 42;
+	pf_test_rng_state = 42;
 	for (int k = 0; k < 300; k++) {
-		uint32_t be = htonl(0x0a600000u + rn(130000));
+		uint32_t be = htonl(0x0a600000u + pf_test_rand_below(130000));
 		struct pf_addr s = A("10.0.0.1"), d;
-		uint16_t port = rn(2) ? 443 : 80;
+		uint16_t port = pf_test_rand_below(2) ? 443 : 80;
 		struct pf_verdict v, ref;
 
 		pf_addr_from_v4(&d, &be);

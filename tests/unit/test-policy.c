@@ -502,10 +502,10 @@ static void test_example_file(void)
 	is_int(p->egress[1].action, PF_ACTION_DENY, "second rule Deny");
 	is_int(p->egress[1].n_to + p->egress[1].n_ports, 0, "with no to and no ports");
 	pf_rule_destination_string(&p->egress[0], &s);
-	is_str(s, "Service shop/db, 10.20.0.0/16", "SPEC's destination string");
+	is_str(s, "Service shop/db, 10.20.0.0/16", "the documented destination string");
 	free(s);
 	pf_rule_ports_string(&p->egress[0], &s);
-	is_str(s, "5432-5433/TCP", "SPEC's ports string");
+	is_str(s, "5432-5433/TCP", "the documented ports string");
 	free(s);
 	pf_rule_destination_string(&p->egress[1], &s);
 	is_str(s, "any", "no to: any");
