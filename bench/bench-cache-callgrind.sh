@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Instructions per verdict lookup counted by callgrind, for machines where perf_event_open
 # has no hardware counter (VMs). Usage: bench-cache-callgrind.sh [path/to/bench-cache] [RULES...]
 set -eu

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Verdict cost: the multi-level hash cache against the rule-walking evaluator it replaces
  * (seed [0052] vs [0055]), side by side on the same rulesets and the same connections.

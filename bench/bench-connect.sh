@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Connection benchmark, side by side in one run: sequential connection rate and p50/p99
 # connect() latency from a client netns to a server netns, for
 #   (a) no rule in the client netns,

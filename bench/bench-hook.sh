@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # What podfence-hook adds to a container start: `runc create` (which runs the prestart hook;
 # the container's process is ready to start when it returns) of a busybox container in a
 # netns runc creates, N times each, interleaved: without hooks; with the hook and a running

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Propagation latency: kubectl create/replace of a FencePolicy -> podfence-sync has committed it
 to the store. Alternates create and replace (priority changes) N times and prints p50/p99 of
 (a) kubectl start -> store and (b) the API server's write -> store (the sync's own share).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-sync --kube benchmark against the test API server: propagation latency of kubectl
 # create/replace to the store (p50/p99 over N changes) in a small cluster and in one of PODS
 # pods and POLICIES policies, and the sync's memory (VmRSS/VmHWM) at that size.

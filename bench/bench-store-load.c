@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Ruleset load time: pf_store_load_ruleset on a generated store (pods, workloads, policies),
  * the median of several loads per size. A registration waits for a load and a cache compile,

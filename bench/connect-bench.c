@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Connection benchmark client and server. The client measures what an application sees: the
  * time connect() takes for N sequential connections (each closed with an RST, so no

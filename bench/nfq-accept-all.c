@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The bare accept-all nfqueue loop: the reference the connection benchmark compares podfenced
  * with. Enters the netns at --netns, installs the same ruleset as podfenced (pf_nft_install),

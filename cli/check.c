@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl check FILE...: validate policy files offline, exactly as podfence-sync would. */
 #include <dirent.h>
 #include <getopt.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl: shared context and the subcommands, one file each. */
 #ifndef PF_CLI_H
 #define PF_CLI_H

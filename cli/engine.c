@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl status and reload: ask the running engine over its control socket. */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl explain: which verdict a connection gets, and which policy rule decides it. */
 #include <getopt.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl: global options and configuration, then one subcommand from the table below. */
 #include <getopt.h>
 #include <stdio.h>

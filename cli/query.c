@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl: query printing shared by the table subcommands. */
 #include <stdio.h>
 

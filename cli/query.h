@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl: print the rows of a query on the store as an aligned table or as JSON. */
 #ifndef PF_CLI_QUERY_H
 #define PF_CLI_QUERY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfencectl pods, policies, events: the store's public views, for people and scripts. */
 #include <getopt.h>
 #include <signal.h>

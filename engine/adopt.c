@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Start-up re-adoption: every pod the store says we enforced whose netns still exists, and
  * every record the hook left in <state-dir>/pending/ while the engine was unreachable.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The control socket server: root peers only, bounded messages and time; the requests it
  * carries are requests.c's. */
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfenced's state, owned by engine.c (start, stop, wiring); modules get it by parameter. */
 #ifndef PF_ENGINE_H
 #define PF_ENGINE_H

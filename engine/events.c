@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Events off the hot path: a verdict only touches memory (a rate-limit table and a queue);
  * batches go to the store on the loop's timer. Per (pod, destination, port), the first event

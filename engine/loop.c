@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The single epoll loop: it calls each fd's own callback, and the hooks registered for every
  * tick and after every round; it knows none of the modules that use it. */
 #include <errno.h>

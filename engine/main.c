@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfenced: options and configuration, daemonizing; the engine itself is engine.c. */
 #include <fcntl.h>
 #include <getopt.h>

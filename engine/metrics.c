@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The metrics endpoint: Prometheus text format on GET /metrics, a tiny HTTP server in the loop. */
 #include <arpa/inet.h>
 #include <inttypes.h>

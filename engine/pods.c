@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The registry of enforced network namespaces: register, follow addresses, notice death, release.
  */
 #include <dirent.h>

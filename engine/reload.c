@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Cache rebuild and swap, and every store access the loop must not wait for. Loading a
  * ruleset of 10,000 rules from sqlite takes around 20 ms, and a commit can meet a WAL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The hot path: a queued SYN -> a cache lookup -> a verdict, with events handed off in memory. */
 #include "engine.h"
 #include "events.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfence-hook: the OCI hook that registers a container's netns with podfenced (podfence-hook(8)). */
 #include <getopt.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* IPv4/IPv6 addresses and prefixes in one (IPv4-mapped) representation. */
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* IPv4/IPv6 addresses and prefixes as one type, comparable. */
 #ifndef PF_ADDR_H
 #define PF_ADDR_H

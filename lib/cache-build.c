@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The verdict cache built: a resolved ruleset compiled into the layout of cache-internal.h. */
 #include <sys/mman.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The verdict cache: an immutable multi-level hash compiled from a
  * resolved ruleset. Level 1: source IP. Level 2: destination IP (exact), then CIDR prefixes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The shared configuration file: `key = value`, `#` comments. */
 #include <ctype.h>
 #include <limits.h>

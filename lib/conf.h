@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The shared configuration file (`key = value` lines, `#` comments) and merging it with flags. */
 #ifndef PF_CONF_H
 #define PF_CONF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Client side of the engine's control protocol (see ctl.h). */
 #include <poll.h>
 #include <stdio.h>

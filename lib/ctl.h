@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The engine's control protocol: a unix SOCK_SEQPACKET socket (mode 0600; the engine answers
  * only peers whose SO_PEERCRED uid is 0), one JSON object per message each way, at most

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The tree builder shared by the JSON and YAML parsers: one place enforces the limits. */
 #ifndef PF_DOC_INTERNAL_H
 #define PF_DOC_INTERNAL_H

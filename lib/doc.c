@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The document tree: building it under limits, reading it, writing it back as JSON. */
 #include <inttypes.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A parsed JSON or YAML document as a bounded tree with positions, so that every part reads
  * outside input (policy files, OCI state, API responses, control messages) the same way and

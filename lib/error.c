@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Error objects: a code plus a message naming what was wrong. */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* An error that carries a message for a person out of library code (crun's libcrun_error_t). */
 #ifndef PF_ERROR_H
 #define PF_ERROR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * JSON into the document tree with yajl's callback parser: the tree is built by our own code,
  * so limits (depth, nodes, string size) hold while parsing and every node gets a position

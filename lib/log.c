@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Logging: one place decides where messages go. */
 #include <stdarg.h>
 #include <stdio.h>

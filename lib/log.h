@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Logging for the programs: syslog (journald) and/or stderr. Library code logs at debug only. */
 #ifndef PF_LOG_H
 #define PF_LOG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Network namespaces: identity, setns on the calling thread, and their addresses over
  * rtnetlink (a dump now, a multicast subscription to follow changes). */
 #include <fcntl.h>

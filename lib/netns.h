@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Network namespaces: open, identify (device + inode), enter and leave, read and follow the
  * addresses inside (rtnetlink). */
 #ifndef PF_NETNS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* nfqueue binding for one netns: bind, configure, read packets in batches, answer verdicts. */
 #include <arpa/inet.h>
 #include <fcntl.h>

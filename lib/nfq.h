@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * One nfqueue binding per enforced netns (libnetfilter_queue's mnl-based message helpers over
  * a plain libmnl socket): opened inside the netns (the caller has entered it; the socket stays

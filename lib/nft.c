@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The per-netns nftables ruleset (doc/architecture.md), sent in one libmnl batch. */
 #include <arpa/inet.h>
 #include <linux/netfilter.h>

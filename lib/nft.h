@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The per-netns ruleset (doc/architecture.md, "The ruleset"), built with libnftnl and sent
  * with libmnl in one atomic batch: table `podfence`, base chain `output` at hook output /

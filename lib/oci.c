@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* OCI state and config.json: the netns and identity podfence-hook registers (see oci.h). */
 #include <ctype.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * OCI runtime documents as podfence-hook reads them: the container state on the hook's stdin,
  * the bundle's config.json, and what podfence derives from them (the network namespace and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Defensive IPv4/IPv6 + TCP header parsing for queued packets (see packet.h). */
 #include <netinet/in.h>
 

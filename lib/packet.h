@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Parse a queued packet (IPv4/IPv6 + TCP) defensively: every length checked, options and IPv6
  * extension headers walked with bounds. Fuzzed (tests/fuzz/fuzz-packet.c). */
 #ifndef PF_PACKET_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* FencePolicy documents parsed and validated into struct pf_policy, files split into documents. */
 #include <inttypes.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The FencePolicy model (fencepolicy(5)): parsed from YAML or JSON, validated, defaults applied. */
 #ifndef PF_POLICY_H
 #define PF_POLICY_H

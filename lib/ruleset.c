@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The resolved ruleset and its plain, rule-walking evaluator (the reference semantics). */
 #include "ruleset.h"
 

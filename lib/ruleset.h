@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The resolved ruleset: policies with every name turned into IPs. The store produces it,
  * the verdict cache compiles it, and the reference evaluator in tests walks it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The sqlite store's core: open and migrate, transactions, the statement cache and how every
  * statement runs. Policies, workloads, pods, events and the ruleset each have a store-*.c. */
 #include <stdio.h>

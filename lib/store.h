@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The sqlite store (doc/architecture.md, "The store"): policies and workloads written by
  * podfence-sync, registered pods and events written by podfenced, public views for sqlite3

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Small helpers shared by every part: cleanup attributes, checked parsing, strings. */
 #ifndef PF_UTIL_H
 #define PF_UTIL_H

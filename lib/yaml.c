@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * YAML into the document tree with libyaml's event parser. Plain scalars are typed by the
  * YAML 1.2 core schema (so `yes` and `on` stay strings, unlike YAML 1.1), anchors and aliases

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * podfence-sync --policy-dir: every *.yaml, *.yml, *.json file of one directory is a source of
  * policies; inotify tells us what changed, and each batch of changes is one store transaction.

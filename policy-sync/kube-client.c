@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Kubernetes API client configuration: kubeconfig or in-cluster, bearer tokens, TLS via libcurl. */
 #include <curl/curl.h>
 #include <stdio.h>

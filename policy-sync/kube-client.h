@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * How podfence-sync reaches the Kubernetes API server: a kubeconfig's current context or the
  * in-cluster service account, turned into libcurl requests with TLS verification always on.

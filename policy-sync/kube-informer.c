@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* List/watch of the Kubernetes resources podfence-sync mirrors, all in one curl multi loop. */
 #include <curl/curl.h>
 #include <inttypes.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The informer pattern over libcurl multi: for each resource a LIST paged by count and size,
  * then a WATCH from the list's resourceVersion with bookmarks, relisting on 410 Gone,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* String-keyed hash map used by the Kubernetes object cache and the store mirror. */
 #include "kube-map.h"
 #include "siphash.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* A string-keyed map for the Kubernetes object cache, over lib/hashtable (grows by doubling). */
 #ifndef PF_KUBE_MAP_H
 #define PF_KUBE_MAP_H

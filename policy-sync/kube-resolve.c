@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The Kubernetes object cache of podfence-sync and name-to-address resolution. */
 #include <stdio.h>
 

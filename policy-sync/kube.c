@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * podfence-sync --kube: informers feed the object cache; changes are resolved and written to the
  * store in whole transactions, at most every --resync-min, with a full reconcile every

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfence-sync: options and configuration, then the directory or the Kubernetes mirror. */
 #include <getopt.h>
 #include <stdio.h>

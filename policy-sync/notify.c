@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Tell the engine to reload the store after a commit; an absent engine is fine (it also polls). */
 #include <sys/socket.h>
 #include <sys/un.h>

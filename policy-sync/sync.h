@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfence-sync: options shared by the directory and Kubernetes modes. */
 #ifndef PF_SYNC_H
 #define PF_SYNC_H

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- podfence store, schema version 1: the tables. Public views come in 002; tools should read
 -- those, not these tables (the tables may change between versions, the views keep their columns).
 --

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- podfence store, schema version 2: the public views (doc/architecture.md, "The store"), for sqlite3 users, scripts
 -- and podfencectl. Columns are only ever added at the end; times are ISO-8601 UTC with
 -- milliseconds, addresses text, actions as written in a policy ("Allow", ...).

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: GPL-2.0-or-later
 -- podfence store, schema version 3: workloads also resolve to pod NAMES.
 --
 -- A pod object (name, ownerReferences) is in the API before its sandbox starts, its IP only

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Turn the numbered migrations schema/NNN-name.sql into a C table (schema.c) so the store
 # applies them at open without reading files at run time. Versions must run 1, 2, 3, ...
 set -e

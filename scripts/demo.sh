@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The main job, end to end on one host (run as root on Debian 12):
 # install dependencies, build, start podfenced and podfence-sync on a policy directory, run a
 # few Podman containers through the OCI hook, try connections between them, and show which

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Build one fuzz target with clang's libFuzzer (+ASan/UBSan) and fuzz it for a while.
 # Usage: scripts/fuzz.sh NAME [SECONDS]   (NAME: tests/fuzz/fuzz-NAME.c; seeds: tests/fuzz/corpus/NAME
 # and the test documents of tests/data the target reads, as tests/shell/fuzz-NAME.sh)

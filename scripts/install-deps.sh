@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Install what podfence needs to build and test on Debian 12 (run as root).
 set -e
 export DEBIAN_FRONTEND=noninteractive
@@ -6,7 +7,7 @@ PKGS="
 build-essential autoconf automake pkg-config git ca-certificates
 libnetfilter-queue-dev libnftnl-dev libmnl-dev libyajl-dev libsqlite3-dev libyaml-dev
 libcurl4-openssl-dev
-sqlite3 nftables iproute2 procps psmisc openssl python3 python3-yaml systemd
+sqlite3 nftables iproute2 procps psmisc openssl python3 python3-yaml systemd clang-format
 runc podman busybox-static containernetworking-plugins uidmap
 "
 missing=""

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Test helper: load policy files into the store as one source, the way podfence-sync does.
  * Usage: engine-policy-load DB SOURCE FILE...   (no FILE: the source holds no policy)
  *        engine-policy-load --unbuildable DB SOURCE NAMESPACE POD N

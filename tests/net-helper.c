@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Test helper for the netlink building blocks (tests/shell/net-*.sh): each subcommand does
  * one thing in the current netns (run it under `ip netns exec`) and reports it on stdout.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Runs a libFuzzer-style target without libFuzzer, so every fuzz target runs in `make check`:
  * each file in the corpus directory(ies) given as arguments, then a fixed number of

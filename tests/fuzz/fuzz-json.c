@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz target: the JSON parser. Whatever parses must serialize to JSON that parses back to the
  * same text (so the tree is well-formed and the writer escapes everything). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz target: everything podfence-hook derives from a state document or a config.json. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz target: pf_packet_parse on arbitrary bytes must never read out of bounds, and what it
  * accepts must be self-consistent. */
 #include <stdint.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz target: policy files (YAML or JSON) into the model. A valid policy's canonical JSON must
  * parse back to the same model, and every invalid document must carry a message. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Fuzz target: the YAML parser. Every document that parses must serialize to JSON that the JSON
  * parser accepts and that serializes to the same text. */
 #include <stdio.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A test Kubernetes API server (Python standard library only) that kubectl and podfence-sync
 talk to: discovery, CRUD + merge-patch, list with limit/continue, watch with resourceVersion and
 bookmarks, 410 Expired, bearer tokens, TLS, owner-reference garbage collection, and fault

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The oracle for the kube tests: from the test API server's state (GET /_control/state on
 stdin) print what podfence-sync must have written, one line per row, in the forms the tests
 select from sqlite:

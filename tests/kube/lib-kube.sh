@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # Sourced by tests/shell/kube-*.sh after tests/shell/lib.sh: a CA and server certificate made
 # with openssl, a bearer token, the test API server on a free loopback port, a kubeconfig for

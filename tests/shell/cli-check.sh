@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfencectl check: exit codes, messages on stderr, one OK line per valid policy, -o json,
 # the configuration file and global options. Needs no daemon and no root.
 . "$(dirname "$0")/lib.sh"

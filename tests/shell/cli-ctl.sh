@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfencectl pods/policies/events/explain on a store filled by podfence-sync, with two pods
 # registered the way the engine records them (rows written with sqlite3: no netns needed).
 . "$(dirname "$0")/lib.sh"

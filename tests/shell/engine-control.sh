@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The control socket: root peers only (mode 0600 and SO_PEERCRED), malformed, oversized or
 # unknown requests answered with an error while the daemon keeps working, the host's netns
 # refused, idle connections closed; options and the configuration file.

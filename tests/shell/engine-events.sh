@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Events are rate-limited per (pod, destination, port): a burst leaves one event plus a
 # summary whose count holds the suppressed ones; other destinations are not held back;
 # Allow with `log: true` is recorded.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by tests/shell/engine-*.sh after lib.sh: a server netns, pod netns joined to it by
 # veth pairs, podfenced under test, a control-socket client, a connect probe, policy loading.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # A pod's life as the engine sees it: a policy change takes effect within a second, several
 # registrations of one netns are one pod, new addresses are judged, the last container out
 # removes the table, and a pod whose container exits or whose netns vanishes is released.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The metrics endpoint as a scraper sees it: Prometheus text on GET /metrics over TCP on
 # loopback and over a unix socket, counters that follow real verdicts, HTTP errors for
 # everything else, bounds on requests, and idle or trickling clients never delaying a verdict.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The native nftables queue path (family inet), where the kernel has it (CONFIG_NFT_QUEUE);
 # skipped otherwise. The compat path is what every other engine-*.sh test runs here.
 . "$(dirname "$0")/lib.sh"

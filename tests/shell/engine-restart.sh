@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Restarts: rules stay in place while the engine is down (fail mode closed: no new
 # connections; open: the bypass lets them through), a restarted engine re-adopts every pod
 # of the store whose netns still exists, adopts the records the hook left in pending/, and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Verdicts as a client sees them: Allow connects, Deny times out, Reject is refused at once,
 # Alert connects and leaves an event; rule order, priorities, CIDRs, port ranges, IPv6, and
 # the default action for a pod no policy targets.

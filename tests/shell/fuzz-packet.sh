@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Runs the packet-parser fuzz target over its corpus plus deterministic mutations (run_fuzz in
 # lib.sh); scripts/fuzz.sh packet fuzzes it open-ended with libFuzzer.
 . "$(dirname "$0")/lib.sh"

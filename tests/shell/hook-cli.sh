@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-hook's command line: --help, --version, usage errors, config file keys.
 . "$(dirname "$0")/lib.sh"
 [ -x "$PODFENCE_HOOK" ] || fail "$PODFENCE_HOOK not built"

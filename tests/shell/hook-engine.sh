@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-hook against the real podfenced, no runtime in between: a registration returns
 # only once the rule is in the netns; two containers sharing a netns (a Kubernetes pod, here
 # with CRI-O's annotations) are one pod, and only the last one out removes the rule.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-hook against an unreachable engine (no socket, refused, no answer in time) in both
 # fail modes, and against a stand-in speaking the control protocol (tests/shell/mock-engine.py)
 # to check what it sends and that it exits 0 only on the engine's confirmation.

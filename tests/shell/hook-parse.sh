@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-hook on bad and on real-shaped input: garbage is refused with a message and exit 2,
 # nothing is printed on stdout, host-network containers are skipped, poststop never fails.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # How podfence-sync reaches the API server: kubeconfig with a bearer token, a client
 # certificate (inline data or files relative to the kubeconfig), the in-cluster service
 # account; and what it refuses: an unknown CA, a bad token, insecure-skip-tls-verify.

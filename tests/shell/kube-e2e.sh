@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # End to end: the test API server, podfence-sync --kube, podfenced, and Podman containers that
 # carry CRI-O's pod annotations for pods the API server says belong to a Deployment. A
 # FencePolicy created with kubectl for the Deployment is enforced on the containers; a scale-up

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # After a random sequence of changes made with kubectl and faults injected into the sync's
 # connections (watches cut mid-event, 500s, 429 with Retry-After, slow answers, history
 # compacted so the watch gets 410 and relists, HTTP 410 on watch, streams cut after each

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Lists are paginated (limit/continue): 1234 pods and 600 FencePolicies, more than one page each,
 # all reach the store, and a ReplicaSet resolves to all of its pods.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-sync --kube --once against the test API server: objects created with kubectl resolve
 # through ownerReferences, Services and Namespaces to exactly the expected addresses, and
 # FencePolicies (valid and invalid) land in the policies view.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-sync --kube in the background: changes made with kubectl (create, replace, delete)
 # reach the store; an invalid update keeps the last valid version in force; scale-up and pod
 # deletion move addresses; deleting a namespace removes everything in it; a rotated token

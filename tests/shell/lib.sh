@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by shell integration tests: paths, skip/fail helpers, and cleanup that removes
 # exactly what the test created (by name or pid, never by pattern).
 set -e

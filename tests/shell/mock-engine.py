@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A stand-in for podfenced's control socket (lib/ctl.h protocol: SOCK_SEQPACKET, one JSON
 object per message) for hook tests that must not depend on the engine.
 Usage: mock-engine.py SOCKET LOG MODE   MODE: ok | refuse | silent | backlog

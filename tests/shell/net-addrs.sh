@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # pf_netns_list_addrs reads a netns's global addresses (not loopback, not link-local) and
 # pf_addrmon_* notices when they change; the probe leaves nothing behind.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Nobody bound to the queue: with bypass (fail_mode=open) traffic flows; without bypass
 # (fail_mode=closed) new connections are dropped, and flow again once a program binds.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The ruleset with the xtables NFQUEUE backend (the kernel here lacks the native queue
 # expression) as a client sees it: accept / drop / reject by port, IPv4 and IPv6, loopback
 # never queued, install twice is one ruleset, remove removes it.

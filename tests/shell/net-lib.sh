@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by tests/shell/net-*.sh after lib.sh: a client ("pod") netns and a server netns joined
 # by a veth pair, with private addresses that exist only inside them, IPv4 and IPv6.
 HELPER=${HELPER:-"$top_builddir/tests/net-helper"}

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The native nft queue backend (family inet), where the kernel has it (CONFIG_NFT_QUEUE).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/net-lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Debian maintainer scripts keep CRI-O from ever seeing a hooks.d entry without its
 # binary: postinst installs the entries only when the binary is there, prerm removes them
 # first on remove (and keeps them on upgrade, when dpkg swaps the binary by rename).

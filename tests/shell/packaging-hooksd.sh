@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The hooks.d files (oci-hooks(5), podfence-hook(8)): generated with the configured hook path, one per
 # stage since the stage travels in args; installed after the binary they name.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The Kubernetes manifests: the CRDs' names, scope, printer columns and OpenAPI schemas
 # (checked against the example policies and against policies podfence refuses), the RBAC rules
 # the sync needs, and the DaemonSet's host access.

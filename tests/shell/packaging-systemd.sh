@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The systemd units: placeholders filled at make time, and `systemd-analyze verify` clean
 # (units instantiated with stand-in binaries, so the check does not depend on an install).
 . "$(dirname "$0")/lib.sh"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by tests/shell/runtime-*.sh and bench/bench-hook.sh after lib.sh: a busybox-static
 # root filesystem and OCI bundles whose config.json carries podfence-hook, run with runc.
 BUSYBOX=${BUSYBOX:-/bin/busybox}

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Podman with --hooks-dir holding the hooks.d files make generated (pointed at the built
 # hook): the same guarantees as runtime-runc.sh through Podman's own hook handling, with
 # containers named by podfence.io annotations; Podman-created netns are registered too, and

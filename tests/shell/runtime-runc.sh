@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Real runc containers (busybox-static bundles) whose config.json carries podfence-hook:
 # fail-closed refuses to start with the engine down; fail-open starts and leaves a record the
 # engine adopts when it comes up; with the engine, a container whose very first command

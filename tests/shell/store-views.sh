@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The store's public views (doc/architecture.md) as a sqlite3 user sees them, and schema migrations done
 # by a real program: an old database migrated, a newer one refused and left alone.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/shell/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # podfence-sync --policy-dir: files created, modified, renamed, deleted, made invalid; editor
 # temp files ignored; the directory replaced; engine told to reload; command line and exit
 # codes; and how long a write takes to reach the store.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * A minimal TAP producer for C unit tests (no framework, as crun's tests). `make check` runs
  * them under automake's TAP driver, one result per ok/not ok; a test that exits non-zero fails

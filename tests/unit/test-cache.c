@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The verdict cache: targeted cases, then a differential test against the rule-walking
  * reference evaluator (pf_ruleset_eval) over thousands of random rulesets.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The JSON and YAML parsers: typing, positions, limits, refusals. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The engine's event path without a kernel: rate limiting per (pod, destination, port) with
  * summary counts, batches written to a real store, and the reply JSON writer. */
 #include <sqlite3.h>

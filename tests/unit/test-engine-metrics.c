@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The metrics endpoint without a kernel queue: address parsing, the exposition text, and the
  * server driven by hand on loopback, down to an answer larger than the socket takes at once. */
 #include <arpa/inet.h>

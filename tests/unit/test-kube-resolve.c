@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* podfence-sync --kube without a network: the object cache fed as the informers feed it, what
  * names resolve to, relist semantics, base64 and the hash map. */
 #include <stdio.h>

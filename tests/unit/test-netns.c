@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Network namespace helpers against the real kernel: open/identify (and refuse what is not a
  * netns), enter and leave on this thread, list addresses, install and remove the ruleset in a
  * netns of our own (a forked child's unshare(CLONE_NEWNET)). Needs root; skipped otherwise. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The ruleset batch, built without a kernel and parsed back with libnftnl (as libnftnl's own
  * tests/nft-rule-test.c): message order, families, chain hook/priority/policy, every rule's
  * expressions and their attributes, the NFQUEUE target info, comments, bounds. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* lib/oci: state and config.json as CRI-O, containerd, Podman and runc write them. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* pf_packet_parse: well-formed IPv4/IPv6 TCP, options and extension headers, and every kind of
  * truncated or malformed input a queue could hand us. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The FencePolicy and ClusterFencePolicy model: every validation rule refused with its message,
  * defaults, JSON = YAML. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The sqlite store: migrations, policy mirroring (invalid updates keep the last valid version),
  * resolution into the engine's ruleset, pods, workloads, events, and a reader running during a
