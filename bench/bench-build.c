@@ -62,7 +62,8 @@ static struct pf_ruleset *make(const struct shape *s)
 		p->src = xcalloc(2, sizeof(*p->src));
 		p->n_src = 2; /* two pods */
 		for (size_t k = 0; k < 2; k++)
-			p->src[k] = pf_test_v4(0x0a000000u + (uint32_t)(s->shared_pods ? k : 2 * i + k));
+			p->src[k] =
+			    pf_test_v4(0x0a000000u + (uint32_t)(s->shared_pods ? k : 2 * i + k));
 		p->rules = xcalloc(s->rules, sizeof(*p->rules));
 		p->n_rules = s->rules;
 		for (size_t r = 0; r < s->rules; r++) {
@@ -81,7 +82,7 @@ static struct pf_ruleset *make(const struct shape *s)
 					for (size_t f = 0; f < fan; f++)
 						rr->dst_ips[d * fan + f] =
 						    pf_test_v4(0x0b000000u + (uint32_t)(i << 16) +
-						       (uint32_t)((r + d) * fan + f));
+							       (uint32_t)((r + d) * fan + f));
 			}
 			rr->ports = xcalloc(s->ports, sizeof(*rr->ports));
 			rr->n_ports = s->ports;

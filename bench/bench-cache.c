@@ -92,10 +92,12 @@ static struct pf_ruleset *make_ruleset(size_t n_rules, unsigned cluster_pct)
 				 * pool */
 				rr->dst_ips = xcalloc(4, sizeof(*rr->dst_ips));
 				rr->n_dst_ips = 4;
-				rr->dst_ips[0] = pf_test_v4(0x0a600000u + pf_test_rand_below(20000)); /* 10.96.0.0/12 */
+				rr->dst_ips[0] = pf_test_v4(
+				    0x0a600000u + pf_test_rand_below(20000)); /* 10.96.0.0/12 */
 				for (int k = 1; k < 4; k++)
-					rr->dst_ips[k] =
-					    pf_test_v4(0x0af50000u + pf_test_rand_below(60000)); /* 10.245.0.0/16 */
+					rr->dst_ips[k] = pf_test_v4(
+					    0x0af50000u +
+					    pf_test_rand_below(60000)); /* 10.245.0.0/16 */
 			} else if (kind < 95) {
 				static const uint8_t lens4[] = {16, 20, 24, 28, 32};
 				static const uint8_t lens6[] = {48, 64, 96};
@@ -104,13 +106,16 @@ static struct pf_ruleset *make_ruleset(size_t n_rules, unsigned cluster_pct)
 				rr->n_dst_nets = 1;
 				if (pf_test_rand_below(4)) {
 					rr->dst_nets[0].addr =
-					    pf_test_v4(0xac100000u +
-					       (pf_test_rand_below(1u << 20) & 0xffffff00u)); /* 172.16/12 */
+					    pf_test_v4(0xac100000u + (pf_test_rand_below(1u << 20) &
+								      0xffffff00u)); /* 172.16/12 */
 					rr->dst_nets[0].len =
-					    (uint8_t)(96 + lens4[pf_test_rand_below(PF_ARRAY_SIZE(lens4))]);
+					    (uint8_t)(96 + lens4[pf_test_rand_below(
+							       PF_ARRAY_SIZE(lens4))]);
 				} else {
-					rr->dst_nets[0].addr = pf_test_v6(0xfd100000u + pf_test_rand_below(256), pf_test_rand());
-					rr->dst_nets[0].len = lens6[pf_test_rand_below(PF_ARRAY_SIZE(lens6))];
+					rr->dst_nets[0].addr = pf_test_v6(
+					    0xfd100000u + pf_test_rand_below(256), pf_test_rand());
+					rr->dst_nets[0].len =
+					    lens6[pf_test_rand_below(PF_ARRAY_SIZE(lens6))];
 				}
 				pf_addr_mask(&rr->dst_nets[0].addr, rr->dst_nets[0].len);
 			} else {
@@ -120,13 +125,15 @@ static struct pf_ruleset *make_ruleset(size_t n_rules, unsigned cluster_pct)
 			if (a < 60 || (rr->any_dst && a < 85)) {
 				rr->ports = xcalloc(1, sizeof(*rr->ports));
 				rr->n_ports = 1;
-				rr->ports[0].port = common_ports[pf_test_rand_below(PF_ARRAY_SIZE(common_ports))];
+				rr->ports[0].port =
+				    common_ports[pf_test_rand_below(PF_ARRAY_SIZE(common_ports))];
 				rr->ports[0].end_port = rr->ports[0].port;
 			} else if (a < 85) {
 				rr->ports = xcalloc(1, sizeof(*rr->ports));
 				rr->n_ports = 1;
 				rr->ports[0].port = (uint16_t)(1024 + pf_test_rand_below(30000));
-				rr->ports[0].end_port = (uint16_t)(rr->ports[0].port + pf_test_rand_below(2000));
+				rr->ports[0].end_port =
+				    (uint16_t)(rr->ports[0].port + pf_test_rand_below(2000));
 			}
 		}
 	}
@@ -150,7 +157,9 @@ static void make_queries(const struct pf_ruleset *rs, struct query *q, size_t n,
 		q[i].src = p->src[pf_test_rand_below((uint32_t)p->n_src)];
 		q[i].port = common_ports[pf_test_rand_below(PF_ARRAY_SIZE(common_ports))];
 		if (pf_test_rand_below(2)) {
-			q[i].dst = pf_test_v4(pf_test_rand_below(2) ? 0x08080000u + pf_test_rand_below(65536) : 0x0af50000u + pf_test_rand_below(65536));
+			q[i].dst = pf_test_v4(pf_test_rand_below(2)
+						  ? 0x08080000u + pf_test_rand_below(65536)
+						  : 0x0af50000u + pf_test_rand_below(65536));
 			continue;
 		}
 		if (r->n_dst_ips) {
@@ -164,9 +173,10 @@ static void make_queries(const struct pf_ruleset *rs, struct query *q, size_t n,
 			q[i].dst = pf_test_v4(0x08080808u);
 		}
 		if (r->n_ports)
-			q[i].port =
-			    (uint16_t)(r->ports[0].port +
-				       pf_test_rand_below((uint32_t)(r->ports[0].end_port - r->ports[0].port) + 1));
+			q[i].port = (uint16_t)(r->ports[0].port +
+					       pf_test_rand_below((uint32_t)(r->ports[0].end_port -
+									     r->ports[0].port) +
+								  1));
 	}
 }
 
@@ -309,9 +319,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"rules", required_argument, NULL, 'r'}, {"queries", required_argument, NULL, 'q'},
-	    {"reps", required_argument, NULL, 'n'},  {"only", required_argument, NULL, 'o'},
-	    {"cluster", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	    {"rules", required_argument, NULL, 'r'},
+	    {"queries", required_argument, NULL, 'q'},
+	    {"reps", required_argument, NULL, 'n'},
+	    {"only", required_argument, NULL, 'o'},
+	    {"cluster", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	uint32_t cluster_pct = 0;
@@ -366,7 +379,8 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			if (pf_parse_u32(optarg, 100, &cluster_pct) < 0) {
-				fprintf(stderr, "bench-cache: bad --cluster '%s' (0..100)\n", optarg);
+				fprintf(stderr, "bench-cache: bad --cluster '%s' (0..100)\n",
+					optarg);
 				return 2;
 			}
 			break;

@@ -18,7 +18,7 @@ int main(int argc, char **argv);
 	int v##_init(struct pf_events *ev);                                                        \
 	void v##_free(struct pf_events *ev);                                                       \
 	size_t v##_longest_chain(const struct pf_events *ev);                                      \
-	void v##_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t, \
+	void v##_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,  \
 			const struct pf_verdict *v, int64_t now_ms);                               \
 	void v##_collect(struct pf_events *ev, int64_t now_ms, bool final,                         \
 			 struct pf_pending_event **out, size_t *n);                                \
@@ -39,7 +39,10 @@ struct variant {
 };
 
 #define VARIANT(v, label)                                                                          \
-	{label, v##_init, v##_free, v##_longest_chain, v##_record, v##_collect, v##_batch_free}
+	{                                                                                          \
+		label, v##_init, v##_free, v##_longest_chain, v##_record, v##_collect,             \
+		    v##_batch_free                                                                 \
+	}
 
 static const struct variant variants[] = {
     VARIANT(bench_base, "base (old hash, unbounded)"),
@@ -59,8 +62,10 @@ static void drain(const struct variant *v, struct pf_events *ev, int64_t now)
 int main(int argc, char **argv)
 {
 	size_t n = PF_EVENTS_MAX_KEYS, found, rounds = 5;
-	struct pf_pod evil = {.namespace = "evil", .name = "scan", .id = {.dev = 4, .ino = 4026533001ull}};
-	struct pf_pod quiet = {.namespace = "calm", .name = "web", .id = {.dev = 4, .ino = 4026533002ull}};
+	struct pf_pod evil = {
+	    .namespace = "evil", .name = "scan", .id = {.dev = 4, .ino = 4026533001ull}};
+	struct pf_pod quiet = {
+	    .namespace = "calm", .name = "web", .id = {.dev = 4, .ino = 4026533002ull}};
 	struct pf_verdict deny = {.action = PF_ACTION_DENY, .rule_index = -1};
 	struct pf_tuple t = {.dport = 443, .sport = 40000};
 	struct pf_addr *dst;
@@ -77,8 +82,8 @@ int main(int argc, char **argv)
 	if (!dst)
 		return 1;
 	pf_addr_parse("10.1.1.9", &t.src);
-	found = old_events_colliding(evil.id.dev, evil.id.ino, 443, PF_EVENTS_MAX_KEYS / 4, 7, dst,
-				     n);
+	found =
+	    old_events_colliding(evil.id.dev, evil.id.ino, 443, PF_EVENTS_MAX_KEYS / 4, 7, dst, n);
 	printf("%zu destinations of one pod on port 443 in one bucket of the old function\n\n",
 	       found);
 	printf("%-28s %6s %6s %10s %12s %12s %10s\n", "table", "kept", "chain", "fill_ms",
@@ -110,18 +115,19 @@ int main(int argc, char **argv)
 				v->record(&ev, &evil, &t, &deny, now + 1);
 			}
 		rec_ns = pf_mono_ns() - t0;
-		printf("%-28s %6zu %6zu %10.1f %12.1f %12.1f %10.2f\n", v->name, pf_hashtable_count(&ev.keys),
-		       v->longest(&ev), (double)fill_ns / 1e6, (double)fill_ns / (double)found,
-		       (double)rec_ns / (double)(found * rounds),
+		printf("%-28s %6zu %6zu %10.1f %12.1f %12.1f %10.2f\n", v->name,
+		       pf_hashtable_count(&ev.keys), v->longest(&ev), (double)fill_ns / 1e6,
+		       (double)fill_ns / (double)found, (double)rec_ns / (double)(found * rounds),
 		       (double)(ev.probes - probes) / (double)(found * rounds));
 		/* a quiet pod's verdict next to the flood (its key is in another bucket) */
 		t.dst = dst[0];
 		v->record(&ev, &quiet, &t, &deny, now + 2);
 		v->free(&ev);
 	}
-	printf("\nkept: keys with a rate-limit entry; chain: longest bucket; first_ns: mean cost of "
-	       "a key's first record;\nrecord_ns: mean cost of a later record inside the window; "
-	       "probes: keys compared per record.\n");
+	printf(
+	    "\nkept: keys with a rate-limit entry; chain: longest bucket; first_ns: mean cost of "
+	    "a key's first record;\nrecord_ns: mean cost of a later record inside the window; "
+	    "probes: keys compared per record.\n");
 	free(dst);
 	return 0;
 }

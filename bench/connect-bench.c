@@ -181,8 +181,10 @@ static int flood(const char *src_s, const char *dst_s, const char *port_s, const
 	}
 	for (int i = 0; i < FLOOD_BATCH; i++) {
 		iov[i] = (struct iovec){.iov_base = pkts[i], .iov_len = 40};
-		msgs[i].msg_hdr = (struct msghdr){.msg_name = &dst, .msg_namelen = sizeof(dst),
-						  .msg_iov = &iov[i], .msg_iovlen = 1};
+		msgs[i].msg_hdr = (struct msghdr){.msg_name = &dst,
+						  .msg_namelen = sizeof(dst),
+						  .msg_iov = &iov[i],
+						  .msg_iovlen = 1};
 	}
 	t0 = now_ns();
 	end = t0 + (uint64_t)secs * 1000000000ull;
@@ -248,6 +250,9 @@ int main(int argc, char **argv)
 		return serve(argv[2]);
 	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "run"))
 		return run(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
-	fprintf(stderr, "usage: %s serve PORT | run HOST PORT N [WARMUP] | flood SRC DST PORT MAX SECONDS\n", argv[0]);
+	fprintf(
+	    stderr,
+	    "usage: %s serve PORT | run HOST PORT N [WARMUP] | flood SRC DST PORT MAX SECONDS\n",
+	    argv[0]);
 	return 2;
 }

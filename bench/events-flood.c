@@ -28,7 +28,8 @@ int main(int argc, char **argv)
 	size_t found;
 
 	if (argc != 6 || pf_parse_u64(argv[1], UINT64_MAX, &dev) < 0 ||
-	    pf_parse_u64(argv[2], UINT64_MAX, &ino) < 0 || pf_parse_u32(argv[3], 65535, &port) < 0 ||
+	    pf_parse_u64(argv[2], UINT64_MAX, &ino) < 0 ||
+	    pf_parse_u32(argv[3], 65535, &port) < 0 ||
 	    pf_parse_u32(argv[4], PF_EVENTS_MAX_KEYS, &n) < 0 || n == 0 ||
 	    pf_parse_u64(argv[5], 3600, &secs) < 0) {
 		fprintf(stderr, "usage: %s DEV INO PORT N SECONDS\n", argv[0]);
@@ -41,7 +42,8 @@ int main(int argc, char **argv)
 	end = pf_mono_ns() + secs * 1000000000ull;
 	while (pf_mono_ns() < end)
 		for (size_t i = 0; i < found; i++) {
-			struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+			struct sockaddr_in sa = {.sin_family = AF_INET,
+						 .sin_port = htons((uint16_t)port)};
 			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 			if (fd < 0)

@@ -91,15 +91,17 @@ static int check_duplicate(struct check *st, const char *file, struct pf_policy_
 		pf_policy_free(d->policy);
 		d->policy = NULL;
 		if (!strcmp(s->file, file))
-			snprintf(d->error, sizeof(d->error),
-				 "metadata.name: policy %.300s is already defined by document %u of "
-				 "this file",
-				 label(d->namespace, d->name, lb, sizeof(lb)), s->index + 1);
-		else
 			snprintf(
 			    d->error, sizeof(d->error),
-			    "metadata.name: policy %.300s is already defined by document %u of %.400s",
-			    label(d->namespace, d->name, lb, sizeof(lb)), s->index + 1, s->file);
+			    "metadata.name: policy %.300s is already defined by document %u of "
+			    "this file",
+			    label(d->namespace, d->name, lb, sizeof(lb)), s->index + 1);
+		else
+			snprintf(d->error, sizeof(d->error),
+				 "metadata.name: policy %.300s is already defined by document %u "
+				 "of %.400s",
+				 label(d->namespace, d->name, lb, sizeof(lb)), s->index + 1,
+				 s->file);
 		d->error_line = d->line;
 		return 1;
 	}

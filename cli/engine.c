@@ -33,7 +33,8 @@ static int call(const struct pf_cli *cli, int (*build)(char **), struct pf_node 
 	if (!ok || ok->type != PF_NODE_BOOL || !ok->b) {
 		const char *e = pf_node_str(n, "error");
 
-		fprintf(stderr, "podfencectl: the engine refused: %s\n", e ? e : "(no reason given)");
+		fprintf(stderr, "podfencectl: the engine refused: %s\n",
+			e ? e : "(no reason given)");
 		pf_node_free(n);
 		return -EIO;
 	}
@@ -69,7 +70,9 @@ static void print_node(const struct pf_node *n, int depth)
 			printf(" -\n");
 			break;
 		default:
-			printf(" %s\n", v->str ? v->str : (v->type == PF_NODE_BOOL ? (v->b ? "true" : "false") : ""));
+			printf(" %s\n",
+			       v->str ? v->str
+				      : (v->type == PF_NODE_BOOL ? (v->b ? "true" : "false") : ""));
 		}
 	}
 }
@@ -109,13 +112,14 @@ int cmd_status(const struct pf_cli *cli, int argc, char **argv)
 	if (!s)
 		return 1;
 	printf("store: %s (schema %d)\n", cli->db, pf_store_schema_version(s));
-	pf_cli_print_query(cli, pf_store_db(s),
-			   "SELECT (SELECT count(*) FROM policies WHERE in_force = 1) AS policies_in_force, "
-			   "(SELECT count(*) FROM policies WHERE valid = 0) AS invalid, "
-			   "(SELECT count(*) FROM pods) AS pods, "
-			   "(SELECT count(*) FROM applied_policies) AS applied_rules, "
-			   "(SELECT count(*) FROM recent_events) AS events",
-			   NULL, 0, NULL, true);
+	pf_cli_print_query(
+	    cli, pf_store_db(s),
+	    "SELECT (SELECT count(*) FROM policies WHERE in_force = 1) AS policies_in_force, "
+	    "(SELECT count(*) FROM policies WHERE valid = 0) AS invalid, "
+	    "(SELECT count(*) FROM pods) AS pods, "
+	    "(SELECT count(*) FROM applied_policies) AS applied_rules, "
+	    "(SELECT count(*) FROM recent_events) AS events",
+	    NULL, 0, NULL, true);
 	pf_store_close(s);
 	return 0;
 }

@@ -59,11 +59,11 @@ static void rule_text(struct pf_store *s, const struct pf_verdict *v, char *dst,
 int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{"port", required_argument, NULL, 'p'},
-		{"default-action", required_argument, NULL, 'd'},
-		{},
+	    {"from", required_argument, NULL, 'f'},
+	    {"to", required_argument, NULL, 't'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"default-action", required_argument, NULL, 'd'},
+	    {},
 	};
 	const char *from = NULL, *to = NULL, *def = NULL;
 	_cleanup_free_ struct pf_addr *src = NULL;
@@ -88,7 +88,9 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 			break;
 		case 'p':
 			if (pf_parse_u32(optarg, 65535, &port) < 0 || port == 0) {
-				fprintf(stderr, "podfencectl explain: --port must be 1..65535, not '%s'\n", optarg);
+				fprintf(stderr,
+					"podfencectl explain: --port must be 1..65535, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -100,7 +102,8 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		}
 	}
 	if (!from || !to || !port || optind < argc) {
-		fprintf(stderr, "Usage: podfencectl explain --from NAMESPACE/POD|IP --to IP --port N\n");
+		fprintf(stderr,
+			"Usage: podfencectl explain --from NAMESPACE/POD|IP --to IP --port N\n");
 		return 2;
 	}
 	/* --default-action, else the running engine's, else the configuration's, else Allow. */
@@ -111,7 +114,10 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		action = def ? pf_action_from_string(def) : PF_ACTION_ALLOW;
 	}
 	if (action < 0 || action == PF_ACTION_PASS) {
-		fprintf(stderr, "podfencectl explain: default action must be Allow, Deny, Reject or Alert, not '%s'\n", def);
+		fprintf(stderr,
+			"podfencectl explain: default action must be Allow, Deny, Reject or Alert, "
+			"not '%s'\n",
+			def);
 		return 2;
 	}
 	if (pf_addr_parse(to, &dst) < 0) {
@@ -133,7 +139,9 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 			goto out;
 		}
 		if (n_src == 0) {
-			fprintf(stderr, "podfencectl explain: no pod '%s' with an IP address is known (see podfencectl pods)\n",
+			fprintf(stderr,
+				"podfencectl explain: no pod '%s' with an IP address is known (see "
+				"podfencectl pods)\n",
 				from);
 			rc = 2;
 			goto out;
@@ -158,12 +166,16 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 		char sbuf[PF_ADDR_STRLEN], dbuf[PF_ADDR_STRLEN], dtext[512], ptext[256];
 
 		pf_cache_lookup(cache, &src[i], &dst, (uint16_t)port, &v);
-		/* The cache must agree with the plain walk over the rules; say so if it does not. */
+		/* The cache must agree with the plain walk over the rules; say so if it does not.
+		 */
 		pf_ruleset_eval(rs, (enum pf_action)action, &src[i], &dst, (uint16_t)port, &ref);
 		if (v.action != ref.action || v.rule_index != ref.rule_index ||
 		    !pf_streq(v.policy_name, ref.policy_name) || v.cluster != ref.cluster ||
-		    !pf_streq(v.pass_name, ref.pass_name) || v.pass_rule_index != ref.pass_rule_index) {
-			fprintf(stderr, "podfencectl explain: internal error: cache and rules disagree for %s\n",
+		    !pf_streq(v.pass_name, ref.pass_name) ||
+		    v.pass_rule_index != ref.pass_rule_index) {
+			fprintf(stderr,
+				"podfencectl explain: internal error: cache and rules disagree for "
+				"%s\n",
 				pf_addr_fmt(&src[i], sbuf));
 			rc = 1;
 		}
@@ -188,8 +200,10 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 				pf_jgen_null(&j);
 			pf_jgen_kv_str(&j, "destination", v.matched ? dtext : NULL);
 			pf_jgen_kv_str(&j, "ports", v.matched ? ptext : NULL);
-			pf_jgen_kv_str(&j, "kind", v.matched ? pf_policy_kind_string(v.cluster) : NULL);
-			/* the cluster policy whose Pass handed the connection to the namespaced tier */
+			pf_jgen_kv_str(&j, "kind",
+				       v.matched ? pf_policy_kind_string(v.cluster) : NULL);
+			/* the cluster policy whose Pass handed the connection to the namespaced
+			 * tier */
 			pf_jgen_key(&j, "passed_by");
 			if (v.pass_name) {
 				pf_jgen_map_open(&j);
@@ -202,13 +216,16 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 			}
 			pf_jgen_map_close(&j);
 		} else {
-			printf("%s -> %s:%u: %s\n", sbuf, dbuf, port, pf_action_to_string(v.action));
+			printf("%s -> %s:%u: %s\n", sbuf, dbuf, port,
+			       pf_action_to_string(v.action));
 			if (v.pass_name)
-				printf("  passed down by ClusterFencePolicy %s (rule %d: Pass): the "
-				       "namespaced policies decide\n",
-				       v.pass_name, v.pass_rule_index);
+				printf(
+				    "  passed down by ClusterFencePolicy %s (rule %d: Pass): the "
+				    "namespaced policies decide\n",
+				    v.pass_name, v.pass_rule_index);
 			if (v.matched && v.cluster)
-				printf("  decided by ClusterFencePolicy %s (rule %d: %s to %s, ports %s)\n",
+				printf("  decided by ClusterFencePolicy %s (rule %d: %s to %s, "
+				       "ports %s)\n",
 				       v.policy_name, v.rule_index, pf_action_to_string(v.action),
 				       dtext, ptext);
 			else if (v.matched)
@@ -216,7 +233,8 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 				       v.policy_namespace, v.policy_name, v.rule_index,
 				       pf_action_to_string(v.action), dtext, ptext);
 			else
-				printf("  no policy rule matches: the engine's default action decides\n");
+				printf("  no policy rule matches: the engine's default action "
+				       "decides\n");
 		}
 	}
 	if (json) {

@@ -7,16 +7,16 @@
 
 /* Add a subcommand: one row here, its cmd_*() in its own file, declared in cli.h. */
 static const struct pf_cli_command commands[] = {
-	{"status", cmd_status, "", "the engine's state, counters and the store's summary"},
-	{"pods", cmd_pods, "", "registered pods (network namespaces) and their addresses"},
-	{"policies", cmd_policies, "", "policies in the store: valid, in force, errors"},
-	{"events", cmd_events, "[--follow] [--since T] [--limit N]",
-	 "recorded verdict events, oldest first (T: 2026-11-26T10:00:00Z or 30s, 5m, 2h, 1d ago)"},
-	{"explain", cmd_explain, "--from NAMESPACE/POD|IP --to IP --port N [--default-action A]",
-	 "the verdict a connection gets and the policy rule that decides it"},
-	{"check", cmd_check, "[-o table|json] FILE|DIR...",
-	 "validate policy files or directories (YAML or JSON; '-' is stdin); no daemon needed"},
-	{"reload", cmd_reload, "", "make the engine reload the store now"},
+    {"status", cmd_status, "", "the engine's state, counters and the store's summary"},
+    {"pods", cmd_pods, "", "registered pods (network namespaces) and their addresses"},
+    {"policies", cmd_policies, "", "policies in the store: valid, in force, errors"},
+    {"events", cmd_events, "[--follow] [--since T] [--limit N]",
+     "recorded verdict events, oldest first (T: 2026-11-26T10:00:00Z or 30s, 5m, 2h, 1d ago)"},
+    {"explain", cmd_explain, "--from NAMESPACE/POD|IP --to IP --port N [--default-action A]",
+     "the verdict a connection gets and the policy rule that decides it"},
+    {"check", cmd_check, "[-o table|json] FILE|DIR...",
+     "validate policy files or directories (YAML or JSON; '-' is stdin); no daemon needed"},
+    {"reload", cmd_reload, "", "make the engine reload the store now"},
 };
 
 int pf_cli_parse_output(const char *s, enum pf_output *out)
@@ -79,7 +79,8 @@ static int merge_option(void *ctx, int val, const char *v, const char *what, boo
 		return 0;
 	case 'o':
 		if (pf_cli_parse_output(v, &cli->output) < 0) {
-			fprintf(stderr, "podfencectl: %s must be table or json, not '%s'\n", what, v);
+			fprintf(stderr, "podfencectl: %s must be table or json, not '%s'\n", what,
+				v);
 			return -EINVAL;
 		}
 		return 0;
@@ -98,32 +99,27 @@ static int merge_option(void *ctx, int val, const char *v, const char *what, boo
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"db", required_argument, NULL, 'D'},
-		{"socket", required_argument, NULL, 'S'},
-		{"state-dir", required_argument, NULL, 'T'},
-		{"output", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{},
+	    {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'D'},
+	    {"socket", required_argument, NULL, 'S'}, {"state-dir", required_argument, NULL, 'T'},
+	    {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {},
 	};
 	struct pf_config cfg = {0};
 	struct pf_error err = {0};
 	struct pf_cli cli = {
-		.db = PF_DEFAULT_DB,
-		.socket = PF_DEFAULT_SOCKET,
-		.state_dir = PF_DEFAULT_STATE_DIR,
-		.config = &cfg,
+	    .db = PF_DEFAULT_DB,
+	    .socket = PF_DEFAULT_SOCKET,
+	    .state_dir = PF_DEFAULT_STATE_DIR,
+	    .config = &cfg,
 	};
 	const struct pf_cli_command *cmd;
 	int r;
 
 	/* '+': stop at the subcommand; its options are its own. */
-	r = pf_conf_merge(&(struct pf_conf_program){.options = opts,
-						    .shortopts = "+c:o:hV",
-						    .set = merge_option,
-						    .ctx = &cli},
-			  argc, argv, &cfg, &err);
+	r = pf_conf_merge(
+	    &(struct pf_conf_program){
+		.options = opts, .shortopts = "+c:o:hV", .set = merge_option, .ctx = &cli},
+	    argc, argv, &cfg, &err);
 	if (r < 0 && err.msg[0])
 		fprintf(stderr, "podfencectl: %s\n", err.msg);
 	if (r != 0) {

@@ -99,7 +99,8 @@ static int print_table(sqlite3_stmt *st, int first, int64_t *last_id, bool heade
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (last_id)
 			*last_id = MAX(*last_id, sqlite3_column_int64(st, 0));
-		if (pf_grow((void **)&t.cells, &t.cap, (t.n_rows + 1) * (size_t)t.n_cols, sizeof(char *)) < 0) {
+		if (pf_grow((void **)&t.cells, &t.cap, (t.n_rows + 1) * (size_t)t.n_cols,
+			    sizeof(char *)) < 0) {
 			table_free(&t);
 			return -ENOMEM;
 		}
@@ -123,8 +124,10 @@ static int print_table(sqlite3_stmt *st, int first, int64_t *last_id, bool heade
 
 			snprintf(h, sizeof(h), "%s", sqlite3_column_name(st, c + first));
 			for (char *p = h; *p; p++)
-				*p = (char)(*p == '_' ? ' ' : (*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
-			printf("%-*s%s", c + 1 < t.n_cols ? (int)t.width[c] : 0, h, c + 1 < t.n_cols ? "  " : "\n");
+				*p = (char)(*p == '_' ? ' '
+						      : (*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
+			printf("%-*s%s", c + 1 < t.n_cols ? (int)t.width[c] : 0, h,
+			       c + 1 < t.n_cols ? "  " : "\n");
 		}
 	}
 	for (size_t i = 0; i < t.n_rows; i++)
@@ -139,8 +142,8 @@ static int print_table(sqlite3_stmt *st, int first, int64_t *last_id, bool heade
 	return rows;
 }
 
-int pf_cli_print_query(const struct pf_cli *cli, sqlite3 *db, const char *sql, const char *const *params,
-		       size_t n_params, int64_t *last_id, bool header)
+int pf_cli_print_query(const struct pf_cli *cli, sqlite3 *db, const char *sql,
+		       const char *const *params, size_t n_params, int64_t *last_id, bool header)
 {
 	sqlite3_stmt *st = NULL;
 	int r, first = last_id ? 1 : 0;

@@ -18,7 +18,7 @@ struct pf_store *pf_cli_open_store(const struct pf_cli *cli);
  * the greatest one seen is stored there (for --follow). header: print the table's header line.
  * Returns rows printed or -errno.
  */
-int pf_cli_print_query(const struct pf_cli *cli, sqlite3 *db, const char *sql, const char *const *params,
-		       size_t n_params, int64_t *last_id, bool header);
+int pf_cli_print_query(const struct pf_cli *cli, sqlite3 *db, const char *sql,
+		       const char *const *params, size_t n_params, int64_t *last_id, bool header);
 
 #endif

@@ -32,8 +32,9 @@ int cmd_pods(const struct pf_cli *cli, int argc, char **argv)
 {
 	if (no_args("pods", argc, argv) < 0)
 		return 2;
-	return show(cli, "SELECT namespace, name, kind, ips, state, containers, registered_at, netns "
-			 "FROM pods");
+	return show(cli,
+		    "SELECT namespace, name, kind, ips, state, containers, registered_at, netns "
+		    "FROM pods");
 }
 
 int cmd_policies(const struct pf_cli *cli, int argc, char **argv)
@@ -41,8 +42,9 @@ int cmd_policies(const struct pf_cli *cli, int argc, char **argv)
 	if (no_args("policies", argc, argv) < 0)
 		return 2;
 	/* kind before error (the one column of unbounded width); the others keep their places */
-	return show(cli, "SELECT namespace, name, priority, valid, in_force, rules, source, updated_at, "
-			 "kind, error FROM policies");
+	return show(cli,
+		    "SELECT namespace, name, priority, valid, in_force, rules, source, updated_at, "
+		    "kind, error FROM policies");
 }
 
 /* "2026-11-26T10:00:00Z", "2026-11-26 10:00:00" (UTC), an epoch in ms, or a duration ago:
@@ -56,8 +58,10 @@ static int parse_since(const char *s, int64_t *ms)
 
 	if (n >= 2 && strchr("smhd", s[n - 1])) {
 		char num[32];
-		static const int64_t unit[] = {['s' - 'a'] = 1000, ['m' - 'a'] = 60000,
-					       ['h' - 'a'] = 3600000, ['d' - 'a'] = 86400000};
+		static const int64_t unit[] = {['s' - 'a'] = 1000,
+					       ['m' - 'a'] = 60000,
+					       ['h' - 'a'] = 3600000,
+					       ['d' - 'a'] = 86400000};
 
 		if (n - 1 >= sizeof(num))
 			return -EINVAL;
@@ -94,16 +98,16 @@ static void on_signal(int sig)
 int cmd_events(const struct pf_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"follow", no_argument, NULL, 'f'},
-		{"since", required_argument, NULL, 's'},
-		{"limit", required_argument, NULL, 'n'},
-		{},
+	    {"follow", no_argument, NULL, 'f'},
+	    {"since", required_argument, NULL, 's'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {},
 	};
 	/* The view's columns, from the table so --follow can resume by row id. */
 	static const char cols[] =
-		"SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS at, "
-		"pod_namespace, pod_name, src, dst, dport, action, policy_namespace, policy_name, "
-		"rule_index, count, reason FROM event ";
+	    "SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS at, "
+	    "pod_namespace, pod_name, src, dst, dport, action, policy_namespace, policy_name, "
+	    "rule_index, count, reason FROM event ";
 	char since_buf[32] = "0", limit_buf[32] = "100", last_buf[32];
 	bool follow = false;
 	int64_t since = 0, last_id = 0;
@@ -118,10 +122,11 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv)
 			break;
 		case 's':
 			if (parse_since(optarg, &since) < 0) {
-				fprintf(stderr,
-					"podfencectl events: --since '%s': expected a time "
-					"(2026-11-26T10:00:00Z) or a duration ago (30s, 5m, 2h, 1d)\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "podfencectl events: --since '%s': expected a time "
+				    "(2026-11-26T10:00:00Z) or a duration ago (30s, 5m, 2h, 1d)\n",
+				    optarg);
 				return 2;
 			}
 			break;
@@ -145,7 +150,8 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv)
 	if (!s)
 		return 1;
 	{
-		/* Newest `limit` events since T, printed oldest first so --follow continues below. */
+		/* Newest `limit` events since T, printed oldest first so --follow continues below.
+		 */
 		_cleanup_free_ char *sql = NULL;
 		const char *params[] = {since_buf, limit_buf};
 

@@ -240,7 +240,7 @@ void pf_adopt_store(struct engine *e)
 		} else {
 			adopted++;
 		}
-next:;
+	next:;
 	}
 	pf_pod_records_free(recs, n);
 	if (n)

@@ -146,7 +146,8 @@ static uint64_t wait_budget_ms(uint32_t timeout_ms)
 /* A waiting request ran out of time: say so before hanging up. */
 static void answer_late(struct engine *e, struct pf_client *c)
 {
-	_cleanup_free_ char *reply = pf_requests_late(e, &c->wait, wait_budget_ms(c->wait.timeout_ms));
+	_cleanup_free_ char *reply =
+	    pf_requests_late(e, &c->wait, wait_budget_ms(c->wait.timeout_ms));
 
 	send_reply(c, reply);
 	c->wait = (struct pf_wait){};

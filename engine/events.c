@@ -120,7 +120,8 @@ static int str_set(char **slot, const char *s)
 static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 			const char *pod_name, const struct pf_addr *src, const struct pf_addr *dst,
 			uint16_t dport, enum pf_action action, const char *pol_ns,
-			const char *pol_name, int32_t rule_index, uint32_t count, const char *reason)
+			const char *pol_name, int32_t rule_index, uint32_t count,
+			const char *reason)
 {
 	const char *in[4] = {pod_ns, pod_name, pol_ns, pol_name};
 	size_t len[4], total = 0;

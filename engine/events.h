@@ -24,7 +24,7 @@ struct pf_pending_event;
 
 struct pf_events {
 	struct pf_hashtable keys; /* PF_EVENTS_MAX_KEYS / 4 buckets, at most PF_EVENTS_MAX_KEYS */
-	int64_t window_ms; /* PF_EVENTS_WINDOW_MS unless configured */
+	int64_t window_ms;	  /* PF_EVENTS_WINDOW_MS unless configured */
 	struct pf_pending_event *pending;
 	size_t n_pending, cap_pending;
 	/* counters */

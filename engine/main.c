@@ -241,11 +241,10 @@ static int parse_config(int argc, char **argv, struct pf_engine_config *c)
 		}
 	}
 
-	r = pf_conf_merge(&(struct pf_conf_program){.options = options,
-						    .shortopts = "",
-						    .set = merge_option,
-						    .ctx = c},
-			  argc, argv, &file, &err);
+	r = pf_conf_merge(
+	    &(struct pf_conf_program){
+		.options = options, .shortopts = "", .set = merge_option, .ctx = c},
+	    argc, argv, &file, &err);
 	pf_config_free(&file);
 	if (r < 0 && err.msg[0])
 		fprintf(stderr, "podfenced: %s\n", err.msg);

@@ -230,8 +230,7 @@ int pf_metrics_render(struct engine *e, char **out, size_t *len)
 	      "1 while the cache in place is not what the store says (the last build failed).",
 	      n.cache_stale);
 	gauge(&t, "pods_unresolved",
-	      "Pods registered while builds fail, refused until a build succeeds.",
-	      n.n_unresolved);
+	      "Pods registered while builds fail, refused until a build succeeds.", n.n_unresolved);
 	gauge(&t, "cache_sources", "Source addresses in the verdict cache.", n.cache.n_sources);
 	gauge(&t, "cache_bytes", "Memory held by the verdict cache.", n.cache.bytes);
 	counter(&t, "events_recorded_total", "Verdicts that asked for an event.",

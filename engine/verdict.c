@@ -19,14 +19,16 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	if (!t) {
 		/* The rule matched a TCP SYN, so a packet we cannot read (a header chain past the
 		 * copy range, a cut header, a malformed one) is one a pod made: Deny, whatever the
-		 * fail mode (which is about the engine being down). One event per pod and window. */
+		 * fail mode (which is about the engine being down). One event per pod and window.
+		 */
 		int64_t now = pf_now_ms();
 
 		e->stats.unparsed++;
 		e->stats.dropped++;
 		if (!p->unparsed_event_ms || now - p->unparsed_event_ms >= e->events.window_ms) {
 			p->unparsed_event_ms = now;
-			pf_events_note(&e->events, p, "unparsed", NULL, NULL, 0, PF_ACTION_DENY, now);
+			pf_events_note(&e->events, p, "unparsed", NULL, NULL, 0, PF_ACTION_DENY,
+				       now);
 		}
 		return NF_DROP;
 	}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* podfence-hook: the OCI hook that registers a container's netns with podfenced (podfence-hook(8)). */
+/* podfence-hook: the OCI hook that registers a container's netns with podfenced (podfence-hook(8)).
+ */
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,25 +165,24 @@ static int merge_option(void *ctx, int val, const char *v, const char *what, boo
 static int parse_args(int argc, char **argv, struct opts *o, struct pf_config *cfg)
 {
 	static const struct option longopts[] = {
-		{"config", required_argument, NULL, OPT_CONFIG},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"state-dir", required_argument, NULL, OPT_STATE_DIR},
-		{"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"runtime-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
-		{"help", no_argument, NULL, OPT_HELP},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	    {"fail-mode", required_argument, NULL, OPT_FAIL_MODE},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"runtime-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {},
 	};
 	struct pf_error err = {0};
 	int r;
 
 	o->config = pf_config_path_from_argv(argc, argv);
-	r = pf_conf_merge(&(struct pf_conf_program){.options = longopts,
-						    .shortopts = "",
-						    .set = merge_option,
-						    .ctx = o},
-			  argc, argv, cfg, &err);
+	r = pf_conf_merge(
+	    &(struct pf_conf_program){
+		.options = longopts, .shortopts = "", .set = merge_option, .ctx = o},
+	    argc, argv, cfg, &err);
 	if (r < 0 && err.msg[0])
 		say(LOG_ERR, "%s", err.msg);
 	if (r < 0)
@@ -425,7 +425,8 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		else
 			say(LOG_WARNING,
 			    "the podfence engine is unreachable (%s); container %s (%s/%s) starts "
-			    "unenforced until the engine adopts %s/pending/%s.json (fail_mode open)",
+			    "unenforced until the engine adopts %s/pending/%s.json (fail_mode "
+			    "open)",
 			    err.msg, st->id, id.namespace, id.name, o->state_dir, st->id);
 		rc = 0;
 		goto out;
@@ -448,8 +449,8 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	}
 	r = check_reply(reply, &err);
 	if (r < 0) {
-		say(LOG_ERR, "the podfence engine did not enforce container %s (%s/%s): %s",
-		    st->id, id.namespace, id.name, err.msg);
+		say(LOG_ERR, "the podfence engine did not enforce container %s (%s/%s): %s", st->id,
+		    id.namespace, id.name, err.msg);
 		goto out;
 	}
 	remove_pending(o, st->id);

@@ -98,8 +98,9 @@ int pf_prefix_parse(const char *s, struct pf_prefix *p, struct pf_error *err)
 	if (!pf_addr_eq(&masked, &p->addr)) {
 		char m[PF_ADDR_STRLEN];
 
-		return pf_error_set(err, EINVAL, "invalid CIDR '%s': host bits set (did you mean %s/%u?)",
-				    s, pf_addr_fmt(&masked, m), len);
+		return pf_error_set(err, EINVAL,
+				    "invalid CIDR '%s': host bits set (did you mean %s/%u?)", s,
+				    pf_addr_fmt(&masked, m), len);
 	}
 	return 0;
 }
@@ -109,7 +110,8 @@ const char *pf_prefix_fmt(const struct pf_prefix *p, char *buf)
 	char a[PF_ADDR_STRLEN];
 	bool v4 = pf_addr_is_v4(&p->addr) && p->len >= 96;
 
-	snprintf(buf, PF_PREFIX_STRLEN, "%s/%u", pf_addr_fmt(&p->addr, a), v4 ? p->len - 96 : p->len);
+	snprintf(buf, PF_PREFIX_STRLEN, "%s/%u", pf_addr_fmt(&p->addr, a),
+		 v4 ? p->len - 96 : p->len);
 	return buf;
 }
 

@@ -584,7 +584,7 @@ static int compile_memo(struct build *b, const uint32_t *seqs, size_t n, uint32_
 	if (b->n_memo >= b->cap_memo) {
 		size_t cap = MAX(64, 2 * b->cap_memo);
 
-		r = realloc_u32s(cap, (uint32_t **const[]){&b->m_off, &b->m_n, &b->m_table, NULL});
+		r = realloc_u32s(cap, (uint32_t * *const[]){&b->m_off, &b->m_n, &b->m_table, NULL});
 		if (r < 0)
 			return r;
 		b->cap_memo = cap;
@@ -817,7 +817,7 @@ static int build_group(struct build *b, uint32_t g)
 	b->n_memo = b->n_mpool = 0;
 	intern_init(&b->mint, n_nodes, NONE - 1);
 	if (n_nodes > b->cap_nodes) {
-		r = realloc_u32s(n_nodes, (uint32_t **const[]){&b->node_off, &b->node_n, NULL});
+		r = realloc_u32s(n_nodes, (uint32_t * *const[]){&b->node_off, &b->node_n, NULL});
 		if (r < 0)
 			goto out;
 		b->cap_nodes = n_nodes;
@@ -971,7 +971,8 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 			if (c->n_groups >= b->cap_groups) {
 				size_t cap = MAX(16, 2 * b->cap_groups);
 
-				r = realloc_u32s(cap, (uint32_t **const[]){&b->g_off, &b->g_n, NULL});
+				r = realloc_u32s(cap,
+						 (uint32_t * *const[]){&b->g_off, &b->g_n, NULL});
 				if (r < 0)
 					return r;
 				b->cap_groups = cap;
@@ -1106,7 +1107,8 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	b->first_ns = (uint32_t)n_rules;
 	for (size_t i = 0; i < c->n_policies; i++)
 		for (size_t j = 0; rs->policies[i].cluster && j < rs->policies[i].n_rules; j++)
-			b->has_pass = b->has_pass || rs->policies[i].rules[j].action == PF_ACTION_PASS;
+			b->has_pass =
+			    b->has_pass || rs->policies[i].rules[j].action == PF_ACTION_PASS;
 	for (size_t i = 0; i < c->n_policies; i++) {
 		const struct pf_rs_policy *p = &rs->policies[i];
 

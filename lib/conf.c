@@ -47,7 +47,8 @@ int pf_config_load(const char *path, bool must_exist, struct pf_config *cfg, str
 	if (r == -ENOENT && !must_exist)
 		return 0;
 	if (r == -EFBIG)
-		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path, PF_CONFIG_MAX_SIZE);
+		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path,
+				    PF_CONFIG_MAX_SIZE);
 	if (r < 0)
 		return pf_error_set(err, -r, "%s: %s", path, strerror(-r));
 	if (strlen(buf) != len)
@@ -67,7 +68,8 @@ int pf_config_load(const char *path, bool must_exist, struct pf_config *cfg, str
 			continue;
 		eq = strchr(p, '=');
 		if (!eq)
-			return pf_error_set(err, EINVAL, "%s:%u: expected 'key = value'", path, line);
+			return pf_error_set(err, EINVAL, "%s:%u: expected 'key = value'", path,
+					    line);
 		*eq = '\0';
 		key = strip(p);
 		val = strip(eq + 1);
@@ -77,8 +79,8 @@ int pf_config_load(const char *path, bool must_exist, struct pf_config *cfg, str
 			if (*k == '-')
 				*k = '_';
 			if (!(isalnum((unsigned char)*k) || *k == '_'))
-				return pf_error_set(err, EINVAL, "%s:%u: invalid key '%s'", path, line,
-						    key);
+				return pf_error_set(err, EINVAL, "%s:%u: invalid key '%s'", path,
+						    line, key);
 		}
 		if (cfg->n >= PF_CONFIG_MAX_ENTRIES)
 			return pf_error_set(err, E2BIG, "%s:%u: more than %d entries", path, line,

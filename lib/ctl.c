@@ -134,10 +134,11 @@ static int ctl_connect(const char *socket_path, uint64_t deadline, int timeout_m
 			return pf_error_set(err, errno, "cannot reach the engine at %s: %s",
 					    socket_path, strerror(errno));
 		if (pf_mono_ns() + 10000000ull >= deadline)
-			return pf_error_set(err, ETIMEDOUT,
-					    "cannot reach the engine at %s: its listen queue stayed "
-					    "full for %d ms",
-					    socket_path, timeout_ms);
+			return pf_error_set(
+			    err, ETIMEDOUT,
+			    "cannot reach the engine at %s: its listen queue stayed "
+			    "full for %d ms",
+			    socket_path, timeout_ms);
 		usleep(10000);
 	}
 	*out = PF_TAKE_FD(fd);
@@ -186,7 +187,8 @@ static int ctl_exchange(int fd, const char *socket_path, const char *request, ui
 		return pf_error_set(err, EMSGSIZE, "request larger than %d bytes", PF_CTL_MAX_MSG);
 	n = send(fd, request, len, MSG_NOSIGNAL);
 	if (n < 0)
-		return pf_error_set(err, errno, "send to engine at %s: %s", socket_path, strerror(errno));
+		return pf_error_set(err, errno, "send to engine at %s: %s", socket_path,
+				    strerror(errno));
 	buf = malloc(PF_CTL_MAX_MSG + 1);
 	if (!buf)
 		return pf_error_set(err, ENOMEM, "out of memory");
@@ -199,13 +201,14 @@ static int ctl_exchange(int fd, const char *socket_path, const char *request, ui
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n < 0)
-			return pf_error_set(err, errno, "receive from engine at %s: %s", socket_path,
-					    strerror(errno));
+			return pf_error_set(err, errno, "receive from engine at %s: %s",
+					    socket_path, strerror(errno));
 		if (n == 0)
 			return pf_error_set(err, ECONNRESET, "engine at %s closed the connection",
 					    socket_path);
 		if (n > PF_CTL_MAX_MSG)
-			return pf_error_set(err, EMSGSIZE, "reply larger than %d bytes", PF_CTL_MAX_MSG);
+			return pf_error_set(err, EMSGSIZE, "reply larger than %d bytes",
+					    PF_CTL_MAX_MSG);
 		break;
 	}
 	buf[n] = '\0';

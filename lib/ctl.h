@@ -40,8 +40,9 @@
  * Pending records: when the engine is unreachable (no socket, or nobody listening on it; an
  * engine that took the request and is slow is not), podfence-hook (fail_mode=open) leaves its
  * request, as built (without "timeout_ms"), in <state-dir>/pending/<container>.json (written
- * atomically; "op" may be omitted and then means register). The engine adopts them at start and every few seconds
- * while it runs, in the order they were written, and deletes each one it has read.
+ * atomically; "op" may be omitted and then means register). The engine adopts them at start and
+ * every few seconds while it runs, in the order they were written, and deletes each one it has
+ * read.
  */
 #ifndef PF_CTL_H
 #define PF_CTL_H

@@ -8,14 +8,14 @@
 struct pf_doc_frame {
 	struct pf_node *node; /* MAP or SEQ being filled */
 	size_t cap;
-	char *key;	   /* MAP: key waiting for its value */
+	char *key; /* MAP: key waiting for its value */
 	unsigned key_line;
 };
 
 struct pf_doc_builder {
 	struct pf_doc_limits lim_buf;
 	const struct pf_doc_limits *lim; /* = &lim_buf */
-	struct pf_doc_frame *stack; /* lim->max_depth frames */
+	struct pf_doc_frame *stack;	 /* lim->max_depth frames */
 	unsigned depth;
 	size_t n_nodes;
 	struct pf_node **docs; /* completed top-level values */
@@ -46,7 +46,7 @@ int pf_doc_close(struct pf_doc_builder *b);
 /* Incremental byte offset -> line/column for monotonically growing offsets. */
 struct pf_doc_pos {
 	const char *buf;
-	size_t off; /* scanned up to here */
+	size_t off;    /* scanned up to here */
 	unsigned line; /* 1-based line at off */
 	size_t line_start;
 };

@@ -8,11 +8,11 @@
 #include "json-gen.h"
 
 const struct pf_doc_limits pf_doc_default_limits = {
-	.max_bytes = 1024 * 1024,
-	.max_depth = 64,
-	.max_nodes = 100000,
-	.max_string = 64 * 1024,
-	.max_docs = 1024,
+    .max_bytes = 1024 * 1024,
+    .max_depth = 64,
+    .max_nodes = 100000,
+    .max_string = 64 * 1024,
+    .max_docs = 1024,
 };
 
 const char *pf_node_type_name(enum pf_node_type t)
@@ -79,7 +79,8 @@ void pf_doc_limits_fill(const struct pf_doc_limits *lim, struct pf_doc_limits *o
 		out->max_docs = d->max_docs;
 }
 
-int pf_doc_builder_init(struct pf_doc_builder *b, const struct pf_doc_limits *lim, struct pf_error *err)
+int pf_doc_builder_init(struct pf_doc_builder *b, const struct pf_doc_limits *lim,
+			struct pf_error *err)
 {
 	memset(b, 0, sizeof(*b));
 	pf_doc_limits_fill(lim, &b->lim_buf);
@@ -412,8 +413,8 @@ static int gen_node(struct pf_jgen *j, const struct pf_node *n)
 	case PF_NODE_FLOAT: {
 		double d = n->str ? strtod(n->str, NULL) : 0;
 
-		if (n->str && (strstr(n->str, "inf") || strstr(n->str, "Inf") ||
-			       strstr(n->str, "INF")))
+		if (n->str &&
+		    (strstr(n->str, "inf") || strstr(n->str, "Inf") || strstr(n->str, "INF")))
 			d = INFINITY;
 		if (!isfinite(d) || (n->str && (strstr(n->str, "nan") || strstr(n->str, "NaN") ||
 						strstr(n->str, "NAN"))))
@@ -432,7 +433,8 @@ static int gen_node(struct pf_jgen *j, const struct pf_node *n)
 	case PF_NODE_SEQ:
 		/* Trees deeper than yajl's 128 levels (only hand-built ones: the parsers are
 		 * depth-limited) fail with -ELOOP. */
-		PF_JGEN_OR_FAIL(n->type == PF_NODE_MAP ? pf_jgen_map_open(j) : pf_jgen_array_open(j));
+		PF_JGEN_OR_FAIL(n->type == PF_NODE_MAP ? pf_jgen_map_open(j)
+						       : pf_jgen_array_open(j));
 		for (size_t i = 0; i < n->n; i++) {
 			if (n->type == PF_NODE_MAP)
 				PF_JGEN_OR_FAIL(pf_jgen_key(j, n->keys[i]));

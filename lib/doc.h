@@ -15,8 +15,8 @@
 enum pf_node_type {
 	PF_NODE_NULL,
 	PF_NODE_BOOL,
-	PF_NODE_INT,	/* fits int64 */
-	PF_NODE_FLOAT,	/* other numbers */
+	PF_NODE_INT,   /* fits int64 */
+	PF_NODE_FLOAT, /* other numbers */
 	PF_NODE_STRING,
 	PF_NODE_MAP,
 	PF_NODE_SEQ,
@@ -24,12 +24,12 @@ enum pf_node_type {
 
 struct pf_node {
 	enum pf_node_type type;
-	unsigned line, col; /* 1-based; 0 when unknown */
-	char *str;	    /* scalars: the text as written (strings unescaped) */
-	int64_t i;	    /* PF_NODE_INT */
-	bool b;		    /* PF_NODE_BOOL */
-	size_t n;	    /* MAP/SEQ: children */
-	char **keys;	    /* MAP: keys[n] (unique; a duplicate key is a parse error) */
+	unsigned line, col;  /* 1-based; 0 when unknown */
+	char *str;	     /* scalars: the text as written (strings unescaped) */
+	int64_t i;	     /* PF_NODE_INT */
+	bool b;		     /* PF_NODE_BOOL */
+	size_t n;	     /* MAP/SEQ: children */
+	char **keys;	     /* MAP: keys[n] (unique; a duplicate key is a parse error) */
 	unsigned *key_lines; /* MAP: line of each key, 0 when unknown */
 	struct pf_node **items;
 };
@@ -48,16 +48,16 @@ extern const struct pf_doc_limits pf_doc_default_limits;
 /* Parse one JSON value; trailing garbage is an error. lim NULL = defaults. Errors name the line
  * and column ("line 3, column 7: ..."). A UTF-8 BOM is skipped. Numbers that fit int64 and are
  * written without fraction or exponent are PF_NODE_INT, others PF_NODE_FLOAT. */
-int pf_json_parse(const char *buf, size_t len, const struct pf_doc_limits *lim, struct pf_node **out,
-		  struct pf_error *err);
+int pf_json_parse(const char *buf, size_t len, const struct pf_doc_limits *lim,
+		  struct pf_node **out, struct pf_error *err);
 /* Parse a stream of concatenated JSON values (whitespace separated), one doc each. */
 int pf_json_parse_stream(const char *buf, size_t len, const struct pf_doc_limits *lim,
 			 struct pf_node ***docs, size_t *n_docs, struct pf_error *err);
 /* Parse a YAML stream of one or more documents (`---`). Plain scalars are typed as YAML 1.2's
  * core schema (null/~, true/false, integers); quoted ones are strings. Anchors/aliases and
  * tags other than the standard ones are refused. */
-int pf_yaml_parse(const char *buf, size_t len, const struct pf_doc_limits *lim, struct pf_node ***docs,
-		  size_t *n_docs, struct pf_error *err);
+int pf_yaml_parse(const char *buf, size_t len, const struct pf_doc_limits *lim,
+		  struct pf_node ***docs, size_t *n_docs, struct pf_error *err);
 void pf_node_free(struct pf_node *n);
 #define pf_node_freep(pp) pf_node_free(*(pp))
 /* Free an array of documents as returned by pf_yaml_parse. */

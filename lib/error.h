@@ -6,7 +6,7 @@
 #include "util.h"
 
 struct pf_error {
-	int code;	/* positive errno, 0 when unset */
+	int code; /* positive errno, 0 when unset */
 	char msg[1024];
 };
 

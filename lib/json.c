@@ -122,15 +122,15 @@ static int on_end(void *ctx)
 }
 
 static const yajl_callbacks callbacks = {
-	.yajl_null = on_null,
-	.yajl_boolean = on_bool,
-	.yajl_number = on_number, /* raw text: we decide int vs float ourselves */
-	.yajl_string = on_string,
-	.yajl_start_map = on_start_map,
-	.yajl_map_key = on_key,
-	.yajl_end_map = on_end,
-	.yajl_start_array = on_start_array,
-	.yajl_end_array = on_end,
+    .yajl_null = on_null,
+    .yajl_boolean = on_bool,
+    .yajl_number = on_number, /* raw text: we decide int vs float ourselves */
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_key,
+    .yajl_end_map = on_end,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end,
 };
 
 static bool blank(const char *s, size_t len)
@@ -201,8 +201,8 @@ static int parse(const char *buf, size_t len, const struct pf_doc_limits *lim, b
 	return r;
 }
 
-int pf_json_parse(const char *buf, size_t len, const struct pf_doc_limits *lim, struct pf_node **out,
-		  struct pf_error *err)
+int pf_json_parse(const char *buf, size_t len, const struct pf_doc_limits *lim,
+		  struct pf_node **out, struct pf_error *err)
 {
 	struct pf_node **docs = NULL;
 	size_t n = 0;

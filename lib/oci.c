@@ -12,19 +12,19 @@
 #define MAX_UID 128
 
 static const struct pf_doc_limits state_limits = {
-	.max_bytes = PF_OCI_MAX_STATE,
-	.max_depth = 16,
-	.max_nodes = 400000,
-	.max_string = PF_OCI_MAX_STATE,
-	.max_docs = 1,
+    .max_bytes = PF_OCI_MAX_STATE,
+    .max_depth = 16,
+    .max_nodes = 400000,
+    .max_string = PF_OCI_MAX_STATE,
+    .max_docs = 1,
 };
 
 static const struct pf_doc_limits config_limits = {
-	.max_bytes = PF_OCI_MAX_CONFIG,
-	.max_depth = 64,
-	.max_nodes = 400000,
-	.max_string = PF_OCI_MAX_CONFIG, /* annotations: one value may be 256 KiB */
-	.max_docs = 1,
+    .max_bytes = PF_OCI_MAX_CONFIG,
+    .max_depth = 64,
+    .max_nodes = 400000,
+    .max_string = PF_OCI_MAX_CONFIG, /* annotations: one value may be 256 KiB */
+    .max_docs = 1,
 };
 
 bool pf_oci_valid_id(const char *id)
@@ -157,16 +157,18 @@ int pf_oci_config_parse(const char *buf, size_t len, struct pf_oci_config *cfg,
 		n = pf_node_get(e, "path");
 		if (n && n->type != PF_NODE_STRING) {
 			r = pf_error_set(err, EINVAL,
-					 "config.json: linux.namespaces[%zu].path is not a string", i);
+					 "config.json: linux.namespaces[%zu].path is not a string",
+					 i);
 			goto fail;
 		}
 		cfg->netns_path = n && n->str[0] ? n->str : NULL;
 		if (cfg->netns_path &&
 		    (cfg->netns_path[0] != '/' || strlen(cfg->netns_path) > PF_OCI_MAX_PATH)) {
-			r = pf_error_set(err, EINVAL,
-					 "config.json: linux.namespaces[%zu].path is not an absolute "
-					 "path",
-					 i);
+			r = pf_error_set(
+			    err, EINVAL,
+			    "config.json: linux.namespaces[%zu].path is not an absolute "
+			    "path",
+			    i);
 			goto fail;
 		}
 	}
@@ -187,7 +189,8 @@ int pf_oci_config_load(const char *bundle, struct pf_oci_config *cfg, struct pf_
 		return pf_error_set(err, ENOMEM, "out of memory");
 	r = pf_read_file(path, PF_OCI_MAX_CONFIG, &buf, &len);
 	if (r == -EFBIG)
-		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path, PF_OCI_MAX_CONFIG);
+		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path,
+				    PF_OCI_MAX_CONFIG);
 	if (r < 0)
 		return pf_error_set(err, -r, "%s: %s", path, strerror(-r));
 	r = pf_oci_config_parse(buf, len, cfg, err);
@@ -250,14 +253,15 @@ static int set_identity(struct pf_oci_identity *id, enum pf_oci_id_source src, c
 			const char *uid, const char *kind, struct pf_error *err)
 {
 	if (!pf_dns1123_label(ns))
-		return pf_error_set(err, EINVAL,
-				    "annotation %s: '%.64s' is not a valid namespace name (DNS-1123 "
-				    "label)",
-				    ns_key, ns);
+		return pf_error_set(
+		    err, EINVAL,
+		    "annotation %s: '%.64s' is not a valid namespace name (DNS-1123 "
+		    "label)",
+		    ns_key, ns);
 	if (strlen(name) > MAX_NAME || !pf_dns1123_subdomain(name))
-		return pf_error_set(err, EINVAL,
-				    "annotation %s: '%.64s' is not a valid name (DNS-1123 subdomain)",
-				    name_key, name);
+		return pf_error_set(
+		    err, EINVAL, "annotation %s: '%.64s' is not a valid name (DNS-1123 subdomain)",
+		    name_key, name);
 	if (uid && !valid_uid(uid))
 		return pf_error_set(err, EINVAL, "annotation %s: '%.64s' is not a valid uid",
 				    uid_key, uid);

@@ -107,8 +107,8 @@ int pf_rule_destination_string(const struct pf_rule *r, char **out)
 		else if (e->ref.kind == PF_KIND_NAMESPACE)
 			pf_buf_printf(&b, "Namespace %s", e->ref.name);
 		else
-			pf_buf_printf(&b, "%s %s/%s", pf_kind_to_string(e->ref.kind), e->ref.namespace,
-			       e->ref.name);
+			pf_buf_printf(&b, "%s %s/%s", pf_kind_to_string(e->ref.kind),
+				      e->ref.namespace, e->ref.name);
 	}
 	return pf_buf_take(&b, out);
 }

@@ -16,7 +16,8 @@ struct vctx {
 	const char *ns; /* metadata.namespace, for refs that omit theirs; NULL: cluster-scoped */
 };
 
-static int verr(struct vctx *c, unsigned line, const char *path, const char *fmt, ...) _printf_(4, 5);
+static int verr(struct vctx *c, unsigned line, const char *path, const char *fmt, ...)
+    _printf_(4, 5);
 static int verr(struct vctx *c, unsigned line, const char *path, const char *fmt, ...)
 {
 	char msg[768];
@@ -131,8 +132,9 @@ static int int_field(struct vctx *c, const struct pf_node *map, const char *path
 		return r;
 	if (v->i < min || v->i > max) {
 		join(p, path, key);
-		return verr(c, v->line, p, "must be between %" PRId64 " and %" PRId64 ", not %" PRId64,
-			    min, max, v->i);
+		return verr(c, v->line, p,
+			    "must be between %" PRId64 " and %" PRId64 ", not %" PRId64, min, max,
+			    v->i);
 	}
 	*out = v->i;
 	return 1;
@@ -149,10 +151,11 @@ static int check_name(struct vctx *c, const struct pf_node *v, const char *path,
 	if (label ? pf_dns1123_label(v->str) : pf_dns1123_subdomain(v->str))
 		return 0;
 	if (label)
-		return verr(c, v->line, path,
-			    "\"%.64s\" is not a valid DNS-1123 label (at most 63 lowercase letters, "
-			    "digits and '-', starting and ending with a letter or digit)",
-			    v->str);
+		return verr(
+		    c, v->line, path,
+		    "\"%.64s\" is not a valid DNS-1123 label (at most 63 lowercase letters, "
+		    "digits and '-', starting and ending with a letter or digit)",
+		    v->str);
 	return verr(c, v->line, path,
 		    "\"%.64s\" is not a valid DNS-1123 subdomain (at most 253 lowercase letters, "
 		    "digits, '-' and '.', each part starting and ending with a letter or digit)",
@@ -183,8 +186,8 @@ static int parse_ref(struct vctx *c, const struct pf_node *map, const char *path
 	k = pf_kind_from_string(kind->str);
 	join(p, path, "kind");
 	if (k < 0)
-		return verr(c, kind->line, p, "unknown kind \"%.64s\" (expected one of %s)", kind->str,
-			    kinds_list(in_to));
+		return verr(c, kind->line, p, "unknown kind \"%.64s\" (expected one of %s)",
+			    kind->str, kinds_list(in_to));
 	if (k == PF_KIND_SERVICE && !in_to)
 		return verr(c, kind->line, p,
 			    "kind Service is not allowed in appliesTo (only in egress[].to; "
@@ -209,8 +212,9 @@ static int parse_ref(struct vctx *c, const struct pf_node *map, const char *path
 		if (r < 0)
 			return r;
 		if (k == PF_KIND_NAMESPACE && strcmp(ns->str, name->str))
-			return verr(c, ns->line, p,
-				    "must be omitted for kind Namespace (the name is the namespace)");
+			return verr(
+			    c, ns->line, p,
+			    "must be omitted for kind Namespace (the name is the namespace)");
 	}
 	/* Namespace-scoped RBAC on FencePolicy must not buy control over another namespace's
 	 * pods: what a FencePolicy applies to stays in its namespace. Destinations may be
@@ -228,10 +232,11 @@ static int parse_ref(struct vctx *c, const struct pf_node *map, const char *path
 			    ns->str, why);
 	/* A cluster-scoped policy has no namespace to default to. */
 	if (!c->ns && !ns && k != PF_KIND_NAMESPACE)
-		return verr(c, map->line, p,
-			    "is required in a ClusterFencePolicy for kind %s (it is cluster-scoped: "
-			    "name the workload's namespace)",
-			    pf_kind_to_string(k));
+		return verr(
+		    c, map->line, p,
+		    "is required in a ClusterFencePolicy for kind %s (it is cluster-scoped: "
+		    "name the workload's namespace)",
+		    pf_kind_to_string(k));
 	if (dup_str(&ref->name, name->str) < 0)
 		return -ENOMEM;
 	if (dup_str(&ref->namespace, k == PF_KIND_NAMESPACE ? name->str : ns ? ns->str : c->ns) < 0)
@@ -273,7 +278,8 @@ static int parse_applies_to(struct vctx *c, const struct pf_node *spec, struct p
 	return 0;
 }
 
-static int parse_peer(struct vctx *c, const struct pf_node *e, const char *path, struct pf_peer *peer)
+static int parse_peer(struct vctx *c, const struct pf_node *e, const char *path,
+		      struct pf_peer *peer)
 {
 	static const char *const keys[] = {"cidr", "kind", "name", "namespace", NULL};
 	const struct pf_node *cidr = NULL;
@@ -295,8 +301,9 @@ static int parse_peer(struct vctx *c, const struct pf_node *e, const char *path,
 		return parse_ref(c, e, path, true, &peer->ref);
 	}
 	if (pf_node_get(e, "kind") || pf_node_get(e, "name") || pf_node_get(e, "namespace"))
-		return verr(c, e->line, path,
-			    "cidr cannot be combined with kind, name or namespace (use two entries)");
+		return verr(
+		    c, e->line, path,
+		    "cidr cannot be combined with kind, name or namespace (use two entries)");
 	join(p, path, "cidr");
 	if (pf_prefix_parse(cidr->str, &peer->cidr, &perr) < 0)
 		return verr(c, cidr->line, p, "%s", perr.msg);
@@ -408,7 +415,8 @@ static int parse_rule(struct vctx *c, const struct pf_node *e, const char *path,
 		join(p, path, "action");
 		return verr(c, action->line, p, "unknown action \"%.32s\" (expected one of %s)",
 			    action->str,
-			    c->ns ? "Allow, Deny, Reject, Alert" : "Allow, Deny, Reject, Alert, Pass");
+			    c->ns ? "Allow, Deny, Reject, Alert"
+				  : "Allow, Deny, Reject, Alert, Pass");
 	}
 	if (a == PF_ACTION_PASS && c->ns) {
 		join(p, path, "action");
@@ -500,9 +508,20 @@ static int parse_egress(struct vctx *c, const struct pf_node *spec, struct pf_po
 
 /* Fields Kubernetes puts in every object's metadata; meaningless here, so accepted and ignored. */
 static const char *const metadata_ignored[] = {
-	"labels", "annotations", "uid", "resourceVersion", "generation", "creationTimestamp",
-	"deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "finalizers",
-	"ownerReferences", "generateName", "selfLink", NULL,
+    "labels",
+    "annotations",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "finalizers",
+    "ownerReferences",
+    "generateName",
+    "selfLink",
+    NULL,
 };
 
 /* Identity as far as it can be read, without reporting anything: the store keeps the last valid
@@ -554,7 +573,8 @@ static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy 
 	int r;
 
 	if (doc->type != PF_NODE_MAP)
-		return verr(c, doc->line, "document", "must be a mapping, not %s", a_type(doc->type));
+		return verr(c, doc->line, "document", "must be a mapping, not %s",
+			    a_type(doc->type));
 	r = field(c, doc, "", "apiVersion", PF_NODE_STRING, true, &v);
 	if (r < 0)
 		return r;
@@ -619,7 +639,8 @@ static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy 
 	return parse_egress(c, spec, pol);
 }
 
-int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out, struct pf_policy_doc *info)
+int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out,
+			struct pf_policy_doc *info)
 {
 	struct pf_policy_doc local = {0};
 	struct vctx c = {.info = info ? info : &local};
@@ -655,11 +676,11 @@ int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out, struc
 /* ---- files --------------------------------------------------------------------------------- */
 
 static const struct pf_doc_limits policy_limits = {
-	.max_bytes = PF_POLICY_MAX_FILE,
-	.max_depth = 32, /* a policy is 7 levels deep; anything deeper is not one */
-	.max_nodes = 1000000,
-	.max_string = 64 * 1024,
-	.max_docs = PF_POLICY_MAX_DOCS,
+    .max_bytes = PF_POLICY_MAX_FILE,
+    .max_depth = 32, /* a policy is 7 levels deep; anything deeper is not one */
+    .max_nodes = 1000000,
+    .max_string = 64 * 1024,
+    .max_docs = PF_POLICY_MAX_DOCS,
 };
 
 static bool looks_like_json(const char *buf, size_t len)
@@ -673,8 +694,8 @@ static bool looks_like_json(const char *buf, size_t len)
 	return i < len && (buf[i] == '{' || buf[i] == '[');
 }
 
-int pf_policy_parse_buffer(const char *name, const char *buf, size_t len, struct pf_policy_file *out,
-			   struct pf_error *err)
+int pf_policy_parse_buffer(const char *name, const char *buf, size_t len,
+			   struct pf_policy_file *out, struct pf_error *err)
 {
 	struct pf_node **docs = NULL;
 	size_t n_docs = 0, k = 0;
@@ -684,7 +705,8 @@ int pf_policy_parse_buffer(const char *name, const char *buf, size_t len, struct
 	if (!name)
 		name = "(input)";
 	if (len > PF_POLICY_MAX_FILE)
-		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", name, PF_POLICY_MAX_FILE);
+		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", name,
+				    PF_POLICY_MAX_FILE);
 	if (looks_like_json(buf, len))
 		r = pf_json_parse_stream(buf, len, &policy_limits, &docs, &n_docs, err);
 	else
@@ -728,7 +750,8 @@ int pf_policy_parse_file(const char *path, struct pf_policy_file *out, struct pf
 	memset(out, 0, sizeof(*out));
 	r = pf_read_file(path, PF_POLICY_MAX_FILE, &buf, &len);
 	if (r == -EFBIG)
-		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path, PF_POLICY_MAX_FILE);
+		return pf_error_set(err, EFBIG, "%s: larger than %d bytes", path,
+				    PF_POLICY_MAX_FILE);
 	if (r < 0)
 		return pf_error_set(err, -r, "%s: %s", path, strerror(-r));
 	return pf_policy_parse_buffer(path, buf, len, out, err);
@@ -747,4 +770,3 @@ bool pf_policy_is_file_name(const char *name)
 		return false;
 	return has_suffix(name, ".yaml") || has_suffix(name, ".yml") || has_suffix(name, ".json");
 }
-

@@ -62,14 +62,14 @@ struct pf_ref {
 
 struct pf_peer {
 	bool is_cidr;
-	struct pf_ref ref;	 /* when !is_cidr */
+	struct pf_ref ref;     /* when !is_cidr */
 	struct pf_prefix cidr; /* when is_cidr */
 };
 
 struct pf_port_range {
 	uint16_t port;	   /* 1..65535 */
 	uint16_t end_port; /* >= port; equals port when endPort omitted */
-	/* protocol: TCP only today */
+			   /* protocol: TCP only today */
 };
 
 struct pf_rule {
@@ -106,11 +106,11 @@ void pf_policy_free(struct pf_policy *p);
  */
 struct pf_policy_doc {
 	struct pf_policy *policy;
-	bool cluster;	 /* kind ClusterFencePolicy (namespace then "") */
-	char *namespace; /* may be NULL when unreadable */
-	char *name;	 /* may be NULL when unreadable */
-	unsigned index;	 /* document index in the file, 0-based (empty documents count too) */
-	unsigned line;	 /* line where the document's content starts, 0 when unknown */
+	bool cluster;	     /* kind ClusterFencePolicy (namespace then "") */
+	char *namespace;     /* may be NULL when unreadable */
+	char *name;	     /* may be NULL when unreadable */
+	unsigned index;	     /* document index in the file, 0-based (empty documents count too) */
+	unsigned line;	     /* line where the document's content starts, 0 when unknown */
 	unsigned error_line; /* line of the offending field, 0 when unknown or valid */
 	char error[1024];    /* "" when valid */
 };
@@ -134,8 +134,8 @@ struct pf_policy_file {
  * negative errno with err set when the file as a whole is unreadable (syntax error, too large,
  * too many documents) — then nothing in it is applied.
  */
-int pf_policy_parse_buffer(const char *name, const char *buf, size_t len, struct pf_policy_file *out,
-			   struct pf_error *err);
+int pf_policy_parse_buffer(const char *name, const char *buf, size_t len,
+			   struct pf_policy_file *out, struct pf_error *err);
 int pf_policy_parse_file(const char *path, struct pf_policy_file *out, struct pf_error *err);
 /* Whether a directory entry is a policy file: *.yaml, *.yml or *.json, not hidden (editor swap
  * files, Kubernetes' ..data links) and not an #autosave#. What podfence-sync --policy-dir loads
@@ -151,15 +151,17 @@ struct pf_node;
  * namespace/name (malloc'ed, freed by pf_policy_doc_clear) and cluster whenever the document is
  * a FencePolicy or ClusterFencePolicy whose metadata names are well-formed, valid or not
  * (namespace "" for a ClusterFencePolicy); info->policy is left alone. */
-int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out, struct pf_policy_doc *info);
+int pf_policy_from_node(const struct pf_node *doc, struct pf_policy **out,
+			struct pf_policy_doc *info);
 /* Free what a pf_policy_doc owns (policy, namespace, name) and zero it. */
 void pf_policy_doc_clear(struct pf_policy_doc *d);
 
 /* Canonical JSON of a policy (what the store keeps and `podfencectl policies -o json` shows): a
- * full FencePolicy (or ClusterFencePolicy) document with every default written out and keys in a fixed order, so equal
- * models give byte-equal text and the text parses back to the same model. */
+ * full FencePolicy (or ClusterFencePolicy) document with every default written out and keys in a
+ * fixed order, so equal models give byte-equal text and the text parses back to the same model. */
 int pf_policy_to_json(const struct pf_policy *p, char **out);
-/* Human forms used by the store's views: "Service shop/db, 10.20.0.0/16" / "any"; "5432-5433/TCP, 80/TCP" / "any". */
+/* Human forms used by the store's views: "Service shop/db, 10.20.0.0/16" / "any"; "5432-5433/TCP,
+ * 80/TCP" / "any". */
 int pf_rule_destination_string(const struct pf_rule *r, char **out);
 int pf_rule_ports_string(const struct pf_rule *r, char **out);
 

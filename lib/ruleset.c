@@ -66,8 +66,9 @@ static bool rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst, 
 	return to && port;
 }
 
-void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action, const struct pf_addr *src,
-		     const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out)
+void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
+		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		     struct pf_verdict *out)
 {
 	bool passed = false;
 

@@ -12,8 +12,8 @@
 struct pf_rs_rule {
 	enum pf_action action;
 	bool log;
-	uint32_t rule_index; /* index in the policy's spec.egress */
-	bool any_dst;	     /* `to` omitted or empty */
+	uint32_t rule_index;	 /* index in the policy's spec.egress */
+	bool any_dst;		 /* `to` omitted or empty */
 	struct pf_addr *dst_ips; /* resolved refs (a ref that resolves to nothing adds nothing) */
 	size_t n_dst_ips;
 	struct pf_prefix *dst_nets; /* cidr peers */
@@ -23,8 +23,8 @@ struct pf_rs_rule {
 };
 
 struct pf_rs_policy {
-	uint32_t id;	 /* store's policy id */
-	bool cluster;	 /* ClusterFencePolicy: the tier evaluated first (namespace "") */
+	uint32_t id;  /* store's policy id */
+	bool cluster; /* ClusterFencePolicy: the tier evaluated first (namespace "") */
 	char *namespace;
 	char *name;
 	uint32_t priority;
@@ -49,9 +49,9 @@ size_t pf_ruleset_n_rules(const struct pf_ruleset *rs);
 
 struct pf_verdict {
 	enum pf_action action; /* never PF_ACTION_PASS */
-	bool log;	 /* Allow with log: true */
-	bool matched;	 /* false: no rule matched, action is the default */
-	bool cluster;	 /* the deciding policy is a ClusterFencePolicy */
+	bool log;	       /* Allow with log: true */
+	bool matched;	       /* false: no rule matched, action is the default */
+	bool cluster;	       /* the deciding policy is a ClusterFencePolicy */
 	uint32_t policy_id;
 	const char *policy_namespace; /* NULL when !matched ("" for a cluster policy); valid
 				       * while the cache/ruleset lives */
@@ -68,7 +68,8 @@ struct pf_verdict {
  * decides, except that a cluster policy's Pass skips the rest of the cluster tier (a Pass rule
  * in a namespaced policy, which validation refuses, matches nothing). Reference for tests and
  * `podfencectl explain` cross-checks; O(rules). */
-void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action, const struct pf_addr *src,
-		     const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out);
+void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
+		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		     struct pf_verdict *out);
 
 #endif

@@ -115,7 +115,7 @@
 	  "SELECT pi.ip FROM pod_ip pi JOIN pod p ON p.id = pi.pod_id "                            \
 	  "WHERE p.namespace = ?1 AND p.name = ?2 "                                                \
 	  "UNION SELECT wi.ip FROM workload_ip wi JOIN workload w ON w.id = wi.workload_id "       \
-	  "WHERE w.kind = 'Pod' AND w.namespace = ?1 AND w.name = ?2 ORDER BY 1")                 \
+	  "WHERE w.kind = 'Pod' AND w.namespace = ?1 AND w.name = ?2 ORDER BY 1")                  \
 	X(EXPLAIN_RULE_TEXT, "SELECT r.destination, r.ports FROM policy_rule r JOIN policy p ON "  \
 			     "p.id = r.policy_id WHERE p.namespace = ?1 AND p.name = ?2 AND "      \
 			     "r.rule_index = ?3")                                                  \

@@ -73,7 +73,7 @@ struct rs_load {
 	struct rs_ip *ips; /* by rank */
 	size_t n_ips;
 	struct pf_hashtable refs; /* of struct rs_ref */
-	struct rank_set acc;	 /* the src or dst_ips being collected */
+	struct rank_set acc;	  /* the src or dst_ips being collected */
 };
 
 static void rank_set_free(struct rank_set *s)

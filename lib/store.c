@@ -12,7 +12,7 @@
 
 static const char *const stmt_sql[PF_STMT__COUNT] = {
 #define PF_STMT_SQL(name, sql) [PF_STMT_##name] = sql,
-	PF_STORE_STATEMENTS(PF_STMT_SQL)
+    PF_STORE_STATEMENTS(PF_STMT_SQL)
 #undef PF_STMT_SQL
 };
 
@@ -81,8 +81,8 @@ static int exec_busy_retry(struct pf_store *s, const char *sql, struct pf_error 
 	return r;
 }
 
-int pf_stmt_bind(struct pf_store *s, enum pf_stmt id, sqlite3_stmt **out,
-		 const struct pf_bind *b, size_t n, struct pf_error *err)
+int pf_stmt_bind(struct pf_store *s, enum pf_stmt id, sqlite3_stmt **out, const struct pf_bind *b,
+		 size_t n, struct pf_error *err)
 {
 	sqlite3_stmt **slot = &s->stmts[id];
 
@@ -140,7 +140,7 @@ int pf_stmt_exec_int(struct pf_store *s, enum pf_stmt id, const char *what, int6
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int64(st, 0);
 	r = rc == SQLITE_ROW || rc == SQLITE_DONE ? rc == SQLITE_ROW
-						 : pf_store_db_error(s, err, rc, what);
+						  : pf_store_db_error(s, err, rc, what);
 	sqlite3_reset(st);
 	return r;
 }
@@ -355,8 +355,7 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 	}
 
 	if (s->readonly && access(path, F_OK) < 0) {
-		r = pf_error_set(err, errno,
-				 "%s: %s; podfenced or podfence-sync create the store",
+		r = pf_error_set(err, errno, "%s: %s; podfenced or podfence-sync create the store",
 				 path, strerror(errno));
 		free(s);
 		return r;
@@ -395,11 +394,11 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 	if (s->readonly) {
 		if (v < PF_SCHEMA_VERSION) {
 			r = pf_error_set(
-				err, EPROTO,
-				"%s: database schema version %d is older than this build's (%d) "
-				"or the database is missing; start podfenced or podfence-sync to "
-				"create or migrate it",
-				path, v, PF_SCHEMA_VERSION);
+			    err, EPROTO,
+			    "%s: database schema version %d is older than this build's (%d) "
+			    "or the database is missing; start podfenced or podfence-sync to "
+			    "create or migrate it",
+			    path, v, PF_SCHEMA_VERSION);
 			goto fail;
 		}
 	} else {
@@ -408,9 +407,9 @@ int pf_store_open(const char *path, unsigned flags, struct pf_store **out, struc
 			goto fail;
 		/* Connection-private scratch sets: marking them changes nothing others can see. */
 		r = pf_store_exec(s,
-			 "CREATE TEMP TABLE seen_workload (id INTEGER PRIMARY KEY);"
-			 "CREATE TEMP TABLE seen_policy (id INTEGER PRIMARY KEY);",
-			 err);
+				  "CREATE TEMP TABLE seen_workload (id INTEGER PRIMARY KEY);"
+				  "CREATE TEMP TABLE seen_policy (id INTEGER PRIMARY KEY);",
+				  err);
 		if (r < 0)
 			goto fail_prefix;
 	}

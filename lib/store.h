@@ -116,8 +116,8 @@ struct pf_pod_record {
 	char *kind;	    /* "Pod" or "Container" (Podman/runc) */
 	uint64_t netns_dev; /* identity of the pod: the netns device and inode */
 	uint64_t netns_ino;
-	char *netns_path;  /* how it was opened */
-	char **containers; /* container ids sharing the netns */
+	char *netns_path;	   /* how it was opened */
+	char **containers;	   /* container ids sharing the netns */
 	struct pf_pod_proc *procs; /* one per container, or NULL (all unknown) */
 	size_t n_containers;
 	struct pf_addr *ips;

@@ -178,8 +178,9 @@ static int on_scalar(struct yctx *c, const yaml_event_t *ev)
 				return fail(c, EINVAL, "invalid !!float value");
 			t = PF_NODE_FLOAT;
 		} else {
-			return fail(c, EINVAL, "only the standard tags !!str, !!int, !!float, !!bool and "
-					       "!!null are supported");
+			return fail(c, EINVAL,
+				    "only the standard tags !!str, !!int, !!float, !!bool and "
+				    "!!null are supported");
 		}
 	} else if (!tag && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
 		if (is_null(s, len))
@@ -254,8 +255,8 @@ static int on_event(struct yctx *c, const yaml_event_t *ev)
 	}
 }
 
-int pf_yaml_parse(const char *buf, size_t len, const struct pf_doc_limits *lim, struct pf_node ***docs,
-		  size_t *n_docs, struct pf_error *err)
+int pf_yaml_parse(const char *buf, size_t len, const struct pf_doc_limits *lim,
+		  struct pf_node ***docs, size_t *n_docs, struct pf_error *err)
 {
 	struct pf_doc_limits l;
 	struct yctx c = {0};
@@ -284,10 +285,10 @@ int pf_yaml_parse(const char *buf, size_t len, const struct pf_doc_limits *lim, 
 			if (parser.error == YAML_MEMORY_ERROR)
 				r = pf_error_set(err, ENOMEM, "out of memory");
 			else if (parser.context)
-				r = pf_error_set(err, EINVAL, "line %zu, column %zu: %s (%s at line %zu)",
-						 parser.problem_mark.line + 1,
-						 parser.problem_mark.column + 1, problem, parser.context,
-						 parser.context_mark.line + 1);
+				r = pf_error_set(
+				    err, EINVAL, "line %zu, column %zu: %s (%s at line %zu)",
+				    parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+				    problem, parser.context, parser.context_mark.line + 1);
 			else
 				r = pf_error_set(err, EINVAL, "line %zu, column %zu: %s",
 						 parser.problem_mark.line + 1,

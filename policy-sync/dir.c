@@ -32,7 +32,7 @@ static const uint32_t dir_mask = IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOV
 				 IN_MOVED_TO | IN_DELETE | IN_ATTRIB | IN_DELETE_SELF |
 				 IN_MOVE_SELF | IN_ONLYDIR | IN_EXCL_UNLINK;
 static const uint32_t parent_mask =
-	IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
+    IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR;
 
 struct dir_file {
 	char *name;
@@ -192,7 +192,7 @@ static void move_from(struct dir_sync *d, uint32_t cookie, const char *name)
 
 	if (d->n_moves >= MAX_MOVES || !(n = strdup(name)))
 		return; /* then it is a delete and a create: correct, only not as gentle */
-	d->moves[d->n_moves++] = (struct dir_move){ .cookie = cookie, .from = n };
+	d->moves[d->n_moves++] = (struct dir_move){.cookie = cookie, .from = n};
 }
 
 static void move_to(struct dir_sync *d, uint32_t cookie, const char *name)
@@ -204,7 +204,7 @@ static void move_to(struct dir_sync *d, uint32_t cookie, const char *name)
 		if (m->cookie != cookie)
 			continue;
 		if (d->n_renames < MAX_MOVES && (to = strdup(name))) {
-			d->renames[d->n_renames++] = (struct dir_move){ .from = m->from, .to = to };
+			d->renames[d->n_renames++] = (struct dir_move){.from = m->from, .to = to};
 			m->from = NULL;
 		}
 		free(m->from);
@@ -280,8 +280,8 @@ static void log_doc_errors(const char *path, const struct pf_policy_file *pf)
 static int sync_name(struct dir_sync *d, const char *name, bool force)
 {
 	_cleanup_free_ char *path = path_of(d, name), *buf = NULL;
-	struct pf_policy_file pf = { 0 };
-	struct pf_error err = { 0 };
+	struct pf_policy_file pf = {0};
+	struct pf_error err = {0};
 	struct dir_file *f = file_find(d, name);
 	size_t len = 0;
 	bool quiet;
@@ -436,7 +436,7 @@ static void names_free(char **v, size_t n)
 /* Files of this directory the store holds from an earlier run: deleted meanwhile, they must go. */
 static int adopt_store_sources(struct dir_sync *d)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	char **sources = NULL;
 	size_t n = 0, plen = strlen(d->dir);
 	int r;
@@ -474,7 +474,7 @@ static int attach_dir(struct dir_sync *d)
 
 static int run_batch(struct dir_sync *d)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	uint64_t changes = pf_store_write_count(d->store), t0 = pf_mono_ns();
 	bool full = d->full, dir_ok = true;
 	char **listed = NULL;
@@ -729,9 +729,8 @@ static int timeout_ms(struct dir_sync *d)
 int pf_sync_dir_run(const struct pf_sync_options *o)
 {
 	struct dir_sync d = {
-		.o = o, .ifd = -1, .wd_dir = -1, .wd_parent = -1, .notify_fd = -1, .once = o->once
-	};
-	struct pf_error err = { 0 };
+	    .o = o, .ifd = -1, .wd_dir = -1, .wd_parent = -1, .notify_fd = -1, .once = o->once};
+	struct pf_error err = {0};
 	_cleanup_close_ int sfd = -1;
 	uint64_t full_every = (uint64_t)(o->resync_max_s ? o->resync_max_s : 300) * 1000000000ull;
 	sigset_t mask;
@@ -752,7 +751,7 @@ int pf_sync_dir_run(const struct pf_sync_options *o)
 		char *slash = strrchr(d.dir, '/');
 
 		d.parent =
-			slash == d.dir ? strdup("/") : pf_strndup0(d.dir, (size_t)(slash - d.dir));
+		    slash == d.dir ? strdup("/") : pf_strndup0(d.dir, (size_t)(slash - d.dir));
 		d.base = slash + 1;
 		if (!d.parent) {
 			log_error("out of memory");
@@ -812,9 +811,9 @@ int pf_sync_dir_run(const struct pf_sync_options *o)
 
 	for (;;) {
 		struct pollfd pfd[] = {
-			{ .fd = d.ifd, .events = POLLIN },
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = d.notify_fd, .events = POLLIN },
+		    {.fd = d.ifd, .events = POLLIN},
+		    {.fd = sfd, .events = POLLIN},
+		    {.fd = d.notify_fd, .events = POLLIN},
 		};
 
 		r = poll(pfd, PF_ARRAY_SIZE(pfd), timeout_ms(&d));

@@ -70,10 +70,10 @@ struct informer {
 	char *buf; /* list body, or the unfinished line of a watch stream */
 	size_t len, cap;
 	bool too_big;
-	char *rv;     /* resourceVersion to watch from */
-	char *cont;   /* continue token of the list in progress */
+	char *rv;	/* resourceVersion to watch from */
+	char *cont;	/* continue token of the list in progress */
 	unsigned limit; /* objects the next page asks for: halved when pages are large */
-	bool listing; /* a list_begin is open */
+	bool listing;	/* a list_begin is open */
 	bool synced;
 	bool gone;   /* a watch said 410: relist */
 	bool broken; /* a watch stream carried garbage: relist */
@@ -326,10 +326,9 @@ static void start(struct informer *f, enum next next)
 	} else {
 		if (f->cont)
 			esc = curl_easy_escape(NULL, f->cont, 0);
-		r = (!f->cont || esc)
-			? asprintf(&path, "%s/%s?limit=%u%s%s", ri->api, ri->plural, f->limit,
-				   esc ? "&continue=" : "", esc ? esc : "")
-			: -1;
+		r = (!f->cont || esc) ? asprintf(&path, "%s/%s?limit=%u%s%s", ri->api, ri->plural,
+						 f->limit, esc ? "&continue=" : "", esc ? esc : "")
+				      : -1;
 		f->state = ST_LIST;
 		in->stats.pages++;
 	}
@@ -465,9 +464,10 @@ static void list_too_big(struct informer *f)
 	if (f->limit > 1) {
 		f->limit /= 2;
 		in->stats.shrunk++;
-		log_info("Kubernetes list %s: a page is larger than %zu bytes; asking for %u objects "
-			 "a page",
-			 res_name(f), in->max_body, f->limit);
+		log_info(
+		    "Kubernetes list %s: a page is larger than %zu bytes; asking for %u objects "
+		    "a page",
+		    res_name(f), in->max_body, f->limit);
 		return start(f, NEXT_LIST_PAGE);
 	}
 	first_item_name(f->buf, f->len, name, sizeof(name));

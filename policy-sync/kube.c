@@ -154,11 +154,12 @@ static int delete_stale_policies(struct pf_store *s, const struct pf_kube_policy
 		r = pf_kmap_put(&have, p[i].key, (void *)&p[i], NULL);
 	if (r < 0)
 		goto out;
-	rc = sqlite3_prepare_v2(pf_store_db(s),
-				"SELECT namespace, name FROM policy WHERE source = '" KUBE_SOURCE
-				"' UNION SELECT namespace, name FROM source_error WHERE source = '"
-				KUBE_SOURCE "' AND namespace IS NOT NULL AND name IS NOT NULL",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+	    pf_store_db(s),
+	    "SELECT namespace, name FROM policy WHERE source = '" KUBE_SOURCE
+	    "' UNION SELECT namespace, name FROM source_error WHERE source = '" KUBE_SOURCE
+	    "' AND namespace IS NOT NULL AND name IS NOT NULL",
+	    -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		r = pf_error_set(err, EIO, "store: %s", sqlite3_errmsg(pf_store_db(s)));
 		goto out;
@@ -601,11 +602,12 @@ out:
 	if (inf) {
 		const struct pf_kube_stats *st = pf_kube_informers_stats(inf);
 
-		log_debug("kube: %lu lists, %lu pages (%lu asked again smaller), %lu watches, %lu "
-			  "events, %lu bookmarks, %lu relists (410), %lu reconnects, %lu throttled, "
-			  "%lu errors",
-			  st->lists, st->pages, st->shrunk, st->watches, st->events, st->bookmarks,
-			  st->gone, st->reconnects, st->throttled, st->errors);
+		log_debug(
+		    "kube: %lu lists, %lu pages (%lu asked again smaller), %lu watches, %lu "
+		    "events, %lu bookmarks, %lu relists (410), %lu reconnects, %lu throttled, "
+		    "%lu errors",
+		    st->lists, st->pages, st->shrunk, st->watches, st->events, st->bookmarks,
+		    st->gone, st->reconnects, st->throttled, st->errors);
 	}
 	pf_kube_informers_free(inf);
 	pf_kube_cache_free(cache);

@@ -26,22 +26,22 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "db", required_argument, NULL, OPT_DB },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "policy-dir", required_argument, NULL, OPT_POLICY_DIR },
-	{ "kube", no_argument, NULL, OPT_KUBE },
-	{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
-	{ "node-name", required_argument, NULL, OPT_NODE_NAME },
-	{ "resync-min", required_argument, NULL, OPT_RESYNC_MIN },
-	{ "resync-max", required_argument, NULL, OPT_RESYNC_MAX },
-	{ "once", no_argument, NULL, OPT_ONCE },
-	{ "foreground", no_argument, NULL, OPT_FOREGROUND },
-	{},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"config", required_argument, NULL, 'c'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"db", required_argument, NULL, OPT_DB},
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"policy-dir", required_argument, NULL, OPT_POLICY_DIR},
+    {"kube", no_argument, NULL, OPT_KUBE},
+    {"kubeconfig", required_argument, NULL, OPT_KUBECONFIG},
+    {"node-name", required_argument, NULL, OPT_NODE_NAME},
+    {"resync-min", required_argument, NULL, OPT_RESYNC_MIN},
+    {"resync-max", required_argument, NULL, OPT_RESYNC_MAX},
+    {"once", no_argument, NULL, OPT_ONCE},
+    {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {},
 };
 
 static void usage(FILE *f)
@@ -246,8 +246,8 @@ int main(int argc, char **argv)
 		    .resync_max_s = DEFAULT_RESYNC_MAX_S,
 		},
 	};
-	struct pf_config cfg = { 0 };
-	struct pf_error err = { 0 };
+	struct pf_config cfg = {0};
+	struct pf_error err = {0};
 	struct merge m = {.s = &s};
 	int r;
 
@@ -263,11 +263,10 @@ int main(int argc, char **argv)
 		}
 	}
 
-	r = pf_conf_merge(&(struct pf_conf_program){.options = long_options,
-						    .shortopts = "hVc:v",
-						    .set = merge_option,
-						    .ctx = &m},
-			  argc, argv, &cfg, &err);
+	r = pf_conf_merge(
+	    &(struct pf_conf_program){
+		.options = long_options, .shortopts = "hVc:v", .set = merge_option, .ctx = &m},
+	    argc, argv, &cfg, &err);
 	if (r < 0 && err.msg[0])
 		fprintf(stderr, "podfence-sync: %s\n", err.msg);
 	if (r == 0)

@@ -28,7 +28,7 @@ static bool reply_ok(const char *reply)
 
 void pf_sync_notify_engine(const struct pf_sync_options *o)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	_cleanup_free_ char *req = NULL, *reply = NULL;
 	int r;
 
@@ -56,7 +56,7 @@ void pf_sync_notify_engine(const struct pf_sync_options *o)
 
 int pf_sync_notify_start(const struct pf_sync_options *o)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_free_ char *req = NULL;
 	_cleanup_close_ int fd = -1;
 	int r;

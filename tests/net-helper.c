@@ -238,7 +238,8 @@ static int cmd_verdicts(int argc, char **argv)
 	if (slot)
 		pf_nfq_test_rx_slot(q, slot); /* messages arrive cut: their packets must still go */
 	/* A tiny receive buffer: the kernel cannot hand us a burst (ENOBUFS on our side). */
-	if (rcvbuf && setsockopt(pf_nfq_fd(q), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) {
+	if (rcvbuf &&
+	    setsockopt(pf_nfq_fd(q), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0) {
 		perror("verdicts: SO_RCVBUF");
 		return 1;
 	}

@@ -115,7 +115,8 @@ int main(int argc, char **argv)
 			break;
 		default: /* interesting bytes */
 			for (int j = 0; size && j < 2; j++) {
-				static const uint8_t v[] = {0, 0xff, 0x7f, 0x80, '"', '{', '[', ':', '-', '\n'};
+				static const uint8_t v[] = {0,	 0xff, 0x7f, 0x80, '"',
+							    '{', '[',  ':',  '-',  '\n'};
 				buf[next_rand() % size] = v[next_rand() % sizeof(v)];
 			}
 		}

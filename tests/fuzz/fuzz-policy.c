@@ -30,10 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (pf_policy_to_json(d->policy, &a) < 0)
 			continue;
-		if (pf_policy_parse_buffer("canonical", a, strlen(a), &back, &err) < 0 || back.n_docs != 1 ||
-		    !back.docs[0].policy) {
-			fprintf(stderr, "canonical JSON is not a valid policy: %s %s\n%s\n", err.msg,
-				back.n_docs ? back.docs[0].error : "", a);
+		if (pf_policy_parse_buffer("canonical", a, strlen(a), &back, &err) < 0 ||
+		    back.n_docs != 1 || !back.docs[0].policy) {
+			fprintf(stderr, "canonical JSON is not a valid policy: %s %s\n%s\n",
+				err.msg, back.n_docs ? back.docs[0].error : "", a);
 			abort();
 		}
 		if (pf_policy_to_json(back.docs[0].policy, &b) < 0 || strcmp(a, b)) {

@@ -29,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (pf_node_to_json(docs[i], &a) < 0)
 			continue;
 		if (pf_json_parse(a, strlen(a), &big, &back, &err) < 0) {
-			fprintf(stderr, "JSON of a YAML document does not parse: %s\n%s\n", err.msg, a);
+			fprintf(stderr, "JSON of a YAML document does not parse: %s\n%s\n", err.msg,
+				a);
 			abort();
 		}
 		if (pf_node_to_json(back, &b) < 0 || strcmp(a, b)) {

@@ -29,7 +29,8 @@ static inline uint64_t old_addr_hash(const struct pf_addr *a, uint64_t seed)
 static inline size_t old_events_bucket(uint64_t dev, uint64_t ino, const struct pf_addr *dst,
 				       uint16_t dport, size_t n_buckets)
 {
-	uint64_t h = old_addr_hash(dst, ino * 0x9e3779b97f4a7c15ull ^ dev ^ ((uint64_t)dport << 48));
+	uint64_t h =
+	    old_addr_hash(dst, ino * 0x9e3779b97f4a7c15ull ^ dev ^ ((uint64_t)dport << 48));
 
 	return (size_t)(h % n_buckets);
 }

@@ -15,7 +15,7 @@
 static int tap_n, tap_failed;
 
 static inline int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static inline int tap_ok(int cond, const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;
@@ -45,13 +45,14 @@ static inline int tap_ok(int cond, const char *file, int line, const char *fmt, 
 	do {                                                                                       \
 		const char *_g = (got), *_w = (want);                                              \
 		if (!ok(_g && _w && !strcmp(_g, _w), __VA_ARGS__))                                 \
-			printf("#   got '%s', want '%s'\n", _g ? _g : "(null)", _w ? _w : "(null)"); \
+			printf("#   got '%s', want '%s'\n", _g ? _g : "(null)",                    \
+			       _w ? _w : "(null)");                                                \
 	} while (0)
 #define has_str(hay, needle, ...)                                                                  \
 	do {                                                                                       \
 		const char *_h = (hay), *_n = (needle);                                            \
 		if (!ok(_h && strstr(_h, _n), __VA_ARGS__))                                        \
-			printf("#   '%s' does not contain '%s'\n", _h ? _h : "(null)", _n);            \
+			printf("#   '%s' does not contain '%s'\n", _h ? _h : "(null)", _n);        \
 	} while (0)
 
 static inline void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -669,7 +669,8 @@ static struct pf_addr rand_addr(void)
 	default:
 		/* flip one random bit below the neighbourhood's top */
 		{
-			unsigned bit = pf_addr_is_v4(&a) ? 104 + pf_test_rand_below(24) : 16 + pf_test_rand_below(112);
+			unsigned bit = pf_addr_is_v4(&a) ? 104 + pf_test_rand_below(24)
+							 : 16 + pf_test_rand_below(112);
 
 			a.b[bit / 8] ^= (uint8_t)(0x80 >> (bit % 8));
 		}
@@ -697,9 +698,11 @@ static struct pf_prefix rand_prefix(void)
 		return p;
 	}
 	if (pf_addr_is_v4(&p.addr))
-		p.len = (uint8_t)(96 + (chance(80) ? v4[pf_test_rand_below(PF_ARRAY_SIZE(v4))] : pf_test_rand_below(33)));
+		p.len = (uint8_t)(96 + (chance(80) ? v4[pf_test_rand_below(PF_ARRAY_SIZE(v4))]
+						   : pf_test_rand_below(33)));
 	else
-		p.len = chance(80) ? v6[pf_test_rand_below(PF_ARRAY_SIZE(v6))] : (uint8_t)pf_test_rand_below(129);
+		p.len = chance(80) ? v6[pf_test_rand_below(PF_ARRAY_SIZE(v6))]
+				   : (uint8_t)pf_test_rand_below(129);
 	pf_addr_mask(&p.addr, p.len);
 	return p;
 }
@@ -709,7 +712,8 @@ static uint16_t rand_port(void)
 	static const uint16_t pool[] = {1,    22,   53,	  80,	443,   1000,
 					1001, 1005, 1010, 8080, 65534, 65535};
 
-	return chance(85) ? pool[pf_test_rand_below(PF_ARRAY_SIZE(pool))] : (uint16_t)(1 + pf_test_rand_below(65535));
+	return chance(85) ? pool[pf_test_rand_below(PF_ARRAY_SIZE(pool))]
+			  : (uint16_t)(1 + pf_test_rand_below(65535));
 }
 
 static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs, bool big)
@@ -722,7 +726,8 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 	for (size_t i = 0; i < n_pol; i++) {
 		char name[16];
 		struct pf_rs_policy *p;
-		size_t n_rules = big ? pf_test_rand_below(60) : pf_test_rand_below(9), n_src = pf_test_rand_below(5);
+		size_t n_rules = big ? pf_test_rand_below(60) : pf_test_rand_below(9),
+		       n_src = pf_test_rand_below(5);
 
 		bool cluster = chance(30);
 
@@ -731,16 +736,18 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 		 * still come first */
 		p = cluster ? add_cluster(rs, (uint32_t)(100 + i), name,
 					  prios[pf_test_rand_below(PF_ARRAY_SIZE(prios))])
-			    : add_policy(rs, (uint32_t)(100 + i), nss[pf_test_rand_below(PF_ARRAY_SIZE(nss))],
-					 name, prios[pf_test_rand_below(PF_ARRAY_SIZE(prios))]);
+			    : add_policy(rs, (uint32_t)(100 + i),
+					 nss[pf_test_rand_below(PF_ARRAY_SIZE(nss))], name,
+					 prios[pf_test_rand_below(PF_ARRAY_SIZE(prios))]);
 		for (size_t s = 0; s < n_src; s++)
 			add_src_addr(p, srcs[pf_test_rand_below((uint32_t)n_srcs)]);
 		for (size_t j = 0; j < n_rules; j++) {
 			/* Pass: often in the cluster tier; rarely in a namespaced policy, where
 			 * validation refuses it and both evaluators must ignore it alike */
-			enum pf_action act = (cluster && chance(30)) || chance(2)
-						     ? PF_ACTION_PASS
-						     : (enum pf_action)pf_test_rand_below(PF_ACTION_PASS);
+			enum pf_action act =
+			    (cluster && chance(30)) || chance(2)
+				? PF_ACTION_PASS
+				: (enum pf_action)pf_test_rand_below(PF_ACTION_PASS);
 			struct pf_rs_rule *r = add_rule(p, act, chance(30));
 
 			if (chance(15)) {
@@ -782,13 +789,15 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 	const struct pf_rs_rule *r = NULL;
 
 	if (rs->n_policies && chance(85)) {
-		const struct pf_rs_policy *p = &rs->policies[pf_test_rand_below((uint32_t)rs->n_policies)];
+		const struct pf_rs_policy *p =
+		    &rs->policies[pf_test_rand_below((uint32_t)rs->n_policies)];
 
 		if (p->n_rules)
 			r = &p->rules[pf_test_rand_below((uint32_t)p->n_rules)];
 	}
 	if (r && r->n_dst_nets && chance(60)) {
-		const struct pf_prefix *pf = &r->dst_nets[pf_test_rand_below((uint32_t)r->n_dst_nets)];
+		const struct pf_prefix *pf =
+		    &r->dst_nets[pf_test_rand_below((uint32_t)r->n_dst_nets)];
 		struct pf_addr last = prefix_last(pf);
 
 		if (chance(15)) {
@@ -814,7 +823,8 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 
 			split(&pf->addr, &hi, &lo);
 			split(&last, &lh, &ll);
-			return join(hi | (pf_test_rand() & (lh ^ hi)), lo | (pf_test_rand() & (ll ^ lo)));
+			return join(hi | (pf_test_rand() & (lh ^ hi)),
+				    lo | (pf_test_rand() & (ll ^ lo)));
 		}
 		}
 	}
@@ -829,10 +839,12 @@ static struct pf_addr pick_dst(const struct pf_ruleset *rs)
 static uint16_t pick_port(const struct pf_ruleset *rs)
 {
 	if (rs->n_policies && chance(70)) {
-		const struct pf_rs_policy *p = &rs->policies[pf_test_rand_below((uint32_t)rs->n_policies)];
+		const struct pf_rs_policy *p =
+		    &rs->policies[pf_test_rand_below((uint32_t)rs->n_policies)];
 
 		if (p->n_rules) {
-			const struct pf_rs_rule *r = &p->rules[pf_test_rand_below((uint32_t)p->n_rules)];
+			const struct pf_rs_rule *r =
+			    &p->rules[pf_test_rand_below((uint32_t)p->n_rules)];
 
 			if (r->n_ports) {
 				const struct pf_port_range *pr =
@@ -920,7 +932,8 @@ static void test_differential(uint64_t seed, unsigned rounds)
 			continue;
 		}
 		for (unsigned k = 0; k < n_conns; k++) {
-			struct pf_addr src = srcs[pf_test_rand_below(PF_ARRAY_SIZE(srcs))], dst = pick_dst(rs);
+			struct pf_addr src = srcs[pf_test_rand_below(PF_ARRAY_SIZE(srcs))],
+				       dst = pick_dst(rs);
 			uint16_t port = pick_port(rs);
 			struct pf_verdict v, ref;
 
@@ -1082,21 +1095,30 @@ static void test_tiers(void)
 	ok(rs->policies[0].cluster && rs->policies[1].cluster && rs->policies[2].cluster &&
 	       rs->policies[3].cluster && !rs->policies[4].cluster,
 	   "cluster policies sort first, whatever their priority");
-	ok(!strcmp(rs->policies[0].name, "admin-pass") && !strcmp(rs->policies[3].name, "admin-deny"),
+	ok(!strcmp(rs->policies[0].name, "admin-pass") &&
+	       !strcmp(rs->policies[3].name, "admin-deny"),
 	   "  then by priority");
 	c = build_or_die(rs, PF_ACTION_REJECT);
 
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.0.5", 443, PF_ACTION_DENY, "admin-deny", 0);
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.8.0.5", 443, PF_ACTION_ALLOW, "own-allow", 0);
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.8.0.5", 2000, PF_ACTION_REJECT, "own-allow", 1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.0.5", 443, PF_ACTION_DENY, "admin-deny",
+	       0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.8.0.5", 443, PF_ACTION_ALLOW, "own-allow",
+	       0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.8.0.5", 2000, PF_ACTION_REJECT, "own-allow",
+	       1);
 	/* Pass on port 80: the cluster Deny below it is skipped, the namespaced Allow decides */
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.0.5", 80, PF_ACTION_ALLOW, "own-allow", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.0.5", 80, PF_ACTION_ALLOW, "own-allow",
+	       0);
 	/* Pass 10.9.1.0/24 skips the cluster Alert and Deny: namespaced rules decide */
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.1.7", 22, PF_ACTION_ALLOW, "own-allow", 0);
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.1.7", 5000, PF_ACTION_REJECT, "own-allow", 1);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.1.7", 22, PF_ACTION_ALLOW, "own-allow",
+	       0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.1", "10.9.1.7", 5000, PF_ACTION_REJECT, "own-allow",
+	       1);
 	/* 10.0.0.2 has no Pass: the cluster Alert decides before its namespaced Allow */
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.2", "10.9.1.7", 22, PF_ACTION_ALERT, "own-allow", 0);
-	expect(c, rs, PF_ACTION_REJECT, "10.0.0.2", "10.9.1.8", 22, PF_ACTION_ALLOW, "own-allow", 0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.2", "10.9.1.7", 22, PF_ACTION_ALERT, "own-allow",
+	       0);
+	expect(c, rs, PF_ACTION_REJECT, "10.0.0.2", "10.9.1.8", 22, PF_ACTION_ALLOW, "own-allow",
+	       0);
 	expect(c, rs, PF_ACTION_REJECT, "10.0.0.3", "1.2.3.4", 22, PF_ACTION_DENY, "bogus-pass", 1);
 	expect(c, rs, PF_ACTION_REJECT, "10.0.0.3", "1.2.3.4", 23, PF_ACTION_REJECT, NULL, -1);
 	expect(c, rs, PF_ACTION_REJECT, "10.0.0.4", "1.2.3.4", 23, PF_ACTION_REJECT, NULL, -1);
@@ -1106,7 +1128,8 @@ static void test_tiers(void)
 		struct pf_verdict v;
 
 		pf_cache_lookup(c, &s, &d, 443, &v);
-		ok(v.cluster && !v.pass_name && v.pass_rule_index == -1, "a cluster verdict says so");
+		ok(v.cluster && !v.pass_name && v.pass_rule_index == -1,
+		   "a cluster verdict says so");
 		pf_cache_lookup(c, &s, &d, 80, &v);
 		ok(!v.cluster && v.pass_name && !strcmp(v.pass_name, "admin-pass") &&
 		       v.pass_rule_index == 0 && v.pass_policy_id == 3,

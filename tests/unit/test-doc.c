@@ -73,7 +73,8 @@ static void test_json_types(void)
 	is_int(v, -42, "int value");
 	is_int(pf_node_get(n, "f")->type, PF_NODE_FLOAT, "1.5 is a float");
 	is_int(pf_node_get(n, "e")->type, PF_NODE_FLOAT, "1e3 is a float (not an integer literal)");
-	is_int(pf_node_get(n, "big")->type, PF_NODE_FLOAT, "integer beyond int64 is a number, not wrapped");
+	is_int(pf_node_get(n, "big")->type, PF_NODE_FLOAT,
+	       "integer beyond int64 is a number, not wrapped");
 	is_str(pf_node_get(n, "big")->str, "123456789012345678901234", "its text is kept");
 	is_int(pf_node_bool(n, "t", &b), 0, "bool member");
 	ok(b, "true");
@@ -119,9 +120,10 @@ static void test_json_errors(void)
 	has_str(err.msg, "line 2", "syntax error names the line");
 	ok(!json("{\"a\":1,\"a\":2}", &err), "duplicate key refused");
 	has_str(err.msg, "duplicate key 'a'", "message names the key");
-	ok(!json("{\"k1\":1,\"k2\":1,\"k3\":1,\"k4\":1,\"k5\":1,\"k6\":1,\"k7\":1,\"k8\":1,\"k9\":1,"
-		 "\"k3\":0}",
-		 &err),
+	ok(!json(
+	       "{\"k1\":1,\"k2\":1,\"k3\":1,\"k4\":1,\"k5\":1,\"k6\":1,\"k7\":1,\"k8\":1,\"k9\":1,"
+	       "\"k3\":0}",
+	       &err),
 	   "duplicate key in a large map refused");
 	has_str(err.msg, "duplicate key 'k3'", "and named");
 	ok(!json("[\"a\\u0000b\"]", &err), "NUL in a string refused");
@@ -153,7 +155,8 @@ static void test_json_errors(void)
 	{
 		const struct pf_doc_limits unset = {.max_depth = 2};
 
-		ok(pf_json_parse("[[1]]", 5, &unset, &n, &err) == 0, "limits left 0 take their defaults");
+		ok(pf_json_parse("[[1]]", 5, &unset, &n, &err) == 0,
+		   "limits left 0 take their defaults");
 		pf_node_free(n);
 		ok(pf_json_parse("[[[1]]]", 7, &unset, &n, &err) == -E2BIG, "  and set ones apply");
 	}
@@ -200,23 +203,43 @@ struct ytype {
 static void test_yaml_core_schema(void)
 {
 	static const struct ytype cases[] = {
-		{"~", PF_NODE_NULL}, {"null", PF_NODE_NULL}, {"NULL", PF_NODE_NULL},
-		{"", PF_NODE_NULL}, {"true", PF_NODE_BOOL, 1}, {"False", PF_NODE_BOOL, 0},
-		{"TRUE", PF_NODE_BOOL, 1}, {"yes", PF_NODE_STRING, 0, "yes"},
-		{"on", PF_NODE_STRING, 0, "on"}, {"no", PF_NODE_STRING, 0, "no"},
-		{"tRue", PF_NODE_STRING, 0, "tRue"}, {"42", PF_NODE_INT, 42},
-		{"-7", PF_NODE_INT, -7}, {"+5", PF_NODE_INT, 5}, {"0080", PF_NODE_INT, 80},
-		{"0o17", PF_NODE_INT, 15}, {"0x1F", PF_NODE_INT, 31},
-		{"0b101", PF_NODE_STRING, 0, "0b101"}, {"1_000", PF_NODE_STRING, 0, "1_000"},
-		{"1.5", PF_NODE_FLOAT}, {"1.", PF_NODE_FLOAT}, {".5", PF_NODE_FLOAT},
-		{"1e3", PF_NODE_FLOAT}, {"-.inf", PF_NODE_FLOAT}, {".NaN", PF_NODE_FLOAT},
-		{"1e", PF_NODE_STRING, 0, "1e"}, {".", PF_NODE_STRING, 0, "."},
-		{"99999999999999999999", PF_NODE_FLOAT}, {"\"42\"", PF_NODE_STRING, 0, "42"},
-		{"'true'", PF_NODE_STRING, 0, "true"}, {"\"\"", PF_NODE_STRING, 0, ""},
-		{"!!str 42", PF_NODE_STRING, 0, "42"}, {"!!int \"12\"", PF_NODE_INT, 12},
-		{"!!bool \"true\"", PF_NODE_BOOL, 1}, {"!!float 3", PF_NODE_FLOAT},
-		{"10.0.0.0/8", PF_NODE_STRING, 0, "10.0.0.0/8"},
-		{"|\n  two\n  lines", PF_NODE_STRING, 0, "two\nlines\n"},
+	    {"~", PF_NODE_NULL},
+	    {"null", PF_NODE_NULL},
+	    {"NULL", PF_NODE_NULL},
+	    {"", PF_NODE_NULL},
+	    {"true", PF_NODE_BOOL, 1},
+	    {"False", PF_NODE_BOOL, 0},
+	    {"TRUE", PF_NODE_BOOL, 1},
+	    {"yes", PF_NODE_STRING, 0, "yes"},
+	    {"on", PF_NODE_STRING, 0, "on"},
+	    {"no", PF_NODE_STRING, 0, "no"},
+	    {"tRue", PF_NODE_STRING, 0, "tRue"},
+	    {"42", PF_NODE_INT, 42},
+	    {"-7", PF_NODE_INT, -7},
+	    {"+5", PF_NODE_INT, 5},
+	    {"0080", PF_NODE_INT, 80},
+	    {"0o17", PF_NODE_INT, 15},
+	    {"0x1F", PF_NODE_INT, 31},
+	    {"0b101", PF_NODE_STRING, 0, "0b101"},
+	    {"1_000", PF_NODE_STRING, 0, "1_000"},
+	    {"1.5", PF_NODE_FLOAT},
+	    {"1.", PF_NODE_FLOAT},
+	    {".5", PF_NODE_FLOAT},
+	    {"1e3", PF_NODE_FLOAT},
+	    {"-.inf", PF_NODE_FLOAT},
+	    {".NaN", PF_NODE_FLOAT},
+	    {"1e", PF_NODE_STRING, 0, "1e"},
+	    {".", PF_NODE_STRING, 0, "."},
+	    {"99999999999999999999", PF_NODE_FLOAT},
+	    {"\"42\"", PF_NODE_STRING, 0, "42"},
+	    {"'true'", PF_NODE_STRING, 0, "true"},
+	    {"\"\"", PF_NODE_STRING, 0, ""},
+	    {"!!str 42", PF_NODE_STRING, 0, "42"},
+	    {"!!int \"12\"", PF_NODE_INT, 12},
+	    {"!!bool \"true\"", PF_NODE_BOOL, 1},
+	    {"!!float 3", PF_NODE_FLOAT},
+	    {"10.0.0.0/8", PF_NODE_STRING, 0, "10.0.0.0/8"},
+	    {"|\n  two\n  lines", PF_NODE_STRING, 0, "two\nlines\n"},
 	};
 
 	for (size_t k = 0; k < PF_ARRAY_SIZE(cases); k++) {
@@ -229,8 +252,10 @@ static void test_yaml_core_schema(void)
 		snprintf(doc, sizeof(doc), "v: %s\n", t->text);
 		n = yaml1(doc, &err);
 		v = pf_node_get(n, "v");
-		if (!ok(v && v->type == t->type, "YAML `%s` is %s", oneline(t->text), pf_node_type_name(t->type)))
-			printf("#   got %s (%s)\n", v ? pf_node_type_name(v->type) : "nothing", err.msg);
+		if (!ok(v && v->type == t->type, "YAML `%s` is %s", oneline(t->text),
+			pf_node_type_name(t->type)))
+			printf("#   got %s (%s)\n", v ? pf_node_type_name(v->type) : "nothing",
+			       err.msg);
 		else if (t->type == PF_NODE_INT)
 			is_int(v->i, t->i, "  with value %lld", (long long)t->i);
 		else if (t->type == PF_NODE_BOOL)
@@ -256,7 +281,8 @@ static void test_yaml_stream(void)
 	struct pf_node **docs = NULL;
 	size_t nd = 0;
 
-	is_int(pf_yaml_parse(s, strlen(s), NULL, &docs, &nd, &err), 0, "stream parses (%s)", err.msg);
+	is_int(pf_yaml_parse(s, strlen(s), NULL, &docs, &nd, &err), 0, "stream parses (%s)",
+	       err.msg);
 	is_int(nd, 4, "4 documents (one of them empty)");
 	if (nd == 4) {
 		is_int(docs[0]->line, 2, "doc 1 starts on line 2");
@@ -275,7 +301,8 @@ static void test_yaml_stream(void)
 	is_int(pf_yaml_parse("", 0, NULL, &docs, &nd, &err), 0, "empty stream parses");
 	is_int(nd, 0, "to no documents");
 	pf_docs_free(docs, nd);
-	is_int(pf_yaml_parse("# only a comment\n", 17, NULL, &docs, &nd, &err), 0, "comment-only stream");
+	is_int(pf_yaml_parse("# only a comment\n", 17, NULL, &docs, &nd, &err), 0,
+	       "comment-only stream");
 	is_int(nd, 0, "has no documents");
 	pf_docs_free(docs, nd);
 }
@@ -290,23 +317,23 @@ static void test_yaml_refusals(void)
 	struct {
 		const char *text, *msg;
 	} bad[] = {
-		{"a: &x 1\nb: *x\n", "anchors and aliases are not supported"},
-		{"a: &x [1]\n", "anchors and aliases are not supported"},
-		{"a: *x\n", "line 1"},
-		{"a: !foo 1\n", "only the standard tags"},
-		{"a: !!binary aGk=\n", "only the standard tags"},
-		{"a: !!int abc\n", "invalid !!int value"},
-		{"a: !!bool yes\n", "invalid !!bool value"},
-		{"a: !!null x\n", "invalid !!null value"},
-		{"a: !!set {}\n", "only the standard tags"},
-		{"? [1]\n: 2\n", "a mapping key must be a scalar"},
-		{"{[1]: 2}\n", "a mapping key must be a scalar"},
-		{"a: 1\na: 2\n", "line 2: duplicate key 'a'"},
-		{"a: 1\n b: 2\n", "line 2"},
-		{"a: [1,\n", "line 2"},
-		{"a: \"x\\0y\"\n", "NUL"},
-		{"a: \"unterminated\n", "line 2"},
-		{"\ta: 1\n", "line 1"},
+	    {"a: &x 1\nb: *x\n", "anchors and aliases are not supported"},
+	    {"a: &x [1]\n", "anchors and aliases are not supported"},
+	    {"a: *x\n", "line 1"},
+	    {"a: !foo 1\n", "only the standard tags"},
+	    {"a: !!binary aGk=\n", "only the standard tags"},
+	    {"a: !!int abc\n", "invalid !!int value"},
+	    {"a: !!bool yes\n", "invalid !!bool value"},
+	    {"a: !!null x\n", "invalid !!null value"},
+	    {"a: !!set {}\n", "only the standard tags"},
+	    {"? [1]\n: 2\n", "a mapping key must be a scalar"},
+	    {"{[1]: 2}\n", "a mapping key must be a scalar"},
+	    {"a: 1\na: 2\n", "line 2: duplicate key 'a'"},
+	    {"a: 1\n b: 2\n", "line 2"},
+	    {"a: [1,\n", "line 2"},
+	    {"a: \"x\\0y\"\n", "NUL"},
+	    {"a: \"unterminated\n", "line 2"},
+	    {"\ta: 1\n", "line 1"},
 	};
 
 	for (size_t k = 0; k < PF_ARRAY_SIZE(bad); k++) {
@@ -320,22 +347,27 @@ static void test_yaml_refusals(void)
 	lim.max_depth = 2;
 	ok(pf_yaml_parse("a: [1]\n", 7, &lim, &docs, &nd, &err) == 0, "depth 2 within limit 2");
 	pf_docs_free(docs, nd);
-	ok(pf_yaml_parse("a: [[1]]\n", 9, &lim, &docs, &nd, &err) == -E2BIG, "depth 3 over limit 2");
+	ok(pf_yaml_parse("a: [[1]]\n", 9, &lim, &docs, &nd, &err) == -E2BIG,
+	   "depth 3 over limit 2");
 	has_str(err.msg, "nested too deeply", "message");
 	lim = pf_doc_default_limits;
 	lim.max_docs = 2;
-	ok(pf_yaml_parse("1\n---\n2\n", 8, &lim, &docs, &nd, &err) == 0, "2 documents within limit");
+	ok(pf_yaml_parse("1\n---\n2\n", 8, &lim, &docs, &nd, &err) == 0,
+	   "2 documents within limit");
 	pf_docs_free(docs, nd);
 	ok(pf_yaml_parse("1\n---\n2\n---\n3\n", 14, &lim, &docs, &nd, &err) == -E2BIG,
 	   "3 documents over limit 2");
 	has_str(err.msg, "too many documents", "message");
 	lim = pf_doc_default_limits;
 	lim.max_nodes = 4;
-	ok(pf_yaml_parse("[1, 2, 3, 4]\n", 13, &lim, &docs, &nd, &err) == -E2BIG, "5 nodes over limit 4");
+	ok(pf_yaml_parse("[1, 2, 3, 4]\n", 13, &lim, &docs, &nd, &err) == -E2BIG,
+	   "5 nodes over limit 4");
 	lim = pf_doc_default_limits;
 	lim.max_string = 3;
-	ok(pf_yaml_parse("abcd\n", 5, &lim, &docs, &nd, &err) == -E2BIG, "scalar over string limit");
-	ok(pf_yaml_parse("abcd: 1\n", 8, &lim, &docs, &nd, &err) == -E2BIG, "key over string limit");
+	ok(pf_yaml_parse("abcd\n", 5, &lim, &docs, &nd, &err) == -E2BIG,
+	   "scalar over string limit");
+	ok(pf_yaml_parse("abcd: 1\n", 8, &lim, &docs, &nd, &err) == -E2BIG,
+	   "key over string limit");
 	lim = pf_doc_default_limits;
 	lim.max_bytes = 4;
 	ok(pf_yaml_parse("a: 12\n", 6, &lim, &docs, &nd, &err) == -E2BIG, "input over byte limit");
@@ -343,7 +375,8 @@ static void test_yaml_refusals(void)
 	big = malloc(100001);
 	memset(big, '[', 100000);
 	big[100000] = '\0';
-	ok(pf_yaml_parse(big, 100000, NULL, &docs, &nd, &err) < 0, "100k nested flow sequences refused");
+	ok(pf_yaml_parse(big, 100000, NULL, &docs, &nd, &err) < 0,
+	   "100k nested flow sequences refused");
 	free(big);
 }
 

@@ -82,7 +82,8 @@ static void test_colliding_keys(void)
 		t.dst = dst[i];
 		pf_events_record(&ev, &p, &t, &deny, 1000);
 	}
-	is_int(pf_hashtable_count(&ev.keys), found, "every colliding key got its own rate-limit entry");
+	is_int(pf_hashtable_count(&ev.keys), found,
+	       "every colliding key got its own rate-limit entry");
 	ok(pf_events_longest_chain(&ev) <= 16, "longest chain %zu (old hash: %d)",
 	   pf_events_longest_chain(&ev), N_COLLIDE);
 	before = ev.probes;
@@ -104,7 +105,8 @@ static void test_colliding_keys(void)
 		pf_events_record(&ev, &p, &t, &deny, 1000);
 	}
 	is_int(pf_events_longest_chain(&ev), PF_EVENTS_MAX_CHAIN, "chain bounded");
-	is_int(pf_hashtable_count(&ev.keys), PF_EVENTS_MAX_CHAIN, "keys past the bound are not kept");
+	is_int(pf_hashtable_count(&ev.keys), PF_EVENTS_MAX_CHAIN,
+	       "keys past the bound are not kept");
 	is_int(ev.n_pending, 100, "but each still gets its event");
 	pf_events_free(&ev);
 }

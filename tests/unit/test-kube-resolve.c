@@ -304,30 +304,33 @@ static void test_resolve(void)
 	      "\"name\":\"bad\",\"namespace\":\"shop\",\"resourceVersion\":\"10\"},\"spec\":{"
 	      "\"priority\":0,\"appliesTo\":[{\"kind\":\"Namespace\",\"name\":\"other\"}]}}");
 	/* a FencePolicy object whose body claims the cluster kind stays a FencePolicy */
-	event(PF_KUBE_FENCEPOLICY, PF_KUBE_ADDED,
-	      "{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"ClusterFencePolicy\","
-	      "\"metadata\":{\"name\":\"sneaky\",\"namespace\":\"shop\",\"resourceVersion\":\"12\"},"
-	      "\"spec\":{\"appliesTo\":[{\"kind\":\"Namespace\",\"name\":\"other\"}]}}");
+	event(
+	    PF_KUBE_FENCEPOLICY, PF_KUBE_ADDED,
+	    "{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"ClusterFencePolicy\","
+	    "\"metadata\":{\"name\":\"sneaky\",\"namespace\":\"shop\",\"resourceVersion\":\"12\"},"
+	    "\"spec\":{\"appliesTo\":[{\"kind\":\"Namespace\",\"name\":\"other\"}]}}");
 	is_int(pf_kube_cache_count(c, PF_KUBE_CLUSTERFENCEPOLICY), 1, "one cluster policy");
 	ok(pf_kube_cache_policies(c, &p, &n_p) == 0 && n_p == 4, "four policies, both kinds");
 	for (size_t i = 0; i < n_p; i++) {
 		if (!strcmp(p[i].key, "/ok")) {
 			ok(p[i].doc->policy && p[i].doc->policy->cluster &&
-				   !strcmp(p[i].namespace, "") &&
-				   p[i].doc->policy->egress[0].action == PF_ACTION_PASS,
+			       !strcmp(p[i].namespace, "") &&
+			       p[i].doc->policy->egress[0].action == PF_ACTION_PASS,
 			   "the ClusterFencePolicy: valid, no namespace, its Pass");
 		} else if (!strcmp(p[i].name, "sneaky")) {
 			ok(p[i].doc->policy == NULL && !p[i].doc->cluster &&
-				   !strcmp(p[i].namespace, "shop"),
+			       !strcmp(p[i].namespace, "shop"),
 			   "a FencePolicy whose body says ClusterFencePolicy is judged as a "
 			   "FencePolicy");
-			has_str(p[i].doc->error, "spec.appliesTo[0].name: a Namespace ref in a "
-						 "FencePolicy",
+			has_str(p[i].doc->error,
+				"spec.appliesTo[0].name: a Namespace ref in a "
+				"FencePolicy",
 				"  and refused for naming another namespace");
 		} else if (!strcmp(p[i].name, "bad")) {
 			ok(p[i].doc->policy == NULL, "cross-namespace FencePolicy is invalid");
-			has_str(p[i].doc->error, "spec.appliesTo[0].name: a Namespace ref in a "
-						 "FencePolicy must name the policy's own namespace",
+			has_str(p[i].doc->error,
+				"spec.appliesTo[0].name: a Namespace ref in a "
+				"FencePolicy must name the policy's own namespace",
 				"  the error names the field");
 		}
 	}

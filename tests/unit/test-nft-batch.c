@@ -126,9 +126,9 @@ static int walk_expr(struct nftnl_expr *e, void *data)
 		w->fragoff_ok = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 6 &&
 				nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2;
 	} else if (!strcmp(name, "exthdr")) {
-		w->exthdr_frag_ok = nftnl_expr_get_u8(e, NFTNL_EXPR_EXTHDR_TYPE) == IPPROTO_FRAGMENT &&
-				    nftnl_expr_get_u32(e, NFTNL_EXPR_EXTHDR_FLAGS) ==
-					NFT_EXTHDR_F_PRESENT;
+		w->exthdr_frag_ok =
+		    nftnl_expr_get_u8(e, NFTNL_EXPR_EXTHDR_TYPE) == IPPROTO_FRAGMENT &&
+		    nftnl_expr_get_u32(e, NFTNL_EXPR_EXTHDR_FLAGS) == NFT_EXTHDR_F_PRESENT;
 	} else if (!strcmp(name, "payload")) {
 		w->payload_ok = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) ==
 				    NFT_PAYLOAD_TRANSPORT_HEADER &&

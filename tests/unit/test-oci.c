@@ -105,35 +105,34 @@ static void check_case(const struct want *w)
 }
 
 static const struct want cases[] = {
-	{"crio-sandbox", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d",
-	 "Pod", PF_OCI_ID_CRIO, 31337, false, "/proc/31337/ns/net",
-	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", ""},
-	{"crio-app", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d", "Pod",
-	 PF_OCI_ID_CRIO, 31400, false, "/proc/31400/ns/net",
-	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b"},
-	{"containerd-sandbox", "payments", "api-5f6d7c8b9-qwert",
-	 "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "Pod", PF_OCI_ID_CONTAINERD, 42000, false,
-	 "/proc/42000/ns/net", "/var/run/netns/cni-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"},
-	{"containerd-app", "payments", "api-5f6d7c8b9-qwert", "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
-	 "Pod", PF_OCI_ID_CONTAINERD, 42123, false, "/proc/42123/ns/net", "/proc/42000/ns/net"},
-	{"podman", "shop", "web", NULL, "Pod", PF_OCI_ID_PODFENCE, 5150, false, "/proc/5150/ns/net",
-	 "/run/netns/netns-8e3c1f2a-7b6d-4c5e-9f0a-1b2c3d4e5f6a"},
-	{"host-network", "default", "hostnet", NULL, "Pod", PF_OCI_ID_PODFENCE, 6000, true, NULL,
-	 NULL},
-	{"runc-plain", "default", "plain_1", NULL, "Container", PF_OCI_ID_CONTAINER, 7000, false,
-	 "/proc/7000/ns/net", NULL, ""},
-	/* containerd passing pod annotations through: they pose as CRI-O and as bank/vault-0. */
-	{"containerd-forged", "payments", "api-5f6d7c8b9-qwert",
-	 "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "Pod", PF_OCI_ID_CONTAINERD, 42123, false,
-	 "/proc/42123/ns/net", "/proc/42000/ns/net", "io.kubernetes.pod.name=vault-0"},
-	/* CRI-O with containerd's keys and podfence.io's forged by the pod. */
-	{"crio-forged", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d",
-	 "Pod", PF_OCI_ID_CRIO, 31400, false, "/proc/31400/ns/net",
-	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", "podfence.io/name=vault-0"},
-	/* CRI-O whose io.kubernetes.pod.* keys a pod annotation shadowed: CRI-O's own win. */
-	{"crio-shadowed", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d",
-	 "Pod", PF_OCI_ID_CRIO, 31337, false, "/proc/31337/ns/net",
-	 "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", "taking CRI-O's"},
+    {"crio-sandbox", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d", "Pod",
+     PF_OCI_ID_CRIO, 31337, false, "/proc/31337/ns/net",
+     "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", ""},
+    {"crio-app", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d", "Pod",
+     PF_OCI_ID_CRIO, 31400, false, "/proc/31400/ns/net",
+     "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b"},
+    {"containerd-sandbox", "payments", "api-5f6d7c8b9-qwert",
+     "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", "Pod", PF_OCI_ID_CONTAINERD, 42000, false,
+     "/proc/42000/ns/net", "/var/run/netns/cni-1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"},
+    {"containerd-app", "payments", "api-5f6d7c8b9-qwert", "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+     "Pod", PF_OCI_ID_CONTAINERD, 42123, false, "/proc/42123/ns/net", "/proc/42000/ns/net"},
+    {"podman", "shop", "web", NULL, "Pod", PF_OCI_ID_PODFENCE, 5150, false, "/proc/5150/ns/net",
+     "/run/netns/netns-8e3c1f2a-7b6d-4c5e-9f0a-1b2c3d4e5f6a"},
+    {"host-network", "default", "hostnet", NULL, "Pod", PF_OCI_ID_PODFENCE, 6000, true, NULL, NULL},
+    {"runc-plain", "default", "plain_1", NULL, "Container", PF_OCI_ID_CONTAINER, 7000, false,
+     "/proc/7000/ns/net", NULL, ""},
+    /* containerd passing pod annotations through: they pose as CRI-O and as bank/vault-0. */
+    {"containerd-forged", "payments", "api-5f6d7c8b9-qwert", "7c1e2d3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+     "Pod", PF_OCI_ID_CONTAINERD, 42123, false, "/proc/42123/ns/net", "/proc/42000/ns/net",
+     "io.kubernetes.pod.name=vault-0"},
+    /* CRI-O with containerd's keys and podfence.io's forged by the pod. */
+    {"crio-forged", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d", "Pod",
+     PF_OCI_ID_CRIO, 31400, false, "/proc/31400/ns/net",
+     "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", "podfence.io/name=vault-0"},
+    /* CRI-O whose io.kubernetes.pod.* keys a pod annotation shadowed: CRI-O's own win. */
+    {"crio-shadowed", "shop", "web-7d4b9c8f6d-x2x7q", "0f5d8a3c-6e1b-4b7a-9c2d-1e3f5a7b9c0d", "Pod",
+     PF_OCI_ID_CRIO, 31337, false, "/proc/31337/ns/net",
+     "/var/run/netns/4a8f7b1c-2d3e-4f50-8a9b-0c1d2e3f4a5b", "taking CRI-O's"},
 };
 
 static int parse_state(const char *s, struct pf_error *err)
@@ -150,24 +149,24 @@ static void test_bad_states(void)
 	static const struct {
 		const char *doc, *msg;
 	} bad[] = {
-		{"", "empty"},
-		{"garbage", "line 1"},
-		{"[1,2]", "not a JSON object"},
-		{"{\"status\":\"creating\"}", "'id'"},
-		{"{\"id\":42}", "'id'"},
-		{"{\"id\":\"../../etc/passwd\"}", "not a valid container id"},
-		{"{\"id\":\".hidden\"}", "not a valid container id"},
-		{"{\"id\":\"a/b\"}", "not a valid container id"},
-		{"{\"id\":\"\"}", "not a valid container id"},
-		{"{\"id\":\"a\",\"pid\":\"12\"}", "'pid'"},
-		{"{\"id\":\"a\",\"pid\":-1}", "'pid'"},
-		{"{\"id\":\"a\",\"pid\":99999999999}", "'pid'"},
-		{"{\"id\":\"a\",\"pid\":1.5}", "'pid'"},
-		{"{\"id\":\"a\",\"bundle\":\"relative/dir\"}", "'bundle'"},
-		{"{\"id\":\"a\",\"bundle\":7}", "'bundle'"},
-		{"{\"id\":\"a\",\"annotations\":[]}", "'annotations'"},
-		{"{\"id\":\"a\"} {\"id\":\"b\"}", "line 1"},
-		{"{\"id\":\"a\"", "line 1"},
+	    {"", "empty"},
+	    {"garbage", "line 1"},
+	    {"[1,2]", "not a JSON object"},
+	    {"{\"status\":\"creating\"}", "'id'"},
+	    {"{\"id\":42}", "'id'"},
+	    {"{\"id\":\"../../etc/passwd\"}", "not a valid container id"},
+	    {"{\"id\":\".hidden\"}", "not a valid container id"},
+	    {"{\"id\":\"a/b\"}", "not a valid container id"},
+	    {"{\"id\":\"\"}", "not a valid container id"},
+	    {"{\"id\":\"a\",\"pid\":\"12\"}", "'pid'"},
+	    {"{\"id\":\"a\",\"pid\":-1}", "'pid'"},
+	    {"{\"id\":\"a\",\"pid\":99999999999}", "'pid'"},
+	    {"{\"id\":\"a\",\"pid\":1.5}", "'pid'"},
+	    {"{\"id\":\"a\",\"bundle\":\"relative/dir\"}", "'bundle'"},
+	    {"{\"id\":\"a\",\"bundle\":7}", "'bundle'"},
+	    {"{\"id\":\"a\",\"annotations\":[]}", "'annotations'"},
+	    {"{\"id\":\"a\"} {\"id\":\"b\"}", "line 1"},
+	    {"{\"id\":\"a\"", "line 1"},
 	};
 	struct pf_error err = {0};
 	char *big;
@@ -239,12 +238,13 @@ static void test_identity_order(void)
 	int r;
 
 	/* No runtime vouches for any of it (a Podman or runc container): the old order. */
-	r = derive("{\"id\":\"c1\",\"annotations\":{"
-		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
-		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
-		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\","
-		   "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
-		   NULL, &id, &err);
+	r = derive(
+	    "{\"id\":\"c1\",\"annotations\":{"
+	    "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
+	    "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
+	    "\"io.kubernetes.cri.sandbox-name\":\"cdpod\","
+	    "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
+	    NULL, &id, &err);
 	ok(r == 0 && pf_streq(id.namespace, "crio") && pf_streq(id.name, "criopod"),
 	   "no runtime markers: io.kubernetes.pod.* first");
 	pf_oci_identity_done(&id);
@@ -268,7 +268,7 @@ static void test_identity_order(void)
 		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
 		   NULL, &id, &err);
 	ok(r == 0 && pf_streq(id.namespace, "cd") && pf_streq(id.name, "cdpod") && !id.uid &&
-		   id.source == PF_OCI_ID_CONTAINERD,
+	       id.source == PF_OCI_ID_CONTAINERD,
 	   "containerd: io.kubernetes.cri.* over forged io.kubernetes.pod.* and podfence.io");
 	has_str(id.note, "io.kubernetes.pod.namespace=victim", "the forged pod keys are named");
 	has_str(id.note, "podfence.io/name=y", "the podfence.io keys are named");
@@ -296,24 +296,26 @@ static void test_identity_order(void)
 		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\"}}",
 		   NULL, &id, &err);
 	ok(r == 0 && id.source == PF_OCI_ID_CONTAINER, "containerd markers without a name: "
-						      "container id");
+						       "container id");
 	pf_oci_identity_done(&id);
 
 	/* CRI-O vouches by the container's own id; then its keys, podfence.io set aside. */
-	r = derive("{\"id\":\"c1\",\"annotations\":{"
-		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
-		   "\"io.kubernetes.cri-o.ContainerType\":\"container\","
-		   "\"io.kubernetes.cri-o.ContainerID\":\"c1\","
-		   "\"io.kubernetes.cri.container-type\":\"container\","
-		   "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
-		   "\"io.kubernetes.cri.sandbox-namespace\":\"victim\","
-		   "\"io.kubernetes.cri.sandbox-name\":\"v\","
-		   "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
-		   NULL, &id, &err);
+	r = derive(
+	    "{\"id\":\"c1\",\"annotations\":{"
+	    "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
+	    "\"io.kubernetes.cri-o.ContainerType\":\"container\","
+	    "\"io.kubernetes.cri-o.ContainerID\":\"c1\","
+	    "\"io.kubernetes.cri.container-type\":\"container\","
+	    "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
+	    "\"io.kubernetes.cri.sandbox-namespace\":\"victim\","
+	    "\"io.kubernetes.cri.sandbox-name\":\"v\","
+	    "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
+	    NULL, &id, &err);
 	ok(r == 0 && pf_streq(id.namespace, "crio") && pf_streq(id.name, "criopod") &&
-		   id.source == PF_OCI_ID_CRIO,
+	       id.source == PF_OCI_ID_CRIO,
 	   "CRI-O (ContainerID is the id): its keys over forged containerd and podfence.io keys");
-	has_str(id.note, "io.kubernetes.cri.sandbox-namespace=victim", "forged containerd keys named");
+	has_str(id.note, "io.kubernetes.cri.sandbox-namespace=victim",
+		"forged containerd keys named");
 	pf_oci_identity_done(&id);
 
 	r = derive("{\"id\":\"sb9\",\"annotations\":{"
@@ -323,7 +325,8 @@ static void test_identity_order(void)
 		   "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"p\"}}",
 		   NULL, &id, &err);
 	ok(r == 0 && pf_streq(id.namespace, "real") && pf_streq(id.name, "p"),
-	   "CRI-O sandbox (SandboxID is the id): CRI-O's Namespace over io.kubernetes.pod.namespace");
+	   "CRI-O sandbox (SandboxID is the id): CRI-O's Namespace over "
+	   "io.kubernetes.pod.namespace");
 	has_str(id.note, "taking CRI-O's", "the disagreement is noted");
 	pf_oci_identity_done(&id);
 
@@ -334,7 +337,8 @@ static void test_identity_order(void)
 		   "\"io.kubernetes.cri-o.Namespace\":\"Not_A_Namespace\","
 		   "\"io.kubernetes.pod.namespace\":\"ns\",\"io.kubernetes.pod.name\":\"p\"}}",
 		   NULL, &id, &err);
-	ok(r < 0 && !id.name, "CRI-O sandbox with an invalid io.kubernetes.cri-o.Namespace refused");
+	ok(r < 0 && !id.name,
+	   "CRI-O sandbox with an invalid io.kubernetes.cri-o.Namespace refused");
 	has_str(err.msg, "io.kubernetes.cri-o.Namespace", "message names CRI-O's key");
 
 	r = derive("{\"id\":\"sb9\",\"annotations\":{"
@@ -386,14 +390,14 @@ static void test_identity_order(void)
 	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/name\":\"solo\"}}", NULL, &id,
 		   &err);
 	ok(r == 0 && pf_streq(id.namespace, "default") && pf_streq(id.name, "solo") &&
-		   pf_streq(id.kind, "Pod"),
+	       pf_streq(id.kind, "Pod"),
 	   "podfence.io/name alone: namespace default");
 	pf_oci_identity_done(&id);
 
-	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/namespace\":\"team\"}}", NULL, &id,
-		   &err);
+	r = derive("{\"id\":\"c1\",\"annotations\":{\"podfence.io/namespace\":\"team\"}}", NULL,
+		   &id, &err);
 	ok(r == 0 && pf_streq(id.namespace, "team") && pf_streq(id.name, "c1") &&
-		   pf_streq(id.kind, "Container"),
+	       pf_streq(id.kind, "Container"),
 	   "podfence.io/namespace alone: the container id as name");
 	pf_oci_identity_done(&id);
 
@@ -482,8 +486,8 @@ static void test_config(void)
 
 static void test_requests(void)
 {
-	struct pf_oci_identity id = {.namespace = "shop", .name = "web", .uid = NULL,
-				     .kind = "Pod"};
+	struct pf_oci_identity id = {
+	    .namespace = "shop", .name = "web", .uid = NULL, .kind = "Pod"};
 	struct pf_node *doc = NULL;
 	struct pf_error err = {0};
 	char *req = NULL;
@@ -586,16 +590,17 @@ static void test_caps(void)
 			   "caps case %zu error names the field: %s", i, err.msg);
 		pf_oci_config_done(&cfg);
 	}
-	ok(pf_ctl_msg_register(&(struct pf_ctl_register){.container = "c1", .netns = "/proc/5/ns/net"},
-			       &req) == 0 &&
+	ok(pf_ctl_msg_register(
+	       &(struct pf_ctl_register){.container = "c1", .netns = "/proc/5/ns/net"}, &req) ==
+		   0 &&
 	       !strstr(req, "caps"),
 	   "no caps, no field");
 	free(req);
-	ok(pf_ctl_msg_register(&(struct pf_ctl_register){.container = "c1",
-							 .netns = "/proc/5/ns/net",
-							 .caps = PF_CTL_CAP_NET_ADMIN |
-								 PF_CTL_CAP_NET_RAW},
-			       &req) == 0,
+	ok(pf_ctl_msg_register(
+	       &(struct pf_ctl_register){.container = "c1",
+					 .netns = "/proc/5/ns/net",
+					 .caps = PF_CTL_CAP_NET_ADMIN | PF_CTL_CAP_NET_RAW},
+	       &req) == 0,
 	   "caps added");
 	ok(pf_json_parse(req, strlen(req), NULL, &doc, NULL) == 0, "request with caps is JSON");
 	ok(!pf_node_get(doc, "caps_unknown"), "caps known: no caps_unknown");

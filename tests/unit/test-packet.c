@@ -240,13 +240,15 @@ static void test_long_chains(void)
 	n += put_tcp(pkt + n, 41000, 9000, PF_TCP_SYN, 40);
 	pkt[4] = (uint8_t)((n - 40) >> 8);
 	pkt[5] = (uint8_t)(n - 40);
-	is_int(pf_packet_parse(pkt, captured(n), &t), 0,
-	       "a SYN behind 2.6 KiB of extension headers is read from the queue's copy (%zu bytes)",
-	       captured(n));
+	is_int(
+	    pf_packet_parse(pkt, captured(n), &t), 0,
+	    "a SYN behind 2.6 KiB of extension headers is read from the queue's copy (%zu bytes)",
+	    captured(n));
 	is_int(t.dport, 9000, "... with its port");
 	is_int(t.tcp_flags, PF_TCP_SYN, "... and flags");
-	ok(PF_NFQ_COPY_RANGE >= 40 + 2048 + 512 + 60, "the copy range covers two 1 KiB option headers "
-						     "and a routing header");
+	ok(PF_NFQ_COPY_RANGE >= 40 + 2048 + 512 + 60,
+	   "the copy range covers two 1 KiB option headers "
+	   "and a routing header");
 
 	/* 2 x 2040 bytes of options: the TCP header starts past the copy. */
 	n = put_v6(pkt, IPPROTO_HOPOPTS, 0);
@@ -283,7 +285,8 @@ static void test_fragments(void)
 	       "IPv4 first fragment with 8 bytes of the TCP header: not read");
 	n = put_v4(pkt, IPPROTO_TCP, 0x2000, 0, 20);
 	put_tcp(pkt + n, 40000, 9000, PF_TCP_SYN, 0);
-	is_int(pf_packet_parse(pkt, n + 20, &t), 0, "IPv4 first fragment with the whole TCP header");
+	is_int(pf_packet_parse(pkt, n + 20, &t), 0,
+	       "IPv4 first fragment with the whole TCP header");
 	is_int(t.dport, 9000, "... judged by its port");
 	n = put_v4(pkt, IPPROTO_TCP, 1 /* offset 8 */, 0, 12);
 	is_int(pf_packet_parse(pkt, n + 12, &t), -EPROTONOSUPPORT,

@@ -20,7 +20,9 @@
 #define CSPEC CHDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: x\n"
 #define CRULE CSPEC "  egress:\n  - action: Allow\n"
 /* A FencePolicy of namespace ta, its spec line 6 */
-#define TAHDR "apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: p\n  namespace: ta\n"
+#define TAHDR                                                                                      \
+	"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: p\n  namespace: " \
+	"ta\n"
 
 struct bad {
 	const char *doc;
@@ -29,163 +31,183 @@ struct bad {
 };
 
 static const struct bad bad_docs[] = {
-	/* the document */
-	{"- 1\n", "document: must be a mapping, not a list", 1},
-	{"just text\n", "document: must be a mapping, not a string", 1},
-	/* apiVersion / kind / top level */
-	{"kind: FencePolicy\n", "apiVersion: is required", 1},
-	{"apiVersion: v1\nkind: FencePolicy\n", "apiVersion: must be \"podfence.io/v1alpha1\", not \"v1\"", 1},
-	{"apiVersion: 1\nkind: FencePolicy\n", "apiVersion: must be a string, not an integer", 1},
-	{"apiVersion: podfence.io/v1alpha1\n", "kind: is required", 1},
-	{"apiVersion: podfence.io/v1alpha1\nkind: NetworkPolicy\n",
-	 "kind: must be \"FencePolicy\" or \"ClusterFencePolicy\", not \"NetworkPolicy\"", 2},
-	{SPEC "extra: 1\n", "extra: unknown field (expected apiVersion, kind, metadata, spec)", 9},
-	/* metadata */
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nspec: {}\n", "metadata: is required", 1},
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata: []\n",
-	 "metadata: must be a mapping, not a list", 3},
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: p\n  colour: red\n",
-	 "metadata.colour: unknown field (expected name, namespace)", 5},
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  namespace: x\n",
-	 "metadata.name: is required", 4},
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: ~\n",
-	 "metadata.name: is required"},
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: Web_1\n",
-	 "metadata.name: \"Web_1\" is not a valid DNS-1123 subdomain", 4},
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: a..b\n",
-	 "metadata.name: \"a..b\" is not a valid DNS-1123 subdomain"},
-	{"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: 12\n",
-	 "metadata.name: must be a string, not an integer"},
-	{HDR "  namespace: a.b\n", "metadata.namespace: \"a.b\" is not a valid DNS-1123 label", 5},
-	{HDR "  namespace: -x\n", "metadata.namespace: \"-x\" is not a valid DNS-1123 label"},
-	{HDR "  namespace: 5\n", "metadata.namespace: must be a string, not an integer"},
-	/* spec */
-	{HDR, "spec: is required", 1},
-	{HDR "spec: []\n", "spec: must be a mapping, not a list", 5},
-	{SPEC "  ingress: []\n", "spec.ingress: unknown field (expected priority, appliesTo, egress)", 9},
-	{SPEC "  priority: \"100\"\n", "spec.priority: must be an integer, not a string", 9},
-	{SPEC "  priority: -1\n", "spec.priority: must be between 0 and 65535, not -1", 9},
-	{SPEC "  priority: 65536\n", "spec.priority: must be between 0 and 65535, not 65536"},
-	{SPEC "  priority: 1.5\n", "spec.priority: must be an integer, not a number"},
-	{SPEC "  priority: true\n", "spec.priority: must be an integer, not a boolean"},
-	/* appliesTo */
-	{HDR "spec:\n  priority: 1\n", "spec.appliesTo: is required", 6},
-	{HDR "spec:\n  appliesTo: []\n", "spec.appliesTo: must name at least one workload", 6},
-	{HDR "spec:\n  appliesTo: {kind: Pod, name: a}\n", "spec.appliesTo: must be a list, not a mapping"},
-	{HDR "spec:\n  appliesTo: [Pod]\n", "spec.appliesTo[0]: must be a mapping, not a string"},
-	{HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    labels: {app: a}\n",
-	 "spec.appliesTo[0].labels: unknown field (expected kind, name, namespace)", 9},
-	{HDR "spec:\n  appliesTo:\n  - name: a\n", "spec.appliesTo[0].kind: is required", 7},
-	{HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n  - kind: Pods\n    name: b\n",
-	 "spec.appliesTo[1].kind: unknown kind \"Pods\" (expected one of Pod, Deployment, ReplicaSet, "
-	 "StatefulSet, DaemonSet, Job, CronJob, Namespace)",
-	 9},
-	{HDR "spec:\n  appliesTo:\n  - kind: Service\n    name: a\n",
-	 "spec.appliesTo[0].kind: kind Service is not allowed in appliesTo"},
-	{HDR "spec:\n  appliesTo:\n  - kind: 5\n    name: a\n",
-	 "spec.appliesTo[0].kind: must be a string, not an integer"},
-	{HDR "spec:\n  appliesTo:\n  - kind: Pod\n", "spec.appliesTo[0].name: is required"},
-	{HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: -a\n",
-	 "spec.appliesTo[0].name: \"-a\" is not a valid DNS-1123 subdomain", 8},
-	{HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: a.b\n",
-	 "spec.appliesTo[0].name: \"a.b\" is not a valid DNS-1123 label"},
-	{HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: A\n",
-	 "spec.appliesTo[0].namespace: \"A\" is not a valid DNS-1123 label"},
-	{HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: a\n    namespace: b\n",
-	 "spec.appliesTo[0].namespace: must be omitted for kind Namespace (the name is the namespace)"},
-	/* egress */
-	{SPEC "  egress: {}\n", "spec.egress: must be a list, not a mapping", 9},
-	{SPEC "  egress: [Allow]\n", "spec.egress[0]: must be a mapping, not a string"},
-	{SPEC "  egress:\n  - action: Allow\n    from: []\n",
-	 "spec.egress[0].from: unknown field (expected action, to, ports, log)", 11},
-	{SPEC "  egress:\n  - to: []\n", "spec.egress[0].action: is required", 10},
-	{SPEC "  egress:\n  - action: allow\n",
-	 "spec.egress[0].action: unknown action \"allow\" (expected one of Allow, Deny, Reject, Alert)", 10},
-	{SPEC "  egress:\n  - action: true\n", "spec.egress[0].action: must be a string, not a boolean"},
-	{RULE "    log: yes\n", "spec.egress[0].log: must be a boolean, not a string", 11},
-	/* to */
-	{RULE "    to: {cidr: 10.0.0.0/8}\n", "spec.egress[0].to: must be a list, not a mapping"},
-	{RULE "    to: [10.0.0.0/8]\n", "spec.egress[0].to[0]: must be a mapping, not a string"},
-	{RULE "    to: [{}]\n", "spec.egress[0].to[0]: must have either cidr, or kind and name"},
-	{RULE "    to:\n    - cidr: 10.0.0.0/8\n      kind: Pod\n      name: a\n",
-	 "spec.egress[0].to[0]: cidr cannot be combined with kind, name or namespace", 12},
-	{RULE "    to:\n    - cidr: 10.0.0.0/8\n      namespace: a\n",
-	 "spec.egress[0].to[0]: cidr cannot be combined with kind, name or namespace"},
-	{RULE "    to:\n    - cidr: 10.0.0.1/8\n",
-	 "spec.egress[0].to[0].cidr: invalid CIDR '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?)", 12},
-	{RULE "    to:\n    - cidr: fd00::1/64\n", "spec.egress[0].to[0].cidr: invalid CIDR 'fd00::1/64': host bits set"},
-	{RULE "    to:\n    - cidr: 300.0.0.0/8\n", "spec.egress[0].to[0].cidr: invalid CIDR '300.0.0.0/8'"},
-	{RULE "    to:\n    - cidr: 10.0.0.0/33\n",
-	 "spec.egress[0].to[0].cidr: invalid CIDR '10.0.0.0/33': prefix length must be 0..32"},
-	{RULE "    to:\n    - cidr: 10\n", "spec.egress[0].to[0].cidr: must be a string, not an integer"},
-	{RULE "    to:\n    - kind: Deploy\n      name: a\n",
-	 "spec.egress[0].to[0].kind: unknown kind \"Deploy\" (expected one of Pod, Deployment, "
-	 "ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Namespace, Service)"},
-	{RULE "    to:\n    - kind: Service\n", "spec.egress[0].to[0].name: is required"},
-	{RULE "    to:\n    - name: db\n", "spec.egress[0].to[0].kind: is required"},
-	{RULE "    to:\n    - kind: Service\n      name: db\n      port: 80\n",
-	 "spec.egress[0].to[0].port: unknown field (expected cidr, kind, name, namespace)", 14},
-	{RULE "    to:\n    - kind: Service\n      name: db.x\n      namespace: a_b\n",
-	 "spec.egress[0].to[0].namespace: \"a_b\" is not a valid DNS-1123 label"},
-	/* ports */
-	{RULE "    ports: {port: 80}\n", "spec.egress[0].ports: must be a list, not a mapping"},
-	{RULE "    ports: [80]\n", "spec.egress[0].ports[0]: must be a mapping, not an integer"},
-	{RULE "    ports:\n    - protocol: TCP\n", "spec.egress[0].ports[0].port: is required", 12},
-	{RULE "    ports:\n    - port: 0\n", "spec.egress[0].ports[0].port: must be between 1 and 65535, not 0", 12},
-	{RULE "    ports:\n    - port: 65536\n", "spec.egress[0].ports[0].port: must be between 1 and 65535, not 65536"},
-	{RULE "    ports:\n    - port: http\n", "spec.egress[0].ports[0].port: must be an integer, not a string"},
-	{RULE "    ports:\n    - port: 80\n      endPort: 79\n",
-	 "spec.egress[0].ports[0].endPort: must be >= port (80)", 13},
-	{RULE "    ports:\n    - port: 80\n      endPort: 70000\n",
-	 "spec.egress[0].ports[0].endPort: must be between 1 and 65535, not 70000"},
-	{RULE "    ports:\n    - port: 80\n      endPort: \"81\"\n",
-	 "spec.egress[0].ports[0].endPort: must be an integer, not a string"},
-	{RULE "    ports:\n    - port: 80\n      protocol: UDP\n",
-	 "spec.egress[0].ports[0].protocol: only TCP is supported, not \"UDP\"", 13},
-	{RULE "    ports:\n    - port: 80\n      protocol: tcp\n",
-	 "spec.egress[0].ports[0].protocol: only TCP is supported, not \"tcp\""},
-	{RULE "    ports:\n    - port: 80\n      protocol: 6\n",
-	 "spec.egress[0].ports[0].protocol: must be a string, not an integer"},
-	{RULE "    ports:\n    - port: 80\n      name: http\n",
-	 "spec.egress[0].ports[0].name: unknown field (expected port, endPort, protocol)", 13},
-	/* a FencePolicy governs only its own namespace: what it applies to stays there */
-	{TAHDR "spec:\n  priority: 0\n  appliesTo:\n  - kind: Namespace\n    name: tb\n"
-	       "  egress:\n  - action: Allow\n",
-	 "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
-	 "namespace \"ta\", not \"tb\" (a FencePolicy governs only its own namespace; a "
-	 "ClusterFencePolicy may name workloads in any namespace)", 10},
-	{TAHDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: ta\n"
-	       "  - kind: Deployment\n    name: web\n    namespace: tb\n",
-	 "spec.appliesTo[1].namespace: must be the policy's own namespace \"ta\", not \"tb\"", 13},
-	{HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: kube-system\n",
-	 "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
-	 "namespace \"default\", not \"kube-system\"", 8},
-	{HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: tb\n    namespace: tb\n",
-	 "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
-	 "namespace \"default\", not \"tb\"", 8},
-	{SPEC "  egress:\n  - action: Pass\n",
-	 "spec.egress[0].action: Pass is only allowed in a ClusterFencePolicy (expected one of "
-	 "Allow, Deny, Reject, Alert)", 10},
-	/* ClusterFencePolicy: cluster-scoped, every appliesTo ref names its namespace */
-	{CHDR "  namespace: x\n",
-	 "metadata.namespace: must be omitted: a ClusterFencePolicy is cluster-scoped", 5},
-	{CHDR "  namespace: default\nspec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: x\n",
-	 "metadata.namespace: must be omitted: a ClusterFencePolicy is cluster-scoped", 5},
-	{CHDR "spec:\n  appliesTo:\n  - kind: Deployment\n    name: a\n",
-	 "spec.appliesTo[0].namespace: is required in a ClusterFencePolicy for kind Deployment "
-	 "(it is cluster-scoped: name the workload's namespace)", 7},
-	{CSPEC "  - kind: Pod\n    name: b\n",
-	 "spec.appliesTo[1].namespace: is required in a ClusterFencePolicy for kind Pod", 10},
-	{CRULE "    to:\n    - kind: Service\n      name: db\n",
-	 "spec.egress[0].to[0].namespace: is required in a ClusterFencePolicy for kind Service", 13},
-	{CRULE "  - action: pass\n",
-	 "spec.egress[1].action: unknown action \"pass\" (expected one of Allow, Deny, Reject, "
-	 "Alert, Pass)", 12},
-	{CSPEC "  mode: Enforce\n",
-	 "spec.mode: unknown field (expected priority, appliesTo, egress)", 10},
-	/* the issue's example, deep in a later rule */
-	{RULE "  - action: Deny\n  - action: Allow\n    ports:\n    - port: 80\n      endPort: 79\n",
-	 "spec.egress[2].ports[0].endPort: must be >= port (80)", 15},
+    /* the document */
+    {"- 1\n", "document: must be a mapping, not a list", 1},
+    {"just text\n", "document: must be a mapping, not a string", 1},
+    /* apiVersion / kind / top level */
+    {"kind: FencePolicy\n", "apiVersion: is required", 1},
+    {"apiVersion: v1\nkind: FencePolicy\n",
+     "apiVersion: must be \"podfence.io/v1alpha1\", not \"v1\"", 1},
+    {"apiVersion: 1\nkind: FencePolicy\n", "apiVersion: must be a string, not an integer", 1},
+    {"apiVersion: podfence.io/v1alpha1\n", "kind: is required", 1},
+    {"apiVersion: podfence.io/v1alpha1\nkind: NetworkPolicy\n",
+     "kind: must be \"FencePolicy\" or \"ClusterFencePolicy\", not \"NetworkPolicy\"", 2},
+    {SPEC "extra: 1\n", "extra: unknown field (expected apiVersion, kind, metadata, spec)", 9},
+    /* metadata */
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nspec: {}\n", "metadata: is required", 1},
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata: []\n",
+     "metadata: must be a mapping, not a list", 3},
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: p\n  colour: red\n",
+     "metadata.colour: unknown field (expected name, namespace)", 5},
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  namespace: x\n",
+     "metadata.name: is required", 4},
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: ~\n",
+     "metadata.name: is required"},
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: Web_1\n",
+     "metadata.name: \"Web_1\" is not a valid DNS-1123 subdomain", 4},
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: a..b\n",
+     "metadata.name: \"a..b\" is not a valid DNS-1123 subdomain"},
+    {"apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\nmetadata:\n  name: 12\n",
+     "metadata.name: must be a string, not an integer"},
+    {HDR "  namespace: a.b\n", "metadata.namespace: \"a.b\" is not a valid DNS-1123 label", 5},
+    {HDR "  namespace: -x\n", "metadata.namespace: \"-x\" is not a valid DNS-1123 label"},
+    {HDR "  namespace: 5\n", "metadata.namespace: must be a string, not an integer"},
+    /* spec */
+    {HDR, "spec: is required", 1},
+    {HDR "spec: []\n", "spec: must be a mapping, not a list", 5},
+    {SPEC "  ingress: []\n", "spec.ingress: unknown field (expected priority, appliesTo, egress)",
+     9},
+    {SPEC "  priority: \"100\"\n", "spec.priority: must be an integer, not a string", 9},
+    {SPEC "  priority: -1\n", "spec.priority: must be between 0 and 65535, not -1", 9},
+    {SPEC "  priority: 65536\n", "spec.priority: must be between 0 and 65535, not 65536"},
+    {SPEC "  priority: 1.5\n", "spec.priority: must be an integer, not a number"},
+    {SPEC "  priority: true\n", "spec.priority: must be an integer, not a boolean"},
+    /* appliesTo */
+    {HDR "spec:\n  priority: 1\n", "spec.appliesTo: is required", 6},
+    {HDR "spec:\n  appliesTo: []\n", "spec.appliesTo: must name at least one workload", 6},
+    {HDR "spec:\n  appliesTo: {kind: Pod, name: a}\n",
+     "spec.appliesTo: must be a list, not a mapping"},
+    {HDR "spec:\n  appliesTo: [Pod]\n", "spec.appliesTo[0]: must be a mapping, not a string"},
+    {HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    labels: {app: a}\n",
+     "spec.appliesTo[0].labels: unknown field (expected kind, name, namespace)", 9},
+    {HDR "spec:\n  appliesTo:\n  - name: a\n", "spec.appliesTo[0].kind: is required", 7},
+    {HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n  - kind: Pods\n    name: b\n",
+     "spec.appliesTo[1].kind: unknown kind \"Pods\" (expected one of Pod, Deployment, ReplicaSet, "
+     "StatefulSet, DaemonSet, Job, CronJob, Namespace)",
+     9},
+    {HDR "spec:\n  appliesTo:\n  - kind: Service\n    name: a\n",
+     "spec.appliesTo[0].kind: kind Service is not allowed in appliesTo"},
+    {HDR "spec:\n  appliesTo:\n  - kind: 5\n    name: a\n",
+     "spec.appliesTo[0].kind: must be a string, not an integer"},
+    {HDR "spec:\n  appliesTo:\n  - kind: Pod\n", "spec.appliesTo[0].name: is required"},
+    {HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: -a\n",
+     "spec.appliesTo[0].name: \"-a\" is not a valid DNS-1123 subdomain", 8},
+    {HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: a.b\n",
+     "spec.appliesTo[0].name: \"a.b\" is not a valid DNS-1123 label"},
+    {HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: A\n",
+     "spec.appliesTo[0].namespace: \"A\" is not a valid DNS-1123 label"},
+    {HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: a\n    namespace: b\n",
+     "spec.appliesTo[0].namespace: must be omitted for kind Namespace (the name is the namespace)"},
+    /* egress */
+    {SPEC "  egress: {}\n", "spec.egress: must be a list, not a mapping", 9},
+    {SPEC "  egress: [Allow]\n", "spec.egress[0]: must be a mapping, not a string"},
+    {SPEC "  egress:\n  - action: Allow\n    from: []\n",
+     "spec.egress[0].from: unknown field (expected action, to, ports, log)", 11},
+    {SPEC "  egress:\n  - to: []\n", "spec.egress[0].action: is required", 10},
+    {SPEC "  egress:\n  - action: allow\n",
+     "spec.egress[0].action: unknown action \"allow\" (expected one of Allow, Deny, Reject, Alert)",
+     10},
+    {SPEC "  egress:\n  - action: true\n",
+     "spec.egress[0].action: must be a string, not a boolean"},
+    {RULE "    log: yes\n", "spec.egress[0].log: must be a boolean, not a string", 11},
+    /* to */
+    {RULE "    to: {cidr: 10.0.0.0/8}\n", "spec.egress[0].to: must be a list, not a mapping"},
+    {RULE "    to: [10.0.0.0/8]\n", "spec.egress[0].to[0]: must be a mapping, not a string"},
+    {RULE "    to: [{}]\n", "spec.egress[0].to[0]: must have either cidr, or kind and name"},
+    {RULE "    to:\n    - cidr: 10.0.0.0/8\n      kind: Pod\n      name: a\n",
+     "spec.egress[0].to[0]: cidr cannot be combined with kind, name or namespace", 12},
+    {RULE "    to:\n    - cidr: 10.0.0.0/8\n      namespace: a\n",
+     "spec.egress[0].to[0]: cidr cannot be combined with kind, name or namespace"},
+    {RULE "    to:\n    - cidr: 10.0.0.1/8\n",
+     "spec.egress[0].to[0].cidr: invalid CIDR '10.0.0.1/8': host bits set (did you mean "
+     "10.0.0.0/8?)",
+     12},
+    {RULE "    to:\n    - cidr: fd00::1/64\n",
+     "spec.egress[0].to[0].cidr: invalid CIDR 'fd00::1/64': host bits set"},
+    {RULE "    to:\n    - cidr: 300.0.0.0/8\n",
+     "spec.egress[0].to[0].cidr: invalid CIDR '300.0.0.0/8'"},
+    {RULE "    to:\n    - cidr: 10.0.0.0/33\n",
+     "spec.egress[0].to[0].cidr: invalid CIDR '10.0.0.0/33': prefix length must be 0..32"},
+    {RULE "    to:\n    - cidr: 10\n",
+     "spec.egress[0].to[0].cidr: must be a string, not an integer"},
+    {RULE "    to:\n    - kind: Deploy\n      name: a\n",
+     "spec.egress[0].to[0].kind: unknown kind \"Deploy\" (expected one of Pod, Deployment, "
+     "ReplicaSet, StatefulSet, DaemonSet, Job, CronJob, Namespace, Service)"},
+    {RULE "    to:\n    - kind: Service\n", "spec.egress[0].to[0].name: is required"},
+    {RULE "    to:\n    - name: db\n", "spec.egress[0].to[0].kind: is required"},
+    {RULE "    to:\n    - kind: Service\n      name: db\n      port: 80\n",
+     "spec.egress[0].to[0].port: unknown field (expected cidr, kind, name, namespace)", 14},
+    {RULE "    to:\n    - kind: Service\n      name: db.x\n      namespace: a_b\n",
+     "spec.egress[0].to[0].namespace: \"a_b\" is not a valid DNS-1123 label"},
+    /* ports */
+    {RULE "    ports: {port: 80}\n", "spec.egress[0].ports: must be a list, not a mapping"},
+    {RULE "    ports: [80]\n", "spec.egress[0].ports[0]: must be a mapping, not an integer"},
+    {RULE "    ports:\n    - protocol: TCP\n", "spec.egress[0].ports[0].port: is required", 12},
+    {RULE "    ports:\n    - port: 0\n",
+     "spec.egress[0].ports[0].port: must be between 1 and 65535, not 0", 12},
+    {RULE "    ports:\n    - port: 65536\n",
+     "spec.egress[0].ports[0].port: must be between 1 and 65535, not 65536"},
+    {RULE "    ports:\n    - port: http\n",
+     "spec.egress[0].ports[0].port: must be an integer, not a string"},
+    {RULE "    ports:\n    - port: 80\n      endPort: 79\n",
+     "spec.egress[0].ports[0].endPort: must be >= port (80)", 13},
+    {RULE "    ports:\n    - port: 80\n      endPort: 70000\n",
+     "spec.egress[0].ports[0].endPort: must be between 1 and 65535, not 70000"},
+    {RULE "    ports:\n    - port: 80\n      endPort: \"81\"\n",
+     "spec.egress[0].ports[0].endPort: must be an integer, not a string"},
+    {RULE "    ports:\n    - port: 80\n      protocol: UDP\n",
+     "spec.egress[0].ports[0].protocol: only TCP is supported, not \"UDP\"", 13},
+    {RULE "    ports:\n    - port: 80\n      protocol: tcp\n",
+     "spec.egress[0].ports[0].protocol: only TCP is supported, not \"tcp\""},
+    {RULE "    ports:\n    - port: 80\n      protocol: 6\n",
+     "spec.egress[0].ports[0].protocol: must be a string, not an integer"},
+    {RULE "    ports:\n    - port: 80\n      name: http\n",
+     "spec.egress[0].ports[0].name: unknown field (expected port, endPort, protocol)", 13},
+    /* a FencePolicy governs only its own namespace: what it applies to stays there */
+    {TAHDR "spec:\n  priority: 0\n  appliesTo:\n  - kind: Namespace\n    name: tb\n"
+	   "  egress:\n  - action: Allow\n",
+     "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
+     "namespace \"ta\", not \"tb\" (a FencePolicy governs only its own namespace; a "
+     "ClusterFencePolicy may name workloads in any namespace)",
+     10},
+    {TAHDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: ta\n"
+	   "  - kind: Deployment\n    name: web\n    namespace: tb\n",
+     "spec.appliesTo[1].namespace: must be the policy's own namespace \"ta\", not \"tb\"", 13},
+    {HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: kube-system\n",
+     "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
+     "namespace \"default\", not \"kube-system\"",
+     8},
+    {HDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: tb\n    namespace: tb\n",
+     "spec.appliesTo[0].name: a Namespace ref in a FencePolicy must name the policy's own "
+     "namespace \"default\", not \"tb\"",
+     8},
+    {SPEC "  egress:\n  - action: Pass\n",
+     "spec.egress[0].action: Pass is only allowed in a ClusterFencePolicy (expected one of "
+     "Allow, Deny, Reject, Alert)",
+     10},
+    /* ClusterFencePolicy: cluster-scoped, every appliesTo ref names its namespace */
+    {CHDR "  namespace: x\n",
+     "metadata.namespace: must be omitted: a ClusterFencePolicy is cluster-scoped", 5},
+    {CHDR
+     "  namespace: default\nspec:\n  appliesTo:\n  - kind: Pod\n    name: a\n    namespace: x\n",
+     "metadata.namespace: must be omitted: a ClusterFencePolicy is cluster-scoped", 5},
+    {CHDR "spec:\n  appliesTo:\n  - kind: Deployment\n    name: a\n",
+     "spec.appliesTo[0].namespace: is required in a ClusterFencePolicy for kind Deployment "
+     "(it is cluster-scoped: name the workload's namespace)",
+     7},
+    {CSPEC "  - kind: Pod\n    name: b\n",
+     "spec.appliesTo[1].namespace: is required in a ClusterFencePolicy for kind Pod", 10},
+    {CRULE "    to:\n    - kind: Service\n      name: db\n",
+     "spec.egress[0].to[0].namespace: is required in a ClusterFencePolicy for kind Service", 13},
+    {CRULE "  - action: pass\n",
+     "spec.egress[1].action: unknown action \"pass\" (expected one of Allow, Deny, Reject, "
+     "Alert, Pass)",
+     12},
+    {CSPEC "  mode: Enforce\n", "spec.mode: unknown field (expected priority, appliesTo, egress)",
+     10},
+    /* the issue's example, deep in a later rule */
+    {RULE "  - action: Deny\n  - action: Allow\n    ports:\n    - port: 80\n      endPort: 79\n",
+     "spec.egress[2].ports[0].endPort: must be >= port (80)", 15},
 };
 
 static void test_bad_docs(void)
@@ -246,28 +268,36 @@ static void test_counts(void)
 {
 	struct pf_policy_file f;
 
-	is_str(count_error(many(HDR "spec:\n  appliesTo:\n", "  - {kind: Pod, name: p%u}\n", 64, ""), &f), "",
-	       "64 appliesTo entries are fine");
+	is_str(count_error(
+		   many(HDR "spec:\n  appliesTo:\n", "  - {kind: Pod, name: p%u}\n", 64, ""), &f),
+	       "", "64 appliesTo entries are fine");
 	pf_policy_file_free(&f);
-	is_str(count_error(many(HDR "spec:\n  appliesTo:\n", "  - {kind: Pod, name: p%u}\n", 65, ""), &f),
+	is_str(count_error(
+		   many(HDR "spec:\n  appliesTo:\n", "  - {kind: Pod, name: p%u}\n", 65, ""), &f),
 	       "spec.appliesTo: must have at most 64 entries, not 65", "65 are refused");
 	pf_policy_file_free(&f);
-	is_str(count_error(many(SPEC "  egress:\n", "  - {action: Deny, ports: [{port: 1%u}]}\n", 256, ""), &f),
+	is_str(count_error(
+		   many(SPEC "  egress:\n", "  - {action: Deny, ports: [{port: 1%u}]}\n", 256, ""),
+		   &f),
 	       "", "256 rules are fine");
 	if (f.n_docs && f.docs[0].policy)
-		is_int(f.docs[0].policy->egress[255].ports[0].port, 1255, "the 256th rule is the last");
+		is_int(f.docs[0].policy->egress[255].ports[0].port, 1255,
+		       "the 256th rule is the last");
 	pf_policy_file_free(&f);
-	is_str(count_error(many(SPEC "  egress:\n", "  - {action: Deny, ports: [{port: 1%u}]}\n", 257, ""), &f),
+	is_str(count_error(
+		   many(SPEC "  egress:\n", "  - {action: Deny, ports: [{port: 1%u}]}\n", 257, ""),
+		   &f),
 	       "spec.egress: must have at most 256 rules, not 257", "257 are refused");
 	pf_policy_file_free(&f);
-	is_str(count_error(many(RULE "    to:\n", "    - {kind: Pod, name: p%u}\n", 256, ""), &f), "",
-	       "256 to entries are fine");
+	is_str(count_error(many(RULE "    to:\n", "    - {kind: Pod, name: p%u}\n", 256, ""), &f),
+	       "", "256 to entries are fine");
 	pf_policy_file_free(&f);
 	is_str(count_error(many(RULE "    to:\n", "    - {kind: Pod, name: p%u}\n", 257, ""), &f),
 	       "spec.egress[0].to: must have at most 256 entries, not 257", "257 are refused");
 	pf_policy_file_free(&f);
 	is_str(count_error(many(RULE "    ports:\n", "    - {port: 1%u}\n", 257, ""), &f),
-	       "spec.egress[0].ports: must have at most 256 entries, not 257", "257 ports are refused");
+	       "spec.egress[0].ports: must have at most 256 entries, not 257",
+	       "257 ports are refused");
 	pf_policy_file_free(&f);
 	/* what the verdict cache may hold for one policy: destination-port pairs */
 	{
@@ -334,16 +364,18 @@ static void test_counts(void)
 		for (int i = 63; i < 253; i += 64)
 			name[i] = '.';
 		name[253] = '\0';
-		snprintf(doc, sizeof(doc), "apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n"
-					   "metadata:\n  name: %s\nspec:\n  appliesTo: [{kind: Pod, name: a}]\n",
+		snprintf(doc, sizeof(doc),
+			 "apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n"
+			 "metadata:\n  name: %s\nspec:\n  appliesTo: [{kind: Pod, name: a}]\n",
 			 name);
 		pf_policy_parse_buffer("t.yaml", doc, strlen(doc), &f, &err);
 		ok(f.n_docs == 1 && f.docs[0].policy, "a 253-character name is valid");
 		pf_policy_file_free(&f);
 		name[253] = 'a';
 		name[254] = '\0';
-		snprintf(doc, sizeof(doc), "apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n"
-					   "metadata:\n  name: %s\nspec:\n  appliesTo: [{kind: Pod, name: a}]\n",
+		snprintf(doc, sizeof(doc),
+			 "apiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n"
+			 "metadata:\n  name: %s\nspec:\n  appliesTo: [{kind: Pod, name: a}]\n",
 			 name);
 		pf_policy_parse_buffer("t.yaml", doc, strlen(doc), &f, &err);
 		ok(f.n_docs == 1 && !f.docs[0].policy, "a 254-character name is refused");
@@ -355,10 +387,11 @@ static void test_counts(void)
 
 static void test_defaults(void)
 {
-	const char *doc = HDR "spec:\n  appliesTo:\n  - kind: Deployment\n    name: web\n  - kind: Namespace\n"
-			      "    name: default\n  egress:\n  - action: Reject\n    to:\n    - kind: Service\n"
-			      "      name: db\n    - cidr: 192.0.2.1\n    - cidr: 2001:db8::/32\n    ports:\n"
-			      "    - port: 443\n";
+	const char *doc =
+	    HDR "spec:\n  appliesTo:\n  - kind: Deployment\n    name: web\n  - kind: Namespace\n"
+		"    name: default\n  egress:\n  - action: Reject\n    to:\n    - kind: Service\n"
+		"      name: db\n    - cidr: 192.0.2.1\n    - cidr: 2001:db8::/32\n    ports:\n"
+		"    - port: 443\n";
 	struct pf_policy_file f;
 	struct pf_error err = {0};
 	const struct pf_policy *p;
@@ -374,7 +407,8 @@ static void test_defaults(void)
 	}
 	is_str(p->namespace, "default", "metadata.namespace defaults to default");
 	is_int(p->priority, 1000, "priority defaults to 1000");
-	is_str(p->applies_to[0].namespace, "default", "a ref's namespace defaults to metadata.namespace");
+	is_str(p->applies_to[0].namespace, "default",
+	       "a ref's namespace defaults to metadata.namespace");
 	is_int(p->applies_to[1].kind, PF_KIND_NAMESPACE, "Namespace ref");
 	is_str(p->applies_to[1].namespace, "default", "a Namespace ref's namespace is its name");
 	ok(!p->cluster, "a FencePolicy is not cluster-scoped");
@@ -382,7 +416,8 @@ static void test_defaults(void)
 	ok(!p->egress[0].log, "log defaults to false");
 	is_int(p->egress[0].n_to, 3, "3 destinations");
 	is_str(p->egress[0].to[0].ref.namespace, "default", "to ref namespace defaults too");
-	ok(p->egress[0].to[1].is_cidr && p->egress[0].to[1].cidr.len == 128, "a single IPv4 address is a /32");
+	ok(p->egress[0].to[1].is_cidr && p->egress[0].to[1].cidr.len == 128,
+	   "a single IPv4 address is a /32");
 	ok(p->egress[0].to[2].is_cidr && p->egress[0].to[2].cidr.len == 32, "IPv6 /32");
 	is_int(p->egress[0].ports[0].end_port, 443, "endPort defaults to port");
 	is_str(f.docs[0].namespace, "default", "doc identity: namespace");
@@ -400,15 +435,16 @@ static void test_defaults(void)
  * any namespace. */
 static void test_cluster(void)
 {
-	const char *doc = CHDR "spec:\n  priority: 5\n  appliesTo:\n  - kind: Namespace\n    name: tb\n"
-			       "  - kind: Deployment\n    name: web\n    namespace: ta\n  egress:\n"
-			       "  - action: Pass\n    to:\n    - kind: Namespace\n      name: kube-system\n"
-			       "  - action: Deny\n    to:\n    - kind: Service\n      name: db\n"
-			       "      namespace: tc\n---\n"
-			       TAHDR "spec:\n  appliesTo:\n  - kind: Namespace\n    name: ta\n"
-			       "  - kind: Pod\n    name: x\n    namespace: ta\n  egress:\n"
-			       "  - action: Allow\n    to:\n    - kind: Namespace\n      name: tb\n"
-			       "    - kind: Service\n      name: db\n      namespace: tc\n";
+	const char *doc =
+	    CHDR "spec:\n  priority: 5\n  appliesTo:\n  - kind: Namespace\n    name: tb\n"
+		 "  - kind: Deployment\n    name: web\n    namespace: ta\n  egress:\n"
+		 "  - action: Pass\n    to:\n    - kind: Namespace\n      name: kube-system\n"
+		 "  - action: Deny\n    to:\n    - kind: Service\n      name: db\n"
+		 "      namespace: tc\n---\n" TAHDR
+		 "spec:\n  appliesTo:\n  - kind: Namespace\n    name: ta\n"
+		 "  - kind: Pod\n    name: x\n    namespace: ta\n  egress:\n"
+		 "  - action: Allow\n    to:\n    - kind: Namespace\n      name: tb\n"
+		 "    - kind: Service\n      name: db\n      namespace: tc\n";
 	struct pf_policy_file f, fr;
 	struct pf_error err = {0};
 	const struct pf_policy *p, *q;
@@ -438,7 +474,8 @@ static void test_cluster(void)
 	is_str(pf_policy_kind_string(true), "ClusterFencePolicy", "kind string");
 
 	is_int(pf_policy_to_json(p, &a), 0, "cluster: canonical JSON");
-	ok(a && strstr(a, "\"kind\":\"ClusterFencePolicy\"") && !strstr(a, "\"metadata\":{\"name\":\"p\",\"namespace\""),
+	ok(a && strstr(a, "\"kind\":\"ClusterFencePolicy\"") &&
+	       !strstr(a, "\"metadata\":{\"name\":\"p\",\"namespace\""),
 	   "  kind ClusterFencePolicy, no metadata.namespace");
 	if (a && pf_policy_parse_buffer("r", a, strlen(a), &fr, &err) == 0 && fr.n_docs == 1 &&
 	    fr.docs[0].policy) {
@@ -455,7 +492,8 @@ static void test_cluster(void)
 
 	/* an invalid cluster document still names the policy it was meant to be */
 	doc = CHDR "  namespace: x\n";
-	is_int(pf_policy_parse_buffer("c.yaml", doc, strlen(doc), &f, &err), 0, "invalid cluster doc: splits");
+	is_int(pf_policy_parse_buffer("c.yaml", doc, strlen(doc), &f, &err), 0,
+	       "invalid cluster doc: splits");
 	ok(f.n_docs == 1 && !f.docs[0].policy && f.docs[0].cluster && f.docs[0].name &&
 	       !strcmp(f.docs[0].name, "p") && f.docs[0].namespace && !f.docs[0].namespace[0],
 	   "  identity: cluster policy p");
@@ -520,7 +558,8 @@ static void test_example_file(void)
 	is_int(p->egress[1].action, PF_ACTION_ALERT, "Alert");
 	ok(p->egress[1].log, "log: true");
 	pf_rule_destination_string(&p->egress[0], &s);
-	is_str(s, "Service kube-system/kube-dns, fd00:10::/64, 192.0.2.53/32", "IPv6 and single address");
+	is_str(s, "Service kube-system/kube-dns, fd00:10::/64, 192.0.2.53/32",
+	       "IPv6 and single address");
 	free(s);
 	pf_rule_destination_string(&p->egress[1], &s);
 	is_str(s, "Pod shop/debug-0", "Pod ref");
@@ -546,12 +585,14 @@ static void test_yaml_equals_json(void)
 		return;
 	}
 	is_int(pf_policy_parse_buffer("y", y, ly, &fy, &err), 0, "YAML parses");
-	is_int(pf_policy_parse_buffer("j", j, lj, &fj, &err), 0, "JSON stream parses (%s)", err.msg);
+	is_int(pf_policy_parse_buffer("j", j, lj, &fj, &err), 0, "JSON stream parses (%s)",
+	       err.msg);
 	is_int(fj.n_docs, fy.n_docs, "same number of documents");
 	for (size_t i = 0; i < fy.n_docs && i < fj.n_docs; i++) {
 		char *a = NULL, *b = NULL, *c = NULL;
 
-		if (!ok(fy.docs[i].policy && fj.docs[i].policy, "document %zu valid in both", i + 1)) {
+		if (!ok(fy.docs[i].policy && fj.docs[i].policy, "document %zu valid in both",
+			i + 1)) {
 			printf("#   %s | %s\n", fy.docs[i].error, fj.docs[i].error);
 			continue;
 		}
@@ -559,8 +600,8 @@ static void test_yaml_equals_json(void)
 		pf_policy_to_json(fj.docs[i].policy, &b);
 		is_str(b, a, "document %zu: identical models", i + 1);
 		/* canonical JSON parses back to the same model */
-		if (a && pf_policy_parse_buffer("c", a, strlen(a), &fr, &err) == 0 && fr.n_docs == 1 &&
-		    fr.docs[0].policy) {
+		if (a && pf_policy_parse_buffer("c", a, strlen(a), &fr, &err) == 0 &&
+		    fr.n_docs == 1 && fr.docs[0].policy) {
 			pf_policy_to_json(fr.docs[0].policy, &c);
 			is_str(c, a, "document %zu: canonical JSON round-trips", i + 1);
 		} else {
@@ -597,7 +638,8 @@ static void test_files(void)
 		is_int(f.docs[1].error_line, 28, "error on line 28");
 		pf_policy_doc_format_error("mixed.yaml", &f.docs[1], line, sizeof(line));
 		is_str(line,
-		       "mixed.yaml: document 2 (line 28): spec.egress[2].ports[0].endPort: must be >= port (80)",
+		       "mixed.yaml: document 2 (line 28): spec.egress[2].ports[0].endPort: must be "
+		       ">= port (80)",
 		       "formatted error names file, document, line and field");
 	}
 	pf_policy_file_free(&f);
@@ -619,12 +661,14 @@ static void test_files(void)
 	is_int(pf_policy_parse_file(path, &f, &err), 0, "invalid.json parses");
 	is_int(f.n_docs, 1, "one doc");
 	if (f.n_docs == 1) {
-		has_str(f.docs[0].error, "spec.appliesTo[0].kind: kind Service is not allowed", "JSON error path");
+		has_str(f.docs[0].error, "spec.appliesTo[0].kind: kind Service is not allowed",
+			"JSON error path");
 		is_int(f.docs[0].error_line, 6, "JSON error line");
 	}
 	pf_policy_file_free(&f);
 
-	ok(pf_policy_parse_file("/nonexistent/x.yaml", &f, &err) == -ENOENT, "missing file: -ENOENT");
+	ok(pf_policy_parse_file("/nonexistent/x.yaml", &f, &err) == -ENOENT,
+	   "missing file: -ENOENT");
 	has_str(err.msg, "/nonexistent/x.yaml: No such file", "  message names the file");
 
 	/* wrong kind: no identity (it is not a FencePolicy at all) */
@@ -632,7 +676,8 @@ static void test_files(void)
 		const char *cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n";
 
 		pf_policy_parse_buffer("cm.yaml", cm, strlen(cm), &f, &err);
-		ok(f.n_docs == 1 && !f.docs[0].policy && !f.docs[0].name, "another kind gets no identity");
+		ok(f.n_docs == 1 && !f.docs[0].policy && !f.docs[0].name,
+		   "another kind gets no identity");
 		pf_policy_file_free(&f);
 	}
 }
@@ -643,31 +688,41 @@ static void test_json_shapes(void)
 	static const struct {
 		const char *text, *error;
 	} cases[] = {
-		{"[{\"apiVersion\":\"podfence.io/v1alpha1\"}]", "document: must be a mapping, not a list"},
-		{"{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
-		 "\"spec\":{\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}],\"egress\":[{\"action\":\"Deny\","
-		 "\"ports\":[{\"port\":80.0}]}]}}",
-		 "spec.egress[0].ports[0].port: must be an integer, not a number"},
-		{"{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
-		 "\"spec\":{\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}],\"egress\":[{\"action\":\"Deny\","
-		 "\"log\":\"true\"}]}}",
-		 "spec.egress[0].log: must be a boolean, not a string"},
-		{"{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
-		 "\"spec\":{\"priority\":99999999999999999999,\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}]}}",
-		 "spec.priority: must be an integer, not a number"},
+	    {"[{\"apiVersion\":\"podfence.io/v1alpha1\"}]",
+	     "document: must be a mapping, not a list"},
+	    {"{\"apiVersion\":\"podfence.io/"
+	     "v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
+	     "\"spec\":{\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}],\"egress\":[{\"action\":"
+	     "\"Deny\","
+	     "\"ports\":[{\"port\":80.0}]}]}}",
+	     "spec.egress[0].ports[0].port: must be an integer, not a number"},
+	    {"{\"apiVersion\":\"podfence.io/"
+	     "v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
+	     "\"spec\":{\"appliesTo\":[{\"kind\":\"Pod\",\"name\":\"a\"}],\"egress\":[{\"action\":"
+	     "\"Deny\","
+	     "\"log\":\"true\"}]}}",
+	     "spec.egress[0].log: must be a boolean, not a string"},
+	    {"{\"apiVersion\":\"podfence.io/"
+	     "v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":{\"name\":\"j\"},"
+	     "\"spec\":{\"priority\":99999999999999999999,\"appliesTo\":[{\"kind\":\"Pod\","
+	     "\"name\":\"a\"}]}}",
+	     "spec.priority: must be an integer, not a number"},
 	};
 	struct pf_policy_file f;
 	struct pf_error err = {0};
 
 	for (size_t k = 0; k < PF_ARRAY_SIZE(cases); k++) {
-		int r = pf_policy_parse_buffer("t.json", cases[k].text, strlen(cases[k].text), &f, &err);
+		int r = pf_policy_parse_buffer("t.json", cases[k].text, strlen(cases[k].text), &f,
+					       &err);
 
-		ok(r == 0 && f.n_docs == 1 && !f.docs[0].policy, "JSON refused: %s", cases[k].error);
+		ok(r == 0 && f.n_docs == 1 && !f.docs[0].policy, "JSON refused: %s",
+		   cases[k].error);
 		if (r == 0 && f.n_docs == 1)
 			is_str(f.docs[0].error, cases[k].error, "  message");
 		pf_policy_file_free(&f);
 	}
-	is_int(pf_policy_parse_buffer("n.json", "{}\nnull\n{}", 10, &f, &err), 0, "a JSON stream with a null");
+	is_int(pf_policy_parse_buffer("n.json", "{}\nnull\n{}", 10, &f, &err), 0,
+	       "a JSON stream with a null");
 	is_int(f.n_docs, 2, "  skips the null");
 	if (f.n_docs == 2)
 		is_int(f.docs[1].index, 2, "  but counts it in document numbers");
@@ -683,17 +738,24 @@ static void test_file_limits(void)
 
 	memset(big, '#', n);
 	big[n] = '\0';
-	is_int(pf_policy_parse_buffer("big.yaml", big, n, &f, &err), -EFBIG, "a file over the size limit");
+	is_int(pf_policy_parse_buffer("big.yaml", big, n, &f, &err), -EFBIG,
+	       "a file over the size limit");
 	has_str(err.msg, "big.yaml: larger than", "  message");
 	free(big);
 
 	docs = many("", "---\na: %u\n", PF_POLICY_MAX_DOCS + 1, "");
-	ok(pf_policy_parse_buffer("many.yaml", docs, strlen(docs), &f, &err) < 0, "too many documents");
+	ok(pf_policy_parse_buffer("many.yaml", docs, strlen(docs), &f, &err) < 0,
+	   "too many documents");
 	has_str(err.msg, "too many documents", "  message");
 	free(docs);
 
-	docs = many("", "a%u: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n", 1, "");
-	ok(pf_policy_parse_buffer("deep.yaml", docs, strlen(docs), &f, &err) < 0, "nesting over the limit");
+	docs = many(
+	    "",
+	    "a%u: "
+	    "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+	    1, "");
+	ok(pf_policy_parse_buffer("deep.yaml", docs, strlen(docs), &f, &err) < 0,
+	   "nesting over the limit");
 	has_str(err.msg, "nested too deeply", "  message");
 	free(docs);
 }
@@ -712,30 +774,32 @@ static void test_names(void)
 static void test_file_names(void)
 {
 	ok(pf_policy_is_file_name("a.yaml") && pf_policy_is_file_name("b.yml") &&
-	   pf_policy_is_file_name("c.json"), "*.yaml, *.yml, *.json are policy files");
+	       pf_policy_is_file_name("c.json"),
+	   "*.yaml, *.yml, *.json are policy files");
 	ok(!pf_policy_is_file_name(".a.yaml.swp") && !pf_policy_is_file_name(".a.yaml"),
 	   "hidden files are not");
 	ok(!pf_policy_is_file_name("..data") && !pf_policy_is_file_name("#a.yaml#"),
 	   "Kubernetes ..data and #autosave# are not");
 	ok(!pf_policy_is_file_name("a.yaml~") && !pf_policy_is_file_name("a.txt") &&
-	   !pf_policy_is_file_name(".yaml") && !pf_policy_is_file_name("yaml"),
+	       !pf_policy_is_file_name(".yaml") && !pf_policy_is_file_name("yaml"),
 	   "backups and other suffixes are not");
 }
 
 static void test_from_node(void)
 {
-	const char *j = "{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":"
-			"{\"name\":\"api\",\"namespace\":\"k\",\"uid\":\"u\",\"generation\":2,"
-			"\"managedFields\":[{}]},\"spec\":{\"appliesTo\":[{\"kind\":\"Job\",\"name\":\"j\"}]},"
-			"\"status\":{\"x\":1}}";
+	const char *j =
+	    "{\"apiVersion\":\"podfence.io/v1alpha1\",\"kind\":\"FencePolicy\",\"metadata\":"
+	    "{\"name\":\"api\",\"namespace\":\"k\",\"uid\":\"u\",\"generation\":2,"
+	    "\"managedFields\":[{}]},\"spec\":{\"appliesTo\":[{\"kind\":\"Job\",\"name\":\"j\"}]},"
+	    "\"status\":{\"x\":1}}";
 	struct pf_node *n = NULL;
 	struct pf_policy *p = NULL;
 	struct pf_policy_doc info = {0};
 	struct pf_error err;
 
 	is_int(pf_json_parse(j, strlen(j), NULL, &n, &err), 0, "API object parses");
-	is_int(pf_policy_from_node(n, &p, &info), 0, "pf_policy_from_node accepts an API object (%s)",
-	       info.error);
+	is_int(pf_policy_from_node(n, &p, &info), 0,
+	       "pf_policy_from_node accepts an API object (%s)", info.error);
 	is_str(info.name, "api", "identity from the object");
 	ok(p && p->applies_to[0].kind == PF_KIND_JOB, "Job ref");
 	pf_policy_free(p);

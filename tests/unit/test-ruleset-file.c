@@ -38,10 +38,11 @@ static struct pf_ruleset *sample(void)
 			pf_addr_parse(k ? "fd00::5" : "10.0.0.5", &p->src[k]);
 		p->n_rules = 2;
 		p->rules = xcalloc(2, sizeof(*p->rules));
-		p->rules[0] = (struct pf_rs_rule){.action = i == 0 ? PF_ACTION_PASS : PF_ACTION_REJECT,
-						  .log = true,
-						  .rule_index = 0,
-						  .any_dst = true};
+		p->rules[0] =
+		    (struct pf_rs_rule){.action = i == 0 ? PF_ACTION_PASS : PF_ACTION_REJECT,
+					.log = true,
+					.rule_index = 0,
+					.any_dst = true};
 		p->rules[1] = (struct pf_rs_rule){.action = PF_ACTION_ALERT, .rule_index = 1};
 		p->rules[1].n_dst_ips = 1;
 		p->rules[1].dst_ips = xcalloc(1, sizeof(struct pf_addr));

@@ -108,7 +108,7 @@ static void add_ports(struct pf_rule *r, uint16_t port, uint16_t end_port)
 
 static struct pf_policy_doc valid_doc(struct pf_policy *p, unsigned index)
 {
-	struct pf_policy_doc d = { .policy = p, .index = index, .line = index * 10 + 1 };
+	struct pf_policy_doc d = {.policy = p, .index = index, .line = index * 10 + 1};
 
 	return d;
 }
@@ -116,7 +116,7 @@ static struct pf_policy_doc valid_doc(struct pf_policy *p, unsigned index)
 static struct pf_policy_doc invalid_doc(const char *ns, const char *name, unsigned index,
 					const char *error)
 {
-	struct pf_policy_doc d = { .index = index, .line = 3, .error_line = 7 };
+	struct pf_policy_doc d = {.index = index, .line = 3, .error_line = 7};
 
 	d.namespace = ns ? xstrdup(ns) : NULL;
 	d.name = name ? xstrdup(name) : NULL;
@@ -177,21 +177,21 @@ static struct pf_addr ip(const char *s)
 static int put_pod(struct pf_store *s, const char *ns, const char *name, uint64_t ino,
 		   const char *addr, struct pf_error *err)
 {
-	char *containers[] = { (char *)"c0ffee", (char *)"decaf" };
+	char *containers[] = {(char *)"c0ffee", (char *)"decaf"};
 	struct pf_addr a[2];
 	struct pf_pod_record p = {
-		.namespace = (char *)ns,
-		.name = (char *)name,
-		.kind = (char *)"Pod",
-		.netns_dev = 4,
-		.netns_ino = ino,
-		.netns_path = (char *)"/proc/1234/ns/net",
-		.containers = containers,
-		.n_containers = 2,
-		.ips = a,
-		.n_ips = 0,
-		.registered_at_ms = 1767225600000, /* 2026-01-01T00:00:00Z */
-		.state = (char *)"enforced",
+	    .namespace = (char *)ns,
+	    .name = (char *)name,
+	    .kind = (char *)"Pod",
+	    .netns_dev = 4,
+	    .netns_ino = ino,
+	    .netns_path = (char *)"/proc/1234/ns/net",
+	    .containers = containers,
+	    .n_containers = 2,
+	    .ips = a,
+	    .n_ips = 0,
+	    .registered_at_ms = 1767225600000, /* 2026-01-01T00:00:00Z */
+	    .state = (char *)"enforced",
 	};
 
 	if (addr) {
@@ -261,7 +261,7 @@ static long long query_int(struct pf_store *s, const char *sql)
 
 static void test_open(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	const char *path = db_path("sub/dir/new.db");
 	struct stat st;
@@ -292,7 +292,7 @@ static void test_open(void)
 	r = pf_store_open(path, PF_STORE_READONLY, &s, &err);
 	is_int(r, 0, "read-only open of a current database");
 	if (r == 0) {
-		struct pf_error e2 = { 0 };
+		struct pf_error e2 = {0};
 
 		ok(pf_store_delete_source(s, "x", &e2) == -EROFS, "read-only store refuses writes");
 		pf_store_close(s);
@@ -304,7 +304,7 @@ static void test_open(void)
 
 static void test_migrate_old(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	const char *path = db_path("v1.db");
 	sqlite3 *db = NULL;
@@ -317,12 +317,12 @@ static void test_migrate_old(void)
 	r = sqlite3_exec(db, pf_schema_migrations[0].sql, NULL, NULL, &emsg);
 	if (r == SQLITE_OK)
 		r = sqlite3_exec(
-			db,
-			"PRAGMA user_version = 1;"
-			"INSERT INTO policy (namespace, name, source, in_force, valid, priority, "
-			"n_rules, updated_at)"
-			" VALUES ('shop', 'old', '/etc/old.yaml', 1, 1, 7, 0, 1767225600000);",
-			NULL, NULL, &emsg);
+		    db,
+		    "PRAGMA user_version = 1;"
+		    "INSERT INTO policy (namespace, name, source, in_force, valid, priority, "
+		    "n_rules, updated_at)"
+		    " VALUES ('shop', 'old', '/etc/old.yaml', 1, 1, 7, 0, 1767225600000);",
+		    NULL, NULL, &emsg);
 	is_int(r, SQLITE_OK, "built a version-1 database (%s)", emsg ? emsg : "");
 	sqlite3_free(emsg);
 	sqlite3_close(db);
@@ -340,8 +340,8 @@ static void test_migrate_old(void)
 	       PF_SCHEMA_VERSION);
 	{
 		_cleanup_free_ char *row =
-			query1(s, "SELECT namespace || '/' || name || ' ' || priority || ' ' || "
-				  "updated_at FROM policies");
+		    query1(s, "SELECT namespace || '/' || name || ' ' || priority || ' ' || "
+			      "updated_at FROM policies");
 		is_str(row, "shop/old 7 2026-01-01T00:00:00.000Z",
 		       "its data shows in the new views");
 	}
@@ -359,7 +359,7 @@ static void test_concurrent_open(void)
 	for (size_t i = 0; i < PF_ARRAY_SIZE(pids); i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
-			struct pf_error err = { 0 };
+			struct pf_error err = {0};
 			struct pf_store *s = NULL;
 
 			if (pf_store_open(path, 0, &s, &err) < 0) {
@@ -381,7 +381,7 @@ static void test_concurrent_open(void)
 
 static void test_refuse_newer(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	const char *path = db_path("future.db");
 	sqlite3 *db = NULL;
@@ -416,7 +416,7 @@ static void test_refuse_newer(void)
 
 static void test_resolution(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_ruleset *rs = NULL;
 	const struct pf_rs_policy *p;
@@ -447,22 +447,22 @@ static void test_resolution(void)
 	is_str(rs->policies[0].name, "lockdown", "sorted: priority 50 first");
 	p = rs_find(rs, "shop", "web-egress");
 	ok(p && p->n_src == 2 && has_ip(p->src, p->n_src, "10.0.0.1") &&
-		   has_ip(p->src, p->n_src, "fd00::1"),
+	       has_ip(p->src, p->n_src, "fd00::1"),
 	   "appliesTo Pod resolves to the registered pod's IPs (v4 and v6)");
 	ok(p && p->n_rules == 3 && p->rules[0].n_dst_ips == 2 &&
-		   has_ip(p->rules[0].dst_ips, 2, "10.0.0.2"),
+	       has_ip(p->rules[0].dst_ips, 2, "10.0.0.2"),
 	   "to Pod resolves to the registered pod's IPs");
 	ok(p && p->rules[1].n_dst_ips == 0 && p->rules[1].n_dst_nets == 1 && !p->rules[1].any_dst,
 	   "to Service without a workload yet: only the cidr");
 	ok(p && p->rules[1].log && p->rules[1].n_ports == 1 &&
-		   p->rules[1].ports[0].end_port == 5433,
+	       p->rules[1].ports[0].end_port == 5433,
 	   "log flag and port range kept");
 	ok(p && p->rules[2].any_dst && p->rules[2].n_ports == 0 &&
-		   p->rules[2].action == PF_ACTION_DENY,
+	       p->rules[2].action == PF_ACTION_DENY,
 	   "rule without to/ports: any");
 	p = rs_find(rs, "other", "lockdown");
 	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.1.1") &&
-		   has_ip(p->src, p->n_src, "10.0.1.2"),
+	       has_ip(p->src, p->n_src, "10.0.1.2"),
 	   "appliesTo Namespace resolves to every registered pod in it");
 
 	verdict(rs, "10.0.0.1", "10.0.0.2", 5432, &v);
@@ -484,8 +484,8 @@ static void test_resolution(void)
 
 	/* Names that do not exist yet take effect when they appear. */
 	{
-		struct pf_addr a[] = { ip("10.0.0.9"), ip("10.0.0.9"), ip("fd00::9") };
-		struct pf_addr svc[] = { ip("10.96.0.10") };
+		struct pf_addr a[] = {ip("10.0.0.9"), ip("10.0.0.9"), ip("fd00::9")};
+		struct pf_addr svc[] = {ip("10.96.0.10")};
 
 		ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, "shop", "api", a, 3, &err) == 0,
 		   "workload Deployment shop/api appears");
@@ -499,7 +499,7 @@ static void test_resolution(void)
 		goto out;
 	p = rs_find(rs, "shop", "web-egress");
 	ok(p && p->n_src == 4 && has_ip(p->src, p->n_src, "10.0.0.9") &&
-		   has_ip(p->src, p->n_src, "fd00::9"),
+	       has_ip(p->src, p->n_src, "fd00::9"),
 	   "appliesTo Deployment now resolves to its IPs (deduplicated)");
 	ok(p && p->rules[1].n_dst_ips == 1 && has_ip(p->rules[1].dst_ips, 1, "10.96.0.10"),
 	   "to Service now resolves to its IP");
@@ -526,9 +526,9 @@ static void test_resolution(void)
 		r = pf_store_list_pods(s, &pods, &n, &err);
 		ok(r == 0 && n == 4, "list_pods: 4 registered");
 		ok(n == 4 && pf_streq(pods[0].name, "db") && pods[0].n_ips == 2 &&
-			   pods[0].n_containers == 2 && pf_streq(pods[0].containers[1], "decaf") &&
-			   pods[0].registered_at_ms == 1767225600000 &&
-			   pf_streq(pods[0].state, "enforced") && pods[0].netns_ino == 2,
+		       pods[0].n_containers == 2 && pf_streq(pods[0].containers[1], "decaf") &&
+		       pods[0].registered_at_ms == 1767225600000 &&
+		       pf_streq(pods[0].state, "enforced") && pods[0].netns_ino == 2,
 		   "list_pods returns what was put");
 		pf_pod_records_free(pods, n);
 	}
@@ -540,7 +540,7 @@ out:
 static void test_invalid_update(void)
 {
 	const char *src_a = "/p/a.yaml", *src_b = "/p/b.yaml";
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL, *reader = NULL;
 	struct pf_ruleset *rs = NULL;
 	struct pf_policy_doc docs[3];
@@ -576,8 +576,8 @@ static void test_invalid_update(void)
 	ok(dv0 != dv1, "and is a change other connections see");
 	{
 		_cleanup_free_ char *row =
-			query1(s, "SELECT valid || ' ' || in_force || ' ' || rules || ' ' || error "
-				  "FROM policies WHERE name = 'web-egress'");
+		    query1(s, "SELECT valid || ' ' || in_force || ' ' || rules || ' ' || error "
+			      "FROM policies WHERE name = 'web-egress'");
 		is_str(row,
 		       "0 1 3 document 1 (line 7): spec.egress[0].action: must be one of Allow, "
 		       "Deny, Reject, Alert",
@@ -585,7 +585,7 @@ static void test_invalid_update(void)
 	}
 	r = pf_store_load_ruleset(reader, &rs, &err);
 	ok(r == 0 && rs->n_policies == 1 && rs->policies[0].n_rules == 3 &&
-		   rs->policies[0].n_src == 2,
+	       rs->policies[0].n_src == 2,
 	   "the last valid version stays in force");
 	is_int(query_int(s, "SELECT count(*) FROM applied_policies"), 3,
 	       "applied_policies still lists its 3 rules");
@@ -600,12 +600,12 @@ static void test_invalid_update(void)
 	docs_clear(docs, 2);
 	{
 		_cleanup_free_ char *row =
-			query1(s, "SELECT valid || ' ' || in_force || ' ' || error FROM policies "
-				  "WHERE name = 'brand-new'");
+		    query1(s, "SELECT valid || ' ' || in_force || ' ' || error FROM policies "
+			      "WHERE name = 'brand-new'");
 		is_str(row, "0 0 document 1 (line 7): spec.appliesTo: required",
 		       "new invalid policy: not in force");
 		_cleanup_free_ char *row2 =
-			query1(s, "SELECT source || ' ' || error FROM policies WHERE name IS NULL");
+		    query1(s, "SELECT source || ' ' || error FROM policies WHERE name IS NULL");
 		is_str(row2, "/p/b.yaml document 2 (line 7): metadata.name: required",
 		       "a doc without identity shows as an error of its source");
 	}
@@ -623,11 +623,11 @@ static void test_invalid_update(void)
 	       "policies gone from a valid source are deleted");
 	{
 		_cleanup_free_ char *row =
-			query1(s, "SELECT error FROM policies WHERE source = '/p/b.yaml'");
+		    query1(s, "SELECT error FROM policies WHERE source = '/p/b.yaml'");
 		is_str(row, "shop/web-egress is already defined in /p/a.yaml",
 		       "the conflict is shown");
 		_cleanup_free_ char *prio =
-			query1(s, "SELECT priority FROM policies WHERE source = '/p/a.yaml'");
+		    query1(s, "SELECT priority FROM policies WHERE source = '/p/a.yaml'");
 		is_str(prio, "100", "the owner's version stays");
 	}
 
@@ -638,8 +638,8 @@ static void test_invalid_update(void)
 	docs_clear(docs, 1);
 	{
 		_cleanup_free_ char *row =
-			query1(s, "SELECT valid || ' ' || in_force || ' ' || priority || ' ' || "
-				  "ifnull(error, '-') FROM policies WHERE name = 'web-egress'");
+		    query1(s, "SELECT valid || ' ' || in_force || ' ' || priority || ' ' || "
+			      "ifnull(error, '-') FROM policies WHERE name = 'web-egress'");
 		is_str(row, "1 1 90 -", "valid, error cleared, new priority");
 	}
 
@@ -655,7 +655,7 @@ static void test_invalid_update(void)
 	rs = NULL;
 	{
 		_cleanup_free_ char *row = query1(
-			s, "SELECT valid || ' ' || error FROM policies WHERE name = 'web-egress'");
+		    s, "SELECT valid || ' ' || error FROM policies WHERE name = 'web-egress'");
 		has_str(row, "0 no longer in the source, but kept in force", "and says why: %s",
 			pf_strna(row));
 	}
@@ -670,14 +670,13 @@ static void test_invalid_update(void)
 	rs = NULL;
 	{
 		_cleanup_free_ char *row =
-			query1(s, "SELECT error FROM policies WHERE name = 'web-egress'");
+		    query1(s, "SELECT error FROM policies WHERE name = 'web-egress'");
 		is_str(row, "/p/a.yaml: line 3: mapping values are not allowed here",
 		       "with the error shown");
 	}
 	r = pf_store_source_error(s, "/p/c.yaml", "/p/c.yaml: not YAML", &err);
 	is_int(query_int(
-		       s,
-		       "SELECT count(*) FROM policies WHERE source = '/p/c.yaml' AND in_force = 0"),
+		   s, "SELECT count(*) FROM policies WHERE source = '/p/c.yaml' AND in_force = 0"),
 	       1, "an unreadable new file shows one error row");
 
 	/* Deleting the files. */
@@ -687,12 +686,12 @@ static void test_invalid_update(void)
 	pf_ruleset_free(rs);
 	rs = NULL;
 	ok(pf_store_delete_source(s, src_b, &err) == 0 &&
-		   pf_store_delete_source(s, "/p/c.yaml", &err) == 0,
+	       pf_store_delete_source(s, "/p/c.yaml", &err) == 0,
 	   "delete sources b, c");
 	is_int(query_int(s, "SELECT count(*) FROM policies"), 0, "policies view empty");
 	is_int(query_int(s, "SELECT count(*) FROM policy_rule"), 0, "no rule rows left (cascade)");
 	is_int(query_int(s, "SELECT count(*) FROM rule_port") +
-		       query_int(s, "SELECT count(*) FROM rule_peer"),
+		   query_int(s, "SELECT count(*) FROM rule_peer"),
 	       0, "no peer or port rows left (cascade)");
 
 	pf_store_close(reader);
@@ -701,7 +700,7 @@ static void test_invalid_update(void)
 
 static void test_duplicates(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_policy_doc docs[3];
 	int r;
@@ -718,9 +717,9 @@ static void test_duplicates(void)
 	is_int(r, 1, "a name defined twice in one source: one error");
 	{
 		_cleanup_free_ char *prio = query1(
-			s, "SELECT priority FROM policies WHERE name = 'web-egress' AND in_force");
+		    s, "SELECT priority FROM policies WHERE name = 'web-egress' AND in_force");
 		_cleanup_free_ char *e = query1(
-			s, "SELECT error FROM policies WHERE name = 'web-egress' AND NOT in_force");
+		    s, "SELECT error FROM policies WHERE name = 'web-egress' AND NOT in_force");
 
 		is_str(prio, "10", "the first definition is in force");
 		is_str(e, "document 3: shop/web-egress is defined more than once in this source",
@@ -731,10 +730,10 @@ static void test_duplicates(void)
 
 static void test_kube_api(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_policy_doc d;
-	struct pf_addr a[] = { ip("10.1.0.1") };
+	struct pf_addr a[] = {ip("10.1.0.1")};
 	int r;
 
 	if (pf_store_open(db_path("kube.db"), 0, &s, &err) < 0) {
@@ -766,7 +765,7 @@ static void test_kube_api(void)
 	       1, "a Namespace workload is stored under its own name");
 	{
 		_cleanup_free_ char *row =
-			query1(s, "SELECT valid || in_force || ' ' || error FROM policies");
+		    query1(s, "SELECT valid || in_force || ' ' || error FROM policies");
 		is_str(row, "01 spec.priority: must be <= 65535",
 		       "kube objects carry their error verbatim");
 	}
@@ -786,7 +785,7 @@ static void test_kube_api(void)
  * registered pod of that name from its first packet, as source and as destination. */
 static void test_workload_pods(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_ruleset *rs = NULL;
 	const struct pf_rs_policy *p;
@@ -794,9 +793,9 @@ static void test_workload_pods(void)
 	struct pf_policy_doc d;
 	struct pf_rule *rule;
 	struct pf_verdict v;
-	const char *web_pods[] = { "web-1-b", "web-1-a", "web-1-a" };
-	const char *web_again[] = { "web-1-a", "web-1-b" };
-	const char *be_pods[] = { "be-0" };
+	const char *web_pods[] = {"web-1-b", "web-1-a", "web-1-a"};
+	const char *web_again[] = {"web-1-a", "web-1-b"};
+	const char *be_pods[] = {"be-0"};
 	uint64_t dv0 = 0, dv1 = 0, w0;
 	int r;
 
@@ -823,7 +822,7 @@ static void test_workload_pods(void)
 	r = pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", web_pods, 3, &err);
 	is_int(r, 0, "put its pod names (%s)", err.msg);
 	ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "backend", be_pods, 1, &err) ==
-		   0,
+	       0,
 	   "put_workload_pods creates Deployment shop/backend");
 	ok(pf_store_commit(s, &err) == 0, "commit");
 	is_int(query_int(s, "SELECT count(*) FROM workload_pod"), 3,
@@ -841,7 +840,7 @@ static void test_workload_pods(void)
 	pf_store_data_version(s, &dv0);
 	w0 = pf_store_write_count(s);
 	ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", web_again, 2, &err) ==
-		   0,
+	       0,
 	   "put the same pod names again");
 	ok(pf_store_write_count(s) == w0, "an unchanged pod set writes nothing");
 	{
@@ -867,7 +866,7 @@ static void test_workload_pods(void)
 	is_int(r, 0, "load ruleset (%s)", err.msg);
 	p = r == 0 ? rs_find(rs, "shop", "web-deploy") : NULL;
 	ok(p && p->n_src == 2 && has_ip(p->src, p->n_src, "10.5.0.1") &&
-		   has_ip(p->src, p->n_src, "fd00::21"),
+	       has_ip(p->src, p->n_src, "fd00::21"),
 	   "appliesTo Deployment resolves to the registered pod matched by name (v4 and v6)");
 	ok(p && !has_ip(p->src, p->n_src, "10.5.0.2"), "a namesake in another namespace does not");
 	if (rs) {
@@ -881,11 +880,12 @@ static void test_workload_pods(void)
 	rs = NULL;
 	{
 		_cleanup_free_ char *row = query1(
-			s, "SELECT group_concat(pod_namespace || '/' || pod_name || ' ' || pod_ip || "
-			   "' ' || rule_index || ' ' || action, '; ') FROM applied_policies "
-			   "WHERE policy_name = 'web-deploy'");
-		is_str(row, "shop/web-1-a 10.5.0.1, fd00::21 0 Allow; shop/web-1-a 10.5.0.1, fd00::21 "
-			    "1 Reject",
+		    s, "SELECT group_concat(pod_namespace || '/' || pod_name || ' ' || pod_ip || "
+		       "' ' || rule_index || ' ' || action, '; ') FROM applied_policies "
+		       "WHERE policy_name = 'web-deploy'");
+		is_str(row,
+		       "shop/web-1-a 10.5.0.1, fd00::21 0 Allow; shop/web-1-a 10.5.0.1, fd00::21 "
+		       "1 Reject",
 		       "applied_policies shows the pod matched by name");
 	}
 
@@ -912,11 +912,12 @@ static void test_workload_pods(void)
 
 	/* Namespace workloads keep pod names in the namespace itself. */
 	ok(pf_store_put_workload_pods(s, PF_KIND_NAMESPACE, "ignored", "shop", be_pods, 1, &err) ==
-		   0,
+	       0,
 	   "put_workload_pods for Namespace shop");
-	is_int(query_int(s, "SELECT count(*) FROM workload_pod wp JOIN workload w ON w.id = "
-			    "wp.workload_id WHERE w.kind = 'Namespace' AND w.namespace = 'shop' AND "
-			    "wp.pod_namespace = 'shop'"),
+	is_int(query_int(s,
+			 "SELECT count(*) FROM workload_pod wp JOIN workload w ON w.id = "
+			 "wp.workload_id WHERE w.kind = 'Namespace' AND w.namespace = 'shop' AND "
+			 "wp.pod_namespace = 'shop'"),
 	       1, "stored under the namespace's own name");
 
 	/* Delete and sweep drop the pod names with the workload. */
@@ -925,19 +926,20 @@ static void test_workload_pods(void)
 	ok(pf_store_begin(s, &err) == 0, "begin");
 	ok(pf_store_mark_workloads(s, &err) == 0, "mark");
 	ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "backend", be_pods, 1, &err) ==
-		   0,
+	       0,
 	   "put_workload_pods alone marks a workload seen");
 	ok(pf_store_sweep_workloads(s, &err) == 0, "sweep");
 	ok(pf_store_commit(s, &err) == 0, "commit");
-	is_int(query_int(s, "SELECT count(*) FROM workload"), 1, "only Deployment shop/backend kept");
+	is_int(query_int(s, "SELECT count(*) FROM workload"), 1,
+	       "only Deployment shop/backend kept");
 	is_int(query_int(s, "SELECT count(*) FROM workload_pod"), 1,
 	       "pod names of deleted and swept workloads are gone");
 	{
-		const char *bad[] = { "" };
+		const char *bad[] = {""};
 
 		pf_error_clear(&err);
 		ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", bad, 1, &err) ==
-			   -EINVAL,
+		       -EINVAL,
 		   "an empty pod name is refused");
 	}
 	pf_store_close(s);
@@ -946,7 +948,7 @@ static void test_workload_pods(void)
 /* A database a schema-2 build left: migration 3 adds pod names, the views keep their columns. */
 static void test_migrate_v2(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	const char *path = db_path("v2.db");
 	sqlite3 *db = NULL;
@@ -965,21 +967,21 @@ static void test_migrate_v2(void)
 		r = sqlite3_exec(db, pf_schema_migrations[1].sql, NULL, NULL, &emsg);
 	if (r == SQLITE_OK)
 		r = sqlite3_exec(
-			db,
-			"PRAGMA user_version = 2;"
-			"INSERT INTO policy (id, namespace, name, source, in_force, valid, priority, "
-			"n_rules, updated_at)"
-			" VALUES (1, 'shop', 'p', 'kube', 1, 1, 7, 1, 1767225600000);"
-			"INSERT INTO policy_target VALUES (1, 0, 'Deployment', 'shop', 'web');"
-			"INSERT INTO policy_rule VALUES (1, 0, 'Deny', 0, 1, '*', '*');"
-			"INSERT INTO workload (id, kind, namespace, name, updated_at)"
-			" VALUES (1, 'Deployment', 'shop', 'web', 1767225600000);"
-			"INSERT INTO workload_ip VALUES (1, '10.1.0.1');"
-			"INSERT INTO pod (id, netns_dev, netns_ino, namespace, name, kind, ips, "
-			"registered_at, state) VALUES (1, 4, 1, 'shop', 'web-a', 'Pod', '10.1.0.1', "
-			"1767225600000, 'enforced');"
-			"INSERT INTO pod_ip VALUES (1, '10.1.0.1');",
-			NULL, NULL, &emsg);
+		    db,
+		    "PRAGMA user_version = 2;"
+		    "INSERT INTO policy (id, namespace, name, source, in_force, valid, priority, "
+		    "n_rules, updated_at)"
+		    " VALUES (1, 'shop', 'p', 'kube', 1, 1, 7, 1, 1767225600000);"
+		    "INSERT INTO policy_target VALUES (1, 0, 'Deployment', 'shop', 'web');"
+		    "INSERT INTO policy_rule VALUES (1, 0, 'Deny', 0, 1, '*', '*');"
+		    "INSERT INTO workload (id, kind, namespace, name, updated_at)"
+		    " VALUES (1, 'Deployment', 'shop', 'web', 1767225600000);"
+		    "INSERT INTO workload_ip VALUES (1, '10.1.0.1');"
+		    "INSERT INTO pod (id, netns_dev, netns_ino, namespace, name, kind, ips, "
+		    "registered_at, state) VALUES (1, 4, 1, 'shop', 'web-a', 'Pod', '10.1.0.1', "
+		    "1767225600000, 'enforced');"
+		    "INSERT INTO pod_ip VALUES (1, '10.1.0.1');",
+		    NULL, NULL, &emsg);
 	is_int(r, SQLITE_OK, "built a version-2 database (%s)", emsg ? emsg : "");
 	sqlite3_free(emsg);
 	{
@@ -1002,27 +1004,29 @@ static void test_migrate_v2(void)
 	is_int(pf_store_schema_version(s), PF_SCHEMA_VERSION, "now at version %d",
 	       PF_SCHEMA_VERSION);
 	{
-		_cleanup_free_ char *cols = query1(s, "SELECT group_concat(name, ',') FROM (SELECT "
-						      "name FROM pragma_table_info('applied_policies') "
-						      "ORDER BY cid)");
+		_cleanup_free_ char *cols =
+		    query1(s, "SELECT group_concat(name, ',') FROM (SELECT "
+			      "name FROM pragma_table_info('applied_policies') "
+			      "ORDER BY cid)");
 		size_t nb = cols_before ? strlen(cols_before) : 0;
 
 		/* columns are only ever added at the end */
 		ok(cols_before && cols && !strncmp(cols, cols_before, nb) &&
-			   (cols[nb] == '\0' || cols[nb] == ','),
+		       (cols[nb] == '\0' || cols[nb] == ','),
 		   "applied_policies keeps its columns: %s", cols ? cols : "(none)");
 	}
 	{
 		_cleanup_free_ char *row = query1(
-			s, "SELECT pod_name || ' ' || policy_name || ' ' || action FROM applied_policies");
+		    s,
+		    "SELECT pod_name || ' ' || policy_name || ' ' || action FROM applied_policies");
 		is_str(row, "web-a p Deny", "a pod matched by IP before is still matched");
 	}
 	is_int(query_int(s, "SELECT count(*) FROM workload_pod"), 0, "workload_pod exists, empty");
 	{
-		const char *names[] = { "web-b" };
+		const char *names[] = {"web-b"};
 
-		ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", names, 1, &err) ==
-			   0,
+		ok(pf_store_put_workload_pods(s, PF_KIND_DEPLOYMENT, "shop", "web", names, 1,
+					      &err) == 0,
 		   "pod names added to the migrated workload");
 		ok(put_pod(s, "shop", "web-b", 2, "10.1.0.2", &err) == 0, "register shop/web-b");
 		is_int(query_int(s, "SELECT count(*) FROM applied_policies"), 2,
@@ -1046,7 +1050,7 @@ static struct pf_policy *mk_cluster(const char *name, uint32_t priority)
  */
 static void test_cluster_policies(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_ruleset *rs = NULL;
 	struct pf_policy_doc docs[3];
@@ -1074,11 +1078,13 @@ static void test_cluster_policies(void)
 	docs_clear(docs, 2);
 
 	{
-		_cleanup_free_ char *a = query1(s, "SELECT group_concat(coalesce(namespace, '-') || ' ' "
-						   "|| name || ' ' || kind, ', ') FROM policies");
-		_cleanup_free_ char *b = query1(s, "SELECT group_concat(coalesce(policy_namespace, '-') "
-						   "|| ' ' || rule_index || ' ' || action || ' ' || "
-						   "kind, ', ') FROM applied_policies WHERE pod_name = 'web'");
+		_cleanup_free_ char *a =
+		    query1(s, "SELECT group_concat(coalesce(namespace, '-') || ' ' "
+			      "|| name || ' ' || kind, ', ') FROM policies");
+		_cleanup_free_ char *b =
+		    query1(s, "SELECT group_concat(coalesce(policy_namespace, '-') "
+			      "|| ' ' || rule_index || ' ' || action || ' ' || "
+			      "kind, ', ') FROM applied_policies WHERE pod_name = 'web'");
 
 		is_str(a, "- web-egress ClusterFencePolicy, shop web-egress FencePolicy",
 		       "policies view: kind, no namespace for the cluster one");
@@ -1091,14 +1097,14 @@ static void test_cluster_policies(void)
 	is_int(ret, 0, "load ruleset (%s)", err.msg);
 	if (rs) {
 		ok(rs->n_policies == 2 && rs->policies[0].cluster && !rs->policies[1].cluster &&
-			   !strcmp(rs->policies[0].namespace, ""),
+		       !strcmp(rs->policies[0].namespace, ""),
 		   "the cluster policy loads as the first tier");
 		verdict(rs, "10.1.0.1", "192.0.2.9", 80, &v);
 		ok(v.matched && v.cluster && v.action == PF_ACTION_DENY && v.rule_index == 1,
 		   "cluster Deny decides over shop's Allow");
 		verdict(rs, "10.1.0.1", "10.20.0.9", 5432, &v);
 		ok(v.matched && !v.cluster && v.action == PF_ACTION_ALLOW && v.rule_index == 1 &&
-			   v.pass_name && v.pass_rule_index == 0,
+		       v.pass_name && v.pass_rule_index == 0,
 		   "cluster Pass hands down to shop's rule 1");
 		pf_ruleset_free(rs);
 		rs = NULL;
@@ -1112,9 +1118,10 @@ static void test_cluster_policies(void)
 	is_int(ret, 1, "invalid cluster update: rejected");
 	docs_clear(docs, 2);
 	{
-		_cleanup_free_ char *a = query1(s, "SELECT valid || ' ' || in_force || ' ' || kind || ' ' "
-						   "|| coalesce(namespace, 'NULL') FROM policies WHERE "
-						   "name = 'web-egress' AND kind = 'ClusterFencePolicy'");
+		_cleanup_free_ char *a =
+		    query1(s, "SELECT valid || ' ' || in_force || ' ' || kind || ' ' "
+			      "|| coalesce(namespace, 'NULL') FROM policies WHERE "
+			      "name = 'web-egress' AND kind = 'ClusterFencePolicy'");
 
 		is_str(a, "0 1 ClusterFencePolicy NULL", "  shown invalid, still in force");
 	}
@@ -1125,8 +1132,9 @@ static void test_cluster_policies(void)
 	is_int(ret, 1, "the same cluster policy in another source: refused");
 	docs_clear(docs, 1);
 	{
-		_cleanup_free_ char *a = query1(s, "SELECT error || ' ' || kind FROM policies WHERE "
-						   "source = '/p/b.yaml'");
+		_cleanup_free_ char *a =
+		    query1(s, "SELECT error || ' ' || kind FROM policies WHERE "
+			      "source = '/p/b.yaml'");
 
 		is_str(a, "web-egress is already defined in /p/a.yaml ClusterFencePolicy",
 		       "  with the kind of what it meant");
@@ -1136,8 +1144,9 @@ static void test_cluster_policies(void)
 	       "  gone");
 	is_int(query_int(s, "SELECT count(*) FROM policy WHERE namespace = 'shop'"), 1,
 	       "  shop's of the same name stays");
-	is_int(query_int(s, "SELECT count(*) FROM policy_rule r JOIN policy p ON p.id = r.policy_id "
-			    "WHERE p.namespace = ''"),
+	is_int(query_int(s,
+			 "SELECT count(*) FROM policy_rule r JOIN policy p ON p.id = r.policy_id "
+			 "WHERE p.namespace = ''"),
 	       0, "  and its rules");
 	pf_store_close(s);
 }
@@ -1146,7 +1155,7 @@ static void test_cluster_policies(void)
  * without losing a row or a cascade, adds kind, and the views keep their columns. */
 static void test_migrate_v4(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	const char *path = db_path("v4.db");
 	sqlite3 *db = NULL;
@@ -1161,21 +1170,21 @@ static void test_migrate_v4(void)
 		r = sqlite3_exec(db, pf_schema_migrations[i].sql, NULL, NULL, &emsg);
 	if (r == SQLITE_OK)
 		r = sqlite3_exec(
-			db,
-			"PRAGMA user_version = 4;"
-			"INSERT INTO policy (id, namespace, name, source, in_force, valid, priority, "
-			"n_rules, updated_at)"
-			" VALUES (1, 'shop', 'p', 'kube', 1, 1, 7, 2, 1767225600000);"
-			"INSERT INTO policy_target VALUES (1, 0, 'Pod', 'shop', 'web-a');"
-			"INSERT INTO policy_rule VALUES (1, 0, 'Allow', 0, 0, '10.9.0.0/16', '80/TCP');"
-			"INSERT INTO policy_rule VALUES (1, 1, 'Deny', 0, 1, 'any', 'any');"
-			"INSERT INTO rule_peer VALUES (1, 0, 0, NULL, NULL, NULL, '10.9.0.0/16');"
-			"INSERT INTO rule_port VALUES (1, 0, 0, 80, 80);"
-			"INSERT INTO pod (id, netns_dev, netns_ino, namespace, name, kind, ips, "
-			"registered_at, state) VALUES (1, 4, 1, 'shop', 'web-a', 'Pod', '10.1.0.1', "
-			"1767225600000, 'enforced');"
-			"INSERT INTO pod_ip VALUES (1, '10.1.0.1');",
-			NULL, NULL, &emsg);
+		    db,
+		    "PRAGMA user_version = 4;"
+		    "INSERT INTO policy (id, namespace, name, source, in_force, valid, priority, "
+		    "n_rules, updated_at)"
+		    " VALUES (1, 'shop', 'p', 'kube', 1, 1, 7, 2, 1767225600000);"
+		    "INSERT INTO policy_target VALUES (1, 0, 'Pod', 'shop', 'web-a');"
+		    "INSERT INTO policy_rule VALUES (1, 0, 'Allow', 0, 0, '10.9.0.0/16', '80/TCP');"
+		    "INSERT INTO policy_rule VALUES (1, 1, 'Deny', 0, 1, 'any', 'any');"
+		    "INSERT INTO rule_peer VALUES (1, 0, 0, NULL, NULL, NULL, '10.9.0.0/16');"
+		    "INSERT INTO rule_port VALUES (1, 0, 0, 80, 80);"
+		    "INSERT INTO pod (id, netns_dev, netns_ino, namespace, name, kind, ips, "
+		    "registered_at, state) VALUES (1, 4, 1, 'shop', 'web-a', 'Pod', '10.1.0.1', "
+		    "1767225600000, 'enforced');"
+		    "INSERT INTO pod_ip VALUES (1, '10.1.0.1');",
+		    NULL, NULL, &emsg);
 	is_int(r, SQLITE_OK, "built a version-4 database (%s)", emsg ? emsg : "");
 	sqlite3_free(emsg);
 	{
@@ -1208,8 +1217,9 @@ static void test_migrate_v4(void)
 		is_str(cols, want, "policies keeps its columns and adds kind at the end");
 	}
 	{
-		_cleanup_free_ char *a = query1(s, "SELECT group_concat(rule_index || ' ' || action || "
-						   "' ' || kind, ', ') FROM applied_policies");
+		_cleanup_free_ char *a =
+		    query1(s, "SELECT group_concat(rule_index || ' ' || action || "
+			      "' ' || kind, ', ') FROM applied_policies");
 
 		is_str(a, "0 Allow FencePolicy, 1 Deny FencePolicy",
 		       "old rules still applied, as FencePolicy");
@@ -1225,9 +1235,10 @@ static void test_migrate_v4(void)
 	/* Pass is admitted now; deleting the policy still cascades to peers and ports */
 	{
 		char *e = NULL;
-		int rc = sqlite3_exec(pf_store_db(s),
-				      "INSERT INTO policy_rule VALUES (1, 2, 'Pass', 0, 1, 'any', 'any')",
-				      NULL, NULL, &e);
+		int rc = sqlite3_exec(
+		    pf_store_db(s),
+		    "INSERT INTO policy_rule VALUES (1, 2, 'Pass', 0, 1, 'any', 'any')", NULL, NULL,
+		    &e);
 
 		is_int(rc, SQLITE_OK, "policy_rule admits Pass (%s)", e ? e : "");
 		sqlite3_free(e);
@@ -1241,7 +1252,7 @@ static void test_migrate_v4(void)
 
 static void test_events(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_event ev[10];
 	int r;
@@ -1252,18 +1263,18 @@ static void test_events(void)
 	}
 	for (unsigned i = 0; i < 10; i++) {
 		ev[i] = (struct pf_event){
-			.at_ms = 1767225600000 + i * 1000,
-			.pod_namespace = "shop",
-			.pod_name = "web",
-			.src = ip("10.0.0.1"),
-			.dst = ip(i % 2 ? "fd00::5" : "10.0.0.5"),
-			.dport = (uint16_t)(1000 + i),
-			.action = i % 2 ? PF_ACTION_REJECT : PF_ACTION_DENY,
-			.policy_namespace = i == 9 ? NULL : "shop",
-			.policy_name = i == 9 ? NULL : "web-egress",
-			.rule_index = i == 9 ? -1 : 2,
-			.count = i,
-			.reason = i == 3 ? "unparsed" : NULL,
+		    .at_ms = 1767225600000 + i * 1000,
+		    .pod_namespace = "shop",
+		    .pod_name = "web",
+		    .src = ip("10.0.0.1"),
+		    .dst = ip(i % 2 ? "fd00::5" : "10.0.0.5"),
+		    .dport = (uint16_t)(1000 + i),
+		    .action = i % 2 ? PF_ACTION_REJECT : PF_ACTION_DENY,
+		    .policy_namespace = i == 9 ? NULL : "shop",
+		    .policy_name = i == 9 ? NULL : "web-egress",
+		    .rule_index = i == 9 ? -1 : 2,
+		    .count = i,
+		    .reason = i == 3 ? "unparsed" : NULL,
 		};
 	}
 	r = pf_store_append_events(s, ev, 6, 0, &err);
@@ -1273,9 +1284,9 @@ static void test_events(void)
 	is_int(query_int(s, "SELECT count(*) FROM recent_events"), 5, "the table is bounded");
 	{
 		_cleanup_free_ char *first =
-			query1(s, "SELECT at || ' ' || src || ' ' || dst || ' ' || dport || ' ' || "
-				  "action || ' ' || ifnull(policy_name, '-') || ' ' || "
-				  "ifnull(rule_index, '-') || ' ' || count FROM recent_events");
+		    query1(s, "SELECT at || ' ' || src || ' ' || dst || ' ' || dport || ' ' || "
+			      "action || ' ' || ifnull(policy_name, '-') || ' ' || "
+			      "ifnull(rule_index, '-') || ' ' || count FROM recent_events");
 		is_str(first, "2026-01-01T00:00:09.000Z 10.0.0.1 fd00::5 1009 Reject - - 9",
 		       "newest first; default-action events have no policy");
 		_cleanup_free_ char *oldest = query1(s, "SELECT min(dport) FROM recent_events");
@@ -1285,8 +1296,8 @@ static void test_events(void)
 	is_int(r, 0, "append an event with a reason");
 	{
 		_cleanup_free_ char *why = query1(
-			s, "SELECT group_concat(dport || '=' || ifnull(reason, '-')) FROM "
-			   "(SELECT dport, reason FROM recent_events WHERE dport IN (1003, 1009))");
+		    s, "SELECT group_concat(dport || '=' || ifnull(reason, '-')) FROM "
+		       "(SELECT dport, reason FROM recent_events WHERE dport IN (1003, 1009))");
 		is_str(why, "1009=-,1003=unparsed", "reason is kept, NULL for a verdict");
 	}
 	pf_store_close(s);
@@ -1304,18 +1315,18 @@ static void test_events(void)
 #define LARGE_PODS 100
 
 static const char REF_SET_SQL[] =
-	"SELECT ip FROM ("
-	"SELECT wi.ip FROM refs r JOIN workload w ON w.kind = r.kind AND w.namespace = r.ns "
-	"AND w.name = r.name JOIN workload_ip wi ON wi.workload_id = w.id "
-	"UNION SELECT pi.ip FROM refs r JOIN workload w ON w.kind = r.kind "
-	"AND w.namespace = r.ns AND w.name = r.name "
-	"JOIN workload_pod wp ON wp.workload_id = w.id "
-	"JOIN pod p ON p.namespace = wp.pod_namespace AND p.name = wp.pod_name "
-	"JOIN pod_ip pi ON pi.pod_id = p.id "
-	"UNION SELECT pi.ip FROM refs r JOIN pod p ON p.namespace = r.ns AND p.name = r.name "
-	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE r.kind = 'Pod' "
-	"UNION SELECT pi.ip FROM refs r JOIN pod p ON p.namespace = r.name "
-	"JOIN pod_ip pi ON pi.pod_id = p.id WHERE r.kind = 'Namespace') ORDER BY ip";
+    "SELECT ip FROM ("
+    "SELECT wi.ip FROM refs r JOIN workload w ON w.kind = r.kind AND w.namespace = r.ns "
+    "AND w.name = r.name JOIN workload_ip wi ON wi.workload_id = w.id "
+    "UNION SELECT pi.ip FROM refs r JOIN workload w ON w.kind = r.kind "
+    "AND w.namespace = r.ns AND w.name = r.name "
+    "JOIN workload_pod wp ON wp.workload_id = w.id "
+    "JOIN pod p ON p.namespace = wp.pod_namespace AND p.name = wp.pod_name "
+    "JOIN pod_ip pi ON pi.pod_id = p.id "
+    "UNION SELECT pi.ip FROM refs r JOIN pod p ON p.namespace = r.ns AND p.name = r.name "
+    "JOIN pod_ip pi ON pi.pod_id = p.id WHERE r.kind = 'Pod' "
+    "UNION SELECT pi.ip FROM refs r JOIN pod p ON p.namespace = r.name "
+    "JOIN pod_ip pi ON pi.pod_id = p.id WHERE r.kind = 'Namespace') ORDER BY ip";
 
 static sqlite3_stmt *ref_prepare(sqlite3 *db, const char *sql)
 {
@@ -1349,7 +1360,7 @@ static struct pf_ruleset *ref_load_ruleset(struct pf_store *s)
 {
 	sqlite3 *db = pf_store_db(s);
 	sqlite3_stmt *pol = ref_prepare(
-		db, "SELECT id, namespace, name, priority, n_rules FROM policy WHERE in_force = 1");
+	    db, "SELECT id, namespace, name, priority, n_rules FROM policy WHERE in_force = 1");
 	sqlite3_stmt *rule = ref_prepare(db, "SELECT action, log, any_dst FROM policy_rule "
 					     "WHERE policy_id = ?1 AND rule_index = ?2");
 	sqlite3_stmt *nets = ref_prepare(db, "SELECT cidr FROM rule_peer WHERE policy_id = ?1 AND "
@@ -1401,7 +1412,7 @@ static struct pf_ruleset *ref_load_ruleset(struct pf_store *s)
 			sqlite3_bind_int64(rule, 2, (int64_t)j);
 			if (sqlite3_step(rule) == SQLITE_ROW) {
 				int a = pf_action_from_string(
-					(const char *)sqlite3_column_text(rule, 0));
+				    (const char *)sqlite3_column_text(rule, 0));
 
 				r->action = a < 0 ? PF_ACTION_DENY : (enum pf_action)a;
 				r->log = sqlite3_column_int(rule, 1);
@@ -1416,11 +1427,11 @@ static struct pf_ruleset *ref_load_ruleset(struct pf_store *s)
 			while (sqlite3_step(nets) == SQLITE_ROW) {
 				struct pf_prefix pfx;
 
-				if (pf_prefix_parse((const char *)sqlite3_column_text(nets, 0), &pfx,
-						    NULL) < 0)
+				if (pf_prefix_parse((const char *)sqlite3_column_text(nets, 0),
+						    &pfx, NULL) < 0)
 					continue;
-				r->dst_nets = xgrow(r->dst_nets, r->n_dst_nets + 1,
-						    sizeof(*r->dst_nets));
+				r->dst_nets =
+				    xgrow(r->dst_nets, r->n_dst_nets + 1, sizeof(*r->dst_nets));
 				r->dst_nets[r->n_dst_nets++] = pfx;
 			}
 			sqlite3_reset(nets);
@@ -1430,7 +1441,7 @@ static struct pf_ruleset *ref_load_ruleset(struct pf_store *s)
 				r->ports = xgrow(r->ports, r->n_ports + 1, sizeof(*r->ports));
 				r->ports[r->n_ports].port = (uint16_t)sqlite3_column_int(ports, 0);
 				r->ports[r->n_ports++].end_port =
-					(uint16_t)sqlite3_column_int(ports, 1);
+				    (uint16_t)sqlite3_column_int(ports, 1);
 			}
 			sqlite3_reset(ports);
 		}
@@ -1472,8 +1483,8 @@ static const char *rs_diff(const struct pf_ruleset *a, const struct pf_ruleset *
 			const struct pf_rs_rule *x = &p->rules[j], *y = &q->rules[j];
 			bool same = x->action == y->action && x->log == y->log &&
 				    x->rule_index == y->rule_index && x->any_dst == y->any_dst &&
-				    x->n_dst_ips == y->n_dst_ips && x->n_dst_nets == y->n_dst_nets &&
-				    x->n_ports == y->n_ports;
+				    x->n_dst_ips == y->n_dst_ips &&
+				    x->n_dst_nets == y->n_dst_nets && x->n_ports == y->n_ports;
 
 			for (size_t k = 0; same && k < x->n_dst_ips; k++)
 				same = pf_addr_eq(&x->dst_ips[k], &y->dst_ips[k]);
@@ -1526,14 +1537,14 @@ static void large_pods(struct pf_store *s, struct pf_error *err)
 		/* 100 pods, then a second netns under 5 of their names (a restarted sandbox) */
 		unsigned pk = k < LARGE_PODS ? k : (k - LARGE_PODS) * 17;
 		struct pf_pod_record p = {
-			.namespace = (char *)large_ns(pk),
-			.name = name,
-			.kind = (char *)"Pod",
-			.netns_dev = 7,
-			.netns_ino = 5000 + k,
-			.ips = a,
-			.n_ips = large_pod_ips(k, a),
-			.state = (char *)"enforced",
+		    .namespace = (char *)large_ns(pk),
+		    .name = name,
+		    .kind = (char *)"Pod",
+		    .netns_dev = 7,
+		    .netns_ino = 5000 + k,
+		    .ips = a,
+		    .n_ips = large_pod_ips(k, a),
+		    .state = (char *)"enforced",
 		};
 
 		snprintf(name, sizeof(name), "pod-%u", pk);
@@ -1595,7 +1606,7 @@ static void large_workloads(struct pf_store *s, struct pf_error *err)
 					  err);
 	}
 	if (r >= 0) {
-		struct pf_addr a[] = { ip("10.2.0.3") };
+		struct pf_addr a[] = {ip("10.2.0.3")};
 
 		r = pf_store_put_workload(s, PF_KIND_POD, large_ns(3), "pod-3", a, 1, err);
 	}
@@ -1612,8 +1623,8 @@ static void large_workloads(struct pf_store *s, struct pf_error *err)
  * several peers per rule, and a closing Deny. */
 static struct pf_policy *large_policy(unsigned i)
 {
-	static const enum pf_action actions[] = { PF_ACTION_ALLOW, PF_ACTION_DENY,
-						  PF_ACTION_REJECT, PF_ACTION_ALERT };
+	static const enum pf_action actions[] = {PF_ACTION_ALLOW, PF_ACTION_DENY, PF_ACTION_REJECT,
+						 PF_ACTION_ALERT};
 	unsigned d = i % LARGE_NS + LARGE_NS * ((i / LARGE_NS) % 2);
 	char name[64];
 	struct pf_policy *p;
@@ -1684,7 +1695,7 @@ static struct pf_policy *large_policy(unsigned i)
 
 static void large_compare(struct pf_store *s, const char *what)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_ruleset *got = NULL, *want;
 	size_t n_src = 0, n_ips = 0, n_nets = 0, n_ports = 0;
 	uint64_t t0, t1, t2;
@@ -1715,7 +1726,7 @@ static void large_compare(struct pf_store *s, const char *what)
 		 what, want->n_policies, pf_ruleset_n_rules(want), n_src, n_ips, n_nets, n_ports,
 		 (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6);
 	ok(want->n_policies >= LARGE_POLICIES - 5 && n_src > 5000 && n_ips > 40000 &&
-		   n_nets > 2000 && n_ports > 8000,
+	       n_nets > 2000 && n_ports > 8000,
 	   "%s: the reference resolves a large ruleset", what);
 	diff = rs_diff(got, want, buf, sizeof(buf));
 	ok(!diff, "%s: the ruleset equals the reference exactly%s%s", what, diff ? ": " : "",
@@ -1726,7 +1737,7 @@ static void large_compare(struct pf_store *s, const char *what)
 
 static void test_large_ruleset(void)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_policy_doc *docs;
 	size_t n = LARGE_POLICIES + 2;
@@ -1764,10 +1775,10 @@ static void test_large_ruleset(void)
 	 * version stays in force), another is deleted. */
 	ok(pf_store_delete_pod(s, 7, 5000 + 42, &err) == 0, "unregister pod-42");
 	{
-		struct pf_addr a[] = { ip("10.3.0.1"), ip("fd00::3:1"), ip("10.1.0.5") };
+		struct pf_addr a[] = {ip("10.3.0.1"), ip("fd00::3:1"), ip("10.1.0.5")};
 
 		ok(pf_store_put_workload(s, PF_KIND_DEPLOYMENT, large_ns(4), "dep-4", a, 3, &err) ==
-			   0,
+		       0,
 		   "dep-4 gets new IPs");
 	}
 	{
@@ -1798,7 +1809,7 @@ static void big_docs(struct pf_policy_doc *docs, size_t n, size_t rules)
 		add_target(p, PF_KIND_NAMESPACE, "bulk", "bulk");
 		for (size_t j = 0; j < rules; j++) {
 			struct pf_rule *r =
-				add_rule(p, j + 1 == rules ? PF_ACTION_DENY : PF_ACTION_ALLOW);
+			    add_rule(p, j + 1 == rules ? PF_ACTION_DENY : PF_ACTION_ALLOW);
 
 			if (j + 1 < rules) {
 				char cidr[32];
@@ -1820,7 +1831,7 @@ struct write_window {
 static int reader_child(const char *path, int ready_fd, int result_fd,
 			volatile struct write_window *w)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	unsigned long reads = 0, old_seen = 0, new_seen = 0, bad = 0, during = 0;
 	uint64_t deadline;
@@ -1866,13 +1877,13 @@ static int reader_child(const char *path, int ready_fd, int result_fd,
 static void test_concurrent_reader(void)
 {
 	const char *path = db_path("big.db");
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_policy_doc *docs;
 	int ready[2], result[2], status = 0;
 	unsigned long reads = 0, old_seen = 0, new_seen = 0, bad = 99, during = 0;
 	volatile struct write_window *w;
-	char buf[128] = { 0 };
+	char buf[128] = {0};
 	uint64_t t0, t1;
 	pid_t pid;
 	int r;
@@ -1937,10 +1948,10 @@ static void test_concurrent_reader(void)
 /* The fixed data set of tests/shell/store-views.sh. */
 static int populate(const char *path)
 {
-	struct pf_error err = { 0 };
+	struct pf_error err = {0};
 	struct pf_store *s = NULL;
 	struct pf_policy_doc docs[3];
-	struct pf_addr svc[] = { ip("10.96.0.10") };
+	struct pf_addr svc[] = {ip("10.96.0.10")};
 	struct pf_event ev[2];
 	int r;
 
@@ -1955,33 +1966,33 @@ static int populate(const char *path)
 		r = pf_store_put_workload(s, PF_KIND_SERVICE, "shop", "db-svc", svc, 1, &err);
 	docs[0] = valid_doc(web_policy(100), 0);
 	docs[1] = valid_doc(lockdown_policy(), 1);
-	docs[2] = invalid_doc("shop", "typo", 2,
-			      "spec.egress[0].ports[0].endPort: must be >= port (80)");
+	docs[2] =
+	    invalid_doc("shop", "typo", 2, "spec.egress[0].ports[0].endPort: must be >= port (80)");
 	if (r >= 0)
 		r = pf_store_sync_source(s, "/etc/podfence/policies/shop.yaml", docs, 3, &err);
 	docs_clear(docs, 3);
-	ev[0] = (struct pf_event){ .at_ms = 1767225600000,
-				   .pod_namespace = "shop",
-				   .pod_name = "web",
-				   .src = ip("10.0.0.1"),
-				   .dst = ip("10.0.0.99"),
-				   .dport = 80,
-				   .action = PF_ACTION_DENY,
-				   .policy_namespace = "shop",
-				   .policy_name = "web-egress",
-				   .rule_index = 2,
-				   .count = 3 };
-	ev[1] = (struct pf_event){ .at_ms = 1767225601500,
-				   .pod_namespace = "other",
-				   .pod_name = "x",
-				   .src = ip("10.0.1.1"),
-				   .dst = ip("fd00::7"),
-				   .dport = 443,
-				   .action = PF_ACTION_ALERT,
-				   .policy_namespace = "other",
-				   .policy_name = "lockdown",
-				   .rule_index = 1,
-				   .count = 1 };
+	ev[0] = (struct pf_event){.at_ms = 1767225600000,
+				  .pod_namespace = "shop",
+				  .pod_name = "web",
+				  .src = ip("10.0.0.1"),
+				  .dst = ip("10.0.0.99"),
+				  .dport = 80,
+				  .action = PF_ACTION_DENY,
+				  .policy_namespace = "shop",
+				  .policy_name = "web-egress",
+				  .rule_index = 2,
+				  .count = 3};
+	ev[1] = (struct pf_event){.at_ms = 1767225601500,
+				  .pod_namespace = "other",
+				  .pod_name = "x",
+				  .src = ip("10.0.1.1"),
+				  .dst = ip("fd00::7"),
+				  .dport = 443,
+				  .action = PF_ACTION_ALERT,
+				  .policy_namespace = "other",
+				  .policy_name = "lockdown",
+				  .rule_index = 1,
+				  .count = 1};
 	if (r >= 0)
 		r = pf_store_append_events(s, ev, 2, 1000, &err);
 	pf_store_close(s);
