@@ -19,17 +19,6 @@ static const struct pf_cli_command commands[] = {
     {"reload", cmd_reload, "", "make the engine reload the store now"},
 };
 
-int pf_cli_parse_output(const char *s, enum pf_output *out)
-{
-	if (pf_streq(s, "table"))
-		*out = PF_OUTPUT_TABLE;
-	else if (pf_streq(s, "json"))
-		*out = PF_OUTPUT_JSON;
-	else
-		return -EINVAL;
-	return 0;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,

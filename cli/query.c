@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* podfencectl: query printing shared by the table subcommands. */
+/* podfencectl: what the subcommands share: the output option, the store, query printing. */
 #include <stdio.h>
 
 #include "json-gen.h"
 #include "query.h"
+
+int pf_cli_parse_output(const char *s, enum pf_output *out)
+{
+	if (pf_streq(s, "table"))
+		*out = PF_OUTPUT_TABLE;
+	else if (pf_streq(s, "json"))
+		*out = PF_OUTPUT_JSON;
+	else
+		return -EINVAL;
+	return 0;
+}
 
 struct pf_store *pf_cli_open_store(const struct pf_cli *cli)
 {
