@@ -5,8 +5,6 @@
  * as it was next to the product in one process. Include after defining VARIANT and, for the
  * base's unbounded chains, BENCH_UNBOUNDED.
  */
-#include "../engine/events.h"
-#include "../engine/pods.h"
 #include "../lib/siphash.h"
 #include "../tests/unit/events-collide.h"
 
@@ -42,23 +40,9 @@ static inline uint64_t CAT(VARIANT, _old_hash)(const void *data, size_t len)
 #define pf_events_size CAT(VARIANT, _size)
 #define pf_events_move CAT(VARIANT, _move)
 
-int pf_events_init(struct pf_events *ev);
-void pf_events_free(struct pf_events *ev);
-size_t pf_events_longest_chain(const struct pf_events *ev);
-void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
-		      const struct pf_verdict *v, int64_t now_ms);
-void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
-		    const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
-		    enum pf_action action, int64_t now_ms);
-void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final,
-		       struct pf_pending_event **out, size_t *n);
-size_t pf_events_count(const struct pf_pending_event *pe, size_t n);
-void pf_events_batch_free(struct pf_pending_event *pe, size_t n);
-int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n,
-		    struct pf_error *err);
-size_t pf_events_size(void);
-void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pending_event *src,
-		    size_t n);
+/* events.h, included after the renames, declares the VARIANT_* functions. */
+#include "../engine/events.h"
+#include "../engine/pods.h"
 
 #ifdef BENCH_UNBOUNDED
 #undef PF_EVENTS_MAX_CHAIN
