@@ -88,20 +88,25 @@ expect "$WEB" 127.0.0.1 7777 ok
 # raw SYN claiming web's address to a destination web may reach (and other has not tried:
 # events are rate-limited per pod, destination and port); it is judged as "other"
 # (default action Reject) and recorded as such.
-ip netns exec "$OTHER" "$PY" - <<'PY' || fail "sending the spoofed SYN"
-import socket, struct
+# send_spoofed_syn NETNS SPORT DPORT: a raw IPv4 SYN from web's address 10.1.1.2 to 10.99.0.1.
+send_spoofed_syn() {
+	ip netns exec "$1" "$PY" - "$2" "$3" <<'PY' || fail "sending the spoofed SYN"
+import socket, struct, sys
+sport, dport = int(sys.argv[1]), int(sys.argv[2])
 def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
     while s >> 16: s = (s & 0xffff) + (s >> 16)
     return ~s & 0xffff
 src, dst = socket.inet_aton("10.1.1.2"), socket.inet_aton("10.99.0.1")
-tcp = struct.pack("!HHIIBBHHH", 40000, 5432, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
+tcp = struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
 tcp = tcp[:16] + struct.pack("!H", csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
 ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
 s.sendto(ip + tcp, ("10.99.0.1", 0))
 PY
+}
+send_spoofed_syn "$OTHER" 40000 5432
 wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE pod_name='other' AND src='10.1.1.2' AND dport=5432 AND action='Reject'" ||
 	fail "a SYN spoofing web's address from other was not judged as other: $(sql "SELECT * FROM recent_events WHERE dport=5432")"
 pass "a spoofed source address is judged as the pod that sent it"
@@ -115,20 +120,7 @@ ip -n "$NOADDR" link set d0 up
 ip -n "$NOADDR" link set d1 up
 ip -n "$NOADDR" route add 10.99.0.0/24 dev d0
 register "$NOADDR" shop noaddr c-noaddr-1
-ip netns exec "$NOADDR" "$PY" - <<'PY' || fail "sending the spoofed SYN"
-import socket, struct
-def csum(b):
-    if len(b) % 2: b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-src, dst = socket.inet_aton("10.1.1.2"), socket.inet_aton("10.99.0.1")
-tcp = struct.pack("!HHIIBBHHH", 40001, 80, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
-tcp = tcp[:16] + struct.pack("!H", csum(src + dst + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)) + tcp[18:]
-ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, src, dst)
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-s.sendto(ip + tcp, ("10.99.0.1", 0))
-PY
+send_spoofed_syn "$NOADDR" 40001 80
 wait_until 30 sql_ge 1 "SELECT count(*) FROM recent_events WHERE pod_name='noaddr' AND dport=80 AND action='Reject'" ||
 	fail "a SYN from an address-less pod spoofing web's address was not given the default action: $(sql "SELECT * FROM recent_events WHERE dport=80")"
 unregister c-noaddr-1 >/dev/null
