@@ -4,8 +4,8 @@
  * the median of several loads per size. A registration waits for a load and a cache compile,
  * so this is container start latency. Prints measured numbers and a digest of the ruleset, so
  * a build of another git revision run the same way shows whether it loads the same ruleset
- * and how fast (bench/README.md); that the loader's result is right is test-store's business
- * (against its reference loader). Prints measured numbers only.
+ * and how fast (bench/README.md); that the loader's result is right is the business of
+ * test-store-ruleset (against its reference loader). Prints measured numbers only.
  */
 #include <getopt.h>
 #include <inttypes.h>

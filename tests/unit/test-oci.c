@@ -231,6 +231,17 @@ static int derive(const char *state, const char *config, struct pf_oci_identity 
 	return r;
 }
 
+/* Derives an identity from a state without a config and checks its namespace and name. */
+static void ok_identity(const char *state, const char *ns, const char *name, const char *what)
+{
+	struct pf_oci_identity id;
+	struct pf_error err = {0};
+	int r = derive(state, NULL, &id, &err);
+
+	ok(r == 0 && pf_streq(id.namespace, ns) && pf_streq(id.name, name), "%s", what);
+	pf_oci_identity_done(&id);
+}
+
 static void test_identity_order(void)
 {
 	struct pf_oci_identity id;
@@ -238,25 +249,20 @@ static void test_identity_order(void)
 	int r;
 
 	/* No runtime vouches for any of it (a Podman or runc container): the old order. */
-	r = derive(
+	ok_identity(
 	    "{\"id\":\"c1\",\"annotations\":{"
 	    "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
 	    "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
 	    "\"io.kubernetes.cri.sandbox-name\":\"cdpod\","
 	    "\"io.kubernetes.pod.namespace\":\"crio\",\"io.kubernetes.pod.name\":\"criopod\"}}",
-	    NULL, &id, &err);
-	ok(r == 0 && pf_streq(id.namespace, "crio") && pf_streq(id.name, "criopod"),
-	   "no runtime markers: io.kubernetes.pod.* first");
-	pf_oci_identity_done(&id);
+	    "crio", "criopod", "no runtime markers: io.kubernetes.pod.* first");
 
-	r = derive("{\"id\":\"c1\",\"annotations\":{"
-		   "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
-		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
-		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
-		   NULL, &id, &err);
-	ok(r == 0 && pf_streq(id.namespace, "x") && pf_streq(id.name, "y"),
-	   "containerd's names without its markers are not containerd's: podfence.io");
-	pf_oci_identity_done(&id);
+	ok_identity("{\"id\":\"c1\",\"annotations\":{"
+		    "\"podfence.io/namespace\":\"x\",\"podfence.io/name\":\"y\","
+		    "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
+		    "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
+		    "x", "y",
+		    "containerd's names without its markers are not containerd's: podfence.io");
 
 	/* containerd's markers: its names, uid optional, everything else set aside. */
 	r = derive("{\"id\":\"c1\",\"annotations\":{"
@@ -275,19 +281,16 @@ static void test_identity_order(void)
 	pf_oci_identity_done(&id);
 
 	/* A pod on containerd forging CRI-O's markers cannot know its container's id. */
-	r = derive("{\"id\":\"c1\",\"annotations\":{"
-		   "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
-		   "\"io.kubernetes.cri-o.ContainerID\":\"guess\","
-		   "\"io.kubernetes.cri-o.SandboxID\":\"guess\","
-		   "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"v\","
-		   "\"io.kubernetes.cri.container-type\":\"container\","
-		   "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
-		   "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
-		   "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
-		   NULL, &id, &err);
-	ok(r == 0 && pf_streq(id.namespace, "cd") && pf_streq(id.name, "cdpod"),
-	   "forged CRI-O markers on containerd: containerd's identity");
-	pf_oci_identity_done(&id);
+	ok_identity("{\"id\":\"c1\",\"annotations\":{"
+		    "\"io.kubernetes.cri-o.ContainerType\":\"sandbox\","
+		    "\"io.kubernetes.cri-o.ContainerID\":\"guess\","
+		    "\"io.kubernetes.cri-o.SandboxID\":\"guess\","
+		    "\"io.kubernetes.pod.namespace\":\"victim\",\"io.kubernetes.pod.name\":\"v\","
+		    "\"io.kubernetes.cri.container-type\":\"container\","
+		    "\"io.kubernetes.cri.sandbox-id\":\"sb1\","
+		    "\"io.kubernetes.cri.sandbox-namespace\":\"cd\","
+		    "\"io.kubernetes.cri.sandbox-name\":\"cdpod\"}}",
+		    "cd", "cdpod", "forged CRI-O markers on containerd: containerd's identity");
 
 	/* containerd's markers without its names (never so on containerd): not a pod. */
 	r = derive("{\"id\":\"c1\",\"annotations\":{"
