@@ -248,20 +248,19 @@ static bool add_l4proto_tcp(struct nftnl_rule *r)
 	return add_expr(r, meta(NFT_META_L4PROTO)) && add_expr(r, cmp_eq(&tcp, sizeof(tcp)));
 }
 
-/* tcp flags & (syn|ack) == syn */
-static bool add_syn_only(struct nftnl_rule *r)
+/* len bytes at base + offset, ANDed with mask, into register 1 (len <= 4). */
+static bool add_payload_masked(struct nftnl_rule *r, uint32_t base, uint32_t offset,
+			       const void *mask, uint32_t len)
 {
-	uint8_t mask = 0x12, xor = 0, syn = 0x02;
+	static const uint8_t xor [4];
 	struct nftnl_expr *p, *bw;
 
-	if (!add_l4proto_tcp(r))
-		return false;
 	p = nftnl_expr_alloc("payload");
 	if (!p)
 		return false;
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_TRANSPORT_HEADER);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, 13);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, 1);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
 	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
 	nftnl_rule_add_expr(r, p);
 	bw = nftnl_expr_alloc("bitwise");
@@ -269,11 +268,21 @@ static bool add_syn_only(struct nftnl_rule *r)
 		return false;
 	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
 	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, 1);
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, xor, len);
 	nftnl_rule_add_expr(r, bw);
-	return add_expr(r, cmp_eq(&syn, sizeof(syn)));
+	return true;
+}
+
+/* tcp flags & (syn|ack) == syn */
+static bool add_syn_only(struct nftnl_rule *r)
+{
+	uint8_t mask = 0x12, syn = 0x02;
+
+	return add_l4proto_tcp(r) &&
+	       add_payload_masked(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, &mask, sizeof(mask)) &&
+	       add_expr(r, cmp_eq(&syn, sizeof(syn)));
 }
 
 static struct nftnl_expr *queue_native(const struct pf_nft_config *cfg)
@@ -342,29 +351,11 @@ static bool add_nfproto(struct nftnl_rule *r, int family, uint8_t proto)
  */
 static bool add_frag4(struct nftnl_rule *r, int family)
 {
-	uint16_t mask = htons(0x3fff), xor = 0, zero = 0;
-	struct nftnl_expr *p, *bw;
+	uint16_t mask = htons(0x3fff), zero = 0;
 
-	if (!add_nfproto(r, family, NFPROTO_IPV4) || !add_l4proto_tcp(r))
-		return false;
-	p = nftnl_expr_alloc("payload");
-	if (!p)
-		return false;
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, 6);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, 2);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
-	nftnl_rule_add_expr(r, p);
-	bw = nftnl_expr_alloc("bitwise");
-	if (!bw)
-		return false;
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, 2);
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, 2);
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &xor, 2);
-	nftnl_rule_add_expr(r, bw);
-	return add_expr(r, cmp_neq(&zero, sizeof(zero)));
+	return add_nfproto(r, family, NFPROTO_IPV4) && add_l4proto_tcp(r) &&
+	       add_payload_masked(r, NFT_PAYLOAD_NETWORK_HEADER, 6, &mask, sizeof(mask)) &&
+	       add_expr(r, cmp_neq(&zero, sizeof(zero)));
 }
 
 /* IPv6: any packet with a fragment header. The protocol cannot be trusted here (a first
