@@ -20,7 +20,7 @@
 
 #include "nft.h"
 
-#define TABLE_COMMENT                                                                              \
+#define TABLE_COMMENT_TEXT                                                                         \
 	"podfence: egress enforcement for this pod (managed by podfenced, do not edit)"
 #define RULE_LO_COMMENT "podfence: traffic inside the pod is never judged"
 #define RULE_REJECT_COMMENT "podfence: verdict Reject (packet repeated with the reject mark)"
@@ -136,8 +136,13 @@ static void rule_set_data(void *r, uint16_t attr, const void *d, uint32_t len)
 	nftnl_rule_set_data(r, attr, d, len);
 }
 
-/* NEWTABLE (plain: creates, or is a no-op on an existing table) or DELTABLE. */
-static void add_table_msg(struct batch *b, uint16_t type, int family, bool comment)
+enum {
+	TABLE_COMMENT = 1 << 0, /* carry our comment */
+	TABLE_WAKE = 1 << 1, /* send flags 0: wakes a dormant table (flags change only when sent) */
+};
+
+/* NEWTABLE (creates, or is a no-op on an existing table but for TABLE_WAKE) or DELTABLE. */
+static void add_table_msg(struct batch *b, uint16_t type, int family, unsigned opts)
 {
 	struct nftnl_table *t;
 	struct nlmsghdr *nlh;
@@ -150,9 +155,11 @@ static void add_table_msg(struct batch *b, uint16_t type, int family, bool comme
 		return;
 	}
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PF_NFT_TABLE);
-	if (comment) {
-		int r = set_comment(t, NFTNL_UDATA_TABLE_COMMENT, TABLE_COMMENT, table_set_data,
-				    NFTNL_TABLE_USERDATA);
+	if (opts & TABLE_WAKE)
+		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
+	if (opts & TABLE_COMMENT) {
+		int r = set_comment(t, NFTNL_UDATA_TABLE_COMMENT, TABLE_COMMENT_TEXT,
+				    table_set_data, NFTNL_TABLE_USERDATA);
 		if (r < 0) {
 			b->err = r;
 			nftnl_table_free(t);
@@ -454,8 +461,8 @@ static void add_rule_msg(struct batch *b, int family, const char *table, const c
 static void add_remove_msgs(struct batch *b)
 {
 	for (size_t i = 0; i < PF_ARRAY_SIZE(all_families); i++) {
-		add_table_msg(b, NFT_MSG_NEWTABLE, all_families[i], false);
-		add_table_msg(b, NFT_MSG_DELTABLE, all_families[i], false);
+		add_table_msg(b, NFT_MSG_NEWTABLE, all_families[i], 0);
+		add_table_msg(b, NFT_MSG_DELTABLE, all_families[i], 0);
 	}
 }
 
@@ -473,7 +480,7 @@ static void add_chain_rules(struct batch *b, int family, const struct pf_nft_con
 
 static void add_ruleset_msgs(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
-	add_table_msg(b, NFT_MSG_NEWTABLE, family, true);
+	add_table_msg(b, NFT_MSG_NEWTABLE, family, TABLE_COMMENT);
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
 	add_chain_rules(b, family, cfg);
 }
@@ -746,27 +753,6 @@ int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err)
 
 /* ---- restoring a tampered ruleset --------------------------------------------------------- */
 
-/* NEWTABLE that also wakes a dormant table: flags are only updated when the attribute is sent. */
-static void add_table_awake_msg(struct batch *b, int family)
-{
-	struct nftnl_table *t;
-	struct nlmsghdr *nlh;
-
-	if (b->err)
-		return;
-	t = nftnl_table_alloc();
-	if (!t) {
-		b->err = -ENOMEM;
-		return;
-	}
-	nftnl_table_set_str(t, NFTNL_TABLE_NAME, PF_NFT_TABLE);
-	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, 0);
-	nlh = msg_hdr(b, NFT_MSG_NEWTABLE, family, NLM_F_CREATE);
-	nftnl_table_nlmsg_build_payload(nlh, t);
-	nftnl_table_free(t);
-	batch_commit(b, nlh, true);
-}
-
 /* DELRULE without a handle (flush the chain) or DELCHAIN; NEWCHAIN without a hook (creates a
  * regular chain, changes nothing on an existing one). */
 static void add_chain_op_msg(struct batch *b, uint16_t type, int family, const char *chain)
@@ -815,7 +801,7 @@ static void add_restore_msgs(struct batch *b, int family, const struct pf_nft_co
 			     bool replace_chain, const struct pf_nft_chain_ref *extra,
 			     size_t n_extra)
 {
-	add_table_awake_msg(b, family);
+	add_table_msg(b, NFT_MSG_NEWTABLE, family, TABLE_WAKE);
 	if (replace_chain) {
 		add_chain_op_msg(b, NFT_MSG_NEWCHAIN, family, PF_NFT_CHAIN);
 		add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_CHAIN);
