@@ -61,8 +61,7 @@ struct pf_reloader {
 	bool stop;
 	struct pf_cache *result; /* handed to the loop */
 	uint64_t result_gen;
-	int result_err;
-	bool result_build_failed; /* the load or compile failed, not a pod-row write */
+	int result_err; /* < 0: the load or compile failed (pod rows are retried apart) */
 	char result_msg[sizeof(((struct pf_error *)0)->msg)];
 	uint64_t load_us, build_us;
 	struct pod_op *ops, **ops_tail; /* pods-table writes, in order, before the next build */
@@ -437,7 +436,7 @@ static void *worker(void *arg)
 		struct pf_ruleset *good = NULL;
 		struct pf_pending_event *events;
 		uint64_t gen, dv = 0, load_us = 0, build_us = 0, one = 1;
-		bool stop, poll = false, want, build_failed;
+		bool stop, poll = false, want;
 		struct pod_op *ops;
 		size_t n_events;
 		int r;
@@ -487,7 +486,6 @@ static void *worker(void *arg)
 		 * is retried. Other pods go on. */
 		w->retry_ns = 0;
 		r = build(w->store, w->default_action, &c, &load_us, &build_us, &good, &err);
-		build_failed = r < 0;
 
 		pthread_mutex_lock(&w->mu);
 		publish_committed(w, gen ? gen : 1);
@@ -496,7 +494,6 @@ static void *worker(void *arg)
 		w->result = r < 0 ? NULL : c;
 		w->result_gen = gen ? gen : 1;
 		w->result_err = r;
-		w->result_build_failed = build_failed;
 		snprintf(w->result_msg, sizeof(w->result_msg), "%s", err.msg);
 		w->load_us = load_us;
 		w->build_us = build_us;
@@ -664,7 +661,6 @@ static void on_worker(struct pf_watch *watch, uint32_t events)
 	char msg[sizeof(w->result_msg)];
 	struct pf_row_done *rows;
 	size_t n_rows;
-	bool build_failed;
 	int r;
 
 	if (read(w->efd, &n, sizeof(n)) != sizeof(n))
@@ -674,7 +670,6 @@ static void on_worker(struct pf_watch *watch, uint32_t events)
 	gen = w->result_gen;
 	w->result_gen = 0; /* taken: a second wake-up finds nothing */
 	r = w->result_err;
-	build_failed = w->result_build_failed;
 	snprintf(msg, sizeof(msg), "%s", w->result_msg);
 	load_us = w->load_us;
 	build_us = w->build_us;
@@ -692,21 +687,17 @@ static void on_worker(struct pf_watch *watch, uint32_t events)
 	if (r < 0) {
 		e->stats.reload_failures++;
 		e->reload_failed = gen;
-		if (build_failed) {
-			/* Registrations waiting for this build go on with the cache in place. */
-			e->build_failed = gen;
-			e->stats.build_failures++;
-			e->stats.last_build_failure_ms = pf_now_ms();
-			snprintf(e->last_build_error, sizeof(e->last_build_error), "%s", msg);
-			if (!e->cache_stale)
-				log_error(
-				    "Verdict cache build failed: %s. Every pod stays enforced "
-				    "by the last good cache (generation %" PRIu64 "); pods "
-				    "registered from now on are refused until a build "
-				    "succeeds",
-				    msg, e->cache_generation);
-			e->cache_stale = true;
-		}
+		/* Registrations waiting for this build go on with the cache in place. */
+		e->build_failed = gen;
+		e->stats.build_failures++;
+		e->stats.last_build_failure_ms = pf_now_ms();
+		snprintf(e->last_build_error, sizeof(e->last_build_error), "%s", msg);
+		if (!e->cache_stale)
+			log_error("Verdict cache build failed: %s. Every pod stays enforced by the "
+				  "last good cache (generation %" PRIu64 "); pods registered from "
+				  "now on are refused until a build succeeds",
+				  msg, e->cache_generation);
+		e->cache_stale = true;
 		if (e->stats.reload_failures <= 10 || e->stats.reload_failures % 100 == 0)
 			log_error("Reload failed, keeping the previous cache: %s", msg);
 	} else if (c) {
