@@ -11,7 +11,6 @@
 
 #include "adopt.h"
 #include "ctl.h"
-#include "engine.h"
 #include "log.h"
 #include "pods.h"
 #include "reload.h"
@@ -21,6 +20,28 @@
  * again, later and later, until they succeed or the pod is gone. */
 #define ADOPT_RETRY_FIRST_MS 500
 #define ADOPT_RETRY_MAX_MS 30000
+
+/* Bounds on what outsiders can make the engine hold. */
+#define PF_MAX_PENDING_FILES 4096
+
+/* Re-adoption's own state: records that failed, to try again; rows of gone pods to delete
+ * once the store worker runs; the pods listing when it failed. */
+struct pf_adopt {
+	const char *state_dir;
+	struct pf_store *store;
+	const struct pf_nft_config *nft;
+	struct pf_pods *pods;
+	struct pf_reload *reload;
+	struct pf_requests *requests;
+
+	struct pf_adopt_retry *retry;
+	size_t n_retry, cap_retry;
+	struct pf_netns_id *gone;
+	size_t n_gone, cap_gone;
+	int64_t list_next_ms;
+	unsigned list_backoff_ms;
+	bool pending_dir_warned;
+};
 
 struct pf_adopt_retry {
 	struct pf_pod_record rec; /* owned */
@@ -76,37 +97,36 @@ static int locate_netns(const struct pf_pod_record *rec, char *path, size_t size
 
 /* Forget a pod's row: through the store worker once it runs (retried until it goes), else
  * remembered until it does (pf_adopt_flush_gone). */
-static void forget_row(struct engine *e, const struct pf_pod_record *rec)
+static void forget_row(struct pf_adopt *ad, const struct pf_pod_record *rec)
 {
 	struct pf_netns_id id = {rec->netns_dev, rec->netns_ino};
 	struct pf_error err = {};
 
-	if (!e->reloader) {
-		if (pf_grow((void **)&e->adopt.gone, &e->adopt.cap_gone, e->adopt.n_gone,
-			    sizeof(*e->adopt.gone)) == 0)
-			e->adopt.gone[e->adopt.n_gone++] = id;
+	if (!pf_reloader_running(ad->reload)) {
+		if (pf_grow((void **)&ad->gone, &ad->cap_gone, ad->n_gone, sizeof(*ad->gone)) == 0)
+			ad->gone[ad->n_gone++] = id;
 		return;
 	}
-	if (pf_pods_store_delete(e, &id, &err) < 0)
+	if (pf_pods_store_delete(ad->pods, &id, &err) < 0)
 		log_error("Pod %s/%s: %s", rec->namespace, rec->name, err.msg);
 }
 
-void pf_adopt_flush_gone(struct engine *e)
+void pf_adopt_flush_gone(struct pf_adopt *ad)
 {
-	for (size_t i = 0; i < e->adopt.n_gone; i++) {
+	for (size_t i = 0; i < ad->n_gone; i++) {
 		struct pf_error err = {};
 
-		if (pf_pods_store_delete(e, &e->adopt.gone[i], &err) < 0)
+		if (pf_pods_store_delete(ad->pods, &ad->gone[i], &err) < 0)
 			log_error("Forgetting a pod: %s", err.msg);
 	}
-	free(e->adopt.gone);
-	e->adopt.gone = NULL;
-	e->adopt.n_gone = e->adopt.cap_gone = 0;
+	free(ad->gone);
+	ad->gone = NULL;
+	ad->n_gone = ad->cap_gone = 0;
 }
 
 /* The pod's containers are all gone but its netns lives on (other processes): our rules
  * must not stay behind. */
-static void remove_rules(struct engine *e, const struct pf_pod_record *rec, const char *path)
+static void remove_rules(struct pf_adopt *ad, const struct pf_pod_record *rec, const char *path)
 {
 	struct pf_netns_id id;
 	struct pf_error err = {};
@@ -116,14 +136,14 @@ static void remove_rules(struct engine *e, const struct pf_pod_record *rec, cons
 	if (pf_netns_open(path, &fd, &id, NULL) < 0 || id.dev != rec->netns_dev ||
 	    id.ino != rec->netns_ino || pf_netns_enter(fd, &saved) < 0)
 		return;
-	if (pf_nft_remove(&e->nft, &err) < 0)
+	if (pf_nft_remove(ad->nft, &err) < 0)
 		log_warning("Pod %s/%s: removing the ruleset: %s", rec->namespace, rec->name,
 			    err.msg);
 	pf_netns_leave(&saved);
 }
 
 /* 0: adopted, or gone (*gone); <0: failed, worth another try. */
-static int adopt_record(struct engine *e, const struct pf_pod_record *rec, bool *gone,
+static int adopt_record(struct pf_adopt *ad, const struct pf_pod_record *rec, bool *gone,
 			struct pf_error *err)
 {
 	char path[PATH_MAX];
@@ -149,7 +169,7 @@ static int adopt_record(struct engine *e, const struct pf_pod_record *rec, bool 
 	}
 	if (rec->n_containers && !alive) {
 		log_info("Pod %s/%s: no container left; forgetting it", rec->namespace, rec->name);
-		remove_rules(e, rec, path);
+		remove_rules(ad, rec, path);
 		*gone = true;
 		return 0;
 	}
@@ -177,24 +197,23 @@ static int adopt_record(struct engine *e, const struct pf_pod_record *rec, bool 
 
 		if (rec->n_containers && pr && pr->pid > 0 && !proc_alive(rec, c))
 			continue;
-		r = pf_pods_register(e, &req, &p, &gen, err);
+		r = pf_pods_register(ad->pods, &req, &p, &gen, err);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static void retry_push(struct engine *e, struct pf_pod_record *rec, const struct pf_error *err)
+static void retry_push(struct pf_adopt *ad, struct pf_pod_record *rec, const struct pf_error *err)
 {
 	struct pf_adopt_retry *a;
 
-	if (pf_grow((void **)&e->adopt.retry, &e->adopt.cap_retry, e->adopt.n_retry,
-		    sizeof(*e->adopt.retry)) < 0) {
+	if (pf_grow((void **)&ad->retry, &ad->cap_retry, ad->n_retry, sizeof(*ad->retry)) < 0) {
 		log_error("Pod %s/%s: re-adoption failed and cannot be retried (out of memory): %s",
 			  rec->namespace, rec->name, err->msg);
 		return;
 	}
-	a = &e->adopt.retry[e->adopt.n_retry++];
+	a = &ad->retry[ad->n_retry++];
 	*a =
 	    (struct pf_adopt_retry){.rec = *rec, .backoff_ms = ADOPT_RETRY_FIRST_MS, .failures = 1};
 	a->next_ms = pf_now_ms() + a->backoff_ms;
@@ -203,39 +222,39 @@ static void retry_push(struct engine *e, struct pf_pod_record *rec, const struct
 		  a->rec.name, a->backoff_ms, err->msg);
 }
 
-void pf_adopt_store(struct engine *e)
+void pf_adopt_store(struct pf_adopt *ad)
 {
 	struct pf_pod_record *recs = NULL;
 	struct pf_error err = {};
 	size_t n = 0, adopted = 0, gone = 0, failed = 0;
 
-	if (pf_store_list_pods(e->store, &recs, &n, &err) < 0) {
+	if (pf_store_list_pods(ad->store, &recs, &n, &err) < 0) {
 		/* Tried again from the loop (pf_adopt_retry_tick). */
-		e->adopt.list_backoff_ms =
-		    e->adopt.list_backoff_ms ? MIN(e->adopt.list_backoff_ms * 2, ADOPT_RETRY_MAX_MS)
-					     : ADOPT_RETRY_FIRST_MS;
-		e->adopt.list_next_ms = pf_now_ms() + e->adopt.list_backoff_ms;
+		ad->list_backoff_ms = ad->list_backoff_ms
+					  ? MIN(ad->list_backoff_ms * 2, ADOPT_RETRY_MAX_MS)
+					  : ADOPT_RETRY_FIRST_MS;
+		ad->list_next_ms = pf_now_ms() + ad->list_backoff_ms;
 		log_error("Cannot list registered pods from the store (retrying in %u ms): %s",
-			  e->adopt.list_backoff_ms, err.msg);
+			  ad->list_backoff_ms, err.msg);
 		return;
 	}
-	e->adopt.list_next_ms = 0;
-	e->adopt.list_backoff_ms = 0;
+	ad->list_next_ms = 0;
+	ad->list_backoff_ms = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct pf_pod_record *rec = &recs[i];
 		bool is_gone;
 
 		/* Already retrying it (a second listing after a failed one). */
-		for (size_t k = 0; k < e->adopt.n_retry; k++)
-			if (e->adopt.retry[k].rec.netns_dev == rec->netns_dev &&
-			    e->adopt.retry[k].rec.netns_ino == rec->netns_ino)
+		for (size_t k = 0; k < ad->n_retry; k++)
+			if (ad->retry[k].rec.netns_dev == rec->netns_dev &&
+			    ad->retry[k].rec.netns_ino == rec->netns_ino)
 				goto next;
 		pf_error_clear(&err);
-		if (adopt_record(e, rec, &is_gone, &err) < 0) {
-			retry_push(e, rec, &err);
+		if (adopt_record(ad, rec, &is_gone, &err) < 0) {
+			retry_push(ad, rec, &err);
 			failed++;
 		} else if (is_gone) {
-			forget_row(e, rec);
+			forget_row(ad, rec);
 			gone++;
 		} else {
 			adopted++;
@@ -246,24 +265,22 @@ void pf_adopt_store(struct engine *e)
 	if (n)
 		log_info("Re-adopted %zu pod(s); %zu gone, %zu failed", adopted, gone, failed);
 	/* One rebuild for all of them: addresses may have changed while we were away. */
-	if (!e->reloader) {
-		pf_error_clear(&err);
-		if (pf_reload(e, "adoption", &err) < 0)
-			log_error("Reload after adoption failed: %s", err.msg);
+	if (!pf_reloader_running(ad->reload)) {
+		pf_reload_request(ad->reload, "adoption");
 	} else if (adopted) {
-		pf_reload_request(e, "adoption");
+		pf_reload_request(ad->reload, "adoption");
 	}
 }
 
-void pf_adopt_retry_tick(struct engine *e)
+void pf_adopt_retry_tick(struct pf_adopt *ad)
 {
 	int64_t now = pf_now_ms();
 	bool any = false;
 
-	if (e->adopt.list_next_ms && now >= e->adopt.list_next_ms)
-		pf_adopt_store(e);
-	for (size_t i = 0; i < e->adopt.n_retry;) {
-		struct pf_adopt_retry *a = &e->adopt.retry[i];
+	if (ad->list_next_ms && now >= ad->list_next_ms)
+		pf_adopt_store(ad);
+	for (size_t i = 0; i < ad->n_retry;) {
+		struct pf_adopt_retry *a = &ad->retry[i];
 		struct pf_error err = {};
 		bool gone;
 
@@ -271,7 +288,7 @@ void pf_adopt_retry_tick(struct engine *e)
 			i++;
 			continue;
 		}
-		if (adopt_record(e, &a->rec, &gone, &err) < 0) {
+		if (adopt_record(ad, &a->rec, &gone, &err) < 0) {
 			a->failures++;
 			a->backoff_ms = MIN(a->backoff_ms * 2, ADOPT_RETRY_MAX_MS);
 			a->next_ms = now + a->backoff_ms;
@@ -284,29 +301,48 @@ void pf_adopt_retry_tick(struct engine *e)
 			continue;
 		}
 		if (gone) {
-			forget_row(e, &a->rec);
+			forget_row(ad, &a->rec);
 		} else {
 			log_info("Pod %s/%s: re-adopted after %u failure%s", a->rec.namespace,
 				 a->rec.name, a->failures, a->failures == 1 ? "" : "s");
 			any = true;
 		}
 		pf_pod_record_clear(&a->rec);
-		e->adopt.retry[i] = e->adopt.retry[--e->adopt.n_retry];
+		ad->retry[i] = ad->retry[--ad->n_retry];
 	}
 	if (any)
-		pf_reload_request(e, "re-adoption");
+		pf_reload_request(ad->reload, "re-adoption");
 }
 
-void pf_adopt_done(struct engine *e)
+int pf_adopt_new(const char *state_dir, struct pf_store *store, const struct pf_nft_config *nft,
+		 struct pf_pods *pods, struct pf_reload *reload, struct pf_requests *requests,
+		 struct pf_adopt **out)
 {
-	for (size_t i = 0; i < e->adopt.n_retry; i++)
-		pf_pod_record_clear(&e->adopt.retry[i].rec);
-	free(e->adopt.retry);
-	e->adopt.retry = NULL;
-	e->adopt.n_retry = e->adopt.cap_retry = 0;
-	free(e->adopt.gone);
-	e->adopt.gone = NULL;
-	e->adopt.n_gone = e->adopt.cap_gone = 0;
+	struct pf_adopt *ad = calloc(1, sizeof(*ad));
+
+	if (!ad)
+		return -ENOMEM;
+	*ad = (struct pf_adopt){
+	    .state_dir = state_dir,
+	    .store = store,
+	    .nft = nft,
+	    .pods = pods,
+	    .reload = reload,
+	    .requests = requests,
+	};
+	*out = ad;
+	return 0;
+}
+
+void pf_adopt_free(struct pf_adopt *ad)
+{
+	if (!ad)
+		return;
+	for (size_t i = 0; i < ad->n_retry; i++)
+		pf_pod_record_clear(&ad->retry[i].rec);
+	free(ad->retry);
+	free(ad->gone);
+	free(ad);
 }
 
 struct pending_file {
@@ -348,7 +384,7 @@ static bool transient(int r)
 	}
 }
 
-static void adopt_one(struct engine *e, int dfd, const char *dir, const char *name,
+static void adopt_one(struct pf_adopt *ad, int dfd, const char *dir, const char *name,
 		      int64_t mtime_ms)
 {
 	_cleanup_free_ char *buf = NULL, *reply = NULL;
@@ -376,7 +412,7 @@ static void adopt_one(struct engine *e, int dfd, const char *dir, const char *na
 		log_warning("Pending record %s: %s", path, err.msg);
 		goto out;
 	}
-	r = pf_requests_dispatch(e, req, "register", &reply, &wait);
+	r = pf_requests_dispatch(ad->requests, req, "register", &reply, &wait);
 	/* No one to answer: a registration that waits for its cache completes on its own. */
 	if (r < 0 && transient(r) && pf_now_ms() - mtime_ms < PENDING_RETRY_MS) {
 		/* Tried again at the next round (every few seconds) while it is young. */
@@ -395,7 +431,7 @@ out:
 		log_warning_errno(-errno, "Cannot remove pending record %s: %m", path);
 }
 
-void pf_adopt_pending(struct engine *e)
+void pf_adopt_pending(struct pf_adopt *ad)
 {
 	_cleanup_free_ char *dir = NULL;
 	struct pending_file *files = NULL;
@@ -403,7 +439,7 @@ void pf_adopt_pending(struct engine *e)
 	struct dirent *de;
 	DIR *d;
 
-	if (asprintf(&dir, "%s/pending", e->cfg.state_dir) < 0) {
+	if (asprintf(&dir, "%s/pending", ad->state_dir) < 0) {
 		dir = NULL;
 		return;
 	}
@@ -417,8 +453,8 @@ void pf_adopt_pending(struct engine *e)
 			close(dfd);
 	}
 	if (!d && (errno == ELOOP || errno == ENOTDIR)) {
-		if (!e->pending_dir_warned) {
-			e->pending_dir_warned = true;
+		if (!ad->pending_dir_warned) {
+			ad->pending_dir_warned = true;
 			log_warning("%s is not a directory (a symlink?); pending records are not "
 				    "read from it",
 				    dir);
@@ -430,8 +466,8 @@ void pf_adopt_pending(struct engine *e)
 
 		/* The hook writes here while we are unreachable; make the place exist for it. */
 		r = pf_mkdir_p(dir, 0700);
-		if (r < 0 && !e->pending_dir_warned) {
-			e->pending_dir_warned = true;
+		if (r < 0 && !ad->pending_dir_warned) {
+			ad->pending_dir_warned = true;
 			log_warning_errno(r, "Cannot create %s: %m", dir);
 		}
 		return;
@@ -460,7 +496,7 @@ void pf_adopt_pending(struct engine *e)
 	if (n > 1)
 		qsort(files, n, sizeof(*files), pending_order);
 	for (size_t i = 0; i < n; i++) {
-		adopt_one(e, dirfd(d), dir, files[i].name,
+		adopt_one(ad, dirfd(d), dir, files[i].name,
 			  (int64_t)files[i].mtime.tv_sec * 1000 + files[i].mtime.tv_nsec / 1000000);
 		free(files[i].name);
 	}

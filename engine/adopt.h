@@ -3,31 +3,24 @@
 #ifndef PF_ENGINE_ADOPT_H
 #define PF_ENGINE_ADOPT_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "nft.h"
+#include "store.h"
 
-#include "netns.h"
+struct pf_adopt;
+struct pf_pods;
+struct pf_reload;
+struct pf_requests;
 
-struct engine;
-struct pf_adopt_retry;
-
-/* Re-adoption's own state: records that failed, to try again; rows of gone pods to delete
- * once the store worker runs; the pods listing when it failed. */
-struct pf_adopt {
-	struct pf_adopt_retry *retry;
-	size_t n_retry, cap_retry;
-	struct pf_netns_id *gone;
-	size_t n_gone, cap_gone;
-	int64_t list_next_ms;
-	unsigned list_backoff_ms;
-};
-
-void pf_adopt_store(struct engine *e);
-void pf_adopt_pending(struct engine *e);
+/* Pods come back through the registry; pending records are requests like the hook's. */
+int pf_adopt_new(const char *state_dir, struct pf_store *store, const struct pf_nft_config *nft,
+		 struct pf_pods *pods, struct pf_reload *reload, struct pf_requests *requests,
+		 struct pf_adopt **out);
+void pf_adopt_free(struct pf_adopt *ad);
+void pf_adopt_store(struct pf_adopt *ad);
+void pf_adopt_pending(struct pf_adopt *ad);
 /* Every tick: retry the re-adoptions (and the listing) that failed, when due. */
-void pf_adopt_retry_tick(struct engine *e);
+void pf_adopt_retry_tick(struct pf_adopt *ad);
 /* Once the store worker runs: delete the rows of pods found gone at start. */
-void pf_adopt_flush_gone(struct engine *e);
-void pf_adopt_done(struct engine *e);
+void pf_adopt_flush_gone(struct pf_adopt *ad);
 
 #endif

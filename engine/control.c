@@ -12,14 +12,13 @@
 
 #include "control.h"
 #include "ctl.h"
-#include "engine.h"
 #include "log.h"
 #include "loop.h"
 #include "requests.h"
 
 struct pf_client {
 	struct pf_client *next;
-	struct engine *engine;
+	struct pf_control *ctl;
 	bool dead;
 	int fd;
 	uint64_t deadline_ns;
@@ -31,6 +30,9 @@ struct pf_client {
 
 /* The server's own state: the listening socket and its clients. */
 struct pf_control {
+	struct pf_loop *loop;
+	struct pf_requests *req;
+	char *path; /* unlinked at close */
 	int listen_fd;
 	struct pf_watch listen_watch;
 	bool listen_paused; /* out of the loop while every client slot is taken */
@@ -42,10 +44,10 @@ static void on_listen(struct pf_watch *w, uint32_t events);
 
 /* ---- the socket -------------------------------------------------------------------- */
 
-int pf_control_listen(struct engine *e)
+int pf_control_listen(const char *path, struct pf_loop *loop, struct pf_requests *req,
+		      struct pf_control **out)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	const char *path = e->cfg.socket_path;
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_close_ int fd = -1;
 	struct pf_control *ctl;
@@ -85,35 +87,40 @@ int pf_control_listen(struct engine *e)
 	if (listen(fd, 64) < 0)
 		return log_error_errno(-errno, "listen %s: %m", path);
 	ctl = calloc(1, sizeof(*ctl));
-	if (!ctl)
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
 		return log_error_errno(-ENOMEM, "Out of memory");
-	pf_watch_set(&ctl->listen_watch, fd, on_listen, e, false);
-	r = pf_loop_add(&e->loop, &ctl->listen_watch, EPOLLIN);
+	}
+	ctl->loop = loop;
+	ctl->req = req;
+	pf_watch_set(&ctl->listen_watch, fd, on_listen, ctl, false);
+	r = pf_loop_add(ctl->loop, &ctl->listen_watch, EPOLLIN);
 	if (r < 0) {
+		free(ctl->path);
 		free(ctl);
 		return log_error_errno(r, "epoll add control socket: %m");
 	}
 	ctl->listen_fd = PF_TAKE_FD(fd);
-	e->control = ctl;
+	*out = ctl;
 	return 0;
 }
 
-static void client_free(struct engine *e, struct pf_client *c)
+static void client_free(struct pf_control *ctl, struct pf_client *c)
 {
-	pf_loop_del(&e->loop, &c->watch);
+	pf_loop_del(ctl->loop, &c->watch);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
 }
 
-static void client_drop(struct engine *e, struct pf_client *c)
+static void client_drop(struct pf_control *ctl, struct pf_client *c)
 {
 	if (c->dead)
 		return;
 	c->dead = true;
 	/* Out of epoll now, so no new events; the struct waits for pf_control_reap, as events
 	 * already fetched in this round may still point at it. */
-	pf_loop_del(&e->loop, &c->watch);
+	pf_loop_del(ctl->loop, &c->watch);
 	close(c->fd);
 	c->fd = c->watch.fd = -1;
 }
@@ -144,10 +151,10 @@ static uint64_t wait_budget_ms(uint32_t timeout_ms)
 }
 
 /* A waiting request ran out of time: say so before hanging up. */
-static void answer_late(struct engine *e, struct pf_client *c)
+static void answer_late(struct pf_control *ctl, struct pf_client *c)
 {
 	_cleanup_free_ char *reply =
-	    pf_requests_late(e, &c->wait, wait_budget_ms(c->wait.timeout_ms));
+	    pf_requests_late(ctl->req, &c->wait, wait_budget_ms(c->wait.timeout_ms));
 
 	send_reply(c, reply);
 	c->wait = (struct pf_wait){};
@@ -158,8 +165,7 @@ static void on_client(struct pf_watch *w, uint32_t events);
 /* The listening socket is out of the loop (listen_paused) while every client slot is taken. */
 static void on_listen(struct pf_watch *w, uint32_t events)
 {
-	struct engine *e = w->data;
-	struct pf_control *ctl = e->control;
+	struct pf_control *ctl = w->data;
 
 	if (!ctl)
 		return;
@@ -176,7 +182,7 @@ static void on_listen(struct pf_watch *w, uint32_t events)
 			 * until pf_control_reap makes room. Answering "busy" and hanging up would
 			 * reach a peer that has sent as a connection reset, and refuse a hook for
 			 * no fault of its container. */
-			if (pf_loop_mod(&e->loop, &ctl->listen_watch, 0) == 0)
+			if (pf_loop_mod(ctl->loop, &ctl->listen_watch, 0) == 0)
 				ctl->listen_paused = true;
 			return;
 		}
@@ -213,9 +219,9 @@ static void on_listen(struct pf_watch *w, uint32_t events)
 		c->refused_uid = cred.uid != 0;
 		c->uid = cred.uid;
 		c->deadline_ns = pf_mono_ns() + PF_CLIENT_TIMEOUT_MS * 1000000ull;
-		c->engine = e;
+		c->ctl = ctl;
 		pf_watch_set(&c->watch, fd, on_client, c, false);
-		r = pf_loop_add(&e->loop, &c->watch, EPOLLIN | EPOLLRDHUP);
+		r = pf_loop_add(ctl->loop, &c->watch, EPOLLIN | EPOLLRDHUP);
 		if (r < 0) {
 			close(fd);
 			free(c);
@@ -231,7 +237,7 @@ static void on_client(struct pf_watch *w, uint32_t events)
 {
 	static char buf[PF_CTL_MAX_MSG + 1];
 	struct pf_client *c = w->data;
-	struct engine *e = c->engine;
+	struct pf_control *ctl = c->ctl;
 	_cleanup_free_ char *reply = NULL;
 	ssize_t n;
 
@@ -239,7 +245,8 @@ static void on_client(struct pf_watch *w, uint32_t events)
 		return;
 	if (c->wait.kind != PF_WAIT_NONE) {
 		if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
-			client_drop(e, c); /* the work goes on; only the answer has nowhere to go */
+			client_drop(ctl,
+				    c); /* the work goes on; only the answer has nowhere to go */
 		return;
 	}
 	for (;;) {
@@ -251,7 +258,7 @@ static void on_client(struct pf_watch *w, uint32_t events)
 		/* recv() says 0 both for an empty message and for a peer that hung up; only the
 		 * hang-up comes with EPOLLHUP/EPOLLRDHUP. */
 		if (n < 0 || (n == 0 && (events & (EPOLLHUP | EPOLLRDHUP)))) {
-			client_drop(e, c);
+			client_drop(ctl, c);
 			return;
 		}
 		break;
@@ -263,7 +270,7 @@ static void on_client(struct pf_watch *w, uint32_t events)
 			 (unsigned)c->uid);
 		reply = pf_requests_error(msg);
 		send_reply(c, reply);
-		client_drop(e, c);
+		client_drop(ctl, c);
 		return;
 	}
 	if ((size_t)n > PF_CTL_MAX_MSG) {
@@ -272,16 +279,16 @@ static void on_client(struct pf_watch *w, uint32_t events)
 		snprintf(msg, sizeof(msg), "request larger than %d bytes", PF_CTL_MAX_MSG);
 		reply = pf_requests_error(msg);
 		send_reply(c, reply);
-		client_drop(e, c);
+		client_drop(ctl, c);
 		return;
 	}
 	if (n == 0)
 		reply = pf_requests_error("invalid request: empty message");
 	else
-		pf_requests_handle(e, buf, (size_t)n, &reply, &c->wait);
+		pf_requests_handle(ctl->req, buf, (size_t)n, &reply, &c->wait);
 	if (c->wait.kind != PF_WAIT_NONE) {
 		/* Read nothing more until this one is answered; a hang-up still shows. */
-		pf_loop_mod(&e->loop, &c->watch, EPOLLRDHUP);
+		pf_loop_mod(ctl->loop, &c->watch, EPOLLRDHUP);
 		c->deadline_ns = pf_mono_ns() + wait_budget_ms(c->wait.timeout_ms) * 1000000ull;
 		return;
 	}
@@ -290,9 +297,8 @@ static void on_client(struct pf_watch *w, uint32_t events)
 	c->deadline_ns = pf_mono_ns() + PF_CLIENT_TIMEOUT_MS * 1000000ull;
 }
 
-void pf_control_fail_waiters(struct engine *e, const struct pf_netns_id *id, const char *msg)
+void pf_control_fail_waiters(struct pf_control *ctl, const struct pf_netns_id *id, const char *msg)
 {
-	struct pf_control *ctl = e->control;
 
 	if (!ctl)
 		return;
@@ -301,9 +307,8 @@ void pf_control_fail_waiters(struct engine *e, const struct pf_netns_id *id, con
 			snprintf(c->wait.error, sizeof(c->wait.error), "%s", msg);
 }
 
-void pf_control_cache_ready(struct engine *e)
+void pf_control_cache_ready(struct pf_control *ctl)
 {
-	struct pf_control *ctl = e->control;
 
 	if (!ctl)
 		return;
@@ -312,18 +317,17 @@ void pf_control_cache_ready(struct engine *e)
 
 		if (c->dead || c->wait.kind == PF_WAIT_NONE)
 			continue;
-		if (!pf_requests_answer(e, &c->wait, &reply))
+		if (!pf_requests_answer(ctl->req, &c->wait, &reply))
 			continue;
 		send_reply(c, reply);
 		c->wait = (struct pf_wait){};
 		c->deadline_ns = pf_mono_ns() + PF_CLIENT_TIMEOUT_MS * 1000000ull;
-		pf_loop_mod(&e->loop, &c->watch, EPOLLIN | EPOLLRDHUP);
+		pf_loop_mod(ctl->loop, &c->watch, EPOLLIN | EPOLLRDHUP);
 	}
 }
 
-void pf_control_expire(struct engine *e, bool all)
+void pf_control_expire(struct pf_control *ctl, bool all)
 {
-	struct pf_control *ctl = e->control;
 	uint64_t now = pf_mono_ns();
 
 	if (!ctl)
@@ -332,14 +336,13 @@ void pf_control_expire(struct engine *e, bool all)
 		if (c->dead || (!all && now < c->deadline_ns))
 			continue;
 		if (c->wait.kind != PF_WAIT_NONE && !all)
-			answer_late(e, c);
-		client_drop(e, c);
+			answer_late(ctl, c);
+		client_drop(ctl, c);
 	}
 }
 
-void pf_control_reap(struct engine *e)
+void pf_control_reap(struct pf_control *ctl)
 {
-	struct pf_control *ctl = e->control;
 
 	if (!ctl)
 		return;
@@ -349,30 +352,29 @@ void pf_control_reap(struct engine *e)
 		if (c->dead) {
 			*pp = c->next;
 			ctl->n_clients--;
-			client_free(e, c);
+			client_free(ctl, c);
 			continue;
 		}
 		pp = &c->next;
 	}
 	if (ctl->listen_paused && ctl->n_clients < PF_MAX_CLIENTS && ctl->listen_fd >= 0 &&
-	    pf_loop_mod(&e->loop, &ctl->listen_watch, EPOLLIN) == 0)
+	    pf_loop_mod(ctl->loop, &ctl->listen_watch, EPOLLIN) == 0)
 		ctl->listen_paused = false;
 }
 
-void pf_control_close(struct engine *e)
+void pf_control_close(struct pf_control *ctl)
 {
-	struct pf_control *ctl = e->control;
 
 	if (!ctl)
 		return;
-	pf_control_expire(e, true);
-	pf_control_reap(e);
+	pf_control_expire(ctl, true);
+	pf_control_reap(ctl);
 	if (ctl->listen_fd >= 0) {
-		pf_loop_del(&e->loop, &ctl->listen_watch);
+		pf_loop_del(ctl->loop, &ctl->listen_watch);
 		close(ctl->listen_fd);
 		ctl->listen_fd = -1;
-		unlink(e->cfg.socket_path);
+		unlink(ctl->path);
 	}
+	free(ctl->path);
 	free(ctl);
-	e->control = NULL;
 }

@@ -12,13 +12,64 @@
 
 #include "adopt.h"
 #include "control.h"
+#include "counters.h"
 #include "engine.h"
 #include "events.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "nft.h"
 #include "pods.h"
 #include "reload.h"
+#include "requests.h"
+#include "store.h"
+#include "verdict.h"
+
+/* Cadence of the slower jobs, in loop ticks (PF_TICK_MS). */
+#define EVENTS_FLUSH_TICKS 2 /* hand event batches to the store worker every 200 ms */
+#define LIVENESS_TICKS 20    /* look for vanished netns every 2 s */
+
+/* The parts, each owning its state, and what links them: only this file sees them all. */
+struct engine {
+	struct pf_engine_config cfg;
+	struct pf_loop loop;
+	int sigfd;
+	struct pf_watch sig_watch;
+	int64_t started_ms;
+
+	struct pf_store *store; /* the loop thread's connection (start-up, adoption) */
+	char *saved_path;	/* the last good build's ruleset */
+	struct pf_nft_config nft;
+	struct pf_netns_id host_id; /* PID 1's netns */
+	struct pf_netns_id self_id; /* ours */
+	struct pf_events events;
+	struct pf_counters counters;
+	struct pf_verdict_ctx verdict;
+	struct pf_reload *reload;
+	struct pf_pods *pods;
+	struct pf_requests requests;
+	struct pf_adopt *adopt;
+	struct pf_control *control; /* NULL until it listens */
+	struct pf_metrics *metrics; /* NULL without --metrics */
+};
+
+int pf_engine_new(const struct pf_engine_config *cfg, struct engine **out)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	e->loop = (struct pf_loop)PF_LOOP_INIT;
+	e->sigfd = -1;
+	*out = e;
+	return 0;
+}
+
+void pf_engine_free(struct engine *e)
+{
+	free(e);
+}
 
 static void on_signal(struct pf_watch *w, uint32_t events)
 {
@@ -34,7 +85,7 @@ static void on_signal(struct pf_watch *w, uint32_t events)
 			pf_loop_quit(&e->loop);
 			break;
 		case SIGHUP:
-			pf_reload_request(e, "SIGHUP");
+			pf_reload_request(e->reload, "SIGHUP");
 			break;
 		}
 	}
@@ -44,25 +95,25 @@ static void on_tick(void *data, uint64_t ticks)
 {
 	struct engine *e = data;
 
-	if (ticks % PF_EVENTS_FLUSH_TICKS == 0) {
+	if (ticks % EVENTS_FLUSH_TICKS == 0) {
 		struct pf_pending_event *batch;
 		size_t n_batch;
 
 		pf_events_collect(&e->events, pf_now_ms(), false, &batch, &n_batch);
 		if (n_batch)
-			pf_reloader_push_events(e, batch, n_batch);
+			pf_reload_push_events(e->reload, batch, n_batch);
 	}
-	if (ticks % PF_LIVENESS_TICKS == 0) {
-		pf_pods_check_liveness(e);
+	if (ticks % LIVENESS_TICKS == 0) {
+		pf_pods_check_liveness(e->pods);
 		/* A hook that could not reach us (busy, restarting) left a record: take it now
 		 * rather than at the next start. */
-		pf_adopt_pending(e);
+		pf_adopt_pending(e->adopt);
 	}
-	pf_pods_nft_retry(e);
-	pf_adopt_retry_tick(e);
-	pf_control_expire(e, false);
-	pf_metrics_expire(e);
-	pf_pods_queue_tick(e);
+	pf_pods_nft_retry(e->pods);
+	pf_adopt_retry_tick(e->adopt);
+	pf_control_expire(e->control, false);
+	pf_metrics_expire(e->metrics);
+	pf_pods_queue_tick(e->pods);
 }
 
 /* Objects released during a round may still have had events in it: freed only after it. */
@@ -71,33 +122,113 @@ static void on_round(void *data, uint64_t ticks)
 	struct engine *e = data;
 
 	(void)ticks;
-	pf_pods_reap(e);
-	pf_control_reap(e);
-	pf_metrics_reap(e);
+	pf_pods_reap(e->pods);
+	pf_control_reap(e->control);
+	pf_metrics_reap(e->metrics);
 }
 
 static void cache_swapped(void *data)
 {
-	pf_pods_regroup(data);
+	struct engine *e = data;
+
+	pf_pods_regroup(e->pods);
 }
 
 static void row_committed(void *data, const struct pf_row_done *d)
 {
-	pf_pods_row_committed(data, d);
+	struct engine *e = data;
+
+	pf_pods_row_committed(e->pods, d);
 }
 
 /* A generation is in place or failed: pods waiting for it first, then the answers. */
 static void generation_ready(void *data, uint64_t gen, bool failed)
 {
+	struct engine *e = data;
+
 	(void)gen;
 	(void)failed;
-	pf_pods_cache_ready(data);
-	pf_control_cache_ready(data);
+	pf_pods_cache_ready(e->pods);
+	pf_control_cache_ready(e->control);
 }
 
 static void pod_failed(void *data, const struct pf_netns_id *id, const char *msg)
 {
-	pf_control_fail_waiters(data, id, msg);
+	struct engine *e = data;
+
+	pf_control_fail_waiters(e->control, id, msg);
+}
+
+static void read_counters(void *data, struct pf_engine_counters *out)
+{
+	struct engine *e = data;
+
+	pf_counters_read(&e->counters, out);
+}
+
+/* The modules, each given what it works with; their reports come back here. */
+static int build_parts(struct engine *e)
+{
+	const struct pf_reload_ops reload_ops = {
+	    .swapped = cache_swapped,
+	    .row_committed = row_committed,
+	    .ready = generation_ready,
+	    .data = e,
+	};
+	const struct pf_reload_config reload_cfg = {
+	    .db_path = e->cfg.db_path,
+	    .saved_path = e->saved_path,
+	    .default_action = e->cfg.default_action,
+	};
+	const struct pf_pods_ops pods_ops = {.failed = pod_failed, .data = e};
+	const struct pf_pods_config pods_cfg = {
+	    .queue_num = e->cfg.queue_num,
+	    .queue_maxlen = e->cfg.queue_maxlen,
+	    .refuse_privileged = e->cfg.refuse_privileged,
+	    .host_id = e->host_id,
+	    .self_id = e->self_id,
+	    .nft = &e->nft,
+	    .verdict = &e->verdict,
+	};
+	int r;
+
+	r = pf_reload_new(&reload_cfg, &e->loop, e->store, &reload_ops, &e->reload);
+	if (r < 0)
+		return log_error_errno(r, "Out of memory");
+	r = pf_pods_new(&pods_cfg, &e->loop, e->reload, &e->events, &e->counters.stats, &pods_ops,
+			&e->pods);
+	if (r < 0)
+		return log_error_errno(r, "Out of memory");
+	e->verdict = (struct pf_verdict_ctx){
+	    .reload = e->reload,
+	    .events = &e->events,
+	    .stats = &e->counters.stats,
+	    .reject_mark = e->nft.reject_mark,
+	};
+	e->counters.pods = e->pods;
+	e->counters.reload = e->reload;
+	e->counters.events = &e->events;
+	e->requests = (struct pf_requests){
+	    .cfg =
+		{
+		    .fail_closed = e->cfg.fail_closed,
+		    .default_action = e->cfg.default_action,
+		    .queue_num = e->cfg.queue_num,
+		    .queue_maxlen = e->cfg.queue_maxlen,
+		    .backend = e->nft.backend,
+		    .db_path = e->cfg.db_path,
+		    .refuse_privileged = e->cfg.refuse_privileged,
+		    .started_ms = e->started_ms,
+		},
+	    .pods = e->pods,
+	    .reload = e->reload,
+	    .counters = &e->counters,
+	};
+	r = pf_adopt_new(e->cfg.state_dir, e->store, &e->nft, e->pods, e->reload, &e->requests,
+			 &e->adopt);
+	if (r < 0)
+		return log_error_errno(r, "Out of memory");
+	return 0;
 }
 
 /* Signals through the loop, the loop's hooks, and the modules' reports to their peers. */
@@ -106,13 +237,6 @@ static int wire(struct engine *e)
 	sigset_t mask;
 	int r;
 
-	e->reload_ops = (struct pf_reload_ops){
-	    .swapped = cache_swapped,
-	    .row_committed = row_committed,
-	    .ready = generation_ready,
-	    .data = e,
-	};
-	e->pods_ops = (struct pf_pods_ops){.failed = pod_failed, .data = e};
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -162,6 +286,7 @@ static int probe_backend(struct engine *e)
 
 int pf_engine_start(struct engine *e)
 {
+	const struct pf_metrics_ops metrics_ops = {.read = read_counters, .data = e};
 	struct pf_error err = {};
 	int r;
 
@@ -201,37 +326,42 @@ int pf_engine_start(struct engine *e)
 		return r;
 	/* Before the long part of start-up, so a taken address fails at once. Connections wait
 	 * in the backlog until the loop runs. */
-	r = pf_metrics_listen(e);
+	r = pf_metrics_listen(e->cfg.metrics, &e->loop, e->started_ms, &metrics_ops, &e->metrics);
 	if (r < 0)
 		return r;
 	/* A failed build never stops the start: see pf_reload_start. */
-	if (asprintf(&e->saved_path, "%s/last-good-ruleset", e->cfg.state_dir) < 0)
+	if (asprintf(&e->saved_path, "%s/last-good-ruleset", e->cfg.state_dir) < 0) {
+		e->saved_path = NULL;
 		return log_error_errno(-ENOMEM, "Out of memory");
+	}
 	r = pf_mkdir_p(e->cfg.state_dir, 0700);
 	if (r < 0)
 		log_warning_errno(r, "Cannot create the state directory %s: %m", e->cfg.state_dir);
-	r = pf_reload_start(e);
+	r = build_parts(e);
+	if (r < 0)
+		return r;
+	r = pf_reload_start(e->reload);
 	if (r < 0)
 		return r;
 	/* Pods first, socket last: a hook that reaches us finds every earlier pod judged. */
-	pf_adopt_store(e);
-	pf_adopt_pending(e);
+	pf_adopt_store(e->adopt);
+	pf_adopt_pending(e->adopt);
 	/* From here on rebuilds run beside the loop. */
-	r = pf_reloader_start(e);
+	r = pf_reloader_start(e->reload);
 	if (r < 0)
 		return r;
-	pf_pods_sync_rows(e);
-	pf_adopt_flush_gone(e);
-	r = pf_control_listen(e);
+	pf_pods_sync_rows(e->pods);
+	pf_adopt_flush_gone(e->adopt);
+	r = pf_control_listen(e->cfg.socket_path, &e->loop, &e->requests, &e->control);
 	if (r < 0)
 		return r;
 	/* Adoption may have been a long time; take pending records that arrived meanwhile. */
-	pf_adopt_pending(e);
+	pf_adopt_pending(e->adopt);
 	log_info(
 	    "podfenced %s ready: socket %s, store %s, fail mode %s, default action %s, %zu pod(s)",
 	    PACKAGE_VERSION, e->cfg.socket_path, e->cfg.db_path,
 	    e->cfg.fail_closed ? "closed" : "open", pf_action_to_string(e->cfg.default_action),
-	    e->n_pods);
+	    pf_pods_count(e->pods));
 	return 0;
 }
 
@@ -242,17 +372,24 @@ void pf_engine_stop(struct engine *e)
 
 	/* Last events to the worker, which writes them before it stops. */
 	pf_events_collect(&e->events, pf_now_ms(), true, &batch, &n);
-	if (n)
-		pf_reloader_push_events(e, batch, n);
-	pf_reloader_stop(e);
-	pf_control_close(e);
-	pf_metrics_close(e);
-	pf_pods_shutdown(e);
-	pf_pods_reap(e);
-	pf_adopt_done(e);
+	if (n && e->reload)
+		pf_reload_push_events(e->reload, batch, n);
+	else
+		pf_events_batch_free(batch, n);
+	if (e->reload)
+		pf_reloader_stop(e->reload);
+	pf_control_close(e->control);
+	e->control = NULL;
+	pf_metrics_close(e->metrics);
+	e->metrics = NULL;
+	/* Every queue and fd closed; rules and store rows stay (restart re-adopts). */
+	pf_pods_free(e->pods);
+	e->pods = NULL;
+	pf_adopt_free(e->adopt);
+	e->adopt = NULL;
+	pf_reload_free(e->reload);
+	e->reload = NULL;
 	pf_events_free(&e->events);
-	pf_cache_free(e->cache);
-	e->cache = NULL;
 	free(e->saved_path);
 	e->saved_path = NULL;
 	pf_store_close(e->store);

@@ -14,8 +14,10 @@
 #include "conf.h"
 #include "engine.h"
 #include "events.h"
-#include "metrics.h"
 #include "log.h"
+#include "metrics.h"
+#include "nfq.h"
+#include "nft.h"
 
 static void usage(FILE *f)
 {
@@ -341,38 +343,45 @@ static void notify_systemd(const char *msg)
 
 int main(int argc, char **argv)
 {
-	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1};
+	struct pf_engine_config cfg = {};
+	struct engine *e = NULL;
 	int ready_fd = -1, r;
 
-	r = parse_config(argc, argv, &e.cfg);
+	r = parse_config(argc, argv, &cfg);
 	if (r >= 0) {
-		config_free(&e.cfg);
+		config_free(&cfg);
 		return r;
 	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "podfenced: must run as root\n");
-		config_free(&e.cfg);
+		config_free(&cfg);
 		return 1;
 	}
-	if (!e.cfg.foreground) {
+	if (!cfg.foreground) {
 		r = daemonize(&ready_fd);
 		if (r < 0) {
 			fprintf(stderr, "podfenced: cannot daemonize: %s\n", strerror(-r));
-			config_free(&e.cfg);
+			config_free(&cfg);
 			return 1;
 		}
 	}
-	pf_log_open("podfenced", PF_LOG_SYSLOG | (e.cfg.foreground ? PF_LOG_STDERR : 0),
-		    e.cfg.log_level);
-	if (!e.cfg.foreground)
+	pf_log_open("podfenced", PF_LOG_SYSLOG | (cfg.foreground ? PF_LOG_STDERR : 0),
+		    cfg.log_level);
+	if (!cfg.foreground)
 		detach_stdio();
 	signal(SIGPIPE, SIG_IGN);
 	umask(0022);
 
-	r = pf_engine_start(&e);
+	if (pf_engine_new(&cfg, &e) < 0) {
+		log_error("Out of memory");
+		config_free(&cfg);
+		return 1;
+	}
+	r = pf_engine_start(e);
 	if (r < 0) {
-		pf_engine_stop(&e);
-		config_free(&e.cfg);
+		pf_engine_stop(e);
+		pf_engine_free(e);
+		config_free(&cfg);
 		return 1;
 	}
 	if (ready_fd >= 0) {
@@ -380,11 +389,12 @@ int main(int argc, char **argv)
 		close(ready_fd);
 	}
 	notify_systemd("READY=1");
-	r = pf_engine_run(&e);
+	r = pf_engine_run(e);
 	notify_systemd("STOPPING=1");
 	log_info("Shutting down; rules stay in place (fail mode %s)",
-		 e.cfg.fail_closed ? "closed" : "open");
-	pf_engine_stop(&e);
-	config_free(&e.cfg);
+		 cfg.fail_closed ? "closed" : "open");
+	pf_engine_stop(e);
+	pf_engine_free(e);
+	config_free(&cfg);
 	return r < 0 ? 1 : 0;
 }

@@ -10,8 +10,8 @@
 #include <sys/un.h>
 
 #include "counters.h"
-#include "engine.h"
 #include "log.h"
+#include "loop.h"
 #include "metrics.h"
 
 /*
@@ -28,7 +28,7 @@ enum conn_state {
 
 struct pf_metrics_conn {
 	struct pf_metrics_conn *next;
-	struct engine *engine;
+	struct pf_metrics *m;
 	bool dead;
 	int fd;
 	enum conn_state state;
@@ -42,6 +42,9 @@ struct pf_metrics_conn {
 };
 
 struct pf_metrics {
+	struct pf_loop *loop;
+	int64_t started_ms;
+	struct pf_metrics_ops ops;
 	int fd;
 	char *unix_path; /* unlinked at close */
 	struct pf_watch watch;
@@ -191,12 +194,12 @@ static void label_value(struct text *t, const char *s)
 	}
 }
 
-int pf_metrics_render(struct engine *e, char **out, size_t *len)
+int pf_metrics_render(struct pf_metrics *m, char **out, size_t *len)
 {
 	struct pf_engine_counters n;
 	struct text t = {};
 
-	pf_engine_counters(e, &n);
+	m->ops.read(m->ops.data, &n);
 	head(&t, "verdicts_total", "counter", "Verdicts given to queued connection attempts.");
 	put(&t, "podfence_verdicts_total{action=\"accept\"} %" PRIu64 "\n", n.stats.accepted);
 	put(&t, "podfence_verdicts_total{action=\"drop\"} %" PRIu64 "\n", n.stats.dropped);
@@ -217,18 +220,19 @@ int pf_metrics_render(struct engine *e, char **out, size_t *len)
 	counter(&t, "nfqueue_recoveries_total",
 		"Batch verdicts sent to drop packets whose verdict was lost.", n.queues.recoveries);
 	gauge(&t, "pods", "Pods registered.", n.n_pods);
-	counter(&t, "cache_reloads_total", "Verdict cache rebuilds put in place.", n.stats.reloads);
+	counter(&t, "cache_reloads_total", "Verdict cache rebuilds put in place.",
+		n.reload.reloads);
 	counter(&t, "cache_reload_failures_total", "Verdict cache rebuilds that failed.",
-		n.stats.reload_failures);
+		n.reload.reload_failures);
 	head(&t, "cache_build_seconds", "gauge", "How long the last cache rebuild took.");
 	put(&t, "podfence_cache_build_seconds %" PRIu64 ".%06" PRIu64 "\n",
-	    n.stats.last_reload_us / 1000000, n.stats.last_reload_us % 1000000);
+	    n.reload.last_reload_us / 1000000, n.reload.last_reload_us % 1000000);
 	counter(&t, "cache_build_failures_total",
 		"Verdict cache builds (load or compile) that failed; the cache in place stays.",
-		n.stats.build_failures);
+		n.reload.build_failures);
 	gauge(&t, "cache_stale",
 	      "1 while the cache in place is not what the store says (the last build failed).",
-	      n.cache_stale);
+	      n.reload.stale);
 	gauge(&t, "pods_unresolved",
 	      "Pods registered while builds fail, refused until a build succeeds.", n.n_unresolved);
 	gauge(&t, "cache_sources", "Source addresses in the verdict cache.", n.cache.n_sources);
@@ -271,7 +275,7 @@ int pf_metrics_render(struct engine *e, char **out, size_t *len)
 	head(&t, "engine_start_time_seconds", "gauge",
 	     "When the engine started, in seconds since the Unix epoch.");
 	put(&t, "podfence_engine_start_time_seconds %" PRId64 ".%03" PRId64 "\n",
-	    e->started_ms / 1000, e->started_ms % 1000);
+	    m->started_ms / 1000, m->started_ms % 1000);
 	head(&t, "build_info", "gauge", "The engine's version; the value is always 1.");
 	put(&t, "podfence_build_info{version=\"");
 	label_value(&t, PACKAGE_VERSION);
@@ -349,14 +353,15 @@ static int listen_inet(const struct pf_metrics_addr *a, const char *what)
 
 static void on_accept(struct pf_watch *w, uint32_t events);
 
-int pf_metrics_listen(struct engine *e)
+int pf_metrics_listen(const char *what, struct pf_loop *loop, int64_t started_ms,
+		      const struct pf_metrics_ops *ops, struct pf_metrics **out)
 {
-	const char *what = e->cfg.metrics;
 	struct pf_metrics_addr a;
 	struct pf_error err = {};
 	struct pf_metrics *m;
 	int fd, r;
 
+	*out = NULL;
 	if (!what)
 		return 0;
 	r = pf_metrics_parse_addr(what, &a, &err);
@@ -376,10 +381,13 @@ int pf_metrics_listen(struct engine *e)
 		close(fd);
 		return log_error_errno(-ENOMEM, "Out of memory");
 	}
+	m->loop = loop;
+	m->started_ms = started_ms;
+	m->ops = *ops;
 	m->fd = fd;
-	pf_watch_set(&m->watch, fd, on_accept, e, false);
-	e->metrics = m;
-	r = pf_loop_add(&e->loop, &m->watch, EPOLLIN);
+	pf_watch_set(&m->watch, fd, on_accept, m, false);
+	*out = m;
+	r = pf_loop_add(m->loop, &m->watch, EPOLLIN);
 	if (r < 0)
 		return log_error_errno(r, "epoll add metrics socket: %m");
 	log_info("Metrics on %s%s/metrics", a.unix_path ? "" : "http://", what);
@@ -388,30 +396,29 @@ int pf_metrics_listen(struct engine *e)
 
 /* ---- connections ------------------------------------------------------------------- */
 
-static void conn_drop(struct engine *e, struct pf_metrics_conn *c)
+static void conn_drop(struct pf_metrics *m, struct pf_metrics_conn *c)
 {
 	if (c->dead)
 		return;
 	c->dead = true;
-	e->metrics->n_conns--;
+	m->n_conns--;
 	/* Events already fetched this round may still point at c: pf_metrics_reap frees it. */
-	pf_loop_del(&e->loop, &c->watch);
+	pf_loop_del(m->loop, &c->watch);
 	close(c->fd);
 	c->fd = -1;
 }
 
-static void conn_watch(struct engine *e, struct pf_metrics_conn *c, uint32_t events)
+static void conn_watch(struct pf_metrics *m, struct pf_metrics_conn *c, uint32_t events)
 {
-	if (pf_loop_mod(&e->loop, &c->watch, events) < 0)
-		conn_drop(e, c);
+	if (pf_loop_mod(m->loop, &c->watch, events) < 0)
+		conn_drop(m, c);
 }
 
 static void on_conn(struct pf_watch *w, uint32_t events);
 
 static void on_accept(struct pf_watch *w, uint32_t events)
 {
-	struct engine *e = w->data;
-	struct pf_metrics *m = e->metrics;
+	struct pf_metrics *m = w->data;
 
 	(void)events;
 	/* A bounded batch per event: a flood of connects waits for the next round, the queues
@@ -436,7 +443,7 @@ static void on_accept(struct pf_watch *w, uint32_t events)
 				if (!k->dead && k->state == CONN_READ)
 					oldest = k;
 			if (oldest)
-				conn_drop(e, oldest);
+				conn_drop(m, oldest);
 		}
 		if (m->n_conns >= PF_METRICS_MAX_CONNS) {
 			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -455,9 +462,9 @@ static void on_accept(struct pf_watch *w, uint32_t events)
 		c->state = CONN_READ;
 		/* Not renewed by each byte: a request trickled in must still be whole in time. */
 		c->deadline_ns = pf_mono_ns() + PF_METRICS_TIMEOUT_MS * 1000000ull;
-		c->engine = e;
+		c->m = m;
 		pf_watch_set(&c->watch, fd, on_conn, c, false);
-		if (pf_loop_add(&e->loop, &c->watch, EPOLLIN | EPOLLRDHUP) < 0) {
+		if (pf_loop_add(m->loop, &c->watch, EPOLLIN | EPOLLRDHUP) < 0) {
 			close(fd);
 			free(c);
 			continue;
@@ -489,7 +496,7 @@ static const char *status_text(int code)
 }
 
 /* The whole answer in c->out: status line, headers, and the body unless head_only. */
-static int respond(struct engine *e, struct pf_metrics_conn *c, int code, bool head_only)
+static int respond(struct pf_metrics *m, struct pf_metrics_conn *c, int code, bool head_only)
 {
 	_cleanup_free_ char *body = NULL;
 	const char *type = "text/plain; charset=utf-8";
@@ -497,7 +504,7 @@ static int respond(struct engine *e, struct pf_metrics_conn *c, int code, bool h
 	size_t blen;
 
 	if (code == 200) {
-		if (pf_metrics_render(e, &body, &blen) < 0)
+		if (pf_metrics_render(m, &body, &blen) < 0)
 			code = 500;
 		else
 			type = "text/plain; version=0.0.4; charset=utf-8";
@@ -590,7 +597,7 @@ static int judge_request(const char *in, size_t len, bool *head_only)
 	return 200;
 }
 
-static void conn_write(struct engine *e, struct pf_metrics_conn *c)
+static void conn_write(struct pf_metrics *m, struct pf_metrics_conn *c)
 {
 	while (c->out_off < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
@@ -603,12 +610,12 @@ static void conn_write(struct engine *e, struct pf_metrics_conn *c)
 			 * that shut its side after the request would wake us in a spin. */
 			if (!c->out_watched) {
 				c->out_watched = true;
-				conn_watch(e, c, EPOLLOUT);
+				conn_watch(m, c, EPOLLOUT);
 			}
 			return;
 		}
 		if (n <= 0) {
-			conn_drop(e, c);
+			conn_drop(m, c);
 			return;
 		}
 		c->out_off += (size_t)n;
@@ -621,10 +628,10 @@ static void conn_write(struct engine *e, struct pf_metrics_conn *c)
 	shutdown(c->fd, SHUT_WR);
 	c->state = CONN_DRAIN;
 	if (c->out_watched)
-		conn_watch(e, c, EPOLLIN | EPOLLRDHUP);
+		conn_watch(m, c, EPOLLIN | EPOLLRDHUP);
 }
 
-static void conn_read(struct engine *e, struct pf_metrics_conn *c)
+static void conn_read(struct pf_metrics *m, struct pf_metrics_conn *c)
 {
 	bool head_only = false;
 	size_t scan_from;
@@ -638,7 +645,7 @@ static void conn_read(struct engine *e, struct pf_metrics_conn *c)
 		/* One read per event, so a client that keeps sending cannot hold the loop. */
 		n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			conn_drop(e, c);
+			conn_drop(m, c);
 		return;
 	}
 	n = recv(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, MSG_DONTWAIT);
@@ -646,7 +653,7 @@ static void conn_read(struct engine *e, struct pf_metrics_conn *c)
 		return;
 	if (n <= 0) {
 		/* Gone before a whole request: nobody to answer. */
-		conn_drop(e, c);
+		conn_drop(m, c);
 		return;
 	}
 	scan_from = c->in_len > 3 ? c->in_len - 3 : 0;
@@ -660,51 +667,49 @@ static void conn_read(struct engine *e, struct pf_metrics_conn *c)
 		code = 431;
 	else
 		return; /* more to come */
-	if (respond(e, c, code, head_only) < 0) {
-		conn_drop(e, c);
+	if (respond(m, c, code, head_only) < 0) {
+		conn_drop(m, c);
 		return;
 	}
 	/* A fresh budget to take the answer; a client that does not read it loses it. */
 	c->deadline_ns = pf_mono_ns() + PF_METRICS_TIMEOUT_MS * 1000000ull;
 	c->state = CONN_WRITE;
-	conn_write(e, c);
+	conn_write(m, c);
 }
 
 static void on_conn(struct pf_watch *w, uint32_t events)
 {
 	struct pf_metrics_conn *c = w->data;
-	struct engine *e = c->engine;
+	struct pf_metrics *m = c->m;
 
 	if (c->dead)
 		return;
 	if (c->state == CONN_WRITE) {
 		if (events & (EPOLLERR | EPOLLHUP)) {
-			conn_drop(e, c);
+			conn_drop(m, c);
 			return;
 		}
 		if (events & EPOLLOUT)
-			conn_write(e, c);
+			conn_write(m, c);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-		conn_read(e, c);
+		conn_read(m, c);
 }
 
-void pf_metrics_expire(struct engine *e)
+void pf_metrics_expire(struct pf_metrics *m)
 {
 	uint64_t now = pf_mono_ns();
 
-	if (!e->metrics)
+	if (!m)
 		return;
-	for (struct pf_metrics_conn *c = e->metrics->conns; c; c = c->next)
+	for (struct pf_metrics_conn *c = m->conns; c; c = c->next)
 		if (!c->dead && now >= c->deadline_ns)
-			conn_drop(e, c);
+			conn_drop(m, c);
 }
 
-void pf_metrics_reap(struct engine *e)
+void pf_metrics_reap(struct pf_metrics *m)
 {
-	struct pf_metrics *m = e->metrics;
-
 	if (!m)
 		return;
 	for (struct pf_metrics_conn **pp = &m->conns; *pp;) {
@@ -720,20 +725,17 @@ void pf_metrics_reap(struct engine *e)
 	}
 }
 
-void pf_metrics_close(struct engine *e)
+void pf_metrics_close(struct pf_metrics *m)
 {
-	struct pf_metrics *m = e->metrics;
-
 	if (!m)
 		return;
 	for (struct pf_metrics_conn *c = m->conns; c; c = c->next)
-		conn_drop(e, c);
-	pf_metrics_reap(e);
-	pf_loop_del(&e->loop, &m->watch);
+		conn_drop(m, c);
+	pf_metrics_reap(m);
+	pf_loop_del(m->loop, &m->watch);
 	close(m->fd);
 	if (m->unix_path)
 		unlink(m->unix_path);
 	free(m->unix_path);
 	free(m);
-	e->metrics = NULL;
 }

@@ -11,12 +11,28 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "engine.h"
+#include "counters.h"
 #include "events.h"
 #include "log.h"
 #include "pods.h"
 #include "reload.h"
 #include "verdict.h"
+
+/* The registry: the pods, and what it was given to enforce them with. */
+struct pf_pods {
+	struct pf_pods_config cfg;
+	struct pf_loop *loop;
+	struct pf_reload *reload;
+	struct pf_events *events;
+	struct pf_engine_stats *stats;
+	struct pf_pods_ops ops;
+
+	struct pf_pod *pods;
+	size_t n_pods;
+	uint64_t row_seq; /* numbers pods-table writes */
+	struct pf_pod *dead_pods;
+	struct pf_container *dead_containers;
+};
 
 static void on_nfq(struct pf_watch *w, uint32_t events);
 static void on_rtnl(struct pf_watch *w, uint32_t events);
@@ -24,12 +40,61 @@ static void on_nft(struct pf_watch *w, uint32_t events);
 static void on_pid_exit(struct pf_watch *w, uint32_t events);
 
 /* Out of the loop: the watch's fd is the object's fd of now (-1: never added). */
-static void loop_del(struct engine *e, struct pf_watch *w, int fd)
+static void loop_del(struct pf_pods *reg, struct pf_watch *w, int fd)
 {
 	if (fd < 0)
 		return;
 	w->fd = fd;
-	pf_loop_del(&e->loop, w);
+	pf_loop_del(reg->loop, w);
+}
+
+int pf_pods_new(const struct pf_pods_config *cfg, struct pf_loop *loop, struct pf_reload *reload,
+		struct pf_events *events, struct pf_engine_stats *stats,
+		const struct pf_pods_ops *ops, struct pf_pods **out)
+{
+	struct pf_pods *reg = calloc(1, sizeof(*reg));
+
+	if (!reg)
+		return -ENOMEM;
+	reg->cfg = *cfg;
+	reg->loop = loop;
+	reg->reload = reload;
+	reg->events = events;
+	reg->stats = stats;
+	reg->ops = *ops;
+	*out = reg;
+	return 0;
+}
+
+void pf_pods_free(struct pf_pods *reg)
+{
+	if (!reg)
+		return;
+	pf_pods_shutdown(reg);
+	pf_pods_reap(reg);
+	free(reg);
+}
+
+struct pf_pod *pf_pods_list(const struct pf_pods *reg)
+{
+	return reg->pods;
+}
+
+size_t pf_pods_count(const struct pf_pods *reg)
+{
+	return reg->n_pods;
+}
+
+void pf_pods_stats(const struct pf_pods *reg, struct pf_nfq_stats *queues, size_t *n_privileged,
+		   size_t *n_unresolved)
+{
+	*n_privileged = *n_unresolved = 0;
+	for (const struct pf_pod *p = reg->pods; p; p = p->next) {
+		if (p->nfq)
+			pf_nfq_add_stats(queues, p->nfq);
+		*n_privileged += !p->dead && pf_pod_privileged(p);
+		*n_unresolved += p->active && p->unresolved;
+	}
 }
 
 pid_t pf_pid_from_netns_path(const char *path)
@@ -159,7 +224,7 @@ static bool pidfd_exited(int fd)
  * when start_time is given (re-adoption), is still the process that was registered: a pid
  * the kernel gave to another process since is not the container. Returns whether it watches.
  */
-static bool container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_container *c,
+static bool container_watch_pid(struct pf_pods *reg, struct pf_pod *p, struct pf_container *c,
 				pid_t pid, uint64_t start_time)
 {
 	char path[64];
@@ -185,7 +250,7 @@ static bool container_watch_pid(struct engine *e, struct pf_pod *p, struct pf_co
 	c->pidfd = fd;
 	pf_watch_set(&c->pid_watch, fd, on_pid_exit, c, false);
 	if (!p->dead && p->active) {
-		r = pf_loop_add(&e->loop, &c->pid_watch, EPOLLIN);
+		r = pf_loop_add(reg->loop, &c->pid_watch, EPOLLIN);
 		if (r < 0)
 			log_debug_errno(r, "epoll add pidfd: %m");
 	}
@@ -214,7 +279,7 @@ static struct pf_container *container_add(struct pf_pod *p, const char *id)
 }
 
 /* Unlink c from its pod and park it until the end of this loop round. */
-static void container_remove(struct engine *e, struct pf_container *c)
+static void container_remove(struct pf_pods *reg, struct pf_container *c)
 {
 	struct pf_pod *p = c->pod;
 
@@ -227,13 +292,13 @@ static void container_remove(struct engine *e, struct pf_container *c)
 		break;
 	}
 	if (c->pidfd >= 0) {
-		loop_del(e, &c->pid_watch, c->pidfd);
+		loop_del(reg, &c->pid_watch, c->pidfd);
 		close(c->pidfd);
 		c->pidfd = -1;
 	}
 	c->dead = true;
-	c->next_dead = e->dead_containers;
-	e->dead_containers = c;
+	c->next_dead = reg->dead_containers;
+	reg->dead_containers = c;
 }
 
 static struct pf_container *container_find(struct pf_pod *p, const char *id)
@@ -244,10 +309,10 @@ static struct pf_container *container_find(struct pf_pod *p, const char *id)
 	return NULL;
 }
 
-struct pf_pod *pf_pods_find_container(struct engine *e, const char *container,
+struct pf_pod *pf_pods_find_container(struct pf_pods *reg, const char *container,
 				      struct pf_container **c)
 {
-	for (struct pf_pod *p = e->pods; p; p = p->next) {
+	for (struct pf_pod *p = reg->pods; p; p = p->next) {
 		struct pf_container *k = container_find(p, container);
 
 		if (k) {
@@ -259,9 +324,9 @@ struct pf_pod *pf_pods_find_container(struct engine *e, const char *container,
 	return NULL;
 }
 
-static struct pf_pod *find_pod(struct engine *e, const struct pf_netns_id *id)
+static struct pf_pod *find_pod(struct pf_pods *reg, const struct pf_netns_id *id)
 {
-	for (struct pf_pod *p = e->pods; p; p = p->next)
+	for (struct pf_pod *p = reg->pods; p; p = p->next)
 		if (id_eq(&p->id, id))
 			return p;
 	return NULL;
@@ -269,10 +334,11 @@ static struct pf_pod *find_pod(struct engine *e, const struct pf_netns_id *id)
 
 /* ---- the store row ------------------------------------------------------------------ */
 
-int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
+int pf_pods_store_put(struct pf_pods *reg, struct pf_pod *p, struct pf_error *err)
 {
 	_cleanup_free_ char **ids = NULL;
 	_cleanup_free_ struct pf_pod_proc *procs = NULL;
+	uint64_t gen;
 	int r;
 	struct pf_pod_record rec = {
 	    .namespace = p->namespace,
@@ -307,31 +373,28 @@ int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	}
 	rec.containers = ids;
 	rec.procs = procs;
-	p->row_seq = ++e->row_seq;
+	p->row_seq = ++reg->row_seq;
 	/* Once the loop runs, the store worker writes it (ahead of any rebuild asked for
 	 * after this call, retrying until it goes in), so a busy database never holds up a
-	 * verdict. */
-	if (e->reloader)
-		return pf_reloader_put_pod(e, &rec, p->row_seq, err);
-	r = pf_store_put_pod(e->store, &rec, err);
+	 * verdict. At start-up it is written at once, and the build that follows has it. */
+	r = pf_reload_put_pod(reg->reload, &rec, p->row_seq, &gen, err);
 	if (r < 0)
 		return r;
-	/* Start-up: the build that follows has it. */
-	p->row_done = p->row_seq;
-	p->row_gen = e->reload_requested + 1;
+	if (gen) {
+		p->row_done = p->row_seq;
+		p->row_gen = gen;
+	}
 	return 0;
 }
 
-int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err)
+int pf_pods_store_delete(struct pf_pods *reg, const struct pf_netns_id *id, struct pf_error *err)
 {
-	if (e->reloader)
-		return pf_reloader_delete_pod(e, id, ++e->row_seq, err);
-	return pf_store_delete_pod(e->store, id->dev, id->ino, err);
+	return pf_reload_delete_pod(reg->reload, id, ++reg->row_seq, err);
 }
 
-void pf_pods_row_committed(struct engine *e, const struct pf_row_done *d)
+void pf_pods_row_committed(struct pf_pods *reg, const struct pf_row_done *d)
 {
-	struct pf_pod *p = find_pod(e, &d->id);
+	struct pf_pod *p = find_pod(reg, &d->id);
 
 	/* A delete, or a write for an earlier pod of the same netns (numbers only grow, so
 	 * a newer pod's own write has a larger one). */
@@ -344,34 +407,34 @@ void pf_pods_row_committed(struct engine *e, const struct pf_row_done *d)
 /* Re-adoption at start (no store worker yet) writes nothing: the row is in the store (we
  * read it there), and a locked database must not make us leave a pod unjudged. The update
  * (containers, addresses) goes to the worker once it runs (pf_pods_sync_rows). */
-static int put_row(struct engine *e, struct pf_pod *p, const struct pf_register_req *req,
+static int put_row(struct pf_pods *reg, struct pf_pod *p, const struct pf_register_req *req,
 		   struct pf_error *err)
 {
-	if (req->adopting && !e->reloader) {
+	if (req->adopting && !pf_reloader_running(reg->reload)) {
 		p->row_unsynced = true;
 		return 0;
 	}
-	return pf_pods_store_put(e, p, err);
+	return pf_pods_store_put(reg, p, err);
 }
 
-void pf_pods_sync_rows(struct engine *e)
+void pf_pods_sync_rows(struct pf_pods *reg)
 {
-	for (struct pf_pod *p = e->pods; p; p = p->next) {
+	for (struct pf_pod *p = reg->pods; p; p = p->next) {
 		struct pf_error err = {};
 
 		if (p->dead || !p->row_unsynced)
 			continue;
 		p->row_unsynced = false;
-		if (pf_pods_store_put(e, p, &err) < 0)
+		if (pf_pods_store_put(reg, p, &err) < 0)
 			log_error("Pod %s/%s: updating the store: %s", p->namespace, p->name,
 				  err.msg);
 	}
 }
 
 /* Its row is committed (the newest write asked for) and in the cache in place. */
-static bool row_in_cache(struct engine *e, const struct pf_pod *p)
+static bool row_in_cache(struct pf_pods *reg, const struct pf_pod *p)
 {
-	return p->row_done == p->row_seq && p->row_gen <= e->cache_generation;
+	return p->row_done == p->row_seq && p->row_gen <= pf_reload_generation(reg->reload);
 }
 
 /* ---- privileged containers ------------------------------------------------------------ */
@@ -386,14 +449,14 @@ static const char *caps_string(unsigned caps)
 }
 
 /* privileged_pods = refuse: such a container is never registered (its hook fails). */
-static int check_privileged(struct engine *e, const struct pf_register_req *req,
+static int check_privileged(struct pf_pods *reg, const struct pf_register_req *req,
 			    struct pf_error *err)
 {
 	/* A running container we enforced before a restart stays enforced: refusing it now
 	 * would only take its fence away. */
-	if (!req->caps || !e->cfg.refuse_privileged || req->adopting)
+	if (!req->caps || !reg->cfg.refuse_privileged || req->adopting)
 		return 0;
-	e->stats.privileged_refused++;
+	reg->stats->privileged_refused++;
 	log_warning("Refused container %s (%s/%s): its capabilities include %s", req->container,
 		    req->namespace, req->name, caps_string(req->caps));
 	if (!(req->caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW)))
@@ -409,11 +472,12 @@ static int check_privileged(struct engine *e, const struct pf_register_req *req,
 }
 
 /* privileged_pods = warn: enforce it as well as we can, and say so. */
-static void note_privileged(struct engine *e, struct pf_pod *p, const struct pf_register_req *req)
+static void note_privileged(struct pf_pods *reg, struct pf_pod *p,
+			    const struct pf_register_req *req)
 {
 	if (!(req->caps & (PF_CAP_NET_ADMIN | PF_CAP_NET_RAW)))
 		return;
-	e->stats.privileged_containers++;
+	reg->stats->privileged_containers++;
 	log_warning("Container %s of pod %s/%s has %s: %s", req->container, p->namespace, p->name,
 		    caps_string(req->caps),
 		    req->caps & PF_CAP_NET_RAW
@@ -421,7 +485,7 @@ static void note_privileged(struct engine *e, struct pf_pod *p, const struct pf_
 			: "it can change its ruleset (podfenced restores it)");
 	/* Re-adoption: told when it registered (the log line above says it again). */
 	if (!req->adopting)
-		pf_events_note(&e->events, p, "privileged", NULL, NULL, 0, PF_ACTION_ALERT,
+		pf_events_note(reg->events, p, "privileged", NULL, NULL, 0, PF_ACTION_ALERT,
 			       pf_now_ms());
 }
 
@@ -466,7 +530,7 @@ static bool rate_ok(int64_t *last, int64_t now)
 static void gen_done(void *data, uint32_t portid, const struct pf_nft_gen *g)
 {
 	struct pf_pod *p = data;
-	struct engine *e = p->engine;
+	struct pf_pods *reg = p->reg;
 	int64_t now;
 
 	/* A port id is unique in the netns while its socket lives, and ours lived until the
@@ -485,7 +549,7 @@ static void gen_done(void *data, uint32_t portid, const struct pf_nft_gen *g)
 		p->nft_overflow |= g->chains_overflow;
 	}
 	if (g->foreign_table) {
-		e->stats.ruleset_foreign++;
+		reg->stats->ruleset_foreign++;
 		now = pf_now_ms();
 		if (rate_ok(&p->foreign_event_ms, now)) {
 			log_warning("Pod %s/%s: a table '%s' (family %d) was added in its netns by "
@@ -493,13 +557,13 @@ static void gen_done(void *data, uint32_t portid, const struct pf_nft_gen *g)
 				    "podfence does",
 				    p->namespace, p->name, g->foreign_name, g->foreign_family,
 				    portid);
-			pf_events_note(&e->events, p, "ruleset-foreign", NULL, NULL, 0,
+			pf_events_note(reg->events, p, "ruleset-foreign", NULL, NULL, 0,
 				       PF_ACTION_ALERT, now);
 		}
 	}
 }
 
-static void restore(struct engine *e, struct pf_pod *p)
+static void restore(struct pf_pods *reg, struct pf_pod *p)
 {
 	struct pf_error err = {};
 	uint32_t portid = 0;
@@ -513,18 +577,19 @@ static void restore(struct engine *e, struct pf_pod *p)
 		/* More chains added to our table than we can name: replace the table whole (its
 		 * base chain too, so what the pod had queued is dropped; its own doing). */
 		if (p->nft_overflow)
-			r = pf_nft_install_as(&e->nft, &portid, &err);
+			r = pf_nft_install_as(reg->cfg.nft, &portid, &err);
 		else
-			r = pf_nft_restore(&e->nft, p->nft_extra, p->n_nft_extra, &portid, &err);
+			r = pf_nft_restore(reg->cfg.nft, p->nft_extra, p->n_nft_extra, &portid,
+					   &err);
 		pf_netns_leave(&saved);
 	}
 	if (r < 0) {
 		/* Stays dirty: retried every tick. */
-		e->stats.ruleset_restore_failures++;
+		reg->stats->ruleset_restore_failures++;
 		if (rate_ok(&p->restore_fail_event_ms, now)) {
 			log_error("Pod %s/%s: its ruleset was changed and cannot be restored: %s",
 				  p->namespace, p->name, err.msg);
-			pf_events_note(&e->events, p, "ruleset-restore-failed", NULL, NULL, 0,
+			pf_events_note(reg->events, p, "ruleset-restore-failed", NULL, NULL, 0,
 				       PF_ACTION_ALERT, now);
 		}
 		return;
@@ -533,18 +598,18 @@ static void restore(struct engine *e, struct pf_pod *p)
 	p->nft_dirty = false;
 	p->nft_overflow = false;
 	p->n_nft_extra = 0;
-	e->stats.ruleset_restored++;
+	reg->stats->ruleset_restored++;
 	/* Restored every time; told once per window (a pod flipping rules in a loop must not
 	 * flood the log and the event table). */
 	if (rate_ok(&p->restore_event_ms, now)) {
 		log_warning("Pod %s/%s: its ruleset was changed by someone else; restored",
 			    p->namespace, p->name);
-		pf_events_note(&e->events, p, "ruleset-restored", NULL, NULL, 0, PF_ACTION_ALERT,
+		pf_events_note(reg->events, p, "ruleset-restored", NULL, NULL, 0, PF_ACTION_ALERT,
 			       now);
 	}
 }
 
-static void nft_event(struct engine *e, struct pf_pod *p)
+static void nft_event(struct pf_pods *reg, struct pf_pod *p)
 {
 	int r;
 
@@ -552,7 +617,8 @@ static void nft_event(struct engine *e, struct pf_pod *p)
 		return;
 	/* Bounded per round: a pod committing in a loop gets one restore per round, not the
 	 * loop; what is left is read next round (the fd stays readable). */
-	r = pf_nft_monitor_read(p->nft_fd, &e->nft, &p->nft_gen, NFT_READS_PER_ROUND, gen_done, p);
+	r = pf_nft_monitor_read(p->nft_fd, reg->cfg.nft, &p->nft_gen, NFT_READS_PER_ROUND, gen_done,
+				p);
 	if (r == -ENOBUFS) {
 		/* Lost notifications: we cannot tell what changed, so put it all back. */
 		memset(&p->nft_gen, 0, sizeof(p->nft_gen));
@@ -564,14 +630,14 @@ static void nft_event(struct engine *e, struct pf_pod *p)
 		log_debug_errno(r, "Pod %s/%s: nftables notifications: %m", p->namespace, p->name);
 	}
 	if (p->nft_dirty)
-		restore(e, p);
+		restore(reg, p);
 }
 
-void pf_pods_nft_retry(struct engine *e)
+void pf_pods_nft_retry(struct pf_pods *reg)
 {
-	for (struct pf_pod *p = e->pods; p; p = p->next)
+	for (struct pf_pod *p = reg->pods; p; p = p->next)
 		if (!p->dead && p->active && p->nft_dirty)
-			restore(e, p);
+			restore(reg, p);
 }
 
 /* ---- pods --------------------------------------------------------------------------- */
@@ -630,21 +696,21 @@ static char *addrs_string(const struct pf_addr *a, size_t n, char *buf, size_t s
 	return buf;
 }
 
-static int epoll_add_pod(struct engine *e, struct pf_pod *p)
+static int epoll_add_pod(struct pf_pods *reg, struct pf_pod *p)
 {
 	int r;
 
 	/* The queue's callback runs before the others of a round. */
 	pf_watch_set(&p->nfq_watch, pf_nfq_fd(p->nfq), on_nfq, p, true);
-	r = pf_loop_add(&e->loop, &p->nfq_watch, EPOLLIN);
+	r = pf_loop_add(reg->loop, &p->nfq_watch, EPOLLIN);
 	if (r < 0)
 		return r;
 	pf_watch_set(&p->rtnl_watch, p->rtnl_fd, on_rtnl, p, false);
-	r = pf_loop_add(&e->loop, &p->rtnl_watch, EPOLLIN);
+	r = pf_loop_add(reg->loop, &p->rtnl_watch, EPOLLIN);
 	if (r < 0)
 		return r;
 	pf_watch_set(&p->nft_watch, p->nft_fd, on_nft, p, false);
-	r = pf_loop_add(&e->loop, &p->nft_watch, EPOLLIN);
+	r = pf_loop_add(reg->loop, &p->nft_watch, EPOLLIN);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < p->n_containers; i++) {
@@ -652,7 +718,7 @@ static int epoll_add_pod(struct engine *e, struct pf_pod *p)
 
 		if (c->pidfd >= 0) {
 			pf_watch_set(&c->pid_watch, c->pidfd, on_pid_exit, c, false);
-			r = pf_loop_add(&e->loop, &c->pid_watch, EPOLLIN);
+			r = pf_loop_add(reg->loop, &c->pid_watch, EPOLLIN);
 			if (r < 0)
 				return r;
 		}
@@ -660,28 +726,28 @@ static int epoll_add_pod(struct engine *e, struct pf_pod *p)
 	return 0;
 }
 
-static void epoll_del_pod(struct engine *e, struct pf_pod *p)
+static void epoll_del_pod(struct pf_pods *reg, struct pf_pod *p)
 {
 	if (p->nfq)
-		loop_del(e, &p->nfq_watch, pf_nfq_fd(p->nfq));
-	loop_del(e, &p->rtnl_watch, p->rtnl_fd);
-	loop_del(e, &p->nft_watch, p->nft_fd);
+		loop_del(reg, &p->nfq_watch, pf_nfq_fd(p->nfq));
+	loop_del(reg, &p->rtnl_watch, p->rtnl_fd);
+	loop_del(reg, &p->nft_watch, p->nft_fd);
 	for (size_t i = 0; i < p->n_containers; i++)
-		loop_del(e, &p->containers[i]->pid_watch, p->containers[i]->pidfd);
+		loop_del(reg, &p->containers[i]->pid_watch, p->containers[i]->pidfd);
 }
 
-static void unlink_pod(struct engine *e, struct pf_pod *p)
+static void unlink_pod(struct pf_pods *reg, struct pf_pod *p)
 {
-	for (struct pf_pod **pp = &e->pods; *pp; pp = &(*pp)->next)
+	for (struct pf_pod **pp = &reg->pods; *pp; pp = &(*pp)->next)
 		if (*pp == p) {
 			*pp = p->next;
-			e->n_pods--;
+			reg->n_pods--;
 			return;
 		}
 }
 
-static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_register_req *req,
-			    pid_t pid, struct pf_error *err)
+static int add_container_to(struct pf_pods *reg, struct pf_pod *p,
+			    const struct pf_register_req *req, pid_t pid, struct pf_error *err)
 {
 	struct pf_container *c = container_find(p, req->container);
 	int r;
@@ -699,27 +765,28 @@ static int add_container_to(struct engine *e, struct pf_pod *p, const struct pf_
 		if (!c)
 			return pf_error_set(err, ENOMEM, "out of memory");
 		c->caps = req->caps;
-		container_watch_pid(e, p, c, pid, req->start_time);
-		r = put_row(e, p, req, err);
+		container_watch_pid(reg, p, c, pid, req->start_time);
+		r = put_row(reg, p, req, err);
 		if (r < 0)
 			return r;
 		log_info("Container %s joins pod %s/%s (%zu containers)", req->container,
 			 p->namespace, p->name, p->n_containers);
 	} else {
 		c->caps |= req->caps;
-		container_watch_pid(e, p, c, pid, req->start_time);
+		container_watch_pid(reg, p, c, pid, req->start_time);
 	}
 	return 0;
 }
 
-struct pf_pod *pf_pods_find(struct engine *e, const struct pf_netns_id *id)
+struct pf_pod *pf_pods_find(struct pf_pods *reg, const struct pf_netns_id *id)
 {
-	return find_pod(e, id);
+	return find_pod(reg, id);
 }
 
 /* Install the ruleset (replacing whatever a previous engine left) and start judging. */
-static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
+static int activate(struct pf_pods *reg, struct pf_pod *p, struct pf_error *err)
 {
+	struct pf_reload_state rs;
 	char ipbuf[512];
 	uint32_t portid = 0;
 	int saved = -1, r;
@@ -737,16 +804,16 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 					    p->netns_path, strerror(-r));
 		}
 	}
-	r = pf_nft_install_as(&e->nft, &portid, err);
+	r = pf_nft_install_as(reg->cfg.nft, &portid, err);
 	pf_netns_leave(&saved);
 	if (r < 0)
 		return pf_error_prefix(err, "netns %s: installing the ruleset", p->netns_path);
 	own_portid(p, portid);
-	r = epoll_add_pod(e, p);
+	r = epoll_add_pod(reg, p);
 	if (r < 0) {
-		epoll_del_pod(e, p);
+		epoll_del_pod(reg, p);
 		if (pf_netns_enter(p->netns_fd, &saved) == 0) {
-			pf_nft_remove(&e->nft, NULL);
+			pf_nft_remove(reg->cfg.nft, NULL);
 			pf_netns_leave(&saved);
 		}
 		return pf_error_set(err, -r, "epoll: %s", strerror(-r));
@@ -757,12 +824,13 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	 * a released pod's) and its policies are unknown. Waving it through would let a
 	 * tenant who breaks the builds open the fence for every new pod, so its connections
 	 * are refused until a build succeeds (verdict.c). */
-	p->unresolved = e->cache_stale && !p->adopted;
+	pf_reload_get_state(reg->reload, &rs);
+	p->unresolved = rs.stale && !p->adopted;
 	if (p->unresolved)
 		log_warning("Pod %s/%s: the verdict cache cannot be rebuilt (%s); refusing its "
 			    "connections until a build succeeds",
-			    p->namespace, p->name, e->last_build_error);
-	pf_pods_find_group(e, p, false);
+			    p->namespace, p->name, rs.last_error);
+	pf_pods_find_group(reg, p, false);
 	log_info("Enforcing pod %s/%s netns %s [%" PRIu64 ":%" PRIu64
 		 "], %zu container(s), addresses %s",
 		 p->namespace, p->name, p->netns_path, p->id.dev, p->id.ino, p->n_containers,
@@ -770,7 +838,7 @@ static int activate(struct engine *e, struct pf_pod *p, struct pf_error *err)
 	return 0;
 }
 
-int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct pf_pod **out,
+int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, struct pf_pod **out,
 		     uint64_t *wait_gen, struct pf_error *err)
 {
 	_cleanup_close_ int fd = -1;
@@ -789,36 +857,37 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 				    "%s is netns %" PRIu64 ":%" PRIu64 ", not the %" PRIu64
 				    ":%" PRIu64 " the request names (process gone?)",
 				    req->netns_path, id.dev, id.ino, req->id.dev, req->id.ino);
-	if (id_eq(&id, &e->host_id) || id_eq(&id, &e->self_id))
+	if (id_eq(&id, &reg->cfg.host_id) || id_eq(&id, &reg->cfg.self_id))
 		return pf_error_set(err, EPERM,
 				    "%s is the host's network namespace; it is never enforced",
 				    req->netns_path);
 	/* Re-adoption names each container's own pid (or none): the path it opens may be any
 	 * process's in the netns, which is no container's. */
 	pid = req->pid || req->adopting ? req->pid : pf_pid_from_netns_path(req->netns_path);
-	r = check_privileged(e, req, err);
+	r = check_privileged(reg, req, err);
 	if (r < 0)
 		return r;
 
-	p = find_pod(e, &id);
+	p = find_pod(reg, &id);
 	if (p) {
-		r = add_container_to(e, p, req, pid, err);
+		r = add_container_to(reg, p, req, pid, err);
 		if (r < 0)
 			return r;
-		note_privileged(e, p, req);
+		note_privileged(reg, p, req);
 		/* A pod still waiting for its cache: this container waits with it. */
 		*wait_gen = p->active ? 0 : p->pending_gen;
 		*out = p;
 		return 0;
 	}
-	if (e->n_pods >= PF_MAX_PODS)
+	if (reg->n_pods >= PF_MAX_PODS)
 		return pf_error_set(err, ENOSPC, "already enforcing %d network namespaces",
 				    PF_MAX_PODS);
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return pf_error_set(err, ENOMEM, "out of memory");
-	p->engine = e;
+	p->reg = reg;
+	p->verdict = reg->cfg.verdict;
 	p->id = id;
 	p->netns_fd = PF_TAKE_FD(fd);
 	p->rtnl_fd = -1;
@@ -836,7 +905,7 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 		goto fail;
 	}
 	p->containers[0]->caps = req->caps;
-	container_watch_pid(e, p, p->containers[0], pid, req->start_time);
+	container_watch_pid(reg, p, p->containers[0], pid, req->start_time);
 
 	/* Inside the netns: the address watch (before listing, so no change falls between), the
 	 * addresses, and the queue, bound before the rule that feeds it exists. */
@@ -860,10 +929,10 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 			     strerror(-r));
 		goto fail;
 	}
-	r = pf_nfq_open(e->cfg.queue_num, e->cfg.queue_maxlen, pf_verdict_cb, p, &p->nfq, err);
+	r = pf_nfq_open(reg->cfg.queue_num, reg->cfg.queue_maxlen, pf_verdict_cb, p, &p->nfq, err);
 	pf_netns_leave(&saved);
 	if (r < 0) {
-		pf_error_prefix(err, "netns %s: queue %u", req->netns_path, e->cfg.queue_num);
+		pf_error_prefix(err, "netns %s: queue %u", req->netns_path, reg->cfg.queue_num);
 		goto fail;
 	}
 	if (p->n_ips > 1)
@@ -873,42 +942,42 @@ int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct
 	 * have the cache rebuilt so its addresses are level-1 keys before its first packet is
 	 * queued. Re-adoption at start installs at once: the loop does not run yet, and one
 	 * rebuild follows for all pods. */
-	r = put_row(e, p, req, err);
+	r = put_row(reg, p, req, err);
 	if (r < 0)
 		goto fail;
-	p->next = e->pods;
-	e->pods = p;
-	e->n_pods++;
+	p->next = reg->pods;
+	reg->pods = p;
+	reg->n_pods++;
 	*out = p;
-	note_privileged(e, p, req);
-	gen = req->adopting ? 0 : pf_reload_request(e, "register");
+	note_privileged(reg, p, req);
+	gen = req->adopting ? 0 : pf_reload_request(reg->reload, "register");
 	/* Re-adoption installs at once: its row is in the store already (we read it there). */
-	if (gen > e->cache_generation || (!req->adopting && !row_in_cache(e, p))) {
+	if (gen > pf_reload_generation(reg->reload) || (!req->adopting && !row_in_cache(reg, p))) {
 		p->pending_gen = MAX(gen, 1);
 		*wait_gen = p->pending_gen;
 		return 0;
 	}
-	r = activate(e, p, err);
+	r = activate(reg, p, err);
 	if (r < 0) {
-		pf_pods_release(e, p, err->msg);
+		pf_pods_release(reg, p, err->msg);
 		return r;
 	}
 	return 0;
 
 fail:
-	epoll_del_pod(e, p);
+	epoll_del_pod(reg, p);
 	pod_free(p);
 	return r;
 }
 
 /* Whoever waits for p (a registration's answer) learns why it failed. */
-static void pod_failed(struct engine *e, struct pf_pod *p, const char *msg)
+static void pod_failed(struct pf_pods *reg, struct pf_pod *p, const char *msg)
 {
-	if (e->pods_ops.failed)
-		e->pods_ops.failed(e->pods_ops.data, &p->id, msg);
+	if (reg->ops.failed)
+		reg->ops.failed(reg->ops.data, &p->id, msg);
 }
 
-void pf_pods_find_group(struct engine *e, struct pf_pod *p, bool keep)
+void pf_pods_find_group(struct pf_pods *reg, struct pf_pod *p, bool keep)
 {
 	uint32_t g = PF_CACHE_NO_GROUP;
 
@@ -920,56 +989,48 @@ void pf_pods_find_group(struct engine *e, struct pf_pod *p, bool keep)
 	}
 	/* addresses are sorted: the first one the cache knows decides, as for a spoofed SYN */
 	for (size_t i = 0; i < p->n_ips && g == PF_CACHE_NO_GROUP; i++)
-		g = pf_cache_source_group(e->cache, &p->ips[i]);
+		g = pf_cache_source_group(pf_reload_cache(reg->reload), &p->ips[i]);
 	if (g != PF_CACHE_NO_GROUP || !keep)
 		p->cache_group = g;
 }
 
-void pf_pods_regroup(struct engine *e)
+void pf_pods_regroup(struct pf_pods *reg)
 {
 	/* Group numbers belong to one cache. Every active pod's row was written before this
 	 * build was asked for, so every pod is in it. */
-	for (struct pf_pod *p = e->pods; p; p = p->next) {
+	for (struct pf_pod *p = reg->pods; p; p = p->next) {
 		p->unresolved = false;
-		pf_pods_find_group(e, p, false);
+		pf_pods_find_group(reg, p, false);
 	}
 }
 
-void pf_pods_cache_ready(struct engine *e)
+void pf_pods_cache_ready(struct pf_pods *reg)
 {
-	for (struct pf_pod *p = e->pods, *next; p; p = next) {
+	uint64_t in_place = pf_reload_generation(reg->reload);
+	uint64_t failed = pf_reload_failed_generation(reg->reload);
+
+	for (struct pf_pod *p = reg->pods, *next; p; p = next) {
 		struct pf_error err = {};
 
 		next = p->next;
 		if (p->dead || p->active || !p->pending_gen)
 			continue;
-		if (p->pending_gen <= e->cache_generation) {
-			/* Never without its row: a retry of the write is under way. */
-			if (!row_in_cache(e, p))
-				continue;
-			if (activate(e, p, &err) < 0) {
-				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
-				pod_failed(e, p, err.msg);
-				pf_pods_release(e, p, "its ruleset could not be installed");
-			}
-		} else if (p->pending_gen <= e->reload_failed &&
-			   e->build_failed == e->reload_failed) {
-			/* The build failed, its row is written: never block the container start
-			 * for it; enforce with the cache in place (activate says how). */
-			if (activate(e, p, &err) < 0) {
-				log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
-				pod_failed(e, p, err.msg);
-				pf_pods_release(e, p, "its ruleset could not be installed");
-			}
-		} else if (p->pending_gen <= e->reload_failed) {
-			pod_failed(e, p,
-				   "the verdict cache could not be rebuilt (see the engine's log)");
-			pf_pods_release(e, p, "the verdict cache could not be rebuilt");
+		if (p->pending_gen > in_place && p->pending_gen > failed)
+			continue;
+		/* In place: never without its row (a retry of the write is under way). Failed:
+		 * its row is written; never block the container start for the build, enforce
+		 * with the cache in place (activate says how). */
+		if (p->pending_gen <= in_place && !row_in_cache(reg, p))
+			continue;
+		if (activate(reg, p, &err) < 0) {
+			log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
+			pod_failed(reg, p, err.msg);
+			pf_pods_release(reg, p, "its ruleset could not be installed");
 		}
 	}
 }
 
-void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
+void pf_pods_release(struct pf_pods *reg, struct pf_pod *p, const char *why)
 {
 	struct pf_error err = {};
 	int saved = -1, r;
@@ -977,11 +1038,11 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 	if (p->dead)
 		return;
 	p->dead = true;
-	epoll_del_pod(e, p);
+	epoll_del_pod(reg, p);
 	/* The netns still exists (our fd pins it); take the table out so nothing is left queued. */
 	r = pf_netns_enter(p->netns_fd, &saved);
 	if (r == 0) {
-		r = pf_nft_remove(&e->nft, &err);
+		r = pf_nft_remove(reg->cfg.nft, &err);
 		pf_netns_leave(&saved);
 		if (r < 0)
 			log_warning("Pod %s/%s: removing the ruleset: %s", p->namespace, p->name,
@@ -990,7 +1051,7 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 	/* Closing the queue and the netns fd lets the kernel free the namespace. Its counts
 	 * stay in the engine's totals, which metrics expose as counters that never go back. */
 	if (p->nfq)
-		pf_engine_add_queue_stats(&e->stats.nfq_released, p->nfq);
+		pf_nfq_add_stats(&reg->stats->nfq_released, p->nfq);
 	pf_nfq_close(p->nfq);
 	p->nfq = NULL;
 	if (p->rtnl_fd >= 0)
@@ -1002,20 +1063,20 @@ void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why)
 	close(p->netns_fd);
 	p->netns_fd = -1;
 	while (p->n_containers)
-		container_remove(e, p->containers[p->n_containers - 1]);
+		container_remove(reg, p->containers[p->n_containers - 1]);
 	pf_error_clear(&err);
-	if (pf_pods_store_delete(e, &p->id, &err) < 0)
+	if (pf_pods_store_delete(reg, &p->id, &err) < 0)
 		log_error("Pod %s/%s: removing it from the store: %s", p->namespace, p->name,
 			  err.msg);
-	unlink_pod(e, p);
-	p->next = e->dead_pods;
-	e->dead_pods = p;
+	unlink_pod(reg, p);
+	p->next = reg->dead_pods;
+	reg->dead_pods = p;
 	log_info("Released pod %s/%s netns %s: %s", p->namespace, p->name, p->netns_path, why);
-	pf_reload_request(e, "release");
+	pf_reload_request(reg->reload, "release");
 }
 
-int pf_pods_unregister(struct engine *e, const char *container, const char *netns_path, bool *found,
-		       bool *released, struct pf_error *err)
+int pf_pods_unregister(struct pf_pods *reg, const char *container, const char *netns_path,
+		       bool *found, bool *released, struct pf_error *err)
 {
 	struct pf_netns_id id;
 	bool have_id = false;
@@ -1031,7 +1092,7 @@ int pf_pods_unregister(struct engine *e, const char *container, const char *netn
 		if (pf_netns_open(netns_path, &fd, &id, NULL) == 0)
 			have_id = true;
 	}
-	for (struct pf_pod *q = e->pods; q && !p; q = q->next) {
+	for (struct pf_pod *q = reg->pods; q && !p; q = q->next) {
 		if (have_id && !id_eq(&q->id, &id))
 			continue;
 		c = container_find(q, container);
@@ -1039,22 +1100,22 @@ int pf_pods_unregister(struct engine *e, const char *container, const char *netn
 			p = q;
 	}
 	if (!p && have_id)
-		p = pf_pods_find_container(e, container, &c);
+		p = pf_pods_find_container(reg, container, &c);
 	if (!p)
 		return 0;
 	*found = true;
-	container_remove(e, c);
+	container_remove(reg, c);
 	if (p->n_containers == 0) {
-		pf_pods_release(e, p, "its last container left");
+		pf_pods_release(reg, p, "its last container left");
 		*released = true;
 		return 0;
 	}
 	log_info("Container %s left pod %s/%s (%zu remain)", container, p->namespace, p->name,
 		 p->n_containers);
-	return pf_pods_store_put(e, p, err);
+	return pf_pods_store_put(reg, p, err);
 }
 
-static void rtnl_event(struct engine *e, struct pf_pod *p)
+static void rtnl_event(struct pf_pods *reg, struct pf_pod *p)
 {
 	struct pf_addr *ips = NULL;
 	struct pf_error err = {};
@@ -1084,17 +1145,17 @@ static void rtnl_event(struct engine *e, struct pf_pod *p)
 	p->n_ips = n;
 	/* A new address is judged by the pod's policies at once, not by the default action
 	 * until the rebuild below puts it in the cache. */
-	pf_pods_find_group(e, p, true);
+	pf_pods_find_group(reg, p, true);
 	log_info("Pod %s/%s addresses now %s", p->namespace, p->name,
 		 addrs_string(ips, n, ipbuf, sizeof(ipbuf)));
-	if (pf_pods_store_put(e, p, &err) < 0) {
+	if (pf_pods_store_put(reg, p, &err) < 0) {
 		log_error("Pod %s/%s: updating the store: %s", p->namespace, p->name, err.msg);
 		return;
 	}
-	pf_reload_request(e, "address change");
+	pf_reload_request(reg->reload, "address change");
 }
 
-static void pid_exit(struct engine *e, struct pf_container *c)
+static void pid_exit(struct pf_pods *reg, struct pf_container *c)
 {
 	struct pf_pod *p = c->pod;
 	struct pf_error err = {};
@@ -1103,12 +1164,12 @@ static void pid_exit(struct engine *e, struct pf_container *c)
 		return;
 	log_info("Container %s of pod %s/%s exited (pid %d)", c->id, p->namespace, p->name,
 		 (int)c->pid);
-	container_remove(e, c);
+	container_remove(reg, c);
 	if (p->n_containers == 0) {
-		pf_pods_release(e, p, "its last container exited");
+		pf_pods_release(reg, p, "its last container exited");
 		return;
 	}
-	if (pf_pods_store_put(e, p, &err) < 0)
+	if (pf_pods_store_put(reg, p, &err) < 0)
 		log_error("Pod %s/%s: updating the store: %s", p->namespace, p->name, err.msg);
 }
 
@@ -1122,9 +1183,9 @@ static void pid_exit(struct engine *e, struct pf_container *c)
  * and is never watched in one's place, so its exit cannot end a container that runs on, nor
  * its life keep one whose own process exited).
  */
-void pf_pods_check_liveness(struct engine *e)
+void pf_pods_check_liveness(struct pf_pods *reg)
 {
-	for (struct pf_pod *p = e->pods, *next; p; p = next) {
+	for (struct pf_pod *p = reg->pods, *next; p; p = next) {
 		bool watched = false, pidless = false;
 
 		next = p->next;
@@ -1135,7 +1196,7 @@ void pf_pods_check_liveness(struct engine *e)
 			struct pf_container *c = p->containers[i];
 
 			if (c->pidfd >= 0 && pidfd_exited(c->pidfd))
-				pid_exit(e, c);
+				pid_exit(reg, c);
 			if (p->dead)
 				break;
 		}
@@ -1152,39 +1213,39 @@ void pf_pods_check_liveness(struct engine *e)
 		if (pidless && (path_is_netns(p->netns_path, &p->id) ||
 				pf_pods_find_netns(&p->id, NULL, NULL) == 0))
 			continue;
-		pf_pods_release(e, p,
+		pf_pods_release(reg, p,
 				pidless ? "its network namespace is gone"
 					: "its containers' processes are gone");
 	}
 }
 
-void pf_pods_reap(struct engine *e)
+void pf_pods_reap(struct pf_pods *reg)
 {
-	while (e->dead_pods) {
-		struct pf_pod *p = e->dead_pods;
+	while (reg->dead_pods) {
+		struct pf_pod *p = reg->dead_pods;
 
-		e->dead_pods = p->next;
+		reg->dead_pods = p->next;
 		pod_free(p);
 	}
-	while (e->dead_containers) {
-		struct pf_container *c = e->dead_containers;
+	while (reg->dead_containers) {
+		struct pf_container *c = reg->dead_containers;
 
-		e->dead_containers = c->next_dead;
+		reg->dead_containers = c->next_dead;
 		free(c->id);
 		free(c);
 	}
 }
 
-void pf_pods_shutdown(struct engine *e)
+void pf_pods_shutdown(struct pf_pods *reg)
 {
-	while (e->pods) {
-		struct pf_pod *p = e->pods;
+	while (reg->pods) {
+		struct pf_pod *p = reg->pods;
 
-		e->pods = p->next;
-		epoll_del_pod(e, p);
+		reg->pods = p->next;
+		epoll_del_pod(reg, p);
 		pod_free(p);
 	}
-	e->n_pods = 0;
+	reg->n_pods = 0;
 }
 
 /* ---- the loop's callbacks ------------------------------------------------------------ */
@@ -1192,7 +1253,7 @@ void pf_pods_shutdown(struct engine *e)
 static void on_nfq(struct pf_watch *w, uint32_t events)
 {
 	struct pf_pod *p = w->data;
-	struct engine *e = p->engine;
+	struct pf_pods *reg = p->reg;
 	int r;
 
 	(void)events;
@@ -1204,27 +1265,27 @@ static void on_nfq(struct pf_watch *w, uint32_t events)
 		/* Its share for this tick is used: the rest waits in (or overflows) its own queue,
 		 * and the engine's time goes to the other pods. */
 		if (p->tick_verdicts >= PF_POD_VERDICTS_PER_TICK &&
-		    pf_loop_mod(&e->loop, &p->nfq_watch, 0) == 0)
+		    pf_loop_mod(reg->loop, &p->nfq_watch, 0) == 0)
 			p->nfq_paused = true;
 	}
 	if (r < 0 && r != -EAGAIN && r != -ENOBUFS) {
 		/* Unknown trouble on one queue must not spin the loop: log once per kind. */
-		if (e->stats.nfq_errors++ < 10)
+		if (reg->stats->nfq_errors++ < 10)
 			log_warning_errno(r, "Queue of pod %s/%s: %m", p->namespace, p->name);
 	}
 }
 
-void pf_pods_queue_tick(struct engine *e)
+void pf_pods_queue_tick(struct pf_pods *reg)
 {
 	/* Verdicts that could not be sent are owed as a batch drop; retry here too, since a
 	 * queue whose slots they hold may have nothing more to read. */
-	for (struct pf_pod *p = e->pods; p; p = p->next) {
+	for (struct pf_pod *p = reg->pods; p; p = p->next) {
 		if (p->dead || !p->nfq)
 			continue;
 		pf_nfq_tick(p->nfq);
 		p->tick_verdicts = 0;
 		if (p->nfq_paused && p->active &&
-		    pf_loop_mod(&e->loop, &p->nfq_watch, EPOLLIN) == 0)
+		    pf_loop_mod(reg->loop, &p->nfq_watch, EPOLLIN) == 0)
 			p->nfq_paused = false;
 	}
 }
@@ -1235,7 +1296,7 @@ static void on_rtnl(struct pf_watch *w, uint32_t events)
 
 	(void)events;
 	if (!p->dead)
-		rtnl_event(p->engine, p);
+		rtnl_event(p->reg, p);
 }
 
 static void on_nft(struct pf_watch *w, uint32_t events)
@@ -1244,7 +1305,7 @@ static void on_nft(struct pf_watch *w, uint32_t events)
 
 	(void)events;
 	if (!p->dead)
-		nft_event(p->engine, p);
+		nft_event(p->reg, p);
 }
 
 static void on_pid_exit(struct pf_watch *w, uint32_t events)
@@ -1252,5 +1313,5 @@ static void on_pid_exit(struct pf_watch *w, uint32_t events)
 	struct pf_container *c = w->data;
 
 	(void)events;
-	pid_exit(c->pod->engine, c);
+	pid_exit(c->pod->reg, c);
 }

@@ -25,8 +25,12 @@
 #define PF_CAP_NET_RAW (1u << 1)   /* can send packets netfilter's output hook never sees */
 #define PF_CAP_UNKNOWN (1u << 2)   /* the hook could not read them ("caps_unknown") */
 
-struct engine;
+struct pf_engine_stats;
+struct pf_events;
+struct pf_pods;
+struct pf_reload;
 struct pf_row_done;
+struct pf_verdict_ctx;
 
 struct pf_container {
 	struct pf_pod *pod;
@@ -41,7 +45,8 @@ struct pf_container {
 };
 
 struct pf_pod {
-	struct engine *engine;
+	struct pf_pods *reg;
+	const struct pf_verdict_ctx *verdict; /* what its queue's callback judges with */
 	struct pf_pod *next;
 	bool dead; /* released; freed after the current batch of epoll events */
 
@@ -96,6 +101,17 @@ struct pf_pod {
 	bool row_unsynced; /* re-adopted before the store worker ran: written once it does */
 };
 
+/* What the owner (engine.c) sets the registry up with; pointers outlive it. */
+struct pf_pods_config {
+	uint16_t queue_num;
+	uint32_t queue_maxlen; /* 0: PF_NFQ_QUEUE_MAXLEN */
+	bool refuse_privileged;
+	struct pf_netns_id host_id; /* refused for registration: PID 1's netns, */
+	struct pf_netns_id self_id; /* and ours */
+	const struct pf_nft_config *nft;
+	const struct pf_verdict_ctx *verdict;
+};
+
 /* Told by the registry, set by its owner: a pod waiting for its cache failed (msg says why). */
 struct pf_pods_ops {
 	void (*failed)(void *data, const struct pf_netns_id *id, const char *msg);
@@ -126,39 +142,52 @@ struct pf_register_req {
 	uint64_t start_time; /* adoption: pid must still be the process that started then */
 };
 
+/* reload: where the cache, its generations and the pods-table writes are; stats: the block
+ * of counters the registry bumps. */
+int pf_pods_new(const struct pf_pods_config *cfg, struct pf_loop *loop, struct pf_reload *reload,
+		struct pf_events *events, struct pf_engine_stats *stats,
+		const struct pf_pods_ops *ops, struct pf_pods **out);
+/* Closes every queue and fd, frees the registry (rules and rows stay: see shutdown). */
+void pf_pods_free(struct pf_pods *reg);
+/* The pods, newest first (released ones flagged dead until the round ends), and how many. */
+struct pf_pod *pf_pods_list(const struct pf_pods *reg);
+size_t pf_pods_count(const struct pf_pods *reg);
+/* Add every live queue's counts to queues; privileged pods, pods not in the cache. */
+void pf_pods_stats(const struct pf_pods *reg, struct pf_nfq_stats *queues, size_t *n_privileged,
+		   size_t *n_unresolved);
 /* Register a container. *wait_gen: 0 when the pod is enforced on return, else the cache
  * generation after which it will be (pf_pods_cache_ready). */
-int pf_pods_register(struct engine *e, const struct pf_register_req *req, struct pf_pod **out,
+int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, struct pf_pod **out,
 		     uint64_t *wait_gen, struct pf_error *err);
-struct pf_pod *pf_pods_find(struct engine *e, const struct pf_netns_id *id);
+struct pf_pod *pf_pods_find(struct pf_pods *reg, const struct pf_netns_id *id);
 /* A new cache is in place: find every pod's group in it again. */
-void pf_pods_regroup(struct engine *e);
+void pf_pods_regroup(struct pf_pods *reg);
 /* Find p's policy group in the cache in place; keep: hold on to the old one when none of
  * p's addresses is in the cache (an address changed, the cache is the same). */
-void pf_pods_find_group(struct engine *e, struct pf_pod *p, bool keep);
+void pf_pods_find_group(struct pf_pods *reg, struct pf_pod *p, bool keep);
 /* A new cache is in place: install the rules of pods that waited for it. */
-void pf_pods_cache_ready(struct engine *e);
+void pf_pods_cache_ready(struct pf_pods *reg);
 /* Remove a container; the pod is released when it was the last. *found, *released report it. */
-int pf_pods_unregister(struct engine *e, const char *container, const char *netns_path, bool *found,
-		       bool *released, struct pf_error *err);
-void pf_pods_release(struct engine *e, struct pf_pod *p, const char *why);
+int pf_pods_unregister(struct pf_pods *reg, const char *container, const char *netns_path,
+		       bool *found, bool *released, struct pf_error *err);
+void pf_pods_release(struct pf_pods *reg, struct pf_pod *p, const char *why);
 /* Every tick: retry restores that failed. */
-void pf_pods_nft_retry(struct engine *e);
+void pf_pods_nft_retry(struct pf_pods *reg);
 /* Every tick: owed verdicts, and queues paused for their share read again. */
-void pf_pods_queue_tick(struct engine *e);
-void pf_pods_check_liveness(struct engine *e);
+void pf_pods_queue_tick(struct pf_pods *reg);
+void pf_pods_check_liveness(struct pf_pods *reg);
 /* Free pods released during this loop round. */
-void pf_pods_reap(struct engine *e);
+void pf_pods_reap(struct pf_pods *reg);
 /* Close every queue and fd; leaves rules and store rows in place (restart re-adopts). */
-void pf_pods_shutdown(struct engine *e);
-struct pf_pod *pf_pods_find_container(struct engine *e, const char *container,
+void pf_pods_shutdown(struct pf_pods *reg);
+struct pf_pod *pf_pods_find_container(struct pf_pods *reg, const char *container,
 				      struct pf_container **c);
-int pf_pods_store_put(struct engine *e, struct pf_pod *p, struct pf_error *err);
+int pf_pods_store_put(struct pf_pods *reg, struct pf_pod *p, struct pf_error *err);
 /* The worker committed a row: a pod waiting for it may be activated (pf_pods_cache_ready). */
-void pf_pods_row_committed(struct engine *e, const struct pf_row_done *d);
+void pf_pods_row_committed(struct pf_pods *reg, const struct pf_row_done *d);
 /* Once the store worker runs: write the rows re-adoption left as they were. */
-void pf_pods_sync_rows(struct engine *e);
-int pf_pods_store_delete(struct engine *e, const struct pf_netns_id *id, struct pf_error *err);
+void pf_pods_sync_rows(struct pf_pods *reg);
+int pf_pods_store_delete(struct pf_pods *reg, const struct pf_netns_id *id, struct pf_error *err);
 /* Find a process in the netns with identity id and open its /proc/PID/ns/net. */
 int pf_pods_find_netns(const struct pf_netns_id *id, int *fd, pid_t *pid);
 /* A process's start time, clock ticks after boot (/proc/PID/stat field 22). */

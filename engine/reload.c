@@ -23,9 +23,10 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
-#include "engine.h"
+#include "cache.h"
 #include "events.h"
 #include "log.h"
+#include "loop.h"
 #include "reload.h"
 #include "ruleset-file.h"
 
@@ -33,6 +34,7 @@
  * the cache's limits (E2BIG) is only tried again once the store changes. */
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS 60000
+#define DATA_VERSION_MS 200 /* the worker polls PRAGMA data_version */
 
 /* A pods-table write the loop asked for; the record is a deep copy. */
 struct pod_op {
@@ -89,6 +91,99 @@ struct pf_reloader {
 	struct pf_watch watch;
 };
 
+/*
+ * The loop's side: the cache in place and what its builds did. A failed build never stops the
+ * engine, a registration or a container start: the cache in place stays (stale), or at start
+ * the last good build's ruleset saved in the state dir, or, if there is none, an empty cache
+ * (the default action for everyone).
+ */
+struct pf_reload {
+	struct pf_reload_config cfg;
+	struct pf_loop *loop;
+	struct pf_store *store; /* the loop thread's: start-up builds, rows before the worker */
+	struct pf_reload_ops ops;
+	struct pf_reloader *worker; /* NULL until pf_reloader_start */
+
+	struct pf_cache *cache; /* swapped whole; only the loop thread reads it */
+	uint64_t generation;	/* the request number the cache in place was built for */
+	uint64_t requested;	/* last request number */
+	uint64_t failed;	/* last request number whose build failed */
+	bool stale;
+	const char *source; /* "store", "saved" (last good build's ruleset), "none" */
+	char last_error[1024];
+	uint64_t failed_data_version; /* start-up: the store as the failed build saw it */
+	uint64_t data_version;
+	uint64_t saved_hash;	 /* of what was saved last (start-up, before the worker) */
+	uint64_t events_dropped; /* handed over while no worker ran */
+
+	uint64_t reloads, reload_failures, build_failures;
+	int64_t last_reload_ms, last_build_failure_ms;
+	uint64_t last_reload_us; /* how long the last rebuild took */
+};
+
+int pf_reload_new(const struct pf_reload_config *cfg, struct pf_loop *loop, struct pf_store *store,
+		  const struct pf_reload_ops *ops, struct pf_reload **out)
+{
+	struct pf_reload *rl = calloc(1, sizeof(*rl));
+
+	if (!rl)
+		return -ENOMEM;
+	rl->cfg = *cfg;
+	rl->loop = loop;
+	rl->store = store;
+	rl->ops = *ops;
+	rl->source = "store";
+	*out = rl;
+	return 0;
+}
+
+void pf_reload_free(struct pf_reload *rl)
+{
+	if (!rl)
+		return;
+	pf_reloader_stop(rl);
+	pf_cache_free(rl->cache);
+	free(rl);
+}
+
+struct pf_cache *pf_reload_cache(const struct pf_reload *rl)
+{
+	return rl->cache;
+}
+
+uint64_t pf_reload_generation(const struct pf_reload *rl)
+{
+	return rl->generation;
+}
+
+uint64_t pf_reload_failed_generation(const struct pf_reload *rl)
+{
+	return rl->failed;
+}
+
+bool pf_reloader_running(const struct pf_reload *rl)
+{
+	return rl->worker != NULL;
+}
+
+void pf_reload_get_state(const struct pf_reload *rl, struct pf_reload_state *out)
+{
+	*out = (struct pf_reload_state){
+	    .generation = rl->generation,
+	    .requested = rl->requested,
+	    .failed = rl->failed,
+	    .stale = rl->stale,
+	    .source = rl->source ? rl->source : "store",
+	    .last_error = rl->last_error,
+	    .reloads = rl->reloads,
+	    .reload_failures = rl->reload_failures,
+	    .build_failures = rl->build_failures,
+	    .last_reload_ms = rl->last_reload_ms,
+	    .last_build_failure_ms = rl->last_build_failure_ms,
+	    .last_reload_us = rl->last_reload_us,
+	};
+}
+
 /* A ruleset that compiled, for a later start whose own build fails. */
 static void save_ruleset(const struct pf_ruleset *rs, const char *path, uint64_t *hash)
 {
@@ -127,35 +222,35 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 	return r;
 }
 
-static void swap_in(struct engine *e, struct pf_cache *c, uint64_t gen, uint64_t load_us,
+static void swap_in(struct pf_reload *rl, struct pf_cache *c, uint64_t gen, uint64_t load_us,
 		    uint64_t build_us, const char *why)
 {
 	struct pf_cache_stats st = {};
 
-	pf_cache_free(e->cache);
-	e->cache = c;
-	if (e->cache_stale)
+	pf_cache_free(rl->cache);
+	rl->cache = c;
+	if (rl->stale)
 		log_info("Verdict cache rebuilt after %" PRIu64 " failed build(s); every pod is "
 			 "judged by the store's policies again",
-			 e->stats.build_failures);
-	e->cache_stale = false;
-	e->cache_source = "store";
-	e->failed_data_version = 0;
+			 rl->build_failures);
+	rl->stale = false;
+	rl->source = "store";
+	rl->failed_data_version = 0;
 	/* Group numbers belong to one cache: the owner finds every pod's again. */
-	if (e->reload_ops.swapped)
-		e->reload_ops.swapped(e->reload_ops.data);
-	if (gen > e->cache_generation)
-		e->cache_generation = gen;
-	e->stats.reloads++;
-	e->stats.last_reload_ms = pf_now_ms();
-	e->stats.last_reload_us = load_us + build_us;
+	if (rl->ops.swapped)
+		rl->ops.swapped(rl->ops.data);
+	if (gen > rl->generation)
+		rl->generation = gen;
+	rl->reloads++;
+	rl->last_reload_ms = pf_now_ms();
+	rl->last_reload_us = load_us + build_us;
 	pf_cache_get_stats(c, &st);
 	log_debug("Cache generation %" PRIu64 " (%s): %zu sources, loaded in %" PRIu64
 		  " us, compiled in %" PRIu64 " us",
-		  e->cache_generation, why, st.n_sources, load_us, build_us);
+		  rl->generation, why, st.n_sources, load_us, build_us);
 }
 
-int pf_reload(struct engine *e, const char *why, struct pf_error *err)
+static int build_now(struct pf_reload *rl, const char *why, struct pf_error *err)
 {
 	struct pf_ruleset *good = NULL;
 	struct pf_cache *c = NULL;
@@ -164,36 +259,36 @@ int pf_reload(struct engine *e, const char *why, struct pf_error *err)
 
 	/* Read the version first: a commit that lands while we load triggers one more reload
 	 * rather than being missed. */
-	r = pf_store_data_version(e->store, &dv);
+	r = pf_store_data_version(rl->store, &dv);
 	if (r < 0) {
-		e->stats.reload_failures++;
+		rl->reload_failures++;
 		return pf_error_set(err, -r, "reading the store's data_version: %s", strerror(-r));
 	}
 	/* Start-up registrations each ask for a build: do not compile again what just failed. */
-	if (e->cache_stale && e->failed_data_version && dv == e->failed_data_version)
+	if (rl->stale && rl->failed_data_version && dv == rl->failed_data_version)
 		return pf_error_set(
 		    err, EAGAIN,
 		    "not rebuilt: the store is unchanged since the build that failed "
 		    "(%.600s)",
-		    e->last_build_error);
-	r = build(e->store, e->cfg.default_action, &c, &load_us, &build_us, &good, err);
-	save_ruleset(good, e->saved_path, &e->saved_hash);
+		    rl->last_error);
+	r = build(rl->store, rl->cfg.default_action, &c, &load_us, &build_us, &good, err);
+	save_ruleset(good, rl->cfg.saved_path, &rl->saved_hash);
 	pf_ruleset_free(good);
 	if (r < 0) {
-		e->stats.reload_failures++;
-		e->stats.build_failures++;
-		e->stats.last_build_failure_ms = pf_now_ms();
-		e->failed_data_version = dv;
-		e->cache_stale = e->cache != NULL;
-		snprintf(e->last_build_error, sizeof(e->last_build_error), "%s", err->msg);
+		rl->reload_failures++;
+		rl->build_failures++;
+		rl->last_build_failure_ms = pf_now_ms();
+		rl->failed_data_version = dv;
+		rl->stale = rl->cache != NULL;
+		snprintf(rl->last_error, sizeof(rl->last_error), "%s", err->msg);
 		return r;
 	}
-	e->data_version = dv;
-	swap_in(e, c, ++e->reload_requested, load_us, build_us, why);
+	rl->data_version = dv;
+	swap_in(rl, c, ++rl->requested, load_us, build_us, why);
 	return 0;
 }
 
-int pf_reload_start(struct engine *e)
+int pf_reload_start(struct pf_reload *rl)
 {
 	struct pf_ruleset *rs = NULL;
 	struct pf_error err = {}, lerr = {};
@@ -201,15 +296,15 @@ int pf_reload_start(struct engine *e)
 	uint64_t t0;
 	int r;
 
-	r = pf_reload(e, "start", &err);
+	r = build_now(rl, "start", &err);
 	if (r == 0)
 		return 0;
 	t0 = pf_mono_ns();
-	r = pf_ruleset_load_file(e->saved_path, &rs, &lerr);
+	r = pf_ruleset_load_file(rl->cfg.saved_path, &rs, &lerr);
 	if (r == 0) {
-		r = pf_cache_build(rs, e->cfg.default_action, &c);
+		r = pf_cache_build(rs, rl->cfg.default_action, &c);
 		if (r < 0)
-			pf_error_set(&lerr, -r, "%s: compiling it: %s", e->saved_path,
+			pf_error_set(&lerr, -r, "%s: compiling it: %s", rl->cfg.saved_path,
 				     strerror(-r));
 	}
 	if (r == 0) {
@@ -217,10 +312,10 @@ int pf_reload_start(struct engine *e)
 		    "Failed to build the verdict cache: %s. Starting with the last good one "
 		    "(%s, %zu policies); pods the store names since are judged by the default "
 		    "action until a build succeeds",
-		    err.msg, e->saved_path, rs->n_policies);
-		e->cache_source = "saved";
+		    err.msg, rl->cfg.saved_path, rs->n_policies);
+		rl->source = "saved";
 	} else {
-		r = pf_cache_build(NULL, e->cfg.default_action, &c);
+		r = pf_cache_build(NULL, rl->cfg.default_action, &c);
 		if (r < 0) {
 			pf_ruleset_free(rs);
 			return log_error_errno(r,
@@ -229,21 +324,21 @@ int pf_reload_start(struct engine *e)
 		log_error("Failed to build the verdict cache: %s. No last good cache to start "
 			  "with (%s): judging EVERY pod by the default action %s until a build "
 			  "succeeds",
-			  err.msg, lerr.msg, pf_action_to_string(e->cfg.default_action));
-		e->cache_source = "none";
+			  err.msg, lerr.msg, pf_action_to_string(rl->cfg.default_action));
+		rl->source = "none";
 	}
 	pf_ruleset_free(rs);
 	/* A generation of its own, so registrations waiting for one go on. */
 	{
-		const char *src = e->cache_source;
-		uint64_t fdv = e->failed_data_version;
+		const char *src = rl->source;
+		uint64_t fdv = rl->failed_data_version;
 
-		swap_in(e, c, ++e->reload_requested, 0, (pf_mono_ns() - t0) / 1000, src);
-		e->cache_source = src;
-		e->failed_data_version = fdv;
+		swap_in(rl, c, ++rl->requested, 0, (pf_mono_ns() - t0) / 1000, src);
+		rl->source = src;
+		rl->failed_data_version = fdv;
 	}
-	e->cache_stale = true;
-	e->data_version = e->failed_data_version;
+	rl->stale = true;
+	rl->data_version = rl->failed_data_version;
 	return 0;
 }
 
@@ -429,7 +524,7 @@ static void *worker(void *arg)
 	uint64_t done = w->requested; /* set before the thread started: the start-up build */
 	struct timespec next_poll;
 
-	add_ms(&next_poll, PF_DATA_VERSION_MS);
+	add_ms(&next_poll, DATA_VERSION_MS);
 	for (;;) {
 		struct pf_error err = {};
 		struct pf_cache *c = NULL;
@@ -467,7 +562,7 @@ static void *worker(void *arg)
 		 * build: build now, so the loop learns which generation has it. */
 		want = gen != done || w->n_committed;
 		if (poll) {
-			add_ms(&next_poll, PF_DATA_VERSION_MS);
+			add_ms(&next_poll, DATA_VERSION_MS);
 			/* A commit by someone else (sync, the CLI, the loop's pod rows). */
 			if (pf_store_data_version(w->store, &dv) == 0 && dv != w->data_version)
 				want = true;
@@ -521,7 +616,7 @@ static void *worker(void *arg)
 
 static void on_worker(struct pf_watch *watch, uint32_t events);
 
-int pf_reloader_start(struct engine *e)
+int pf_reloader_start(struct pf_reload *rl)
 {
 	struct pf_reloader *w;
 	struct pf_error err = {};
@@ -531,20 +626,20 @@ int pf_reloader_start(struct engine *e)
 	if (!w)
 		return log_error_errno(-ENOMEM, "Out of memory");
 	w->efd = -1;
-	w->default_action = e->cfg.default_action;
+	w->default_action = rl->cfg.default_action;
 	w->backoff_ms = RETRY_FIRST_MS;
-	w->saved_hash = e->saved_hash;
-	if (e->saved_path) {
-		w->saved_path = strdup(e->saved_path);
+	w->saved_hash = rl->saved_hash;
+	if (rl->cfg.saved_path) {
+		w->saved_path = strdup(rl->cfg.saved_path);
 		if (!w->saved_path) {
 			free(w);
 			return log_error_errno(-ENOMEM, "Out of memory");
 		}
 	}
 	/* The start-up build failed: try once more soon (then as above). */
-	if (e->cache_stale)
+	if (rl->stale)
 		w->retry_ns = pf_mono_ns() + RETRY_FIRST_MS * 1000000ull;
-	w->requested = e->reload_requested;
+	w->requested = rl->requested;
 	w->ops_tail = &w->ops;
 	pthread_mutex_init(&w->mu, NULL);
 	{
@@ -555,7 +650,7 @@ int pf_reloader_start(struct engine *e)
 		pthread_cond_init(&w->cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	r = pf_store_open(e->cfg.db_path, 0, &w->store, &err);
+	r = pf_store_open(rl->cfg.db_path, 0, &w->store, &err);
 	if (r < 0) {
 		log_error_errno(r, "Failed to open the store for the reload worker: %s", err.msg);
 		goto fail;
@@ -567,8 +662,8 @@ int pf_reloader_start(struct engine *e)
 		r = log_error_errno(-errno, "eventfd: %m");
 		goto fail;
 	}
-	pf_watch_set(&w->watch, w->efd, on_worker, e, false);
-	r = pf_loop_add(&e->loop, &w->watch, EPOLLIN);
+	pf_watch_set(&w->watch, w->efd, on_worker, rl, false);
+	r = pf_loop_add(rl->loop, &w->watch, EPOLLIN);
 	if (r < 0) {
 		log_error_errno(r, "epoll add eventfd: %m");
 		goto fail;
@@ -577,10 +672,10 @@ int pf_reloader_start(struct engine *e)
 	r = -pthread_create(&w->thread, NULL, worker, w);
 	if (r < 0) {
 		log_error_errno(r, "Failed to start the reload worker: %m");
-		pf_loop_del(&e->loop, &w->watch);
+		pf_loop_del(rl->loop, &w->watch);
 		goto fail;
 	}
-	e->reloader = w;
+	rl->worker = w;
 	return 0;
 fail:
 	if (w->efd >= 0)
@@ -593,9 +688,9 @@ fail:
 	return r;
 }
 
-void pf_reloader_stop(struct engine *e)
+void pf_reloader_stop(struct pf_reload *rl)
 {
-	struct pf_reloader *w = e->reloader;
+	struct pf_reloader *w = rl->worker;
 
 	if (!w)
 		return;
@@ -604,7 +699,7 @@ void pf_reloader_stop(struct engine *e)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	pf_loop_del(&e->loop, &w->watch);
+	pf_loop_del(rl->loop, &w->watch);
 	close(w->efd);
 	pf_cache_free(w->result);
 	/* Anything queued after the worker's last round, and one last try for the retries. */
@@ -628,34 +723,34 @@ void pf_reloader_stop(struct engine *e)
 	pthread_mutex_destroy(&w->mu);
 	free(w->saved_path);
 	free(w);
-	e->reloader = NULL;
+	rl->worker = NULL;
 }
 
-uint64_t pf_reload_request(struct engine *e, const char *why)
+uint64_t pf_reload_request(struct pf_reload *rl, const char *why)
 {
-	struct pf_reloader *w = e->reloader;
+	struct pf_reloader *w = rl->worker;
 	struct pf_error err = {};
 
 	if (!w) {
 		/* Start-up (before the loop runs): build right here. */
-		if (pf_reload(e, why, &err) < 0)
+		if (build_now(rl, why, &err) < 0)
 			log_error("Reload (%s) failed, keeping the previous cache: %s", why,
 				  err.msg);
-		return e->reload_requested;
+		return rl->requested;
 	}
 	pthread_mutex_lock(&w->mu);
-	w->requested = ++e->reload_requested;
+	w->requested = ++rl->requested;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
-	log_debug("Reload %" PRIu64 " requested (%s)", e->reload_requested, why);
-	return e->reload_requested;
+	log_debug("Reload %" PRIu64 " requested (%s)", rl->requested, why);
+	return rl->requested;
 }
 
 /* The worker said something: rows it committed, a build done or failed. */
 static void on_worker(struct pf_watch *watch, uint32_t events)
 {
-	struct engine *e = watch->data;
-	struct pf_reloader *w = e->reloader;
+	struct pf_reload *rl = watch->data;
+	struct pf_reloader *w = rl->worker;
 	struct pf_cache *c;
 	uint64_t n, gen, load_us, build_us;
 	char msg[sizeof(w->result_msg)];
@@ -679,41 +774,39 @@ static void on_worker(struct pf_watch *watch, uint32_t events)
 	pthread_mutex_unlock(&w->mu);
 	(void)events;
 	for (size_t i = 0; i < n_rows; i++)
-		if (e->reload_ops.row_committed)
-			e->reload_ops.row_committed(e->reload_ops.data, &rows[i]);
+		if (rl->ops.row_committed)
+			rl->ops.row_committed(rl->ops.data, &rows[i]);
 	free(rows);
 	if (gen == 0)
 		return;
 	if (r < 0) {
-		e->stats.reload_failures++;
-		e->reload_failed = gen;
-		/* Registrations waiting for this build go on with the cache in place. */
-		e->build_failed = gen;
-		e->stats.build_failures++;
-		e->stats.last_build_failure_ms = pf_now_ms();
-		snprintf(e->last_build_error, sizeof(e->last_build_error), "%s", msg);
-		if (!e->cache_stale)
+		rl->reload_failures++;
+		rl->failed = gen;
+		rl->build_failures++;
+		rl->last_build_failure_ms = pf_now_ms();
+		snprintf(rl->last_error, sizeof(rl->last_error), "%s", msg);
+		if (!rl->stale)
 			log_error("Verdict cache build failed: %s. Every pod stays enforced by the "
 				  "last good cache (generation %" PRIu64 "); pods registered from "
 				  "now on are refused until a build succeeds",
-				  msg, e->cache_generation);
-		e->cache_stale = true;
-		if (e->stats.reload_failures <= 10 || e->stats.reload_failures % 100 == 0)
+				  msg, rl->generation);
+		rl->stale = true;
+		if (rl->reload_failures <= 10 || rl->reload_failures % 100 == 0)
 			log_error("Reload failed, keeping the previous cache: %s", msg);
 	} else if (c) {
-		swap_in(e, c, gen, load_us, build_us, "worker");
+		swap_in(rl, c, gen, load_us, build_us, "worker");
 	}
 	/* Whoever waited for this generation (or an older one) goes on now. */
-	if (e->reload_ops.ready)
-		e->reload_ops.ready(e->reload_ops.data, gen, r < 0);
+	if (rl->ops.ready)
+		rl->ops.ready(rl->ops.data, gen, r < 0);
 }
 
-void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n)
+void pf_reload_push_events(struct pf_reload *rl, struct pf_pending_event *pe, size_t n)
 {
-	struct pf_reloader *w = e->reloader;
+	struct pf_reloader *w = rl->worker;
 
 	if (!w) {
-		e->events.dropped += pf_events_count(pe, n);
+		rl->events_dropped += pf_events_count(pe, n);
 		pf_events_batch_free(pe, n);
 		return;
 	}
@@ -744,9 +837,9 @@ void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size
 	pthread_mutex_unlock(&w->mu);
 }
 
-void pf_reloader_row_stats(struct engine *e, uint64_t *failures, size_t *waiting)
+void pf_reloader_row_stats(const struct pf_reload *rl, uint64_t *failures, size_t *waiting)
 {
-	struct pf_reloader *w = e->reloader;
+	struct pf_reloader *w = rl->worker;
 
 	*failures = 0;
 	*waiting = 0;
@@ -758,16 +851,17 @@ void pf_reloader_row_stats(struct engine *e, uint64_t *failures, size_t *waiting
 	pthread_mutex_unlock(&w->mu);
 }
 
-void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *dropped)
+void pf_reloader_event_stats(const struct pf_reload *rl, uint64_t *written, uint64_t *dropped)
 {
-	struct pf_reloader *w = e->reloader;
+	struct pf_reloader *w = rl->worker;
 
-	*written = *dropped = 0;
+	*written = 0;
+	*dropped = rl->events_dropped;
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->mu);
 	*written = w->events_written;
-	*dropped = w->events_dropped;
+	*dropped += w->events_dropped;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -826,11 +920,22 @@ static void push_op(struct pf_reloader *w, struct pod_op *op)
 	pthread_mutex_unlock(&w->mu);
 }
 
-int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, uint64_t seq,
-			struct pf_error *err)
+int pf_reload_put_pod(struct pf_reload *rl, const struct pf_pod_record *rec, uint64_t seq,
+		      uint64_t *gen, struct pf_error *err)
 {
-	struct pod_op *op = calloc(1, sizeof(*op));
+	struct pod_op *op;
+	int r;
 
+	*gen = 0;
+	if (!rl->worker) {
+		/* Start-up: written here, and the build that follows has it. */
+		r = pf_store_put_pod(rl->store, rec, err);
+		if (r < 0)
+			return r;
+		*gen = rl->requested + 1;
+		return 0;
+	}
+	op = calloc(1, sizeof(*op));
 	if (!op)
 		return pf_error_set(err, ENOMEM, "out of memory");
 	op->seq = seq;
@@ -838,21 +943,24 @@ int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, uint6
 		pod_op_free(op);
 		return pf_error_set(err, ENOMEM, "out of memory");
 	}
-	push_op(e->reloader, op);
+	push_op(rl->worker, op);
 	return 0;
 }
 
-int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, uint64_t seq,
-			   struct pf_error *err)
+int pf_reload_delete_pod(struct pf_reload *rl, const struct pf_netns_id *id, uint64_t seq,
+			 struct pf_error *err)
 {
-	struct pod_op *op = calloc(1, sizeof(*op));
+	struct pod_op *op;
 
+	if (!rl->worker)
+		return pf_store_delete_pod(rl->store, id->dev, id->ino, err);
+	op = calloc(1, sizeof(*op));
 	if (!op)
 		return pf_error_set(err, ENOMEM, "out of memory");
 	op->delete = true;
 	op->seq = seq;
 	op->rec.netns_dev = id->dev;
 	op->rec.netns_ino = id->ino;
-	push_op(e->reloader, op);
+	push_op(rl->worker, op);
 	return 0;
 }

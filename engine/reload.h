@@ -5,10 +5,34 @@
 
 #include "error.h"
 #include "netns.h"
+#include "policy.h"
 #include "store.h"
 
-struct engine;
+struct pf_cache;
+struct pf_loop;
 struct pf_pending_event;
+struct pf_reload;
+
+/* What the owner gives; the strings must outlive the reload. */
+struct pf_reload_config {
+	const char *db_path;	/* the worker opens a connection of its own */
+	const char *saved_path; /* the last good build's ruleset (NULL: none kept) */
+	enum pf_action default_action;
+};
+
+/* The cache in place and what its builds did, for status, metrics and waiting requests. */
+struct pf_reload_state {
+	uint64_t generation; /* the request number the cache in place was built for */
+	uint64_t requested;  /* last request number */
+	uint64_t failed;     /* last request number whose build failed */
+	bool stale;	     /* the cache in place is not what the store says */
+	const char *source;  /* "store", "saved" (last good build's ruleset), "none" */
+	const char *last_error;
+	uint64_t reloads, reload_failures;
+	uint64_t build_failures; /* loads or compiles that failed (not pod-row writes) */
+	int64_t last_reload_ms, last_build_failure_ms;
+	uint64_t last_reload_us; /* how long the last rebuild took */
+};
 
 /* A pods-table write the store worker committed: every cache of generation >= gen has it. */
 struct pf_row_done {
@@ -30,26 +54,40 @@ struct pf_reload_ops {
 	void *data;
 };
 
-/* Build and swap on the calling thread (start-up, before the loop runs). */
-int pf_reload(struct engine *e, const char *why, struct pf_error *err);
+/* store is the loop thread's connection, used until the worker runs (pf_reloader_start). */
+int pf_reload_new(const struct pf_reload_config *cfg, struct pf_loop *loop, struct pf_store *store,
+		  const struct pf_reload_ops *ops, struct pf_reload **out);
+/* Stops the worker if it runs, frees the cache in place. */
+void pf_reload_free(struct pf_reload *rl);
 /* The start-up build; when it fails, the saved last good ruleset, or an empty cache. Logs. */
-int pf_reload_start(struct engine *e);
-int pf_reloader_start(struct engine *e);
-void pf_reloader_stop(struct engine *e);
-/* Ask for a rebuild; returns the generation that will contain everything committed so far. */
-uint64_t pf_reload_request(struct engine *e, const char *why);
+int pf_reload_start(struct pf_reload *rl);
+/* From here on rebuilds and store writes run on the worker, beside the loop. */
+int pf_reloader_start(struct pf_reload *rl);
+void pf_reloader_stop(struct pf_reload *rl);
+bool pf_reloader_running(const struct pf_reload *rl);
+
+/* The cache in place: swapped only between loop rounds, never during a verdict. */
+struct pf_cache *pf_reload_cache(const struct pf_reload *rl);
+uint64_t pf_reload_generation(const struct pf_reload *rl);
+uint64_t pf_reload_failed_generation(const struct pf_reload *rl);
+void pf_reload_get_state(const struct pf_reload *rl, struct pf_reload_state *out);
+
+/* Ask for a rebuild; returns the generation that will contain everything committed so far.
+ * Before the worker runs, builds right here. */
+uint64_t pf_reload_request(struct pf_reload *rl, const char *why);
 /* Hand a batch of events to the store worker (which frees it). */
-void pf_reloader_push_events(struct engine *e, struct pf_pending_event *pe, size_t n);
+void pf_reload_push_events(struct pf_reload *rl, struct pf_pending_event *pe, size_t n);
 /* Queue a pod row write / delete for the worker (done before its next rebuild, in order; a
  * failed one is retried with backoff until it commits or a newer one for the row replaces
- * it). seq comes back in pf_reload_ops.row_committed. */
-int pf_reloader_put_pod(struct engine *e, const struct pf_pod_record *rec, uint64_t seq,
-			struct pf_error *err);
-int pf_reloader_delete_pod(struct engine *e, const struct pf_netns_id *id, uint64_t seq,
-			   struct pf_error *err);
+ * it); seq comes back in pf_reload_ops.row_committed. Before the worker runs, the row is
+ * written at once: then *gen is the first generation that has it (else 0). */
+int pf_reload_put_pod(struct pf_reload *rl, const struct pf_pod_record *rec, uint64_t seq,
+		      uint64_t *gen, struct pf_error *err);
+int pf_reload_delete_pod(struct pf_reload *rl, const struct pf_netns_id *id, uint64_t seq,
+			 struct pf_error *err);
 /* Row writes that failed so far, and how many rows wait for a retry now. */
-void pf_reloader_row_stats(struct engine *e, uint64_t *failures, size_t *waiting);
-/* Events the worker wrote and dropped so far. */
-void pf_reloader_event_stats(struct engine *e, uint64_t *written, uint64_t *dropped);
+void pf_reloader_row_stats(const struct pf_reload *rl, uint64_t *failures, size_t *waiting);
+/* Events the worker wrote, and dropped (by it, or handed over while it did not run). */
+void pf_reloader_event_stats(const struct pf_reload *rl, uint64_t *written, uint64_t *dropped);
 
 #endif

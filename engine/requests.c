@@ -9,7 +9,6 @@
 #include "counters.h"
 #include "ctl.h"
 #include "doc.h"
-#include "engine.h"
 #include "json-gen.h"
 #include "log.h"
 #include "pods.h"
@@ -183,14 +182,14 @@ static char *register_reply(const struct pf_pod *pod, bool new_pod)
 	return take(&w);
 }
 
-static int do_register(struct engine *e, const struct pf_node *req, char **reply,
+static int do_register(struct pf_requests *rq, const struct pf_node *req, char **reply,
 		       struct pf_wait *wait, struct pf_error *err)
 {
 	struct pf_register_req r = {};
 	struct pf_pod *pod = NULL;
 	bool has_pid, has_dev, has_ino;
 	int64_t pid = 0, dev = 0, ino = 0;
-	size_t n_before = e->n_pods;
+	size_t n_before = pf_pods_count(rq->pods);
 	uint64_t gen = 0;
 	int k;
 
@@ -218,7 +217,7 @@ static int do_register(struct engine *e, const struct pf_node *req, char **reply
 	r.id.dev = (uint64_t)dev;
 	r.id.ino = (uint64_t)ino;
 
-	k = pf_pods_register(e, &r, &pod, &gen, err);
+	k = pf_pods_register(rq->pods, &r, &pod, &gen, err);
 	if (k < 0)
 		return k;
 	if (gen) {
@@ -226,14 +225,14 @@ static int do_register(struct engine *e, const struct pf_node *req, char **reply
 		*wait = (struct pf_wait){.kind = PF_WAIT_REGISTER,
 					 .gen = gen,
 					 .id = pod->id,
-					 .new_pod = e->n_pods > n_before};
+					 .new_pod = pf_pods_count(rq->pods) > n_before};
 		return 0;
 	}
-	*reply = register_reply(pod, e->n_pods > n_before);
+	*reply = register_reply(pod, pf_pods_count(rq->pods) > n_before);
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
-static int do_unregister(struct engine *e, const struct pf_node *req, char **reply,
+static int do_unregister(struct pf_requests *rq, const struct pf_node *req, char **reply,
 			 struct pf_error *err)
 {
 	const char *container, *netns;
@@ -244,7 +243,7 @@ static int do_unregister(struct engine *e, const struct pf_node *req, char **rep
 	if ((k = get_str(req, "container", PF_MAX_CONTAINER_ID, true, &container, err)) < 0 ||
 	    (k = get_str(req, "netns", PATH_MAX - 1, false, &netns, err)) < 0)
 		return k;
-	k = pf_pods_unregister(e, container, netns, &found, &released, err);
+	k = pf_pods_unregister(rq->pods, container, netns, &found, &released, err);
 	if (k < 0)
 		return k;
 	/* Unknown containers are fine: poststop may run twice, or after a failed prestart. */
@@ -258,70 +257,74 @@ static int do_unregister(struct engine *e, const struct pf_node *req, char **rep
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
-static char *reload_reply(struct engine *e)
+static char *reload_reply(struct pf_requests *rq)
 {
 	struct pf_cache_stats st = {};
+	struct pf_reload_state rs;
 	_cleanup_jgen_ struct pf_jgen w = {};
 
-	pf_cache_get_stats(e->cache, &st);
+	pf_cache_get_stats(pf_reload_cache(rq->reload), &st);
+	pf_reload_get_state(rq->reload, &rs);
 	pf_jgen_init(&w, 0);
 	pf_jgen_map_open(&w);
 	pf_jgen_kv_bool(&w, "ok", true);
-	pf_jgen_kv_uint(&w, "generation", e->cache_generation);
+	pf_jgen_kv_uint(&w, "generation", rs.generation);
 	pf_jgen_kv_uint(&w, "sources", st.n_sources);
-	pf_jgen_kv_uint(&w, "build_us", e->stats.last_reload_us);
+	pf_jgen_kv_uint(&w, "build_us", rs.last_reload_us);
 	pf_jgen_map_close(&w);
 	return take(&w);
 }
 
-static int do_reload(struct engine *e, char **reply, struct pf_wait *wait, struct pf_error *err)
+static int do_reload(struct pf_requests *rq, char **reply, struct pf_wait *wait,
+		     struct pf_error *err)
 {
-	uint64_t gen = pf_reload_request(e, "request");
+	uint64_t gen = pf_reload_request(rq->reload, "request");
 
-	if (gen > e->cache_generation) {
+	if (gen > pf_reload_generation(rq->reload)) {
 		*wait = (struct pf_wait){.kind = PF_WAIT_RELOAD, .gen = gen};
 		return 0;
 	}
-	if (gen <= e->reload_failed && gen > e->cache_generation)
+	if (gen <= pf_reload_failed_generation(rq->reload) &&
+	    gen > pf_reload_generation(rq->reload))
 		return pf_error_set(err, EIO, "reload failed (see the engine's log)");
-	*reply = reload_reply(e);
+	*reply = reload_reply(rq);
 	return *reply ? 0 : pf_error_set(err, ENOMEM, "out of memory");
 }
 
-static int status_json(struct engine *e, bool details, char **out)
+static int status_json(struct pf_requests *rq, bool details, char **out)
 {
 	struct pf_engine_counters n;
 	_cleanup_jgen_ struct pf_jgen w = {};
 
-	pf_engine_counters(e, &n);
+	pf_counters_read(rq->counters, &n);
 	pf_jgen_init(&w, 0);
 	pf_jgen_map_open(&w);
 	pf_jgen_kv_bool(&w, "ok", true);
 	pf_jgen_kv_str(&w, "version", PACKAGE_VERSION);
 	pf_jgen_kv_int(&w, "pid", getpid());
-	pf_jgen_kv_int(&w, "uptime_ms", pf_now_ms() - e->started_ms);
-	pf_jgen_kv_str(&w, "fail_mode", e->cfg.fail_closed ? "closed" : "open");
-	pf_jgen_kv_str(&w, "default_action", pf_action_to_string(e->cfg.default_action));
-	pf_jgen_kv_uint(&w, "queue_num", e->cfg.queue_num);
+	pf_jgen_kv_int(&w, "uptime_ms", pf_now_ms() - rq->cfg.started_ms);
+	pf_jgen_kv_str(&w, "fail_mode", rq->cfg.fail_closed ? "closed" : "open");
+	pf_jgen_kv_str(&w, "default_action", pf_action_to_string(rq->cfg.default_action));
+	pf_jgen_kv_uint(&w, "queue_num", rq->cfg.queue_num);
 	pf_jgen_kv_uint(&w, "queue_maxlen",
-			e->cfg.queue_maxlen ? e->cfg.queue_maxlen : PF_NFQ_QUEUE_MAXLEN);
-	pf_jgen_kv_str(&w, "backend", e->nft.backend == PF_QUEUE_NATIVE ? "native" : "compat");
-	pf_jgen_kv_str(&w, "store", e->cfg.db_path);
+			rq->cfg.queue_maxlen ? rq->cfg.queue_maxlen : PF_NFQ_QUEUE_MAXLEN);
+	pf_jgen_kv_str(&w, "backend", rq->cfg.backend == PF_QUEUE_NATIVE ? "native" : "compat");
+	pf_jgen_kv_str(&w, "store", rq->cfg.db_path);
 	pf_jgen_key(&w, "cache");
 	pf_jgen_map_open(&w);
-	pf_jgen_kv_uint(&w, "generation", e->cache_generation);
+	pf_jgen_kv_uint(&w, "generation", pf_reload_generation(rq->reload));
 	pf_jgen_kv_uint(&w, "sources", n.cache.n_sources);
 	pf_jgen_kv_uint(&w, "groups", n.cache.n_groups);
 	pf_jgen_kv_uint(&w, "bytes", n.cache.bytes);
-	pf_jgen_kv_uint(&w, "reloads", n.stats.reloads);
-	pf_jgen_kv_uint(&w, "reload_failures", n.stats.reload_failures);
-	pf_jgen_kv_uint(&w, "last_build_us", n.stats.last_reload_us);
+	pf_jgen_kv_uint(&w, "reloads", n.reload.reloads);
+	pf_jgen_kv_uint(&w, "reload_failures", n.reload.reload_failures);
+	pf_jgen_kv_uint(&w, "last_build_us", n.reload.last_reload_us);
 	/* A failed build keeps the cache in place: say that it is stale, since when, why. */
-	pf_jgen_kv_bool(&w, "stale", n.cache_stale);
-	pf_jgen_kv_str(&w, "source", e->cache_source ? e->cache_source : "store");
-	pf_jgen_kv_uint(&w, "build_failures", n.stats.build_failures);
-	pf_jgen_kv_int(&w, "last_build_failure_ms", n.stats.last_build_failure_ms);
-	pf_jgen_kv_str(&w, "last_build_error", n.cache_stale ? e->last_build_error : "");
+	pf_jgen_kv_bool(&w, "stale", n.reload.stale);
+	pf_jgen_kv_str(&w, "source", n.reload.source);
+	pf_jgen_kv_uint(&w, "build_failures", n.reload.build_failures);
+	pf_jgen_kv_int(&w, "last_build_failure_ms", n.reload.last_build_failure_ms);
+	pf_jgen_kv_str(&w, "last_build_error", n.reload.stale ? n.reload.last_error : "");
 	pf_jgen_kv_uint(&w, "pods_unresolved", n.n_unresolved);
 	pf_jgen_map_close(&w);
 	pf_jgen_key(&w, "verdicts");
@@ -365,7 +368,7 @@ static int status_json(struct engine *e, bool details, char **out)
 	pf_jgen_map_close(&w);
 	pf_jgen_key(&w, "privileged_pods");
 	pf_jgen_map_open(&w);
-	pf_jgen_kv_str(&w, "mode", e->cfg.refuse_privileged ? "refuse" : "warn");
+	pf_jgen_kv_str(&w, "mode", rq->cfg.refuse_privileged ? "refuse" : "warn");
 	pf_jgen_kv_uint(&w, "current", n.n_privileged_pods);
 	pf_jgen_kv_uint(&w, "containers", n.stats.privileged_containers);
 	pf_jgen_kv_uint(&w, "refused", n.stats.privileged_refused);
@@ -374,7 +377,7 @@ static int status_json(struct engine *e, bool details, char **out)
 	if (details) {
 		pf_jgen_key(&w, "pods");
 		pf_jgen_array_open(&w);
-		for (struct pf_pod *p = e->pods; p; p = p->next)
+		for (struct pf_pod *p = pf_pods_list(rq->pods); p; p = p->next)
 			if (!p->dead)
 				jw_pod(&w, p, false);
 		pf_jgen_array_close(&w);
@@ -384,19 +387,19 @@ static int status_json(struct engine *e, bool details, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int pf_status_json(struct engine *e, char **out)
+int pf_status_json(struct pf_requests *rq, char **out)
 {
-	int r = status_json(e, true, out);
+	int r = status_json(rq, true, out);
 
 	/* Many pods: the list would not fit one message; `podfencectl pods` reads the store. */
 	if (r == 0 && strlen(*out) > PF_CTL_MAX_MSG) {
 		free(*out);
-		r = status_json(e, false, out);
+		r = status_json(rq, false, out);
 	}
 	return r;
 }
 
-int pf_requests_dispatch(struct engine *e, const struct pf_node *req, const char *default_op,
+int pf_requests_dispatch(struct pf_requests *rq, const struct pf_node *req, const char *default_op,
 			 char **reply, struct pf_wait *wait)
 {
 	struct pf_error err = {};
@@ -429,13 +432,13 @@ int pf_requests_dispatch(struct engine *e, const struct pf_node *req, const char
 		timeout_ms = (uint32_t)t;
 	}
 	if (!strcmp(op, "register"))
-		r = do_register(e, req, reply, wait, &err);
+		r = do_register(rq, req, reply, wait, &err);
 	else if (!strcmp(op, "unregister"))
-		r = do_unregister(e, req, reply, &err);
+		r = do_unregister(rq, req, reply, &err);
 	else if (!strcmp(op, "reload"))
-		r = do_reload(e, reply, wait, &err);
+		r = do_reload(rq, reply, wait, &err);
 	else if (!strcmp(op, "status"))
-		r = pf_status_json(e, reply) < 0 ? pf_error_set(&err, ENOMEM, "out of memory") : 0;
+		r = pf_status_json(rq, reply) < 0 ? pf_error_set(&err, ENOMEM, "out of memory") : 0;
 	else
 		r = pf_error_set(&err, EINVAL, "unknown op '%.64s'", op);
 	if (r == 0) {
@@ -452,7 +455,7 @@ fail:
 	return r;
 }
 
-int pf_requests_handle(struct engine *e, const char *buf, size_t len, char **reply,
+int pf_requests_handle(struct pf_requests *rq, const char *buf, size_t len, char **reply,
 		       struct pf_wait *wait)
 {
 	struct pf_node *req = NULL;
@@ -469,20 +472,21 @@ int pf_requests_handle(struct engine *e, const char *buf, size_t len, char **rep
 		*reply = pf_requests_error(err.msg);
 		return r;
 	}
-	r = pf_requests_dispatch(e, req, NULL, reply, wait);
+	r = pf_requests_dispatch(rq, req, NULL, reply, wait);
 	pf_node_free(req);
 	return r;
 }
 
-bool pf_requests_answer(struct engine *e, const struct pf_wait *wait, char **reply)
+bool pf_requests_answer(struct pf_requests *rq, const struct pf_wait *wait, char **reply)
 {
 	struct pf_pod *p;
 
 	*reply = NULL;
-	if (wait->gen > e->cache_generation && wait->gen > e->reload_failed)
+	if (wait->gen > pf_reload_generation(rq->reload) &&
+	    wait->gen > pf_reload_failed_generation(rq->reload))
 		return false;
 	if (wait->kind == PF_WAIT_REGISTER) {
-		p = pf_pods_find(e, &wait->id);
+		p = pf_pods_find(rq->pods, &wait->id);
 		if (p && p->active)
 			*reply = register_reply(p, wait->new_pod);
 		else if (p && !wait->error[0])
@@ -490,21 +494,21 @@ bool pf_requests_answer(struct engine *e, const struct pf_wait *wait, char **rep
 		else
 			*reply = pf_requests_error(
 			    wait->error[0] ? wait->error : "the pod went away while registering");
-	} else if (wait->gen <= e->cache_generation) {
-		*reply = reload_reply(e);
+	} else if (wait->gen <= pf_reload_generation(rq->reload)) {
+		*reply = reload_reply(rq);
 	} else {
 		*reply = pf_requests_error("reload failed (see the engine's log)");
 	}
 	return true;
 }
 
-char *pf_requests_late(struct engine *e, const struct pf_wait *wait, uint64_t budget_ms)
+char *pf_requests_late(struct pf_requests *rq, const struct pf_wait *wait, uint64_t budget_ms)
 {
 	struct pf_pod *p;
 	char msg[256];
 
 	if (wait->kind == PF_WAIT_REGISTER) {
-		p = pf_pods_find(e, &wait->id);
+		p = pf_pods_find(rq->pods, &wait->id);
 		snprintf(msg, sizeof(msg),
 			 "pod %s/%s not enforced within %" PRIu64
 			 " ms (the verdict cache that holds it is still being built; see the "
@@ -514,7 +518,7 @@ char *pf_requests_late(struct engine *e, const struct pf_wait *wait, uint64_t bu
 			    " ms; answered with an error (cache generation %" PRIu64
 			    " in place, %" PRIu64 " needed)",
 			    p ? p->namespace : "?", p ? p->name : "?", budget_ms,
-			    e->cache_generation, wait->gen);
+			    pf_reload_generation(rq->reload), wait->gen);
 	} else {
 		snprintf(msg, sizeof(msg),
 			 "reload not done within %" PRIu64 " ms (it goes on; see the engine's log)",

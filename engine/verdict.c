@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The hot path: a queued SYN -> a cache lookup -> a verdict, with events handed off in memory. */
-#include "engine.h"
+#include <netinet/in.h>
+
+#include "counters.h"
 #include "events.h"
 #include "pods.h"
+#include "reload.h"
 #include "verdict.h"
 
-/* after netinet/in.h (through engine.h): the uapi header defers to glibc then */
+/* after netinet/in.h: the uapi header defers to glibc then */
 #include <linux/netfilter.h>
 
 uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple *t, uint32_t *mark)
 {
 	struct pf_pod *p = userdata;
-	struct engine *e = p->engine;
+	const struct pf_verdict_ctx *vc = p->verdict;
+	const struct pf_cache *cache = pf_reload_cache(vc->reload);
 	struct pf_verdict v;
 	uint32_t g;
 
@@ -23,11 +27,11 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		 */
 		int64_t now = pf_now_ms();
 
-		e->stats.unparsed++;
-		e->stats.dropped++;
-		if (!p->unparsed_event_ms || now - p->unparsed_event_ms >= e->events.window_ms) {
+		vc->stats->unparsed++;
+		vc->stats->dropped++;
+		if (!p->unparsed_event_ms || now - p->unparsed_event_ms >= vc->events->window_ms) {
 			p->unparsed_event_ms = now;
-			pf_events_note(&e->events, p, "unparsed", NULL, NULL, 0, PF_ACTION_DENY,
+			pf_events_note(vc->events, p, "unparsed", NULL, NULL, 0, PF_ACTION_DENY,
 				       now);
 		}
 		return NF_DROP;
@@ -40,13 +44,13 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	g = PF_CACHE_NO_GROUP;
 	for (size_t i = 0; i < p->n_ips && !p->unresolved; i++)
 		if (pf_addr_eq(&p->ips[i], &t->src)) {
-			g = pf_cache_source_group(e->cache, &t->src);
+			g = pf_cache_source_group(cache, &t->src);
 			break;
 		}
 	if (g == PF_CACHE_NO_GROUP)
 		g = p->cache_group;
 	/* The cache pointer is swapped only between epoll rounds, never during this call. */
-	pf_cache_lookup_group(e->cache, g, &t->dst, t->dport, &v);
+	pf_cache_lookup_group(cache, g, &t->dst, t->dport, &v);
 	/* A pod registered while builds fail is not in the cache: the engine is up and cannot
 	 * judge it, so it is refused (the default action if that refuses, else Deny) whatever
 	 * the fail mode, which is about the engine being down (pods.c). */
@@ -54,21 +58,21 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	    (v.action == PF_ACTION_ALLOW || v.action == PF_ACTION_ALERT))
 		v.action = PF_ACTION_DENY;
 	if (v.action != PF_ACTION_ALLOW || v.log)
-		pf_events_record(&e->events, p, t, &v, pf_now_ms());
+		pf_events_record(vc->events, p, t, &v, pf_now_ms());
 	switch (v.action) {
 	case PF_ACTION_DENY:
-		e->stats.dropped++;
+		vc->stats->dropped++;
 		return NF_DROP;
 	case PF_ACTION_REJECT:
 		/* Back through the chain with the mark: the `reject with tcp reset` rule ahead of
 		 * the queue rule answers the client at once. */
-		e->stats.rejected++;
-		*mark = e->nft.reject_mark;
+		vc->stats->rejected++;
+		*mark = vc->reject_mark;
 		return NF_REPEAT;
 	case PF_ACTION_ALLOW:
 	case PF_ACTION_ALERT:
 	default:
-		e->stats.accepted++;
+		vc->stats->accepted++;
 		return NF_ACCEPT;
 	}
 }

@@ -113,6 +113,25 @@ void pf_nfq_get_stats(const struct pf_nfq *q, struct pf_nfq_stats *out)
 	read_kernel_counters(q, out);
 }
 
+void pf_nfq_add_stats(struct pf_nfq_stats *sum, const struct pf_nfq *q)
+{
+	struct pf_nfq_stats s;
+
+	pf_nfq_get_stats(q, &s);
+	sum->packets += s.packets;
+	sum->unparsed += s.unparsed;
+	sum->enobufs += s.enobufs;
+	sum->send_errors += s.send_errors;
+	sum->kernel_errors += s.kernel_errors;
+	sum->recv_calls += s.recv_calls;
+	sum->truncated += s.truncated;
+	sum->verdicts_lost += s.verdicts_lost;
+	sum->recoveries += s.recoveries;
+	sum->queue_dropped += s.queue_dropped;
+	sum->user_dropped += s.user_dropped;
+	/* queue_total is a gauge of one live queue: it does not add up over time. */
+}
+
 void pf_nfq_test_lose_sends(struct pf_nfq *q, unsigned n)
 {
 	q->test_lose_sends = n;

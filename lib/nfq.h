@@ -76,6 +76,8 @@ int pf_nfq_dispatch(struct pf_nfq *q);
 bool pf_nfq_tick(struct pf_nfq *q);
 /* Our counters plus the kernel's for this queue (a read of the proc file). */
 void pf_nfq_get_stats(const struct pf_nfq *q, struct pf_nfq_stats *out);
+/* Add q's counts to sum (the kernel's gauge queue_total excepted). */
+void pf_nfq_add_stats(struct pf_nfq_stats *sum, const struct pf_nfq *q);
 /* Fault injection for tests: the next n verdict sends are lost as if sendmsg had failed;
  * receive slots of bytes (64 up to the default) so that messages arrive truncated. */
 void pf_nfq_test_lose_sends(struct pf_nfq *q, unsigned n);

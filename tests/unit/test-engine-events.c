@@ -4,7 +4,6 @@
 #include <sqlite3.h>
 #include <stdio.h>
 
-#include "../../engine/engine.h"
 #include "../../engine/events.h"
 #include "../../engine/requests.h"
 #include "../../engine/pods.h"

@@ -8,7 +8,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
-#include "../../engine/engine.h"
+#include "../../engine/counters.h"
 #include "../../engine/loop.h"
 #include "../../engine/metrics.h"
 #include "tap.h"
@@ -44,13 +44,31 @@ static void test_parse(void)
 	}
 }
 
+/* The server alone: its own loop, and the numbers a running engine would hand it. */
+struct server {
+	struct pf_loop loop;
+	struct pf_metrics *m;
+};
+
 static void reap(void *data, uint64_t ticks)
 {
+	struct server *sv = data;
+
 	(void)ticks;
-	pf_metrics_reap(data);
+	pf_metrics_reap(sv->m);
 }
 
-static void pump(struct engine *e, int timeout_ms)
+static void read_counters(void *data, struct pf_engine_counters *out)
+{
+	(void)data;
+	*out = (struct pf_engine_counters){
+	    .stats = {.rejected = 7},
+	    .reload = {.last_reload_us = 1234567, .source = "store", .last_error = ""},
+	    .n_pods = 3,
+	};
+}
+
+static void pump(struct server *e, int timeout_ms)
 {
 	pf_loop_round(&e->loop, timeout_ms);
 }
@@ -93,7 +111,8 @@ static int connect_to(const struct sockaddr_in *sa, bool small_rcvbuf)
 
 static void test_server(void)
 {
-	struct engine e = {.loop = PF_LOOP_INIT, .sigfd = -1};
+	const struct pf_metrics_ops ops = {.read = read_counters};
+	struct server e = {.loop = PF_LOOP_INIT};
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sa);
 	char addr[64], resp[65536];
@@ -112,12 +131,8 @@ static void test_server(void)
 
 	pf_loop_init(&e.loop);
 	pf_loop_on_round(&e.loop, reap, &e);
-	e.cfg.metrics = addr;
-	e.started_ms = 1700000000123;
-	e.stats.rejected = 7;
-	e.stats.last_reload_us = 1234567;
-	e.n_pods = 3;
-	if (!ok(pf_metrics_listen(&e) == 0, "listening on %s", addr))
+	if (!ok(pf_metrics_listen(addr, &e.loop, 1700000000123, &ops, &e.m) == 0 && e.m,
+		"listening on %s", addr))
 		return;
 
 	/* A client that reads slowly, behind a socket already full: the answer must wait for
@@ -193,8 +208,9 @@ static void test_server(void)
 		close(idle[i]);
 	close(c);
 
-	pf_metrics_close(&e);
-	ok(e.metrics == NULL, "closed");
+	pf_metrics_close(e.m);
+	e.m = NULL;
+	ok(connect_to(&sa, false) < 0 && errno == ECONNREFUSED, "closed: nothing listens");
 	pf_loop_done(&e.loop);
 }
 
