@@ -360,13 +360,15 @@ static void claim(struct build *b, const uint32_t *seqs, size_t n, size_t nseg, 
 		size_t nr = rr->n_ports ? rr->n_ports : 1;
 
 		for (size_t k = 0; k < nr && left; k++) {
-			uint32_t from = 0, to = 65536, s, e;
+			uint32_t from = 0, to = PORT_SPACE, s, e;
 
 			if (rr->n_ports) {
-				if (rr->ports[k].port > rr->ports[k].end_port)
+				const struct pf_port_range *pr = &rr->ports[k];
+
+				if (pr->port > pr->end_port || pr->protocol >= _PF_PROTO_MAX)
 					continue;
-				from = rr->ports[k].port;
-				to = (uint32_t)rr->ports[k].end_port + 1;
+				from = port_key(pr->protocol, pr->port);
+				to = port_key(pr->protocol, pr->end_port) + 1;
 			}
 			s = (uint32_t)lower_u32(b->pts, nseg + 1, from);
 			e = (uint32_t)lower_u32(b->pts, nseg + 1, to);
@@ -486,15 +488,17 @@ static int compile_ports(struct build *b, const uint32_t *seqs, size_t n, uint32
 	}
 
 	b->pts[npts++] = 0;
-	b->pts[npts++] = 65536;
+	b->pts[npts++] = PORT_SPACE;
 	for (size_t i = 0; i < n; i++) {
 		const struct pf_rs_rule *rr = b->rrule[seqs[i]];
 
 		for (size_t k = 0; k < rr->n_ports; k++) {
-			if (rr->ports[k].port > rr->ports[k].end_port)
+			const struct pf_port_range *pr = &rr->ports[k];
+
+			if (pr->port > pr->end_port || pr->protocol >= _PF_PROTO_MAX)
 				continue; /* matches no port, as in pf_ruleset_eval */
-			b->pts[npts++] = rr->ports[k].port;
-			b->pts[npts++] = (uint32_t)rr->ports[k].end_port + 1;
+			b->pts[npts++] = port_key(pr->protocol, pr->port);
+			b->pts[npts++] = port_key(pr->protocol, pr->end_port) + 1;
 		}
 	}
 	sort_u32(b->pts, npts);
@@ -1084,6 +1088,62 @@ static void freeze(struct pf_cache *c)
 	c->arena_len = total;
 }
 
+/*
+ * The groups whose policies name fqdns keep those policies (copies: the cache outlives rs) to
+ * walk for destinations the pod resolved; which addresses those are changes with every DNS
+ * answer, so no table could be compiled for them.
+ */
+static int build_walk(struct build *b, const struct pf_ruleset *rs)
+{
+	struct pf_cache *c = b->c;
+	_cleanup_free_ uint8_t *mark = calloc(rs->n_policies ? rs->n_policies : 1, 1);
+	_cleanup_free_ uint32_t *keep = NULL, *map = NULL;
+	size_t n_keep = 0, total = 0;
+	int r;
+
+	if (!mark)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n_policies; i++)
+		for (size_t j = 0; j < rs->policies[i].n_rules; j++)
+			if (rs->policies[i].rules[j].n_fqdns)
+				mark[i] = 1;
+	for (size_t g = 0; g < c->n_groups; g++) {
+		bool fq = false;
+
+		for (size_t k = 0; k < b->g_n[g] && !fq; k++)
+			fq = mark[b->glist[b->g_off[g] + k]] & 1;
+		if (!fq)
+			continue;
+		c->groups[g].walk_n = b->g_n[g];
+		total += b->g_n[g];
+		for (size_t k = 0; k < b->g_n[g]; k++)
+			mark[b->glist[b->g_off[g] + k]] |= 2;
+	}
+	keep = calloc(rs->n_policies ? rs->n_policies : 1, sizeof(*keep));
+	map = calloc(rs->n_policies ? rs->n_policies : 1, sizeof(*map));
+	c->walk_pols = calloc(total ? total : 1, sizeof(*c->walk_pols));
+	if (!keep || !map || !c->walk_pols)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n_policies; i++)
+		if (mark[i] & 2) {
+			map[i] = (uint32_t)n_keep;
+			keep[n_keep++] = (uint32_t)i;
+		}
+	r = pf_ruleset_copy_some(rs, keep, n_keep, &c->walk);
+	if (r < 0)
+		return r;
+	for (size_t g = 0; g < c->n_groups; g++) {
+		if (!c->groups[g].walk_n)
+			continue;
+		c->groups[g].walk_off = (uint32_t)c->n_walk_pols;
+		/* glist is ascending and map keeps order: the walk goes in evaluation order */
+		for (size_t k = 0; k < b->g_n[g]; k++)
+			c->walk_pols[c->n_walk_pols++] = map[b->glist[b->g_off[g] + k]];
+	}
+	c->stats.bytes += total * sizeof(*c->walk_pols);
+	return 0;
+}
+
 static int build(struct build *b, const struct pf_ruleset *rs)
 {
 	struct pf_cache *c = b->c;
@@ -1171,6 +1231,12 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 		}
 	}
 
+	if (rs && pf_ruleset_has_fqdn(rs)) {
+		r = build_walk(b, rs);
+		if (r < 0)
+			return r;
+	}
+
 	c->l2 = shrink(c->l2, c->n_l2, sizeof(*c->l2));
 	c->bloom = shrink(c->bloom, c->n_bloom, sizeof(*c->bloom));
 	c->iv = shrink(c->iv, c->n_iv, sizeof(*c->iv));
@@ -1239,6 +1305,8 @@ struct pf_cache *pf_cache_free(struct pf_cache *c)
 		free(c->policies[i].name);
 	}
 	free(c->policies);
+	pf_ruleset_free(c->walk);
+	free(c->walk_pols);
 	if (c->arena) {
 		munmap(c->arena, c->arena_len);
 	} else {

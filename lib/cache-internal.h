@@ -11,6 +11,18 @@
 #define NONE UINT32_MAX
 
 /*
+ * Level 3 keys a port by protocol too: TCP ports are 0..65535, UDP ports follow at 65536, so
+ * one table of disjoint intervals answers both and a rule without ports covers the whole
+ * space.
+ */
+#define PORT_SPACE (2u * 65536)
+
+static inline uint32_t port_key(unsigned proto, uint16_t port)
+{
+	return proto * 65536u + port;
+}
+
+/*
  * Open addressing with linear probing. Level 1 is one table keyed by source (tag 0, val the
  * group), load <= 1/2. Level 2 is one table per group keyed by destination masked to a
  * prefix length (hashed with the length; tag and val carry the port table, see port_table),
@@ -75,6 +87,10 @@ struct cache_group {
 	/* level-3 table when neither an exact IP nor a prefix matched; any_n 0: none */
 	uint32_t any_off, any_n;
 	bool has_exact;
+	/* Some of this group's policies name fqdns: a destination the pod received in a DNS
+	 * answer is judged by walking them (walk_pols[walk_off .. + walk_n)), every other one
+	 * by the tables above. walk_n 0: no fqdn rule. */
+	uint32_t walk_off, walk_n;
 };
 
 /*
@@ -99,6 +115,9 @@ struct pf_cache {
 	struct cache_rule *rules;
 	struct cache_policy *policies;
 	size_t n_groups, n_tables, n_iv, n_rules, n_policies;
+	struct pf_ruleset *walk; /* copies of the policies fqdn groups walk; NULL: none */
+	uint32_t *walk_pols;	 /* indices into walk->policies, per group (see walk_off) */
+	size_t n_walk_pols;
 	void *arena; /* when set, l1.s, groups, bloom, l2, iv and rules live here (see freeze) */
 	size_t arena_len;
 	struct pf_cache_stats stats;

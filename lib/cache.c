@@ -23,7 +23,7 @@ static inline const struct slot *l2_get(const struct pf_cache *c, const struct c
 }
 
 /* Level 3: the rule of the interval holding port (the last one starting at or below it). */
-static inline uint32_t iv_find(const uint64_t *iv, size_t n, uint16_t port)
+static inline uint32_t iv_find(const uint64_t *iv, size_t n, uint32_t port)
 {
 	uint64_t key = (uint64_t)port << 32 | 0xffffffffu;
 	size_t base = 0;
@@ -54,6 +54,13 @@ void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const 
 void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf_addr *dst,
 			   uint16_t dport, struct pf_verdict *out)
 {
+	pf_cache_lookup_flow(c, g, dst, PF_PROTO_TCP, dport, NULL, out);
+}
+
+void pf_cache_lookup_flow(const struct pf_cache *c, uint32_t g, const struct pf_addr *dst,
+			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			  struct pf_verdict *out)
+{
 	const struct cache_group *grp;
 	const struct slot *hit = NULL;
 	const struct cache_rule *cr;
@@ -69,6 +76,16 @@ void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf
 	if (g >= c->n_groups)
 		return;
 	grp = &c->groups[g];
+	if (grp->walk_n && names) {
+		const char *const *v;
+
+		/* the tables know no names: an address the pod resolved walks the rules */
+		if (names->lookup(names->ctx, dst, &v)) {
+			pf_ruleset_eval_some(c->walk, c->walk_pols + grp->walk_off, grp->walk_n,
+					     c->default_action, dst, proto, dport, names, out);
+			return;
+		}
+	}
 
 	addr_split(dst, &hi, &lo);
 	if (grp->has_exact)
@@ -91,9 +108,9 @@ void pf_cache_lookup_group(const struct pf_cache *c, uint32_t g, const struct pf
 		}
 	}
 	if (hit)
-		r = iv_find(c->iv + hit->val, hit->tag >> 8, dport);
+		r = iv_find(c->iv + hit->val, hit->tag >> 8, port_key(proto, dport));
 	else if (grp->any_n)
-		r = iv_find(c->iv + grp->any_off, grp->any_n, dport);
+		r = iv_find(c->iv + grp->any_off, grp->any_n, port_key(proto, dport));
 	else
 		return;
 	if (r == NONE)

@@ -68,6 +68,15 @@ void pf_cache_lookup(const struct pf_cache *c, const struct pf_addr *src, const 
 uint32_t pf_cache_source_group(const struct pf_cache *c, const struct pf_addr *src);
 void pf_cache_lookup_group(const struct pf_cache *c, uint32_t group, const struct pf_addr *dst,
 			   uint16_t dport, struct pf_verdict *out);
+/*
+ * A flow of any protocol podfence judges, with the pod's DNS names for fqdn rules (names may
+ * be NULL: fqdn peers match nothing). A destination that is none of the pod's names costs what
+ * pf_cache_lookup_group costs; one that is walks the group's policies (O(their rules)).
+ * pf_cache_lookup_group is this with TCP and no names.
+ */
+void pf_cache_lookup_flow(const struct pf_cache *c, uint32_t group, const struct pf_addr *dst,
+			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			  struct pf_verdict *out);
 /* True when src is a key of level 1 (some policy applies to it). */
 bool pf_cache_has_source(const struct pf_cache *c, const struct pf_addr *src);
 enum pf_action pf_cache_default_action(const struct pf_cache *c);

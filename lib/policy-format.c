@@ -62,7 +62,11 @@ int pf_policy_to_json(const struct pf_policy *p, char **out)
 		for (size_t k = 0; k < r->n_to; k++) {
 			char pfx[PF_PREFIX_STRLEN];
 
-			if (r->to[k].is_cidr) {
+			if (r->to[k].fqdn) {
+				pf_jgen_map_open(&j);
+				pf_jgen_kv_str(&j, "fqdn", r->to[k].fqdn);
+				pf_jgen_map_close(&j);
+			} else if (r->to[k].is_cidr) {
 				pf_jgen_map_open(&j);
 				pf_jgen_kv_str(&j, "cidr", pf_prefix_fmt(&r->to[k].cidr, pfx));
 				pf_jgen_map_close(&j);
@@ -77,7 +81,7 @@ int pf_policy_to_json(const struct pf_policy *p, char **out)
 			pf_jgen_map_open(&j);
 			pf_jgen_kv_uint(&j, "port", r->ports[k].port);
 			pf_jgen_kv_uint(&j, "endPort", r->ports[k].end_port);
-			pf_jgen_kv_str(&j, "protocol", "TCP");
+			pf_jgen_kv_str(&j, "protocol", pf_protocol_to_string(r->ports[k].protocol));
 			pf_jgen_map_close(&j);
 		}
 		pf_jgen_array_close(&j);
@@ -102,7 +106,9 @@ int pf_rule_destination_string(const struct pf_rule *r, char **out)
 
 		if (i)
 			pf_buf_puts(&b, ", ");
-		if (e->is_cidr)
+		if (e->fqdn)
+			pf_buf_printf(&b, "fqdn %s", e->fqdn);
+		else if (e->is_cidr)
 			pf_buf_printf(&b, "%s", pf_prefix_fmt(&e->cidr, pfx));
 		else if (e->ref.kind == PF_KIND_NAMESPACE)
 			pf_buf_printf(&b, "Namespace %s", e->ref.name);
@@ -122,10 +128,34 @@ int pf_rule_ports_string(const struct pf_rule *r, char **out)
 	for (size_t i = 0; i < r->n_ports; i++) {
 		const struct pf_port_range *pr = &r->ports[i];
 
+		const char *proto = pf_protocol_to_string(pr->protocol);
+
 		if (pr->end_port > pr->port)
-			pf_buf_printf(&b, "%s%u-%u/TCP", i ? ", " : "", pr->port, pr->end_port);
+			pf_buf_printf(&b, "%s%u-%u/%s", i ? ", " : "", pr->port, pr->end_port,
+				      proto);
 		else
-			pf_buf_printf(&b, "%s%u/TCP", i ? ", " : "", pr->port);
+			pf_buf_printf(&b, "%s%u/%s", i ? ", " : "", pr->port, proto);
 	}
 	return pf_buf_take(&b, out);
+}
+
+const char *pf_rule_protocols_string(const struct pf_rule *r)
+{
+	bool tcp = false, udp = false;
+
+	if (r->n_ports == 0)
+		return "any";
+	for (size_t i = 0; i < r->n_ports; i++) {
+		tcp |= r->ports[i].protocol == PF_PROTO_TCP;
+		udp |= r->ports[i].protocol == PF_PROTO_UDP;
+	}
+	return tcp && udp ? "TCP,UDP" : udp ? "UDP" : "TCP";
+}
+
+bool pf_rule_has_fqdn(const struct pf_rule *r)
+{
+	for (size_t i = 0; i < r->n_to; i++)
+		if (r->to[i].fqdn)
+			return true;
+	return false;
 }

@@ -281,10 +281,10 @@ static int parse_applies_to(struct vctx *c, const struct pf_node *spec, struct p
 static int parse_peer(struct vctx *c, const struct pf_node *e, const char *path,
 		      struct pf_peer *peer)
 {
-	static const char *const keys[] = {"cidr", "kind", "name", "namespace", NULL};
-	const struct pf_node *cidr = NULL;
+	static const char *const keys[] = {"cidr", "fqdn", "kind", "name", "namespace", NULL};
+	const struct pf_node *cidr = NULL, *fqdn = NULL;
 	struct pf_error perr = {0};
-	char p[PATH_SZ];
+	char p[PATH_SZ], msg[128];
 	int r;
 
 	if (e->type != PF_NODE_MAP)
@@ -292,12 +292,31 @@ static int parse_peer(struct vctx *c, const struct pf_node *e, const char *path,
 	r = check_keys(c, e, path, keys, NULL);
 	if (r < 0)
 		return r;
+	r = field(c, e, path, "fqdn", PF_NODE_STRING, false, &fqdn);
+	if (r < 0)
+		return r;
+	if (fqdn) {
+		if (pf_node_get(e, "cidr") || pf_node_get(e, "kind") || pf_node_get(e, "name") ||
+		    pf_node_get(e, "namespace"))
+			return verr(
+			    c, e->line, path,
+			    "fqdn cannot be combined with cidr, kind, name or namespace (use "
+			    "two entries)");
+		join(p, path, "fqdn");
+		r = pf_fqdn_normalize(fqdn->str, &peer->fqdn, msg, sizeof(msg));
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			return verr(c, fqdn->line, p, "\"%.64s\": %s", fqdn->str, msg);
+		return 0;
+	}
 	r = field(c, e, path, "cidr", PF_NODE_STRING, false, &cidr);
 	if (r < 0)
 		return r;
 	if (!cidr) {
 		if (!pf_node_get(e, "kind") && !pf_node_get(e, "name"))
-			return verr(c, e->line, path, "must have either cidr, or kind and name");
+			return verr(c, e->line, path,
+				    "must have either cidr, fqdn, or kind and name");
 		return parse_ref(c, e, path, true, &peer->ref);
 	}
 	if (pf_node_get(e, "kind") || pf_node_get(e, "name") || pf_node_get(e, "namespace"))
@@ -341,9 +360,15 @@ static int parse_port(struct vctx *c, const struct pf_node *e, const char *path,
 	r = field(c, e, path, "protocol", PF_NODE_STRING, false, &proto);
 	if (r < 0)
 		return r;
-	if (proto && strcmp(proto->str, "TCP")) {
-		join(p, path, "protocol");
-		return verr(c, proto->line, p, "only TCP is supported, not \"%.32s\"", proto->str);
+	if (proto) {
+		int pn = pf_protocol_from_string(proto->str);
+
+		if (pn < 0) {
+			join(p, path, "protocol");
+			return verr(c, proto->line, p,
+				    "unknown protocol \"%.32s\" (expected TCP or UDP)", proto->str);
+		}
+		pr->protocol = (uint8_t)pn;
 	}
 	pr->port = (uint16_t)port;
 	pr->end_port = (uint16_t)end;

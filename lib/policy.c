@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The FencePolicy model: names of kinds and actions, freeing, and what a policy costs the cache. */
+#include <stdio.h>
+
 #include "policy.h"
 
 static const char *const action_names[_PF_ACTION_MAX] = {
@@ -32,6 +34,124 @@ int pf_action_from_string(const char *s)
 	return -EINVAL;
 }
 
+static const char *const protocol_names[_PF_PROTO_MAX] = {
+    [PF_PROTO_TCP] = "TCP",
+    [PF_PROTO_UDP] = "UDP",
+};
+
+const char *pf_protocol_to_string(enum pf_protocol p)
+{
+	return (unsigned)p < _PF_PROTO_MAX ? protocol_names[p] : NULL;
+}
+
+int pf_protocol_from_string(const char *s)
+{
+	for (int i = 0; s && i < _PF_PROTO_MAX; i++)
+		if (!strcmp(s, protocol_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+/* ---- fqdn ---------------------------------------------------------------------------------- */
+
+static bool label_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+}
+
+int pf_fqdn_normalize(const char *s, char **out, char *msg, size_t msg_size)
+{
+	size_t len = strlen(s), label = 0;
+	char *t;
+
+	if (len && s[len - 1] == '.')
+		len--;
+	if (!len) {
+		snprintf(msg, msg_size, "must not be empty");
+		return -EINVAL;
+	}
+	if (len > PF_POLICY_MAX_FQDN) {
+		snprintf(msg, msg_size, "longer than %d characters", PF_POLICY_MAX_FQDN);
+		return -EINVAL;
+	}
+	t = strndup(s, len);
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		char ch = t[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			t[i] = ch = (char)(ch - 'A' + 'a');
+		if (ch == '*' && i == 0 && len > 2 && t[1] == '.') {
+			label = 1;
+			continue;
+		}
+		if (ch == '.') {
+			if (!label) {
+				snprintf(msg, msg_size, "empty label at offset %zu", i);
+				goto bad;
+			}
+			label = 0;
+			continue;
+		}
+		if (ch == '*') {
+			snprintf(
+			    msg, msg_size,
+			    "'*' may only stand for exactly one leading label (\"*.example.com\")");
+			goto bad;
+		}
+		if (!label_char(ch)) {
+			snprintf(msg, msg_size, "invalid character at offset %zu", i);
+			goto bad;
+		}
+		if (++label > 63) {
+			snprintf(msg, msg_size, "label longer than 63 characters");
+			goto bad;
+		}
+	}
+	if (!label) {
+		snprintf(msg, msg_size, "empty label at the end");
+		goto bad;
+	}
+	*out = t;
+	return 0;
+bad:
+	free(t);
+	return -EINVAL;
+}
+
+/* Case-insensitive equality of pattern (lower case) and name[0..n). */
+static bool name_eq(const char *pattern, const char *name, size_t n)
+{
+	if (strlen(pattern) != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		if (ch != pattern[i])
+			return false;
+	}
+	return true;
+}
+
+bool pf_fqdn_match(const char *pattern, const char *name)
+{
+	size_t n = strlen(name);
+	const char *dot;
+
+	if (n && name[n - 1] == '.')
+		n--;
+	if (pattern[0] != '*')
+		return name_eq(pattern, name, n);
+	/* "*.example.com": one label, non-empty, then ".example.com" exactly */
+	dot = memchr(name, '.', n);
+	if (!dot || dot == name)
+		return false;
+	return name_eq(pattern + 2, dot + 1, n - (size_t)(dot + 1 - name));
+}
+
 const char *pf_policy_kind_string(bool cluster)
 {
 	return cluster ? PF_POLICY_KIND_CLUSTER : PF_POLICY_KIND;
@@ -61,9 +181,11 @@ static void ref_clear(struct pf_ref *r)
 
 static void rule_clear(struct pf_rule *r)
 {
-	for (size_t i = 0; r->to && i < r->n_to; i++)
+	for (size_t i = 0; r->to && i < r->n_to; i++) {
+		free(r->to[i].fqdn);
 		if (!r->to[i].is_cidr)
 			ref_clear(&r->to[i].ref);
+	}
 	free(r->to);
 	free(r->ports);
 	r->to = NULL;

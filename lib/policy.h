@@ -60,16 +60,34 @@ struct pf_ref {
 	char *name;
 };
 
+/* Longest fqdn accepted: a DNS name's 253 characters, plus "*." room is not needed (the
+ * wildcard replaces a label). */
+#define PF_POLICY_MAX_FQDN 253
+
 struct pf_peer {
 	bool is_cidr;
-	struct pf_ref ref;     /* when !is_cidr */
+	/* fqdn: a DNS name in lower case without the trailing dot, or "*." and one (exactly one
+	 * leading label wildcard); non-NULL makes this an fqdn peer (is_cidr false, ref empty) */
+	char *fqdn;
+	struct pf_ref ref;     /* when !is_cidr && !fqdn */
 	struct pf_prefix cidr; /* when is_cidr */
 };
+
+/* What podfence judges: the first packet of a TCP connection (its SYN) or of a UDP flow. */
+enum pf_protocol {
+	PF_PROTO_TCP = 0, /* the default */
+	PF_PROTO_UDP,
+	_PF_PROTO_MAX,
+};
+
+/* "TCP" <-> PF_PROTO_TCP; NULL / -EINVAL for unknown. Case-sensitive, as Kubernetes. */
+const char *pf_protocol_to_string(enum pf_protocol p);
+int pf_protocol_from_string(const char *s);
 
 struct pf_port_range {
 	uint16_t port;	   /* 1..65535 */
 	uint16_t end_port; /* >= port; equals port when endPort omitted */
-			   /* protocol: TCP only today */
+	uint8_t protocol;  /* enum pf_protocol */
 };
 
 struct pf_rule {
@@ -164,6 +182,24 @@ int pf_policy_to_json(const struct pf_policy *p, char **out);
  * 80/TCP" / "any". */
 int pf_rule_destination_string(const struct pf_rule *r, char **out);
 int pf_rule_ports_string(const struct pf_rule *r, char **out);
+/* The protocols a rule matches, for the views: "TCP", "UDP", "TCP,UDP" (ports of both), or
+ * "any" (no ports: every protocol podfence judges). Static. */
+const char *pf_rule_protocols_string(const struct pf_rule *r);
+/* Whether a rule names a destination by fqdn (bypassable when it denies: see check). */
+bool pf_rule_has_fqdn(const struct pf_rule *r);
+
+/*
+ * Whether name (a DNS name, any case, trailing dot allowed) matches pattern (a policy's fqdn:
+ * lower case, no trailing dot, "*." matching exactly one leading label).
+ */
+bool pf_fqdn_match(const char *pattern, const char *name);
+/*
+ * Validate a policy's fqdn and give its canonical form (lower case, no trailing dot) in
+ * *out (malloc'ed). -EINVAL with msg saying what is wrong (labels of letters, digits, '-'
+ * and '_', 1..63 each, at most PF_POLICY_MAX_FQDN in all; '*' only as the whole first
+ * label), -ENOMEM.
+ */
+int pf_fqdn_normalize(const char *s, char **out, char *msg, size_t msg_size);
 
 /*
  * The cache cost of a policy's rules: the sum over rules of max(1, to entries) x max(1, port

@@ -12,9 +12,10 @@
  * ClusterFencePolicy, the tier evaluated first), str namespace,
  * str name, u32 sources + 16 bytes each, u32 rules; each rule: u8 action, u8 log, u8 any_dst,
  * u32 rule_index, u32 ips + 16 bytes each, u32 prefixes + 17 bytes each (address, length),
- * u32 port ranges + 4 bytes each. str: u32 length + bytes.
+ * u32 port ranges + 5 bytes each (port, end port, protocol), u32 fqdns + a str each. str: u32
+ * length + bytes. Version 3 added the protocol and the fqdns.
  */
-static const char MAGIC[8] = {'P', 'F', 'R', 'S', 'E', 'T', 0, 2};
+static const char MAGIC[8] = {'P', 'F', 'R', 'S', 'E', 'T', 0, 3};
 #define HEADER_LEN 24
 
 struct wbuf {
@@ -125,7 +126,11 @@ int pf_ruleset_encode(const struct pf_ruleset *rs, char **out, size_t *len)
 
 				put(&w, &a, 2);
 				put(&w, &b, 2);
+				put_u8(&w, r->ports[k].protocol);
 			}
+			put_u32(&w, (uint32_t)r->n_fqdns);
+			for (size_t k = 0; k < r->n_fqdns; k++)
+				put_str(&w, r->fqdns[k]);
 		}
 	}
 	if (w.failed) {
@@ -242,7 +247,7 @@ static int decode_rule(struct rbuf *r, struct pf_rs_rule *rr, bool *oom)
 		if (rr->dst_nets[k].len > 128)
 			r->bad = true;
 	}
-	rr->n_ports = get_count(r, 4);
+	rr->n_ports = get_count(r, 5);
 	rr->ports = get_array(r, rr->n_ports, sizeof(*rr->ports), oom);
 	if (*oom)
 		return -ENOMEM;
@@ -253,6 +258,22 @@ static int decode_rule(struct rbuf *r, struct pf_rs_rule *rr, bool *oom)
 		get(r, &b, 2);
 		rr->ports[k].port = le16toh(a);
 		rr->ports[k].end_port = le16toh(b);
+		rr->ports[k].protocol = get_u8(r);
+		if (rr->ports[k].protocol >= _PF_PROTO_MAX)
+			r->bad = true;
+	}
+	rr->n_fqdns = get_count(r, 4);
+	rr->fqdns = get_array(r, rr->n_fqdns, sizeof(*rr->fqdns), oom);
+	if (*oom)
+		return -ENOMEM;
+	for (size_t k = 0; k < rr->n_fqdns; k++) {
+		rr->fqdns[k] = get_str(r);
+		if (!rr->fqdns[k]) {
+			rr->n_fqdns = k; /* what was read is freed with the rule */
+			if (!r->bad)
+				*oom = true;
+			return r->bad ? 0 : -ENOMEM;
+		}
 	}
 	return 0;
 }

@@ -13,6 +13,9 @@ void pf_ruleset_free(struct pf_ruleset *rs)
 			free(p->rules[j].dst_ips);
 			free(p->rules[j].dst_nets);
 			free(p->rules[j].ports);
+			for (size_t k = 0; k < p->rules[j].n_fqdns; k++)
+				free(p->rules[j].fqdns[k]);
+			free(p->rules[j].fqdns);
 		}
 		free(p->rules);
 		free(p->src);
@@ -53,29 +56,112 @@ size_t pf_ruleset_n_rules(const struct pf_ruleset *rs)
 	return n;
 }
 
-static bool rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst, uint16_t dport)
+static bool names_match(const struct pf_rs_rule *r, const struct pf_addr *dst,
+			const struct pf_names *names)
+{
+	const char *const *v;
+	size_t n;
+
+	if (!r->n_fqdns || !names)
+		return false;
+	n = names->lookup(names->ctx, dst, &v);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < r->n_fqdns; k++)
+			if (pf_fqdn_match(r->fqdns[k], v[i]))
+				return true;
+	return false;
+}
+
+bool pf_rs_rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst,
+			enum pf_protocol proto, uint16_t dport, const struct pf_names *names)
 {
 	bool to = r->any_dst, port = r->n_ports == 0;
 
+	for (size_t i = 0; !port && i < r->n_ports; i++)
+		port = r->ports[i].protocol == proto && dport >= r->ports[i].port &&
+		       dport <= r->ports[i].end_port;
+	if (!port)
+		return false;
 	for (size_t i = 0; !to && i < r->n_dst_ips; i++)
 		to = pf_addr_eq(&r->dst_ips[i], dst);
 	for (size_t i = 0; !to && i < r->n_dst_nets; i++)
 		to = pf_prefix_contains(&r->dst_nets[i], dst);
-	for (size_t i = 0; !port && i < r->n_ports; i++)
-		port = dport >= r->ports[i].port && dport <= r->ports[i].end_port;
-	return to && port;
+	return to || names_match(r, dst, names);
+}
+
+static void verdict_init(struct pf_verdict *out, enum pf_action default_action)
+{
+	memset(out, 0, sizeof(*out));
+	out->action = default_action;
+	out->rule_index = -1;
+	out->pass_rule_index = -1;
+}
+
+/* One policy's rules: true when one decided (out filled), *passed set by a cluster Pass. */
+static bool eval_policy(const struct pf_rs_policy *p, const struct pf_addr *dst,
+			enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			bool *passed, struct pf_verdict *out)
+{
+	for (size_t j = 0; j < p->n_rules; j++) {
+		const struct pf_rs_rule *r = &p->rules[j];
+
+		if (r->action == PF_ACTION_PASS && !p->cluster)
+			continue;
+		if (!pf_rs_rule_matches(r, dst, proto, dport, names))
+			continue;
+		if (r->action == PF_ACTION_PASS) {
+			*passed = true;
+			out->pass_policy_id = p->id;
+			out->pass_name = p->name;
+			out->pass_rule_index = (int32_t)r->rule_index;
+			return false;
+		}
+		out->action = r->action;
+		out->cluster = p->cluster;
+		out->log = r->log;
+		out->matched = true;
+		out->policy_id = p->id;
+		out->policy_namespace = p->namespace;
+		out->policy_name = p->name;
+		out->rule_index = (int32_t)r->rule_index;
+		return true;
+	}
+	return false;
+}
+
+void pf_ruleset_eval_some(const struct pf_ruleset *rs, const uint32_t *pols, size_t n,
+			  enum pf_action default_action, const struct pf_addr *dst,
+			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			  struct pf_verdict *out)
+{
+	bool passed = false;
+
+	verdict_init(out, default_action);
+	for (size_t i = 0; i < n; i++) {
+		const struct pf_rs_policy *p = &rs->policies[pols[i]];
+
+		if (passed && p->cluster)
+			continue; /* the cluster tier ended for this connection */
+		if (eval_policy(p, dst, proto, dport, names, &passed, out))
+			return;
+	}
 }
 
 void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
 		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
 		     struct pf_verdict *out)
 {
+	pf_ruleset_eval_flow(rs, default_action, src, dst, PF_PROTO_TCP, dport, NULL, out);
+}
+
+void pf_ruleset_eval_flow(const struct pf_ruleset *rs, enum pf_action default_action,
+			  const struct pf_addr *src, const struct pf_addr *dst,
+			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			  struct pf_verdict *out)
+{
 	bool passed = false;
 
-	memset(out, 0, sizeof(*out));
-	out->action = default_action;
-	out->rule_index = -1;
-	out->pass_rule_index = -1;
+	verdict_init(out, default_action);
 	for (size_t i = 0; i < rs->n_policies; i++) {
 		const struct pf_rs_policy *p = &rs->policies[i];
 		bool applies = false;
@@ -86,29 +172,85 @@ void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
 			applies = pf_addr_eq(&p->src[s], src);
 		if (!applies)
 			continue;
-		for (size_t j = 0; j < p->n_rules; j++) {
-			const struct pf_rs_rule *r = &p->rules[j];
-
-			if (r->action == PF_ACTION_PASS && !p->cluster)
-				continue;
-			if (!rule_matches(r, dst, dport))
-				continue;
-			if (r->action == PF_ACTION_PASS) {
-				passed = true;
-				out->pass_policy_id = p->id;
-				out->pass_name = p->name;
-				out->pass_rule_index = (int32_t)r->rule_index;
-				break;
-			}
-			out->action = r->action;
-			out->cluster = p->cluster;
-			out->log = r->log;
-			out->matched = true;
-			out->policy_id = p->id;
-			out->policy_namespace = p->namespace;
-			out->policy_name = p->name;
-			out->rule_index = (int32_t)r->rule_index;
+		if (eval_policy(p, dst, proto, dport, names, &passed, out))
 			return;
-		}
 	}
+}
+
+static void *dup_array(const void *v, size_t n, size_t sz, bool *oom)
+{
+	void *p;
+
+	if (!n)
+		return NULL;
+	p = malloc(n * sz);
+	if (!p) {
+		*oom = true;
+		return NULL;
+	}
+	return memcpy(p, v, n * sz);
+}
+
+static void copy_rule(struct pf_rs_rule *d, const struct pf_rs_rule *r, bool *oom)
+{
+	*d = *r;
+	d->dst_ips = dup_array(r->dst_ips, r->n_dst_ips, sizeof(*r->dst_ips), oom);
+	d->dst_nets = dup_array(r->dst_nets, r->n_dst_nets, sizeof(*r->dst_nets), oom);
+	d->ports = dup_array(r->ports, r->n_ports, sizeof(*r->ports), oom);
+	d->fqdns = r->n_fqdns ? calloc(r->n_fqdns, sizeof(*d->fqdns)) : NULL;
+	if (r->n_fqdns && !d->fqdns) {
+		*oom = true;
+		d->n_fqdns = 0;
+	}
+	for (size_t k = 0; d->fqdns && k < r->n_fqdns; k++)
+		if (!(d->fqdns[k] = strdup(r->fqdns[k])))
+			*oom = true;
+}
+
+int pf_ruleset_copy_some(const struct pf_ruleset *rs, const uint32_t *pols, size_t n,
+			 struct pf_ruleset **out)
+{
+	struct pf_ruleset *c = calloc(1, sizeof(*c));
+	bool oom = false;
+
+	if (!c)
+		return -ENOMEM;
+	c->policies = calloc(n ? n : 1, sizeof(*c->policies));
+	if (!c->policies) {
+		free(c);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n && !oom; i++) {
+		const struct pf_rs_policy *p = &rs->policies[pols[i]];
+		struct pf_rs_policy *d = &c->policies[c->n_policies++];
+
+		*d = *p;
+		d->src = NULL;
+		d->n_src = 0; /* the copy is walked for sources already known to apply */
+		d->namespace = strdup(p->namespace ? p->namespace : "");
+		d->name = strdup(p->name ? p->name : "");
+		d->rules = calloc(p->n_rules ? p->n_rules : 1, sizeof(*d->rules));
+		d->n_rules = 0;
+		if (!d->namespace || !d->name || !d->rules) {
+			oom = true;
+			break;
+		}
+		for (size_t j = 0; j < p->n_rules; j++)
+			copy_rule(&d->rules[d->n_rules++], &p->rules[j], &oom);
+	}
+	if (oom) {
+		pf_ruleset_free(c);
+		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+bool pf_ruleset_has_fqdn(const struct pf_ruleset *rs)
+{
+	for (size_t i = 0; rs && i < rs->n_policies; i++)
+		for (size_t j = 0; j < rs->policies[i].n_rules; j++)
+			if (rs->policies[i].rules[j].n_fqdns)
+				return true;
+	return false;
 }

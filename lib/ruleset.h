@@ -18,8 +18,12 @@ struct pf_rs_rule {
 	size_t n_dst_ips;
 	struct pf_prefix *dst_nets; /* cidr peers */
 	size_t n_dst_nets;
-	struct pf_port_range *ports; /* n_ports == 0: any port */
+	struct pf_port_range *ports; /* n_ports == 0: any port (and protocol) */
 	size_t n_ports;
+	/* fqdn peers (policy form: lower case, "*." wildcard): they match an address the pod
+	 * received in a DNS answer for a matching name (struct pf_names) */
+	char **fqdns;
+	size_t n_fqdns;
 };
 
 struct pf_rs_policy {
@@ -64,6 +68,21 @@ struct pf_verdict {
 	int32_t pass_rule_index; /* -1 without a Pass */
 };
 
+/*
+ * What a pod learnt from the DNS answers it received: lookup gives the names (lower case, no
+ * trailing dot) for which dst is one of its current addresses, *names pointing at n of them
+ * (valid until the caller's next change to that state), 0 when none. A NULL struct pf_names
+ * knows no name: fqdn peers then match nothing.
+ */
+struct pf_names {
+	size_t (*lookup)(void *ctx, const struct pf_addr *dst, const char *const **names);
+	void *ctx;
+};
+
+/* Whether one rule matches (dst, protocol, dport): the reference every evaluator shares. */
+bool pf_rs_rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst,
+			enum pf_protocol proto, uint16_t dport, const struct pf_names *names);
+
 /* The plain evaluator: walks every policy and rule in evaluation order; the first matching rule
  * decides, except that a cluster policy's Pass skips the rest of the cluster tier (a Pass rule
  * in a namespaced policy, which validation refuses, matches nothing). Reference for tests and
@@ -71,5 +90,24 @@ struct pf_verdict {
 void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
 		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
 		     struct pf_verdict *out);
+/* The same for a flow of any protocol, with the pod's names for fqdn peers (may be NULL). */
+void pf_ruleset_eval_flow(const struct pf_ruleset *rs, enum pf_action default_action,
+			  const struct pf_addr *src, const struct pf_addr *dst,
+			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			  struct pf_verdict *out);
+/*
+ * The same walk over the policies rs->policies[pols[0..n)] only (ascending indices, all
+ * taken to apply to the source): what the verdict cache does for an fqdn destination.
+ */
+void pf_ruleset_eval_some(const struct pf_ruleset *rs, const uint32_t *pols, size_t n,
+			  enum pf_action default_action, const struct pf_addr *dst,
+			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			  struct pf_verdict *out);
+/* A deep copy of the policies rs->policies[pols[0..n)] (ascending), in that order; 0 or
+ * -ENOMEM. */
+int pf_ruleset_copy_some(const struct pf_ruleset *rs, const uint32_t *pols, size_t n,
+			 struct pf_ruleset **out);
+/* Whether any rule of rs names an fqdn. */
+bool pf_ruleset_has_fqdn(const struct pf_ruleset *rs);
 
 #endif

@@ -33,12 +33,15 @@
 			 "VALUES (?1, ?2, ?3, ?4, ?5)")                                            \
 	X(RULE_INSERT,                                                                             \
 	  "INSERT INTO policy_rule (policy_id, rule_index, action, log, any_dst, destination, "    \
-	  "ports) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                            \
+	  "ports, protocol) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                              \
 	X(PEER_INSERT,                                                                             \
 	  "INSERT INTO rule_peer (policy_id, rule_index, idx, kind, namespace, name, cidr) "       \
 	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")                                                   \
-	X(PORT_INSERT, "INSERT INTO rule_port (policy_id, rule_index, idx, port, end_port) "       \
-		       "VALUES (?1, ?2, ?3, ?4, ?5)")                                              \
+	X(PORT_INSERT,                                                                             \
+	  "INSERT INTO rule_port (policy_id, rule_index, idx, port, end_port, protocol) "          \
+	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                                                       \
+	X(FQDN_INSERT, "INSERT INTO rule_fqdn (policy_id, rule_index, idx, name) "                 \
+		       "VALUES (?1, ?2, ?3, ?4)")                                                  \
 	X(SEEN_POLICY, "INSERT OR IGNORE INTO temp.seen_policy (id) VALUES (?1)")                  \
 	X(SOURCE_ERROR_INSERT,                                                                     \
 	  "INSERT INTO source_error (source, doc_index, namespace, name, error, updated_at, "      \
@@ -134,7 +137,9 @@
 		      "ORDER BY policy_id, idx")                                                   \
 	X(RS_PEERS, "SELECT policy_id, rule_index, kind, namespace, name, cidr FROM rule_peer "    \
 		    "ORDER BY policy_id, rule_index, idx")                                         \
-	X(RS_PORTS, "SELECT policy_id, rule_index, port, end_port FROM rule_port "                 \
+	X(RS_PORTS, "SELECT policy_id, rule_index, port, end_port, protocol FROM rule_port "       \
+		    "ORDER BY policy_id, rule_index, idx")                                         \
+	X(RS_FQDNS, "SELECT policy_id, rule_index, name FROM rule_fqdn "                           \
 		    "ORDER BY policy_id, rule_index, idx")
 
 enum pf_stmt {

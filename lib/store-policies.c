@@ -102,7 +102,8 @@ static int insert_rules(struct pf_store *s, int64_t id, const struct pf_policy *
 			return pf_error_set(err, ENOMEM, "out of memory");
 		r = pf_stmt_run(s, RULE_INSERT, err, B_INT(id), B_INT(i),
 				B_TEXT(pf_action_to_string(rule->action)), B_INT(rule->log),
-				B_INT(rule->n_to == 0), B_TEXT(dst), B_TEXT(ports));
+				B_INT(rule->n_to == 0), B_TEXT(dst), B_TEXT(ports),
+				B_TEXT(pf_rule_protocols_string(rule)));
 		if (r < 0)
 			return r;
 
@@ -111,6 +112,13 @@ static int insert_rules(struct pf_store *s, int64_t id, const struct pf_policy *
 			const struct pf_ref *ref = peer->is_cidr ? NULL : &peer->ref;
 			char buf[PF_PREFIX_STRLEN];
 
+			if (peer->fqdn) {
+				r = pf_stmt_run(s, FQDN_INSERT, err, B_INT(id), B_INT(i), B_INT(j),
+						B_TEXT(peer->fqdn));
+				if (r < 0)
+					return r;
+				continue;
+			}
 			r = pf_stmt_run(s, PEER_INSERT, err, B_INT(id), B_INT(i), B_INT(j),
 					B_TEXT(ref ? pf_kind_to_string(ref->kind) : NULL),
 					B_TEXT(ref ? ref_namespace(ref) : NULL),
@@ -121,7 +129,8 @@ static int insert_rules(struct pf_store *s, int64_t id, const struct pf_policy *
 		}
 		for (size_t j = 0; j < rule->n_ports; j++) {
 			r = pf_stmt_run(s, PORT_INSERT, err, B_INT(id), B_INT(i), B_INT(j),
-					B_INT(rule->ports[j].port), B_INT(rule->ports[j].end_port));
+					B_INT(rule->ports[j].port), B_INT(rule->ports[j].end_port),
+					B_TEXT(pf_protocol_to_string(rule->ports[j].protocol)));
 			if (r < 0)
 				return r;
 		}

@@ -704,6 +704,41 @@ static int load_ports(struct pf_store *s, struct rs_load *l, struct pf_error *er
 		pr = &rule->ports[rule->n_ports++];
 		pr->port = (uint16_t)sqlite3_column_int(st, 2);
 		pr->end_port = (uint16_t)sqlite3_column_int(st, 3);
+		/* the schema admits TCP and UDP only; anything else stays TCP, the default */
+		pr->protocol = pf_streq(pf_col_text(st, 4), "UDP") ? PF_PROTO_UDP : PF_PROTO_TCP;
+	}
+	return rs_step(s, st, rc, err);
+}
+
+static int load_fqdns(struct pf_store *s, struct rs_load *l, struct pf_error *err)
+{
+	struct rs_slot *last = NULL;
+	struct pf_rs_rule *cur = NULL;
+	size_t cap = 0;
+	sqlite3_stmt *st;
+	int r, rc;
+
+	r = pf_stmt_bind(s, PF_STMT_RS_FQDNS, &st, NULL, 0, err);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct pf_rs_rule *rule = rs_rule(l, st, &last);
+		bool oom = false;
+		char *name;
+
+		if (!rule)
+			continue;
+		if (rule != cur) {
+			cur = rule;
+			cap = 0;
+		}
+		name = pf_col_dup(st, 2, &oom);
+		if (oom || !name ||
+		    pf_grow((void **)&rule->fqdns, &cap, rule->n_fqdns, sizeof(*rule->fqdns)) < 0) {
+			free(name);
+			return rs_oom(st, err);
+		}
+		rule->fqdns[rule->n_fqdns++] = name;
 	}
 	return rs_step(s, st, rc, err);
 }
@@ -728,6 +763,8 @@ static int load_ruleset_locked(struct pf_store *s, struct rs_load *l, struct pf_
 		r = load_peers(s, l, err);
 	if (r >= 0)
 		r = load_ports(s, l, err);
+	if (r >= 0)
+		r = load_fqdns(s, l, err);
 	return r;
 }
 

@@ -91,6 +91,7 @@ void add_ports(struct pf_rule *r, uint16_t port, uint16_t end_port)
 {
 	r->ports = xgrow(r->ports, r->n_ports + 1, sizeof(*r->ports));
 	r->ports[r->n_ports].port = port;
+	r->ports[r->n_ports].protocol = PF_PROTO_TCP;
 	r->ports[r->n_ports++].end_port = end_port;
 }
 

@@ -115,6 +115,60 @@ static void rule_port(struct pf_rs_rule *r, uint16_t lo, uint16_t hi)
 	r->ports[r->n_ports++] = (struct pf_port_range){.port = lo, .end_port = hi};
 }
 
+static void rule_port_proto(struct pf_rs_rule *r, uint16_t lo, uint16_t hi, enum pf_protocol pr)
+{
+	rule_port(r, lo, hi);
+	r->ports[r->n_ports - 1].protocol = (uint8_t)pr;
+}
+
+static void rule_fqdn(struct pf_rs_rule *r, const char *name)
+{
+	r->fqdns = xrealloc(r->fqdns, r->n_fqdns + 1, sizeof(*r->fqdns));
+	r->fqdns[r->n_fqdns++] = xstrdup(name);
+}
+
+/* ---- what a pod resolved: a small table of (address, name) the test's pf_names reads ---- */
+
+#define MAX_NAMES 16
+
+struct name_table {
+	struct {
+		struct pf_addr a;
+		const char *names[4];
+		size_t n;
+	} e[MAX_NAMES];
+	size_t n;
+	unsigned long lookups;
+};
+
+static size_t names_lookup(void *ctx, const struct pf_addr *dst, const char *const **out)
+{
+	struct name_table *t = ctx;
+
+	t->lookups++;
+	for (size_t i = 0; i < t->n; i++)
+		if (pf_addr_eq(&t->e[i].a, dst)) {
+			*out = t->e[i].names;
+			return t->e[i].n;
+		}
+	return 0;
+}
+
+static void names_add(struct name_table *t, struct pf_addr a, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (pf_addr_eq(&t->e[i].a, &a)) {
+			if (t->e[i].n < PF_ARRAY_SIZE(t->e[i].names))
+				t->e[i].names[t->e[i].n++] = name;
+			return;
+		}
+	if (t->n < MAX_NAMES) {
+		t->e[t->n].a = a;
+		t->e[t->n].names[0] = name;
+		t->e[t->n++].n = 1;
+	}
+}
+
 /* ---- comparing ---- */
 
 static const char *act_name(enum pf_action a)
@@ -716,7 +770,18 @@ static uint16_t rand_port(void)
 			  : (uint16_t)(1 + pf_test_rand_below(65535));
 }
 
-static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs, bool big)
+/* fqdn peers as policies write them, and names as answers carry them (any case, a trailing
+ * dot), so that exact names, wildcards, near misses and case all meet. */
+static const char *const fqdn_patterns[] = {
+    "db.shop.test", "*.shop.test", "api.example.com", "*.example.com", "shop.test",
+};
+static const char *const answer_names[] = {
+    "db.shop.test",    "DB.Shop.Test.", "web.shop.test",    "a.b.shop.test",	 "shop.test",
+    "api.example.com", "example.com",	"xapi.example.com", "db.shop.test.evil",
+};
+
+static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs, bool big,
+				       bool with_fqdn)
 {
 	static const uint32_t prios[] = {0, 10, 10, 100, 1000, 65535};
 	static const char *const nss[] = {"a", "b", "kube-system"};
@@ -774,8 +839,16 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 						a = b;
 						b = t;
 					}
-					rule_port(r, a, b);
+					rule_port_proto(r, a, b,
+							chance(30) ? PF_PROTO_UDP : PF_PROTO_TCP);
 				}
+			}
+			if (with_fqdn && !r->any_dst && chance(35)) {
+				size_t nf = 1 + pf_test_rand_below(2);
+
+				for (size_t k = 0; k < nf; k++)
+					rule_fqdn(r, fqdn_patterns[pf_test_rand_below(
+							 PF_ARRAY_SIZE(fqdn_patterns))]);
 			}
 		}
 	}
@@ -784,9 +857,12 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 }
 
 /* A destination near something the ruleset names: on it, at a prefix's edges, just outside. */
-static struct pf_addr pick_dst(const struct pf_ruleset *rs)
+static struct pf_addr pick_dst(const struct pf_ruleset *rs, const struct name_table *nt)
 {
 	const struct pf_rs_rule *r = NULL;
+
+	if (nt && nt->n && chance(40))
+		return nt->e[pf_test_rand_below((uint32_t)nt->n)].a;
 
 	if (rs->n_policies && chance(85)) {
 		const struct pf_rs_policy *p =
@@ -906,6 +982,181 @@ static bool model_rule_names(const struct pf_ruleset *rs, const struct pf_verdic
 	return false;
 }
 
+/* The fqdn rule, written apart from pf_fqdn_match: case-insensitive, the answer's trailing
+ * dot ignored, "*." standing for exactly one non-empty leading label. */
+static bool model_fqdn(const char *pattern, const char *name)
+{
+	char n[256];
+	size_t len = strlen(name);
+	const char *dot;
+
+	if (len >= sizeof(n))
+		return false;
+	memcpy(n, name, len + 1);
+	if (len && n[len - 1] == '.')
+		n[--len] = 0;
+	if (strncmp(pattern, "*.", 2))
+		return !strcasecmp(pattern, n);
+	dot = strchr(n, '.');
+	return dot && dot != n && !strcasecmp(dot + 1, pattern + 2);
+}
+
+static bool model_rule_matches(const struct pf_rs_rule *r, const struct pf_addr *d,
+			       enum pf_protocol proto, uint16_t port, struct name_table *nt)
+{
+	bool port_ok = r->n_ports == 0, to = r->any_dst;
+	const char *const *names;
+	size_t n;
+
+	for (size_t k = 0; k < r->n_ports; k++)
+		port_ok |= r->ports[k].protocol == proto && r->ports[k].port <= port &&
+			   port <= r->ports[k].end_port;
+	for (size_t k = 0; !to && k < r->n_dst_ips; k++)
+		to = pf_addr_eq(&r->dst_ips[k], d);
+	for (size_t k = 0; !to && k < r->n_dst_nets; k++)
+		to = model_prefix_has(&r->dst_nets[k], d);
+	n = nt ? names_lookup(nt, d, &names) : 0;
+	for (size_t i = 0; !to && i < n; i++)
+		for (size_t k = 0; !to && k < r->n_fqdns; k++)
+			to = model_fqdn(r->fqdns[k], names[i]);
+	return port_ok && to;
+}
+
+/* The walk again, from the rules as written: what the test holds cache and reference to. */
+static void model_eval(const struct pf_ruleset *rs, enum pf_action def, const struct pf_addr *s,
+		       const struct pf_addr *d, enum pf_protocol proto, uint16_t port,
+		       struct name_table *nt, struct pf_verdict *out)
+{
+	bool passed = false;
+
+	memset(out, 0, sizeof(*out));
+	out->action = def;
+	out->rule_index = out->pass_rule_index = -1;
+	for (size_t i = 0; i < rs->n_policies; i++) {
+		const struct pf_rs_policy *p = &rs->policies[i];
+		bool applies = false;
+
+		for (size_t k = 0; k < p->n_src; k++)
+			applies |= pf_addr_eq(&p->src[k], s);
+		if (!applies || (passed && p->cluster))
+			continue;
+		for (size_t j = 0; j < p->n_rules; j++) {
+			const struct pf_rs_rule *r = &p->rules[j];
+
+			if (r->action == PF_ACTION_PASS && !p->cluster)
+				continue;
+			if (!model_rule_matches(r, d, proto, port, nt))
+				continue;
+			if (r->action == PF_ACTION_PASS) {
+				passed = true;
+				out->pass_policy_id = p->id;
+				out->pass_name = p->name;
+				out->pass_rule_index = (int32_t)r->rule_index;
+				break;
+			}
+			*out = (struct pf_verdict){
+			    .action = r->action,
+			    .log = r->log,
+			    .matched = true,
+			    .cluster = p->cluster,
+			    .policy_id = p->id,
+			    .policy_namespace = p->namespace,
+			    .policy_name = p->name,
+			    .rule_index = (int32_t)r->rule_index,
+			    .pass_policy_id = out->pass_policy_id,
+			    .pass_name = out->pass_name,
+			    .pass_rule_index = out->pass_rule_index,
+			};
+			return;
+		}
+	}
+}
+
+/*
+ * Protocols and names: random rulesets with UDP ports and fqdn peers, a random table of what
+ * the pod resolved, judged by the cache, the reference and the model above. Also counts how
+ * often the name table is read: a destination in a group without fqdn rules must not cost a
+ * name lookup.
+ */
+static void test_differential_flows(uint64_t seed, unsigned rounds)
+{
+	unsigned long n_conn = 0, n_fail = 0, n_ref_fail = 0, n_by_name = 0, n_udp = 0;
+	unsigned long n_build_fail = 0, n_plain_lookups = 0;
+	struct pf_addr srcs[6];
+
+	pf_test_rng_state = seed ^ 0x666c6f7773ull;
+	for (unsigned round = 0; round < rounds; round++) {
+		enum pf_action def = (enum pf_action)pf_test_rand_below(PF_ACTION_PASS);
+		bool with_fqdn = chance(80);
+		struct name_table nt = {0};
+		struct pf_names names = {names_lookup, &nt};
+		struct pf_ruleset *rs;
+		struct pf_cache *c = NULL;
+
+		for (size_t i = 0; i < PF_ARRAY_SIZE(srcs); i++)
+			srcs[i] = rand_addr();
+		rs = rand_ruleset(srcs, PF_ARRAY_SIZE(srcs) - 1, false, with_fqdn);
+		for (size_t i = 0, n = pf_test_rand_below(8); i < n; i++)
+			names_add(&nt, pick_dst(rs, NULL),
+				  answer_names[pf_test_rand_below(PF_ARRAY_SIZE(answer_names))]);
+		if (pf_cache_build(rs, def, &c) < 0) {
+			n_build_fail++;
+			pf_ruleset_free(rs);
+			continue;
+		}
+		for (unsigned k = 0; k < 40; k++) {
+			struct pf_addr src = srcs[pf_test_rand_below(PF_ARRAY_SIZE(srcs))],
+				       dst = pick_dst(rs, &nt);
+			uint16_t port = pick_port(rs);
+			enum pf_protocol proto = chance(40) ? PF_PROTO_UDP : PF_PROTO_TCP;
+			struct pf_verdict v, ref, model;
+			unsigned long before;
+
+			before = nt.lookups;
+			pf_cache_lookup_flow(c, pf_cache_source_group(c, &src), &dst, proto, port,
+					     &names, &v);
+			if (!with_fqdn)
+				n_plain_lookups += nt.lookups - before;
+			pf_ruleset_eval_flow(rs, def, &src, &dst, proto, port, &names, &ref);
+			model_eval(rs, def, &src, &dst, proto, port, &nt, &model);
+			n_conn++;
+			n_udp += proto == PF_PROTO_UDP && model.matched;
+			if (model.matched) {
+				const char *const *nm;
+
+				n_by_name += names_lookup(&nt, &dst, &nm) > 0;
+			}
+			n_ref_fail += !verdict_eq(&ref, &model);
+			if (verdict_eq(&v, &model))
+				continue;
+			if (n_fail++ < 5) {
+				char s[PF_ADDR_STRLEN], d[PF_ADDR_STRLEN];
+
+				tap_diag("seed %llu round %u: %s -> %s %s/%u differs",
+					 (unsigned long long)seed, round, pf_addr_fmt(&src, s),
+					 pf_addr_fmt(&dst, d),
+					 proto == PF_PROTO_UDP ? "UDP" : "TCP", port);
+				verdict_diag("cache", &v);
+				verdict_diag("model", &model);
+			}
+		}
+		pf_cache_free(c);
+		pf_ruleset_free(rs);
+	}
+	is_int(n_build_fail, 0, "every random ruleset with protocols and fqdns builds");
+	is_int(n_ref_fail, 0, "the reference evaluator agrees with the model");
+	ok(n_fail == 0,
+	   "flows: %lu over %u rulesets agree with the model (%lu UDP matched, %lu "
+	   "matched a resolved address)",
+	   n_conn, rounds, n_udp, n_by_name);
+	if (n_fail)
+		tap_diag("%lu differ; reproduce with PF_TEST_SEED=%llu", n_fail,
+			 (unsigned long long)seed);
+	ok(n_udp > n_conn / 20 && n_by_name > n_conn / 20,
+	   "UDP rules and resolved addresses are both exercised");
+	is_int(n_plain_lookups, 0, "no fqdn rule in a source's policies: no name lookup");
+}
+
 static void test_differential(uint64_t seed, unsigned rounds)
 {
 	unsigned long n_family = 0, n_group_fail = 0;
@@ -925,7 +1176,7 @@ static void test_differential(uint64_t seed, unsigned rounds)
 		 */
 		for (size_t i = 0; i < PF_ARRAY_SIZE(srcs); i++)
 			srcs[i] = rand_addr();
-		rs = rand_ruleset(srcs, PF_ARRAY_SIZE(srcs) - 1, big);
+		rs = rand_ruleset(srcs, PF_ARRAY_SIZE(srcs) - 1, big, false);
 		if (pf_cache_build(rs, def, &c) < 0) {
 			n_build_fail++;
 			pf_ruleset_free(rs);
@@ -933,7 +1184,7 @@ static void test_differential(uint64_t seed, unsigned rounds)
 		}
 		for (unsigned k = 0; k < n_conns; k++) {
 			struct pf_addr src = srcs[pf_test_rand_below(PF_ARRAY_SIZE(srcs))],
-				       dst = pick_dst(rs);
+				       dst = pick_dst(rs, NULL);
 			uint16_t port = pick_port(rs);
 			struct pf_verdict v, ref;
 
@@ -993,6 +1244,147 @@ static void test_differential(uint64_t seed, unsigned rounds)
 	       n_passed - n_passed_matched > n_conn / 200,
 	   "cluster rules decide (%lu), Pass hands down to a rule (%lu) and to the default (%lu)",
 	   n_cluster, n_passed_matched, n_passed - n_passed_matched);
+}
+
+/* Expect (src -> dst proto/port), with the pod's names nt (may be NULL), to be decided by
+ * policy `name` rule idx with act (name NULL: the default act); the reference must agree. */
+static void expect_flow(const struct pf_cache *c, const struct pf_ruleset *rs, enum pf_action def,
+			const char *src, const char *dst, enum pf_protocol proto, uint16_t port,
+			struct name_table *nt, enum pf_action act, const char *name, int idx)
+{
+	struct pf_addr s = A(src), d = A(dst);
+	struct pf_names names = {names_lookup, nt};
+	struct pf_verdict v, ref;
+	bool good;
+
+	pf_cache_lookup_flow(c, pf_cache_source_group(c, &s), &d, proto, port, nt ? &names : NULL,
+			     &v);
+	pf_ruleset_eval_flow(rs, def, &s, &d, proto, port, nt ? &names : NULL, &ref);
+	if (name)
+		good = v.matched && v.action == act && v.policy_name &&
+		       !strcmp(v.policy_name, name) && v.rule_index == idx;
+	else
+		good = !v.matched && v.action == act && v.rule_index == -1;
+	ok(good && verdict_eq(&v, &ref), "%s -> %s %s/%u is %s by %s rule %d", src, dst,
+	   proto == PF_PROTO_UDP ? "UDP" : "TCP", port, act_name(act), name ? name : "(default)",
+	   idx);
+	if (!good || !verdict_eq(&v, &ref)) {
+		verdict_diag("cache", &v);
+		verdict_diag("reference", &ref);
+	}
+}
+
+/* A ports entry names its protocol; a rule without ports matches TCP and UDP alike. */
+static void test_protocols(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 1, "pr", "dns", 10);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_ALLOW, false); /* 0: DNS over UDP to the resolver */
+	rule_ip(r, "10.0.0.53");
+	rule_port_proto(r, 53, 53, PF_PROTO_UDP);
+	r = add_rule(p, PF_ACTION_REJECT, false); /* 1: TCP 53 to the resolver */
+	rule_ip(r, "10.0.0.53");
+	rule_port_proto(r, 53, 53, PF_PROTO_TCP);
+	r = add_rule(p, PF_ACTION_ALERT, false); /* 2: UDP 1000-2000 anywhere */
+	r->any_dst = true;
+	rule_port_proto(r, 1000, 2000, PF_PROTO_UDP);
+	r = add_rule(p, PF_ACTION_DENY, false); /* 3: everything else to 10.0.0.53 */
+	rule_ip(r, "10.0.0.53");
+	pf_ruleset_sort(rs);
+	c = build_or_die(rs, PF_ACTION_ALLOW);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.0.0.53", PF_PROTO_UDP, 53, NULL,
+		    PF_ACTION_ALLOW, "dns", 0);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.0.0.53", PF_PROTO_TCP, 53, NULL,
+		    PF_ACTION_REJECT, "dns", 1);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.0.0.53", PF_PROTO_UDP, 1500, NULL,
+		    PF_ACTION_ALERT, "dns", 2);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.0.0.53", PF_PROTO_TCP, 1500, NULL,
+		    PF_ACTION_DENY, "dns", 3);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.9.9.9", PF_PROTO_TCP, 1500, NULL,
+		    PF_ACTION_ALLOW, NULL, -1);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.9.9.9", PF_PROTO_UDP, 2000, NULL,
+		    PF_ACTION_ALERT, "dns", 2);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.9.9.9", PF_PROTO_UDP, 2001, NULL,
+		    PF_ACTION_ALLOW, NULL, -1);
+	/* the TCP-only entry points see TCP */
+	expect(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "10.0.0.53", 53, PF_ACTION_REJECT, "dns", 1);
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+/*
+ * fqdn peers match what the pod resolved, for the names they match; in evaluation order with
+ * the other rules (an earlier CIDR rule still wins, a later one decides when the name is not
+ * the pod's); a wildcard is one label.
+ */
+static void test_fqdn(void)
+{
+	struct pf_ruleset *rs = rs_new();
+	struct name_table nt = {0};
+	struct pf_rs_policy *p;
+	struct pf_rs_rule *r;
+	struct pf_cache *c;
+
+	p = add_policy(rs, 1, "shop", "by-name", 10);
+	add_src(p, "10.0.0.1");
+	r = add_rule(p, PF_ACTION_REJECT, false); /* 0: one address is never allowed */
+	rule_ip(r, "192.0.2.66");
+	r = add_rule(p, PF_ACTION_ALLOW, false); /* 1: the database by name */
+	rule_fqdn(r, "db.shop.test");
+	rule_port_proto(r, 5432, 5432, PF_PROTO_TCP);
+	r = add_rule(p, PF_ACTION_ALERT, false); /* 2: any one-label name under example.com */
+	rule_fqdn(r, "*.example.com");
+	r = add_rule(p, PF_ACTION_DENY, false); /* 3: the rest of 192.0.2.0/24 */
+	rule_net(r, "192.0.2.0/24");
+	p = add_policy(rs, 2, "other", "no-names", 10);
+	add_src(p, "10.0.0.2");
+	r = add_rule(p, PF_ACTION_DENY, false);
+	rule_net(r, "192.0.2.0/24");
+	pf_ruleset_sort(rs);
+	c = build_or_die(rs, PF_ACTION_ALLOW);
+
+	names_add(&nt, A("192.0.2.10"), "db.shop.test");
+	names_add(&nt, A("192.0.2.66"), "DB.shop.test.");
+	names_add(&nt, A("192.0.2.20"), "api.example.com");
+	names_add(&nt, A("192.0.2.21"), "a.b.example.com");
+	names_add(&nt, A("192.0.2.22"), "example.com");
+	names_add(&nt, A("2001:db8::10"), "db.shop.test");
+
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "192.0.2.10", PF_PROTO_TCP, 5432, &nt,
+		    PF_ACTION_ALLOW, "by-name", 1);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "2001:db8::10", PF_PROTO_TCP, 5432, &nt,
+		    PF_ACTION_ALLOW, "by-name", 1);
+	/* the same address, another port: the name rule's ports do not match */
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "192.0.2.10", PF_PROTO_TCP, 22, &nt,
+		    PF_ACTION_DENY, "by-name", 3);
+	/* without the pod's names the address is just in the /24 */
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "192.0.2.10", PF_PROTO_TCP, 5432, NULL,
+		    PF_ACTION_DENY, "by-name", 3);
+	/* an earlier rule wins over a name */
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "192.0.2.66", PF_PROTO_TCP, 5432, &nt,
+		    PF_ACTION_REJECT, "by-name", 0);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "192.0.2.20", PF_PROTO_UDP, 443, &nt,
+		    PF_ACTION_ALERT, "by-name", 2);
+	/* the wildcard is one label: not two, not none */
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "192.0.2.21", PF_PROTO_TCP, 443, &nt,
+		    PF_ACTION_DENY, "by-name", 3);
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.1", "192.0.2.22", PF_PROTO_TCP, 443, &nt,
+		    PF_ACTION_DENY, "by-name", 3);
+	/* another pod's policies name no fqdn */
+	expect_flow(c, rs, PF_ACTION_ALLOW, "10.0.0.2", "192.0.2.10", PF_PROTO_TCP, 5432, &nt,
+		    PF_ACTION_DENY, "no-names", 0);
+	ok(pf_fqdn_match("*.shop.test", "web.SHOP.test.") &&
+	       !pf_fqdn_match("*.shop.test", ".shop.test") &&
+	       !pf_fqdn_match("db.shop.test", "db.shop.tes") &&
+	       pf_fqdn_match("shop.test", "SHOP.TEST"),
+	   "pf_fqdn_match: case, trailing dot, empty label");
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
 }
 
 /* A cache big enough to be moved into its read-only huge-page mapping still answers right. */
@@ -1186,6 +1578,9 @@ int main(void)
 	test_limits();
 	test_tiers();
 	test_big();
+	test_protocols();
+	test_fqdn();
 	test_differential(seed, rounds);
+	test_differential_flows(seed, rounds);
 	return tap_done();
 }

@@ -113,7 +113,7 @@ static const struct bad bad_docs[] = {
     /* to */
     {RULE "    to: {cidr: 10.0.0.0/8}\n", "spec.egress[0].to: must be a list, not a mapping"},
     {RULE "    to: [10.0.0.0/8]\n", "spec.egress[0].to[0]: must be a mapping, not a string"},
-    {RULE "    to: [{}]\n", "spec.egress[0].to[0]: must have either cidr, or kind and name"},
+    {RULE "    to: [{}]\n", "spec.egress[0].to[0]: must have either cidr, fqdn, or kind and name"},
     {RULE "    to:\n    - cidr: 10.0.0.0/8\n      kind: Pod\n      name: a\n",
      "spec.egress[0].to[0]: cidr cannot be combined with kind, name or namespace", 12},
     {RULE "    to:\n    - cidr: 10.0.0.0/8\n      namespace: a\n",
@@ -136,7 +136,7 @@ static const struct bad bad_docs[] = {
     {RULE "    to:\n    - kind: Service\n", "spec.egress[0].to[0].name: is required"},
     {RULE "    to:\n    - name: db\n", "spec.egress[0].to[0].kind: is required"},
     {RULE "    to:\n    - kind: Service\n      name: db\n      port: 80\n",
-     "spec.egress[0].to[0].port: unknown field (expected cidr, kind, name, namespace)", 14},
+     "spec.egress[0].to[0].port: unknown field (expected cidr, fqdn, kind, name, namespace)", 14},
     {RULE "    to:\n    - kind: Service\n      name: db.x\n      namespace: a_b\n",
      "spec.egress[0].to[0].namespace: \"a_b\" is not a valid DNS-1123 label"},
     /* ports */
@@ -155,10 +155,32 @@ static const struct bad bad_docs[] = {
      "spec.egress[0].ports[0].endPort: must be between 1 and 65535, not 70000"},
     {RULE "    ports:\n    - port: 80\n      endPort: \"81\"\n",
      "spec.egress[0].ports[0].endPort: must be an integer, not a string"},
-    {RULE "    ports:\n    - port: 80\n      protocol: UDP\n",
-     "spec.egress[0].ports[0].protocol: only TCP is supported, not \"UDP\"", 13},
+    {RULE "    ports:\n    - port: 80\n      protocol: SCTP\n",
+     "spec.egress[0].ports[0].protocol: unknown protocol \"SCTP\" (expected TCP or UDP)", 13},
     {RULE "    ports:\n    - port: 80\n      protocol: tcp\n",
-     "spec.egress[0].ports[0].protocol: only TCP is supported, not \"tcp\""},
+     "spec.egress[0].ports[0].protocol: unknown protocol \"tcp\" (expected TCP or UDP)"},
+    /* fqdn */
+    {RULE "    to:\n    - fqdn: db.shop.test\n      cidr: 10.0.0.0/8\n",
+     "spec.egress[0].to[0]: fqdn cannot be combined with cidr, kind, name or namespace", 12},
+    {RULE "    to:\n    - fqdn: db.*.test\n",
+     "spec.egress[0].to[0].fqdn: \"db.*.test\": '*' may only stand for exactly one leading "
+     "label (\"*.example.com\")",
+     12},
+    {RULE "    to:\n    - fqdn: \"**.test\"\n",
+     "spec.egress[0].to[0].fqdn: \"**.test\": '*' may only stand"},
+    {RULE "    to:\n    - fqdn: \"*\"\n", "spec.egress[0].to[0].fqdn: \"*\": '*' may only stand"},
+    {RULE "    to:\n    - fqdn: a..b\n",
+     "spec.egress[0].to[0].fqdn: \"a..b\": empty label at offset 2"},
+    {RULE "    to:\n    - fqdn: \"\"\n", "spec.egress[0].to[0].fqdn: \"\": must not be empty"},
+    {RULE "    to:\n    - fqdn: \"db shop\"\n",
+     "spec.egress[0].to[0].fqdn: \"db shop\": invalid character at offset 2"},
+    {RULE "    to:\n    - fqdn: 10\n",
+     "spec.egress[0].to[0].fqdn: must be a string, not an integer"},
+    {RULE "    to:\n    - fqdn: "
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test\n",
+     "spec.egress[0].to[0].fqdn: "
+     "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": label longer than 63 "
+     "characters"},
     {RULE "    ports:\n    - port: 80\n      protocol: 6\n",
      "spec.egress[0].ports[0].protocol: must be a string, not an integer"},
     {RULE "    ports:\n    - port: 80\n      name: http\n",
@@ -383,6 +405,53 @@ static void test_counts(void)
 			has_str(f.docs[0].error, "is not a valid DNS-1123 subdomain", "  message");
 		pf_policy_file_free(&f);
 	}
+}
+
+/* UDP ports and fqdn peers: parsed, canonical, written out and read back. */
+static void test_udp_fqdn(void)
+{
+	const char *doc = HDR "spec:\n  appliesTo:\n  - kind: Pod\n    name: web\n  egress:\n"
+			      "  - action: Allow\n    to:\n    - fqdn: DB.Shop.Test.\n"
+			      "    - fqdn: \"*.example.com\"\n    ports:\n    - port: 53\n"
+			      "      protocol: UDP\n    - port: 443\n";
+	struct pf_policy_file f, g;
+	struct pf_error err = {0};
+	const struct pf_policy *p;
+	char *s = NULL, *t = NULL;
+
+	is_int(pf_policy_parse_buffer("t.yaml", doc, strlen(doc), &f, &err), 0, "udp/fqdn: parses");
+	p = f.n_docs == 1 ? f.docs[0].policy : NULL;
+	if (!ok(p, "udp/fqdn: valid"))
+		printf("#   %s\n", f.n_docs ? f.docs[0].error : err.msg);
+	if (!p) {
+		pf_policy_file_free(&f);
+		return;
+	}
+	is_str(p->egress[0].to[0].fqdn, "db.shop.test", "fqdn: lower case, no trailing dot");
+	is_str(p->egress[0].to[1].fqdn, "*.example.com", "fqdn: a wildcard");
+	ok(!p->egress[0].to[0].is_cidr && pf_rule_has_fqdn(&p->egress[0]), "an fqdn peer");
+	is_int(p->egress[0].ports[0].protocol, PF_PROTO_UDP, "protocol UDP");
+	is_int(p->egress[0].ports[1].protocol, PF_PROTO_TCP, "protocol defaults to TCP");
+	is_str(pf_rule_protocols_string(&p->egress[0]), "TCP,UDP", "protocols string");
+	is_int(pf_rule_destination_string(&p->egress[0], &s), 0, "destination string");
+	is_str(s, "fqdn db.shop.test, fqdn *.example.com", "  reads well");
+	free(s);
+	s = NULL;
+	is_int(pf_rule_ports_string(&p->egress[0], &s), 0, "ports string");
+	is_str(s, "53/UDP, 443/TCP", "  reads well");
+	free(s);
+	s = NULL;
+	is_int(pf_policy_to_json(p, &s), 0, "canonical JSON");
+	ok(s && strstr(s, "{\"fqdn\":\"db.shop.test\"}") && strstr(s, "\"protocol\":\"UDP\""),
+	   "  holds the fqdn and the protocol");
+	is_int(pf_policy_parse_buffer("t.json", s, strlen(s), &g, &err), 0, "  parses back");
+	if (g.n_docs == 1 && g.docs[0].policy)
+		pf_policy_to_json(g.docs[0].policy, &t);
+	is_str(t, s, "  to the same model");
+	free(s);
+	free(t);
+	pf_policy_file_free(&g);
+	pf_policy_file_free(&f);
 }
 
 static void test_defaults(void)
@@ -814,6 +883,7 @@ int main(void)
 	test_bad_docs();
 	test_counts();
 	test_defaults();
+	test_udp_fqdn();
 	test_cluster();
 	test_example_file();
 	test_yaml_equals_json();

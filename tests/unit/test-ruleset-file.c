@@ -53,7 +53,11 @@ static struct pf_ruleset *sample(void)
 		p->rules[1].n_ports = 2;
 		p->rules[1].ports = xcalloc(2, sizeof(struct pf_port_range));
 		p->rules[1].ports[0] = (struct pf_port_range){80, 80};
-		p->rules[1].ports[1] = (struct pf_port_range){8000, 8999};
+		p->rules[1].ports[1] = (struct pf_port_range){8000, 8999, PF_PROTO_UDP};
+		p->rules[1].n_fqdns = 2;
+		p->rules[1].fqdns = xcalloc(2, sizeof(char *));
+		p->rules[1].fqdns[0] = strdup("db.shop.test");
+		p->rules[1].fqdns[1] = strdup("*.example.com");
 	}
 	return rs;
 }
@@ -76,8 +80,11 @@ static bool same(const struct pf_ruleset *a, const struct pf_ruleset *b)
 			if (r->action != s->action || r->log != s->log ||
 			    r->any_dst != s->any_dst || r->rule_index != s->rule_index ||
 			    r->n_dst_ips != s->n_dst_ips || r->n_dst_nets != s->n_dst_nets ||
-			    r->n_ports != s->n_ports)
+			    r->n_ports != s->n_ports || r->n_fqdns != s->n_fqdns)
 				return false;
+			for (size_t k = 0; k < r->n_fqdns; k++)
+				if (strcmp(r->fqdns[k], s->fqdns[k]))
+					return false;
 			for (size_t k = 0; k < r->n_dst_ips; k++)
 				if (!pf_addr_eq(&r->dst_ips[k], &s->dst_ips[k]))
 					return false;
@@ -87,7 +94,8 @@ static bool same(const struct pf_ruleset *a, const struct pf_ruleset *b)
 					return false;
 			for (size_t k = 0; k < r->n_ports; k++)
 				if (r->ports[k].port != s->ports[k].port ||
-				    r->ports[k].end_port != s->ports[k].end_port)
+				    r->ports[k].end_port != s->ports[k].end_port ||
+				    r->ports[k].protocol != s->ports[k].protocol)
 					return false;
 		}
 	}
@@ -130,7 +138,9 @@ int main(void)
 	buf[len / 2] ^= 0x40;
 	memcpy(buf, "PFRSET\0\1", 8); /* the format before the cluster tier */
 	is_int(pf_ruleset_decode(buf, len, &back, &err), -EINVAL, "another version: refused");
-	memcpy(buf, "PFRSET\0\2", 8);
+	memcpy(buf, "PFRSET\0\2", 8); /* the format before protocols and fqdns */
+	is_int(pf_ruleset_decode(buf, len, &back, &err), -EINVAL, "version 2: refused");
+	memcpy(buf, "PFRSET\0\3", 8);
 
 	/* every byte of the content set to 0xff in turn, checksum fixed: never a crash or a
 	 * huge allocation, either refused or decoded */

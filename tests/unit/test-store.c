@@ -1078,6 +1078,16 @@ static void test_migrate_v4(void)
 		is_str(a, "0 Allow FencePolicy, 1 Deny FencePolicy",
 		       "old rules still applied, as FencePolicy");
 	}
+	{
+		/* migration 7: the rows before it were TCP; a rule without ports is any protocol */
+		_cleanup_free_ char *a = query1(s, "SELECT group_concat(rule_index || ' ' || "
+						   "protocol, ', ') FROM applied_policies");
+		_cleanup_free_ char *p = query1(s, "SELECT protocol FROM rule_port");
+
+		is_str(a, "0 TCP, 1 any", "applied_policies shows each rule's protocols");
+		is_str(p, "TCP", "old port ranges are TCP");
+		is_int(query_int(s, "SELECT count(*) FROM dns_names"), 0, "dns_names view exists");
+	}
 	is_int(query_int(s, "SELECT count(*) FROM rule_peer"), 1, "rule_peer rows kept");
 	is_int(query_int(s, "SELECT count(*) FROM rule_port"), 1, "rule_port rows kept");
 	is_int(query_int(s, "SELECT count(*) FROM pragma_foreign_key_check"), 0,
@@ -1091,8 +1101,9 @@ static void test_migrate_v4(void)
 		char *e = NULL;
 		int rc = sqlite3_exec(
 		    pf_store_db(s),
-		    "INSERT INTO policy_rule VALUES (1, 2, 'Pass', 0, 1, 'any', 'any')", NULL, NULL,
-		    &e);
+		    "INSERT INTO policy_rule (policy_id, rule_index, action, log, any_dst, "
+		    "destination, ports) VALUES (1, 2, 'Pass', 0, 1, 'any', 'any')",
+		    NULL, NULL, &e);
 
 		is_int(rc, SQLITE_OK, "policy_rule admits Pass (%s)", e ? e : "");
 		sqlite3_free(e);
