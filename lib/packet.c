@@ -9,6 +9,7 @@
 #define IPV6_HDR 40
 #define IPV6_FRAG_HDR 8
 #define TCP_MIN_HDR 20
+#define UDP_HDR 8
 /* An IPv6 packet cannot hold more than this many extension headers in our copy range anyway;
  * the cap only makes the loop's bound obvious. */
 #define IPV6_MAX_EXT 32
@@ -36,7 +37,45 @@ static int parse_tcp(const uint8_t *l4, size_t avail, size_t declared, struct pf
 	return 0;
 }
 
-static int parse_v4(const uint8_t *pkt, size_t len, struct pf_tuple *t)
+/* The UDP header and what of its payload was captured (payload_off from pkt). */
+static int parse_udp(const uint8_t *pkt, size_t off, size_t avail, size_t declared,
+		     struct pf_tuple *t)
+{
+	const uint8_t *l4 = pkt + off;
+	size_t ulen;
+
+	if (avail < UDP_HDR || declared < UDP_HDR)
+		return -EINVAL;
+	ulen = rd16(l4 + 4);
+	/* 0 only in IPv6 jumbograms; otherwise the datagram must fit what IP says */
+	if (ulen == 0)
+		ulen = declared;
+	if (ulen < UDP_HDR || ulen > declared)
+		return -EINVAL;
+	t->sport = rd16(l4);
+	t->dport = rd16(l4 + 2);
+	t->proto = IPPROTO_UDP;
+	t->payload_off = off + UDP_HDR;
+	t->payload_len = MIN(avail, ulen) - UDP_HDR;
+	return 0;
+}
+
+static int parse_l4(const uint8_t *pkt, uint8_t proto, size_t off, size_t avail, size_t declared,
+		    bool udp, struct pf_tuple *t)
+{
+	int r;
+
+	if (proto == IPPROTO_UDP && udp)
+		return parse_udp(pkt, off, avail, declared, t);
+	if (proto != IPPROTO_TCP)
+		return -EPROTONOSUPPORT;
+	r = parse_tcp(pkt + off, avail, declared, t);
+	if (r == 0)
+		t->proto = IPPROTO_TCP;
+	return r;
+}
+
+static int parse_v4(const uint8_t *pkt, size_t len, bool udp, struct pf_tuple *t)
 {
 	size_t ihl, tot, end;
 	uint16_t frag;
@@ -53,15 +92,15 @@ static int parse_v4(const uint8_t *pkt, size_t len, struct pf_tuple *t)
 	pf_addr_from_v4(&t->src, pkt + 12);
 	pf_addr_from_v4(&t->dst, pkt + 16);
 	t->v6 = false;
-	if (pkt[9] != IPPROTO_TCP)
+	if (pkt[9] != IPPROTO_TCP && !(udp && pkt[9] == IPPROTO_UDP))
 		return -EPROTONOSUPPORT;
 	frag = rd16(pkt + 6);
 	if (frag & 0x1fff) /* non-first fragment: no TCP header here */
 		return -EPROTONOSUPPORT;
-	return parse_tcp(pkt + ihl, end - ihl, tot - ihl, t);
+	return parse_l4(pkt, pkt[9], ihl, end - ihl, tot - ihl, udp, t);
 }
 
-static int parse_v6(const uint8_t *pkt, size_t len, struct pf_tuple *t)
+static int parse_v6(const uint8_t *pkt, size_t len, bool udp, struct pf_tuple *t)
 {
 	size_t off = IPV6_HDR, end, declared;
 	uint8_t nh;
@@ -84,11 +123,15 @@ static int parse_v6(const uint8_t *pkt, size_t len, struct pf_tuple *t)
 		size_t hlen;
 
 		switch (nh) {
+		case IPPROTO_UDP:
+			if (!udp)
+				return -EPROTONOSUPPORT;
+			/* fall through */
 		case IPPROTO_TCP:
 			if (off > end)
 				return -EINVAL;
-			return parse_tcp(pkt + off, end - off,
-					 declared == SIZE_MAX ? end - off : declared - off, t);
+			return parse_l4(pkt, nh, off, end - off,
+					declared == SIZE_MAX ? end - off : declared - off, udp, t);
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
@@ -122,7 +165,7 @@ static int parse_v6(const uint8_t *pkt, size_t len, struct pf_tuple *t)
 	return -EINVAL;
 }
 
-int pf_packet_parse(const uint8_t *pkt, size_t len, struct pf_tuple *t)
+static int parse(const uint8_t *pkt, size_t len, bool udp, struct pf_tuple *t)
 {
 	if (!pkt || !t)
 		return -EINVAL;
@@ -131,10 +174,20 @@ int pf_packet_parse(const uint8_t *pkt, size_t len, struct pf_tuple *t)
 		return -EINVAL;
 	switch (pkt[0] >> 4) {
 	case 4:
-		return parse_v4(pkt, len, t);
+		return parse_v4(pkt, len, udp, t);
 	case 6:
-		return parse_v6(pkt, len, t);
+		return parse_v6(pkt, len, udp, t);
 	default:
 		return -EINVAL;
 	}
+}
+
+int pf_packet_parse(const uint8_t *pkt, size_t len, struct pf_tuple *t)
+{
+	return parse(pkt, len, false, t);
+}
+
+int pf_packet_parse_flow(const uint8_t *pkt, size_t len, struct pf_tuple *t)
+{
+	return parse(pkt, len, true, t);
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Parse a queued packet (IPv4/IPv6 + TCP) defensively: every length checked, options and IPv6
- * extension headers walked with bounds. Fuzzed (tests/fuzz/fuzz-packet.c). */
+/* Parse a queued packet (IPv4/IPv6 + TCP or UDP) defensively: every length checked, options and
+ * IPv6 extension headers walked with bounds. Fuzzed (tests/fuzz/fuzz-packet.c). */
 #ifndef PF_PACKET_H
 #define PF_PACKET_H
 
@@ -19,6 +19,9 @@ struct pf_tuple {
 	uint16_t dport;
 	uint8_t tcp_flags;
 	bool v6;
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	/* UDP: where its payload starts in pkt and how much of it was captured */
+	size_t payload_off, payload_len;
 };
 
 /*
@@ -29,5 +32,8 @@ struct pf_tuple {
  * header), and on IPv6 ESP / no-next-header.
  */
 int pf_packet_parse(const uint8_t *pkt, size_t len, struct pf_tuple *t);
+/* The same for TCP and UDP (t->proto says which; a UDP length that does not fit the IP
+ * packet is -EINVAL). */
+int pf_packet_parse_flow(const uint8_t *pkt, size_t len, struct pf_tuple *t);
 
 #endif
