@@ -293,10 +293,11 @@ static int handle_msg(struct pf_nfq *q, const struct nlmsghdr *nlh, size_t *txof
 	if (q->lost && q->lost_upto == 0)
 		q->lost_upto = id - 1;
 	if (attr[NFQA_PAYLOAD] &&
-	    pf_packet_parse(mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
-			    mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]), &tuple) == 0)
+	    pf_packet_parse_flow(mnl_attr_get_payload(attr[NFQA_PAYLOAD]),
+				 mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]), &tuple) == 0) {
 		tp = &tuple;
-	else
+		tuple.inbound = ph->hook == NF_INET_LOCAL_IN;
+	} else
 		q->stats.unparsed++;
 	q->stats.packets++;
 

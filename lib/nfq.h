@@ -34,9 +34,10 @@ struct pf_nfq;
 
 /* Called for each queued packet; returns the verdict (NF_ACCEPT, NF_DROP, NF_REPEAT) and,
  * with NF_REPEAT, the mark to set (*mark, e.g. PF_REJECT_MARK from nft.h: the packet
- * re-traverses the chain and is rejected with a TCP reset). tuple is NULL when the packet
- * did not parse (not TCP, headers past the copy range, truncated, malformed): such a packet is
- * dropped whatever cb returns (cb still sees it, to count it). */
+ * re-traverses the chain and is rejected with a TCP reset, or ICMP port unreachable for UDP).
+ * tuple (TCP or UDP: tuple->proto; tuple->inbound for the input hook) is NULL when the packet
+ * did not parse (neither TCP nor UDP, headers past the copy range, truncated, malformed): such
+ * a packet is dropped whatever cb returns (cb still sees it, to count it). */
 typedef uint32_t (*pf_nfq_cb)(void *userdata, uint32_t packet_id, const struct pf_tuple *tuple,
 			      uint32_t *mark);
 

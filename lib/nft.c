@@ -2,6 +2,7 @@
 /* The per-netns nftables ruleset (doc/architecture.md), sent in one libmnl batch. */
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
@@ -27,6 +28,11 @@
 #define RULE_QUEUE_COMMENT "podfence: new TCP connections are judged by podfenced"
 #define RULE_FRAG_COMMENT                                                                          \
 	"podfence: fragments (made by raw sockets: the stack fragments after this hook) too"
+#define RULE_UDP_COMMENT "podfence: the first packet of each new UDP flow is judged by podfenced"
+#define RULE_CUT_COMMENT                                                                           \
+	"podfence: a connection whose conntrack entry podfenced removed is judged again"
+#define RULE_REJECT_UDP_COMMENT "podfence: verdict Reject on UDP: port unreachable"
+#define RULE_DNS_COMMENT "podfence: DNS answers are read by podfenced before the pod gets them"
 
 /* Largest single message we build (a rule with ~10 expressions and a comment is < 1 KiB);
  * libnftnl writes without bounds, so each message goes to scratch space first. */
@@ -56,6 +62,7 @@ void pf_nft_config_init(struct pf_nft_config *cfg)
 	cfg->bypass = true;
 	cfg->priority = PF_NFT_DEFAULT_PRIORITY;
 	cfg->reject_mark = PF_REJECT_MARK;
+	cfg->flow_priority = PF_NFT_FLOW_PRIORITY;
 }
 
 const char *pf_nft_backend_name(enum pf_queue_backend b)
@@ -172,8 +179,17 @@ static void add_table_msg(struct batch *b, uint16_t type, int family, unsigned o
 	batch_commit(b, nlh, true);
 }
 
+static void add_chain_msg_hook(struct batch *b, int family, const char *table, const char *name,
+			       bool base, uint32_t hook, int32_t prio);
+
 static void add_chain_msg(struct batch *b, int family, const char *table, const char *name,
 			  bool base, int32_t prio)
+{
+	add_chain_msg_hook(b, family, table, name, base, NF_INET_LOCAL_OUT, prio);
+}
+
+static void add_chain_msg_hook(struct batch *b, int family, const char *table, const char *name,
+			       bool base, uint32_t hook, int32_t prio)
 {
 	struct nftnl_chain *c;
 	struct nlmsghdr *nlh;
@@ -188,7 +204,7 @@ static void add_chain_msg(struct batch *b, int family, const char *table, const 
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
 	if (base) {
-		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
 		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
 		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
@@ -330,7 +346,82 @@ static struct nftnl_expr *queue_compat(const struct pf_nft_config *cfg)
 	return e;
 }
 
-enum rule_kind { RULE_LO, RULE_REJECT, RULE_QUEUE, RULE_FRAG4, RULE_FRAG6 };
+enum rule_kind {
+	RULE_LO,
+	RULE_REJECT,
+	RULE_QUEUE,
+	RULE_FRAG4,
+	RULE_FRAG6,
+	RULE_REJECT_UDP,
+	RULE_UDP_NEW,
+	RULE_TCP_CUT,
+	RULE_DNS,
+};
+
+static bool add_l4proto(struct nftnl_rule *r, uint8_t proto)
+{
+	return add_expr(r, meta(NFT_META_L4PROTO)) && add_expr(r, cmp_eq(&proto, sizeof(proto)));
+}
+
+/* key (NFT_CT_STATE, NFT_CT_STATUS: 32 bits) & mask into register 1 */
+static bool add_ct_masked(struct nftnl_rule *r, uint32_t key, uint32_t mask)
+{
+	static const uint32_t xor ;
+	struct nftnl_expr *ct, *bw;
+
+	ct = nftnl_expr_alloc("ct");
+	if (!ct)
+		return false;
+	nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, ct);
+	bw = nftnl_expr_alloc("bitwise");
+	if (!bw)
+		return false;
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
+	nftnl_rule_add_expr(r, bw);
+	return true;
+}
+
+static struct nftnl_expr *cmp_neq(const void *data, uint32_t len);
+
+/*
+ * ct state new, and the entry not confirmed yet: the packet that created it. Conntrack
+ * confirms an entry when its first packet leaves the last hook; every later packet of the
+ * flow finds it confirmed (a UDP flow stays "new" until a reply, so state alone would queue
+ * each packet sent before one).
+ */
+static bool add_ct_first(struct nftnl_rule *r)
+{
+	uint32_t zero = 0, new_bit = 1u << (IP_CT_NEW + 1), confirmed = 1u << IPS_CONFIRMED_BIT;
+
+	return add_ct_masked(r, NFT_CT_STATE, new_bit) &&
+	       add_expr(r, cmp_neq(&zero, sizeof(zero))) &&
+	       add_ct_masked(r, NFT_CT_STATUS, confirmed) &&
+	       add_expr(r, cmp_eq(&zero, sizeof(zero)));
+}
+
+/* reject with icmpx port-unreachable where the family allows (inet), else its ICMP code */
+static struct nftnl_expr *reject_port_unreach(int family)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	if (!e)
+		return NULL;
+	if (family == NFPROTO_INET) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_PORT_UNREACH);
+	} else {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMP_UNREACH);
+		/* ICMP_PORT_UNREACH (3), ICMPV6_PORT_UNREACH (4) */
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, family == NFPROTO_IPV6 ? 4 : 3);
+	}
+	return e;
+}
 
 static struct nftnl_expr *cmp_neq(const void *data, uint32_t len)
 {
@@ -433,6 +524,46 @@ static void add_rule_msg(struct batch *b, int family, const char *table, const c
 		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
 								 : queue_compat(cfg));
 		break;
+	case RULE_REJECT_UDP:
+		comment = RULE_REJECT_UDP_COMMENT;
+		rej = reject_port_unreach(family);
+		ok = rej && add_expr(r, meta(NFT_META_MARK)) &&
+		     add_expr(r, cmp_eq(&cfg->reject_mark, sizeof(cfg->reject_mark))) &&
+		     add_l4proto(r, IPPROTO_UDP) && add_expr(r, counter());
+		if (ok)
+			nftnl_rule_add_expr(r, rej);
+		else if (rej)
+			nftnl_expr_free(rej);
+		break;
+	case RULE_UDP_NEW:
+		comment = RULE_UDP_COMMENT;
+		ok = add_l4proto(r, IPPROTO_UDP) && add_ct_first(r) && add_expr(r, counter()) &&
+		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
+								 : queue_compat(cfg));
+		break;
+	case RULE_TCP_CUT: {
+		uint8_t syn = 0x02, zero = 0;
+
+		comment = RULE_CUT_COMMENT;
+		ok = add_l4proto_tcp(r) &&
+		     add_payload_masked(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, &syn, sizeof(syn)) &&
+		     add_expr(r, cmp_eq(&zero, sizeof(zero))) && add_ct_first(r) &&
+		     add_expr(r, counter()) &&
+		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
+								 : queue_compat(cfg));
+		break;
+	}
+	case RULE_DNS: {
+		uint16_t port = htons(53), all = 0xffff;
+
+		comment = RULE_DNS_COMMENT;
+		ok = add_l4proto(r, IPPROTO_UDP) &&
+		     add_payload_masked(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, &all, sizeof(all)) &&
+		     add_expr(r, cmp_eq(&port, sizeof(port))) && add_expr(r, counter()) &&
+		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
+								 : queue_compat(cfg));
+		break;
+	}
 	case RULE_FRAG4:
 	case RULE_FRAG6:
 		comment = RULE_FRAG_COMMENT;
@@ -478,11 +609,50 @@ static void add_chain_rules(struct batch *b, int family, const struct pf_nft_con
 		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_FRAG6, cfg);
 }
 
+static void add_chain_op_msg(struct batch *b, uint16_t type, int family, const char *chain);
+
+/* The flows and dns chains' rules (see nft.h). */
+static void add_flow_rules(struct batch *b, int family, const struct pf_nft_config *cfg)
+{
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_FLOW_CHAIN, RULE_LO, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_FLOW_CHAIN, RULE_REJECT_UDP, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_FLOW_CHAIN, RULE_REJECT, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_FLOW_CHAIN, RULE_UDP_NEW, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_FLOW_CHAIN, RULE_TCP_CUT, cfg);
+}
+
+static void add_dns_rules(struct batch *b, int family, const struct pf_nft_config *cfg)
+{
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_DNS_CHAIN, RULE_DNS, cfg);
+}
+
+/* The flows and dns base chains (when cfg asks for them), emptied and written. An add of an
+ * existing base chain with the same hook and priority changes nothing. */
+static void add_extra_chains(struct batch *b, int family, const struct pf_nft_config *cfg,
+			     bool flush)
+{
+	if (cfg->flows) {
+		add_chain_msg_hook(b, family, PF_NFT_TABLE, PF_NFT_FLOW_CHAIN, true,
+				   NF_INET_LOCAL_OUT, cfg->flow_priority);
+		if (flush)
+			add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_FLOW_CHAIN);
+		add_flow_rules(b, family, cfg);
+	}
+	if (cfg->dns) {
+		add_chain_msg_hook(b, family, PF_NFT_TABLE, PF_NFT_DNS_CHAIN, true,
+				   NF_INET_LOCAL_IN, cfg->priority);
+		if (flush)
+			add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_DNS_CHAIN);
+		add_dns_rules(b, family, cfg);
+	}
+}
+
 static void add_ruleset_msgs(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
 	add_table_msg(b, NFT_MSG_NEWTABLE, family, TABLE_COMMENT);
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
 	add_chain_rules(b, family, cfg);
+	add_extra_chains(b, family, cfg, false);
 }
 
 static int check_cfg(const struct pf_nft_config *cfg)
@@ -810,6 +980,7 @@ static void add_restore_msgs(struct batch *b, int family, const struct pf_nft_co
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
 	add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_CHAIN);
 	add_chain_rules(b, family, cfg);
+	add_extra_chains(b, family, cfg, true);
 	/* Chains someone added to our table: make sure each exists (so a name already gone does
 	 * not abort the batch), empty them all (jumps between them), then delete them. */
 	for (size_t i = 0; i < n_extra; i++)
@@ -967,7 +1138,9 @@ static void note_msg(const struct pf_nft_config *cfg, const struct nlmsghdr *nlh
 	ours = !strcmp(m.table, PF_NFT_TABLE) && our_family(cfg, nfg->nfgen_family);
 	if (ours) {
 		g->touched = true;
-		if (type == NFT_MSG_NEWCHAIN && m.name && strcmp(m.name, PF_NFT_CHAIN)) {
+		if (type == NFT_MSG_NEWCHAIN && m.name && strcmp(m.name, PF_NFT_CHAIN) &&
+		    !(cfg->flows && !strcmp(m.name, PF_NFT_FLOW_CHAIN)) &&
+		    !(cfg->dns && !strcmp(m.name, PF_NFT_DNS_CHAIN))) {
 			for (size_t i = 0; i < g->n_chains; i++)
 				if (g->chains[i].family == nfg->nfgen_family &&
 				    !strcmp(g->chains[i].name, m.name))

@@ -9,6 +9,20 @@
  * Native `queue` expression (family inet) where the kernel has it, else the xtables NFQUEUE
  * target revision 3 through nft_compat (one table in each of families ip and ip6).
  *
+ * With cfg->flows, a second base chain `flows` at hook output after conntrack (priority -199:
+ * conntrack's output hook runs at -200, so the chain at -301 sees packets before conntrack
+ * does and knows no connection state), rules in this order:
+ *   1. meta oif 1 (lo) accept
+ *   2. meta mark REJECT_MARK udp -> reject with icmpx port-unreachable (icmp/icmpv6 in the
+ *      ip/ip6 tables), tcp -> reject with tcp reset
+ *   3. udp, ct state new, ct status not confirmed -> queue: the first packet of a UDP flow,
+ *      exactly once (once accepted the entry is confirmed; later packets of the flow find
+ *      it; a dropped first packet leaves none, so a retry is judged again)
+ *   4. tcp without SYN, ct state new, not confirmed -> queue: a packet of a connection whose
+ *      conntrack entry was removed (enforce_established), judged again
+ * With cfg->dns, a base chain `dns` at hook input, priority cfg->priority: udp sport 53 ->
+ * queue, so the engine reads each DNS answer before the pod does.
+ *
  * Every function works in the calling thread's current netns (see netns.h to enter one).
  * No function shells out: only netlink.
  */
@@ -23,7 +37,10 @@
 #define PF_NFT_CHAIN "output"
 #define PF_NFT_DEFAULT_PRIORITY (-301)
 #define PF_NFT_DEFAULT_QUEUE 1
-#define PF_REJECT_MARK 0x70660001u /* "pf" + 1: verdict NF_REPEAT with this mark -> TCP RST */
+#define PF_NFT_FLOW_CHAIN "flows"
+#define PF_NFT_DNS_CHAIN "dns"
+#define PF_NFT_FLOW_PRIORITY (-199) /* right after conntrack (NF_IP_PRI_CONNTRACK, -200) */
+#define PF_REJECT_MARK 0x70660001u  /* "pf" + 1: verdict NF_REPEAT with this mark -> TCP RST */
 
 enum pf_queue_backend {
 	PF_QUEUE_NATIVE, /* nft `queue` expression, family inet */
@@ -36,9 +53,13 @@ struct pf_nft_config {
 	bool bypass;	  /* fail_mode=open: no listener -> accept instead of drop */
 	int32_t priority; /* chain priority */
 	uint32_t reject_mark;
+	bool flows; /* the `flows` chain: UDP flows, and connections whose entry was cut */
+	bool dns;   /* the `dns` chain: DNS answers the pod receives are queued */
+	int32_t flow_priority;
 };
 
-/* Defaults: compat backend, queue 1, bypass on, priority -301, PF_REJECT_MARK. */
+/* Defaults: compat backend, queue 1, bypass on, priority -301, PF_REJECT_MARK; no flows or dns
+ * chain (flow_priority PF_NFT_FLOW_PRIORITY when one is asked for). */
 void pf_nft_config_init(struct pf_nft_config *cfg);
 /* "native" / "compat" */
 const char *pf_nft_backend_name(enum pf_queue_backend b);

@@ -57,6 +57,7 @@ static int parse_udp(const uint8_t *pkt, size_t off, size_t avail, size_t declar
 	t->proto = IPPROTO_UDP;
 	t->payload_off = off + UDP_HDR;
 	t->payload_len = MIN(avail, ulen) - UDP_HDR;
+	t->payload = pkt + t->payload_off;
 	return 0;
 }
 

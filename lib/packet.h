@@ -20,8 +20,11 @@ struct pf_tuple {
 	uint8_t tcp_flags;
 	bool v6;
 	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	/* UDP: where its payload starts in pkt and how much of it was captured */
+	/* UDP: where its payload starts in pkt and how much of it was captured; payload points
+	 * there (valid as long as pkt) */
 	size_t payload_off, payload_len;
+	const uint8_t *payload;
+	bool inbound; /* set by the queue: the packet came through the input hook */
 };
 
 /*

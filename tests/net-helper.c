@@ -12,7 +12,13 @@
  *                                           destination port, print one line per packet;
  *                                           --lose-sends: the first N verdict sends are lost
  *                                           (fault injection); SIGTERM ends it
+ *   install ... [--flows] [--dns]           also the flows (UDP, cut connections) and dns chains
  *   connect ADDR PORT [TIMEOUT_MS]          exit 0 connected, 3 refused, 4 timeout, 1 other
+ *   udp ADDR PORT [TIMEOUT_MS [COUNT]]      COUNT datagrams on one connected UDP socket, each
+ *                                           waiting for its echo: exit 0 all answered, 3
+ *                                           refused (ECONNREFUSED), 4 timeout, 1 other
+ *   udpecho ADDR PORT...                    echo UDP datagrams (a port listed with a leading
+ *                                           '-' only receives) until SIGTERM
  *   listen ADDR PORT...                     accept and close connections until SIGTERM
  *   addrs                                   the netns's global addresses, one per line
  *   addrmon TIMEOUT_MS                      wait for an address change, then print addrs
@@ -103,6 +109,10 @@ static int cmd_install(int argc, char **argv)
 				return 2;
 		} else if (!strcmp(argv[i], "--no-bypass")) {
 			cfg.bypass = false;
+		} else if (!strcmp(argv[i], "--flows")) {
+			cfg.flows = true;
+		} else if (!strcmp(argv[i], "--dns")) {
+			cfg.dns = true;
 		} else if (!strcmp(argv[i], "--priority") && i + 1 < argc) {
 			if (pf_parse_i64(argv[++i], INT32_MIN, INT32_MAX, &v) < 0)
 				return 2;
@@ -172,8 +182,9 @@ static uint32_t judge_cb(void *userdata, uint32_t id, const struct pf_tuple *t, 
 		*mark = PF_REJECT_MARK;
 	name = v == NF_ACCEPT ? "accept" : v == NF_DROP ? "drop" : "reject";
 	if (t)
-		printf("packet %u %s %s %u %u flags=0x%02x %s\n", id, pf_addr_fmt(&t->src, s),
-		       pf_addr_fmt(&t->dst, d), t->sport, t->dport, t->tcp_flags, name);
+		printf("packet %u %s %s %u %u flags=0x%02x %s %s%s\n", id, pf_addr_fmt(&t->src, s),
+		       pf_addr_fmt(&t->dst, d), t->sport, t->dport, t->tcp_flags, name,
+		       t->proto == IPPROTO_UDP ? "udp" : "tcp", t->inbound ? " in" : "");
 	else
 		printf("packet %u unparsed %s\n", id, name);
 	fflush(stdout);
@@ -336,6 +347,108 @@ static int cmd_connect(int argc, char **argv)
 	printf("%s after %llu ms\n", soerr == ECONNREFUSED ? "refused" : strerror(soerr),
 	       (unsigned long long)((pf_mono_ns() - t0) / 1000000));
 	return soerr == ECONNREFUSED ? 3 : 1;
+}
+
+static int cmd_udp(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	uint32_t timeout = 2000, count = 1;
+	uint64_t t0 = pf_mono_ns();
+	char buf[64];
+	int fd;
+
+	if (argc < 2 || parse_port(argv[1], &port) < 0 || sockaddr_of(argv[0], port, &ss, &sl) < 0)
+		return usage();
+	if ((argc > 2 && pf_parse_u32(argv[2], 600000, &timeout) < 0) ||
+	    (argc > 3 && pf_parse_u32(argv[3], 100000, &count) < 0))
+		return usage();
+	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0)
+		return 1;
+	for (uint32_t i = 0; i < count; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = snprintf(buf, sizeof(buf), "ping %u", i), r;
+
+		if (send(fd, buf, (size_t)n, 0) < 0 && errno != ECONNREFUSED)
+			return 1;
+		r = poll(&p, 1, (int)timeout);
+		if (r == 0) {
+			printf("timeout after %llu ms (%u answered)\n",
+			       (unsigned long long)((pf_mono_ns() - t0) / 1000000), i);
+			return 4;
+		}
+		/* a port unreachable for a connected socket is ECONNREFUSED on the next call */
+		if (recv(fd, buf, sizeof(buf), 0) < 0) {
+			int e = errno;
+
+			printf("%s after %llu ms\n", e == ECONNREFUSED ? "refused" : strerror(e),
+			       (unsigned long long)((pf_mono_ns() - t0) / 1000000));
+			return e == ECONNREFUSED ? 3 : 1;
+		}
+	}
+	printf("answered %u in %llu ms\n", count,
+	       (unsigned long long)((pf_mono_ns() - t0) / 1000000));
+	close(fd);
+	return 0;
+}
+
+static int cmd_udpecho(int argc, char **argv)
+{
+	struct pollfd p[MAX_PORTS];
+	bool quiet[MAX_PORTS];
+	int n = 0;
+
+	if (argc < 2 || argc - 1 > MAX_PORTS)
+		return usage();
+	setup_signals();
+	for (int i = 1; i < argc; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		uint16_t port;
+		bool q = argv[i][0] == '-';
+		int fd, one = 1;
+
+		if (parse_port(argv[i] + q, &port) < 0 || sockaddr_of(argv[0], port, &ss, &sl) < 0)
+			return 2;
+		fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0)
+			return 1;
+		setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, sl) < 0) {
+			fprintf(stderr, "udpecho %s %u: %s\n", argv[0], port, strerror(errno));
+			return 1;
+		}
+		quiet[n] = q;
+		p[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop) {
+		int r = poll(p, (nfds_t)n, 200);
+
+		if (r < 0 && errno != EINTR)
+			return 1;
+		for (int i = 0; r > 0 && i < n; i++) {
+			struct sockaddr_storage from;
+			socklen_t fl = sizeof(from);
+			char buf[2048];
+			ssize_t len;
+
+			if (!(p[i].revents & POLLIN))
+				continue;
+			while ((len = recvfrom(p[i].fd, buf, sizeof(buf), 0,
+					       (struct sockaddr *)&from, &fl)) >= 0) {
+				printf("got %zd\n", len);
+				if (!quiet[i])
+					(void)sendto(p[i].fd, buf, (size_t)len, 0,
+						     (struct sockaddr *)&from, fl);
+				fl = sizeof(from);
+			}
+		}
+	}
+	return 0;
 }
 
 static int cmd_listen(int argc, char **argv)
@@ -550,6 +663,10 @@ int main(int argc, char **argv)
 		return cmd_connect(argc - 2, argv + 2);
 	if (!strcmp(cmd, "listen"))
 		return cmd_listen(argc - 2, argv + 2);
+	if (!strcmp(cmd, "udp"))
+		return cmd_udp(argc - 2, argv + 2);
+	if (!strcmp(cmd, "udpecho"))
+		return cmd_udpecho(argc - 2, argv + 2);
 	if (!strcmp(cmd, "addrs"))
 		return print_addrs();
 	if (!strcmp(cmd, "burst"))
