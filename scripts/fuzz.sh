@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 name=$1; secs=${2:-60}
 [ -f build-fuzz/Makefile ] || { mkdir -p build-fuzz && (cd build-fuzz && CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link" ../configure --enable-sanitizers >/dev/null); }
 make -C build-fuzz -j"$(nproc)" lib/libpodfence.a >/dev/null
-deps="$(pkg-config --cflags --libs libnetfilter_queue libnftnl libmnl yajl sqlite3 yaml-0.1)"
+deps="$(pkg-config --cflags --libs libnetfilter_queue libnftnl libmnl libnetfilter_conntrack yajl sqlite3 yaml-0.1)"
 clang -g -O1 -fsanitize=fuzzer,address,undefined -include build-fuzz/config.h -Ilib \
 	"tests/fuzz/fuzz-$name.c" build-fuzz/lib/libpodfence.a $deps -o "build-fuzz/fuzz-$name"
 mkdir -p "build-fuzz/corpus-$name"

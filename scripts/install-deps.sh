@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS="
 build-essential autoconf automake pkg-config git ca-certificates
 libnetfilter-queue-dev libnftnl-dev libmnl-dev libyajl-dev libsqlite3-dev libyaml-dev
-libcurl4-openssl-dev
+libcurl4-openssl-dev libnetfilter-conntrack-dev dnsmasq-base
 sqlite3 nftables iproute2 procps psmisc openssl python3 python3-yaml systemd clang-format
 runc podman busybox-static containernetworking-plugins uidmap
 "

@@ -20,6 +20,10 @@
  *   udpecho ADDR PORT...                    echo UDP datagrams (a port listed with a leading
  *                                           '-' only receives) until SIGTERM
  *   listen ADDR PORT...                     accept and close connections until SIGTERM
+ *   sink ADDR PORT                          accept connections, print "rx MS N" (ms since the
+ *                                           epoch) for every read, until SIGTERM
+ *   stream ADDR PORT MS                     one connection sending a byte every 100 ms for MS
+ *   ctcut PORT                              delete the conntrack entries of flows to PORT
  *   addrs                                   the netns's global addresses, one per line
  *   addrmon TIMEOUT_MS                      wait for an address change, then print addrs
  *   connrate ADDR PORT N                    N sequential connects: rate, p50/p99 latency
@@ -32,7 +36,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "ct.h"
 #include "netns.h"
 #include "nfq.h"
 #include "nft.h"
@@ -451,6 +458,113 @@ static int cmd_udpecho(int argc, char **argv)
 	return 0;
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int cmd_sink(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	struct pollfd p[16];
+	int n = 1, one = 1;
+
+	if (argc < 2 || parse_port(argv[1], &port) < 0 || sockaddr_of(argv[0], port, &ss, &sl) < 0)
+		return usage();
+	setup_signals();
+	p[0].fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	p[0].events = POLLIN;
+	setsockopt(p[0].fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(p[0].fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (p[0].fd < 0 || bind(p[0].fd, (struct sockaddr *)&ss, sl) < 0 || listen(p[0].fd, 16) < 0)
+		return 1;
+	printf("ready\n");
+	while (!stop) {
+		int r = poll(p, (nfds_t)n, 200);
+
+		if (r < 0 && errno != EINTR)
+			return 1;
+		if (r > 0 && (p[0].revents & POLLIN) && n < 16) {
+			int c = accept4(p[0].fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+			if (c >= 0)
+				p[n++] = (struct pollfd){.fd = c, .events = POLLIN};
+		}
+		for (int i = 1; r > 0 && i < n; i++) {
+			char buf[4096];
+			ssize_t len;
+
+			if (!(p[i].revents & (POLLIN | POLLHUP)))
+				continue;
+			len = read(p[i].fd, buf, sizeof(buf));
+			if (len > 0) {
+				printf("rx %llu %zd\n", (unsigned long long)wall_ms(), len);
+			} else if (len == 0 || errno != EAGAIN) {
+				close(p[i].fd);
+				p[i--] = p[--n];
+			}
+		}
+	}
+	return 0;
+}
+
+static int cmd_stream(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	uint32_t ms;
+	uint64_t end;
+	int fd;
+
+	if (argc < 3 || parse_port(argv[1], &port) < 0 ||
+	    sockaddr_of(argv[0], port, &ss, &sl) < 0 || pf_parse_u32(argv[2], 600000, &ms) < 0)
+		return usage();
+	setup_signals();
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		perror("stream: connect");
+		return 1;
+	}
+	printf("ready\n");
+	end = wall_ms() + ms;
+	while (!stop && wall_ms() < end) {
+		/* the kernel buffers what it cannot deliver: the receiver's log says what got
+		 * through */
+		if (send(fd, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
+			break;
+		usleep(100 * 1000);
+	}
+	close(fd);
+	return 0;
+}
+
+static bool cut_port(void *data, const struct pf_ct_flow *f)
+{
+	return f->dport == *(const uint16_t *)data;
+}
+
+static int cmd_ctcut(int argc, char **argv)
+{
+	struct pf_error err = {0};
+	size_t seen = 0, cut = 0;
+	uint16_t port;
+
+	if (argc < 1 || parse_port(argv[0], &port) < 0)
+		return usage();
+	if (pf_ct_cut(cut_port, &port, &seen, &cut, &err) < 0) {
+		fprintf(stderr, "ctcut: %s\n", err.msg);
+		return 1;
+	}
+	printf("seen %zu cut %zu\n", seen, cut);
+	return 0;
+}
+
 static int cmd_listen(int argc, char **argv)
 {
 	struct pollfd p[MAX_PORTS];
@@ -663,6 +777,12 @@ int main(int argc, char **argv)
 		return cmd_connect(argc - 2, argv + 2);
 	if (!strcmp(cmd, "listen"))
 		return cmd_listen(argc - 2, argv + 2);
+	if (!strcmp(cmd, "sink"))
+		return cmd_sink(argc - 2, argv + 2);
+	if (!strcmp(cmd, "stream"))
+		return cmd_stream(argc - 2, argv + 2);
+	if (!strcmp(cmd, "ctcut"))
+		return cmd_ctcut(argc - 2, argv + 2);
 	if (!strcmp(cmd, "udp"))
 		return cmd_udp(argc - 2, argv + 2);
 	if (!strcmp(cmd, "udpecho"))

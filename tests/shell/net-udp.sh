@@ -11,6 +11,7 @@ net_setup
 bg_ready "$SNS" "$TMP/echo4" udpecho "$S4" 9001 9002 9003 -9004 53
 bg_ready "$SNS" "$TMP/echo6" udpecho "$S6" 9001 9002 9003 -9004
 bg_ready "$SNS" "$TMP/server" listen "$S4" 8001
+bg_ready "$SNS" "$TMP/sink" sink "$S4" 8002
 
 in_c "$HELPER" install --flows --dns >"$TMP/installed" || fail "install with flows and dns"
 in_c nft list ruleset >"$TMP/ruleset" 2>/dev/null
@@ -26,7 +27,7 @@ grep -Eq 'reject( with (icmpx|icmp|icmpv6) (type )?port-unreachable)?' "$TMP/rul
 pass "nft list ruleset shows the flows chain after conntrack and the dns chain on input"
 
 bg_ready "$CNS" "$TMP/verdicts" verdicts --queue 1 --accept 9001 --drop 9002 --reject 9003 \
-	--accept 9004 --accept 8001 --accept 53
+	--accept 9004 --accept 8001 --accept 53 --accept 8002
 VPID=$BG_PID
 
 # expect_udp WANT ADDR PORT [TIMEOUT_MS [COUNT]]: WANT answered|refused|timeout.
@@ -58,8 +59,24 @@ expect_udp answered "$S4" 53 1000
 # TCP next to UDP: the SYN is judged by the chain at raw - 1, once.
 expect_connect connected "$S4" 8001
 
+# A connection whose conntrack entry is deleted: its next packet is queued (judged again),
+# here accepted, and the connection goes on.
+bg_ready "$CNS" "$TMP/stream" stream "$S4" 8002 2500
+SPID=$BG_PID
+sleep 0.8
+out=$(in_c "$HELPER" ctcut 8002) || fail "ctcut: $out"
+cut_ms=$(date +%s%3N)
+case "$out" in "seen "*" cut 1") ;; *) fail "ctcut 8002: $out, want one entry cut" ;; esac
+wait "$SPID" 2>/dev/null || true
+after=$(awk -v t="$cut_ms" '$1 == "rx" && $2 > t + 300' "$TMP/sink" | wc -l)
+[ "$after" -ge 5 ] || { cat "$TMP/sink"; fail "the accepted connection stopped after the cut ($after reads after it)"; }
+pass "a cut connection is judged again and, accepted, goes on ($out, $after reads after)"
+
 bg_stop "$VPID"
 cat "$TMP/verdicts"
+grep -Eq " $S4 [0-9]* 8002 flags=0x1[0-9] accept tcp$" "$TMP/verdicts" || fail "the cut connection's next packet was not queued"
+n=$(grep -Ec " $S4 [0-9]* 8002 flags=0x1[0-9] accept tcp$" "$TMP/verdicts")
+[ "$n" = 1 ] || fail "the cut connection was judged $n times after the cut, want 1"
 for dst in "$S4" "$S6"; do
 	n=$(grep -c " $dst [0-9]* 9001 flags=0x00 accept udp$" "$TMP/verdicts" || true)
 	[ "$n" = 1 ] || fail "UDP flow to $dst:9001 (5 datagrams, 5 answers): judged $n times, want 1"
