@@ -21,6 +21,11 @@ struct pf_engine_stats {
 	uint64_t ruleset_foreign;	   /* tables of someone else's added in a pod netns */
 	uint64_t privileged_containers;	   /* registered with CAP_NET_ADMIN or CAP_NET_RAW */
 	uint64_t privileged_refused;	   /* refused for it (privileged_pods = refuse) */
+	uint64_t udp_judged;		   /* first packets of UDP flows judged */
+	uint64_t dns_answers;		   /* answers from a pod's resolver recorded */
+	uint64_t dns_ignored;		   /* answers not from the pod's resolver, or unparsable */
+	uint64_t dns_evicted;		   /* addresses or names dropped for a pod's limits */
+	uint64_t flows_cut;		   /* conntrack entries removed (enforce_established) */
 };
 
 /* The counters in one place: the block the modules bump, and where the rest is read. */

@@ -15,6 +15,7 @@
 #include "counters.h"
 #include "engine.h"
 #include "events.h"
+#include "flows.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -26,8 +27,9 @@
 #include "verdict.h"
 
 /* Cadence of the slower jobs, in loop ticks (PF_TICK_MS). */
-#define EVENTS_FLUSH_TICKS 2 /* hand event batches to the store worker every 200 ms */
-#define LIVENESS_TICKS 20    /* look for vanished netns every 2 s */
+#define EVENTS_FLUSH_TICKS 2  /* hand event batches to the store worker every 200 ms */
+#define LIVENESS_TICKS 20     /* look for vanished netns every 2 s */
+#define NAMES_EXPIRE_TICKS 10 /* pods' DNS names past their TTL go every second */
 
 /* The parts, each owning its state, and what links them: only this file sees them all. */
 struct engine {
@@ -109,6 +111,8 @@ static void on_tick(void *data, uint64_t ticks)
 		 * rather than at the next start. */
 		pf_adopt_pending(e->adopt);
 	}
+	if (ticks % NAMES_EXPIRE_TICKS == 0)
+		pf_pods_names_expire(e->pods, pf_now_ms());
 	pf_pods_nft_retry(e->pods);
 	pf_adopt_retry_tick(e->adopt);
 	pf_control_expire(e->control, false);
@@ -132,6 +136,8 @@ static void cache_swapped(void *data)
 	struct engine *e = data;
 
 	pf_pods_regroup(e->pods);
+	if (e->cfg.enforce_established)
+		pf_flows_cut(e->pods, &e->verdict);
 }
 
 static void row_committed(void *data, const struct pf_row_done *d)
@@ -295,6 +301,10 @@ int pf_engine_start(struct engine *e)
 	e->nft.bypass = !e->cfg.fail_closed;
 	e->nft.priority = e->cfg.priority;
 	e->nft.reject_mark = PF_REJECT_MARK;
+	/* UDP flows and connections whose entry was cut (the flows chain), DNS answers (dns) */
+	e->nft.flows = true;
+	e->nft.dns = true;
+	e->nft.flow_priority = PF_NFT_FLOW_PRIORITY;
 
 	/* Refused for registration: our own netns, and PID 1's when we may look at it (in a
 	 * sandbox or a container PID 1 can be out of reach; then ours stands for the host's). */

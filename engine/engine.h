@@ -23,6 +23,8 @@ struct pf_engine_config {
 	char *metrics;
 	int log_level;
 	bool refuse_privileged; /* privileged_pods = refuse (default warn) */
+	/* enforce_established: a policy change also cuts the connections it now denies */
+	bool enforce_established;
 };
 
 struct engine; /* engine.c's */

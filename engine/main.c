@@ -48,6 +48,8 @@ static void usage(FILE *f)
 	    "  --privileged-pods warn|refuse  containers whose config grants CAP_NET_ADMIN or\n"
 	    "                            CAP_NET_RAW: warn (default: event, metric, log) or\n"
 	    "                            refuse their registration\n"
+	    "  --enforce-established true|false  a policy change also cuts the established\n"
+	    "                            connections and UDP flows it now denies (default false)\n"
 	    "  --verbose                 log debug messages\n"
 	    "  --help                    show this help\n"
 	    "  --version                 show the version\n"
@@ -73,6 +75,7 @@ enum {
 	OPT_EVENT_WINDOW,
 	OPT_METRICS,
 	OPT_PRIVILEGED_PODS,
+	OPT_ENFORCE_ESTABLISHED,
 	OPT_VERBOSE,
 	OPT_HELP,
 	OPT_VERSION,
@@ -92,6 +95,7 @@ static const struct option options[] = {
     {"event-window", required_argument, NULL, OPT_EVENT_WINDOW},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"privileged-pods", required_argument, NULL, OPT_PRIVILEGED_PODS},
+    {"enforce-established", required_argument, NULL, OPT_ENFORCE_ESTABLISHED},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -151,6 +155,14 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 			c->refuse_privileged = false;
 		else if (!strcmp(v, "refuse"))
 			c->refuse_privileged = true;
+		else
+			goto bad;
+		return 0;
+	case OPT_ENFORCE_ESTABLISHED:
+		if (!strcmp(v, "true"))
+			c->enforce_established = true;
+		else if (!strcmp(v, "false"))
+			c->enforce_established = false;
 		else
 			goto bad;
 		return 0;

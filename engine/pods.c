@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -666,7 +667,41 @@ static void pod_free(struct pf_pod *p)
 	free(p->uid);
 	free(p->kind);
 	free(p->ips);
+	pf_pod_names_free(&p->names);
 	free(p);
+}
+
+/*
+ * The resolvers whose answers count for the pod's names: its resolv.conf, seen through a
+ * container process (/proc/PID/root), or for a netns `ip netns` made, the file `ip netns
+ * exec` gives the processes in it. None known: no answer counts.
+ */
+static void load_resolvers(struct pf_pod *p, pid_t pid)
+{
+	const char *named = "/run/netns/";
+	char path[PATH_MAX];
+	int r = -ENOENT;
+
+	if (pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/root/etc/resolv.conf", (int)pid);
+		r = pf_pod_names_read_resolvers(&p->names, path);
+	}
+	if (r < 0 && p->netns_path && !strncmp(p->netns_path, named, strlen(named)) &&
+	    !strchr(p->netns_path + strlen(named), '/')) {
+		snprintf(path, sizeof(path), "/etc/netns/%s/resolv.conf",
+			 p->netns_path + strlen(named));
+		r = pf_pod_names_read_resolvers(&p->names, path);
+	}
+	if (r < 0)
+		log_debug("Pod %s/%s: no resolv.conf (%s): no DNS answer counts for fqdn rules",
+			  p->namespace, p->name, strerror(-r));
+}
+
+void pf_pods_names_expire(struct pf_pods *reg, int64_t now_ms)
+{
+	for (struct pf_pod *p = reg->pods; p; p = p->next)
+		if (!p->dead)
+			pf_pod_names_expire(&p->names, now_ms);
 }
 
 static int read_addrs(struct pf_pod *p, struct pf_addr **out, size_t *n)
@@ -873,6 +908,8 @@ int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, str
 		r = add_container_to(reg, p, req, pid, err);
 		if (r < 0)
 			return r;
+		if (!p->names.n_resolvers)
+			load_resolvers(p, pid);
 		note_privileged(reg, p, req);
 		/* A pod still waiting for its cache: this container waits with it. */
 		*wait_gen = p->active ? 0 : p->pending_gen;
@@ -888,6 +925,7 @@ int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, str
 		return pf_error_set(err, ENOMEM, "out of memory");
 	p->reg = reg;
 	p->verdict = reg->cfg.verdict;
+	pf_pod_names_init(&p->names, &reg->stats->dns_evicted);
 	p->id = id;
 	p->netns_fd = PF_TAKE_FD(fd);
 	p->rtnl_fd = -1;
@@ -906,6 +944,7 @@ int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, str
 	}
 	p->containers[0]->caps = req->caps;
 	container_watch_pid(reg, p, p->containers[0], pid, req->start_time);
+	load_resolvers(p, pid);
 
 	/* Inside the netns: the address watch (before listing, so no change falls between), the
 	 * addresses, and the queue, bound before the rule that feeds it exists. */

@@ -10,6 +10,7 @@
 #include "loop.h"
 #include "netns.h"
 #include "nfq.h"
+#include "names.h"
 #include "nft.h"
 
 #define PF_MAX_PODS 4096
@@ -87,6 +88,9 @@ struct pf_pod {
 	struct pf_nft_chain_ref nft_extra[PF_NFT_MAX_EXTRA_CHAINS]; /* chains they added to it */
 	size_t n_nft_extra;
 	int64_t restore_event_ms, foreign_event_ms, restore_fail_event_ms; /* rate limits */
+
+	/* What it learnt from its resolver's DNS answers, for fqdn rules (verdict.c). */
+	struct pf_pod_names names;
 
 	uint64_t n_verdicts;
 	int64_t unparsed_event_ms; /* last 'unparsed' event: at most one per event window */
@@ -173,6 +177,8 @@ int pf_pods_unregister(struct pf_pods *reg, const char *container, const char *n
 void pf_pods_release(struct pf_pods *reg, struct pf_pod *p, const char *why);
 /* Every tick: retry restores that failed. */
 void pf_pods_nft_retry(struct pf_pods *reg);
+/* Every second or so: DNS names past their TTL go. */
+void pf_pods_names_expire(struct pf_pods *reg, int64_t now_ms);
 /* Every tick: owed verdicts, and queues paused for their share read again. */
 void pf_pods_queue_tick(struct pf_pods *reg);
 void pf_pods_check_liveness(struct pf_pods *reg);

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 
 #include "counters.h"
+#include "dns.h"
 #include "events.h"
 #include "pods.h"
 #include "reload.h"
@@ -11,13 +12,65 @@
 /* after netinet/in.h: the uapi header defers to glibc then */
 #include <linux/netfilter.h>
 
+/*
+ * A DNS answer on its way to the pod (the dns chain queues UDP from port 53 on input): from
+ * the pod's resolver, its addresses are recorded for their names before the pod can read it,
+ * so the connection that follows is judged by them. Never held back: it is an answer to a
+ * query the pod was allowed to send.
+ */
+static uint32_t dns_answer(struct pf_pod *p, const struct pf_verdict_ctx *vc,
+			   const struct pf_tuple *t)
+{
+	struct pf_dns_answer a;
+
+	if (t->proto != IPPROTO_UDP || t->sport != 53 ||
+	    !pf_pod_names_is_resolver(&p->names, &t->src) ||
+	    pf_dns_parse(t->payload, t->payload_len, &a) < 0) {
+		vc->stats->dns_ignored++;
+		return NF_ACCEPT;
+	}
+	vc->stats->dns_answers++;
+	pf_pod_names_add(&p->names, &a, pf_now_ms());
+	return NF_ACCEPT;
+}
+
+uint32_t pf_verdict_judge(struct pf_pod *p, const struct pf_verdict_ctx *vc,
+			  const struct pf_addr *src, const struct pf_addr *dst, uint8_t proto,
+			  uint16_t dport, struct pf_verdict *v)
+{
+	const struct pf_cache *cache = pf_reload_cache(vc->reload);
+	uint32_t g = PF_CACHE_NO_GROUP;
+
+	/* Policies apply to pods, and the queue tells us which pod sent the packet: judge it
+	 * as that pod. An address of its own in the cache decides as itself; any other source
+	 * (spoofed with a raw socket, or an address added since the last build) is judged by
+	 * the pod's policy group, never as whichever other pod owns it. A pod with no address
+	 * the cache knows has no group: the default action. */
+	for (size_t i = 0; i < p->n_ips && !p->unresolved; i++)
+		if (pf_addr_eq(&p->ips[i], src)) {
+			g = pf_cache_source_group(cache, src);
+			break;
+		}
+	if (g == PF_CACHE_NO_GROUP)
+		g = p->cache_group;
+	p->names.now_ms = pf_now_ms();
+	/* The cache pointer is swapped only between epoll rounds, never during this call. */
+	pf_cache_lookup_flow(cache, g, dst, proto == IPPROTO_UDP ? PF_PROTO_UDP : PF_PROTO_TCP,
+			     dport, &p->names.view, v);
+	/* A pod registered while builds fail is not in the cache: the engine is up and cannot
+	 * judge it, so it is refused (the default action if that refuses, else Deny) whatever
+	 * the fail mode, which is about the engine being down (pods.c). */
+	if (_unlikely_(p->unresolved) &&
+	    (v->action == PF_ACTION_ALLOW || v->action == PF_ACTION_ALERT))
+		v->action = PF_ACTION_DENY;
+	return g;
+}
+
 uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple *t, uint32_t *mark)
 {
 	struct pf_pod *p = userdata;
 	const struct pf_verdict_ctx *vc = p->verdict;
-	const struct pf_cache *cache = pf_reload_cache(vc->reload);
 	struct pf_verdict v;
-	uint32_t g;
 
 	p->n_verdicts++;
 	if (!t) {
@@ -36,27 +89,11 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		}
 		return NF_DROP;
 	}
-	/* Policies apply to pods, and the queue tells us which pod sent the SYN: judge it as
-	 * that pod. An address of its own in the cache decides as itself; any other source
-	 * (spoofed with a raw socket, or an address added since the last build) is judged by
-	 * the pod's policy group, never as whichever other pod owns it. A pod with no address
-	 * the cache knows has no group: the default action. */
-	g = PF_CACHE_NO_GROUP;
-	for (size_t i = 0; i < p->n_ips && !p->unresolved; i++)
-		if (pf_addr_eq(&p->ips[i], &t->src)) {
-			g = pf_cache_source_group(cache, &t->src);
-			break;
-		}
-	if (g == PF_CACHE_NO_GROUP)
-		g = p->cache_group;
-	/* The cache pointer is swapped only between epoll rounds, never during this call. */
-	pf_cache_lookup_group(cache, g, &t->dst, t->dport, &v);
-	/* A pod registered while builds fail is not in the cache: the engine is up and cannot
-	 * judge it, so it is refused (the default action if that refuses, else Deny) whatever
-	 * the fail mode, which is about the engine being down (pods.c). */
-	if (_unlikely_(p->unresolved) &&
-	    (v.action == PF_ACTION_ALLOW || v.action == PF_ACTION_ALERT))
-		v.action = PF_ACTION_DENY;
+	if (t->inbound)
+		return dns_answer(p, vc, t);
+	if (t->proto == IPPROTO_UDP)
+		vc->stats->udp_judged++;
+	pf_verdict_judge(p, vc, &t->src, &t->dst, t->proto, t->dport, &v);
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(vc->events, p, t, &v, pf_now_ms());
 	switch (v.action) {
@@ -64,8 +101,8 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		vc->stats->dropped++;
 		return NF_DROP;
 	case PF_ACTION_REJECT:
-		/* Back through the chain with the mark: the `reject with tcp reset` rule ahead of
-		 * the queue rule answers the client at once. */
+		/* Back through the chain with the mark: the `reject with tcp reset` (UDP: port
+		 * unreachable) rule ahead of the queue rule answers the client at once. */
 		vc->stats->rejected++;
 		*mark = vc->reject_mark;
 		return NF_REPEAT;

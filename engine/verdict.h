@@ -17,6 +17,15 @@ struct pf_verdict_ctx {
 	uint32_t reject_mark; /* the mark the chain's reject rule matches */
 };
 
+struct pf_pod;
+struct pf_verdict;
+
+/* The verdict for a flow of pod p (src is the packet's: the pod's own address, or any other
+ * it sent from), with the pod's DNS names for fqdn rules; returns the policy group used. */
+uint32_t pf_verdict_judge(struct pf_pod *p, const struct pf_verdict_ctx *vc,
+			  const struct pf_addr *src, const struct pf_addr *dst, uint8_t proto,
+			  uint16_t dport, struct pf_verdict *v);
+
 /* The queue callback; userdata is the pod. */
 uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple *tuple,
 		       uint32_t *mark);
