@@ -272,6 +272,21 @@ int pf_metrics_render(struct pf_metrics *m, char **out, size_t *len)
 	counter(&t, "privileged_refused_total",
 		"Containers refused for CAP_NET_ADMIN or CAP_NET_RAW (privileged_pods = refuse).",
 		n.stats.privileged_refused);
+	counter(&t, "udp_flows_judged_total", "First packets of UDP flows judged.",
+		n.stats.udp_judged);
+	counter(&t, "dns_answers_total",
+		"DNS answers from a pod's resolver whose addresses were recorded for fqdn rules.",
+		n.stats.dns_answers);
+	counter(&t, "dns_answers_ignored_total",
+		"DNS answers not from the pod's resolver, or unreadable: not recorded.",
+		n.stats.dns_ignored);
+	counter(&t, "dns_evictions_total",
+		"Addresses or names a pod had to give up for its limits (oldest first).",
+		n.stats.dns_evicted);
+	counter(&t, "flows_cut_total",
+		"Established flows whose conntrack entry was removed after a policy change "
+		"(enforce_established).",
+		n.stats.flows_cut);
 	head(&t, "engine_start_time_seconds", "gauge",
 	     "When the engine started, in seconds since the Unix epoch.");
 	put(&t, "podfence_engine_start_time_seconds %" PRId64 ".%03" PRId64 "\n",

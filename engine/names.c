@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "names.h"
+#include "store.h"
 #include "siphash.h"
 #include "util.h"
 
@@ -63,6 +64,7 @@ static void link_newest(struct pf_pod_names *n, struct pf_name_addr *e)
 
 static void drop(struct pf_pod_names *n, struct pf_name_addr *e)
 {
+	n->dirty = true;
 	unlink_age(n, e);
 	pf_hashtable_del(&n->by_addr, &e->node);
 	free(e);
@@ -157,6 +159,7 @@ static void set_name(struct pf_pod_names *n, struct pf_name_addr *e, const char 
 {
 	size_t i, oldest = 0;
 
+	n->dirty = true;
 	for (i = 0; i < e->n; i++)
 		if (!strcmp(e->names[i], name)) {
 			e->expires[i] = expires;
@@ -217,13 +220,38 @@ void pf_pod_names_expire(struct pf_pod_names *n, int64_t now_ms)
 	for (struct pf_name_addr *e = n->oldest, *next; e; e = next) {
 		next = e->newer;
 		for (size_t i = 0; i < e->n;)
-			if (e->expires[i] <= now_ms)
+			if (e->expires[i] <= now_ms) {
 				remove_name(e, i);
-			else
+				n->dirty = true;
+			} else {
 				i++;
+			}
 		if (!e->n)
 			drop(n, e);
 	}
+}
+
+struct pf_dns_name_row *pf_pod_names_rows(const struct pf_pod_names *n, size_t *count)
+{
+	struct pf_dns_name_row *rows;
+	size_t total = 0, k = 0;
+
+	*count = 0;
+	for (const struct pf_name_addr *e = n->oldest; e; e = e->newer)
+		total += e->n;
+	if (!total)
+		return NULL;
+	rows = calloc(total, sizeof(*rows));
+	if (!rows)
+		return NULL;
+	for (const struct pf_name_addr *e = n->oldest; e; e = e->newer)
+		for (size_t i = 0; i < e->n; i++, k++) {
+			snprintf(rows[k].name, sizeof(rows[k].name), "%s", e->names[i]);
+			pf_addr_fmt(&e->addr, rows[k].ip);
+			rows[k].expires_ms = e->expires[i];
+		}
+	*count = total;
+	return rows;
 }
 
 size_t pf_pod_names_count(const struct pf_pod_names *n)

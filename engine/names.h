@@ -6,6 +6,7 @@
 #include "dns.h"
 #include "hashtable.h"
 #include "ruleset.h"
+#include "store.h"
 
 /* An answer's TTL counts for at least 30 s (so a TTL of 0 still covers the connect that
  * follows the lookup) and at most a day. */
@@ -27,6 +28,7 @@ struct pf_pod_names {
 	uint64_t *evicted;    /* the engine's counter, bumped per address or name evicted */
 	struct pf_names view; /* what the cache reads (pf_names_lookup) */
 	int64_t now_ms;	      /* set before each lookup: entries past it do not count */
+	bool dirty;	      /* changed since the store's dns_names rows were last written */
 };
 
 void pf_pod_names_init(struct pf_pod_names *n, uint64_t *evicted);
@@ -41,6 +43,9 @@ size_t pf_pod_names_add(struct pf_pod_names *n, const struct pf_dns_answer *a, i
 /* Drop what expired; bounded work. */
 void pf_pod_names_expire(struct pf_pod_names *n, int64_t now_ms);
 size_t pf_pod_names_count(const struct pf_pod_names *n);
+/* A snapshot for the store's dns_names view (malloc'ed; *n rows; NULL when none or out of
+ * memory). */
+struct pf_dns_name_row *pf_pod_names_rows(const struct pf_pod_names *n, size_t *count);
 /* Each (name, address, expiry) in turn, for the store's dns_names view; stop when fn
  * returns false. */
 void pf_pod_names_foreach(const struct pf_pod_names *n,

@@ -699,9 +699,20 @@ static void load_resolvers(struct pf_pod *p, pid_t pid)
 
 void pf_pods_names_expire(struct pf_pods *reg, int64_t now_ms)
 {
-	for (struct pf_pod *p = reg->pods; p; p = p->next)
-		if (!p->dead)
-			pf_pod_names_expire(&p->names, now_ms);
+	for (struct pf_pod *p = reg->pods; p; p = p->next) {
+		struct pf_dns_name_row *rows;
+		size_t n;
+
+		if (p->dead)
+			continue;
+		pf_pod_names_expire(&p->names, now_ms);
+		if (!p->names.dirty)
+			continue;
+		/* the store's dns_names view follows, at most once a call per pod */
+		p->names.dirty = false;
+		rows = pf_pod_names_rows(&p->names, &n);
+		pf_reload_push_names(reg->reload, &p->id, rows, n);
+	}
 }
 
 static int read_addrs(struct pf_pod *p, struct pf_addr **out, size_t *n)

@@ -75,6 +75,7 @@ struct pf_reloader {
 	struct pf_pending_event *events; /* handed over by the loop, not yet written */
 	size_t n_events;
 	uint64_t events_written, events_dropped;
+	struct names_job *names; /* dns_names snapshots, newest first, at most one per pod */
 	/* worker only */
 	struct pod_op *retry;	       /* failed writes, at most one per netns (the newest) */
 	struct pf_row_done *committed; /* since the last build */
@@ -342,6 +343,36 @@ int pf_reload_start(struct pf_reload *rl)
 	return 0;
 }
 
+struct names_job {
+	struct names_job *next;
+	struct pf_netns_id id;
+	struct pf_dns_name_row *rows;
+	size_t n;
+};
+
+static void names_jobs_free(struct names_job *j)
+{
+	while (j) {
+		struct names_job *next = j->next;
+
+		free(j->rows);
+		free(j);
+		j = next;
+	}
+}
+
+static void write_names(struct pf_reloader *w, struct names_job *jobs)
+{
+	for (struct names_job *j = jobs; j; j = j->next) {
+		struct pf_error err = {};
+
+		/* a view for people and scripts: a failure costs a stale view, never a verdict */
+		if (pf_store_set_dns_names(w->store, j->id.dev, j->id.ino, j->rows, j->n, &err) < 0)
+			log_debug("Writing a pod's dns_names rows: %s", err.msg);
+	}
+	names_jobs_free(jobs);
+}
+
 static void write_events(struct pf_reloader *w, struct pf_pending_event *pe, size_t n)
 {
 	struct pf_error err = {};
@@ -530,6 +561,7 @@ static void *worker(void *arg)
 		struct pf_cache *c = NULL;
 		struct pf_ruleset *good = NULL;
 		struct pf_pending_event *events;
+		struct names_job *names;
 		uint64_t gen, dv = 0, load_us = 0, build_us = 0, one = 1;
 		bool stop, poll = false, want;
 		struct pod_op *ops;
@@ -537,7 +569,7 @@ static void *worker(void *arg)
 		int r;
 
 		pthread_mutex_lock(&w->mu);
-		while (!w->stop && w->requested == done && !w->n_events && !w->ops) {
+		while (!w->stop && w->requested == done && !w->n_events && !w->ops && !w->names) {
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &next_poll) == ETIMEDOUT) {
 				poll = true;
 				break;
@@ -550,12 +582,14 @@ static void *worker(void *arg)
 		w->n_events = 0;
 		ops = PF_TAKE_PTR(w->ops);
 		w->ops_tail = &w->ops;
+		names = PF_TAKE_PTR(w->names);
 		pthread_mutex_unlock(&w->mu);
 
 		/* Pod rows first: a rebuild asked for after a registration must see its row. */
 		run_ops(w, ops);
 		if (n_events)
 			write_events(w, events, n_events);
+		write_names(w, names);
 		if (stop)
 			break;
 		/* A row that went in (a retry, or a write ahead of its request) is in the next
@@ -718,6 +752,7 @@ void pf_reloader_stop(struct pf_reload *rl)
 	free(w->committed);
 	free(w->rows_done);
 	pf_events_batch_free(w->events, w->n_events);
+	names_jobs_free(w->names);
 	pf_store_close(w->store);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
@@ -833,6 +868,36 @@ void pf_reload_push_events(struct pf_reload *rl, struct pf_pending_event *pe, si
 	}
 	w->events = pe;
 	w->n_events = n;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void pf_reload_push_names(struct pf_reload *rl, const struct pf_netns_id *id,
+			  struct pf_dns_name_row *rows, size_t n)
+{
+	struct pf_reloader *w = rl->worker;
+	struct names_job *j;
+
+	if (!w || !(j = calloc(1, sizeof(*j)))) {
+		free(rows);
+		return;
+	}
+	j->id = *id;
+	j->rows = rows;
+	j->n = n;
+	pthread_mutex_lock(&w->mu);
+	/* a newer snapshot of the same pod replaces one not written yet */
+	for (struct names_job **pp = &w->names; *pp; pp = &(*pp)->next)
+		if ((*pp)->id.dev == id->dev && (*pp)->id.ino == id->ino) {
+			struct names_job *old = *pp;
+
+			*pp = old->next;
+			old->next = NULL;
+			names_jobs_free(old);
+			break;
+		}
+	j->next = w->names;
+	w->names = j;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }

@@ -85,6 +85,9 @@ int pf_reload_put_pod(struct pf_reload *rl, const struct pf_pod_record *rec, uin
 		      uint64_t *gen, struct pf_error *err);
 int pf_reload_delete_pod(struct pf_reload *rl, const struct pf_netns_id *id, uint64_t seq,
 			 struct pf_error *err);
+/* Hand the worker a pod's dns_names snapshot (rows: malloc'ed, taken; NULL with n 0 clears). */
+void pf_reload_push_names(struct pf_reload *rl, const struct pf_netns_id *id,
+			  struct pf_dns_name_row *rows, size_t n);
 /* Row writes that failed so far, and how many rows wait for a retry now. */
 void pf_reloader_row_stats(const struct pf_reload *rl, uint64_t *failures, size_t *waiting);
 /* Events the worker wrote, and dropped (by it, or handed over while it did not run). */

@@ -373,6 +373,14 @@ static int status_json(struct pf_requests *rq, bool details, char **out)
 	pf_jgen_kv_uint(&w, "containers", n.stats.privileged_containers);
 	pf_jgen_kv_uint(&w, "refused", n.stats.privileged_refused);
 	pf_jgen_map_close(&w);
+	pf_jgen_key(&w, "dns");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "answers", n.stats.dns_answers);
+	pf_jgen_kv_uint(&w, "ignored", n.stats.dns_ignored);
+	pf_jgen_kv_uint(&w, "evicted", n.stats.dns_evicted);
+	pf_jgen_map_close(&w);
+	pf_jgen_kv_uint(&w, "udp_judged", n.stats.udp_judged);
+	pf_jgen_kv_uint(&w, "flows_cut", n.stats.flows_cut);
 	pf_jgen_kv_uint(&w, "n_pods", n.n_pods);
 	if (details) {
 		pf_jgen_key(&w, "pods");

@@ -95,6 +95,10 @@
 	  "ips = ?8, containers = ?9, registered_at = ?10, state = ?11 "                           \
 	  "WHERE netns_dev = ?1 AND netns_ino = ?2")                                               \
 	X(POD_DELETE, "DELETE FROM pod WHERE netns_dev = ?1 AND netns_ino = ?2")                   \
+	X(DNS_CLEAR, "DELETE FROM dns_name WHERE pod_id = "                                        \
+		     "(SELECT id FROM pod WHERE netns_dev = ?1 AND netns_ino = ?2)")               \
+	X(DNS_INSERT, "INSERT OR REPLACE INTO dns_name (pod_id, name, ip, expires_at) "            \
+		      "SELECT id, ?3, ?4, ?5 FROM pod WHERE netns_dev = ?1 AND netns_ino = ?2")    \
 	X(POD_IPS_CLEAR, "DELETE FROM pod_ip WHERE pod_id = ?1")                                   \
 	X(POD_CTS_CLEAR, "DELETE FROM pod_container WHERE pod_id = ?1")                            \
 	X(POD_IP_INSERT, "INSERT OR IGNORE INTO pod_ip (pod_id, ip) VALUES (?1, ?2)")              \

@@ -115,6 +115,22 @@ int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_i
 	return pf_store_op_end(s, r, err);
 }
 
+int pf_store_set_dns_names(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
+			   const struct pf_dns_name_row *rows, size_t n, struct pf_error *err)
+{
+	int r;
+
+	r = pf_store_op_begin(s, err);
+	if (r < 0)
+		return r;
+	r = pf_stmt_run(s, DNS_CLEAR, err, B_INT(netns_dev), B_INT(netns_ino));
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = pf_stmt_run(s, DNS_INSERT, err, B_INT(netns_dev), B_INT(netns_ino),
+				B_TEXT(rows[i].name), B_TEXT(rows[i].ip),
+				B_INT(rows[i].expires_ms));
+	return pf_store_op_end(s, r, err);
+}
+
 void pf_pod_record_clear(struct pf_pod_record *p)
 {
 	free(p->namespace);

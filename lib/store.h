@@ -131,6 +131,15 @@ struct pf_pod_record {
 int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct pf_error *err);
 int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
 			struct pf_error *err);
+/* One (name, address) a pod received in a DNS answer, until expires_ms (the dns_names view). */
+struct pf_dns_name_row {
+	char name[254];
+	char ip[46];
+	int64_t expires_ms;
+};
+/* Replace the pod's dns_names rows with rows[0..n) in one transaction (no pod: nothing). */
+int pf_store_set_dns_names(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
+			   const struct pf_dns_name_row *rows, size_t n, struct pf_error *err);
 int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n,
 		       struct pf_error *err);
 void pf_pod_records_free(struct pf_pod_record *p, size_t n);
