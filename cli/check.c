@@ -119,6 +119,26 @@ static int check_duplicate(struct check *st, const char *file, struct pf_policy_
 	return 0;
 }
 
+/*
+ * A Deny or Reject by name only stops a pod that looks the name up: one that connects to the
+ * address directly (or resolves it another way: DNS over HTTPS, a resolver of its own) is not
+ * matched. Valid, but worth a warning on stderr; Allow by name is the intended use.
+ */
+static void warn_fqdn_deny(const char *file, const struct pf_policy_doc *d)
+{
+	for (size_t i = 0; i < d->policy->n_egress; i++) {
+		const struct pf_rule *r = &d->policy->egress[i];
+
+		if ((r->action == PF_ACTION_DENY || r->action == PF_ACTION_REJECT) &&
+		    pf_rule_has_fqdn(r))
+			fprintf(stderr,
+				"%s: document %u (line %u): warning: spec.egress[%zu]: %s by fqdn "
+				"is bypassable (a pod can connect by address, or resolve the name "
+				"another way); Allow by name is the intended use\n",
+				file, d->index + 1, d->line, i, pf_action_to_string(r->action));
+	}
+}
+
 /* One file (or stdin): 0, or -ENOMEM. Invalid input only sets st->any_invalid. */
 static int check_file(struct check *st, const char *path)
 {
@@ -145,7 +165,10 @@ static int check_file(struct check *st, const char *path)
 			st->any_invalid = true;
 			fprintf(stderr, "%s\n",
 				pf_policy_doc_format_error(name, d, line, sizeof(line)));
-		} else if (st->output == PF_OUTPUT_TABLE) {
+		} else {
+			warn_fqdn_deny(name, d);
+		}
+		if (d->policy && st->output == PF_OUTPUT_TABLE) {
 			printf("%s: document %u (line %u): %s: OK (priority %u, %zu rule%s)\n",
 			       name, d->index + 1, d->line,
 			       label(d->policy->namespace, d->policy->name, lb, sizeof(lb)),

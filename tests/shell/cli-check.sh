@@ -285,3 +285,37 @@ expect_rc 2 "-o yaml"
 run --db "$TMP/x.db" --socket "$TMP/s" --state-dir "$TMP" check "$D/empty.yaml"
 expect_rc 0 "check with path flags"
 pass "usage errors exit 2; --help and --version exit 0"
+
+# UDP ports and fqdn peers: valid; a Deny by name is valid too, with a warning that it is
+# bypassable; a bad name or protocol is refused with the field named.
+cat >fqdn.yaml <<'YAML'
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: by-name, namespace: shop}
+spec:
+  appliesTo: [{kind: Pod, name: web}]
+  egress:
+  - action: Allow
+    to: [{fqdn: db.shop.test}, {fqdn: "*.example.com"}]
+    ports: [{port: 53, protocol: UDP}, {port: 5432}]
+  - action: Deny
+    to: [{fqdn: evil.example.org}]
+YAML
+run check fqdn.yaml
+expect_rc 0 "check fqdn.yaml"
+grep -q 'shop/by-name: OK' out || fail "fqdn policy not OK: $out"
+grep -q 'warning: spec.egress\[1\]: Deny by fqdn is bypassable' err || fail "no bypass warning: $err"
+grep -q 'egress\[0\]' err && fail "Allow by name warned about: $err"
+run -o json check fqdn.yaml
+expect_rc 0 "check -o json fqdn.yaml"
+"$PYTHON3" -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d["files"][0]["documents"][0]["policy"]["spec"]["egress"][0]; assert r["to"][0] == {"fqdn": "db.shop.test"} and r["ports"][0]["protocol"] == "UDP", r' out ||
+	fail "json: $(cat out)"
+sed -e 's/protocol: UDP/protocol: ICMP/' fqdn.yaml >bad-proto.yaml
+run check bad-proto.yaml
+expect_rc 2 "check bad-proto.yaml"
+grep -q 'spec.egress\[0\].ports\[0\].protocol: unknown protocol "ICMP" (expected TCP or UDP)' err || fail "bad protocol: $err"
+sed -e 's/"\*.example.com"/"db.*.com"/' fqdn.yaml >bad-fqdn.yaml
+run check bad-fqdn.yaml
+expect_rc 2 "check bad-fqdn.yaml"
+grep -q "spec.egress\[0\].to\[1\].fqdn: \"db.\*.com\": '\*' may only stand for exactly one leading label" err || fail "bad fqdn: $err"
+pass "UDP and fqdn: checked, Deny by name warned about, bad ones named"
