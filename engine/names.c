@@ -31,6 +31,19 @@ static bool addr_eq(const struct pf_hnode *n, const void *key)
 	return pf_addr_eq(&pf_container_of(n, struct pf_name_addr, node)->addr, key);
 }
 
+/* Cheap, seeded per pod: which slots collide cannot be planned; a collision only costs the
+ * keyed table lookup behind it. */
+static size_t slot(const struct pf_pod_names *n, const struct pf_addr *a)
+{
+	uint64_t x, y, h;
+
+	memcpy(&x, a->b, 8);
+	memcpy(&y, a->b + 8, 8);
+	h = (x ^ n->filter_seed) * 0x9e3779b97f4a7c15ull + y;
+	h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull;
+	return (size_t)(h >> 40) % PF_NAMES_FILTER_SLOTS;
+}
+
 static struct pf_name_addr *find(const struct pf_pod_names *n, const struct pf_addr *a)
 {
 	struct pf_hnode *h = pf_hashtable_find(&n->by_addr, addr_hash(a), addr_eq, a);
@@ -65,6 +78,8 @@ static void link_newest(struct pf_pod_names *n, struct pf_name_addr *e)
 static void drop(struct pf_pod_names *n, struct pf_name_addr *e)
 {
 	n->dirty = true;
+	if (n->filter)
+		n->filter[slot(n, &e->addr)]--;
 	unlink_age(n, e);
 	pf_hashtable_del(&n->by_addr, &e->node);
 	free(e);
@@ -85,8 +100,11 @@ static void remove_name(struct pf_name_addr *e, size_t i)
 static size_t lookup(void *ctx, const struct pf_addr *dst, const char *const **out)
 {
 	struct pf_pod_names *n = ctx;
-	struct pf_name_addr *e = find(n, dst);
+	struct pf_name_addr *e;
 
+	if (!n->filter || !n->filter[slot(n, dst)])
+		return 0;
+	e = find(n, dst);
 	if (!e)
 		return 0;
 	/* what expired since the last sweep does not count */
@@ -116,6 +134,8 @@ void pf_pod_names_free(struct pf_pod_names *n)
 	while (n->oldest)
 		drop(n, n->oldest);
 	pf_hashtable_fini(&n->by_addr);
+	free(n->filter);
+	n->filter = NULL;
 }
 
 int pf_pod_names_read_resolvers(struct pf_pod_names *n, const char *path)
@@ -196,6 +216,12 @@ size_t pf_pod_names_add(struct pf_pod_names *n, const struct pf_dns_answer *a, i
 				if (n->evicted)
 					(*n->evicted)++;
 			}
+			if (!n->filter) {
+				n->filter = calloc(PF_NAMES_FILTER_SLOTS, sizeof(*n->filter));
+				if (!n->filter)
+					break;
+				pf_random_bytes(&n->filter_seed, sizeof(n->filter_seed));
+			}
 			e = calloc(1, sizeof(*e));
 			if (!e)
 				break;
@@ -204,6 +230,7 @@ size_t pf_pod_names_add(struct pf_pod_names *n, const struct pf_dns_answer *a, i
 				free(e);
 				break;
 			}
+			n->filter[slot(n, &e->addr)]++;
 		} else {
 			unlink_age(n, e);
 		}

@@ -20,8 +20,14 @@
 
 struct pf_name_addr; /* names.c's */
 
+/* Slots of the filter in front of the table (a counting one, so expiry can take addresses
+ * out): most destinations are no resolved address, and one multiply tells. */
+#define PF_NAMES_FILTER_SLOTS 2048
+
 struct pf_pod_names {
 	struct pf_hashtable by_addr;
+	uint16_t *filter; /* PF_NAMES_FILTER_SLOTS counts; NULL until the first answer */
+	uint64_t filter_seed;
 	struct pf_name_addr *oldest, *newest; /* by last answer */
 	struct pf_addr resolvers[PF_NAMES_MAX_RESOLVERS];
 	size_t n_resolvers;

@@ -27,6 +27,7 @@
  *   addrs                                   the netns's global addresses, one per line
  *   addrmon TIMEOUT_MS                      wait for an address change, then print addrs
  *   connrate ADDR PORT N                    N sequential connects: rate, p50/p99 latency
+ *   udprate ADDR PORT N                     N sequential new UDP flows (send, await the echo)
  *   burst ADDR PORT N                       N connects at once; exit 0 when all connect
  */
 #include <arpa/inet.h>
@@ -712,6 +713,47 @@ static int cmd_connrate(int argc, char **argv)
 	return 0;
 }
 
+/* N sequential UDP flows (a new socket, so a new conntrack entry, each): one datagram and
+ * its echo; latency to the echo, the first packet's verdict included. */
+static int cmd_udprate(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	uint32_t n;
+	uint64_t *lat, t0, total;
+
+	if (argc < 3 || parse_port(argv[1], &port) < 0 ||
+	    sockaddr_of(argv[0], port, &ss, &sl) < 0 || pf_parse_u32(argv[2], 1000000, &n) < 0 ||
+	    n == 0)
+		return usage();
+	lat = calloc(n, sizeof(*lat));
+	if (!lat)
+		return 1;
+	t0 = pf_mono_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t t = pf_mono_ns();
+		int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char buf[16];
+
+		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
+		    send(fd, "x", 1, 0) < 0 || poll(&p, 1, 2000) != 1 ||
+		    recv(fd, buf, sizeof(buf), 0) < 0) {
+			fprintf(stderr, "udp flow %u: %s\n", i, strerror(errno));
+			return 1;
+		}
+		lat[i] = pf_mono_ns() - t;
+		close(fd);
+	}
+	total = pf_mono_ns() - t0;
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	printf("flows=%u rate=%.0f/s p50=%.1fus p99=%.1fus\n", n, n / (total / 1e9),
+	       lat[n / 2] / 1e3, lat[(size_t)((n - 1) * 0.99)] / 1e3);
+	free(lat);
+	return 0;
+}
+
 static int cmd_burst(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -791,6 +833,8 @@ int main(int argc, char **argv)
 		return print_addrs();
 	if (!strcmp(cmd, "burst"))
 		return cmd_burst(argc - 2, argv + 2);
+	if (!strcmp(cmd, "udprate"))
+		return cmd_udprate(argc - 2, argv + 2);
 	if (!strcmp(cmd, "connrate"))
 		return cmd_connrate(argc - 2, argv + 2);
 	if (!strcmp(cmd, "addrmon"))
