@@ -737,9 +737,19 @@ static int cmd_udprate(int argc, char **argv)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		char buf[16];
 
-		if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0 ||
-		    send(fd, "x", 1, 0) < 0 || poll(&p, 1, 2000) != 1 ||
-		    recv(fd, buf, sizeof(buf), 0) < 0) {
+		struct sockaddr_storage src = {.ss_family = ss.ss_family};
+
+		/* a source port of its own per flow: a reused one could find the conntrack entry
+		 * of an earlier flow (same 5-tuple), which is not judged again */
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&src)->sin_port =
+			    htons((uint16_t)(10000 + i % 50000));
+		else
+			((struct sockaddr_in6 *)&src)->sin6_port =
+			    htons((uint16_t)(10000 + i % 50000));
+		if (fd < 0 || bind(fd, (struct sockaddr *)&src, sl) < 0 ||
+		    connect(fd, (struct sockaddr *)&ss, sl) < 0 || send(fd, "x", 1, 0) < 0 ||
+		    poll(&p, 1, 2000) != 1 || recv(fd, buf, sizeof(buf), 0) < 0) {
 			fprintf(stderr, "udp flow %u: %s\n", i, strerror(errno));
 			return 1;
 		}
