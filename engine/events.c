@@ -7,6 +7,8 @@
  */
 #include "events.h"
 #include "pods.h"
+#include <netinet/in.h>
+
 #include "log.h"
 #include "siphash.h"
 
@@ -15,6 +17,7 @@ struct pf_event_key {
 	struct pf_netns_id pod;
 	struct pf_addr dst;
 	uint16_t dport;
+	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP */
 	int64_t window_start_ms;
 	uint32_t suppressed;
 	/* what the summary says: the last suppressed verdict */
@@ -72,15 +75,17 @@ void pf_events_free(struct pf_events *ev)
  * bucket comes from a keyed hash (the process's random SipHash key): which keys share a chain
  * cannot be computed from outside.
  */
-static uint64_t key_hash(const struct pf_netns_id *pod, const struct pf_addr *dst, uint16_t dport)
+static uint64_t key_hash(const struct pf_netns_id *pod, const struct pf_addr *dst, uint16_t dport,
+			 uint8_t proto)
 {
-	uint8_t buf[34];
+	uint8_t buf[35];
 	uint64_t dev = pod->dev, ino = pod->ino;
 
 	memcpy(buf, &dev, 8);
 	memcpy(buf + 8, &ino, 8);
 	memcpy(buf + 16, dst->b, 16);
 	memcpy(buf + 32, &dport, 2);
+	buf[34] = proto;
 	return pf_keyed_hash(buf, sizeof(buf));
 }
 
@@ -88,6 +93,7 @@ struct key_probe {
 	const struct pf_netns_id *pod;
 	const struct pf_addr *dst;
 	uint16_t dport;
+	uint8_t proto;
 };
 
 static bool key_eq(const struct pf_hnode *n, const void *key)
@@ -95,8 +101,8 @@ static bool key_eq(const struct pf_hnode *n, const void *key)
 	const struct pf_event_key *k = pf_container_of(n, struct pf_event_key, node);
 	const struct key_probe *p = key;
 
-	return k->dport == p->dport && k->pod.dev == p->pod->dev && k->pod.ino == p->pod->ino &&
-	       pf_addr_eq(&k->dst, p->dst);
+	return k->dport == p->dport && k->proto == p->proto && k->pod.dev == p->pod->dev &&
+	       k->pod.ino == p->pod->ino && pf_addr_eq(&k->dst, p->dst);
 }
 
 size_t pf_events_longest_chain(const struct pf_events *ev)
@@ -121,7 +127,7 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 			const char *pod_name, const struct pf_addr *src, const struct pf_addr *dst,
 			uint16_t dport, enum pf_action action, const char *pol_ns,
 			const char *pol_name, int32_t rule_index, uint32_t count,
-			const char *reason)
+			const char *reason, uint8_t proto)
 {
 	const char *in[4] = {pod_ns, pod_name, pol_ns, pol_name};
 	size_t len[4], total = 0;
@@ -165,14 +171,16 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 	    .rule_index = rule_index,
 	    .count = count,
 	    .reason = reason,
+	    .protocol = proto == IPPROTO_UDP ? PF_PROTO_UDP : PF_PROTO_TCP,
 	};
 }
 
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms)
 {
-	const struct key_probe probe = {.pod = &pod->id, .dst = &t->dst, .dport = t->dport};
-	uint64_t h = key_hash(&pod->id, &t->dst, t->dport);
+	const struct key_probe probe = {
+	    .pod = &pod->id, .dst = &t->dst, .dport = t->dport, .proto = t->proto};
+	uint64_t h = key_hash(&pod->id, &t->dst, t->dport, t->proto);
 	const char *pol_ns = v->matched ? v->policy_namespace : NULL;
 	const char *pol_name = v->matched ? v->policy_name : NULL;
 	struct pf_event_key *k;
@@ -206,7 +214,7 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 			 * caps what one verdict can cost whatever the keys. */
 			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst,
 				    t->dport, v->action, pol_ns, pol_name,
-				    v->matched ? v->rule_index : -1, 1, NULL);
+				    v->matched ? v->rule_index : -1, 1, NULL, t->proto);
 			return;
 		}
 		k = calloc(1, sizeof(*k));
@@ -218,16 +226,17 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		k->pod = pod->id;
 		k->dst = t->dst;
 		k->dport = t->dport;
+		k->proto = t->proto;
 	} else if (k->suppressed) {
 		/* The old window ended before the timer closed it: its summary goes first. */
 		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
 			    k->dport, k->action, k->policy_namespace, k->policy_name, k->rule_index,
-			    k->suppressed, NULL);
+			    k->suppressed, NULL, k->proto);
 		k->suppressed = 0;
 	}
 	k->window_start_ms = now_ms;
 	queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action,
-		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1, NULL);
+		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1, NULL, t->proto);
 }
 
 void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
@@ -238,7 +247,8 @@ void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *
 
 	ev->recorded++;
 	queue_event(ev, now_ms, pod ? pod->namespace : NULL, pod ? pod->name : NULL,
-		    src ? src : &none, dst ? dst : &none, dport, action, NULL, NULL, -1, 1, reason);
+		    src ? src : &none, dst ? dst : &none, dport, action, NULL, NULL, -1, 1, reason,
+		    IPPROTO_TCP);
 }
 
 /* Close windows that ended: suppressed counts become summary events; idle keys go away. */
@@ -256,7 +266,7 @@ static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 		if (k->suppressed)
 			queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
 				    k->dport, k->action, k->policy_namespace, k->policy_name,
-				    k->rule_index, k->suppressed, NULL);
+				    k->rule_index, k->suppressed, NULL, k->proto);
 		pf_hashtable_del(&ev->keys, n);
 		key_free(k);
 	}

@@ -112,8 +112,8 @@
 	/* store-events.c */                                                                       \
 	X(EVENT_INSERT,                                                                            \
 	  "INSERT INTO event (at, pod_namespace, pod_name, src, dst, dport, action, "              \
-	  "policy_namespace, policy_name, rule_index, count, reason) "                             \
-	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")                            \
+	  "policy_namespace, policy_name, rule_index, count, reason, protocol) "                   \
+	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                       \
 	/* Ids only grow, so the newest max_rows are the ids from the max_rows-th largest on. */   \
 	X(EVENT_TRIM, "DELETE FROM event WHERE id < (SELECT id FROM event ORDER BY id DESC "       \
 		      "LIMIT 1 OFFSET ?1 - 1)")                                                    \

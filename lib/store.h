@@ -161,6 +161,7 @@ struct pf_event {
 	int32_t rule_index;
 	uint32_t count;	    /* 1 + suppressed */
 	const char *reason; /* NULL: a verdict; else what else the engine saw (event.reason) */
+	uint8_t protocol;   /* enum pf_protocol (TCP: 0) */
 };
 
 /* Append n events in one transaction; keeps at most max_rows (oldest dropped), 0 = no limit. */

@@ -76,6 +76,9 @@ expect_udp() {
 expect_udp answered 10.99.0.1 9001 1000 3
 expect_udp timeout 10.99.0.1 9002 700
 expect_udp refused 10.99.0.1 9003 2000
+wait_until 50 sql_is "Reject UDP" "SELECT action || ' ' || protocol FROM recent_events WHERE dport = 9003" ||
+	fail "the UDP Reject event: $(sql 'SELECT * FROM recent_events')"
+pass "recent_events says the refused flow was UDP"
 
 # lookup NAME [SERVER]: busybox nslookup in the pod; prints the addresses it got
 lookup() { ip netns exec "$WEB" busybox nslookup -type=a "$@" 2>&1; }
