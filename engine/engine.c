@@ -304,6 +304,8 @@ int pf_engine_start(struct engine *e)
 	/* UDP flows and connections whose entry was cut (the flows chain), DNS answers (dns) */
 	e->nft.flows = true;
 	e->nft.dns = true;
+	/* a cut connection's far end must not start a new entry the pod's packets would match */
+	e->nft.cut_inbound = e->cfg.enforce_established;
 	e->nft.flow_priority = PF_NFT_FLOW_PRIORITY;
 
 	/* Refused for registration: our own netns, and PID 1's when we may look at it (in a

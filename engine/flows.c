@@ -45,6 +45,7 @@ static bool judge(void *data, const struct pf_ct_flow *f)
 	if (v.action != PF_ACTION_DENY && v.action != PF_ACTION_REJECT)
 		return false;
 	pf_events_note(c->vc->events, p, "cut", &f->src, &f->dst, f->dport, v.action, c->now_ms);
+	pf_verdict_note_cut(p, f->proto, f->sport, &f->dst, f->dport, c->now_ms);
 	return true;
 }
 

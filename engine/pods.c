@@ -668,6 +668,7 @@ static void pod_free(struct pf_pod *p)
 	free(p->kind);
 	free(p->ips);
 	pf_pod_names_free(&p->names);
+	free(p->cut);
 	free(p);
 }
 

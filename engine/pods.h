@@ -91,6 +91,8 @@ struct pf_pod {
 
 	/* What it learnt from its resolver's DNS answers, for fqdn rules (verdict.c). */
 	struct pf_pod_names names;
+	/* Flows enforce_established cut lately (verdict.c; NULL until the first). */
+	struct pf_cut_flows *cut;
 
 	uint64_t n_verdicts;
 	int64_t unparsed_event_ms; /* last 'unparsed' event: at most one per event window */

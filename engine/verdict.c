@@ -34,6 +34,33 @@ static uint32_t dns_answer(struct pf_pod *p, const struct pf_verdict_ctx *vc,
 	return NF_ACCEPT;
 }
 
+void pf_verdict_note_cut(struct pf_pod *p, uint8_t proto, uint16_t pod_port,
+			 const struct pf_addr *remote, uint16_t remote_port, int64_t now_ms)
+{
+	struct pf_cut_flows *c = p->cut;
+
+	if (!c && !(c = p->cut = calloc(1, sizeof(*c))))
+		return; /* the cut stands; only a packet from the far end may go unjudged */
+	c->e[c->next].remote = *remote;
+	c->e[c->next].remote_port = remote_port;
+	c->e[c->next].pod_port = pod_port;
+	c->e[c->next].proto = proto;
+	c->e[c->next].until_ms = now_ms + PF_CUT_FLOWS_MS;
+	c->next = (c->next + 1) % PF_CUT_FLOWS_KEEP;
+}
+
+static bool was_cut(const struct pf_pod *p, const struct pf_tuple *t, int64_t now_ms)
+{
+	const struct pf_cut_flows *c = p->cut;
+
+	for (size_t i = 0; c && i < PF_CUT_FLOWS_KEEP; i++)
+		if (c->e[i].until_ms > now_ms && c->e[i].proto == t->proto &&
+		    c->e[i].remote_port == t->sport && c->e[i].pod_port == t->dport &&
+		    pf_addr_eq(&c->e[i].remote, &t->src))
+			return true;
+	return false;
+}
+
 uint32_t pf_verdict_judge(struct pf_pod *p, const struct pf_verdict_ctx *vc,
 			  const struct pf_addr *src, const struct pf_addr *dst, uint8_t proto,
 			  uint16_t dport, struct pf_verdict *v)
@@ -89,8 +116,16 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		}
 		return NF_DROP;
 	}
-	if (t->inbound)
-		return dns_answer(p, vc, t);
+	if (t->inbound) {
+		/* the input chain: a DNS answer, or a packet from outside starting a new entry */
+		if (_unlikely_(p->cut) && was_cut(p, t, pf_now_ms())) {
+			vc->stats->dropped++;
+			return NF_DROP;
+		}
+		if (t->proto == IPPROTO_UDP && t->sport == 53)
+			return dns_answer(p, vc, t);
+		return NF_ACCEPT;
+	}
 	if (t->proto == IPPROTO_UDP)
 		vc->stats->udp_judged++;
 	pf_verdict_judge(p, vc, &t->src, &t->dst, t->proto, t->dport, &v);

@@ -3,6 +3,7 @@
 #ifndef PF_ENGINE_VERDICT_H
 #define PF_ENGINE_VERDICT_H
 
+#include "addr.h"
 #include "packet.h"
 
 struct pf_engine_stats;
@@ -19,6 +20,27 @@ struct pf_verdict_ctx {
 
 struct pf_pod;
 struct pf_verdict;
+
+/*
+ * The flows of a pod enforce_established cut lately, newest over oldest: a packet from the
+ * other end that would start a new conntrack entry for one of them is dropped, so the pod's
+ * next packet cannot pass as that entry's reply.
+ */
+#define PF_CUT_FLOWS_KEEP 256
+#define PF_CUT_FLOWS_MS 120000
+struct pf_cut_flows {
+	struct {
+		struct pf_addr remote;
+		uint16_t remote_port, pod_port;
+		uint8_t proto;
+		int64_t until_ms;
+	} e[PF_CUT_FLOWS_KEEP];
+	size_t next;
+};
+
+/* Remember that p's flow (proto, its port pod_port, to remote:remote_port) was cut. */
+void pf_verdict_note_cut(struct pf_pod *p, uint8_t proto, uint16_t pod_port,
+			 const struct pf_addr *remote, uint16_t remote_port, int64_t now_ms);
 
 /* The verdict for a flow of pod p (src is the packet's: the pod's own address, or any other
  * it sent from), with the pod's DNS names for fqdn rules; returns the policy group used. */

@@ -33,6 +33,7 @@
 	"podfence: a connection whose conntrack entry podfenced removed is judged again"
 #define RULE_REJECT_UDP_COMMENT "podfence: verdict Reject on UDP: port unreachable"
 #define RULE_DNS_COMMENT "podfence: DNS answers are read by podfenced before the pod gets them"
+#define RULE_LO_IN_COMMENT "podfence: what the pod sends itself is never read as an answer"
 
 /* Largest single message we build (a rule with ~10 expressions and a comment is < 1 KiB);
  * libnftnl writes without bounds, so each message goes to scratch space first. */
@@ -356,6 +357,7 @@ enum rule_kind {
 	RULE_UDP_NEW,
 	RULE_TCP_CUT,
 	RULE_DNS,
+	RULE_LO_IN,
 };
 
 static bool add_l4proto(struct nftnl_rule *r, uint8_t proto)
@@ -498,6 +500,11 @@ static void add_rule_msg(struct batch *b, int family, const char *table, const c
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)family);
 	switch (kind) {
+	case RULE_LO_IN:
+		comment = RULE_LO_IN_COMMENT;
+		ok = add_expr(r, meta(NFT_META_IIF)) && add_expr(r, cmp_eq(&lo, sizeof(lo))) &&
+		     add_expr(r, counter()) && add_expr(r, verdict_accept());
+		break;
 	case RULE_LO:
 		comment = RULE_LO_COMMENT;
 		ok = add_expr(r, meta(NFT_META_OIF)) && add_expr(r, cmp_eq(&lo, sizeof(lo))) &&
@@ -621,9 +628,15 @@ static void add_flow_rules(struct batch *b, int family, const struct pf_nft_conf
 	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_FLOW_CHAIN, RULE_TCP_CUT, cfg);
 }
 
-static void add_dns_rules(struct batch *b, int family, const struct pf_nft_config *cfg)
+static void add_input_rules(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
-	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_DNS_CHAIN, RULE_DNS, cfg);
+	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_LO_IN, cfg);
+	if (cfg->dns)
+		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_DNS, cfg);
+	if (cfg->cut_inbound) {
+		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_TCP_CUT, cfg);
+		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_UDP_NEW, cfg);
+	}
 }
 
 /* The flows and dns base chains (when cfg asks for them), emptied and written. An add of an
@@ -638,12 +651,12 @@ static void add_extra_chains(struct batch *b, int family, const struct pf_nft_co
 			add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_FLOW_CHAIN);
 		add_flow_rules(b, family, cfg);
 	}
-	if (cfg->dns) {
-		add_chain_msg_hook(b, family, PF_NFT_TABLE, PF_NFT_DNS_CHAIN, true,
+	if (cfg->dns || cfg->cut_inbound) {
+		add_chain_msg_hook(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, true,
 				   NF_INET_LOCAL_IN, cfg->priority);
 		if (flush)
-			add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_DNS_CHAIN);
-		add_dns_rules(b, family, cfg);
+			add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_INPUT_CHAIN);
+		add_input_rules(b, family, cfg);
 	}
 }
 
@@ -1140,7 +1153,7 @@ static void note_msg(const struct pf_nft_config *cfg, const struct nlmsghdr *nlh
 		g->touched = true;
 		if (type == NFT_MSG_NEWCHAIN && m.name && strcmp(m.name, PF_NFT_CHAIN) &&
 		    !(cfg->flows && !strcmp(m.name, PF_NFT_FLOW_CHAIN)) &&
-		    !(cfg->dns && !strcmp(m.name, PF_NFT_DNS_CHAIN))) {
+		    !((cfg->dns || cfg->cut_inbound) && !strcmp(m.name, PF_NFT_INPUT_CHAIN))) {
 			for (size_t i = 0; i < g->n_chains; i++)
 				if (g->chains[i].family == nfg->nfgen_family &&
 				    !strcmp(g->chains[i].name, m.name))

@@ -20,8 +20,13 @@
  *      it; a dropped first packet leaves none, so a retry is judged again)
  *   4. tcp without SYN, ct state new, not confirmed -> queue: a packet of a connection whose
  *      conntrack entry was removed (enforce_established), judged again
- * With cfg->dns, a base chain `dns` at hook input, priority cfg->priority: udp sport 53 ->
- * queue, so the engine reads each DNS answer before the pod does.
+ * With cfg->dns or cfg->cut_inbound, a base chain `input` at hook input, priority
+ * cfg->priority (conntrack ran at prerouting already), rules in this order:
+ *   1. meta iif 1 (lo) accept: nothing the pod sends itself is read as an answer
+ *   2. (dns) udp sport 53 -> queue, so the engine reads each DNS answer before the pod does
+ *   3. (cut_inbound) tcp without SYN, or udp, ct state new, not confirmed -> queue: a packet
+ *      from outside that would make a new conntrack entry, e.g. for a connection whose entry
+ *      was cut, before the pod's next packet could match it as a reply
  *
  * Every function works in the calling thread's current netns (see netns.h to enter one).
  * No function shells out: only netlink.
@@ -38,7 +43,7 @@
 #define PF_NFT_DEFAULT_PRIORITY (-301)
 #define PF_NFT_DEFAULT_QUEUE 1
 #define PF_NFT_FLOW_CHAIN "flows"
-#define PF_NFT_DNS_CHAIN "dns"
+#define PF_NFT_INPUT_CHAIN "input"
 #define PF_NFT_FLOW_PRIORITY (-199) /* right after conntrack (NF_IP_PRI_CONNTRACK, -200) */
 #define PF_REJECT_MARK 0x70660001u  /* "pf" + 1: verdict NF_REPEAT with this mark -> TCP RST */
 
@@ -53,8 +58,9 @@ struct pf_nft_config {
 	bool bypass;	  /* fail_mode=open: no listener -> accept instead of drop */
 	int32_t priority; /* chain priority */
 	uint32_t reject_mark;
-	bool flows; /* the `flows` chain: UDP flows, and connections whose entry was cut */
-	bool dns;   /* the `dns` chain: DNS answers the pod receives are queued */
+	bool flows;	  /* the `flows` chain: UDP flows, and connections whose entry was cut */
+	bool dns;	  /* the `input` chain queues the DNS answers the pod receives */
+	bool cut_inbound; /* ... and packets from outside that start a new conntrack entry */
 	int32_t flow_priority;
 };
 

@@ -24,6 +24,8 @@
  *                                           epoch) for every read, until SIGTERM
  *   stream ADDR PORT MS                     one connection sending a byte every 100 ms for MS
  *   ctcut PORT                              delete the conntrack entries of flows to PORT
+ *   push ADDR PORT                          accept connections, send each a byte every 100 ms
+ *   pull ADDR PORT MS                       connect, print "rx MS N" per read, for MS
  *   addrs                                   the netns's global addresses, one per line
  *   addrmon TIMEOUT_MS                      wait for an address change, then print addrs
  *   connrate ADDR PORT N                    N sequential connects: rate, p50/p99 latency
@@ -545,6 +547,70 @@ static int cmd_stream(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_push(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	int lfd, one = 1, c[16], n = 0;
+
+	if (argc < 2 || parse_port(argv[1], &port) < 0 || sockaddr_of(argv[0], port, &ss, &sl) < 0)
+		return usage();
+	setup_signals();
+	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(lfd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&ss, sl) < 0 || listen(lfd, 16) < 0)
+		return 1;
+	printf("ready\n");
+	while (!stop) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd >= 0 && n < 16)
+			c[n++] = fd;
+		for (int i = 0; i < n; i++)
+			(void)send(c[i], "y", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+static int cmd_pull(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	uint16_t port;
+	uint32_t ms;
+	uint64_t end;
+	int fd;
+
+	if (argc < 3 || parse_port(argv[1], &port) < 0 ||
+	    sockaddr_of(argv[0], port, &ss, &sl) < 0 || pf_parse_u32(argv[2], 600000, &ms) < 0)
+		return usage();
+	setup_signals();
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		perror("pull: connect");
+		return 1;
+	}
+	printf("ready\n");
+	end = wall_ms() + ms;
+	while (!stop && wall_ms() < end) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char buf[256];
+		ssize_t len;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		len = read(fd, buf, sizeof(buf));
+		if (len <= 0)
+			break;
+		printf("rx %llu %zd\n", (unsigned long long)wall_ms(), len);
+	}
+	close(fd);
+	return 0;
+}
+
 static bool cut_port(void *data, const struct pf_ct_flow *f)
 {
 	return f->dport == *(const uint16_t *)data;
@@ -833,6 +899,10 @@ int main(int argc, char **argv)
 		return cmd_sink(argc - 2, argv + 2);
 	if (!strcmp(cmd, "stream"))
 		return cmd_stream(argc - 2, argv + 2);
+	if (!strcmp(cmd, "push"))
+		return cmd_push(argc - 2, argv + 2);
+	if (!strcmp(cmd, "pull"))
+		return cmd_pull(argc - 2, argv + 2);
 	if (!strcmp(cmd, "ctcut"))
 		return cmd_ctcut(argc - 2, argv + 2);
 	if (!strcmp(cmd, "udp"))

@@ -58,7 +58,7 @@ spec:
     ports: [{port: 9003, protocol: UDP}]
   - action: Allow
     to: [{cidr: 10.99.0.2}]
-    ports: [{port: 7000, endPort: 7001}]
+    ports: [{port: 7000, endPort: 7002}]
   - action: Deny
 YAML
 start_engine --default-action Allow --enforce-established true
@@ -116,11 +116,14 @@ bg_start ip netns exec "$SRV" "$HELPER" sink 10.99.0.2 7000 >"$TMP/sink0" 2>&1
 bg_start ip netns exec "$SRV" "$HELPER" sink 10.99.0.2 7001 >"$TMP/sink1" 2>&1
 wait_until 50 grep -q '^ready' "$TMP/sink0" || fail "sink 7000"
 wait_until 50 grep -q '^ready' "$TMP/sink1" || fail "sink 7001"
+bg_start ip netns exec "$SRV" "$HELPER" push 10.99.0.2 7002 >"$TMP/push" 2>&1
+wait_until 50 grep -q '^ready' "$TMP/push" || fail "push 7002"
+# the far end talks: after the cut its packet must not start an entry the pod's would match
+bg_start ip netns exec "$WEB" "$HELPER" pull 10.99.0.2 7002 6000 >"$TMP/pull" 2>&1
 bg_start ip netns exec "$WEB" "$HELPER" stream 10.99.0.2 7000 6000 >"$TMP/stream0" 2>&1
 bg_start ip netns exec "$WEB" "$HELPER" stream 10.99.0.2 7001 6000 >"$TMP/stream1" 2>&1
 sleep 1
-sed -e 's/port: 7000, endPort: 7001/port: 7001/' "$TMP/policy.yaml" >"$TMP/cut.yaml"
-printf '  - action: Deny\n    to: [{cidr: 10.99.0.2}]\n    ports: [{port: 7000}]\n' >>"$TMP/cut.yaml"
+sed -e 's/port: 7000, endPort: 7002/port: 7001/' "$TMP/policy.yaml" >"$TMP/cut.yaml"
 changed=$(date +%s%3N)
 load_policies "$TMP/cut.yaml" || fail "loading the changed policy"
 sleep 3.5
@@ -132,6 +135,11 @@ before0=$(awk -v t="$changed" '$1 == "rx" && $2 > t - 1000 && $2 <= t' "$TMP/sin
 pass "the connection the change denies ($before0 reads in the second before it) stopped $((last0 - changed)) ms after the change"
 [ "$after1" -ge 8 ] || fail "the untouched connection stopped too ($after1 reads after 2 s)"
 pass "the connection the change does not touch goes on ($after1 reads after 2 s)"
+lastp=$(awk '$1 == "rx" {t = $2} END {print (t == "" ? 0 : t)}' "$TMP/pull")
+beforep=$(awk -v t="$changed" '$1 == "rx" && $2 > t - 1000 && $2 <= t' "$TMP/pull" | wc -l)
+[ "$beforep" -ge 5 ] || { cat "$TMP/pull"; fail "7002 was not getting data before the change"; }
+[ $((lastp - changed)) -le 2000 ] || fail "the pod still got 7002's data $((lastp - changed)) ms after the change"
+pass "a denied connection whose far end does the talking stopped $((lastp - changed)) ms after the change"
 wait_until 50 sql_ge 1 "SELECT count(*) FROM recent_events WHERE reason = 'cut' AND dport = 7000" ||
 	fail "no 'cut' event: $(sql 'SELECT * FROM recent_events')"
 pass "the cut is an event (reason cut)"

@@ -16,7 +16,7 @@ bg_ready "$SNS" "$TMP/sink" sink "$S4" 8002
 in_c "$HELPER" install --flows --dns >"$TMP/installed" || fail "install with flows and dns"
 in_c nft list ruleset >"$TMP/ruleset" 2>/dev/null
 for want in 'chain flows {' 'type filter hook output priority -199; policy accept;' \
-	'chain dns {' 'type filter hook input priority raw - 1; policy accept;' \
+	'chain input {' 'type filter hook input priority raw - 1; policy accept;' \
 	'meta l4proto udp ct state new ct status ! confirmed counter .* queue' \
 	'tcp flags ! syn ct state new ct status ! confirmed counter .* queue' \
 	'udp sport 53 counter .* queue' \
@@ -24,7 +24,7 @@ for want in 'chain flows {' 'type filter hook output priority -199; policy accep
 	grep -q -- "$want" "$TMP/ruleset" || { cat "$TMP/ruleset"; fail "missing '$want'"; }
 done
 grep -Eq 'reject( with (icmpx|icmp|icmpv6) (type )?port-unreachable)?' "$TMP/ruleset" || fail "no port-unreachable reject"
-pass "nft list ruleset shows the flows chain after conntrack and the dns chain on input"
+pass "nft list ruleset shows the flows chain after conntrack and the input chain"
 
 bg_ready "$CNS" "$TMP/verdicts" verdicts --queue 1 --accept 9001 --drop 9002 --reject 9003 \
 	--accept 9004 --accept 8001 --accept 53 --accept 8002
