@@ -79,7 +79,8 @@ mut(lambda d: d["spec"].__setitem__("priority", 70000))
 mut(lambda d: d["spec"]["egress"][0].__setitem__("action", "Permit"))
 mut(lambda d: d["spec"]["appliesTo"][0].__setitem__("kind", "Service"))
 mut(lambda d: d["spec"]["egress"][0]["ports"][0].__setitem__("port", 0))
-mut(lambda d: d["spec"]["egress"][0]["ports"][0].__setitem__("protocol", "UDP"))
+mut(lambda d: d["spec"]["egress"][0]["ports"][0].__setitem__("protocol", "SCTP"))
+mut(lambda d: d["spec"]["egress"][0]["to"].append({"fqdn": "db.shop.test", "cidr": "10.0.0.0/8"}))
 mut(lambda d: d["spec"]["egress"][0]["to"].append({"cidr": "10.0.0.0/8", "kind": "Pod", "name": "x"}))
 mut(lambda d: d["spec"]["egress"][0]["to"].append({"kind": "Pod"}))
 mut(lambda d: d["spec"].__setitem__("egress", [{"action": "Deny"}] * 257))
@@ -91,6 +92,11 @@ for i, d in enumerate(bad):
     except ValueError:
         continue
     raise SystemExit("invalid policy %d accepted by the CRD schema" % i)
+# UDP ports and fqdn destinations are accepted
+udp = copy.deepcopy(good)
+udp["spec"]["egress"][0]["ports"][0]["protocol"] = "UDP"
+udp["spec"]["egress"][0]["to"].append({"fqdn": "*.shop.test"})
+check(udp, schema)
 
 # ClusterFencePolicy: cluster-scoped, cfp, the same columns plus the namespaces, Pass allowed,
 # every appliesTo ref (but Namespace) names its namespace.
