@@ -243,12 +243,19 @@ void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *
 		    const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
 		    enum pf_action action, int64_t now_ms)
 {
+	pf_events_note_flow(ev, pod, reason, src, dst, dport, IPPROTO_TCP, action, now_ms);
+}
+
+void pf_events_note_flow(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
+			 const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+			 uint8_t proto, enum pf_action action, int64_t now_ms)
+{
 	static const struct pf_addr none;
 
 	ev->recorded++;
 	queue_event(ev, now_ms, pod ? pod->namespace : NULL, pod ? pod->name : NULL,
 		    src ? src : &none, dst ? dst : &none, dport, action, NULL, NULL, -1, 1, reason,
-		    IPPROTO_TCP);
+		    proto);
 }
 
 /* Close windows that ended: suppressed counts become summary events; idle keys go away. */

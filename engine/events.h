@@ -45,6 +45,10 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
 		    const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
 		    enum pf_action action, int64_t now_ms);
+/* The same for a flow of protocol proto (IPPROTO_TCP, IPPROTO_UDP). */
+void pf_events_note_flow(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
+			 const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+			 uint8_t proto, enum pf_action action, int64_t now_ms);
 /* Fold expired rate windows (all of them when final) into summary events and hand out what is
  * queued (*out owns it; NULL when n is 0). */
 void pf_events_collect(struct pf_events *ev, int64_t now_ms, bool final,

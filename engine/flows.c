@@ -44,7 +44,8 @@ static bool judge(void *data, const struct pf_ct_flow *f)
 	pf_verdict_judge(p, c->vc, &f->src, &f->dst, f->proto, f->dport, &v);
 	if (v.action != PF_ACTION_DENY && v.action != PF_ACTION_REJECT)
 		return false;
-	pf_events_note(c->vc->events, p, "cut", &f->src, &f->dst, f->dport, v.action, c->now_ms);
+	pf_events_note_flow(c->vc->events, p, "cut", &f->src, &f->dst, f->dport, f->proto, v.action,
+			    c->now_ms);
 	pf_verdict_note_cut(p, f->proto, f->sport, &f->dst, f->dport, c->now_ms);
 	return true;
 }

@@ -140,7 +140,7 @@ beforep=$(awk -v t="$changed" '$1 == "rx" && $2 > t - 1000 && $2 <= t' "$TMP/pul
 [ "$beforep" -ge 5 ] || { cat "$TMP/pull"; fail "7002 was not getting data before the change"; }
 [ $((lastp - changed)) -le 2000 ] || fail "the pod still got 7002's data $((lastp - changed)) ms after the change"
 pass "a denied connection whose far end does the talking stopped $((lastp - changed)) ms after the change"
-wait_until 50 sql_ge 1 "SELECT count(*) FROM recent_events WHERE reason = 'cut' AND dport = 7000" ||
+wait_until 50 sql_ge 1 "SELECT count(*) FROM recent_events WHERE reason = 'cut' AND dport = 7000 AND protocol = 'TCP'" ||
 	fail "no 'cut' event: $(sql 'SELECT * FROM recent_events')"
 pass "the cut is an event (reason cut)"
 
