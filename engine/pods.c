@@ -564,8 +564,19 @@ static void gen_done(void *data, uint32_t portid, const struct pf_nft_gen *g)
 	}
 }
 
+/* The ruleset of pod p: the engine's, with its own resolvers as the only DNS answers read. */
+static struct pf_nft_config pod_nft(const struct pf_pods *reg, const struct pf_pod *p)
+{
+	struct pf_nft_config c = *reg->cfg.nft;
+
+	c.dns_from = p->names.resolvers;
+	c.n_dns_from = p->names.n_resolvers;
+	return c;
+}
+
 static void restore(struct pf_pods *reg, struct pf_pod *p)
 {
+	const struct pf_nft_config cfg = pod_nft(reg, p);
 	struct pf_error err = {};
 	uint32_t portid = 0;
 	int saved = -1, r;
@@ -578,10 +589,9 @@ static void restore(struct pf_pods *reg, struct pf_pod *p)
 		/* More chains added to our table than we can name: replace the table whole (its
 		 * base chain too, so what the pod had queued is dropped; its own doing). */
 		if (p->nft_overflow)
-			r = pf_nft_install_as(reg->cfg.nft, &portid, &err);
+			r = pf_nft_install_as(&cfg, &portid, &err);
 		else
-			r = pf_nft_restore(reg->cfg.nft, p->nft_extra, p->n_nft_extra, &portid,
-					   &err);
+			r = pf_nft_restore(&cfg, p->nft_extra, p->n_nft_extra, &portid, &err);
 		pf_netns_leave(&saved);
 	}
 	if (r < 0) {
@@ -851,7 +861,11 @@ static int activate(struct pf_pods *reg, struct pf_pod *p, struct pf_error *err)
 					    p->netns_path, strerror(-r));
 		}
 	}
-	r = pf_nft_install_as(reg->cfg.nft, &portid, err);
+	{
+		const struct pf_nft_config cfg = pod_nft(reg, p);
+
+		r = pf_nft_install_as(&cfg, &portid, err);
+	}
 	pf_netns_leave(&saved);
 	if (r < 0)
 		return pf_error_prefix(err, "netns %s: installing the ruleset", p->netns_path);

@@ -479,8 +479,38 @@ static bool add_frag6(struct nftnl_rule *r, int family)
 	return add_expr(r, cmp_eq(&one, sizeof(one)));
 }
 
+static void add_rule_msg_from(struct batch *b, int family, const char *table, const char *chain,
+			      enum rule_kind kind, const struct pf_nft_config *cfg,
+			      const struct pf_addr *from);
+
 static void add_rule_msg(struct batch *b, int family, const char *table, const char *chain,
 			 enum rule_kind kind, const struct pf_nft_config *cfg)
+{
+	add_rule_msg_from(b, family, table, chain, kind, cfg, NULL);
+}
+
+/* ip saddr == a (ip6 saddr for IPv6), its family first in the inet table */
+static bool add_saddr(struct nftnl_rule *r, int family, const struct pf_addr *a)
+{
+	struct nftnl_expr *p;
+	bool v4 = pf_addr_is_v4(a);
+
+	if (!add_nfproto(r, family, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6))
+		return false;
+	p = nftnl_expr_alloc("payload");
+	if (!p)
+		return false;
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, NFT_PAYLOAD_NETWORK_HEADER);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, v4 ? 12 : 8);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, v4 ? 4 : 16);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_rule_add_expr(r, p);
+	return add_expr(r, cmp_eq(v4 ? a->b + 12 : a->b, v4 ? 4 : 16));
+}
+
+static void add_rule_msg_from(struct batch *b, int family, const char *table, const char *chain,
+			      enum rule_kind kind, const struct pf_nft_config *cfg,
+			      const struct pf_addr *from)
 {
 	struct nftnl_rule *r;
 	struct nlmsghdr *nlh;
@@ -564,7 +594,7 @@ static void add_rule_msg(struct batch *b, int family, const char *table, const c
 		uint16_t port = htons(53), all = 0xffff;
 
 		comment = RULE_DNS_COMMENT;
-		ok = add_l4proto(r, IPPROTO_UDP) &&
+		ok = from && add_saddr(r, family, from) && add_l4proto(r, IPPROTO_UDP) &&
 		     add_payload_masked(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, &all, sizeof(all)) &&
 		     add_expr(r, cmp_eq(&port, sizeof(port))) && add_expr(r, counter()) &&
 		     add_expr(r, cfg->backend == PF_QUEUE_NATIVE ? queue_native(cfg)
@@ -631,8 +661,15 @@ static void add_flow_rules(struct batch *b, int family, const struct pf_nft_conf
 static void add_input_rules(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
 	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_LO_IN, cfg);
-	if (cfg->dns)
-		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_DNS, cfg);
+	for (size_t i = 0; cfg->dns && i < MIN(cfg->n_dns_from, (size_t)8); i++) {
+		bool v4 = pf_addr_is_v4(&cfg->dns_from[i]);
+
+		/* the ip table sees IPv4 only, the ip6 table IPv6 only */
+		if ((family == NFPROTO_IPV4 && !v4) || (family == NFPROTO_IPV6 && v4))
+			continue;
+		add_rule_msg_from(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_DNS, cfg,
+				  &cfg->dns_from[i]);
+	}
 	if (cfg->cut_inbound) {
 		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_TCP_CUT, cfg);
 		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_INPUT_CHAIN, RULE_UDP_NEW, cfg);

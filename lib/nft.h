@@ -23,7 +23,9 @@
  * With cfg->dns or cfg->cut_inbound, a base chain `input` at hook input, priority
  * cfg->priority (conntrack ran at prerouting already), rules in this order:
  *   1. meta iif 1 (lo) accept: nothing the pod sends itself is read as an answer
- *   2. (dns) udp sport 53 -> queue, so the engine reads each DNS answer before the pod does
+ *   2. (dns) ip[6] saddr RESOLVER udp sport 53 -> queue, one rule per resolver of
+ *      cfg->dns_from (none: no rule), so the engine reads each DNS answer from the pod's
+ *      resolver before the pod does, and nobody else can make it read theirs
  *   3. (cut_inbound) tcp without SYN, or udp, ct state new, not confirmed -> queue: a packet
  *      from outside that would make a new conntrack entry, e.g. for a connection whose entry
  *      was cut, before the pod's next packet could match it as a reply
@@ -36,6 +38,7 @@
 
 #include <sys/types.h>
 
+#include "addr.h"
 #include "error.h"
 
 #define PF_NFT_TABLE "podfence"
@@ -61,6 +64,8 @@ struct pf_nft_config {
 	bool flows;	  /* the `flows` chain: UDP flows, and connections whose entry was cut */
 	bool dns;	  /* the `input` chain queues the DNS answers the pod receives */
 	bool cut_inbound; /* ... and packets from outside that start a new conntrack entry */
+	const struct pf_addr *dns_from; /* the pod's resolvers (dns); at most 8 are used */
+	size_t n_dns_from;
 	int32_t flow_priority;
 };
 

@@ -12,7 +12,8 @@
  *                                           destination port, print one line per packet;
  *                                           --lose-sends: the first N verdict sends are lost
  *                                           (fault injection); SIGTERM ends it
- *   install ... [--flows] [--dns]           also the flows (UDP, cut connections) and dns chains
+ *   install ... [--flows] [--dns-from ADDR]...  also the flows chain (UDP, cut connections) and
+ *                                           the input chain reading DNS answers from ADDR
  *   connect ADDR PORT [TIMEOUT_MS]          exit 0 connected, 3 refused, 4 timeout, 1 other
  *   udp ADDR PORT [TIMEOUT_MS [COUNT]]      COUNT datagrams on one connected UDP socket, each
  *                                           waiting for its echo: exit 0 all answered, 3
@@ -104,6 +105,8 @@ static int cmd_probe(void)
 
 static int cmd_install(int argc, char **argv)
 {
+	struct pf_addr from[4];
+	size_t n_from = 0;
 	struct pf_nft_config cfg;
 	struct pf_error err = {0};
 	const char *backend = "auto";
@@ -123,6 +126,14 @@ static int cmd_install(int argc, char **argv)
 			cfg.flows = true;
 		} else if (!strcmp(argv[i], "--dns")) {
 			cfg.dns = true;
+		} else if (!strcmp(argv[i], "--dns-from") && i + 1 < argc) {
+			if (n_from >= PF_ARRAY_SIZE(from) ||
+			    pf_addr_parse(argv[++i], &from[n_from]) < 0)
+				return 2;
+			n_from++;
+			cfg.dns = true;
+			cfg.dns_from = from;
+			cfg.n_dns_from = n_from;
 		} else if (!strcmp(argv[i], "--priority") && i + 1 < argc) {
 			if (pf_parse_i64(argv[++i], INT32_MIN, INT32_MAX, &v) < 0)
 				return 2;

@@ -8,18 +8,22 @@
 . "$(dirname "$0")/net-lib.sh"
 net_setup
 
+ip -n "$SNS" addr add 10.200.0.3/24 dev "pfw$TID"
 bg_ready "$SNS" "$TMP/echo4" udpecho "$S4" 9001 9002 9003 -9004 53
+bg_ready "$SNS" "$TMP/other53" udpecho 10.200.0.3 53
 bg_ready "$SNS" "$TMP/echo6" udpecho "$S6" 9001 9002 9003 -9004
 bg_ready "$SNS" "$TMP/server" listen "$S4" 8001
 bg_ready "$SNS" "$TMP/sink" sink "$S4" 8002
 
-in_c "$HELPER" install --flows --dns >"$TMP/installed" || fail "install with flows and dns"
+in_c "$HELPER" install --flows --dns-from "$S4" --dns-from "$S6" >"$TMP/installed" || fail "install with flows and dns"
 in_c nft list ruleset >"$TMP/ruleset" 2>/dev/null
 for want in 'chain flows {' 'type filter hook output priority -199; policy accept;' \
 	'chain input {' 'type filter hook input priority raw - 1; policy accept;' \
 	'meta l4proto udp ct state new ct status ! confirmed counter .* queue' \
 	'tcp flags ! syn ct state new ct status ! confirmed counter .* queue' \
-	'udp sport 53 counter .* queue' \
+	'ip saddr 10.200.0.2 udp sport 53 counter .* queue' \
+	'ip6 saddr fd00:200::2 udp sport 53 counter .* queue' \
+	'iif "lo" counter .* accept' \
 	'meta mark 0x70660001 meta l4proto udp counter .* reject'; do
 	grep -q -- "$want" "$TMP/ruleset" || { cat "$TMP/ruleset"; fail "missing '$want'"; }
 done
@@ -55,6 +59,7 @@ for f in echo4 echo6; do
 done
 # DNS: the answer from port 53 is queued on input (and the query, an ordinary flow, on output)
 expect_udp answered "$S4" 53 1000
+expect_udp answered 10.200.0.3 53 1000   # port 53 of a server that is not the pod's resolver
 
 # TCP next to UDP: the SYN is judged by the chain at raw - 1, once.
 expect_connect connected "$S4" 8001
@@ -87,7 +92,8 @@ for dst in "$S4" "$S6"; do
 done
 pass "each UDP flow's first packet judged exactly once, answered or not"
 grep -q " $S4 $C4 53 [0-9]* flags=0x00 accept udp in$" "$TMP/verdicts" || fail "the answer from port 53 was not queued on input"
-pass "a DNS answer is queued on input before the pod reads it"
+grep -q " 10.200.0.3 $C4 53 .* in$" "$TMP/verdicts" && fail "an answer from a server that is not the pod's resolver was queued"
+pass "a DNS answer from the pod's resolver is queued on input before the pod reads it; another server's is not"
 n=$(grep -c " $S4 [0-9]* 8001 flags=0x02 accept tcp$" "$TMP/verdicts" || true)
 [ "$n" = 1 ] || fail "TCP SYN judged $n times, want 1"
 grep -q " 8001 flags=0x1[0-9] .* tcp" "$TMP/verdicts" && fail "an established TCP packet was queued"
