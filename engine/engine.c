@@ -295,6 +295,7 @@ int pf_engine_start(struct engine *e)
 	e->nft.bypass = !e->cfg.fail_closed;
 	e->nft.priority = e->cfg.priority;
 	e->nft.reject_mark = PF_REJECT_MARK;
+	e->nft.reuse_timeout_ms = e->cfg.verdict_reuse_ms;
 
 	/* Refused for registration: our own netns, and PID 1's when we may look at it (in a
 	 * sandbox or a container PID 1 can be out of reach; then ours stands for the host's). */

@@ -64,6 +64,17 @@ struct pf_verdict {
 	int32_t pass_rule_index; /* -1 without a Pass */
 };
 
+/*
+ * Whether the kernel may give this verdict again to the same (source, destination, port)
+ * without asking the engine (verdict reuse, podfenced(8)): only an Allow that records
+ * nothing. Alert, `log: true`, and any verdict that must be seen each time or that depends on
+ * more than the source, destination and port (an audited or a name-based decision) are not.
+ */
+static inline bool pf_verdict_reusable(const struct pf_verdict *v)
+{
+	return v->action == PF_ACTION_ALLOW && !v->log;
+}
+
 /* The plain evaluator: walks every policy and rule in evaluation order; the first matching rule
  * decides, except that a cluster policy's Pass skips the rest of the cluster tier (a Pass rule
  * in a namespaced policy, which validation refuses, matches nothing). Reference for tests and
