@@ -1299,7 +1299,13 @@ void pf_pods_shutdown(struct pf_pods *reg)
 {
 	while (reg->pods) {
 		struct pf_pod *p = reg->pods;
+		struct pf_error err = {};
 
+		/* Rules stay; what the engine allowed does not: with the engine stopped only the
+		 * fail mode decides (fail mode closed: no new connection at all). */
+		if (p->reuse_fd >= 0 && p->active &&
+		    pf_nft_reuse_flush(p->reuse_fd, reg->cfg.nft, &err) < 0)
+			log_warning("Pod %s/%s: %s", p->namespace, p->name, err.msg);
 		reg->pods = p->next;
 		epoll_del_pod(reg, p);
 		pod_free(p);

@@ -583,10 +583,13 @@ static void add_chain_rules(struct batch *b, int family, const struct pf_nft_con
 		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_FRAG6, cfg);
 }
 
+static void add_reuse_sets(struct batch *b, int family, const struct pf_nft_config *cfg);
+
 static void add_ruleset_msgs(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
 	add_table_msg(b, NFT_MSG_NEWTABLE, family, TABLE_COMMENT);
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
+	add_reuse_sets(b, family, cfg);
 	add_chain_rules(b, family, cfg);
 }
 

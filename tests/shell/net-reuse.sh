@@ -49,7 +49,8 @@ for i in 1 2 3 4; do
 	pids+=($!)
 done
 waiting() { in_c cat /proc/net/netfilter/nfnetlink_queue | awk '$1 == 1 { print $3 }'; }
-wait_until 50 test "$(waiting)" = 4 || fail "expected 4 SYNs waiting, queue says $(waiting)"
+four_waiting() { [ "$(waiting)" = 4 ]; }
+wait_until 50 four_waiting || fail "expected 4 SYNs waiting, queue says $(waiting)"
 in_c "$HELPER" install --reuse 30000 >/dev/null || fail "re-install with SYNs queued"
 [ "$(waiting)" = 4 ] || fail "re-install dropped queued SYNs: $(waiting) left of 4"
 kill -USR1 "$held_pid"
