@@ -204,6 +204,7 @@ static int build_parts(struct engine *e)
 	    .events = &e->events,
 	    .stats = &e->counters.stats,
 	    .reject_mark = e->nft.reject_mark,
+	    .reuse = e->nft.reuse_timeout_ms != 0,
 	};
 	e->counters.pods = e->pods;
 	e->counters.reload = e->reload;

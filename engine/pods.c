@@ -580,10 +580,10 @@ static void restore(struct pf_pods *reg, struct pf_pod *p)
 		/* More chains added to our table than we can name: replace the table whole (its
 		 * base chain too, so what the pod had queued is dropped; its own doing). */
 		if (p->nft_overflow)
-			r = pf_nft_replace(reg->cfg.nft, &portid, &err);
+			r = pf_nft_replace(p->reuse_fd, reg->cfg.nft, &portid, &err);
 		else
-			r = pf_nft_restore(reg->cfg.nft, p->nft_extra, p->n_nft_extra, &portid,
-					   &err);
+			r = pf_nft_restore(p->reuse_fd, reg->cfg.nft, p->nft_extra, p->n_nft_extra,
+					   &portid, &err);
 		pf_netns_leave(&saved);
 	}
 	if (r < 0) {
@@ -812,16 +812,16 @@ static int activate(struct pf_pods *reg, struct pf_pod *p, struct pf_error *err)
 					    p->netns_path, strerror(-r));
 		}
 	}
-	if (reg->cfg.nft->reuse_timeout_ms && p->reuse_fd < 0) {
+	if (p->reuse_fd < 0) {
 		r = pf_nft_reuse_open(&p->reuse_fd, &p->reuse_portid);
 		if (r < 0) {
 			pf_netns_leave(&saved);
-			return pf_error_set(err, -r, "netns %s: verdict reuse socket: %s",
-					    p->netns_path, strerror(-r));
+			return pf_error_set(err, -r, "netns %s: nftables socket: %s", p->netns_path,
+					    strerror(-r));
 		}
 	}
 	/* The install empties the reuse sets: nothing a previous engine allowed is kept. */
-	r = pf_nft_install_as(reg->cfg.nft, &portid, err);
+	r = pf_nft_install_as(p->reuse_fd, reg->cfg.nft, &portid, err);
 	pf_netns_leave(&saved);
 	if (r < 0)
 		return pf_error_prefix(err, "netns %s: installing the ruleset", p->netns_path);
@@ -1023,7 +1023,7 @@ static void reuse_forget(struct pf_pods *reg, struct pf_pod *p)
 	struct pf_error err = {};
 
 	p->n_reuse = 0;
-	if (p->reuse_fd < 0 || !p->active || p->dead)
+	if (!reg->cfg.nft->reuse_timeout_ms || p->reuse_fd < 0 || !p->active || p->dead)
 		return;
 	if (pf_nft_reuse_flush(p->reuse_fd, reg->cfg.nft, &err) == 0)
 		return;
@@ -1303,7 +1303,7 @@ void pf_pods_shutdown(struct pf_pods *reg)
 
 		/* Rules stay; what the engine allowed does not: with the engine stopped only the
 		 * fail mode decides (fail mode closed: no new connection at all). */
-		if (p->reuse_fd >= 0 && p->active &&
+		if (reg->cfg.nft->reuse_timeout_ms && p->reuse_fd >= 0 && p->active &&
 		    pf_nft_reuse_flush(p->reuse_fd, reg->cfg.nft, &err) < 0)
 			log_warning("Pod %s/%s: %s", p->namespace, p->name, err.msg);
 		reg->pods = p->next;

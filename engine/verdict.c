@@ -62,7 +62,7 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	/* Remembered in the pod's kernel: the next SYN of this (source, destination, port) is
 	 * accepted there until the sets are emptied (a new cache, an address change) or it
 	 * times out. The key holds the source as sent, so a spoofed one is judged as above. */
-	if (pf_verdict_reusable(&v) && !p->unresolved && p->reuse_fd >= 0 && !p->reuse_stale &&
+	if (vc->reuse && pf_verdict_reusable(&v) && !p->unresolved && !p->reuse_stale &&
 	    p->n_reuse < PF_ARRAY_SIZE(p->reuse))
 		p->reuse[p->n_reuse++] = (struct pf_nft_reuse_elem){
 		    .src = t->src, .dst = t->dst, .dport = t->dport, .v6 = t->v6};

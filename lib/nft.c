@@ -43,6 +43,8 @@ struct batch {
 	uint8_t *buf;
 	size_t size, used;
 	uint32_t seq;	/* next sequence number */
+	uint32_t seq0;	/* the first one */
+	int fd;		/* the caller's socket, or -1: one of its own */
 	unsigned n_ack; /* messages that will be answered */
 	int err;	/* first failure while building */
 	char scratch[MSG_SCRATCH] __attribute__((aligned(8)));
@@ -625,6 +627,8 @@ static struct batch *batch_new(void *buf, size_t size, uint32_t seq)
 	b->buf = buf;
 	b->size = size;
 	b->seq = seq;
+	b->seq0 = seq;
+	b->fd = -1;
 	return b;
 }
 
@@ -665,6 +669,8 @@ static void mnl_closep(struct mnl_socket **nl)
 
 /* Send a batch and collect one answer per acked message. Returns 0, or the first error the
  * kernel reported (the kernel then aborted the whole batch). */
+static int talk_on(int fd, const struct batch *b, int *failed_type);
+
 static int batch_talk(const struct batch *b, int *failed_type, uint32_t *portid_out)
 {
 	_cleanup_(mnl_closep) struct mnl_socket *nl = NULL;
@@ -675,6 +681,8 @@ static int batch_talk(const struct batch *b, int *failed_type, uint32_t *portid_
 	uint32_t portid;
 
 	*failed_type = -1;
+	if (b->fd >= 0)
+		return talk_on(b->fd, b, failed_type);
 	rbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	if (!rbuf)
 		return -ENOMEM;
@@ -717,6 +725,65 @@ static int batch_talk(const struct batch *b, int *failed_type, uint32_t *portid_
 			/* The first error is the cause (the kernel went on only to report more);
 			 * an error on the batch header itself (no CAP_NET_ADMIN) is the only
 			 * answer there will be. Unread answers die with this socket. */
+			if (e->error) {
+				*failed_type = NFNL_MSG_TYPE(e->msg.nlmsg_type);
+				return e->error < 0 ? e->error : -e->error;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * The same on the caller's non-blocking socket, which outlives the batch: closing a netfilter
+ * socket right after a commit waits for the kernel to free the rules it replaced (an RCU grace
+ * period, milliseconds), so the engine keeps one per pod. Answers of earlier batches (late
+ * errors of element adds) are told apart by sequence number.
+ */
+static int talk_on(int fd, const struct batch *b, int *failed_type)
+{
+	char rbuf[8192] __attribute__((aligned(8)));
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	int64_t deadline = pf_mono_ns() + (int64_t)ACK_TIMEOUT_S * 1000000000;
+	unsigned answers = 0;
+	ssize_t n;
+
+	for (int i = 0; i < 64 && recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT) >= 0; i++)
+		;
+	do
+		n = sendto(fd, b->buf, b->used, 0, (const struct sockaddr *)&kernel,
+			   sizeof(kernel));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	while (answers < b->n_ack) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t len = recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT);
+		int rem;
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0 && errno == EAGAIN) {
+			int64_t left = (deadline - pf_mono_ns()) / 1000000;
+
+			if (left <= 0 || poll(&pfd, 1, (int)MIN(left, 1000)) < 0)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (len < 0)
+			return -errno;
+		rem = (int)len;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)rbuf;
+		     mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->msg.nlmsg_seq - b->seq0 >= b->seq - b->seq0)
+				continue;
+			answers++;
 			if (e->error) {
 				*failed_type = NFNL_MSG_TYPE(e->msg.nlmsg_type);
 				return e->error < 0 ? e->error : -e->error;
@@ -770,6 +837,8 @@ static struct batch *batch_alloc(void)
 	/* Sequence numbers only need to differ between batches on one socket; each batch has
 	 * its own socket, so any start will do. */
 	b->seq = (uint32_t)pf_mono_ns();
+	b->seq0 = b->seq;
+	b->fd = -1;
 	return b;
 }
 
@@ -1055,7 +1124,7 @@ ssize_t pf_nft_build_restore_batch(const struct pf_nft_config *cfg, bool replace
 	return b->err ? b->err : (ssize_t)b->used;
 }
 
-static int restore_once(const struct pf_nft_config *cfg, bool replace_chain,
+static int restore_once(int fd, const struct pf_nft_config *cfg, bool replace_chain,
 			const struct pf_nft_chain_ref *extra, size_t n_extra, bool install,
 			uint32_t *portid, struct pf_error *err)
 {
@@ -1063,22 +1132,25 @@ static int restore_once(const struct pf_nft_config *cfg, bool replace_chain,
 
 	if (!b)
 		return pf_error_set(err, ENOMEM, "out of memory");
+	b->fd = fd;
 	build_restore(b, cfg, replace_chain, extra, n_extra, install);
 	return run(b, install ? "install ruleset" : "restore ruleset", portid, err);
 }
 
 /* Last resort, one transaction as well: our table, replaced whole. */
-static int install_fresh(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err)
+static int install_fresh(int fd, const struct pf_nft_config *cfg, uint32_t *portid,
+			 struct pf_error *err)
 {
 	_cleanup_(batch_freep) struct batch *b = batch_alloc();
 
 	if (!b)
 		return pf_error_set(err, ENOMEM, "out of memory");
+	b->fd = fd;
 	build_install(b, cfg);
 	return run(b, "install ruleset", portid, err);
 }
 
-int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
+int pf_nft_restore(int fd, const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
 		   size_t n_extra, uint32_t *portid, struct pf_error *err)
 {
 	int r;
@@ -1088,43 +1160,44 @@ int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_re
 	if (n_extra > PF_NFT_MAX_EXTRA_CHAINS)
 		n_extra = PF_NFT_MAX_EXTRA_CHAINS;
 	/* Each try is one transaction: a failed one changed nothing, so the next starts over. */
-	r = restore_once(cfg, false, extra, n_extra, false, portid, err);
+	r = restore_once(fd, cfg, false, extra, n_extra, false, portid, err);
 	if (r == 0)
 		goto done;
 	/* A chain of someone else's still jumped to, or gone in a way we cannot see: the rules
 	 * matter more than the leftovers. */
 	if (n_extra) {
 		pf_error_clear(err);
-		r = restore_once(cfg, false, NULL, 0, false, portid, err);
+		r = restore_once(fd, cfg, false, NULL, 0, false, portid, err);
 		if (r == 0)
 			goto done;
 	}
 	/* EEXIST: `output` exists but is not our base chain (another hook, priority or type). */
 	if (r == -EEXIST || r == -EOPNOTSUPP) {
 		pf_error_clear(err);
-		r = restore_once(cfg, true, NULL, 0, false, portid, err);
+		r = restore_once(fd, cfg, true, NULL, 0, false, portid, err);
 		if (r == 0)
 			goto done;
 	}
 	pf_error_clear(err);
-	return install_fresh(cfg, portid, err);
+	return install_fresh(fd, cfg, portid, err);
 done:
 	return 0;
 }
 
-int pf_nft_replace(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err)
+int pf_nft_replace(int fd, const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err)
 {
 	if (check_cfg(cfg) < 0)
 		return pf_error_set(err, EINVAL, "invalid nftables configuration");
-	return install_fresh(cfg, portid, err);
+	return install_fresh(fd, cfg, portid, err);
 }
 
 int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err)
 {
-	return pf_nft_install_as(cfg, NULL, err);
+	return pf_nft_install_as(-1, cfg, NULL, err);
 }
 
-int pf_nft_install_as(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err)
+int pf_nft_install_as(int fd, const struct pf_nft_config *cfg, uint32_t *portid,
+		      struct pf_error *err)
 {
 	int r;
 
@@ -1132,18 +1205,18 @@ int pf_nft_install_as(const struct pf_nft_config *cfg, uint32_t *portid, struct 
 		return pf_error_set(err, EINVAL, "invalid nftables configuration");
 	/* Our table and base chain are kept when they are there (a restarted engine's queue
 	 * may hold SYNs already): only the rules and sets inside are replaced. */
-	r = restore_once(cfg, false, NULL, 0, true, portid, err);
+	r = restore_once(fd, cfg, false, NULL, 0, true, portid, err);
 	if (r == 0)
 		return 0;
 	/* EEXIST: `output` exists but is not our base chain (another hook, priority or type). */
 	if (r == -EEXIST || r == -EOPNOTSUPP) {
 		pf_error_clear(err);
-		r = restore_once(cfg, true, NULL, 0, true, portid, err);
+		r = restore_once(fd, cfg, true, NULL, 0, true, portid, err);
 		if (r == 0)
 			return 0;
 	}
 	pf_error_clear(err);
-	return install_fresh(cfg, portid, err);
+	return install_fresh(fd, cfg, portid, err);
 }
 
 /* ---- verdict reuse ------------------------------------------------------------------------ */

@@ -77,13 +77,18 @@ int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err);
 int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err);
 
 /* The same, and the netlink port id the batch was sent from (its NEWGEN notification carries
- * it: how a ruleset watch tells our own changes from anyone else's). */
-int pf_nft_install_as(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err);
+ * it: how a ruleset watch tells our own changes from anyone else's). fd: a socket of the
+ * caller's in that netns (pf_nft_reuse_open) to send on, whose port id the caller knows; -1:
+ * one of its own for this batch. Closing a netfilter socket right after a commit waits for the
+ * kernel to free the rules it replaced (an RCU grace period: milliseconds), which a socket
+ * kept open does not; the same holds for pf_nft_replace and pf_nft_restore. */
+int pf_nft_install_as(int fd, const struct pf_nft_config *cfg, uint32_t *portid,
+		      struct pf_error *err);
 
 /* Replace our table(s) whole, in one transaction: the base chain too, so what was queued
  * through it is dropped. Only for a table whose contents are unknown (the ruleset watch lost
  * count of the chains a pod added to it). */
-int pf_nft_replace(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err);
+int pf_nft_replace(int fd, const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err);
 
 /* Delete the `podfence` tables (inet, ip, ip6) in the current netns; missing is fine.
  * cfg may be NULL (it is not needed: every family is removed). */
@@ -106,9 +111,10 @@ struct pf_nft_reuse_elem {
 	bool v6;
 };
 
-/* A non-blocking NETLINK_NETFILTER socket in the current netns for pf_nft_reuse_add/flush
- * (it stays in that netns after the thread leaves); *portid: the port its batches carry, so
- * the ruleset watch knows their notifications for ours. */
+/* A non-blocking NETLINK_NETFILTER socket in the current netns for pf_nft_reuse_add/flush and
+ * the install, restore and replace batches (it stays in that netns after the thread leaves);
+ * *portid: the port its batches carry, so the ruleset watch knows their notifications for
+ * ours. */
 int pf_nft_reuse_open(int *fd, uint32_t *portid);
 /*
  * Add elements (n <= PF_NFT_REUSE_BATCH) in one transaction, without waiting: an element
@@ -157,7 +163,7 @@ struct pf_nft_gen {
  * Falls back to replacing a chain `output` that is not ours, then to pf_nft_install_as.
  * *portid: the port id of the batch that applied.
  */
-int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
+int pf_nft_restore(int fd, const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
 		   size_t n_extra, uint32_t *portid, struct pf_error *err);
 /* The restore batch without a kernel, for tests (like pf_nft_build_batch). */
 ssize_t pf_nft_build_restore_batch(const struct pf_nft_config *cfg, bool replace_chain,
