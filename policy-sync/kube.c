@@ -447,7 +447,7 @@ static uint64_t s_to_ns(unsigned s)
 /*
  * When a change the store does not hold yet is written. --resync-min bounds how often a burst
  * of workload changes (pods coming and going) is written, not how long a lone change or a
- * policy waits: a change of policies only, and the first QUICK_FLUSHES writes of a
+ * policy waits: a write that holds a policy change, and the first QUICK_FLUSHES writes of a
  * --resync-min window, go out QUICK_SETTLE_NS after the first change they hold (the objects of
  * one `kubectl apply` arrive within it); further workload changes at most every --resync-min.
  */
@@ -460,8 +460,16 @@ struct flush_pace {
 	unsigned quick;	       /* writes in that window */
 };
 
+/* Both generations count every workload event, only the first counts policy events. */
+static bool policy_changed(const struct pf_kube_cache *c, uint64_t flushed_gen,
+			   uint64_t flushed_wgen)
+{
+	return pf_kube_cache_generation(c) - flushed_gen >
+	       pf_kube_cache_workload_generation(c) - flushed_wgen;
+}
+
 static uint64_t change_due(struct flush_pace *fp, uint64_t now, uint64_t last_flush,
-			   uint64_t resync_min_ns, bool policies_only)
+			   uint64_t resync_min_ns, bool policy_changed)
 {
 	if (!fp->dirty_since)
 		fp->dirty_since = now;
@@ -469,7 +477,7 @@ static uint64_t change_due(struct flush_pace *fp, uint64_t now, uint64_t last_fl
 		fp->window_start = now;
 		fp->quick = 0;
 	}
-	if (policies_only || fp->quick < QUICK_FLUSHES)
+	if (policy_changed || fp->quick < QUICK_FLUSHES)
 		return fp->dirty_since + QUICK_SETTLE_NS;
 	return last_flush + resync_min_ns;
 }
@@ -535,10 +543,10 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 			if (!m.complete || force_full)
 				due = now;
 			else if (gen != flushed_gen)
-				due = MIN(due, change_due(&pace, now, last_flush,
-							  s_to_ns(o->resync_min_s),
-							  pf_kube_cache_workload_generation(
-							      cache) == flushed_wgen));
+				due = MIN(
+				    due,
+				    change_due(&pace, now, last_flush, s_to_ns(o->resync_min_s),
+					       policy_changed(cache, flushed_gen, flushed_wgen)));
 			if (m.complete && o->resync_max_s)
 				due = MIN(due, last_full + s_to_ns(o->resync_max_s));
 			due = MAX(due, retry_at);
@@ -585,7 +593,7 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 		    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s)) ||
 		    (gen != flushed_gen &&
 		     now >= change_due(&pace, now, last_flush, s_to_ns(o->resync_min_s),
-				       pf_kube_cache_workload_generation(cache) == flushed_wgen))) {
+				       policy_changed(cache, flushed_gen, flushed_wgen)))) {
 			bool full =
 			    !m.complete || force_full ||
 			    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s));
