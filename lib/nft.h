@@ -31,9 +31,10 @@
 /* Verdict reuse: the sets of connections already allowed, one per address family. */
 #define PF_NFT_REUSE_SET4 "allowed4"
 #define PF_NFT_REUSE_SET6 "allowed6"
-/* Elements per set: past it an Allow is not remembered (the next SYN is queued again), so a
- * pod reaching many destinations costs the kernel a bounded amount of memory. */
-#define PF_NFT_REUSE_MAX 65536
+/* Elements per set: past it an Allow is not remembered (the next SYN is queued again). The
+ * kernel memory of the elements is charged to the engine (it adds them), and a pod allowed to
+ * reach anything can make distinct destinations at will: about 100 KiB per pod and family. */
+#define PF_NFT_REUSE_MAX 1024
 #define PF_NFT_REUSE_TIMEOUT_MAX_MS (3600u * 1000u)
 
 enum pf_queue_backend {
