@@ -47,6 +47,8 @@ grep -Eq '\. (8080|443) ' "$TMP/ruleset" && fail "an Alert or a logged Allow was
 hits=$(grep '@allowed4 counter' "$TMP/ruleset" | sed -n 's/.*counter packets \([0-9]*\) .*/\1/p')
 [ "$hits" = 2 ] || fail "reuse rule accepted $hits IPv4 SYNs, want 2 (connects 2 and 3)"
 pass "an Allow is remembered in the kernel, an Alert and a logged Allow are not"
+# The engine's own element adds are not mistaken for tampering by its ruleset watch.
+[ "$(status_field 's["ruleset"]["restored"]')" = 0 ] || fail "element adds taken for tampering"
 # Each Alert and logged connection was seen: 3 each (the events fold repeats into a count).
 wait_until 50 sql_is 3 "SELECT COALESCE(SUM(count), 0) FROM event WHERE dport = 8080" ||
 	fail "Alert events: $(sql 'SELECT dport, action, count FROM event')"
