@@ -5,7 +5,10 @@
 #   (a) no rule in the client netns,
 #   (b) the same ruleset with bench/nfq-accept-all, a bare loop that accepts everything,
 #   (c) podfenced enforcing an Allow policy among 10,000 other rules, with 100 other
-#       registered namespaces.
+#       registered namespaces, verdict reuse off (--verdict-reuse 0): every SYN is judged,
+#       what a first connection to a destination costs,
+#   (d) the same policies in a second podfenced with verdict reuse on (the default): the
+#       first SYN is judged, the repeated ones are accepted by the pod's kernel.
 # Also the CPU time the verdict process (b: the bare loop, c: podfenced, all its threads) spends
 # per connection, which a loaded machine disturbs far less than latency.
 # Rounds interleave a, b, c so drift hits all three alike; medians over rounds are reported.
@@ -63,7 +66,14 @@ policy("client-egress", "bench", 1000, "{kind: Pod, name: client}",
 PYEOF
 load_policies "$TMP/policies.yaml" || fail "loading the policies"
 
-start_engine
+# The second engine's store: the same policies, no pods (copied before any registers).
+sqlite3 "$DB" ".backup '$TMP/reuse.db'"
+start_engine --verdict-reuse 0
+E1_PID=$ENGINE_PID
+SOCK2=$TMP/run2/podfenced.sock
+DB=$TMP/reuse.db SOCK=$SOCK2 STATE=$TMP/state2 start_engine
+E2_PID=$ENGINE_PID
+ENGINE_PID=$E1_PID
 t0=$(date +%s%N)
 for i in $(seq 1 "$OTHERS"); do
 	ns=pbo$i-$TID
@@ -106,12 +116,23 @@ run_c() {
 	[ $((v1 - v0)) -ge "$N" ] || fail "c: only $((v1 - v0)) verdicts: not queued?"
 	unregister c-client >/dev/null
 }
+run_d() {
+	local v0 v1
+	SOCK=$SOCK2 register "$CLIENT" bench client c-client
+	v0=$(SOCK=$SOCK2 status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "client"][0]')
+	res[d$r]=$(measure_cpu "$E2_PID") || fail "run d"
+	v1=$(SOCK=$SOCK2 status_field '[p["verdicts"] for p in s["pods"] if p["name"] == "client"][0]')
+	# The first SYN (and any whose element was not in yet) is judged, the rest are not.
+	[ $((v1 - v0)) -lt $((N / 10)) ] || fail "d: $((v1 - v0)) verdicts of $N: reuse not in effect?"
+	SOCK=$SOCK2 unregister c-client >/dev/null
+}
 declare -A res
-orders=("a b c" "b c a" "c a b")
+orders=("a b c d" "b c d a" "c d a b" "d a b c")
 for r in $(seq 1 "$ROUNDS"); do
 	# Each mode takes each position in turn, so what runs first or last is no bias.
-	for m in ${orders[$(( (r - 1) % 3 ))]}; do "run_$m"; done
-	echo "round $r (${orders[$(( (r - 1) % 3 ))]}): a ${res[a$r]} | b ${res[b$r]} | c ${res[c$r]}" >&2
+	o=${orders[$(( (r - 1) % 4 ))]}
+	for m in $o; do "run_$m"; done
+	echo "round $r ($o): a ${res[a$r]} | b ${res[b$r]} | c ${res[c$r]} | d ${res[d$r]}" >&2
 done
 
 args=()
@@ -124,16 +145,18 @@ kv = sys.argv[6:]
 res = {kv[i]: dict(f.split("=") for f in kv[i + 1].split()) for i in range(0, len(kv), 2)}
 def med(mode, key):
     return statistics.median(float(res["%s%d" % (mode, r)][key]) for r in range(1, rounds + 1))
-names = {"a": "no rule", "b": "nfq-accept-all (bare loop)", "c": "podfenced (%d rules, %d netns)" % (rules, others)}
+names = {"a": "no rule", "b": "nfq-accept-all (bare loop)",
+         "c": "podfenced, reuse off (%d rules)" % rules, "d": "podfenced, reuse on (repeated dst)"}
 print("sequential connects: N=%d per run, %d rounds, medians" % (n, rounds))
 print("%-36s %12s %10s %10s %14s" % ("", "conn/s", "p50 us", "p99 us", "verdict CPU us"))
 m = {}
-for k in "abc":
+for k in "abcd":
     m[k] = (med(k, "rate"), med(k, "p50"), med(k, "p99"), med(k, "cpu"))
     print("%-36s %12.0f %10.1f %10.1f %14s" % (names[k], *m[k][:3], "-" if k == "a" else "%.2f" % m[k][3]))
-for x, y in (("b", "a"), ("c", "a"), ("c", "b")):
+for x, y in (("b", "a"), ("c", "a"), ("c", "b"), ("d", "a"), ("d", "b")):
     print("ratio %s/%s: rate %.2f  p50 %.2f  p99 %.2f" % (x, y, m[x][0] / m[y][0], m[x][1] / m[y][1], m[x][2] / m[y][2])
           + ("  verdict CPU %.2f" % (m[x][3] / m[y][3]) if y != "a" else ""))
 c = status["cache"]
+print("(c: %d other registered netns; every SYN of a, b, c judged by its process, d's first only)" % others)
 print("cache: %d sources, %d groups, %d bytes, last build %d us" % (c["sources"], c["groups"], c["bytes"], c["last_build_us"]))
 PYEOF

@@ -3,7 +3,8 @@
 # podfence-sync --kube benchmark against the test API server: propagation latency of kubectl
 # create/replace to the store (p50/p99 over N changes) in a small cluster and in one of PODS
 # pods and POLICIES policies, and the sync's memory (VmRSS/VmHWM) at that size.
-# Usage: bench-propagation.sh [N=100] [PODS=10000] [POLICIES=1000]
+# Usage: [RESYNC_MIN=S] bench-propagation.sh [N=100] [PODS=10000] [POLICIES=1000]
+# (podfence-sync runs with its default --resync-min unless RESYNC_MIN is set)
 N=${1:-100}
 PODS=${2:-10000}
 POLICIES=${3:-1000}
@@ -16,7 +17,7 @@ y_obj Deployment bench web | kapply create
 
 start_sync() {
 	rm -f "$DB" "$DB-wal" "$DB-shm"
-	bg_start "$PODFENCE_SYNC" --kube --kubeconfig "$KCFG" --db "$DB" --resync-min 0 \
+	bg_start "$PODFENCE_SYNC" --kube --kubeconfig "$KCFG" --db "$DB" ${RESYNC_MIN:+--resync-min "$RESYNC_MIN"} \
 		--socket "$TMP/nonexistent.sock" 2>"$TMP/sync.log"
 	SYNC_PID=$BG_PID
 }
@@ -41,7 +42,7 @@ if [ "$(id -u)" = 0 ] && [ -x "$PODFENCED" ] && ip netns add "pfprobe-$TID" 2>/d
 	mkdir -p "$(dirname "$SOCK")"
 	start_engine
 	register "$POD" bench web-1-engine bench-container
-	bg_start "$PODFENCE_SYNC" --kube --kubeconfig "$KCFG" --db "$DB" --resync-min 0 --socket "$SOCK" \
+	bg_start "$PODFENCE_SYNC" --kube --kubeconfig "$KCFG" --db "$DB" ${RESYNC_MIN:+--resync-min "$RESYNC_MIN"} --socket "$SOCK" \
 		--state-dir "$STATE" 2>"$TMP/sync-engine.log"
 	ENGINE_SYNC_PID=$BG_PID
 	wait_until 100 q_is 1 "SELECT count(*) FROM workload w JOIN workload_ip wi ON wi.workload_id = w.id

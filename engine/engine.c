@@ -210,6 +210,7 @@ static int build_parts(struct engine *e)
 	    .events = &e->events,
 	    .stats = &e->counters.stats,
 	    .reject_mark = e->nft.reject_mark,
+	    .reuse = e->nft.reuse_timeout_ms != 0,
 	};
 	e->counters.pods = e->pods;
 	e->counters.reload = e->reload;
@@ -307,6 +308,7 @@ int pf_engine_start(struct engine *e)
 	/* a cut connection's far end must not start a new entry the pod's packets would match */
 	e->nft.cut_inbound = e->cfg.enforce_established;
 	e->nft.flow_priority = PF_NFT_FLOW_PRIORITY;
+	e->nft.reuse_timeout_ms = e->cfg.verdict_reuse_ms;
 
 	/* Refused for registration: our own netns, and PID 1's when we may look at it (in a
 	 * sandbox or a container PID 1 can be out of reach; then ours stands for the host's). */

@@ -8,6 +8,9 @@
 
 #include "policy.h"
 
+/* How long a pod's kernel accepts again a (source, destination, port) the engine allowed. */
+#define PF_VERDICT_REUSE_DEFAULT_MS 60000u
+
 struct pf_engine_config {
 	bool foreground;
 	char *config_path;
@@ -20,6 +23,7 @@ struct pf_engine_config {
 	uint32_t queue_maxlen; /* 0: PF_NFQ_QUEUE_MAXLEN */
 	int32_t priority;
 	uint32_t event_window_ms;
+	uint32_t verdict_reuse_ms; /* 0: every SYN is queued (no reuse sets) */
 	char *metrics;
 	int log_level;
 	bool refuse_privileged; /* privileged_pods = refuse (default warn) */

@@ -41,6 +41,8 @@ static void usage(FILE *f)
 	    "  --queue-maxlen N          packets each pod's queue holds for a verdict; past it\n"
 	    "                            new SYNs are dropped (default %d, at most %d)\n"
 	    "  --priority N              priority of the output chain (default %d, raw - 1)\n"
+	    "  --verdict-reuse MS        remember an Allow in the pod's kernel for MS (0: off;\n"
+	    "                            default %u); a policy change forgets them all\n"
 	    "  --event-window MS         fold repeated events of one (pod, destination, port)\n"
 	    "                            into one summary per MS (default %d)\n"
 	    "  --metrics ADDR            serve Prometheus metrics on GET /metrics at ADDR:\n"
@@ -58,7 +60,7 @@ static void usage(FILE *f)
 	    "an option on the command line beats the file.\n",
 	    PF_DEFAULT_CONFIG, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
 	    PF_NFQ_QUEUE_MAXLEN, PF_NFQ_QUEUE_MAXLEN_MAX, PF_NFT_DEFAULT_PRIORITY,
-	    PF_EVENTS_WINDOW_MS);
+	    PF_VERDICT_REUSE_DEFAULT_MS, PF_EVENTS_WINDOW_MS);
 }
 
 enum {
@@ -73,6 +75,7 @@ enum {
 	OPT_QUEUE_MAXLEN,
 	OPT_PRIORITY,
 	OPT_EVENT_WINDOW,
+	OPT_VERDICT_REUSE,
 	OPT_METRICS,
 	OPT_PRIVILEGED_PODS,
 	OPT_ENFORCE_ESTABLISHED,
@@ -93,6 +96,7 @@ static const struct option options[] = {
     {"queue-maxlen", required_argument, NULL, OPT_QUEUE_MAXLEN},
     {"priority", required_argument, NULL, OPT_PRIORITY},
     {"event-window", required_argument, NULL, OPT_EVENT_WINDOW},
+    {"verdict-reuse", required_argument, NULL, OPT_VERDICT_REUSE},
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"privileged-pods", required_argument, NULL, OPT_PRIVILEGED_PODS},
     {"enforce-established", required_argument, NULL, OPT_ENFORCE_ESTABLISHED},
@@ -194,6 +198,11 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 			goto bad;
 		c->event_window_ms = u;
 		return 0;
+	case OPT_VERDICT_REUSE:
+		if (pf_parse_u32(v, PF_NFT_REUSE_TIMEOUT_MAX_MS, &u) < 0)
+			goto bad;
+		c->verdict_reuse_ms = u;
+		return 0;
 	default:
 		return -EINVAL;
 	}
@@ -241,6 +250,7 @@ static int parse_config(int argc, char **argv, struct pf_engine_config *c)
 	    .queue_num = 1,
 	    .priority = PF_NFT_DEFAULT_PRIORITY,
 	    .event_window_ms = PF_EVENTS_WINDOW_MS,
+	    .verdict_reuse_ms = PF_VERDICT_REUSE_DEFAULT_MS,
 	    .log_level = LOG_INFO,
 	};
 	/* --help and --version work whatever the file says. */

@@ -538,6 +538,9 @@ static void gen_done(void *data, uint32_t portid, const struct pf_nft_gen *g)
 	 * kernel had queued this; one the pod binds later is not on the list any more. */
 	if (take_own(p, portid))
 		return;
+	/* Our own reuse batches (elements added and emptied), not a change to restore. */
+	if (p->reuse_fd >= 0 && portid == p->reuse_portid)
+		return;
 	if (g->touched) {
 		p->nft_dirty = true;
 		for (size_t i = 0; i < g->n_chains; i++) {
@@ -589,9 +592,10 @@ static void restore(struct pf_pods *reg, struct pf_pod *p)
 		/* More chains added to our table than we can name: replace the table whole (its
 		 * base chain too, so what the pod had queued is dropped; its own doing). */
 		if (p->nft_overflow)
-			r = pf_nft_install_as(&cfg, &portid, &err);
+			r = pf_nft_replace(p->reuse_fd, &cfg, &portid, &err);
 		else
-			r = pf_nft_restore(&cfg, p->nft_extra, p->n_nft_extra, &portid, &err);
+			r = pf_nft_restore(p->reuse_fd, &cfg, p->nft_extra, p->n_nft_extra, &portid,
+					   &err);
 		pf_netns_leave(&saved);
 	}
 	if (r < 0) {
@@ -608,6 +612,9 @@ static void restore(struct pf_pods *reg, struct pf_pod *p)
 	own_portid(p, portid);
 	p->nft_dirty = false;
 	p->nft_overflow = false;
+	/* The restore emptied the reuse sets too. */
+	p->reuse_stale = false;
+	p->n_reuse = 0;
 	p->n_nft_extra = 0;
 	reg->stats->ruleset_restored++;
 	/* Restored every time; told once per window (a pod flipping rules in a loop must not
@@ -669,6 +676,8 @@ static void pod_free(struct pf_pod *p)
 		close(p->rtnl_fd);
 	if (p->nft_fd >= 0)
 		close(p->nft_fd);
+	if (p->reuse_fd >= 0)
+		close(p->reuse_fd);
 	if (p->netns_fd >= 0)
 		close(p->netns_fd);
 	free(p->netns_path);
@@ -861,14 +870,25 @@ static int activate(struct pf_pods *reg, struct pf_pod *p, struct pf_error *err)
 					    p->netns_path, strerror(-r));
 		}
 	}
+	if (p->reuse_fd < 0) {
+		r = pf_nft_reuse_open(&p->reuse_fd, &p->reuse_portid);
+		if (r < 0) {
+			pf_netns_leave(&saved);
+			return pf_error_set(err, -r, "netns %s: nftables socket: %s", p->netns_path,
+					    strerror(-r));
+		}
+	}
+	/* The install empties the reuse sets: nothing a previous engine allowed is kept. */
 	{
 		const struct pf_nft_config cfg = pod_nft(reg, p);
 
-		r = pf_nft_install_as(&cfg, &portid, err);
+		r = pf_nft_install_as(p->reuse_fd, &cfg, &portid, err);
 	}
 	pf_netns_leave(&saved);
 	if (r < 0)
 		return pf_error_prefix(err, "netns %s: installing the ruleset", p->netns_path);
+	p->reuse_stale = false;
+	p->n_reuse = 0;
 	own_portid(p, portid);
 	r = epoll_add_pod(reg, p);
 	if (r < 0) {
@@ -956,6 +976,7 @@ int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, str
 	p->netns_fd = PF_TAKE_FD(fd);
 	p->rtnl_fd = -1;
 	p->nft_fd = -1;
+	p->reuse_fd = -1;
 	p->registered_at_ms = pf_now_ms();
 	p->adopted = req->adopting;
 	p->netns_path = strdup(req->netns_path);
@@ -1059,6 +1080,39 @@ void pf_pods_find_group(struct pf_pods *reg, struct pf_pod *p, bool keep)
 		p->cache_group = g;
 }
 
+/* Forget every Allow p's kernel remembers, before any SYN is judged again: what it was
+ * allowed under the previous cache or addresses may be refused now. A flush that fails
+ * leaves the pod's ruleset to be restored (which empties the sets too) and adds nothing more
+ * meanwhile; what is in the sets until then is at most what a tampering pod can reach. */
+static void reuse_forget(struct pf_pods *reg, struct pf_pod *p)
+{
+	struct pf_error err = {};
+
+	p->n_reuse = 0;
+	if (!reg->cfg.nft->reuse_timeout_ms || p->reuse_fd < 0 || !p->active || p->dead)
+		return;
+	if (pf_nft_reuse_flush(p->reuse_fd, reg->cfg.nft, &err) == 0)
+		return;
+	log_warning("Pod %s/%s: %s; restoring its ruleset", p->namespace, p->name, err.msg);
+	p->reuse_stale = true;
+	p->nft_dirty = true;
+	restore(reg, p);
+}
+
+/* The Allows verdict.c noted while p's queue was read, into its kernel in one batch. */
+static void reuse_send(struct pf_pods *reg, struct pf_pod *p)
+{
+	int r;
+
+	if (!p->n_reuse)
+		return;
+	r = pf_nft_reuse_add(p->reuse_fd, reg->cfg.nft, p->reuse, p->n_reuse);
+	p->n_reuse = 0;
+	/* Not remembered: the next SYN is judged again, which is always right. */
+	if (r < 0)
+		log_debug_errno(r, "Pod %s/%s: verdict reuse add: %m", p->namespace, p->name);
+}
+
 void pf_pods_regroup(struct pf_pods *reg)
 {
 	/* Group numbers belong to one cache. Every active pod's row was written before this
@@ -1066,6 +1120,7 @@ void pf_pods_regroup(struct pf_pods *reg)
 	for (struct pf_pod *p = reg->pods; p; p = p->next) {
 		p->unresolved = false;
 		pf_pods_find_group(reg, p, false);
+		reuse_forget(reg, p);
 	}
 }
 
@@ -1125,6 +1180,10 @@ void pf_pods_release(struct pf_pods *reg, struct pf_pod *p, const char *why)
 	if (p->nft_fd >= 0)
 		close(p->nft_fd);
 	p->nft_fd = -1;
+	if (p->reuse_fd >= 0)
+		close(p->reuse_fd);
+	p->reuse_fd = -1;
+	p->n_reuse = 0;
 	close(p->netns_fd);
 	p->netns_fd = -1;
 	while (p->n_containers)
@@ -1211,6 +1270,7 @@ static void rtnl_event(struct pf_pods *reg, struct pf_pod *p)
 	/* A new address is judged by the pod's policies at once, not by the default action
 	 * until the rebuild below puts it in the cache. */
 	pf_pods_find_group(reg, p, true);
+	reuse_forget(reg, p);
 	log_info("Pod %s/%s addresses now %s", p->namespace, p->name,
 		 addrs_string(ips, n, ipbuf, sizeof(ipbuf)));
 	if (pf_pods_store_put(reg, p, &err) < 0) {
@@ -1305,7 +1365,13 @@ void pf_pods_shutdown(struct pf_pods *reg)
 {
 	while (reg->pods) {
 		struct pf_pod *p = reg->pods;
+		struct pf_error err = {};
 
+		/* Rules stay; what the engine allowed does not: with the engine stopped only the
+		 * fail mode decides (fail mode closed: no new connection at all). */
+		if (reg->cfg.nft->reuse_timeout_ms && p->reuse_fd >= 0 && p->active &&
+		    pf_nft_reuse_flush(p->reuse_fd, reg->cfg.nft, &err) < 0)
+			log_warning("Pod %s/%s: %s", p->namespace, p->name, err.msg);
 		reg->pods = p->next;
 		epoll_del_pod(reg, p);
 		pod_free(p);
@@ -1325,6 +1391,7 @@ static void on_nfq(struct pf_watch *w, uint32_t events)
 	if (p->dead)
 		return;
 	r = pf_nfq_dispatch(p->nfq);
+	reuse_send(reg, p);
 	if (r > 0) {
 		p->tick_verdicts += (uint32_t)r;
 		/* Its share for this tick is used: the rest waits in (or overflows) its own queue,

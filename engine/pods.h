@@ -93,6 +93,14 @@ struct pf_pod {
 	struct pf_pod_names names;
 	/* Flows enforce_established cut lately (verdict.c; NULL until the first). */
 	struct pf_cut_flows *cut;
+	/* Verdict reuse: a socket in the netns for its reuse sets (-1: reuse off), the port id
+	 * its batches carry (the ruleset watch ignores them), and the Allows of the queue read
+	 * in progress, added to the sets once it is done (verdict.c fills, pods.c sends). */
+	int reuse_fd;
+	uint32_t reuse_portid;
+	struct pf_nft_reuse_elem reuse[PF_NFT_REUSE_BATCH];
+	size_t n_reuse;
+	bool reuse_stale; /* its sets could not be emptied: nothing added until a restore */
 
 	uint64_t n_verdicts;
 	int64_t unparsed_event_ms; /* last 'unparsed' event: at most one per event window */

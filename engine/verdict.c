@@ -131,6 +131,13 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	pf_verdict_judge(p, vc, &t->src, &t->dst, t->proto, t->dport, &v);
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(vc->events, p, t, &v, pf_now_ms());
+	/* Remembered in the pod's kernel: the next SYN of this (source, destination, port) is
+	 * accepted there until the sets are emptied (a new cache, an address change) or it
+	 * times out. The key holds the source as sent, so a spoofed one is judged as above. */
+	if (vc->reuse && pf_verdict_reusable(&v) && !p->unresolved && !p->reuse_stale &&
+	    p->n_reuse < PF_ARRAY_SIZE(p->reuse))
+		p->reuse[p->n_reuse++] = (struct pf_nft_reuse_elem){
+		    .src = t->src, .dst = t->dst, .dport = t->dport, .v6 = t->v6};
 	switch (v.action) {
 	case PF_ACTION_DENY:
 		vc->stats->dropped++;

@@ -16,6 +16,7 @@ struct pf_verdict_ctx {
 	struct pf_events *events;
 	struct pf_engine_stats *stats;
 	uint32_t reject_mark; /* the mark the chain's reject rule matches */
+	bool reuse;	      /* verdict reuse on: Allows go to the pod's reuse sets */
 };
 
 struct pf_pod;

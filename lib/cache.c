@@ -83,9 +83,12 @@ void pf_cache_lookup_flow(const struct pf_cache *c, uint32_t g, const struct pf_
 		if (names->lookup(names->ctx, dst, &v)) {
 			pf_ruleset_eval_some(c->walk, c->walk_pols + grp->walk_off, grp->walk_n,
 					     c->default_action, dst, proto, dport, names, out);
+			out->by_name = true;
 			return;
 		}
 	}
+	/* A destination that is none of its names now may be one after the next answer. */
+	out->by_name = grp->walk_n != 0;
 
 	addr_split(dst, &hi, &lo);
 	if (grp->has_exact)

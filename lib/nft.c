@@ -7,6 +7,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -16,6 +17,7 @@
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
@@ -26,6 +28,8 @@
 #define RULE_LO_COMMENT "podfence: traffic inside the pod is never judged"
 #define RULE_REJECT_COMMENT "podfence: verdict Reject (packet repeated with the reject mark)"
 #define RULE_QUEUE_COMMENT "podfence: new TCP connections are judged by podfenced"
+#define RULE_REUSE_COMMENT                                                                         \
+	"podfence: a connection podfenced allowed a moment ago is accepted without asking again"
 #define RULE_FRAG_COMMENT                                                                          \
 	"podfence: fragments (made by raw sockets: the stack fragments after this hook) too"
 #define RULE_UDP_COMMENT "podfence: the first packet of each new UDP flow is judged by podfenced"
@@ -46,6 +50,8 @@ struct batch {
 	uint8_t *buf;
 	size_t size, used;
 	uint32_t seq;	/* next sequence number */
+	uint32_t seq0;	/* the first one */
+	int fd;		/* the caller's socket, or -1: one of its own */
 	unsigned n_ack; /* messages that will be answered */
 	int err;	/* first failure while building */
 	char scratch[MSG_SCRATCH] __attribute__((aligned(8)));
@@ -350,6 +356,8 @@ static struct nftnl_expr *queue_compat(const struct pf_nft_config *cfg)
 enum rule_kind {
 	RULE_LO,
 	RULE_REJECT,
+	RULE_REUSE4,
+	RULE_REUSE6,
 	RULE_QUEUE,
 	RULE_FRAG4,
 	RULE_FRAG6,
@@ -483,6 +491,76 @@ static void add_rule_msg_from(struct batch *b, int family, const char *table, co
 			      enum rule_kind kind, const struct pf_nft_config *cfg,
 			      const struct pf_addr *from);
 
+/* The reuse sets' keys: saddr . daddr . dport, each field in whole 32-bit registers. */
+#define REUSE_KEY4_LEN 12
+#define REUSE_KEY6_LEN 36
+/* nft's type ids (ipv4_addr 7, ipv6_addr 8, inet_service 13) concatenated 6 bits apiece, so
+ * `nft list set` prints the elements. */
+#define REUSE_KEY4_TYPE ((((7u << 6) | 7u) << 6) | 13u)
+#define REUSE_KEY6_TYPE ((((8u << 6) | 8u) << 6) | 13u)
+#define REUSE_SET4_ID 1
+#define REUSE_SET6_ID 2
+
+static bool add_load(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len,
+		     uint32_t dreg)
+{
+	struct nftnl_expr *p = nftnl_expr_alloc("payload");
+
+	if (!p)
+		return false;
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	nftnl_rule_add_expr(r, p);
+	return true;
+}
+
+/*
+ * A SYN whose (saddr . daddr . dport) the engine allowed is accepted here, in the kernel,
+ * instead of being queued again. Only packets the engine would read the same way: IPv4 not
+ * a fragment (frag-off & (MF | offset) == 0, so no first fragment whose reassembly could say
+ * otherwise), IPv6 with the TCP header right after the fixed header (no extension header, so
+ * no fragment header); anything else goes on to the queue rule.
+ */
+static bool add_reuse(struct nftnl_rule *r, int family, bool v6)
+{
+	uint16_t mask = htons(0x3fff), zero = 0;
+	uint8_t tcp = IPPROTO_TCP;
+	struct nftnl_expr *l;
+
+	if (!add_nfproto(r, family, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4))
+		return false;
+	if (v6) {
+		if (!add_load(r, NFT_PAYLOAD_NETWORK_HEADER, 6, 1, NFT_REG_1) ||
+		    !add_expr(r, cmp_eq(&tcp, sizeof(tcp))))
+			return false;
+	} else if (!add_payload_masked(r, NFT_PAYLOAD_NETWORK_HEADER, 6, &mask, sizeof(mask)) ||
+		   !add_expr(r, cmp_eq(&zero, sizeof(zero)))) {
+		return false;
+	}
+	if (!add_syn_only(r))
+		return false;
+	if (v6) {
+		if (!add_load(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, NFT_REG32_00) ||
+		    !add_load(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG32_04) ||
+		    !add_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_08))
+			return false;
+	} else if (!add_load(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_00) ||
+		   !add_load(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_01) ||
+		   !add_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02)) {
+		return false;
+	}
+	l = nftnl_expr_alloc("lookup");
+	if (!l)
+		return false;
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SREG, NFT_REG32_00);
+	nftnl_expr_set_str(l, NFTNL_EXPR_LOOKUP_SET, v6 ? PF_NFT_REUSE_SET6 : PF_NFT_REUSE_SET4);
+	nftnl_expr_set_u32(l, NFTNL_EXPR_LOOKUP_SET_ID, v6 ? REUSE_SET6_ID : REUSE_SET4_ID);
+	nftnl_rule_add_expr(r, l);
+	return add_expr(r, counter()) && add_expr(r, verdict_accept());
+}
+
 static void add_rule_msg(struct batch *b, int family, const char *table, const char *chain,
 			 enum rule_kind kind, const struct pf_nft_config *cfg)
 {
@@ -554,6 +632,11 @@ static void add_rule_msg_from(struct batch *b, int family, const char *table, co
 			nftnl_rule_add_expr(r, rej);
 		else if (rej)
 			nftnl_expr_free(rej);
+		break;
+	case RULE_REUSE4:
+	case RULE_REUSE6:
+		comment = RULE_REUSE_COMMENT;
+		ok = add_reuse(r, family, kind == RULE_REUSE6);
 		break;
 	case RULE_QUEUE:
 		comment = RULE_QUEUE_COMMENT;
@@ -634,11 +717,29 @@ static void add_remove_msgs(struct batch *b)
 	}
 }
 
+/* The tables a previous engine of the other backend left (their families are not ours). */
+static void add_remove_other_msgs(struct batch *b, const struct pf_nft_config *cfg)
+{
+	for (size_t i = 0; i < PF_ARRAY_SIZE(all_families); i++) {
+		bool ours = cfg->backend == PF_QUEUE_NATIVE ? all_families[i] == NFPROTO_INET
+							    : all_families[i] != NFPROTO_INET;
+
+		if (ours)
+			continue;
+		add_table_msg(b, NFT_MSG_NEWTABLE, all_families[i], 0);
+		add_table_msg(b, NFT_MSG_DELTABLE, all_families[i], 0);
+	}
+}
+
 /* The base chain's rules, in order: what an install writes and a restore writes again. */
 static void add_chain_rules(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
 	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_LO, cfg);
 	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REJECT, cfg);
+	if (cfg->reuse_timeout_ms && family != NFPROTO_IPV6)
+		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REUSE4, cfg);
+	if (cfg->reuse_timeout_ms && family != NFPROTO_IPV4)
+		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_REUSE6, cfg);
 	add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_QUEUE, cfg);
 	if (family != NFPROTO_IPV6)
 		add_rule_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, RULE_FRAG4, cfg);
@@ -697,10 +798,13 @@ static void add_extra_chains(struct batch *b, int family, const struct pf_nft_co
 	}
 }
 
+static void add_reuse_sets(struct batch *b, int family, const struct pf_nft_config *cfg);
+
 static void add_ruleset_msgs(struct batch *b, int family, const struct pf_nft_config *cfg)
 {
 	add_table_msg(b, NFT_MSG_NEWTABLE, family, TABLE_COMMENT);
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
+	add_reuse_sets(b, family, cfg);
 	add_chain_rules(b, family, cfg);
 	add_extra_chains(b, family, cfg, false);
 }
@@ -737,8 +841,13 @@ static struct batch *batch_new(void *buf, size_t size, uint32_t seq)
 	b->buf = buf;
 	b->size = size;
 	b->seq = seq;
+	b->seq0 = seq;
+	b->fd = -1;
 	return b;
 }
+
+static void build_restore(struct batch *b, const struct pf_nft_config *cfg, bool replace_chain,
+			  const struct pf_nft_chain_ref *extra, size_t n_extra, bool install);
 
 ssize_t pf_nft_build_batch(const struct pf_nft_config *cfg, void *buf, size_t size, uint32_t seq)
 {
@@ -750,7 +859,7 @@ ssize_t pf_nft_build_batch(const struct pf_nft_config *cfg, void *buf, size_t si
 	b = batch_new(buf, size, seq);
 	if (!b)
 		return -ENOMEM;
-	build_install(b, cfg);
+	build_restore(b, cfg, false, NULL, 0, true);
 	return b->err ? b->err : (ssize_t)b->used;
 }
 
@@ -774,6 +883,8 @@ static void mnl_closep(struct mnl_socket **nl)
 
 /* Send a batch and collect one answer per acked message. Returns 0, or the first error the
  * kernel reported (the kernel then aborted the whole batch). */
+static int talk_on(int fd, const struct batch *b, int *failed_type);
+
 static int batch_talk(const struct batch *b, int *failed_type, uint32_t *portid_out)
 {
 	_cleanup_(mnl_closep) struct mnl_socket *nl = NULL;
@@ -784,6 +895,8 @@ static int batch_talk(const struct batch *b, int *failed_type, uint32_t *portid_
 	uint32_t portid;
 
 	*failed_type = -1;
+	if (b->fd >= 0)
+		return talk_on(b->fd, b, failed_type);
 	rbuf = malloc(MNL_SOCKET_BUFFER_SIZE);
 	if (!rbuf)
 		return -ENOMEM;
@@ -826,6 +939,65 @@ static int batch_talk(const struct batch *b, int *failed_type, uint32_t *portid_
 			/* The first error is the cause (the kernel went on only to report more);
 			 * an error on the batch header itself (no CAP_NET_ADMIN) is the only
 			 * answer there will be. Unread answers die with this socket. */
+			if (e->error) {
+				*failed_type = NFNL_MSG_TYPE(e->msg.nlmsg_type);
+				return e->error < 0 ? e->error : -e->error;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * The same on the caller's non-blocking socket, which outlives the batch: closing a netfilter
+ * socket right after a commit waits for the kernel to free the rules it replaced (an RCU grace
+ * period, milliseconds), so the engine keeps one per pod. Answers of earlier batches (late
+ * errors of element adds) are told apart by sequence number.
+ */
+static int talk_on(int fd, const struct batch *b, int *failed_type)
+{
+	char rbuf[8192] __attribute__((aligned(8)));
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	int64_t deadline = pf_mono_ns() + (int64_t)ACK_TIMEOUT_S * 1000000000;
+	unsigned answers = 0;
+	ssize_t n;
+
+	for (int i = 0; i < 64 && recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT) >= 0; i++)
+		;
+	do
+		n = sendto(fd, b->buf, b->used, 0, (const struct sockaddr *)&kernel,
+			   sizeof(kernel));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	while (answers < b->n_ack) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t len = recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT);
+		int rem;
+
+		if (len < 0 && errno == EINTR)
+			continue;
+		if (len < 0 && errno == EAGAIN) {
+			int64_t left = (deadline - pf_mono_ns()) / 1000000;
+
+			if (left <= 0 || poll(&pfd, 1, (int)MIN(left, 1000)) < 0)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (len < 0)
+			return -errno;
+		rem = (int)len;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)rbuf;
+		     mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->msg.nlmsg_seq - b->seq0 >= b->seq - b->seq0)
+				continue;
+			answers++;
 			if (e->error) {
 				*failed_type = NFNL_MSG_TYPE(e->msg.nlmsg_type);
 				return e->error < 0 ? e->error : -e->error;
@@ -879,6 +1051,8 @@ static struct batch *batch_alloc(void)
 	/* Sequence numbers only need to differ between batches on one socket; each batch has
 	 * its own socket, so any start will do. */
 	b->seq = (uint32_t)pf_mono_ns();
+	b->seq0 = b->seq;
+	b->fd = -1;
 	return b;
 }
 
@@ -888,24 +1062,6 @@ static void batch_freep(struct batch **b)
 		free((*b)->buf);
 		free(*b);
 	}
-}
-
-int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err)
-{
-	return pf_nft_install_as(cfg, NULL, err);
-}
-
-int pf_nft_install_as(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err)
-{
-	_cleanup_(batch_freep) struct batch *b = NULL;
-
-	if (check_cfg(cfg) < 0)
-		return pf_error_set(err, EINVAL, "invalid nftables configuration");
-	b = batch_alloc();
-	if (!b)
-		return pf_error_set(err, ENOMEM, "out of memory");
-	build_install(b, cfg);
-	return run(b, "install ruleset", portid, err);
 }
 
 int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err)
@@ -1009,6 +1165,109 @@ static void add_chain_op_msg(struct batch *b, uint16_t type, int family, const c
 	batch_commit(b, nlh, true);
 }
 
+/* NEWSET: the reuse set of one address family (created, or left as it is: an add without
+ * EXCL of a set that exists is a no-op). */
+static void add_set_msg(struct batch *b, int family, bool v6)
+{
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+
+	if (b->err)
+		return;
+	s = nftnl_set_alloc();
+	if (!s) {
+		b->err = -ENOMEM;
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PF_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, v6 ? PF_NFT_REUSE_SET6 : PF_NFT_REUSE_SET4);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, (uint32_t)family);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, v6 ? REUSE_SET6_ID : REUSE_SET4_ID);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? REUSE_KEY6_TYPE : REUSE_KEY4_TYPE);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? REUSE_KEY6_LEN : REUSE_KEY4_LEN);
+	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, PF_NFT_REUSE_MAX);
+	nlh = msg_hdr(b, NFT_MSG_NEWSET, family, NLM_F_CREATE);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	batch_commit(b, nlh, true);
+}
+
+/* NEWSETELEM with elements (to add, not acked: see pf_nft_reuse_add), or DELSETELEM without
+ * any (the kernel flushes the whole set). */
+static void add_setelem_msg(struct batch *b, uint16_t type, int family, bool v6,
+			    const struct pf_nft_config *cfg, const struct pf_nft_reuse_elem *e,
+			    size_t n)
+{
+	struct nftnl_set *s;
+	struct nlmsghdr *nlh;
+	size_t added = 0;
+
+	if (b->err)
+		return;
+	s = nftnl_set_alloc();
+	if (!s) {
+		b->err = -ENOMEM;
+		return;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, PF_NFT_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, v6 ? PF_NFT_REUSE_SET6 : PF_NFT_REUSE_SET4);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t key[REUSE_KEY6_LEN] = {0};
+		uint16_t port = htons(e[i].dport);
+		struct nftnl_set_elem *el;
+		size_t a = v6 ? 16 : 4, off = v6 ? 0 : 12;
+
+		if (e[i].v6 != v6)
+			continue;
+		el = nftnl_set_elem_alloc();
+		if (!el) {
+			nftnl_set_free(s);
+			b->err = -ENOMEM;
+			return;
+		}
+		memcpy(key, e[i].src.b + off, a);
+		memcpy(key + a, e[i].dst.b + off, a);
+		memcpy(key + 2 * a, &port, sizeof(port));
+		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, key,
+				   v6 ? REUSE_KEY6_LEN : REUSE_KEY4_LEN);
+		/* Its own timeout: a set left by an engine with another setting keeps its own
+		 * default (the kernel does not update it). */
+		nftnl_set_elem_set_u64(el, NFTNL_SET_ELEM_TIMEOUT, cfg->reuse_timeout_ms);
+		nftnl_set_elem_add(s, el);
+		added++;
+	}
+	if (type == NFT_MSG_NEWSETELEM && !added) {
+		nftnl_set_free(s);
+		return;
+	}
+	nlh = type == NFT_MSG_NEWSETELEM
+		  ? nftnl_nlmsg_build_hdr(memset(b->scratch, 0, sizeof(b->scratch)), type,
+					  (uint16_t)family, NLM_F_CREATE, b->seq++)
+		  : msg_hdr(b, type, family, 0);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	batch_commit(b, nlh, type != NFT_MSG_NEWSETELEM);
+}
+
+/* The reuse sets of a family's table: ip has allowed4, ip6 allowed6, inet both. */
+static bool family_has_set(int family, bool v6)
+{
+	return v6 ? family != NFPROTO_IPV4 : family != NFPROTO_IPV6;
+}
+
+/* Created if missing and emptied: nothing allowed under an earlier ruleset survives it. */
+static void add_reuse_sets(struct batch *b, int family, const struct pf_nft_config *cfg)
+{
+	if (!cfg->reuse_timeout_ms)
+		return;
+	for (int v6 = 0; v6 < 2; v6++)
+		if (family_has_set(family, v6)) {
+			add_set_msg(b, family, v6);
+			add_setelem_msg(b, NFT_MSG_DELSETELEM, family, v6, cfg, NULL, 0);
+		}
+}
+
 /*
  * One family's part of a restore. The base chain is never deleted while it is ours: deleting
  * it unregisters its hook, and the kernel drops every packet still queued through it. So the
@@ -1019,9 +1278,9 @@ static void add_chain_op_msg(struct batch *b, uint16_t type, int family, const c
  */
 static void add_restore_msgs(struct batch *b, int family, const struct pf_nft_config *cfg,
 			     bool replace_chain, const struct pf_nft_chain_ref *extra,
-			     size_t n_extra)
+			     size_t n_extra, unsigned table_opts)
 {
-	add_table_msg(b, NFT_MSG_NEWTABLE, family, TABLE_WAKE);
+	add_table_msg(b, NFT_MSG_NEWTABLE, family, TABLE_WAKE | table_opts);
 	if (replace_chain) {
 		add_chain_op_msg(b, NFT_MSG_NEWCHAIN, family, PF_NFT_CHAIN);
 		add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_CHAIN);
@@ -1029,6 +1288,7 @@ static void add_restore_msgs(struct batch *b, int family, const struct pf_nft_co
 	}
 	add_chain_msg(b, family, PF_NFT_TABLE, PF_NFT_CHAIN, true, cfg->priority);
 	add_chain_op_msg(b, NFT_MSG_DELRULE, family, PF_NFT_CHAIN);
+	add_reuse_sets(b, family, cfg);
 	add_chain_rules(b, family, cfg);
 	add_extra_chains(b, family, cfg, true);
 	/* Chains someone added to our table: make sure each exists (so a name already gone does
@@ -1044,15 +1304,21 @@ static void add_restore_msgs(struct batch *b, int family, const struct pf_nft_co
 			add_chain_op_msg(b, NFT_MSG_DELCHAIN, family, extra[i].name);
 }
 
+/* install: also remove the tables of the other backend's families, and carry our comment. */
 static void build_restore(struct batch *b, const struct pf_nft_config *cfg, bool replace_chain,
-			  const struct pf_nft_chain_ref *extra, size_t n_extra)
+			  const struct pf_nft_chain_ref *extra, size_t n_extra, bool install)
 {
+	unsigned opts = install ? TABLE_COMMENT : 0;
+
 	batch_begin(b);
+	if (install)
+		add_remove_other_msgs(b, cfg);
 	if (cfg->backend == PF_QUEUE_NATIVE) {
-		add_restore_msgs(b, NFPROTO_INET, cfg, replace_chain, extra, n_extra);
+		add_restore_msgs(b, NFPROTO_INET, cfg, replace_chain, extra, n_extra, opts);
 	} else {
 		for (size_t i = 0; i < PF_ARRAY_SIZE(compat_families); i++)
-			add_restore_msgs(b, compat_families[i], cfg, replace_chain, extra, n_extra);
+			add_restore_msgs(b, compat_families[i], cfg, replace_chain, extra, n_extra,
+					 opts);
 	}
 	batch_end(b);
 }
@@ -1069,23 +1335,37 @@ ssize_t pf_nft_build_restore_batch(const struct pf_nft_config *cfg, bool replace
 	b = batch_new(buf, size, seq);
 	if (!b)
 		return -ENOMEM;
-	build_restore(b, cfg, replace_chain, extra, n_extra);
+	build_restore(b, cfg, replace_chain, extra, n_extra, false);
 	return b->err ? b->err : (ssize_t)b->used;
 }
 
-static int restore_once(const struct pf_nft_config *cfg, bool replace_chain,
-			const struct pf_nft_chain_ref *extra, size_t n_extra, uint32_t *portid,
-			struct pf_error *err)
+static int restore_once(int fd, const struct pf_nft_config *cfg, bool replace_chain,
+			const struct pf_nft_chain_ref *extra, size_t n_extra, bool install,
+			uint32_t *portid, struct pf_error *err)
 {
 	_cleanup_(batch_freep) struct batch *b = batch_alloc();
 
 	if (!b)
 		return pf_error_set(err, ENOMEM, "out of memory");
-	build_restore(b, cfg, replace_chain, extra, n_extra);
-	return run(b, "restore ruleset", portid, err);
+	b->fd = fd;
+	build_restore(b, cfg, replace_chain, extra, n_extra, install);
+	return run(b, install ? "install ruleset" : "restore ruleset", portid, err);
 }
 
-int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
+/* Last resort, one transaction as well: our table, replaced whole. */
+static int install_fresh(int fd, const struct pf_nft_config *cfg, uint32_t *portid,
+			 struct pf_error *err)
+{
+	_cleanup_(batch_freep) struct batch *b = batch_alloc();
+
+	if (!b)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	b->fd = fd;
+	build_install(b, cfg);
+	return run(b, "install ruleset", portid, err);
+}
+
+int pf_nft_restore(int fd, const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
 		   size_t n_extra, uint32_t *portid, struct pf_error *err)
 {
 	int r;
@@ -1095,28 +1375,232 @@ int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_re
 	if (n_extra > PF_NFT_MAX_EXTRA_CHAINS)
 		n_extra = PF_NFT_MAX_EXTRA_CHAINS;
 	/* Each try is one transaction: a failed one changed nothing, so the next starts over. */
-	r = restore_once(cfg, false, extra, n_extra, portid, err);
+	r = restore_once(fd, cfg, false, extra, n_extra, false, portid, err);
 	if (r == 0)
 		goto done;
 	/* A chain of someone else's still jumped to, or gone in a way we cannot see: the rules
 	 * matter more than the leftovers. */
 	if (n_extra) {
 		pf_error_clear(err);
-		r = restore_once(cfg, false, NULL, 0, portid, err);
+		r = restore_once(fd, cfg, false, NULL, 0, false, portid, err);
 		if (r == 0)
 			goto done;
 	}
 	/* EEXIST: `output` exists but is not our base chain (another hook, priority or type). */
 	if (r == -EEXIST || r == -EOPNOTSUPP) {
 		pf_error_clear(err);
-		r = restore_once(cfg, true, NULL, 0, portid, err);
+		r = restore_once(fd, cfg, true, NULL, 0, false, portid, err);
 		if (r == 0)
 			goto done;
 	}
-	/* Last resort, one transaction as well: our table, replaced whole. */
 	pf_error_clear(err);
-	return pf_nft_install_as(cfg, portid, err);
+	return install_fresh(fd, cfg, portid, err);
 done:
+	return 0;
+}
+
+int pf_nft_replace(int fd, const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err)
+{
+	if (check_cfg(cfg) < 0)
+		return pf_error_set(err, EINVAL, "invalid nftables configuration");
+	return install_fresh(fd, cfg, portid, err);
+}
+
+int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err)
+{
+	return pf_nft_install_as(-1, cfg, NULL, err);
+}
+
+int pf_nft_install_as(int fd, const struct pf_nft_config *cfg, uint32_t *portid,
+		      struct pf_error *err)
+{
+	int r;
+
+	if (check_cfg(cfg) < 0)
+		return pf_error_set(err, EINVAL, "invalid nftables configuration");
+	/* Our table and base chain are kept when they are there (a restarted engine's queue
+	 * may hold SYNs already): only the rules and sets inside are replaced. */
+	r = restore_once(fd, cfg, false, NULL, 0, true, portid, err);
+	if (r == 0)
+		return 0;
+	/* EEXIST: `output` exists but is not our base chain (another hook, priority or type). */
+	if (r == -EEXIST || r == -EOPNOTSUPP) {
+		pf_error_clear(err);
+		r = restore_once(fd, cfg, true, NULL, 0, true, portid, err);
+		if (r == 0)
+			return 0;
+	}
+	pf_error_clear(err);
+	return install_fresh(fd, cfg, portid, err);
+}
+
+/* ---- verdict reuse ------------------------------------------------------------------------ */
+
+static void build_reuse(struct batch *b, const struct pf_nft_config *cfg, uint16_t type,
+			const struct pf_nft_reuse_elem *e, size_t n)
+{
+	batch_begin(b);
+	for (int v6 = 0; v6 < 2; v6++) {
+		int family = cfg->backend == PF_QUEUE_NATIVE ? NFPROTO_INET
+			     : v6			     ? NFPROTO_IPV6
+							     : NFPROTO_IPV4;
+
+		add_setelem_msg(b, type, family, v6, cfg, e, n);
+	}
+	batch_end(b);
+}
+
+static ssize_t build_reuse_into(const struct pf_nft_config *cfg, uint16_t type,
+				const struct pf_nft_reuse_elem *e, size_t n, void *buf, size_t size,
+				uint32_t seq, unsigned *n_ack)
+{
+	_cleanup_free_ struct batch *b = NULL;
+	int r = check_cfg(cfg);
+
+	if (r < 0)
+		return r;
+	if (!cfg->reuse_timeout_ms || n > PF_NFT_REUSE_BATCH)
+		return -EINVAL;
+	b = batch_new(buf, size, seq);
+	if (!b)
+		return -ENOMEM;
+	build_reuse(b, cfg, type, e, n);
+	if (n_ack)
+		*n_ack = b->n_ack;
+	return b->err ? b->err : (ssize_t)b->used;
+}
+
+ssize_t pf_nft_build_reuse_add_batch(const struct pf_nft_config *cfg,
+				     const struct pf_nft_reuse_elem *e, size_t n, void *buf,
+				     size_t size, uint32_t seq)
+{
+	return build_reuse_into(cfg, NFT_MSG_NEWSETELEM, e, n, buf, size, seq, NULL);
+}
+
+ssize_t pf_nft_build_reuse_flush_batch(const struct pf_nft_config *cfg, void *buf, size_t size,
+				       uint32_t seq)
+{
+	return build_reuse_into(cfg, NFT_MSG_DELSETELEM, NULL, 0, buf, size, seq, NULL);
+}
+
+int pf_nft_reuse_open(int *fd, uint32_t *portid)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+	socklen_t len = sizeof(sa);
+	int one = 1, s;
+
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_NETFILTER);
+	if (s < 0)
+		return -errno;
+	/* Errors without the request echoed back. */
+	(void)setsockopt(s, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(s, (struct sockaddr *)&sa, &len) < 0) {
+		int r = -errno;
+
+		close(s);
+		return r;
+	}
+	*fd = s;
+	*portid = sa.nl_pid;
+	return 0;
+}
+
+/* Whatever the kernel answered to earlier sends (errors of adds: a full set). */
+static void reuse_drain(int fd)
+{
+	char buf[4096] __attribute__((aligned(8)));
+
+	for (int i = 0; i < 64; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno != EINTR)
+			return;
+}
+
+static int reuse_send(int fd, const void *buf, size_t len)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	ssize_t n;
+
+	do
+		n = sendto(fd, buf, len, 0, (const struct sockaddr *)&kernel, sizeof(kernel));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EMSGSIZE;
+}
+
+int pf_nft_reuse_add(int fd, const struct pf_nft_config *cfg, const struct pf_nft_reuse_elem *e,
+		     size_t n)
+{
+	uint8_t buf[2 * MSG_SCRATCH] __attribute__((aligned(8)));
+	ssize_t len;
+
+	if (!n)
+		return 0;
+	reuse_drain(fd);
+	len = build_reuse_into(cfg, NFT_MSG_NEWSETELEM, e, n, buf, sizeof(buf),
+			       (uint32_t)pf_mono_ns(), NULL);
+	if (len < 0)
+		return (int)len;
+	return reuse_send(fd, buf, (size_t)len);
+}
+
+int pf_nft_reuse_flush(int fd, const struct pf_nft_config *cfg, struct pf_error *err)
+{
+	uint8_t buf[MSG_SCRATCH] __attribute__((aligned(8)));
+	char rbuf[4096] __attribute__((aligned(8)));
+	uint32_t seq = (uint32_t)pf_mono_ns();
+	unsigned n_ack = 0, answers = 0;
+	int64_t deadline = pf_mono_ns() + (int64_t)ACK_TIMEOUT_S * 1000000000;
+	ssize_t len;
+	int r;
+
+	reuse_drain(fd);
+	len = build_reuse_into(cfg, NFT_MSG_DELSETELEM, NULL, 0, buf, sizeof(buf), seq, &n_ack);
+	if (len < 0)
+		return pf_error_set(err, (int)-len, "emptying the reuse sets: %s",
+				    strerror((int)-len));
+	r = reuse_send(fd, buf, (size_t)len);
+	if (r < 0)
+		return pf_error_set(err, -r, "emptying the reuse sets: %s", strerror(-r));
+	/* nfnetlink runs the batch inside sendmsg(): the answers are queued by now; the poll
+	 * is only for a kernel that does otherwise. */
+	while (answers < n_ack) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t got = recv(fd, rbuf, sizeof(rbuf), MSG_DONTWAIT);
+		int rem;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0 && errno == EAGAIN) {
+			int64_t left = (deadline - pf_mono_ns()) / 1000000;
+
+			if (left <= 0 || poll(&pfd, 1, (int)MIN(left, 1000)) < 0)
+				return pf_error_set(err, ETIMEDOUT,
+						    "emptying the reuse sets: no answer");
+			continue;
+		}
+		if (got < 0)
+			return pf_error_set(err, errno, "emptying the reuse sets: %s",
+					    strerror(errno));
+		rem = (int)got;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)rbuf;
+		     mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			/* Only answers to this batch (an add's late error is not one). */
+			if (e->msg.nlmsg_seq - seq > n_ack + 1)
+				continue;
+			if (e->error)
+				return pf_error_set(err, -e->error, "emptying the reuse sets: %s",
+						    strerror(-e->error));
+			answers++;
+		}
+	}
 	return 0;
 }
 

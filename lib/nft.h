@@ -5,7 +5,10 @@
  * type filter / priority raw-1 (-301), policy accept, rules in this order:
  *   1. meta oif 1 (lo) accept              traffic inside the pod is never queued
  *   2. meta mark REJECT_MARK tcp -> reject with tcp reset
- *   3. tcp flags & (syn|ack) == syn -> queue queue_num [bypass]
+ *   3. (verdict reuse on) a SYN whose (saddr . daddr . dport) is in set allowed4 (IPv4, not
+ *      a fragment) or allowed6 (IPv6, TCP right after the fixed header) -> accept
+ *   4. tcp flags & (syn|ack) == syn -> queue queue_num [bypass]
+ *   5. fragments (IPv4, IPv6) -> queue
  * Native `queue` expression (family inet) where the kernel has it, else the xtables NFQUEUE
  * target revision 3 through nft_compat (one table in each of families ip and ip6).
  *
@@ -49,6 +52,14 @@
 #define PF_NFT_INPUT_CHAIN "input"
 #define PF_NFT_FLOW_PRIORITY (-199) /* right after conntrack (NF_IP_PRI_CONNTRACK, -200) */
 #define PF_REJECT_MARK 0x70660001u  /* "pf" + 1: verdict NF_REPEAT with this mark -> TCP RST */
+/* Verdict reuse: the sets of connections already allowed, one per address family. */
+#define PF_NFT_REUSE_SET4 "allowed4"
+#define PF_NFT_REUSE_SET6 "allowed6"
+/* Elements per set: past it an Allow is not remembered (the next SYN is queued again). The
+ * kernel memory of the elements is charged to the engine (it adds them), and a pod allowed to
+ * reach anything can make distinct destinations at will: about 100 KiB per pod and family. */
+#define PF_NFT_REUSE_MAX 1024
+#define PF_NFT_REUSE_TIMEOUT_MAX_MS (3600u * 1000u)
 
 enum pf_queue_backend {
 	PF_QUEUE_NATIVE, /* nft `queue` expression, family inet */
@@ -67,10 +78,13 @@ struct pf_nft_config {
 	const struct pf_addr *dns_from; /* the pod's resolvers (dns); at most 8 are used */
 	size_t n_dns_from;
 	int32_t flow_priority;
+	/* Verdict reuse: 0 off (no sets, no reuse rule), else how long (ms) the kernel accepts
+	 * SYNs of a (source, destination, port) the engine allowed without queueing them. */
+	uint32_t reuse_timeout_ms;
 };
 
 /* Defaults: compat backend, queue 1, bypass on, priority -301, PF_REJECT_MARK; no flows or dns
- * chain (flow_priority PF_NFT_FLOW_PRIORITY when one is asked for). */
+ * chain (flow_priority PF_NFT_FLOW_PRIORITY when one is asked for); no reuse. */
 void pf_nft_config_init(struct pf_nft_config *cfg);
 /* "native" / "compat" */
 const char *pf_nft_backend_name(enum pf_queue_backend b);
@@ -84,15 +98,29 @@ const char *pf_nft_backend_name(enum pf_queue_backend b);
 int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err);
 
 /*
- * Replace the ruleset in the current netns atomically: one batch that removes any `podfence`
- * table in families inet, ip and ip6 (whatever backend installed it before) and creates the
- * table(s) for cfg->backend. Either all of it applies or none (the old ruleset stays).
+ * Put the ruleset in place in the current netns atomically: one batch that removes any
+ * `podfence` table of the other backend's families and, in ours, creates the table and base
+ * chain or keeps them (never deleting a base chain in use: that unregisters its hook and
+ * drops every packet queued through it), rewrites the chain's rules and creates or empties
+ * the reuse sets. Either all of it applies or none (the old ruleset stays). A chain `output`
+ * that is not our base chain is replaced; only when even that fails is the table replaced
+ * whole.
  */
 int pf_nft_install(const struct pf_nft_config *cfg, struct pf_error *err);
 
 /* The same, and the netlink port id the batch was sent from (its NEWGEN notification carries
- * it: how a ruleset watch tells our own changes from anyone else's). */
-int pf_nft_install_as(const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err);
+ * it: how a ruleset watch tells our own changes from anyone else's). fd: a socket of the
+ * caller's in that netns (pf_nft_reuse_open) to send on, whose port id the caller knows; -1:
+ * one of its own for this batch. Closing a netfilter socket right after a commit waits for the
+ * kernel to free the rules it replaced (an RCU grace period: milliseconds), which a socket
+ * kept open does not; the same holds for pf_nft_replace and pf_nft_restore. */
+int pf_nft_install_as(int fd, const struct pf_nft_config *cfg, uint32_t *portid,
+		      struct pf_error *err);
+
+/* Replace our table(s) whole, in one transaction: the base chain too, so what was queued
+ * through it is dropped. Only for a table whose contents are unknown (the ruleset watch lost
+ * count of the chains a pod added to it). */
+int pf_nft_replace(int fd, const struct pf_nft_config *cfg, uint32_t *portid, struct pf_error *err);
 
 /* Delete the `podfence` tables (inet, ip, ip6) in the current netns; missing is fine.
  * cfg may be NULL (it is not needed: every family is removed). */
@@ -106,6 +134,38 @@ int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err);
 ssize_t pf_nft_build_batch(const struct pf_nft_config *cfg, void *buf, size_t size, uint32_t seq);
 /* The same for the removal batch. */
 ssize_t pf_nft_build_remove_batch(void *buf, size_t size, uint32_t seq);
+
+/* ---- verdict reuse: what the engine allowed, remembered in the kernel ---- */
+
+struct pf_nft_reuse_elem {
+	struct pf_addr src, dst; /* IPv4 as mapped (addr.h) */
+	uint16_t dport;		 /* host order */
+	bool v6;
+};
+
+/* A non-blocking NETLINK_NETFILTER socket in the current netns for pf_nft_reuse_add/flush and
+ * the install, restore and replace batches (it stays in that netns after the thread leaves);
+ * *portid: the port its batches carry, so the ruleset watch knows their notifications for
+ * ours. */
+int pf_nft_reuse_open(int *fd, uint32_t *portid);
+/*
+ * Add elements (n <= PF_NFT_REUSE_BATCH) in one transaction, without waiting: an element
+ * that cannot be added (a full set) only means its next SYN is queued again. Answers to
+ * earlier sends are read and dropped here, so the socket never fills.
+ */
+#define PF_NFT_REUSE_BATCH 32
+int pf_nft_reuse_add(int fd, const struct pf_nft_config *cfg, const struct pf_nft_reuse_elem *e,
+		     size_t n);
+/* Empty every reuse set in one transaction and wait for the kernel's answer: on success no
+ * element added before the call survives. Errors (a set gone: the ruleset was tampered with)
+ * are returned; the caller restores the ruleset, which empties them too. */
+int pf_nft_reuse_flush(int fd, const struct pf_nft_config *cfg, struct pf_error *err);
+/* The batches without a kernel, for tests (like pf_nft_build_batch). */
+ssize_t pf_nft_build_reuse_add_batch(const struct pf_nft_config *cfg,
+				     const struct pf_nft_reuse_elem *e, size_t n, void *buf,
+				     size_t size, uint32_t seq);
+ssize_t pf_nft_build_reuse_flush_batch(const struct pf_nft_config *cfg, void *buf, size_t size,
+				       uint32_t seq);
 
 /* ---- the ruleset watch: who changed what in this netns ---- */
 
@@ -135,7 +195,7 @@ struct pf_nft_gen {
  * Falls back to replacing a chain `output` that is not ours, then to pf_nft_install_as.
  * *portid: the port id of the batch that applied.
  */
-int pf_nft_restore(const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
+int pf_nft_restore(int fd, const struct pf_nft_config *cfg, const struct pf_nft_chain_ref *extra,
 		   size_t n_extra, uint32_t *portid, struct pf_error *err);
 /* The restore batch without a kernel, for tests (like pf_nft_build_batch). */
 ssize_t pf_nft_build_restore_batch(const struct pf_nft_config *cfg, bool replace_chain,

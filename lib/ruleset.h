@@ -66,6 +66,9 @@ struct pf_verdict {
 	uint32_t pass_policy_id;
 	const char *pass_name;
 	int32_t pass_rule_index; /* -1 without a Pass */
+	/* The pod's policies name fqdns: the verdict may change with the DNS answers it gets
+	 * (never reused in the kernel). */
+	bool by_name;
 };
 
 /*
@@ -82,6 +85,17 @@ struct pf_names {
 /* Whether one rule matches (dst, protocol, dport): the reference every evaluator shares. */
 bool pf_rs_rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst,
 			enum pf_protocol proto, uint16_t dport, const struct pf_names *names);
+
+/*
+ * Whether the kernel may give this verdict again to the same (source, destination, port)
+ * without asking the engine (verdict reuse, podfenced(8)): only an Allow that records
+ * nothing. Alert, `log: true`, and any verdict that must be seen each time or that depends on
+ * more than the source, destination and port (an audited or a name-based decision) are not.
+ */
+static inline bool pf_verdict_reusable(const struct pf_verdict *v)
+{
+	return v->action == PF_ACTION_ALLOW && !v->log && !v->by_name;
+}
 
 /* The plain evaluator: walks every policy and rule in evaluation order; the first matching rule
  * decides, except that a cluster policy's Pass skips the rest of the cluster tier (a Pass rule

@@ -444,6 +444,44 @@ static uint64_t s_to_ns(unsigned s)
 	return (uint64_t)s * 1000000000ULL;
 }
 
+/*
+ * When a change the store does not hold yet is written. --resync-min bounds how often a burst
+ * of workload changes (pods coming and going) is written, not how long a lone change or a
+ * policy waits: a write that holds a policy change, and the first QUICK_FLUSHES writes of a
+ * --resync-min window, go out QUICK_SETTLE_NS after the first change they hold (the objects of
+ * one `kubectl apply` arrive within it); further workload changes at most every --resync-min.
+ */
+#define QUICK_FLUSHES 4
+#define QUICK_SETTLE_NS (5ULL * 1000000)
+
+struct flush_pace {
+	uint64_t dirty_since;  /* first seen a change not written yet, 0: none */
+	uint64_t window_start; /* of the current --resync-min window */
+	unsigned quick;	       /* writes in that window */
+};
+
+/* Both generations count every workload event, only the first counts policy events. */
+static bool policy_changed(const struct pf_kube_cache *c, uint64_t flushed_gen,
+			   uint64_t flushed_wgen)
+{
+	return pf_kube_cache_generation(c) - flushed_gen >
+	       pf_kube_cache_workload_generation(c) - flushed_wgen;
+}
+
+static uint64_t change_due(struct flush_pace *fp, uint64_t now, uint64_t last_flush,
+			   uint64_t resync_min_ns, bool policy_changed)
+{
+	if (!fp->dirty_since)
+		fp->dirty_since = now;
+	if (now - fp->window_start >= resync_min_ns) {
+		fp->window_start = now;
+		fp->quick = 0;
+	}
+	if (policy_changed || fp->quick < QUICK_FLUSHES)
+		return fp->dirty_since + QUICK_SETTLE_NS;
+	return last_flush + resync_min_ns;
+}
+
 int pf_sync_kube_run(const struct pf_sync_options *o)
 {
 	struct pf_kube_client client = {0};
@@ -456,6 +494,7 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 	uint64_t flushed_gen = UINT64_MAX, flushed_wgen = UINT64_MAX, last_flush = 0, last_full = 0,
 		 retry_at = 0;
 	bool force_full = false, logged_synced = false;
+	struct flush_pace pace = {0};
 	struct notifier nt = {.epfd = -1, .fd = -1};
 	struct epoll_event ev = {.events = EPOLLIN};
 	int sfd = -1, r, ret = 1;
@@ -504,7 +543,10 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 			if (!m.complete || force_full)
 				due = now;
 			else if (gen != flushed_gen)
-				due = MIN(due, last_flush + s_to_ns(o->resync_min_s));
+				due = MIN(
+				    due,
+				    change_due(&pace, now, last_flush, s_to_ns(o->resync_min_s),
+					       policy_changed(cache, flushed_gen, flushed_wgen)));
 			if (m.complete && o->resync_max_s)
 				due = MIN(due, last_full + s_to_ns(o->resync_max_s));
 			due = MAX(due, retry_at);
@@ -549,7 +591,9 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 			continue;
 		if (!m.complete || force_full ||
 		    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s)) ||
-		    (gen != flushed_gen && now >= last_flush + s_to_ns(o->resync_min_s))) {
+		    (gen != flushed_gen &&
+		     now >= change_due(&pace, now, last_flush, s_to_ns(o->resync_min_s),
+				       policy_changed(cache, flushed_gen, flushed_wgen)))) {
 			bool full =
 			    !m.complete || force_full ||
 			    (o->resync_max_s && now >= last_full + s_to_ns(o->resync_max_s));
@@ -572,6 +616,8 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 			flushed_gen = gen;
 			flushed_wgen = wgen;
 			last_flush = now;
+			pace.dirty_since = 0;
+			pace.quick++;
 			if (full) {
 				last_full = now;
 				force_full = false;

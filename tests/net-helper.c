@@ -4,7 +4,7 @@
  * one thing in the current netns (run it under `ip netns exec`) and reports it on stdout.
  *
  *   probe                                   print native|compat
- *   install [--backend B] [--queue N] [--no-bypass] [--priority P]
+ *   install [--backend B] [--queue N] [--no-bypass] [--priority P] [--reuse MS]
  *   remove
  *   verdicts [--queue N] [--accept P] [--drop P] [--reject P] [--default accept|drop|reject]
  *            [--maxlen N] [--lose-sends N] [--rcvbuf BYTES] [--rx-slot BYTES]
@@ -14,6 +14,10 @@
  *                                           (fault injection); SIGTERM ends it
  *   install ... [--flows] [--dns-from ADDR]...  also the flows chain (UDP, cut connections) and
  *                                           the input chain reading DNS answers from ADDR
+ *            [--hold] [--reuse MS [--backend B]]
+ *                                           --hold: read nothing until SIGUSR1 (packets
+ *                                           wait in the kernel's queue); --reuse: add every
+ *                                           accepted SYN to the reuse sets, as podfenced does
  *   connect ADDR PORT [TIMEOUT_MS]          exit 0 connected, 3 refused, 4 timeout, 1 other
  *   udp ADDR PORT [TIMEOUT_MS [COUNT]]      COUNT datagrams on one connected UDP socket, each
  *                                           waiting for its echo: exit 0 all answered, 3
@@ -53,7 +57,7 @@ int main(int argc, char **argv);
 
 #define MAX_PORTS 64
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, released;
 
 static void on_signal(int sig)
 {
@@ -61,10 +65,17 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	released = 1;
+}
+
 static void setup_signals(void)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = on_signal}, su = {.sa_handler = on_usr1};
 
+	sigaction(SIGUSR1, &su, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -138,6 +149,10 @@ static int cmd_install(int argc, char **argv)
 			if (pf_parse_i64(argv[++i], INT32_MIN, INT32_MAX, &v) < 0)
 				return 2;
 			cfg.priority = (int32_t)v;
+		} else if (!strcmp(argv[i], "--reuse") && i + 1 < argc) {
+			if (pf_parse_u32(argv[++i], PF_NFT_REUSE_TIMEOUT_MAX_MS,
+					 &cfg.reuse_timeout_ms) < 0)
+				return 2;
 		} else {
 			return usage();
 		}
@@ -174,6 +189,8 @@ struct judge {
 	uint16_t accept[MAX_PORTS], drop[MAX_PORTS], reject[MAX_PORTS];
 	size_t n_accept, n_drop, n_reject;
 	uint32_t dflt;
+	int reuse_fd; /* -1: no reuse */
+	struct pf_nft_config cfg;
 };
 
 static bool in(const uint16_t *ports, size_t n, uint16_t p)
@@ -201,6 +218,13 @@ static uint32_t judge_cb(void *userdata, uint32_t id, const struct pf_tuple *t, 
 	}
 	if (v == NF_REPEAT)
 		*mark = PF_REJECT_MARK;
+	if (v == NF_ACCEPT && t && j->reuse_fd >= 0) {
+		struct pf_nft_reuse_elem e = {
+		    .src = t->src, .dst = t->dst, .dport = t->dport, .v6 = t->v6};
+
+		if (pf_nft_reuse_add(j->reuse_fd, &j->cfg, &e, 1) < 0)
+			fprintf(stderr, "reuse add: %s\n", strerror(errno));
+	}
 	name = v == NF_ACCEPT ? "accept" : v == NF_DROP ? "drop" : "reject";
 	if (t)
 		printf("packet %u %s %s %u %u flags=0x%02x %s %s%s\n", id, pf_addr_fmt(&t->src, s),
@@ -221,17 +245,24 @@ static int add_port(uint16_t *ports, size_t *n, const char *s)
 
 static int cmd_verdicts(int argc, char **argv)
 {
-	struct judge j = {.dflt = NF_ACCEPT};
+	struct judge j = {.dflt = NF_ACCEPT, .reuse_fd = -1};
 	struct pf_error err = {0};
 	struct pf_nfq *q = NULL;
 	struct pf_nfq_stats st;
 	uint16_t queue = PF_NFT_DEFAULT_QUEUE;
-	uint32_t maxlen = 0, lose = 0, rcvbuf = 0, slot = 0;
+	uint32_t maxlen = 0, lose = 0, rcvbuf = 0, slot = 0, portid;
+	const char *backend = "auto";
+	bool hold = false;
 	int r;
 
+	pf_nft_config_init(&j.cfg);
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!strcmp(a, "--hold")) {
+			hold = true;
+			continue;
+		}
 		if (!v)
 			return usage();
 		i++;
@@ -245,6 +276,10 @@ static int cmd_verdicts(int argc, char **argv)
 			r = pf_parse_u32(v, 65536, &slot);
 		else if (!strcmp(a, "--rcvbuf"))
 			r = pf_parse_u32(v, 1 << 30, &rcvbuf);
+		else if (!strcmp(a, "--reuse"))
+			r = pf_parse_u32(v, PF_NFT_REUSE_TIMEOUT_MAX_MS, &j.cfg.reuse_timeout_ms);
+		else if (!strcmp(a, "--backend"))
+			r = (backend = v, 0);
 		else if (!strcmp(a, "--accept"))
 			r = add_port(j.accept, &j.n_accept, v);
 		else if (!strcmp(a, "--drop"))
@@ -262,6 +297,21 @@ static int cmd_verdicts(int argc, char **argv)
 			return 2;
 	}
 	setup_signals();
+	if (j.cfg.reuse_timeout_ms) {
+		if (!strcmp(backend, "native"))
+			j.cfg.backend = PF_QUEUE_NATIVE;
+		else if (!strcmp(backend, "compat"))
+			j.cfg.backend = PF_QUEUE_COMPAT;
+		else if (pf_nft_probe_backend(&j.cfg.backend, &err) < 0) {
+			fprintf(stderr, "probe: %s\n", err.msg);
+			return 1;
+		}
+		r = pf_nft_reuse_open(&j.reuse_fd, &portid);
+		if (r < 0) {
+			fprintf(stderr, "reuse socket: %s\n", strerror(-r));
+			return 1;
+		}
+	}
 	if (pf_nfq_open(queue, maxlen, judge_cb, &j, &q, &err) < 0) {
 		fprintf(stderr, "verdicts: %s\n", err.msg);
 		return 1;
@@ -280,6 +330,10 @@ static int cmd_verdicts(int argc, char **argv)
 	while (!stop) {
 		struct pollfd p = {.fd = pf_nfq_fd(q), .events = POLLIN};
 
+		if (hold && !released) {
+			poll(NULL, 0, 20);
+			continue;
+		}
 		r = poll(&p, 1, 200);
 		if (r < 0 && errno != EINTR)
 			break;

@@ -89,6 +89,12 @@ echo "$out" | grep -q '10.99.0.1' || fail "nslookup db.shop.test: $out"
 resolved_at=$(date +%s)
 pass "DNS to the pod's resolver (UDP 53 allowed) answers db.shop.test"
 expect "$WEB" 10.99.0.1 5432 ok          # allowed by name
+expect "$WEB" 10.99.0.1 5432 ok
+# Verdict reuse is on, but a verdict that may change with the next DNS answer is never left to
+# the kernel: the pod's reuse sets hold nothing for it, and every SYN is judged again.
+ip netns exec "$WEB" nft list ruleset | grep -q ' \. 5432' &&
+	fail "a name-based Allow was remembered in the kernel: $(ip netns exec "$WEB" nft list ruleset | grep 5432)"
+pass "a name-based Allow is not reused in the kernel"
 out=$(lookup other.shop.test) || fail "nslookup other.shop.test: $out"
 expect "$WEB" 10.99.0.2 5432 timeout 1   # another name's address: denied
 out=$(lookup alias.shop.test) || fail "nslookup alias.shop.test: $out"

@@ -13,6 +13,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
+#include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
@@ -123,8 +124,8 @@ static int walk_expr(struct nftnl_expr *e, void *data)
 		w->cmp_vals[w->cmp_index++] = v;
 	} else if (!strcmp(name, "payload") &&
 		   nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) == NFT_PAYLOAD_NETWORK_HEADER) {
-		w->fragoff_ok = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 6 &&
-				nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2;
+		w->fragoff_ok |= nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 6 &&
+				 nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2;
 	} else if (!strcmp(name, "exthdr")) {
 		w->exthdr_frag_ok =
 		    nftnl_expr_get_u8(e, NFTNL_EXPR_EXTHDR_TYPE) == IPPROTO_FRAGMENT &&
@@ -205,8 +206,9 @@ static size_t check_frag_rules(const struct msgs *m, size_t at, int family,
 	return n;
 }
 
+/* Rules 1, 2 and the queue rule (after the reuse rules when there are any). */
 static void check_rules(const struct msgs *m, size_t at, int family,
-			const struct pf_nft_config *cfg)
+			const struct pf_nft_config *cfg, bool reuse)
 {
 	static const char *const want[] = {
 	    "meta cmp counter immediate", "meta cmp meta cmp counter reject",
@@ -214,8 +216,10 @@ static void check_rules(const struct msgs *m, size_t at, int family,
 	};
 	struct expr_walk w[3];
 
+	size_t n_reuse = !reuse ? 0 : family == NFPROTO_INET ? 2 : 1;
+
 	for (int i = 0; i < 3; i++) {
-		const struct nlmsghdr *nlh = m->m[at + (size_t)i];
+		const struct nlmsghdr *nlh = m->m[at + (size_t)i + (i == 2 ? n_reuse : 0)];
 		struct nftnl_rule *r = nftnl_rule_alloc();
 		const char *comment = NULL;
 		const void *ud;
@@ -261,52 +265,217 @@ static void check_rules(const struct msgs *m, size_t at, int family,
 		ok(w[2].target_ok, "rule 3 NFQUEUE v3 info num/total/flags");
 }
 
+/* The reuse rule (rules 3 and 4 in inet, 3 in ip and ip6) and its set's messages. */
+static size_t check_reuse_rules(const struct msgs *m, size_t at, int family)
+{
+	size_t n = 0;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct nftnl_rule *r;
+		struct expr_walk w = {0};
+		char want[160];
+
+		if ((v6 && family == NFPROTO_IPV4) || (!v6 && family == NFPROTO_IPV6))
+			continue;
+		r = nftnl_rule_alloc();
+		is_int(msg_type(m->m[at + n]), NFT_MSG_NEWRULE, "reuse rule message");
+		ok(nftnl_rule_nlmsg_parse(m->m[at + n], r) == 0, "reuse rule parses back");
+		nftnl_expr_foreach(r, walk_expr, &w);
+		nftnl_rule_free(r);
+		/* family, not-a-fragment / no extension header, SYN only, saddr daddr dport */
+		snprintf(want, sizeof(want),
+			 "%s%s meta cmp payload bitwise cmp payload payload payload lookup counter "
+			 "immediate",
+			 family == NFPROTO_INET ? "meta cmp " : "",
+			 v6 ? "payload cmp" : "payload bitwise cmp");
+		is_str(w.names, want, "IPv%d reuse rule: (saddr . daddr . dport) in set -> accept",
+		       v6 ? 6 : 4);
+		if (!v6)
+			ok(w.fragoff_ok && w.fragmask_ok, "IPv4 reuse rule: frag-off & 0x3fff");
+		n++;
+	}
+	return n;
+}
+
+static size_t check_sets(const struct msgs *m, size_t at, int family)
+{
+	size_t n = 0;
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct nftnl_set *s;
+
+		if ((v6 && family == NFPROTO_IPV4) || (!v6 && family == NFPROTO_IPV6))
+			continue;
+		s = nftnl_set_alloc();
+		is_int(msg_type(m->m[at + n]), NFT_MSG_NEWSET, "set message");
+		ok(!(m->m[at + n]->nlmsg_flags & NLM_F_EXCL),
+		   "set add without EXCL (kept if there)");
+		ok(nftnl_set_nlmsg_parse(m->m[at + n], s) == 0, "set parses back");
+		is_str(nftnl_set_get_str(s, NFTNL_SET_NAME),
+		       v6 ? PF_NFT_REUSE_SET6 : PF_NFT_REUSE_SET4, "set name");
+		is_int(nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), v6 ? 36 : 12,
+		       "key: saddr . daddr . dport");
+		is_int(nftnl_set_get_u32(s, NFTNL_SET_FLAGS), NFT_SET_TIMEOUT, "flags timeout");
+		is_int(nftnl_set_get_u32(s, NFTNL_SET_DESC_SIZE), PF_NFT_REUSE_MAX, "bounded size");
+		nftnl_set_free(s);
+		is_int(msg_type(m->m[at + n + 1]), NFT_MSG_DELSETELEM, "then emptied");
+		ok(m->m[at + n + 1]->nlmsg_flags & NLM_F_ACK, "the flush is acked");
+		n += 2;
+	}
+	return n;
+}
+
+/* One family's part of an install or restore: table, chain, flush, [sets], rules. */
+static size_t check_family(const struct msgs *m, size_t at, int family,
+			   const struct pf_nft_config *cfg, bool install)
+{
+	size_t start = at;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	check_table(m->m[at], NFT_MSG_NEWTABLE, family, install);
+	ok(nftnl_table_nlmsg_parse(m->m[at], t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_FLAGS) &&
+	       nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) == 0,
+	   "table flags sent as 0 (wakes a dormant table)");
+	nftnl_table_free(t);
+	at++;
+	check_chain(m->m[at], family, cfg->priority);
+	ok(!(m->m[at]->nlmsg_flags & NLM_F_EXCL), "chain add without EXCL (kept if there)");
+	at++;
+	is_int(msg_type(m->m[at++]), NFT_MSG_DELRULE, "flush of our chain's rules");
+	if (cfg->reuse_timeout_ms)
+		at += check_sets(m, at, family);
+	check_rules(m, at, family, cfg, cfg->reuse_timeout_ms != 0);
+	at += 2;
+	if (cfg->reuse_timeout_ms)
+		at += check_reuse_rules(m, at, family);
+	at += 1;
+	at += check_frag_rules(m, at, family, cfg);
+	return at - start;
+}
+
 static void check_install(const struct pf_nft_config *cfg)
 {
 	struct msgs m;
 	ssize_t len = pf_nft_build_batch(cfg, buf, sizeof(buf), 100);
-	static const int remove_families[] = {NFPROTO_INET, NFPROTO_IPV4, NFPROTO_IPV6};
-	size_t at = 0;
+	size_t at = 0, want;
 	uint32_t seq = 100;
-	bool seq_ok = true;
+	bool seq_ok = true, no_delete_ours = true, no_delchain = true;
+	bool native = cfg->backend == PF_QUEUE_NATIVE;
+	size_t reuse = cfg->reuse_timeout_ms ? 1 : 0;
 
-	tap_diag("backend %s, queue %u, bypass %d, priority %d", pf_nft_backend_name(cfg->backend),
-		 cfg->queue_num, cfg->bypass, cfg->priority);
+	tap_diag("backend %s, queue %u, bypass %d, priority %d, reuse %u",
+		 pf_nft_backend_name(cfg->backend), cfg->queue_num, cfg->bypass, cfg->priority,
+		 cfg->reuse_timeout_ms);
 	ok(len > 0, "batch builds (%zd bytes)", len);
 	if (len <= 0)
 		return;
 	split(buf, (size_t)len, &m);
-	is_int(m.n, cfg->backend == PF_QUEUE_NATIVE ? 1 + 6 + 7 + 1 : 1 + 6 + 12 + 1,
-	       "message count");
+	/* begin, the other backend's tables (add + delete each), ours, end */
+	want = native ? 1 + 4 + (3 + 5 + reuse * 6) + 1 : 1 + 2 + 2 * (3 + 4 + reuse * 3) + 1;
+	is_int(m.n, want, "message count");
 	for (size_t i = 0; i < m.n; i++)
 		seq_ok &= m.m[i]->nlmsg_seq == seq++;
 	ok(seq_ok, "sequence numbers count up from the given one");
 	is_int(msg_type(m.m[at++]), NFNL_MSG_BATCH_BEGIN, "batch begins");
-	/* Remove whatever any backend left: add (no-op if present) then delete, each family. */
-	for (size_t f = 0; f < 3; f++) {
-		check_table(m.m[at++], NFT_MSG_NEWTABLE, remove_families[f], false);
-		check_table(m.m[at++], NFT_MSG_DELTABLE, remove_families[f], false);
+	/* Remove what the other backend left: add (no-op if present) then delete. */
+	for (size_t f = 0; f < (native ? 2u : 1u); f++) {
+		int fam = native ? (f ? NFPROTO_IPV6 : NFPROTO_IPV4) : NFPROTO_INET;
+
+		check_table(m.m[at++], NFT_MSG_NEWTABLE, fam, false);
+		check_table(m.m[at++], NFT_MSG_DELTABLE, fam, false);
 	}
-	if (cfg->backend == PF_QUEUE_NATIVE) {
-		check_table(m.m[at++], NFT_MSG_NEWTABLE, NFPROTO_INET, true);
-		check_chain(m.m[at++], NFPROTO_INET, cfg->priority);
-		check_rules(&m, at, NFPROTO_INET, cfg);
-		at += 3;
-		at += check_frag_rules(&m, at, NFPROTO_INET, cfg);
+	for (size_t i = at; i < m.n; i++) {
+		no_delete_ours &= msg_type(m.m[i]) != NFT_MSG_DELTABLE;
+		no_delchain &= msg_type(m.m[i]) != NFT_MSG_DELCHAIN;
+	}
+	ok(no_delete_ours && no_delchain,
+	   "our table and base chain are kept (deleting them drops what is queued)");
+	if (native) {
+		at += check_family(&m, at, NFPROTO_INET, cfg, true);
 	} else {
-		check_table(m.m[at++], NFT_MSG_NEWTABLE, NFPROTO_IPV4, true);
-		check_chain(m.m[at++], NFPROTO_IPV4, cfg->priority);
-		check_rules(&m, at, NFPROTO_IPV4, cfg);
-		at += 3;
-		at += check_frag_rules(&m, at, NFPROTO_IPV4, cfg);
-		check_table(m.m[at++], NFT_MSG_NEWTABLE, NFPROTO_IPV6, true);
-		check_chain(m.m[at++], NFPROTO_IPV6, cfg->priority);
-		check_rules(&m, at, NFPROTO_IPV6, cfg);
-		at += 3;
-		at += check_frag_rules(&m, at, NFPROTO_IPV6, cfg);
+		at += check_family(&m, at, NFPROTO_IPV4, cfg, true);
+		at += check_family(&m, at, NFPROTO_IPV6, cfg, true);
 	}
 	is_int(msg_type(m.m[at]), NFNL_MSG_BATCH_END, "batch ends");
 	is_int(at + 1, m.n, "nothing after the end");
+}
+
+/* The elements the engine adds, and the flush: one message per family set. */
+static void check_reuse_batches(void)
+{
+	struct pf_nft_reuse_elem e[3] = {0};
+	struct pf_nft_config cfg;
+	struct nftnl_set *s;
+	struct msgs m;
+	ssize_t len;
+	uint32_t v4 = htonl(0x0a000001), v4d = htonl(0x0a000002);
+
+	pf_nft_config_init(&cfg);
+	is_int(pf_nft_build_reuse_add_batch(&cfg, e, 1, buf, sizeof(buf), 1), -EINVAL,
+	       "reuse off: no elements");
+	cfg.reuse_timeout_ms = 5000;
+	pf_addr_from_v4(&e[0].src, &v4);
+	pf_addr_from_v4(&e[0].dst, &v4d);
+	e[0].dport = 443;
+	e[1] = e[0];
+	e[1].dport = 80;
+	e[2].v6 = true;
+	e[2].src.b[0] = 0xfd;
+	e[2].dst.b[0] = 0xfd;
+	e[2].dst.b[15] = 2;
+	e[2].dport = 5432;
+	len = pf_nft_build_reuse_add_batch(&cfg, e, 3, buf, sizeof(buf), 1);
+	ok(len > 0, "add batch builds");
+	if (len > 0) {
+		split(buf, (size_t)len, &m);
+		is_int(m.n, 4, "add: begin, allowed4 (2 elements), allowed6 (1), end");
+		is_int(msg_family(m.m[2]), NFPROTO_IPV6, "IPv6 elements in table ip6");
+	}
+	/* libnftnl numbers the nested elements 1, 2, ... (the kernel reads any) but parses
+	 * back only one: look at one element. */
+	len = pf_nft_build_reuse_add_batch(&cfg, e, 1, buf, sizeof(buf), 1);
+	if (len > 0) {
+		split(buf, (size_t)len, &m);
+		is_int(m.n, 3, "add of one IPv4 element: begin, allowed4, end");
+		s = nftnl_set_alloc();
+		ok(nftnl_set_elems_nlmsg_parse(m.m[1], s) == 0, "elements parse back");
+		is_int(msg_family(m.m[1]), NFPROTO_IPV4, "compat: IPv4 elements in table ip");
+		is_str(nftnl_set_get_str(s, NFTNL_SET_NAME), PF_NFT_REUSE_SET4, "into allowed4");
+		{
+			struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+			struct nftnl_set_elem *el = it ? nftnl_set_elems_iter_next(it) : NULL;
+			const uint8_t *k;
+			uint32_t klen = 0;
+			uint8_t want[12] = {10, 0, 0, 1, 10, 0, 0, 2, 443 >> 8, 443 & 0xff, 0, 0};
+
+			k = el ? nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &klen) : NULL;
+			ok(k && klen == 12 && !memcmp(k, want, 12),
+			   "key: saddr . daddr . dport (network order, padded)");
+			ok(el && nftnl_set_elem_get_u64(el, NFTNL_SET_ELEM_TIMEOUT) == 5000,
+			   "each element carries the timeout");
+			if (it)
+				nftnl_set_elems_iter_destroy(it);
+		}
+		nftnl_set_free(s);
+		ok(!(m.m[1]->nlmsg_flags & NLM_F_ACK), "adds are not waited for");
+	}
+	is_int(pf_nft_build_reuse_add_batch(&cfg, e, PF_NFT_REUSE_BATCH + 1, buf, sizeof(buf), 1),
+	       -EINVAL, "more than a batch is refused");
+	len = pf_nft_build_reuse_flush_batch(&cfg, buf, sizeof(buf), 1);
+	ok(len > 0, "flush batch builds");
+	if (len > 0) {
+		split(buf, (size_t)len, &m);
+		is_int(m.n, 4, "flush: begin, allowed4, allowed6, end");
+		is_int(msg_type(m.m[1]), NFT_MSG_DELSETELEM, "a delete without elements empties");
+		ok(m.m[1]->nlmsg_flags & NLM_F_ACK, "the flush is acked");
+	}
+	cfg.backend = PF_QUEUE_NATIVE;
+	len = pf_nft_build_reuse_flush_batch(&cfg, buf, sizeof(buf), 1);
+	if (len > 0) {
+		split(buf, (size_t)len, &m);
+		ok(msg_family(m.m[1]) == NFPROTO_INET && msg_family(m.m[2]) == NFPROTO_INET,
+		   "native: both sets in table inet");
+	}
 }
 
 /* The restore never deletes our base chain: table (woken: flags 0), chain (a no-op on an
@@ -342,7 +511,7 @@ static void check_restore(void)
 		check_chain(m.m[at + 1], fam, cfg.priority);
 		ok(!(m.m[at + 1]->nlmsg_flags & NLM_F_EXCL), "restore: chain add without EXCL");
 		is_int(msg_type(m.m[at + 2]), NFT_MSG_DELRULE, "restore: flush of our chain");
-		check_rules(&m, at + 3, fam, &cfg);
+		check_rules(&m, at + 3, fam, &cfg, false);
 		is_int(check_frag_rules(&m, at + 6, fam, &cfg), 1,
 		       "restore: the fragment rule is written again too");
 	}
@@ -381,6 +550,13 @@ int main(void)
 	ok(cfg.bypass, "default bypass");
 	check_install(&cfg);
 	check_restore();
+	check_reuse_batches();
+	cfg.reuse_timeout_ms = 60000;
+	check_install(&cfg);
+	cfg.backend = PF_QUEUE_NATIVE;
+	check_install(&cfg);
+	cfg.backend = PF_QUEUE_COMPAT;
+	cfg.reuse_timeout_ms = 0;
 
 	cfg.backend = PF_QUEUE_NATIVE;
 	check_install(&cfg);
