@@ -16,6 +16,8 @@ struct pf_sync_options {
 	unsigned resync_min_s;	/* incremental store updates batched at most this often */
 	unsigned resync_max_s;	/* full reconcile interval */
 	bool once;		/* sync once and exit (tests, `--once`) */
+	const char *lease_namespace; /* NULL: the service account's or the context's namespace */
+	unsigned lease_duration_s;   /* leaseDurationSeconds of the status writer's Lease */
 };
 
 /* Run until SIGTERM/SIGINT (or once). Exit code as podfence-sync(8) says. */
