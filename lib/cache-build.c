@@ -1213,6 +1213,17 @@ int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 	struct pf_cache *c;
 	int r;
 
+	/* Audit policies never take part in a verdict: the cache holds the others only. */
+	if (pf_ruleset_has_audit(rs)) {
+		struct pf_ruleset v;
+
+		r = pf_ruleset_view(rs, false, &v);
+		if (r < 0)
+			return r;
+		r = pf_cache_build(&v, default_action, out);
+		pf_ruleset_view_done(&v);
+		return r;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -1228,6 +1239,18 @@ int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 	}
 	*out = c;
 	return 0;
+}
+
+int pf_cache_build_audit(const struct pf_ruleset *rs, struct pf_cache **out)
+{
+	struct pf_ruleset v;
+	int r = pf_ruleset_view(rs, true, &v);
+
+	if (r < 0)
+		return r;
+	r = pf_cache_build(&v, PF_ACTION_ALLOW, out);
+	pf_ruleset_view_done(&v);
+	return r;
 }
 
 struct pf_cache *pf_cache_free(struct pf_cache *c)

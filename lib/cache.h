@@ -50,6 +50,11 @@ struct pf_cache_stats {
  */
 int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 		   struct pf_cache **out);
+/*
+ * The Audit policies of rs alone, compiled as if they were the whole ruleset: a lookup answers
+ * pf_ruleset_eval_audit (matched false: no Audit rule matches). The same limits apply.
+ */
+int pf_cache_build_audit(const struct pf_ruleset *rs, struct pf_cache **out);
 /* NULL-safe; returns NULL so `c = pf_cache_free(c);` works. */
 struct pf_cache *pf_cache_free(struct pf_cache *c);
 /*

@@ -32,6 +32,20 @@ int pf_action_from_string(const char *s)
 	return -EINVAL;
 }
 
+const char *pf_mode_to_string(enum pf_mode m)
+{
+	return m == PF_MODE_AUDIT ? "Audit" : m == PF_MODE_ENFORCE ? "Enforce" : NULL;
+}
+
+int pf_mode_from_string(const char *s)
+{
+	if (pf_streq(s, "Enforce"))
+		return PF_MODE_ENFORCE;
+	if (pf_streq(s, "Audit"))
+		return PF_MODE_AUDIT;
+	return -EINVAL;
+}
+
 const char *pf_policy_kind_string(bool cluster)
 {
 	return cluster ? PF_POLICY_KIND_CLUSTER : PF_POLICY_KIND;

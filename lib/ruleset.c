@@ -66,9 +66,39 @@ static bool rule_matches(const struct pf_rs_rule *r, const struct pf_addr *dst, 
 	return to && port;
 }
 
-void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
-		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
-		     struct pf_verdict *out)
+bool pf_ruleset_has_audit(const struct pf_ruleset *rs)
+{
+	for (size_t i = 0; rs && i < rs->n_policies; i++)
+		if (rs->policies[i].audit)
+			return true;
+	return false;
+}
+
+int pf_ruleset_view(const struct pf_ruleset *rs, bool audit, struct pf_ruleset *view)
+{
+	memset(view, 0, sizeof(*view));
+	if (!rs || !rs->n_policies)
+		return 0;
+	view->policies = calloc(rs->n_policies, sizeof(*view->policies));
+	if (!view->policies)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n_policies; i++)
+		if (rs->policies[i].audit == audit) {
+			view->policies[view->n_policies] = rs->policies[i];
+			view->policies[view->n_policies++].audit = false;
+		}
+	return 0;
+}
+
+void pf_ruleset_view_done(struct pf_ruleset *view)
+{
+	free(view->policies);
+	memset(view, 0, sizeof(*view));
+}
+
+static void eval(const struct pf_ruleset *rs, bool audit, enum pf_action default_action,
+		 const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		 struct pf_verdict *out)
 {
 	bool passed = false;
 
@@ -80,6 +110,8 @@ void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
 		const struct pf_rs_policy *p = &rs->policies[i];
 		bool applies = false;
 
+		if (p->audit != audit)
+			continue; /* an Audit policy never takes part in the verdict */
 		if (passed && p->cluster)
 			continue; /* the cluster tier ended for this connection */
 		for (size_t s = 0; !applies && s < p->n_src; s++)
@@ -111,4 +143,17 @@ void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
 			return;
 		}
 	}
+}
+
+void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
+		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		     struct pf_verdict *out)
+{
+	eval(rs, false, default_action, src, dst, dport, out);
+}
+
+void pf_ruleset_eval_audit(const struct pf_ruleset *rs, const struct pf_addr *src,
+			   const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out)
+{
+	eval(rs, true, PF_ACTION_ALLOW, src, dst, dport, out);
 }

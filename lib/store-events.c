@@ -25,7 +25,8 @@ int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t
 				B_TEXT(e->policy_name),
 				e->policy_name && e->rule_index >= 0 ? B_INT(e->rule_index)
 								     : B_NULL,
-				B_INT(e->count ? e->count : 1), B_TEXT(e->reason));
+				B_INT(e->count ? e->count : 1), B_TEXT(e->reason),
+				B_TEXT(e->audit ? "Audit" : "Enforce"));
 		if (r < 0)
 			goto out;
 	}

@@ -152,6 +152,8 @@ struct pf_event {
 	int32_t rule_index;
 	uint32_t count;	    /* 1 + suppressed */
 	const char *reason; /* NULL: a verdict; else what else the engine saw (event.reason) */
+	bool audit;	    /* what an Audit policy would have decided (mode 'Audit'), not the
+			     * verdict given: action, policy and rule are that policy's */
 };
 
 /* Append n events in one transaction; keeps at most max_rows (oldest dropped), 0 = no limit. */
