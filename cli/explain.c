@@ -179,6 +179,10 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 				pf_addr_fmt(&src[i], sbuf));
 			rc = 1;
 		}
+		struct pf_verdict av;
+
+		/* Audit policies: what the first one with a matching rule would decide */
+		pf_ruleset_eval_audit(rs, &src[i], &dst, (uint16_t)port, &av);
 		rule_text(s, &v, dtext, sizeof(dtext), ptext, sizeof(ptext));
 		pf_addr_fmt(&src[i], sbuf);
 		pf_addr_fmt(&dst, dbuf);
@@ -214,6 +218,21 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 			} else {
 				pf_jgen_null(&j);
 			}
+			/* an Audit policy that would decide otherwise (never the verdict) */
+			pf_jgen_key(&j, "audit");
+			if (pf_audit_disagrees(&v, &av)) {
+				pf_jgen_map_open(&j);
+				pf_jgen_kv_str(&j, "action", pf_action_to_string(av.action));
+				pf_jgen_kv_str(&j, "kind", pf_policy_kind_string(av.cluster));
+				pf_jgen_kv_str(&j, "policy_namespace",
+					       av.cluster ? NULL : av.policy_namespace);
+				pf_jgen_kv_str(&j, "policy_name", av.policy_name);
+				pf_jgen_kv_int(&j, "rule_index", av.rule_index);
+				pf_jgen_map_close(&j);
+			} else {
+				pf_jgen_null(&j);
+			}
+			pf_jgen_kv_str(&j, "source", "store");
 			pf_jgen_map_close(&j);
 		} else {
 			printf("%s -> %s:%u: %s\n", sbuf, dbuf, port,
@@ -235,6 +254,13 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv)
 			else
 				printf("  no policy rule matches: the engine's default action "
 				       "decides\n");
+			if (pf_audit_disagrees(&v, &av))
+				printf("  an Audit policy would %s this: %s %s%s%s (rule %d); "
+				       "recorded, not enforced\n",
+				       pf_action_to_string(av.action),
+				       pf_policy_kind_string(av.cluster),
+				       av.cluster ? "" : av.policy_namespace, av.cluster ? "" : "/",
+				       av.policy_name, av.rule_index);
 		}
 	}
 	if (json) {

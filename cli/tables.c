@@ -44,7 +44,7 @@ int cmd_policies(const struct pf_cli *cli, int argc, char **argv)
 	/* kind before error (the one column of unbounded width); the others keep their places */
 	return show(cli,
 		    "SELECT namespace, name, priority, valid, in_force, rules, source, updated_at, "
-		    "kind, error FROM policies");
+		    "kind, mode, error FROM policies");
 }
 
 /* "2026-11-26T10:00:00Z", "2026-11-26 10:00:00" (UTC), an epoch in ms, or a duration ago:
@@ -107,7 +107,7 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv)
 	static const char cols[] =
 	    "SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS at, "
 	    "pod_namespace, pod_name, src, dst, dport, action, policy_namespace, policy_name, "
-	    "rule_index, count, reason FROM event ";
+	    "rule_index, count, reason, mode FROM event ";
 	char since_buf[32] = "0", limit_buf[32] = "100", last_buf[32];
 	bool follow = false;
 	int64_t since = 0, last_id = 0;

@@ -15,6 +15,7 @@ struct pf_event_key {
 	struct pf_netns_id pod;
 	struct pf_addr dst;
 	uint16_t dport;
+	bool audit; /* an Audit policy's would-be decision: rate-limited apart from verdicts */
 	int64_t window_start_ms;
 	uint32_t suppressed;
 	/* what the summary says: the last suppressed verdict */
@@ -72,15 +73,17 @@ void pf_events_free(struct pf_events *ev)
  * bucket comes from a keyed hash (the process's random SipHash key): which keys share a chain
  * cannot be computed from outside.
  */
-static uint64_t key_hash(const struct pf_netns_id *pod, const struct pf_addr *dst, uint16_t dport)
+static uint64_t key_hash(const struct pf_netns_id *pod, const struct pf_addr *dst, uint16_t dport,
+			 bool audit)
 {
-	uint8_t buf[34];
+	uint8_t buf[35];
 	uint64_t dev = pod->dev, ino = pod->ino;
 
 	memcpy(buf, &dev, 8);
 	memcpy(buf + 8, &ino, 8);
 	memcpy(buf + 16, dst->b, 16);
 	memcpy(buf + 32, &dport, 2);
+	buf[34] = audit;
 	return pf_keyed_hash(buf, sizeof(buf));
 }
 
@@ -88,6 +91,7 @@ struct key_probe {
 	const struct pf_netns_id *pod;
 	const struct pf_addr *dst;
 	uint16_t dport;
+	bool audit;
 };
 
 static bool key_eq(const struct pf_hnode *n, const void *key)
@@ -95,7 +99,7 @@ static bool key_eq(const struct pf_hnode *n, const void *key)
 	const struct pf_event_key *k = pf_container_of(n, struct pf_event_key, node);
 	const struct key_probe *p = key;
 
-	return k->dport == p->dport && k->pod.dev == p->pod->dev && k->pod.ino == p->pod->ino &&
+	return k->dport == p->dport && k->audit == p->audit && k->pod.dev == p->pod->dev && k->pod.ino == p->pod->ino &&
 	       pf_addr_eq(&k->dst, p->dst);
 }
 
@@ -121,7 +125,7 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 			const char *pod_name, const struct pf_addr *src, const struct pf_addr *dst,
 			uint16_t dport, enum pf_action action, const char *pol_ns,
 			const char *pol_name, int32_t rule_index, uint32_t count,
-			const char *reason)
+			const char *reason, bool audit)
 {
 	const char *in[4] = {pod_ns, pod_name, pol_ns, pol_name};
 	size_t len[4], total = 0;
@@ -165,14 +169,16 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 	    .rule_index = rule_index,
 	    .count = count,
 	    .reason = reason,
+	    .audit = audit,
 	};
 }
 
-void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
-		      const struct pf_verdict *v, int64_t now_ms)
+static void record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
+		   const struct pf_verdict *v, int64_t now_ms, bool audit)
 {
-	const struct key_probe probe = {.pod = &pod->id, .dst = &t->dst, .dport = t->dport};
-	uint64_t h = key_hash(&pod->id, &t->dst, t->dport);
+	const struct key_probe probe = {
+	    .pod = &pod->id, .dst = &t->dst, .dport = t->dport, .audit = audit};
+	uint64_t h = key_hash(&pod->id, &t->dst, t->dport, audit);
 	const char *pol_ns = v->matched ? v->policy_namespace : NULL;
 	const char *pol_name = v->matched ? v->policy_name : NULL;
 	struct pf_event_key *k;
@@ -206,7 +212,7 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 			 * caps what one verdict can cost whatever the keys. */
 			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst,
 				    t->dport, v->action, pol_ns, pol_name,
-				    v->matched ? v->rule_index : -1, 1, NULL);
+				    v->matched ? v->rule_index : -1, 1, NULL, audit);
 			return;
 		}
 		k = calloc(1, sizeof(*k));
@@ -218,16 +224,30 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		k->pod = pod->id;
 		k->dst = t->dst;
 		k->dport = t->dport;
+		k->audit = audit;
 	} else if (k->suppressed) {
 		/* The old window ended before the timer closed it: its summary goes first. */
 		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
 			    k->dport, k->action, k->policy_namespace, k->policy_name, k->rule_index,
-			    k->suppressed, NULL);
+			    k->suppressed, NULL, k->audit);
 		k->suppressed = 0;
 	}
 	k->window_start_ms = now_ms;
 	queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action,
-		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1, NULL);
+		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1, NULL, audit);
+}
+
+void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
+		      const struct pf_verdict *v, int64_t now_ms)
+{
+	record(ev, pod, t, v, now_ms, false);
+}
+
+void pf_events_record_audit(struct pf_events *ev, const struct pf_pod *pod,
+			    const struct pf_tuple *t, const struct pf_verdict *v, int64_t now_ms)
+{
+	ev->audit++;
+	record(ev, pod, t, v, now_ms, true);
 }
 
 void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
@@ -238,7 +258,8 @@ void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *
 
 	ev->recorded++;
 	queue_event(ev, now_ms, pod ? pod->namespace : NULL, pod ? pod->name : NULL,
-		    src ? src : &none, dst ? dst : &none, dport, action, NULL, NULL, -1, 1, reason);
+		    src ? src : &none, dst ? dst : &none, dport, action, NULL, NULL, -1, 1, reason,
+		    false);
 }
 
 /* Close windows that ended: suppressed counts become summary events; idle keys go away. */
@@ -256,7 +277,7 @@ static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 		if (k->suppressed)
 			queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
 				    k->dport, k->action, k->policy_namespace, k->policy_name,
-				    k->rule_index, k->suppressed, NULL);
+				    k->rule_index, k->suppressed, NULL, k->audit);
 		pf_hashtable_del(&ev->keys, n);
 		key_free(k);
 	}

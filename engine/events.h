@@ -32,6 +32,7 @@ struct pf_events {
 	uint64_t suppressed; /* folded into a later summary event */
 	uint64_t dropped;    /* lost in memory: queue full (the worker counts write failures) */
 	uint64_t probes;     /* keys compared, one more per record: the table's cost */
+	uint64_t audit;	     /* Audit policies' would-be decisions that differed (recorded) */
 };
 
 int pf_events_init(struct pf_events *ev);
@@ -40,6 +41,10 @@ void pf_events_free(struct pf_events *ev);
 size_t pf_events_longest_chain(const struct pf_events *ev);
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms);
+/* What an Audit policy would have decided (v: the audit cache's answer), where it differs
+ * from the verdict given; rate-limited apart from the verdicts' events. */
+void pf_events_record_audit(struct pf_events *ev, const struct pf_pod *pod,
+			    const struct pf_tuple *t, const struct pf_verdict *v, int64_t now_ms);
 /* Queue one event that is not a plain verdict: reason is a static string (event.reason, see
  * podfenced(8)); src/dst may be NULL (unknown). Not rate-limited: callers bound how often. */
 void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,

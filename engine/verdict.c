@@ -59,6 +59,20 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		v.action = PF_ACTION_DENY;
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(vc->events, p, t, &v, pf_now_ms());
+	/* Audit policies: judged apart, by the pod's own address (a spoofed source is the pod's
+	 * all the same), recorded only where they would have decided otherwise. */
+	if (_unlikely_(pf_cache_audit(cache) != NULL) && p->n_ips) {
+		const struct pf_cache *ac = pf_cache_audit(cache);
+		const struct pf_addr *src = &p->ips[0];
+		struct pf_verdict av;
+
+		for (size_t i = 0; i < p->n_ips; i++)
+			if (pf_addr_eq(&p->ips[i], &t->src))
+				src = &t->src;
+		pf_cache_lookup(ac, src, &t->dst, t->dport, &av);
+		if (pf_audit_disagrees(&v, &av))
+			pf_events_record_audit(vc->events, p, t, &av, pf_now_ms());
+	}
 	switch (v.action) {
 	case PF_ACTION_DENY:
 		vc->stats->dropped++;

@@ -55,6 +55,9 @@ int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
  * pf_ruleset_eval_audit (matched false: no Audit rule matches). The same limits apply.
  */
 int pf_cache_build_audit(const struct pf_ruleset *rs, struct pf_cache **out);
+/* A cache built from a ruleset with Audit policies carries their cache (freed with it): NULL
+ * when there are none. */
+const struct pf_cache *pf_cache_audit(const struct pf_cache *c);
 /* NULL-safe; returns NULL so `c = pf_cache_free(c);` works. */
 struct pf_cache *pf_cache_free(struct pf_cache *c);
 /*

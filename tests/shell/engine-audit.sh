@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Audit mode through a real pod and engine: an Audit policy that denies everything never
+# changes a verdict (connections it would deny still connect, the Enforce policy's Reject still
+# refuses), its would-be decisions that differ are recorded as mode 'Audit' events naming its
+# rule, rate-limited like any event; the views, `podfencectl policies`, `events` and `explain`
+# show the mode; a policy switched to Enforce then bites.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/engine-lib.sh"
+setup_web_pod
+
+cat >"$TMP/audit.yaml" <<'YAML'
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: lockdown, namespace: shop}
+spec:
+  mode: Audit
+  priority: 1
+  appliesTo: [{kind: Pod, name: web}]
+  egress:
+  - action: Allow
+    to: [{cidr: 10.99.0.1}]
+    ports: [{port: 80}]
+  - action: Deny
+---
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: base, namespace: shop}
+spec:
+  priority: 100
+  appliesTo: [{kind: Pod, name: web}]
+  egress:
+  - action: Reject
+    to: [{cidr: 10.99.0.2}]
+    ports: [{port: 80}]
+YAML
+load_policies "$TMP/audit.yaml" || fail "loading the policies"
+[ "$(sql "SELECT group_concat(name || ':' || mode, ' ') FROM (SELECT name, mode FROM policies ORDER BY name)")" = \
+	"base:Enforce lockdown:Audit" ] || fail "policies view mode: $(sql 'SELECT name, mode FROM policies')"
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" policies >"$TMP/pol.out"
+grep -Eq '^shop +lockdown .* Audit' "$TMP/pol.out" || fail "podfencectl policies shows no mode: $(cat "$TMP/pol.out")"
+pass "the policies view and podfencectl policies show mode Audit"
+
+start_engine
+register "$WEB" shop web c-web
+expect "$WEB" 10.99.0.1 80 ok        # Audit Allow, real Allow (default): nothing to record
+expect "$WEB" 10.99.0.1 443 ok       # Audit would Deny; the verdict stays Allow
+expect "$WEB" 10.99.0.2 80 refused   # base's Reject; Audit would Deny (differs: recorded)
+expect "$WEB" 10.99.0.1 443 ok       # again, inside the rate-limit window
+audit_rows() { sql "SELECT dst || ':' || dport || ':' || action || ':' || policy_name || ':' || rule_index
+	FROM event WHERE mode = 'Audit' ORDER BY dst, dport"; }
+audit_is() { [ "$(audit_rows)" = "$1" ]; }
+wait_until 50 audit_is "10.99.0.1:443:Deny:lockdown:1
+10.99.0.2:80:Deny:lockdown:1" || fail "Audit events: $(audit_rows)"
+[ "$(sql "SELECT count(*) FROM event WHERE mode = 'Audit' AND dport = 80 AND dst = '10.99.0.1'")" = 0 ] ||
+	fail "an Audit decision that agrees with the verdict was recorded"
+[ "$(sql "SELECT action || ':' || policy_name || ':' || mode FROM recent_events WHERE dst = '10.99.0.2' AND mode = 'Enforce'")" = \
+	"Reject:base:Enforce" ] || fail "the real verdict's event: $(sql "SELECT * FROM recent_events")"
+pass "an Audit Deny never changes a verdict; where it differs it is recorded as a mode Audit event naming its rule"
+
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" events >"$TMP/ev.out"
+grep -E '10\.99\.0\.1 +443 +Deny +shop +lockdown +1 .* Audit' "$TMP/ev.out" >/dev/null ||
+	fail "podfencectl events does not show the Audit event: $(cat "$TMP/ev.out")"
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" explain --from shop/web --to 10.99.0.1 --port 443 >"$TMP/explain.out"
+grep -q '10.1.1.2 -> 10.99.0.1:443: Allow' "$TMP/explain.out" &&
+	grep -q 'an Audit policy would Deny this: FencePolicy shop/lockdown (rule 1)' "$TMP/explain.out" ||
+	fail "explain: $(cat "$TMP/explain.out")"
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" -o json explain --from shop/web --to 10.99.0.1 --port 443 |
+	"$PY" -c 'import json,sys; v=json.load(sys.stdin)[0]; assert v["action"] == "Allow" and v["audit"] == {"action": "Deny", "kind": "FencePolicy", "policy_namespace": "shop", "policy_name": "lockdown", "rule_index": 1}, v' ||
+	fail "explain -o json audit"
+pass "podfencectl events and explain show what the Audit policy would do"
+
+# Enforce it: the same connection is now denied.
+sed -i 's/mode: Audit/mode: Enforce/' "$TMP/audit.yaml"
+load_policies "$TMP/audit.yaml" || fail "reloading"
+ctl '{"op":"reload"}' >/dev/null
+wait_until 50 sql_is Enforce "SELECT mode FROM policies WHERE name = 'lockdown'" || fail "mode not updated"
+sleep 0.5
+expect "$WEB" 10.99.0.1 443 timeout
+expect "$WEB" 10.99.0.1 80 ok
+pass "the same policy in Enforce mode denies what it audited"
+engine_finish
