@@ -40,6 +40,8 @@ struct pf_cache_stats {
 	size_t n_intervals;	/* port intervals in those tables */
 	size_t max_prefix_lens; /* most distinct prefix lengths in one group: worst-case probes */
 	size_t bytes;		/* memory held */
+	size_t n_rules;		/* rules compiled in (Audit policies' not counted) */
+	size_t n_audit_rules;	/* rules of Audit policies, compiled apart */
 };
 
 /*
