@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pods.h"
 #include "reload.h"
+#include "explain.h"
 #include "requests.h"
 
 /* The reply's text, or NULL when writing it failed (out of memory). */
@@ -399,6 +400,27 @@ int pf_status_json(struct pf_requests *rq, char **out)
 	return r;
 }
 
+/* {"op":"explain","from":F,"to":IP,"port":N}: see engine/explain.h. */
+static int do_explain(struct pf_requests *rq, const struct pf_node *req, char **reply,
+		      struct pf_error *err)
+{
+	const char *from = NULL, *to = NULL;
+	struct pf_addr dst;
+	int64_t port = 0;
+	bool has;
+	int r;
+
+	if ((r = get_str(req, "from", PF_MAX_NAME * 2 + 1, true, &from, err)) < 0 ||
+	    (r = get_str(req, "to", 64, true, &to, err)) < 0 ||
+	    (r = get_int(req, "port", 1, 65535, &has, &port, err)) < 0)
+		return r;
+	if (!has)
+		return pf_error_set(err, EINVAL, "invalid request: missing integer field 'port'");
+	if (pf_addr_parse(to, &dst) < 0)
+		return pf_error_set(err, EINVAL, "invalid request: 'to' is not an IP address");
+	return pf_explain_json(rq->pods, rq->reload, from, &dst, (uint16_t)port, reply, err);
+}
+
 int pf_requests_dispatch(struct pf_requests *rq, const struct pf_node *req, const char *default_op,
 			 char **reply, struct pf_wait *wait)
 {
@@ -437,6 +459,8 @@ int pf_requests_dispatch(struct pf_requests *rq, const struct pf_node *req, cons
 		r = do_unregister(rq, req, reply, &err);
 	else if (!strcmp(op, "reload"))
 		r = do_reload(rq, reply, wait, &err);
+	else if (!strcmp(op, "explain"))
+		r = do_explain(rq, req, reply, &err);
 	else if (!strcmp(op, "status"))
 		r = pf_status_json(rq, reply) < 0 ? pf_error_set(&err, ENOMEM, "out of memory") : 0;
 	else

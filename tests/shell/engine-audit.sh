@@ -62,11 +62,19 @@ pass "an Audit Deny never changes a verdict; where it differs it is recorded as 
 grep -E '10\.99\.0\.1 +443 +Deny +shop +lockdown +1 .* Audit' "$TMP/ev.out" >/dev/null ||
 	fail "podfencectl events does not show the Audit event: $(cat "$TMP/ev.out")"
 "$PODFENCECTL" --db "$DB" --socket "$SOCK" explain --from shop/web --to 10.99.0.1 --port 443 >"$TMP/explain.out"
-grep -q '10.1.1.2 -> 10.99.0.1:443: Allow' "$TMP/explain.out" &&
-	grep -q 'an Audit policy would Deny this: FencePolicy shop/lockdown (rule 1)' "$TMP/explain.out" ||
+grep -q '^(from the running engine: cache generation [0-9]*)$' "$TMP/explain.out" &&
+	grep -q '10.1.1.2 -> 10.99.0.1:443: Allow' "$TMP/explain.out" &&
+	grep -q 'an Audit policy would Deny this: FencePolicy shop/lockdown (rule 1)' "$TMP/explain.out" &&
+	grep -q '1. FencePolicy shop/lockdown (priority 1, Audit: not enforced)' "$TMP/explain.out" &&
+	grep -q '2. FencePolicy shop/base (priority 100)' "$TMP/explain.out" ||
 	fail "explain: $(cat "$TMP/explain.out")"
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" explain --from 10.1.1.2 --to 10.99.0.2 --port 80 >"$TMP/explain2.out"
+grep -q 'decided by policy shop/base (rule 0: Reject to 10.99.0.2/32, ports 80/TCP)' "$TMP/explain2.out" ||
+	fail "explain by address: $(cat "$TMP/explain2.out")"
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" explain --from c-web --to 10.99.0.2 --port 80 | grep -q ': Reject$' ||
+	fail "explain by container id"
 "$PODFENCECTL" --db "$DB" --socket "$SOCK" -o json explain --from shop/web --to 10.99.0.1 --port 443 |
-	"$PY" -c 'import json,sys; v=json.load(sys.stdin)[0]; assert v["action"] == "Allow" and v["audit"] == {"action": "Deny", "kind": "FencePolicy", "policy_namespace": "shop", "policy_name": "lockdown", "rule_index": 1}, v' ||
+	"$PY" -c 'import json,sys; v=json.load(sys.stdin)[0]; assert v["source"] == "engine" and v["action"] == "Allow" and v["audit"] == {"action": "Deny", "kind": "FencePolicy", "policy_namespace": "shop", "policy_name": "lockdown", "rule_index": 1}, v' ||
 	fail "explain -o json audit"
 pass "podfencectl events and explain show what the Audit policy would do"
 
@@ -79,4 +87,13 @@ sleep 0.5
 expect "$WEB" 10.99.0.1 443 timeout
 expect "$WEB" 10.99.0.1 80 ok
 pass "the same policy in Enforce mode denies what it audited"
+
+# explain asks the engine: a pod registered while the store says nothing of it yet is the
+# engine's; with the engine gone, the store answers and says so.
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" explain --from shop/nope --to 10.99.0.1 --port 1 2>"$TMP/err" && fail "unknown pod"
+grep -q "the engine says: no registered pod 'shop/nope'" "$TMP/err" || fail "unknown pod: $(cat "$TMP/err")"
 engine_finish
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" explain --from shop/web --to 10.99.0.1 --port 443 >"$TMP/explain3.out"
+grep -q "^(from the store: no engine answered on $SOCK; default action Allow)$" "$TMP/explain3.out" &&
+	grep -q ': Deny$' "$TMP/explain3.out" || fail "explain from the store: $(cat "$TMP/explain3.out")"
+pass "explain from the running engine (by pod, address, container id), from the store without one"
