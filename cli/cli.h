@@ -27,6 +27,7 @@ int cmd_explain(const struct pf_cli *cli, int argc, char **argv);
 int cmd_check(const struct pf_cli *cli, int argc, char **argv);
 int cmd_reload(const struct pf_cli *cli, int argc, char **argv);
 int cmd_graph(const struct pf_cli *cli, int argc, char **argv);
+int cmd_trace(const struct pf_cli *cli, int argc, char **argv);
 
 /* One row of podfencectl's dispatch table (cli/podfencectl.c). */
 struct pf_cli_command {

@@ -12,11 +12,15 @@ static const struct pf_cli_command commands[] = {
     {"policies", cmd_policies, "", "policies in the store: valid, in force, errors"},
     {"events", cmd_events, "[--follow] [--since T] [--limit N]",
      "recorded verdict events, oldest first (T: 2026-11-26T10:00:00Z or 30s, 5m, 2h, 1d ago)"},
-    {"explain", cmd_explain, "--from NAMESPACE/POD|IP --to IP --port N [--default-action A]",
-     "the verdict a connection gets and the policy rule that decides it"},
+    {"explain", cmd_explain,
+     "--from NAMESPACE/POD|IP|CONTAINER --to IP --port N [--default-action A]",
+     "the verdict a connection gets and the rule that decides it (the running engine's, else "
+     "the store's)"},
     {"check", cmd_check, "[-o table|json] FILE|DIR...",
      "validate policy files or directories (YAML or JSON; '-' is stdin); no daemon needed"},
     {"reload", cmd_reload, "", "make the engine reload the store now"},
+    {"trace", cmd_trace, "[--pod NAMESPACE/NAME] [--action A]",
+     "verdicts as the running engine gives them, one line each, until interrupted"},
     {"graph", cmd_graph, "[-n NAMESPACE] [-o dot|json]",
      "who may reach whom: workloads and destinations, rules as edges (DOT for `dot -Tsvg`)"},
 };

@@ -22,6 +22,7 @@
 #include "pods.h"
 #include "reload.h"
 #include "requests.h"
+#include "trace.h"
 #include "store.h"
 #include "verdict.h"
 
@@ -43,6 +44,7 @@ struct engine {
 	struct pf_netns_id host_id; /* PID 1's netns */
 	struct pf_netns_id self_id; /* ours */
 	struct pf_events events;
+	struct pf_trace trace;
 	struct pf_counters counters;
 	struct pf_verdict_ctx verdict;
 	struct pf_reload *reload;
@@ -203,6 +205,7 @@ static int build_parts(struct engine *e)
 	    .reload = e->reload,
 	    .events = &e->events,
 	    .stats = &e->counters.stats,
+	    .trace = &e->trace,
 	    .reject_mark = e->nft.reject_mark,
 	};
 	e->counters.pods = e->pods;
@@ -223,6 +226,7 @@ static int build_parts(struct engine *e)
 	    .pods = e->pods,
 	    .reload = e->reload,
 	    .counters = &e->counters,
+	    .trace = &e->trace,
 	};
 	r = pf_adopt_new(e->cfg.state_dir, e->store, &e->nft, e->pods, e->reload, &e->requests,
 			 &e->adopt);

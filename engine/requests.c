@@ -14,6 +14,7 @@
 #include "pods.h"
 #include "reload.h"
 #include "explain.h"
+#include "trace.h"
 #include "requests.h"
 
 /* The reply's text, or NULL when writing it failed (out of memory). */
@@ -400,6 +401,36 @@ int pf_status_json(struct pf_requests *rq, char **out)
 	return r;
 }
 
+/* {"op":"trace","pod":"NS/NAME"?,"action":"Deny"?}: the answer says ok, then the connection
+ * carries one verdict per message (engine/trace.h) until the reader hangs up. */
+static int do_trace(struct pf_requests *rq, const struct pf_node *req, char **reply,
+		    struct pf_wait *wait, struct pf_error *err)
+{
+	const char *pod = NULL, *action = NULL;
+	int a = -1, r;
+
+	if ((r = get_str(req, "pod", PF_MAX_NAME * 2 + 1, false, &pod, err)) < 0 ||
+	    (r = get_str(req, "action", 16, false, &action, err)) < 0)
+		return r;
+	if (action && ((a = pf_action_from_string(action)) < 0 || a == PF_ACTION_PASS))
+		return pf_error_set(err, EINVAL,
+				    "invalid request: 'action' must be Allow, Deny, Reject or Alert");
+	if (!rq->trace)
+		return pf_error_set(err, ENOTSUP, "tracing is not available");
+	r = pf_trace_subscribe(rq->trace, pod, a, &wait->trace);
+	if (r == -EBUSY)
+		return pf_error_set(err, EBUSY, "%d traces run already", PF_TRACE_MAX_SUBS);
+	if (r < 0)
+		return pf_error_set(err, -r, "out of memory");
+	*reply = strdup("{\"ok\":true,\"trace\":true}");
+	if (!*reply) {
+		pf_trace_unsubscribe(rq->trace, PF_TAKE_PTR(wait->trace));
+		return pf_error_set(err, ENOMEM, "out of memory");
+	}
+	wait->kind = PF_WAIT_TRACE;
+	return 0;
+}
+
 /* {"op":"explain","from":F,"to":IP,"port":N}: see engine/explain.h. */
 static int do_explain(struct pf_requests *rq, const struct pf_node *req, char **reply,
 		      struct pf_error *err)
@@ -459,6 +490,8 @@ int pf_requests_dispatch(struct pf_requests *rq, const struct pf_node *req, cons
 		r = do_unregister(rq, req, reply, &err);
 	else if (!strcmp(op, "reload"))
 		r = do_reload(rq, reply, wait, &err);
+	else if (!strcmp(op, "trace") && !default_op) /* a live connection only: it streams */
+		r = do_trace(rq, req, reply, wait, &err);
 	else if (!strcmp(op, "explain"))
 		r = do_explain(rq, req, reply, &err);
 	else if (!strcmp(op, "status"))

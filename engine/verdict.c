@@ -6,6 +6,7 @@
 #include "events.h"
 #include "pods.h"
 #include "reload.h"
+#include "trace.h"
 #include "verdict.h"
 
 /* after netinet/in.h: the uapi header defers to glibc then */
@@ -16,7 +17,7 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	struct pf_pod *p = userdata;
 	const struct pf_verdict_ctx *vc = p->verdict;
 	const struct pf_cache *cache = pf_reload_cache(vc->reload);
-	struct pf_verdict v;
+	struct pf_verdict v, av;
 	uint32_t g;
 
 	p->n_verdicts++;
@@ -61,10 +62,10 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		pf_events_record(vc->events, p, t, &v, pf_now_ms());
 	/* Audit policies: judged apart, by the pod's own address (a spoofed source is the pod's
 	 * all the same), recorded only where they would have decided otherwise. */
+	av.matched = false;
 	if (_unlikely_(pf_cache_audit(cache) != NULL) && p->n_ips) {
 		const struct pf_cache *ac = pf_cache_audit(cache);
 		const struct pf_addr *src = &p->ips[0];
-		struct pf_verdict av;
 
 		for (size_t i = 0; i < p->n_ips; i++)
 			if (pf_addr_eq(&p->ips[i], &t->src))
@@ -73,6 +74,7 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 		if (pf_audit_disagrees(&v, &av))
 			pf_events_record_audit(vc->events, p, t, &av, pf_now_ms());
 	}
+	pf_trace_verdict(vc->trace, p, t, &v, &av, pf_now_ms());
 	switch (v.action) {
 	case PF_ACTION_DENY:
 		vc->stats->dropped++;
