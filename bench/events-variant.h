@@ -38,6 +38,7 @@ static inline uint64_t CAT(VARIANT, _old_hash)(const void *data, size_t len)
 #define pf_events_count CAT(VARIANT, _count)
 #define pf_events_batch_free CAT(VARIANT, _batch_free)
 #define pf_events_write CAT(VARIANT, _write)
+#define pf_events_write_out CAT(VARIANT, _write_out)
 #define pf_events_size CAT(VARIANT, _size)
 #define pf_events_move CAT(VARIANT, _move)
 

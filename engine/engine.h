@@ -23,6 +23,9 @@ struct pf_engine_config {
 	char *metrics;
 	int log_level;
 	bool refuse_privileged; /* privileged_pods = refuse (default warn) */
+	int event_log;		/* enum pf_eventlog_mode */
+	uint32_t event_max_rows;
+	uint32_t event_max_age_s; /* 0: no bound */
 };
 
 struct engine; /* engine.c's */

@@ -5,6 +5,7 @@
  * of a window is written at once and later ones are counted; when the window closes the
  * count goes out as one summary event (count = how many were suppressed).
  */
+#include "eventlog.h"
 #include "events.h"
 #include "pods.h"
 #include "log.h"
@@ -326,6 +327,28 @@ int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, s
 	for (size_t i = 0; i < n; i++)
 		batch[i] = pe[i].ev;
 	return pf_store_append_events(store, batch, n, PF_EVENTS_MAX_ROWS, err);
+}
+
+int pf_events_write_out(struct pf_store *store, const struct pf_pending_event *pe, size_t n,
+			const struct pf_events_out *o, struct pf_error *err)
+{
+	_cleanup_free_ struct pf_event *batch = NULL;
+	int r = 0;
+
+	if (n) {
+		batch = malloc(n * sizeof(*batch));
+		if (!batch)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			batch[i] = pe[i].ev;
+		r = pf_store_append_events(store, batch, n, o->max_rows, err);
+		/* the log pipeline gets them whatever the store did */
+		if (o->log)
+			pf_eventlog_write(o->log, batch, n);
+	}
+	if (r >= 0 && o->max_age_ms > 0)
+		r = pf_store_trim_events_before(store, pf_now_ms() - o->max_age_ms, err);
+	return r;
 }
 
 size_t pf_events_size(void)

@@ -35,3 +35,13 @@ int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t
 out:
 	return pf_store_op_end(s, r, err);
 }
+
+int pf_store_trim_events_before(struct pf_store *s, int64_t at_ms, struct pf_error *err)
+{
+	int r = pf_store_op_begin(s, err);
+
+	if (r < 0)
+		return r;
+	r = pf_stmt_run(s, EVENT_TRIM_AGE, err, B_INT(at_ms));
+	return pf_store_op_end(s, r, err);
+}

@@ -110,6 +110,7 @@
 	/* Ids only grow, so the newest max_rows are the ids from the max_rows-th largest on. */   \
 	X(EVENT_TRIM, "DELETE FROM event WHERE id < (SELECT id FROM event ORDER BY id DESC "       \
 		      "LIMIT 1 OFFSET ?1 - 1)")                                                    \
+	X(EVENT_TRIM_AGE, "DELETE FROM event WHERE at < ?1")                                       \
 	/* store-explain.c */                                                                      \
 	X(EXPLAIN_POD_IPS,                                                                         \
 	  "SELECT pi.ip FROM pod_ip pi JOIN pod p ON p.id = pi.pod_id "                            \
