@@ -47,8 +47,9 @@ struct answer {
 /* Every policy that applies to the pod, in evaluation order (the store's applied_policies). */
 static void considered(struct pf_store *s, const struct answer *a, struct pf_jgen *j)
 {
-	static const char sql[] = "SELECT kind, policy_namespace, policy_name, priority, mode "
-				  "FROM applied_policies WHERE pod_namespace = ?1 AND pod_name = ?2";
+	static const char sql[] =
+	    "SELECT kind, policy_namespace, policy_name, priority, mode "
+	    "FROM applied_policies WHERE pod_namespace = ?1 AND pod_name = ?2";
 	_cleanup_free_ char *last = NULL;
 	sqlite3_stmt *st = NULL;
 	unsigned n = 0;
@@ -69,8 +70,8 @@ static void considered(struct pf_store *s, const struct answer *a, struct pf_jge
 			_cleanup_free_ char *key = NULL;
 
 			/* a policy's rules are consecutive rows: one line per policy */
-			if (asprintf(&key, "%s/%s/%s", pf_strna(kind), pf_strna(ns), pf_strna(name)) <
-			    0)
+			if (asprintf(&key, "%s/%s/%s", pf_strna(kind), pf_strna(ns),
+				     pf_strna(name)) < 0)
 				break;
 			if (pf_streq(key, last))
 				continue;
@@ -145,7 +146,8 @@ static void print_answer(struct pf_store *s, const char *from, const struct answ
 			pf_jgen_map_open(j);
 			pf_jgen_kv_str(j, "action", pf_action_to_string(av->action));
 			pf_jgen_kv_str(j, "kind", pf_policy_kind_string(av->cluster));
-			pf_jgen_kv_str(j, "policy_namespace", av->cluster ? NULL : av->policy_namespace);
+			pf_jgen_kv_str(j, "policy_namespace",
+				       av->cluster ? NULL : av->policy_namespace);
 			pf_jgen_kv_str(j, "policy_name", av->policy_name);
 			pf_jgen_kv_int(j, "rule_index", av->rule_index);
 			pf_jgen_map_close(j);
@@ -223,8 +225,8 @@ static int verdict_from_node(const struct pf_node *r, struct pf_verdict *v, stru
  * answered (printed), 0 when no engine answers (the store decides), negative (reported) when
  * the engine refused the question (exit 2).
  */
-static int explain_engine(const struct pf_cli *cli, const char *from, const char *to,
-			  uint32_t port, struct pf_jgen *j)
+static int explain_engine(const struct pf_cli *cli, const char *from, const char *to, uint32_t port,
+			  struct pf_jgen *j)
 {
 	_cleanup_free_ char *req = NULL, *reply = NULL;
 	_cleanup_jgen_ struct pf_jgen q = {0};

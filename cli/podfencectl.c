@@ -55,8 +55,8 @@ static void usage(FILE *f)
 /* The global options, for moving those given after the subcommand in front of it. */
 static bool global_option(const char *a, bool *takes_value)
 {
-	static const char *const with_value[] = {"-c", "--config", "--db", "--socket",
-						 "--state-dir", "-o", "--output"};
+	static const char *const with_value[] = {"-c",		"--config", "--db",    "--socket",
+						 "--state-dir", "-o",	    "--output"};
 	static const char *const flags[] = {"--no-headers", "-h", "--help", "-V", "--version"};
 
 	*takes_value = false;
@@ -170,10 +170,14 @@ static int merge_option(void *ctx, int val, const char *v, const char *what, boo
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"db", required_argument, NULL, 'D'},
-	    {"socket", required_argument, NULL, 'S'}, {"state-dir", required_argument, NULL, 'T'},
-	    {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},      {"no-headers", no_argument, NULL, 'H'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"db", required_argument, NULL, 'D'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"state-dir", required_argument, NULL, 'T'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"no-headers", no_argument, NULL, 'H'},
 	    {},
 	};
 	struct pf_config cfg = {0};

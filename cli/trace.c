@@ -107,8 +107,9 @@ int cmd_trace(const struct pf_cli *cli, int argc, char **argv)
 			action = optarg;
 			if (pf_action_from_string(action) < 0 ||
 			    pf_action_from_string(action) == PF_ACTION_PASS) {
-				fprintf(stderr, "podfencectl trace: --action must be Allow, Deny, "
-						"Reject or Alert, not '%s'\n",
+				fprintf(stderr,
+					"podfencectl trace: --action must be Allow, Deny, "
+					"Reject or Alert, not '%s'\n",
 					action);
 				return 2;
 			}
@@ -172,7 +173,8 @@ int cmd_trace(const struct pf_cli *cli, int argc, char **argv)
 		if (pf_json_parse(buf, (size_t)n, NULL, &line, NULL) < 0)
 			continue;
 		if (pf_node_int(line, "lost", &l) == 0 && (uint64_t)l > lost) {
-			fprintf(stderr, "podfencectl trace: %llu lines lost (this reader was slow)\n",
+			fprintf(stderr,
+				"podfencectl trace: %llu lines lost (this reader was slow)\n",
 				(unsigned long long)((uint64_t)l - lost));
 			lost = (uint64_t)l;
 		}

@@ -25,7 +25,7 @@ struct pf_client {
 	uint64_t deadline_ns;
 	struct pf_watch watch;
 	struct pf_wait wait;
-	bool refused_uid; /* not root: answered with an error, then hung up on */
+	bool refused_uid;	    /* not root: answered with an error, then hung up on */
 	struct pf_trace_sub *trace; /* a `trace` connection: verdicts stream to it */
 	uid_t uid;
 };

@@ -100,8 +100,8 @@ static bool key_eq(const struct pf_hnode *n, const void *key)
 	const struct pf_event_key *k = pf_container_of(n, struct pf_event_key, node);
 	const struct key_probe *p = key;
 
-	return k->dport == p->dport && k->audit == p->audit && k->pod.dev == p->pod->dev && k->pod.ino == p->pod->ino &&
-	       pf_addr_eq(&k->dst, p->dst);
+	return k->dport == p->dport && k->audit == p->audit && k->pod.dev == p->pod->dev &&
+	       k->pod.ino == p->pod->ino && pf_addr_eq(&k->dst, p->dst);
 }
 
 size_t pf_events_longest_chain(const struct pf_events *ev)

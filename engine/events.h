@@ -16,9 +16,9 @@
 #define PF_EVENTS_MAX_KEYS 16384
 #define PF_EVENTS_MAX_CHAIN 32 /* keys one bucket holds; past it a key is not rate-limited */
 #define PF_EVENTS_MAX_PENDING 8192
-#define PF_EVENTS_MAX_ROWS 100000	       /* event_max_rows default */
+#define PF_EVENTS_MAX_ROWS 100000	   /* event_max_rows default */
 #define PF_EVENTS_MAX_ROWS_LIMIT 100000000 /* the largest event_max_rows */
-#define PF_EVENTS_MAX_AGE_S (7 * 86400)    /* event_max_age default */
+#define PF_EVENTS_MAX_AGE_S (7 * 86400)	   /* event_max_age default */
 
 struct pf_pod;
 struct pf_event_key;
@@ -69,8 +69,8 @@ int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, s
 struct pf_eventlog;
 /* Where events go and how long they stay (event_max_rows, event_max_age, event_log). */
 struct pf_events_out {
-	size_t max_rows;	   /* 0: no bound */
-	int64_t max_age_ms;	   /* 0: no bound; older rows go with each batch */
+	size_t max_rows;	 /* 0: no bound */
+	int64_t max_age_ms;	 /* 0: no bound; older rows go with each batch */
 	struct pf_eventlog *log; /* NULL: the store only */
 };
 int pf_events_write_out(struct pf_store *store, const struct pf_pending_event *pe, size_t n,

@@ -47,7 +47,8 @@ static void verdict_json(struct pf_jgen *j, const struct pf_pod *p, const struct
 	pf_jgen_kv_str(j, "action", pf_action_to_string(v->action));
 	pf_jgen_kv_bool(j, "matched", v->matched);
 	pf_jgen_kv_str(j, "kind", v->matched ? pf_policy_kind_string(v->cluster) : NULL);
-	pf_jgen_kv_str(j, "policy_namespace", v->matched && !v->cluster ? v->policy_namespace : NULL);
+	pf_jgen_kv_str(j, "policy_namespace",
+		       v->matched && !v->cluster ? v->policy_namespace : NULL);
 	pf_jgen_kv_str(j, "policy_name", v->matched ? v->policy_name : NULL);
 	pf_jgen_key(j, "rule_index");
 	if (v->matched)
@@ -139,6 +140,7 @@ int pf_explain_json(struct pf_pods *pods, struct pf_reload *reload, const char *
 	pf_jgen_array_close(&j);
 	pf_jgen_map_close(&j);
 	if (n == 0)
-		return pf_error_set(err, ENOENT, "no registered pod '%.200s' with an address", from);
+		return pf_error_set(err, ENOENT, "no registered pod '%.200s' with an address",
+				    from);
 	return pf_jgen_take(&j, out) < 0 ? pf_error_set(err, ENOMEM, "out of memory") : 0;
 }

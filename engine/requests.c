@@ -413,8 +413,8 @@ static int do_trace(struct pf_requests *rq, const struct pf_node *req, char **re
 	    (r = get_str(req, "action", 16, false, &action, err)) < 0)
 		return r;
 	if (action && ((a = pf_action_from_string(action)) < 0 || a == PF_ACTION_PASS))
-		return pf_error_set(err, EINVAL,
-				    "invalid request: 'action' must be Allow, Deny, Reject or Alert");
+		return pf_error_set(
+		    err, EINVAL, "invalid request: 'action' must be Allow, Deny, Reject or Alert");
 	if (!rq->trace)
 		return pf_error_set(err, ENOTSUP, "tracing is not available");
 	r = pf_trace_subscribe(rq->trace, pod, a, &wait->trace);

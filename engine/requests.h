@@ -55,8 +55,8 @@ struct pf_wait {
 	uint64_t gen;
 	struct pf_netns_id id; /* register: the pod */
 	bool new_pod;
-	char error[256];     /* set when the pod failed before its answer */
-	uint32_t timeout_ms; /* the sender's "timeout_ms", 0 when it gave none */
+	char error[256];	    /* set when the pod failed before its answer */
+	uint32_t timeout_ms;	    /* the sender's "timeout_ms", 0 when it gave none */
 	struct pf_trace_sub *trace; /* PF_WAIT_TRACE: the subscription, the connection's now */
 };
 

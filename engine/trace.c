@@ -76,7 +76,8 @@ void pf_trace_verdict_slow(struct pf_trace *t, const struct pf_pod *p, const str
 
 		if (s->action >= 0 && (int)v->action != s->action)
 			continue;
-		if (s->pod_name[0] && (strcmp(s->pod_name, p->name) || strcmp(s->pod_ns, p->namespace)))
+		if (s->pod_name[0] &&
+		    (strcmp(s->pod_name, p->name) || strcmp(s->pod_ns, p->namespace)))
 			continue;
 		if (s->n == PF_TRACE_RING) {
 			s->lost++;
@@ -99,7 +100,8 @@ void pf_trace_verdict_slow(struct pf_trace *t, const struct pf_pod *p, const str
 		if (l->audit) {
 			l->audit_action = (uint8_t)av->action;
 			l->audit_rule = av->rule_index;
-			copy(l->audit_ns, sizeof(l->audit_ns), av->cluster ? NULL : av->policy_namespace);
+			copy(l->audit_ns, sizeof(l->audit_ns),
+			     av->cluster ? NULL : av->policy_namespace);
 			copy(l->audit_name, sizeof(l->audit_name), av->policy_name);
 		}
 	}

@@ -16,7 +16,7 @@ struct pf_verdict_ctx {
 	struct pf_events *events;
 	struct pf_engine_stats *stats;
 	struct pf_trace *trace; /* live verdicts for subscribers (podfencectl trace) */
-	uint32_t reject_mark; /* the mark the chain's reject rule matches */
+	uint32_t reject_mark;	/* the mark the chain's reject rule matches */
 };
 
 /* The queue callback; userdata is the pod. */

@@ -641,8 +641,8 @@ static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy 
 		int m = pf_mode_from_string(v->str);
 
 		if (m < 0)
-			return verr(c, v->line, "spec.mode", "must be Enforce or Audit, not \"%.64s\"",
-				    v->str);
+			return verr(c, v->line, "spec.mode",
+				    "must be Enforce or Audit, not \"%.64s\"", v->str);
 		pol->mode = (enum pf_mode)m;
 	}
 	r = parse_applies_to(c, spec, pol);

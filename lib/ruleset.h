@@ -32,7 +32,8 @@ struct pf_rs_policy {
 	size_t n_src;
 	struct pf_rs_rule *rules;
 	size_t n_rules;
-	bool audit; /* spec.mode Audit: skipped by evaluation, judged apart (pf_cache_build_audit) */
+	bool
+	    audit; /* spec.mode Audit: skipped by evaluation, judged apart (pf_cache_build_audit) */
 };
 
 struct pf_ruleset {

@@ -30,7 +30,7 @@ struct pf_kube_client {
 	char *token;	  /* static bearer token, or NULL */
 	char *token_file; /* re-read before every request: rotated tokens keep working */
 	char *origin; /* "kubeconfig F (context C)" or "in-cluster service account", for messages */
-	char *namespace;	/* the context's namespace, or the service account's; NULL if none */
+	char *namespace; /* the context's namespace, or the service account's; NULL if none */
 	const char *user_agent; /* NULL: "podfence-sync/VERSION" */
 };
 

@@ -61,11 +61,11 @@ struct pf_kube_policy {
 	const char *name;
 	const char *resource_version;
 	const struct pf_policy_doc *doc;
-	char *key;	      /* "namespace/name" */
-	char *version;	      /* "uid/generation" (or the resourceVersion when the object has no
-			       * generation): changes with the spec, not with a status write */
-	bool cluster;	      /* a ClusterFencePolicy */
-	int64_t generation;   /* metadata.generation, 0 when absent */
+	char *key;	    /* "namespace/name" */
+	char *version;	    /* "uid/generation" (or the resourceVersion when the object has no
+			     * generation): changes with the spec, not with a status write */
+	bool cluster;	    /* a ClusterFencePolicy */
+	int64_t generation; /* metadata.generation, 0 when absent */
 	/* The object's status as last written (by us or anyone): status.observedGeneration (-1
 	 * when absent) and its Valid condition's fields (NULL when absent). */
 	int64_t status_observed;

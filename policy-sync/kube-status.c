@@ -208,7 +208,8 @@ static int lease_write(struct pf_kube_lease *l, const char *rv, const char *acqu
 	if (code != 200 && code != 201) {
 		char msg[128];
 
-		snprintf(msg, sizeof(msg), "%s answered HTTP %ld (RBAC: leases get, create, update?)",
+		snprintf(msg, sizeof(msg),
+			 "%s answered HTTP %ld (RBAC: leases get, create, update?)",
 			 rv ? "update" : "create", code);
 		lease_error(l, msg);
 		return -EIO;
@@ -251,8 +252,7 @@ bool pf_kube_lease_tick(struct pf_kube_lease *l, uint64_t now)
 			set_held(l, r == 1, NULL);
 		return l->held;
 	}
-	if (code != 200 || !answer ||
-	    pf_json_parse(answer, strlen(answer), NULL, &obj, &err) < 0) {
+	if (code != 200 || !answer || pf_json_parse(answer, strlen(answer), NULL, &obj, &err) < 0) {
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "get answered HTTP %ld%s", code,
@@ -411,16 +411,17 @@ static int write_one(struct pf_kube_status *s, struct pf_kube_client *c,
 		return 0; /* not a name the API server would have given us */
 	/* lastTransitionTime moves only when the status value does */
 	now_micro(stamp, sizeof(stamp), false);
-	transition = pf_streq(p->status_valid, valid) && p->status_transition ? p->status_transition
-									      : stamp;
+	transition =
+	    pf_streq(p->status_valid, valid) && p->status_transition ? p->status_transition : stamp;
 	r = status_body(p, valid, reason, msg, transition, &body);
 	if (r < 0)
 		return r;
-	if ((p->cluster ? asprintf(&path, "/apis/podfence.io/v1alpha1/clusterfencepolicies/%s/status",
-				   p->name)
-			: asprintf(&path,
-				   "/apis/podfence.io/v1alpha1/namespaces/%s/fencepolicies/%s/status",
-				   p->namespace, p->name)) < 0) {
+	if ((p->cluster
+		 ? asprintf(&path, "/apis/podfence.io/v1alpha1/clusterfencepolicies/%s/status",
+			    p->name)
+		 : asprintf(&path,
+			    "/apis/podfence.io/v1alpha1/namespaces/%s/fencepolicies/%s/status",
+			    p->namespace, p->name)) < 0) {
 		path = NULL;
 		return -ENOMEM;
 	}

@@ -72,8 +72,9 @@ static void notify_done(struct notifier *n, const struct pf_sync_options *o)
 /* What this process last committed to the store, to write only differences. */
 struct mirror {
 	struct pf_kmap workloads; /* workload key -> digest of its addresses */
-	struct pf_kmap policies;  /* "namespace/name" -> its version (malloc'ed, see pf_kube_policy) */
-	bool complete;		  /* a full reconcile has been committed */
+	struct pf_kmap
+	    policies;  /* "namespace/name" -> its version (malloc'ed, see pf_kube_policy) */
+	bool complete; /* a full reconcile has been committed */
 };
 
 static void mirror_clear(struct mirror *m)
@@ -270,8 +271,7 @@ static int diff_policies(struct pf_store *s, struct mirror *m, const struct pf_k
 
 	for (i = 0; r >= 0 && i < n_p; i++) {
 		r = pf_kmap_put(&seen, p[i].key, (void *)&p[i], NULL);
-		if (r >= 0 &&
-		    !pf_streq(pf_kmap_get(&m->policies, p[i].key), p[i].version)) {
+		if (r >= 0 && !pf_streq(pf_kmap_get(&m->policies, p[i].key), p[i].version)) {
 			r = pf_grow((void **)&d->put_p, &d->cap_put_p, d->n_put_p,
 				    sizeof(*d->put_p));
 			if (r >= 0) {

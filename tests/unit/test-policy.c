@@ -65,8 +65,8 @@ static const struct bad bad_docs[] = {
     /* spec */
     {HDR, "spec: is required", 1},
     {HDR "spec: []\n", "spec: must be a mapping, not a list", 5},
-    {SPEC "  ingress: []\n", "spec.ingress: unknown field (expected priority, appliesTo, egress, mode)",
-     9},
+    {SPEC "  ingress: []\n",
+     "spec.ingress: unknown field (expected priority, appliesTo, egress, mode)", 9},
     {SPEC "  priority: \"100\"\n", "spec.priority: must be an integer, not a string", 9},
     {SPEC "  priority: -1\n", "spec.priority: must be between 0 and 65535, not -1", 9},
     {SPEC "  priority: 65536\n", "spec.priority: must be between 0 and 65535, not 65536"},
@@ -832,7 +832,8 @@ static void test_mode(void)
 		}
 		p = f.n_docs == 1 ? f.docs[0].policy : NULL;
 		if (want[i] < 0) {
-			ok(!p && f.n_docs == 1 && !strncmp(f.docs[0].error, errs[i], strlen(errs[i])),
+			ok(!p && f.n_docs == 1 &&
+			       !strncmp(f.docs[0].error, errs[i], strlen(errs[i])),
 			   "mode doc %zu refused: %s", i, f.n_docs ? f.docs[0].error : "");
 		} else {
 			ok(p && (int)p->mode == want[i], "mode doc %zu: %s", i,

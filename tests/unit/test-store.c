@@ -1068,7 +1068,8 @@ static void test_migrate_v4(void)
 
 		if (pol_before && asprintf(&want, "%s,kind,mode", pol_before) < 0)
 			abort();
-		is_str(cols, want, "policies keeps its columns and adds kind (then mode) at the end");
+		is_str(cols, want,
+		       "policies keeps its columns and adds kind (then mode) at the end");
 	}
 	{
 		_cleanup_free_ char *a =
