@@ -78,6 +78,11 @@ grep -q 'decided by policy shop/base (rule 0: Reject to 10.99.0.2/32, ports 80/T
 	fail "explain -o json audit"
 pass "podfencectl events and explain show what the Audit policy would do"
 
+# A follower started now outlives an engine restart (below).
+$PODFENCECTL --config /dev/null --db "$DB" -o json events --follow --since 1s >"$TMP/follow" 2>"$TMP/follow.err" &
+FOLLOW=$!
+on_exit "kill $FOLLOW 2>/dev/null; wait $FOLLOW 2>/dev/null"
+
 # Enforce it: the same connection is now denied.
 sed -i 's/mode: Audit/mode: Enforce/' "$TMP/audit.yaml"
 load_policies "$TMP/audit.yaml" || fail "reloading"
@@ -97,3 +102,13 @@ engine_finish
 grep -q "^(from the store: no engine answered on $SOCK; default action Allow)$" "$TMP/explain3.out" &&
 	grep -q ': Deny$' "$TMP/explain3.out" || fail "explain from the store: $(cat "$TMP/explain3.out")"
 pass "explain from the running engine (by pod, address, container id), from the store without one"
+
+# events --follow, started before the restart, shows what the restarted engine records.
+start_engine
+wait_until 100 sql_is enforced "SELECT state FROM pods WHERE name = 'web'" || fail "web not re-adopted"
+expect "$WEB" 10.99.0.1 444 timeout
+followed() { grep -q '"dport":444' "$TMP/follow"; }
+wait_until 100 followed || fail "events --follow lost the engine restart: $(cat "$TMP/follow.err"; tail -3 "$TMP/follow")"
+kill -0 "$FOLLOW" || fail "events --follow exited"
+pass "events --follow outlives an engine restart"
+engine_finish

@@ -52,7 +52,8 @@ expect "$WEB" 10.99.0.1 80 ok
 expect "$WEB" 10.99.0.2 80 refused
 expect "$OTHER" 10.99.0.2 80 ok
 lines() { grep -c . "$1" 2>/dev/null || true; }
-wait_until 50 test "$(lines "$TMP/all")" -ge 3 || fail "trace shows $(lines "$TMP/all") lines: $(cat "$TMP/all" "$TMP/all.err")"
+lines_ge() { [ "$(lines "$1")" -ge "$2" ]; } # for wait_until, which runs its command again
+wait_until 50 lines_ge "$TMP/all" 3 || fail "trace shows $(lines "$TMP/all") lines: $(cat "$TMP/all" "$TMP/all.err")"
 grep -Eq '^20[0-9-]+T[0-9:.]+Z shop/web 10\.99\.0\.2:80 TCP Reject +shop/base#0 judged$' "$TMP/all" ||
 	fail "the Reject line: $(cat "$TMP/all")"
 grep -Eq '^20[0-9-]+T[0-9:.]+Z shop/web 10\.99\.0\.1:80 TCP Allow +default judged \(Audit would Deny: shop/trial#0\)$' "$TMP/all" ||
@@ -60,7 +61,8 @@ grep -Eq '^20[0-9-]+T[0-9:.]+Z shop/web 10\.99\.0\.1:80 TCP Allow +default judge
 grep -q 'shop/other 10.99.0.2:80 TCP Allow' "$TMP/all" || fail "the other pod: $(cat "$TMP/all")"
 pass "trace: one line per verdict (time, pod, destination, protocol, action, rule, judged, Audit)"
 
-wait_until 50 test "$(lines "$TMP/json")" -ge 1 || fail "trace -o json"
+wait_until 50 lines_ge "$TMP/json" 1 || fail "trace -o json"
+wait_until 50 lines_ge "$TMP/web" 2 || fail "trace --pod"
 [ "$(lines "$TMP/web")" = 2 ] && ! grep -q other "$TMP/web" || fail "--pod shop/web: $(cat "$TMP/web")"
 [ "$(lines "$TMP/rej")" = 1 ] && grep -q Reject "$TMP/rej" || fail "--action Reject: $(cat "$TMP/rej")"
 "$PY" -c 'import json,sys
@@ -116,7 +118,7 @@ touch "$TMP/slow.go"
 wait "$SLOW" || fail "slow reader"
 "$PY" -c 'import json,sys; l=json.load(open(sys.argv[1])); assert l and l["lost"] > 0, l; print("# lost", l["lost"])' "$TMP/slow.out" ||
 	fail "the slow reader was not told of lost lines: $(cat "$TMP/slow.out")"
-wait_until 50 test "$(lines "$TMP/all")" -ge 1000 || fail "the reading trace fell behind"
+wait_until 50 lines_ge "$TMP/all" 1000 || fail "the reading trace fell behind"
 pass "a reader that stops reading loses lines (counted in 'lost'); verdicts keep their pace"
 
 stop_engine
