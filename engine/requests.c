@@ -318,6 +318,8 @@ static int status_json(struct pf_requests *rq, bool details, char **out)
 	pf_jgen_kv_uint(&w, "sources", n.cache.n_sources);
 	pf_jgen_kv_uint(&w, "groups", n.cache.n_groups);
 	pf_jgen_kv_uint(&w, "bytes", n.cache.bytes);
+	pf_jgen_kv_uint(&w, "rules", n.cache.n_rules);
+	pf_jgen_kv_uint(&w, "audit_rules", n.cache.n_audit_rules);
 	pf_jgen_kv_uint(&w, "reloads", n.reload.reloads);
 	pf_jgen_kv_uint(&w, "reload_failures", n.reload.reload_failures);
 	pf_jgen_kv_uint(&w, "last_build_us", n.reload.last_reload_us);
@@ -356,6 +358,8 @@ static int status_json(struct pf_requests *rq, bool details, char **out)
 	pf_jgen_kv_uint(&w, "written", n.events_written);
 	pf_jgen_kv_uint(&w, "dropped", n.events_dropped);
 	pf_jgen_kv_uint(&w, "pending", n.events_pending);
+	pf_jgen_kv_uint(&w, "audit", n.events_audit);
+	pf_jgen_kv_uint(&w, "traces", rq->trace ? rq->trace->n_subs : 0);
 	pf_jgen_map_close(&w);
 	pf_jgen_key(&w, "pod_rows");
 	pf_jgen_map_open(&w);

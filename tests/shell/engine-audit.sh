@@ -78,6 +78,23 @@ grep -q 'decided by policy shop/base (rule 0: Reject to 10.99.0.2/32, ports 80/T
 	fail "explain -o json audit"
 pass "podfencectl events and explain show what the Audit policy would do"
 
+# status -o json: the documented keys (tests/data/cli-json-keys.txt), Audit counted.
+"$PODFENCECTL" --db "$DB" --socket "$SOCK" status -o json >"$TMP/status.json"
+"$PY" - "$top_srcdir/tests/data/cli-json-keys.txt" "$TMP/status.json" <<'PY' || fail "status -o json: $(cat "$TMP/status.json")"
+import json, sys
+want = {}
+for line in open(sys.argv[1]):
+    if line.strip() and not line.startswith("#"):
+        k, v = line.split(":", 1)
+        want[k] = sorted(v.split())
+s = json.load(open(sys.argv[2]))
+assert sorted(s) == want["status"], sorted(s)
+assert sorted(s["cache"]) == want["status.cache"], sorted(s["cache"])
+assert sorted(s["events"]) == want["status.events"], sorted(s["events"])
+assert s["events"]["audit"] >= 2 and s["cache"]["audit_rules"] == 2 and s["cache"]["rules"] == 1, s
+PY
+pass "status -o json: the documented keys; Audit events and rules counted"
+
 # A follower started now outlives an engine restart (below).
 $PODFENCECTL --config /dev/null --db "$DB" -o json events --follow --since 1s >"$TMP/follow" 2>"$TMP/follow.err" &
 FOLLOW=$!
