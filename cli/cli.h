@@ -5,13 +5,15 @@
 
 #include "conf.h"
 
-enum pf_output { PF_OUTPUT_TABLE, PF_OUTPUT_JSON };
+enum pf_output { PF_OUTPUT_TABLE, PF_OUTPUT_JSON, PF_OUTPUT_DOT /* graph only */ };
 
 struct pf_cli {
 	const char *db;
 	const char *socket;
 	const char *state_dir;
 	enum pf_output output;
+	bool output_set; /* -o given (or output = in the file) */
+	bool no_headers; /* tables without their header line */
 	const struct pf_config *config;
 };
 
@@ -24,6 +26,8 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv);
 int cmd_explain(const struct pf_cli *cli, int argc, char **argv);
 int cmd_check(const struct pf_cli *cli, int argc, char **argv);
 int cmd_reload(const struct pf_cli *cli, int argc, char **argv);
+int cmd_graph(const struct pf_cli *cli, int argc, char **argv);
+int cmd_trace(const struct pf_cli *cli, int argc, char **argv);
 
 /* One row of podfencectl's dispatch table (cli/podfencectl.c). */
 struct pf_cli_command {

@@ -11,6 +11,8 @@ int pf_cli_parse_output(const char *s, enum pf_output *out)
 		*out = PF_OUTPUT_TABLE;
 	else if (pf_streq(s, "json"))
 		*out = PF_OUTPUT_JSON;
+	else if (pf_streq(s, "dot"))
+		*out = PF_OUTPUT_DOT;
 	else
 		return -EINVAL;
 	return 0;
@@ -168,7 +170,7 @@ int pf_cli_print_query(const struct pf_cli *cli, sqlite3 *db, const char *sql,
 	if (cli->output == PF_OUTPUT_JSON)
 		r = print_json(st, first, last_id);
 	else
-		r = print_table(st, first, last_id, header);
+		r = print_table(st, first, last_id, header && !cli->no_headers);
 	if (r == -EIO)
 		fprintf(stderr, "podfencectl: query failed: %s\n", sqlite3_errmsg(db));
 	sqlite3_finalize(st);

@@ -44,7 +44,7 @@ int cmd_policies(const struct pf_cli *cli, int argc, char **argv)
 	/* kind before error (the one column of unbounded width); the others keep their places */
 	return show(cli,
 		    "SELECT namespace, name, priority, valid, in_force, rules, source, updated_at, "
-		    "kind, error FROM policies");
+		    "kind, mode, error FROM policies");
 }
 
 /* "2026-11-26T10:00:00Z", "2026-11-26 10:00:00" (UTC), an epoch in ms, or a duration ago:
@@ -107,7 +107,7 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv)
 	static const char cols[] =
 	    "SELECT id, strftime('%Y-%m-%dT%H:%M:%fZ', at / 1000.0, 'unixepoch') AS at, "
 	    "pod_namespace, pod_name, src, dst, dport, action, policy_namespace, policy_name, "
-	    "rule_index, count, reason FROM event ";
+	    "rule_index, count, reason, mode FROM event ";
 	char since_buf[32] = "0", limit_buf[32] = "100", last_buf[32];
 	bool follow = false;
 	int64_t since = 0, last_id = 0;
@@ -170,17 +170,31 @@ int cmd_events(const struct pf_cli *cli, int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	/* Follow the table, not a connection: when the store cannot be read (the engine
+	 * restarting, a migration, the file replaced) open it again and go on from the last id,
+	 * so a follower outlives the engine. */
 	while (!stop) {
 		_cleanup_free_ char *sql = NULL;
 		const char *params[] = {last_buf};
+		struct pf_error err = {0};
 
 		usleep(200 * 1000);
+		if (!s) {
+			if (pf_store_open(cli->db, PF_STORE_READONLY, &s, &err) < 0) {
+				s = NULL;
+				continue;
+			}
+			fprintf(stderr, "podfencectl events: reading %s again\n", cli->db);
+		}
 		snprintf(last_buf, sizeof(last_buf), "%lld", (long long)last_id);
-		if (asprintf(&sql, "%s WHERE id > CAST(?1 AS INTEGER) ORDER BY id", cols) < 0)
+		if (asprintf(&sql, "%s WHERE id > CAST(?1 AS INTEGER) ORDER BY id", cols) < 0) {
+			r = -ENOMEM;
 			break;
+		}
 		if (pf_cli_print_query(cli, pf_store_db(s), sql, params, 1, &last_id, false) < 0) {
-			r = -EIO;
-			break;
+			fprintf(stderr, "podfencectl events: %s unreadable, retrying\n", cli->db);
+			pf_store_close(s);
+			s = NULL;
 		}
 	}
 	pf_store_close(s);

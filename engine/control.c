@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "requests.h"
+#include "trace.h"
 
 struct pf_client {
 	struct pf_client *next;
@@ -24,7 +25,8 @@ struct pf_client {
 	uint64_t deadline_ns;
 	struct pf_watch watch;
 	struct pf_wait wait;
-	bool refused_uid; /* not root: answered with an error, then hung up on */
+	bool refused_uid;	    /* not root: answered with an error, then hung up on */
+	struct pf_trace_sub *trace; /* a `trace` connection: verdicts stream to it */
 	uid_t uid;
 };
 
@@ -118,6 +120,10 @@ static void client_drop(struct pf_control *ctl, struct pf_client *c)
 	if (c->dead)
 		return;
 	c->dead = true;
+	if (c->trace) {
+		pf_trace_unsubscribe(ctl->req->trace, c->trace);
+		c->trace = NULL;
+	}
 	/* Out of epoll now, so no new events; the struct waits for pf_control_reap, as events
 	 * already fetched in this round may still point at it. */
 	pf_loop_del(ctl->loop, &c->watch);
@@ -243,7 +249,7 @@ static void on_client(struct pf_watch *w, uint32_t events)
 
 	if (c->dead)
 		return;
-	if (c->wait.kind != PF_WAIT_NONE) {
+	if (c->trace || c->wait.kind != PF_WAIT_NONE) {
 		if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR))
 			client_drop(ctl,
 				    c); /* the work goes on; only the answer has nowhere to go */
@@ -286,6 +292,16 @@ static void on_client(struct pf_watch *w, uint32_t events)
 		reply = pf_requests_error("invalid request: empty message");
 	else
 		pf_requests_handle(ctl->req, buf, (size_t)n, &reply, &c->wait);
+	if (c->wait.kind == PF_WAIT_TRACE) {
+		/* From now on the connection carries verdicts, sent on the tick; it reads no more
+		 * requests and has no deadline: it lasts until the reader hangs up. */
+		c->trace = c->wait.trace;
+		c->wait = (struct pf_wait){};
+		send_reply(c, reply);
+		pf_loop_mod(ctl->loop, &c->watch, EPOLLRDHUP);
+		c->deadline_ns = UINT64_MAX;
+		return;
+	}
 	if (c->wait.kind != PF_WAIT_NONE) {
 		/* Read nothing more until this one is answered; a hang-up still shows. */
 		pf_loop_mod(ctl->loop, &c->watch, EPOLLRDHUP);
@@ -333,6 +349,8 @@ void pf_control_expire(struct pf_control *ctl, bool all)
 	if (!ctl)
 		return;
 	for (struct pf_client *c = ctl->clients; c; c = c->next) {
+		if (!c->dead && c->trace && !all && pf_trace_flush(c->trace, c->fd) < 0)
+			client_drop(ctl, c);
 		if (c->dead || (!all && now < c->deadline_ns))
 			continue;
 		if (c->wait.kind != PF_WAIT_NONE && !all)

@@ -26,7 +26,18 @@ struct pf_engine_stats {
 	uint64_t dns_ignored;		   /* answers not from the pod's resolver, or unparsable */
 	uint64_t dns_evicted;		   /* addresses or names dropped for a pod's limits */
 	uint64_t flows_cut;		   /* conntrack entries removed (enforce_established) */
+	/* How long verdicts take, from the queue read to the verdicts sent (a histogram over
+	 * PF_LATENCY_BOUNDS_NS, the last bucket +Inf), see pf_counters_observe_latency. */
+	uint64_t latency_buckets[13];
+	uint64_t latency_count;
+	uint64_t latency_sum_ns;
 };
+
+/* Bucket bounds of the verdict latency histogram, in ns (the 13th bucket is +Inf). */
+#define PF_LATENCY_N_BOUNDS 12
+extern const uint64_t pf_latency_bounds_ns[PF_LATENCY_N_BOUNDS];
+/* n verdicts that each took (at most) ns. */
+void pf_counters_observe_latency(struct pf_engine_stats *s, uint64_t ns, uint64_t n);
 
 /* The counters in one place: the block the modules bump, and where the rest is read. */
 struct pf_counters {
@@ -43,6 +54,7 @@ struct pf_engine_counters {
 	struct pf_cache_stats cache;
 	struct pf_nfq_stats queues; /* every queue the engine had, live or released */
 	uint64_t events_recorded, events_suppressed, events_written, events_dropped;
+	uint64_t events_audit; /* of events_recorded: Audit policies' would-be decisions */
 	size_t events_pending;
 	size_t n_pods;
 	size_t n_privileged_pods;

@@ -22,7 +22,9 @@
 #include "nft.h"
 #include "pods.h"
 #include "reload.h"
+#include "eventlog.h"
 #include "requests.h"
+#include "trace.h"
 #include "store.h"
 #include "verdict.h"
 
@@ -45,6 +47,8 @@ struct engine {
 	struct pf_netns_id host_id; /* PID 1's netns */
 	struct pf_netns_id self_id; /* ours */
 	struct pf_events events;
+	struct pf_trace trace;
+	struct pf_eventlog eventlog; /* the store worker's: events to the journal or syslog */
 	struct pf_counters counters;
 	struct pf_verdict_ctx verdict;
 	struct pf_reload *reload;
@@ -185,6 +189,12 @@ static int build_parts(struct engine *e)
 	    .db_path = e->cfg.db_path,
 	    .saved_path = e->saved_path,
 	    .default_action = e->cfg.default_action,
+	    .events =
+		{
+		    .max_rows = e->cfg.event_max_rows,
+		    .max_age_ms = (int64_t)e->cfg.event_max_age_s * 1000,
+		    .log = &e->eventlog,
+		},
 	};
 	const struct pf_pods_ops pods_ops = {.failed = pod_failed, .data = e};
 	const struct pf_pods_config pods_cfg = {
@@ -198,6 +208,7 @@ static int build_parts(struct engine *e)
 	};
 	int r;
 
+	pf_eventlog_open(&e->eventlog, (enum pf_eventlog_mode)e->cfg.event_log);
 	r = pf_reload_new(&reload_cfg, &e->loop, e->store, &reload_ops, &e->reload);
 	if (r < 0)
 		return log_error_errno(r, "Out of memory");
@@ -209,6 +220,7 @@ static int build_parts(struct engine *e)
 	    .reload = e->reload,
 	    .events = &e->events,
 	    .stats = &e->counters.stats,
+	    .trace = &e->trace,
 	    .reject_mark = e->nft.reject_mark,
 	    .reuse = e->nft.reuse_timeout_ms != 0,
 	};
@@ -230,6 +242,7 @@ static int build_parts(struct engine *e)
 	    .pods = e->pods,
 	    .reload = e->reload,
 	    .counters = &e->counters,
+	    .trace = &e->trace,
 	};
 	r = pf_adopt_new(e->cfg.state_dir, e->store, &e->nft, e->pods, e->reload, &e->requests,
 			 &e->adopt);
@@ -404,6 +417,7 @@ void pf_engine_stop(struct engine *e)
 	pf_reload_free(e->reload);
 	e->reload = NULL;
 	pf_events_free(&e->events);
+	pf_eventlog_close(&e->eventlog);
 	free(e->saved_path);
 	e->saved_path = NULL;
 	pf_store_close(e->store);

@@ -29,6 +29,9 @@ struct pf_engine_config {
 	bool refuse_privileged; /* privileged_pods = refuse (default warn) */
 	/* enforce_established: a policy change also cuts the connections it now denies */
 	bool enforce_established;
+	int event_log; /* enum pf_eventlog_mode */
+	uint32_t event_max_rows;
+	uint32_t event_max_age_s; /* 0: no bound */
 };
 
 struct engine; /* engine.c's */

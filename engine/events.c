@@ -5,6 +5,7 @@
  * of a window is written at once and later ones are counted; when the window closes the
  * count goes out as one summary event (count = how many were suppressed).
  */
+#include "eventlog.h"
 #include "events.h"
 #include "pods.h"
 #include <netinet/in.h>
@@ -18,6 +19,7 @@ struct pf_event_key {
 	struct pf_addr dst;
 	uint16_t dport;
 	uint8_t proto; /* IPPROTO_TCP, IPPROTO_UDP */
+	bool audit;    /* an Audit policy's would-be decision: rate-limited apart from verdicts */
 	int64_t window_start_ms;
 	uint32_t suppressed;
 	/* what the summary says: the last suppressed verdict */
@@ -76,7 +78,7 @@ void pf_events_free(struct pf_events *ev)
  * cannot be computed from outside.
  */
 static uint64_t key_hash(const struct pf_netns_id *pod, const struct pf_addr *dst, uint16_t dport,
-			 uint8_t proto)
+			 uint8_t proto, bool audit)
 {
 	uint8_t buf[35];
 	uint64_t dev = pod->dev, ino = pod->ino;
@@ -85,7 +87,7 @@ static uint64_t key_hash(const struct pf_netns_id *pod, const struct pf_addr *ds
 	memcpy(buf + 8, &ino, 8);
 	memcpy(buf + 16, dst->b, 16);
 	memcpy(buf + 32, &dport, 2);
-	buf[34] = proto;
+	buf[34] = (uint8_t)(proto << 1 | audit);
 	return pf_keyed_hash(buf, sizeof(buf));
 }
 
@@ -94,6 +96,7 @@ struct key_probe {
 	const struct pf_addr *dst;
 	uint16_t dport;
 	uint8_t proto;
+	bool audit;
 };
 
 static bool key_eq(const struct pf_hnode *n, const void *key)
@@ -101,8 +104,9 @@ static bool key_eq(const struct pf_hnode *n, const void *key)
 	const struct pf_event_key *k = pf_container_of(n, struct pf_event_key, node);
 	const struct key_probe *p = key;
 
-	return k->dport == p->dport && k->proto == p->proto && k->pod.dev == p->pod->dev &&
-	       k->pod.ino == p->pod->ino && pf_addr_eq(&k->dst, p->dst);
+	return k->dport == p->dport && k->proto == p->proto && k->audit == p->audit &&
+	       k->pod.dev == p->pod->dev && k->pod.ino == p->pod->ino &&
+	       pf_addr_eq(&k->dst, p->dst);
 }
 
 size_t pf_events_longest_chain(const struct pf_events *ev)
@@ -127,7 +131,7 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 			const char *pod_name, const struct pf_addr *src, const struct pf_addr *dst,
 			uint16_t dport, enum pf_action action, const char *pol_ns,
 			const char *pol_name, int32_t rule_index, uint32_t count,
-			const char *reason, uint8_t proto)
+			const char *reason, uint8_t proto, bool audit)
 {
 	const char *in[4] = {pod_ns, pod_name, pol_ns, pol_name};
 	size_t len[4], total = 0;
@@ -172,15 +176,16 @@ static void queue_event(struct pf_events *ev, int64_t at_ms, const char *pod_ns,
 	    .count = count,
 	    .reason = reason,
 	    .protocol = proto == IPPROTO_UDP ? PF_PROTO_UDP : PF_PROTO_TCP,
+	    .audit = audit,
 	};
 }
 
-void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
-		      const struct pf_verdict *v, int64_t now_ms)
+static void record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
+		   const struct pf_verdict *v, int64_t now_ms, bool audit)
 {
 	const struct key_probe probe = {
-	    .pod = &pod->id, .dst = &t->dst, .dport = t->dport, .proto = t->proto};
-	uint64_t h = key_hash(&pod->id, &t->dst, t->dport, t->proto);
+	    .pod = &pod->id, .dst = &t->dst, .dport = t->dport, .proto = t->proto, .audit = audit};
+	uint64_t h = key_hash(&pod->id, &t->dst, t->dport, t->proto, audit);
 	const char *pol_ns = v->matched ? v->policy_namespace : NULL;
 	const char *pol_name = v->matched ? v->policy_name : NULL;
 	struct pf_event_key *k;
@@ -214,7 +219,7 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 			 * caps what one verdict can cost whatever the keys. */
 			queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst,
 				    t->dport, v->action, pol_ns, pol_name,
-				    v->matched ? v->rule_index : -1, 1, NULL, t->proto);
+				    v->matched ? v->rule_index : -1, 1, NULL, t->proto, audit);
 			return;
 		}
 		k = calloc(1, sizeof(*k));
@@ -227,16 +232,30 @@ void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const stru
 		k->dst = t->dst;
 		k->dport = t->dport;
 		k->proto = t->proto;
+		k->audit = audit;
 	} else if (k->suppressed) {
 		/* The old window ended before the timer closed it: its summary goes first. */
 		queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
 			    k->dport, k->action, k->policy_namespace, k->policy_name, k->rule_index,
-			    k->suppressed, NULL, k->proto);
+			    k->suppressed, NULL, k->proto, k->audit);
 		k->suppressed = 0;
 	}
 	k->window_start_ms = now_ms;
 	queue_event(ev, now_ms, pod->namespace, pod->name, &t->src, &t->dst, t->dport, v->action,
-		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1, NULL, t->proto);
+		    pol_ns, pol_name, v->matched ? v->rule_index : -1, 1, NULL, t->proto, audit);
+}
+
+void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
+		      const struct pf_verdict *v, int64_t now_ms)
+{
+	record(ev, pod, t, v, now_ms, false);
+}
+
+void pf_events_record_audit(struct pf_events *ev, const struct pf_pod *pod,
+			    const struct pf_tuple *t, const struct pf_verdict *v, int64_t now_ms)
+{
+	ev->audit++;
+	record(ev, pod, t, v, now_ms, true);
 }
 
 void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
@@ -255,7 +274,7 @@ void pf_events_note_flow(struct pf_events *ev, const struct pf_pod *pod, const c
 	ev->recorded++;
 	queue_event(ev, now_ms, pod ? pod->namespace : NULL, pod ? pod->name : NULL,
 		    src ? src : &none, dst ? dst : &none, dport, action, NULL, NULL, -1, 1, reason,
-		    proto);
+		    proto, false);
 }
 
 /* Close windows that ended: suppressed counts become summary events; idle keys go away. */
@@ -273,7 +292,7 @@ static void close_windows(struct pf_events *ev, int64_t now_ms, bool final)
 		if (k->suppressed)
 			queue_event(ev, k->last_ms, k->pod_namespace, k->pod_name, &k->src, &k->dst,
 				    k->dport, k->action, k->policy_namespace, k->policy_name,
-				    k->rule_index, k->suppressed, NULL, k->proto);
+				    k->rule_index, k->suppressed, NULL, k->proto, k->audit);
 		pf_hashtable_del(&ev->keys, n);
 		key_free(k);
 	}
@@ -322,6 +341,28 @@ int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, s
 	for (size_t i = 0; i < n; i++)
 		batch[i] = pe[i].ev;
 	return pf_store_append_events(store, batch, n, PF_EVENTS_MAX_ROWS, err);
+}
+
+int pf_events_write_out(struct pf_store *store, const struct pf_pending_event *pe, size_t n,
+			const struct pf_events_out *o, struct pf_error *err)
+{
+	_cleanup_free_ struct pf_event *batch = NULL;
+	int r = 0;
+
+	if (n) {
+		batch = malloc(n * sizeof(*batch));
+		if (!batch)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		for (size_t i = 0; i < n; i++)
+			batch[i] = pe[i].ev;
+		r = pf_store_append_events(store, batch, n, o->max_rows, err);
+		/* the log pipeline gets them whatever the store did */
+		if (o->log)
+			pf_eventlog_write(o->log, batch, n);
+	}
+	if (r >= 0 && o->max_age_ms > 0)
+		r = pf_store_trim_events_before(store, pf_now_ms() - o->max_age_ms, err);
+	return r;
 }
 
 size_t pf_events_size(void)

@@ -16,7 +16,9 @@
 #define PF_EVENTS_MAX_KEYS 16384
 #define PF_EVENTS_MAX_CHAIN 32 /* keys one bucket holds; past it a key is not rate-limited */
 #define PF_EVENTS_MAX_PENDING 8192
-#define PF_EVENTS_MAX_ROWS 100000
+#define PF_EVENTS_MAX_ROWS 100000	   /* event_max_rows default */
+#define PF_EVENTS_MAX_ROWS_LIMIT 100000000 /* the largest event_max_rows */
+#define PF_EVENTS_MAX_AGE_S (7 * 86400)	   /* event_max_age default */
 
 struct pf_pod;
 struct pf_event_key;
@@ -32,6 +34,7 @@ struct pf_events {
 	uint64_t suppressed; /* folded into a later summary event */
 	uint64_t dropped;    /* lost in memory: queue full (the worker counts write failures) */
 	uint64_t probes;     /* keys compared, one more per record: the table's cost */
+	uint64_t audit;	     /* Audit policies' would-be decisions that differed (recorded) */
 };
 
 int pf_events_init(struct pf_events *ev);
@@ -40,6 +43,10 @@ void pf_events_free(struct pf_events *ev);
 size_t pf_events_longest_chain(const struct pf_events *ev);
 void pf_events_record(struct pf_events *ev, const struct pf_pod *pod, const struct pf_tuple *t,
 		      const struct pf_verdict *v, int64_t now_ms);
+/* What an Audit policy would have decided (v: the audit cache's answer), where it differs
+ * from the verdict given; rate-limited apart from the verdicts' events. */
+void pf_events_record_audit(struct pf_events *ev, const struct pf_pod *pod,
+			    const struct pf_tuple *t, const struct pf_verdict *v, int64_t now_ms);
 /* Queue one event that is not a plain verdict: reason is a static string (event.reason, see
  * podfenced(8)); src/dst may be NULL (unknown). Not rate-limited: callers bound how often. */
 void pf_events_note(struct pf_events *ev, const struct pf_pod *pod, const char *reason,
@@ -63,5 +70,14 @@ void pf_events_move(struct pf_pending_event *dst, size_t at, const struct pf_pen
 /* Write a batch in one transaction (store worker). */
 int pf_events_write(struct pf_store *store, const struct pf_pending_event *pe, size_t n,
 		    struct pf_error *err);
+struct pf_eventlog;
+/* Where events go and how long they stay (event_max_rows, event_max_age, event_log). */
+struct pf_events_out {
+	size_t max_rows;	 /* 0: no bound */
+	int64_t max_age_ms;	 /* 0: no bound; older rows go with each batch */
+	struct pf_eventlog *log; /* NULL: the store only */
+};
+int pf_events_write_out(struct pf_store *store, const struct pf_pending_event *pe, size_t n,
+			const struct pf_events_out *o, struct pf_error *err);
 
 #endif

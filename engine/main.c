@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "engine.h"
+#include "eventlog.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
@@ -45,6 +46,12 @@ static void usage(FILE *f)
 	    "                            default %u); a policy change forgets them all\n"
 	    "  --event-window MS         fold repeated events of one (pod, destination, port)\n"
 	    "                            into one summary per MS (default %d)\n"
+	    "  --event-log MODE          each event also as one JSON line to: auto (default:\n"
+	    "                            the journal if it runs, else syslog), journal, syslog,\n"
+	    "                            none\n"
+	    "  --event-max-rows N        events the store keeps, the oldest go (default %d)\n"
+	    "  --event-max-age S         events older than S seconds go; 0 keeps them\n"
+	    "                            (default %d)\n"
 	    "  --metrics ADDR            serve Prometheus metrics on GET /metrics at ADDR:\n"
 	    "                            IPV4:PORT, [IPV6]:PORT or unix:/PATH (default: off)\n"
 	    "  --privileged-pods warn|refuse  containers whose config grants CAP_NET_ADMIN or\n"
@@ -60,7 +67,8 @@ static void usage(FILE *f)
 	    "an option on the command line beats the file.\n",
 	    PF_DEFAULT_CONFIG, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
 	    PF_NFQ_QUEUE_MAXLEN, PF_NFQ_QUEUE_MAXLEN_MAX, PF_NFT_DEFAULT_PRIORITY,
-	    PF_VERDICT_REUSE_DEFAULT_MS, PF_EVENTS_WINDOW_MS);
+	    PF_VERDICT_REUSE_DEFAULT_MS, PF_EVENTS_WINDOW_MS, PF_EVENTS_MAX_ROWS,
+	    PF_EVENTS_MAX_AGE_S);
 }
 
 enum {
@@ -79,6 +87,9 @@ enum {
 	OPT_METRICS,
 	OPT_PRIVILEGED_PODS,
 	OPT_ENFORCE_ESTABLISHED,
+	OPT_EVENT_LOG,
+	OPT_EVENT_MAX_ROWS,
+	OPT_EVENT_MAX_AGE,
 	OPT_VERBOSE,
 	OPT_HELP,
 	OPT_VERSION,
@@ -100,6 +111,9 @@ static const struct option options[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"privileged-pods", required_argument, NULL, OPT_PRIVILEGED_PODS},
     {"enforce-established", required_argument, NULL, OPT_ENFORCE_ESTABLISHED},
+    {"event-log", required_argument, NULL, OPT_EVENT_LOG},
+    {"event-max-rows", required_argument, NULL, OPT_EVENT_MAX_ROWS},
+    {"event-max-age", required_argument, NULL, OPT_EVENT_MAX_AGE},
     {"verbose", no_argument, NULL, OPT_VERBOSE},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
@@ -193,6 +207,25 @@ static int set_option(struct pf_engine_config *c, int opt, const char *v, const 
 			goto bad;
 		c->priority = (int32_t)i;
 		return 0;
+	case OPT_EVENT_LOG: {
+		int m = pf_eventlog_mode_from_string(v);
+
+		if (m < 0)
+			goto bad;
+		c->event_log = m;
+		return 0;
+	}
+	case OPT_EVENT_MAX_ROWS:
+		if (pf_parse_u32(v, PF_EVENTS_MAX_ROWS_LIMIT, &u) < 0 || u == 0)
+			goto bad;
+		c->event_max_rows = u;
+		return 0;
+	case OPT_EVENT_MAX_AGE:
+		/* seconds; 0: no bound by age */
+		if (pf_parse_u32(v, 10 * 365 * 86400, &u) < 0)
+			goto bad;
+		c->event_max_age_s = u;
+		return 0;
 	case OPT_EVENT_WINDOW:
 		if (pf_parse_u32(v, PF_EVENTS_MAX_WINDOW_MS, &u) < 0 || u == 0)
 			goto bad;
@@ -251,6 +284,8 @@ static int parse_config(int argc, char **argv, struct pf_engine_config *c)
 	    .priority = PF_NFT_DEFAULT_PRIORITY,
 	    .event_window_ms = PF_EVENTS_WINDOW_MS,
 	    .verdict_reuse_ms = PF_VERDICT_REUSE_DEFAULT_MS,
+	    .event_max_rows = PF_EVENTS_MAX_ROWS,
+	    .event_max_age_s = PF_EVENTS_MAX_AGE_S,
 	    .log_level = LOG_INFO,
 	};
 	/* --help and --version work whatever the file says. */

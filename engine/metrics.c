@@ -204,6 +204,32 @@ int pf_metrics_render(struct pf_metrics *m, char **out, size_t *len)
 	put(&t, "podfence_verdicts_total{action=\"accept\"} %" PRIu64 "\n", n.stats.accepted);
 	put(&t, "podfence_verdicts_total{action=\"drop\"} %" PRIu64 "\n", n.stats.dropped);
 	put(&t, "podfence_verdicts_total{action=\"reject\"} %" PRIu64 "\n", n.stats.rejected);
+	head(&t, "verdict_duration_seconds", "histogram",
+	     "Time from reading a pod's queue to sending the verdicts read (each verdict counted "
+	     "with its whole batch's duration).");
+	{
+		uint64_t cum = 0;
+
+		for (size_t b = 0; b <= PF_LATENCY_N_BOUNDS; b++) {
+			cum += n.stats.latency_buckets[b];
+			if (b < PF_LATENCY_N_BOUNDS)
+				put(&t,
+				    "podfence_verdict_duration_seconds_bucket{le=\"%" PRIu64
+				    ".%06" PRIu64 "\"} %" PRIu64 "\n",
+				    pf_latency_bounds_ns[b] / 1000000000,
+				    pf_latency_bounds_ns[b] / 1000 % 1000000, cum);
+			else
+				put(&t,
+				    "podfence_verdict_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64
+				    "\n",
+				    cum);
+		}
+		put(&t,
+		    "podfence_verdict_duration_seconds_sum %" PRIu64 ".%09" PRIu64 "\n"
+		    "podfence_verdict_duration_seconds_count %" PRIu64 "\n",
+		    n.stats.latency_sum_ns / 1000000000, n.stats.latency_sum_ns % 1000000000,
+		    n.stats.latency_count);
+	}
 	counter(&t, "packets_unparsed_total",
 		"Queued packets the engine could not read (always dropped, in either fail mode).",
 		n.stats.unparsed);
@@ -237,6 +263,15 @@ int pf_metrics_render(struct pf_metrics *m, char **out, size_t *len)
 	      "Pods registered while builds fail, refused until a build succeeds.", n.n_unresolved);
 	gauge(&t, "cache_sources", "Source addresses in the verdict cache.", n.cache.n_sources);
 	gauge(&t, "cache_bytes", "Memory held by the verdict cache.", n.cache.bytes);
+	head(&t, "cache_rules", "gauge", "Policy rules compiled into the verdict cache, by mode.");
+	put(&t, "podfence_cache_rules{mode=\"Enforce\"} %zu\n", n.cache.n_rules);
+	put(&t, "podfence_cache_rules{mode=\"Audit\"} %zu\n", n.cache.n_audit_rules);
+	head(&t, "events_total", "counter",
+	     "Events asked for, by mode: Enforce (verdicts) and Audit (an Audit policy would have "
+	     "decided otherwise).");
+	put(&t, "podfence_events_total{mode=\"Enforce\"} %" PRIu64 "\n",
+	    n.events_recorded - n.events_audit);
+	put(&t, "podfence_events_total{mode=\"Audit\"} %" PRIu64 "\n", n.events_audit);
 	counter(&t, "events_recorded_total", "Verdicts that asked for an event.",
 		n.events_recorded);
 	counter(&t, "events_suppressed_total",

@@ -1388,11 +1388,17 @@ static void on_nfq(struct pf_watch *w, uint32_t events)
 	int r;
 
 	(void)events;
+	uint64_t t0;
+
 	if (p->dead)
 		return;
+	t0 = pf_mono_ns();
 	r = pf_nfq_dispatch(p->nfq);
 	reuse_send(reg, p);
 	if (r > 0) {
+		/* From the read to the verdicts sent: every verdict of this dispatch counts
+		 * with its whole duration (an upper bound for each). */
+		pf_counters_observe_latency(reg->stats, pf_mono_ns() - t0, (uint64_t)r);
 		p->tick_verdicts += (uint32_t)r;
 		/* Its share for this tick is used: the rest waits in (or overflows) its own queue,
 		 * and the engine's time goes to the other pods. */

@@ -77,6 +77,7 @@ struct pf_reloader {
 	uint64_t events_written, events_dropped;
 	struct names_job *names; /* dns_names snapshots, newest first, at most one per pod */
 	/* worker only */
+	struct pf_events_out events_out;
 	struct pod_op *retry;	       /* failed writes, at most one per netns (the newest) */
 	struct pf_row_done *committed; /* since the last build */
 	size_t n_committed, cap_committed;
@@ -377,7 +378,7 @@ static void write_events(struct pf_reloader *w, struct pf_pending_event *pe, siz
 {
 	struct pf_error err = {};
 	size_t count = pf_events_count(pe, n);
-	int r = pf_events_write(w->store, pe, n, &err);
+	int r = pf_events_write_out(w->store, pe, n, &w->events_out, &err);
 
 	pf_events_batch_free(pe, n);
 	pthread_mutex_lock(&w->mu);
@@ -663,6 +664,7 @@ int pf_reloader_start(struct pf_reload *rl)
 	w->default_action = rl->cfg.default_action;
 	w->backoff_ms = RETRY_FIRST_MS;
 	w->saved_hash = rl->saved_hash;
+	w->events_out = rl->cfg.events;
 	if (rl->cfg.saved_path) {
 		w->saved_path = strdup(rl->cfg.saved_path);
 		if (!w->saved_path) {

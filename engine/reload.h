@@ -3,6 +3,7 @@
 #ifndef PF_ENGINE_RELOAD_H
 #define PF_ENGINE_RELOAD_H
 
+#include "events.h"
 #include "error.h"
 #include "netns.h"
 #include "policy.h"
@@ -18,6 +19,7 @@ struct pf_reload_config {
 	const char *db_path;	/* the worker opens a connection of its own */
 	const char *saved_path; /* the last good build's ruleset (NULL: none kept) */
 	enum pf_action default_action;
+	struct pf_events_out events; /* retention and the log pipeline (worker only) */
 };
 
 /* The cache in place and what its builds did, for status, metrics and waiting requests. */

@@ -13,6 +13,8 @@
 #include "log.h"
 #include "pods.h"
 #include "reload.h"
+#include "explain.h"
+#include "trace.h"
 #include "requests.h"
 
 /* The reply's text, or NULL when writing it failed (out of memory). */
@@ -316,6 +318,8 @@ static int status_json(struct pf_requests *rq, bool details, char **out)
 	pf_jgen_kv_uint(&w, "sources", n.cache.n_sources);
 	pf_jgen_kv_uint(&w, "groups", n.cache.n_groups);
 	pf_jgen_kv_uint(&w, "bytes", n.cache.bytes);
+	pf_jgen_kv_uint(&w, "rules", n.cache.n_rules);
+	pf_jgen_kv_uint(&w, "audit_rules", n.cache.n_audit_rules);
 	pf_jgen_kv_uint(&w, "reloads", n.reload.reloads);
 	pf_jgen_kv_uint(&w, "reload_failures", n.reload.reload_failures);
 	pf_jgen_kv_uint(&w, "last_build_us", n.reload.last_reload_us);
@@ -354,6 +358,8 @@ static int status_json(struct pf_requests *rq, bool details, char **out)
 	pf_jgen_kv_uint(&w, "written", n.events_written);
 	pf_jgen_kv_uint(&w, "dropped", n.events_dropped);
 	pf_jgen_kv_uint(&w, "pending", n.events_pending);
+	pf_jgen_kv_uint(&w, "audit", n.events_audit);
+	pf_jgen_kv_uint(&w, "traces", rq->trace ? rq->trace->n_subs : 0);
 	pf_jgen_map_close(&w);
 	pf_jgen_key(&w, "pod_rows");
 	pf_jgen_map_open(&w);
@@ -407,6 +413,57 @@ int pf_status_json(struct pf_requests *rq, char **out)
 	return r;
 }
 
+/* {"op":"trace","pod":"NS/NAME"?,"action":"Deny"?}: the answer says ok, then the connection
+ * carries one verdict per message (engine/trace.h) until the reader hangs up. */
+static int do_trace(struct pf_requests *rq, const struct pf_node *req, char **reply,
+		    struct pf_wait *wait, struct pf_error *err)
+{
+	const char *pod = NULL, *action = NULL;
+	int a = -1, r;
+
+	if ((r = get_str(req, "pod", PF_MAX_NAME * 2 + 1, false, &pod, err)) < 0 ||
+	    (r = get_str(req, "action", 16, false, &action, err)) < 0)
+		return r;
+	if (action && ((a = pf_action_from_string(action)) < 0 || a == PF_ACTION_PASS))
+		return pf_error_set(
+		    err, EINVAL, "invalid request: 'action' must be Allow, Deny, Reject or Alert");
+	if (!rq->trace)
+		return pf_error_set(err, ENOTSUP, "tracing is not available");
+	r = pf_trace_subscribe(rq->trace, pod, a, &wait->trace);
+	if (r == -EBUSY)
+		return pf_error_set(err, EBUSY, "%d traces run already", PF_TRACE_MAX_SUBS);
+	if (r < 0)
+		return pf_error_set(err, -r, "out of memory");
+	*reply = strdup("{\"ok\":true,\"trace\":true}");
+	if (!*reply) {
+		pf_trace_unsubscribe(rq->trace, PF_TAKE_PTR(wait->trace));
+		return pf_error_set(err, ENOMEM, "out of memory");
+	}
+	wait->kind = PF_WAIT_TRACE;
+	return 0;
+}
+
+/* {"op":"explain","from":F,"to":IP,"port":N}: see engine/explain.h. */
+static int do_explain(struct pf_requests *rq, const struct pf_node *req, char **reply,
+		      struct pf_error *err)
+{
+	const char *from = NULL, *to = NULL;
+	struct pf_addr dst;
+	int64_t port = 0;
+	bool has;
+	int r;
+
+	if ((r = get_str(req, "from", PF_MAX_NAME * 2 + 1, true, &from, err)) < 0 ||
+	    (r = get_str(req, "to", 64, true, &to, err)) < 0 ||
+	    (r = get_int(req, "port", 1, 65535, &has, &port, err)) < 0)
+		return r;
+	if (!has)
+		return pf_error_set(err, EINVAL, "invalid request: missing integer field 'port'");
+	if (pf_addr_parse(to, &dst) < 0)
+		return pf_error_set(err, EINVAL, "invalid request: 'to' is not an IP address");
+	return pf_explain_json(rq->pods, rq->reload, from, &dst, (uint16_t)port, reply, err);
+}
+
 int pf_requests_dispatch(struct pf_requests *rq, const struct pf_node *req, const char *default_op,
 			 char **reply, struct pf_wait *wait)
 {
@@ -445,6 +502,10 @@ int pf_requests_dispatch(struct pf_requests *rq, const struct pf_node *req, cons
 		r = do_unregister(rq, req, reply, &err);
 	else if (!strcmp(op, "reload"))
 		r = do_reload(rq, reply, wait, &err);
+	else if (!strcmp(op, "trace") && !default_op) /* a live connection only: it streams */
+		r = do_trace(rq, req, reply, wait, &err);
+	else if (!strcmp(op, "explain"))
+		r = do_explain(rq, req, reply, &err);
 	else if (!strcmp(op, "status"))
 		r = pf_status_json(rq, reply) < 0 ? pf_error_set(&err, ENOMEM, "out of memory") : 0;
 	else

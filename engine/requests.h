@@ -18,6 +18,8 @@ struct pf_node;
 struct pf_pod;
 struct pf_pods;
 struct pf_reload;
+struct pf_trace;
+struct pf_trace_sub;
 
 /* What status reports of the engine's settings. */
 struct pf_requests_config {
@@ -37,12 +39,14 @@ struct pf_requests {
 	struct pf_pods *pods;
 	struct pf_reload *reload;
 	struct pf_counters *counters;
+	struct pf_trace *trace; /* subscriptions of `trace` requests (engine/trace.h) */
 };
 
 enum pf_wait_kind {
 	PF_WAIT_NONE,
 	PF_WAIT_REGISTER,
 	PF_WAIT_RELOAD,
+	PF_WAIT_TRACE, /* not an answer to wait for: the connection streams verdicts (trace) */
 };
 
 /* A request answered later, once the cache generation it needs is in place. */
@@ -51,8 +55,9 @@ struct pf_wait {
 	uint64_t gen;
 	struct pf_netns_id id; /* register: the pod */
 	bool new_pod;
-	char error[256];     /* set when the pod failed before its answer */
-	uint32_t timeout_ms; /* the sender's "timeout_ms", 0 when it gave none */
+	char error[256];	    /* set when the pod failed before its answer */
+	uint32_t timeout_ms;	    /* the sender's "timeout_ms", 0 when it gave none */
+	struct pf_trace_sub *trace; /* PF_WAIT_TRACE: the subscription, the connection's now */
 };
 
 /* Limits for control messages and pending records. */

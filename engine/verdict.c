@@ -7,6 +7,7 @@
 #include "events.h"
 #include "pods.h"
 #include "reload.h"
+#include "trace.h"
 #include "verdict.h"
 
 /* after netinet/in.h: the uapi header defers to glibc then */
@@ -97,7 +98,8 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 {
 	struct pf_pod *p = userdata;
 	const struct pf_verdict_ctx *vc = p->verdict;
-	struct pf_verdict v;
+	const struct pf_cache *cache = pf_reload_cache(vc->reload);
+	struct pf_verdict v, av;
 
 	p->n_verdicts++;
 	if (!t) {
@@ -131,11 +133,29 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	pf_verdict_judge(p, vc, &t->src, &t->dst, t->proto, t->dport, &v);
 	if (v.action != PF_ACTION_ALLOW || v.log)
 		pf_events_record(vc->events, p, t, &v, pf_now_ms());
+	/* Audit policies: judged apart, by the pod's own address (a spoofed source is the pod's
+	 * all the same), recorded only where they would have decided otherwise. */
+	av.matched = false;
+	if (_unlikely_(pf_cache_audit(cache) != NULL) && p->n_ips) {
+		const struct pf_cache *ac = pf_cache_audit(cache);
+		const struct pf_addr *src = &p->ips[0];
+
+		for (size_t i = 0; i < p->n_ips; i++)
+			if (pf_addr_eq(&p->ips[i], &t->src))
+				src = &t->src;
+		pf_cache_lookup_flow(ac, pf_cache_source_group(ac, src), &t->dst,
+				     t->proto == IPPROTO_UDP ? PF_PROTO_UDP : PF_PROTO_TCP,
+				     t->dport, NULL, &av);
+		if (pf_audit_disagrees(&v, &av))
+			pf_events_record_audit(vc->events, p, t, &av, pf_now_ms());
+	}
+	pf_trace_verdict(vc->trace, p, t, &v, &av, pf_now_ms());
 	/* Remembered in the pod's kernel: the next SYN of this (source, destination, port) is
 	 * accepted there until the sets are emptied (a new cache, an address change) or it
-	 * times out. The key holds the source as sent, so a spoofed one is judged as above. */
-	if (vc->reuse && pf_verdict_reusable(&v) && !p->unresolved && !p->reuse_stale &&
-	    p->n_reuse < PF_ARRAY_SIZE(p->reuse))
+	 * times out. The key holds the source as sent, so a spoofed one is judged as above.
+	 * Never one an Audit rule matched: its would-be decision must be seen each time. */
+	if (vc->reuse && pf_verdict_reusable(&v) && !av.matched && !p->unresolved &&
+	    !p->reuse_stale && p->n_reuse < PF_ARRAY_SIZE(p->reuse))
 		p->reuse[p->n_reuse++] = (struct pf_nft_reuse_elem){
 		    .src = t->src, .dst = t->dst, .dport = t->dport, .v6 = t->v6};
 	switch (v.action) {

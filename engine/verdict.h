@@ -9,14 +9,16 @@
 struct pf_engine_stats;
 struct pf_events;
 struct pf_reload;
+struct pf_trace;
 
 /* What a verdict is made with, set up by the engine's owner; every pod points at it. */
 struct pf_verdict_ctx {
 	struct pf_reload *reload; /* the cache in place */
 	struct pf_events *events;
 	struct pf_engine_stats *stats;
-	uint32_t reject_mark; /* the mark the chain's reject rule matches */
-	bool reuse;	      /* verdict reuse on: Allows go to the pod's reuse sets */
+	uint32_t reject_mark;	/* the mark the chain's reject rule matches */
+	bool reuse;		/* verdict reuse on: Allows go to the pod's reuse sets */
+	struct pf_trace *trace; /* live verdicts for subscribers (podfencectl trace) */
 };
 
 struct pf_pod;

@@ -1279,6 +1279,25 @@ int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 	struct pf_cache *c;
 	int r;
 
+	/* Audit policies never take part in a verdict: the cache holds the others, and carries
+	 * the Audit ones compiled apart, so one swap replaces both. */
+	if (pf_ruleset_has_audit(rs)) {
+		struct pf_ruleset v;
+		struct pf_cache *audit = NULL;
+
+		r = pf_ruleset_view(rs, false, &v);
+		if (r < 0)
+			return r;
+		r = pf_cache_build(&v, default_action, &c);
+		pf_ruleset_view_done(&v);
+		if (r == 0 && (r = pf_cache_build_audit(rs, &audit)) < 0)
+			c = pf_cache_free(c);
+		if (r < 0)
+			return r;
+		c->audit = audit;
+		*out = c;
+		return 0;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -1296,10 +1315,28 @@ int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 	return 0;
 }
 
+const struct pf_cache *pf_cache_audit(const struct pf_cache *c)
+{
+	return c ? c->audit : NULL;
+}
+
+int pf_cache_build_audit(const struct pf_ruleset *rs, struct pf_cache **out)
+{
+	struct pf_ruleset v;
+	int r = pf_ruleset_view(rs, true, &v);
+
+	if (r < 0)
+		return r;
+	r = pf_cache_build(&v, PF_ACTION_ALLOW, out);
+	pf_ruleset_view_done(&v);
+	return r;
+}
+
 struct pf_cache *pf_cache_free(struct pf_cache *c)
 {
 	if (!c)
 		return NULL;
+	pf_cache_free(c->audit);
 	for (size_t i = 0; i < c->n_policies && c->policies; i++) {
 		free(c->policies[i].namespace);
 		free(c->policies[i].name);

@@ -104,6 +104,7 @@ struct port_table {
 };
 
 struct pf_cache {
+	struct pf_cache *audit; /* the Audit policies' own cache (pf_cache_audit), or NULL */
 	uint64_t seed;
 	enum pf_action default_action;
 	struct htab l1;

@@ -151,4 +151,6 @@ enum pf_action pf_cache_default_action(const struct pf_cache *c)
 void pf_cache_get_stats(const struct pf_cache *c, struct pf_cache_stats *st)
 {
 	*st = c->stats;
+	st->n_rules = c->n_rules;
+	st->n_audit_rules = c->audit ? c->audit->n_rules : 0;
 }

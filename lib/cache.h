@@ -40,6 +40,8 @@ struct pf_cache_stats {
 	size_t n_intervals;	/* port intervals in those tables */
 	size_t max_prefix_lens; /* most distinct prefix lengths in one group: worst-case probes */
 	size_t bytes;		/* memory held */
+	size_t n_rules;		/* rules compiled in (Audit policies' not counted) */
+	size_t n_audit_rules;	/* rules of Audit policies, compiled apart */
 };
 
 /*
@@ -50,6 +52,14 @@ struct pf_cache_stats {
  */
 int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 		   struct pf_cache **out);
+/*
+ * The Audit policies of rs alone, compiled as if they were the whole ruleset: a lookup answers
+ * pf_ruleset_eval_audit (matched false: no Audit rule matches). The same limits apply.
+ */
+int pf_cache_build_audit(const struct pf_ruleset *rs, struct pf_cache **out);
+/* A cache built from a ruleset with Audit policies carries their cache (freed with it): NULL
+ * when there are none. */
+const struct pf_cache *pf_cache_audit(const struct pf_cache *c);
 /* NULL-safe; returns NULL so `c = pf_cache_free(c);` works. */
 struct pf_cache *pf_cache_free(struct pf_cache *c);
 /*

@@ -45,6 +45,9 @@ int pf_policy_to_json(const struct pf_policy *p, char **out)
 	pf_jgen_key(&j, "spec");
 	pf_jgen_map_open(&j);
 	pf_jgen_kv_uint(&j, "priority", p->priority);
+	/* only when not the default: an Enforce policy's stored JSON stays what it was */
+	if (p->mode != PF_MODE_ENFORCE)
+		pf_jgen_kv_str(&j, "mode", pf_mode_to_string(p->mode));
 	pf_jgen_key(&j, "appliesTo");
 	pf_jgen_array_open(&j);
 	for (size_t i = 0; i < p->n_applies_to; i++)

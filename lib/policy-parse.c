@@ -592,7 +592,7 @@ static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy 
 	static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", NULL};
 	static const char *const top_ignored[] = {"status", NULL};
 	static const char *const meta_keys[] = {"name", "namespace", NULL};
-	static const char *const spec_keys[] = {"priority", "appliesTo", "egress", NULL};
+	static const char *const spec_keys[] = {"priority", "appliesTo", "egress", "mode", NULL};
 	const struct pf_node *v = NULL, *meta = NULL, *spec = NULL, *ns = NULL;
 	int64_t prio = PF_POLICY_DEFAULT_PRIORITY;
 	int r;
@@ -658,6 +658,18 @@ static int validate(struct vctx *c, const struct pf_node *doc, struct pf_policy 
 	if (r < 0)
 		return r;
 	pol->priority = (uint32_t)prio;
+	v = NULL;
+	r = field(c, spec, "spec", "mode", PF_NODE_STRING, false, &v);
+	if (r < 0)
+		return r;
+	if (v) {
+		int m = pf_mode_from_string(v->str);
+
+		if (m < 0)
+			return verr(c, v->line, "spec.mode",
+				    "must be Enforce or Audit, not \"%.64s\"", v->str);
+		pol->mode = (enum pf_mode)m;
+	}
 	r = parse_applies_to(c, spec, pol);
 	if (r < 0)
 		return r;

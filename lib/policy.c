@@ -152,6 +152,20 @@ bool pf_fqdn_match(const char *pattern, const char *name)
 	return name_eq(pattern + 2, dot + 1, n - (size_t)(dot + 1 - name));
 }
 
+const char *pf_mode_to_string(enum pf_mode m)
+{
+	return m == PF_MODE_AUDIT ? "Audit" : m == PF_MODE_ENFORCE ? "Enforce" : NULL;
+}
+
+int pf_mode_from_string(const char *s)
+{
+	if (pf_streq(s, "Enforce"))
+		return PF_MODE_ENFORCE;
+	if (pf_streq(s, "Audit"))
+		return PF_MODE_AUDIT;
+	return -EINVAL;
+}
+
 const char *pf_policy_kind_string(bool cluster)
 {
 	return cluster ? PF_POLICY_KIND_CLUSTER : PF_POLICY_KIND;

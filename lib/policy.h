@@ -35,6 +35,16 @@ enum pf_action {
 	_PF_ACTION_MAX,
 };
 
+/* spec.mode: an Audit policy never changes a verdict; evaluation skips it, and what its first
+ * matching rule would have decided is recorded where it differs from the verdict given. */
+enum pf_mode {
+	PF_MODE_ENFORCE = 0,
+	PF_MODE_AUDIT,
+};
+
+const char *pf_mode_to_string(enum pf_mode m);
+int pf_mode_from_string(const char *s);
+
 enum pf_kind {
 	PF_KIND_POD = 0,
 	PF_KIND_DEPLOYMENT,
@@ -110,6 +120,7 @@ struct pf_policy {
 	size_t n_applies_to;
 	struct pf_rule *egress;
 	size_t n_egress;
+	enum pf_mode mode; /* default PF_MODE_ENFORCE */
 };
 
 void pf_policy_free(struct pf_policy *p);

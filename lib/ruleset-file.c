@@ -86,6 +86,18 @@ int pf_ruleset_encode(const struct pf_ruleset *rs, char **out, size_t *len)
 	struct wbuf w = {};
 	uint64_t h;
 
+	/* The file is what a restarted engine enforces before it reads the store: Audit policies
+	 * decide nothing, so they are left out (their events resume with the store). */
+	if (pf_ruleset_has_audit(rs)) {
+		struct pf_ruleset v;
+		int r = pf_ruleset_view(rs, false, &v);
+
+		if (r < 0)
+			return r;
+		r = pf_ruleset_encode(&v, out, len);
+		pf_ruleset_view_done(&v);
+		return r;
+	}
 	if (!rs)
 		rs = &empty;
 	put(&w, MAGIC, sizeof(MAGIC));

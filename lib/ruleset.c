@@ -147,17 +147,40 @@ void pf_ruleset_eval_some(const struct pf_ruleset *rs, const uint32_t *pols, siz
 	}
 }
 
-void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
-		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
-		     struct pf_verdict *out)
+bool pf_ruleset_has_audit(const struct pf_ruleset *rs)
 {
-	pf_ruleset_eval_flow(rs, default_action, src, dst, PF_PROTO_TCP, dport, NULL, out);
+	for (size_t i = 0; rs && i < rs->n_policies; i++)
+		if (rs->policies[i].audit)
+			return true;
+	return false;
 }
 
-void pf_ruleset_eval_flow(const struct pf_ruleset *rs, enum pf_action default_action,
-			  const struct pf_addr *src, const struct pf_addr *dst,
-			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
-			  struct pf_verdict *out)
+int pf_ruleset_view(const struct pf_ruleset *rs, bool audit, struct pf_ruleset *view)
+{
+	memset(view, 0, sizeof(*view));
+	if (!rs || !rs->n_policies)
+		return 0;
+	view->policies = calloc(rs->n_policies, sizeof(*view->policies));
+	if (!view->policies)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n_policies; i++)
+		if (rs->policies[i].audit == audit) {
+			view->policies[view->n_policies] = rs->policies[i];
+			view->policies[view->n_policies++].audit = false;
+		}
+	return 0;
+}
+
+void pf_ruleset_view_done(struct pf_ruleset *view)
+{
+	free(view->policies);
+	memset(view, 0, sizeof(*view));
+}
+
+/* One tier of the walk: the Enforce policies (the verdict), or the Audit ones alone. */
+static void eval_tier(const struct pf_ruleset *rs, bool audit, enum pf_action default_action,
+		      const struct pf_addr *src, const struct pf_addr *dst, enum pf_protocol proto,
+		      uint16_t dport, const struct pf_names *names, struct pf_verdict *out)
 {
 	bool passed = false;
 
@@ -166,6 +189,8 @@ void pf_ruleset_eval_flow(const struct pf_ruleset *rs, enum pf_action default_ac
 		const struct pf_rs_policy *p = &rs->policies[i];
 		bool applies = false;
 
+		if (p->audit != audit)
+			continue; /* an Audit policy never takes part in the verdict */
 		if (passed && p->cluster)
 			continue; /* the cluster tier ended for this connection */
 		for (size_t s = 0; !applies && s < p->n_src; s++)
@@ -175,6 +200,14 @@ void pf_ruleset_eval_flow(const struct pf_ruleset *rs, enum pf_action default_ac
 		if (eval_policy(p, dst, proto, dport, names, &passed, out))
 			return;
 	}
+}
+
+void pf_ruleset_eval_flow(const struct pf_ruleset *rs, enum pf_action default_action,
+			  const struct pf_addr *src, const struct pf_addr *dst,
+			  enum pf_protocol proto, uint16_t dport, const struct pf_names *names,
+			  struct pf_verdict *out)
+{
+	eval_tier(rs, false, default_action, src, dst, proto, dport, names, out);
 }
 
 static void *dup_array(const void *v, size_t n, size_t sz, bool *oom)
@@ -253,4 +286,17 @@ bool pf_ruleset_has_fqdn(const struct pf_ruleset *rs)
 			if (rs->policies[i].rules[j].n_fqdns)
 				return true;
 	return false;
+}
+
+void pf_ruleset_eval(const struct pf_ruleset *rs, enum pf_action default_action,
+		     const struct pf_addr *src, const struct pf_addr *dst, uint16_t dport,
+		     struct pf_verdict *out)
+{
+	eval_tier(rs, false, default_action, src, dst, PF_PROTO_TCP, dport, NULL, out);
+}
+
+void pf_ruleset_eval_audit(const struct pf_ruleset *rs, const struct pf_addr *src,
+			   const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out)
+{
+	eval_tier(rs, true, PF_ACTION_ALLOW, src, dst, PF_PROTO_TCP, dport, NULL, out);
 }

@@ -36,6 +36,8 @@ struct pf_rs_policy {
 	size_t n_src;
 	struct pf_rs_rule *rules;
 	size_t n_rules;
+	bool
+	    audit; /* spec.mode Audit: skipped by evaluation, judged apart (pf_cache_build_audit) */
 };
 
 struct pf_ruleset {
@@ -123,5 +125,25 @@ int pf_ruleset_copy_some(const struct pf_ruleset *rs, const uint32_t *pols, size
 			 struct pf_ruleset **out);
 /* Whether any rule of rs names an fqdn. */
 bool pf_ruleset_has_fqdn(const struct pf_ruleset *rs);
+/* The same walk over the Audit policies only (as if they were the whole ruleset): what they
+ * would decide; matched false when no Audit rule matches. */
+void pf_ruleset_eval_audit(const struct pf_ruleset *rs, const struct pf_addr *src,
+			   const struct pf_addr *dst, uint16_t dport, struct pf_verdict *out);
+/* An Audit verdict worth recording: a rule matched and would have decided otherwise. */
+static inline bool pf_audit_disagrees(const struct pf_verdict *real, const struct pf_verdict *audit)
+{
+	return audit->matched && audit->action != real->action;
+}
+
+/* True when some policy of rs is in Audit mode. */
+bool pf_ruleset_has_audit(const struct pf_ruleset *rs);
+/*
+ * A view of rs holding only its Audit policies (audit true, their audit flag cleared in the
+ * view) or only the others: the policy structs are copied, what they point to is shared, so
+ * the view lives no longer than rs and is released with pf_ruleset_view_done, never
+ * pf_ruleset_free.
+ */
+int pf_ruleset_view(const struct pf_ruleset *rs, bool audit, struct pf_ruleset *view);
+void pf_ruleset_view_done(struct pf_ruleset *view);
 
 #endif

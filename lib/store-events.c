@@ -26,12 +26,23 @@ int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t
 				e->policy_name && e->rule_index >= 0 ? B_INT(e->rule_index)
 								     : B_NULL,
 				B_INT(e->count ? e->count : 1), B_TEXT(e->reason),
-				B_TEXT(e->protocol == PF_PROTO_UDP ? "UDP" : "TCP"));
+				B_TEXT(e->protocol == PF_PROTO_UDP ? "UDP" : "TCP"),
+				B_TEXT(e->audit ? "Audit" : "Enforce"));
 		if (r < 0)
 			goto out;
 	}
 	if (max_rows > 0)
 		r = pf_stmt_run(s, EVENT_TRIM, err, B_INT(MIN(max_rows, (size_t)INT64_MAX)));
 out:
+	return pf_store_op_end(s, r, err);
+}
+
+int pf_store_trim_events_before(struct pf_store *s, int64_t at_ms, struct pf_error *err)
+{
+	int r = pf_store_op_begin(s, err);
+
+	if (r < 0)
+		return r;
+	r = pf_stmt_run(s, EVENT_TRIM_AGE, err, B_INT(at_ms));
 	return pf_store_op_end(s, r, err);
 }

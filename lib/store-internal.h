@@ -112,11 +112,12 @@
 	/* store-events.c */                                                                       \
 	X(EVENT_INSERT,                                                                            \
 	  "INSERT INTO event (at, pod_namespace, pod_name, src, dst, dport, action, "              \
-	  "policy_namespace, policy_name, rule_index, count, reason, protocol) "                   \
-	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                       \
+	  "policy_namespace, policy_name, rule_index, count, reason, protocol, mode) "             \
+	  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")                  \
 	/* Ids only grow, so the newest max_rows are the ids from the max_rows-th largest on. */   \
 	X(EVENT_TRIM, "DELETE FROM event WHERE id < (SELECT id FROM event ORDER BY id DESC "       \
 		      "LIMIT 1 OFFSET ?1 - 1)")                                                    \
+	X(EVENT_TRIM_AGE, "DELETE FROM event WHERE at < ?1")                                       \
 	/* store-explain.c */                                                                      \
 	X(EXPLAIN_POD_IPS,                                                                         \
 	  "SELECT pi.ip FROM pod_ip pi JOIN pod p ON p.id = pi.pod_id "                            \
@@ -127,7 +128,7 @@
 			     "p.id = r.policy_id WHERE p.namespace = ?1 AND p.name = ?2 AND "      \
 			     "r.rule_index = ?3")                                                  \
 	/* store-ruleset.c */                                                                      \
-	X(RS_POLICIES, "SELECT id, namespace, name, priority, n_rules, kind FROM policy "          \
+	X(RS_POLICIES, "SELECT id, namespace, name, priority, n_rules, kind, mode FROM policy "    \
 		       "WHERE in_force = 1 ORDER BY id")                                           \
 	X(RS_RULES, "SELECT policy_id, rule_index, action, log, any_dst FROM policy_rule "         \
 		    "ORDER BY policy_id, rule_index")                                              \

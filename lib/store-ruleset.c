@@ -240,6 +240,7 @@ static int load_policies(struct pf_store *s, struct rs_load *l, struct pf_error 
 		p->name = pf_col_dup(st, 2, &oom);
 		p->priority = (uint32_t)sqlite3_column_int(st, 3);
 		p->cluster = pf_streq(pf_col_text(st, 5), PF_POLICY_KIND_CLUSTER);
+		p->audit = pf_streq(pf_col_text(st, 6), "Audit");
 		p->n_rules = (size_t)n_rules;
 		if (n_rules) {
 			p->rules = calloc(p->n_rules, sizeof(*p->rules));

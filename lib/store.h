@@ -162,8 +162,12 @@ struct pf_event {
 	uint32_t count;	    /* 1 + suppressed */
 	const char *reason; /* NULL: a verdict; else what else the engine saw (event.reason) */
 	uint8_t protocol;   /* enum pf_protocol (TCP: 0) */
+	bool audit;	    /* what an Audit policy would have decided (mode 'Audit'), not the
+			     * verdict given: action, policy and rule are that policy's */
 };
 
+/* Remove the events recorded before at_ms (retention by age). */
+int pf_store_trim_events_before(struct pf_store *s, int64_t at_ms, struct pf_error *err);
 /* Append n events in one transaction; keeps at most max_rows (oldest dropped), 0 = no limit. */
 int pf_store_append_events(struct pf_store *s, const struct pf_event *ev, size_t n, size_t max_rows,
 			   struct pf_error *err);

@@ -71,6 +71,7 @@ void pf_kube_client_done(struct pf_kube_client *c)
 	free(c->token);
 	free(c->token_file);
 	free(c->origin);
+	free(c->namespace);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -128,7 +129,7 @@ int pf_kube_client_from_kubeconfig(struct pf_kube_client *c, const char *path, s
 	struct pf_node **docs = NULL;
 	size_t len, n_docs = 0;
 	const struct pf_node *root, *cluster, *user, *v;
-	const char *ctx_name, *server;
+	const char *ctx_name, *server, *ns;
 	int r;
 
 	memset(c, 0, sizeof(*c));
@@ -203,6 +204,11 @@ int pf_kube_client_from_kubeconfig(struct pf_kube_client *c, const char *path, s
 		r = -ENOMEM;
 		goto out;
 	}
+	ns = pf_node_str(named(root, "contexts", "context", ctx_name), "namespace");
+	if (ns && *ns && !(c->namespace = strdup(ns))) {
+		r = -ENOMEM;
+		goto out;
+	}
 	r = 0;
 out:
 	for (size_t i = 0; i < n_docs; i++)
@@ -241,6 +247,19 @@ int pf_kube_client_in_cluster(struct pf_kube_client *c, struct pf_error *err)
 				 c->token_file, c->ca_file);
 		pf_kube_client_done(c);
 		return r;
+	}
+	/* The account's namespace, where the Lease lives by default; missing is not an error. */
+	{
+		_cleanup_free_ char *path = NULL, *ns = NULL;
+		size_t len;
+
+		if (asprintf(&path, "%s/namespace", dir) >= 0 &&
+		    pf_read_file(path, 256, &ns, &len) >= 0) {
+			while (len > 0 && (ns[len - 1] == '\n' || ns[len - 1] == ' '))
+				ns[--len] = '\0';
+			if (len)
+				c->namespace = PF_TAKE_PTR(ns);
+		}
 	}
 	return 0;
 }
@@ -321,7 +340,8 @@ int pf_kube_client_get(struct pf_kube_client *c, const char *path, long timeout_
 	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "podfence-sync/" PACKAGE_VERSION);
+	curl_easy_setopt(e, CURLOPT_USERAGENT,
+			 c->user_agent ? c->user_agent : "podfence-sync/" PACKAGE_VERSION);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
 #else
@@ -362,6 +382,70 @@ int pf_kube_client_get(struct pf_kube_client *c, const char *path, long timeout_
 fail:
 	if (e)
 		curl_easy_cleanup(e);
+	curl_slist_free_all(h);
+	return r;
+}
+
+struct answer {
+	struct pf_buf b;
+	bool too_long;
+};
+
+static size_t answer_write(char *p, size_t size, size_t n, void *u)
+{
+	struct answer *a = u;
+
+	if (a->b.len + size * n > PF_KUBE_MAX_ANSWER) {
+		a->too_long = true;
+		return 0;
+	}
+	return pf_buf_add(&a->b, p, size * n) < 0 ? 0 : size * n;
+}
+
+int pf_kube_client_request(struct pf_kube_client *c, const char *method, const char *path,
+			   const char *body, long timeout_s, long *code, char **answer,
+			   struct pf_error *err)
+{
+	struct answer a = {0};
+	struct curl_slist *h = NULL, *h2;
+	CURL *e = NULL;
+	CURLcode cr;
+	int r;
+
+	if (body && strlen(body) > PF_KUBE_MAX_ANSWER)
+		return pf_error_set(err, E2BIG, "%s %s: request body too large", method, path);
+	r = pf_kube_client_get(c, path, timeout_s, &e, &h, err);
+	if (r < 0)
+		return r;
+	if (body) {
+		h2 = curl_slist_append(h, strcmp(method, "PATCH")
+					      ? "Content-Type: application/json"
+					      : "Content-Type: application/merge-patch+json");
+		if (!h2) {
+			r = -ENOMEM;
+			goto out;
+		}
+		h = h2;
+		curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	}
+	if (strcmp(method, "GET"))
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, answer_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &a);
+	cr = curl_easy_perform(e);
+	if (cr != CURLE_OK) {
+		r = pf_error_set(err, a.too_long ? E2BIG : EIO, "%s %s: %s", method, path,
+				 a.too_long ? "answer too large" : curl_easy_strerror(cr));
+		goto out;
+	}
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, code);
+	if (answer && (r = pf_buf_take(&a.b, answer)) < 0)
+		goto out;
+	r = 0;
+out:
+	pf_buf_done(&a.b);
+	curl_easy_cleanup(e);
 	curl_slist_free_all(h);
 	return r;
 }

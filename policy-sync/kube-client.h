@@ -30,6 +30,8 @@ struct pf_kube_client {
 	char *token;	  /* static bearer token, or NULL */
 	char *token_file; /* re-read before every request: rotated tokens keep working */
 	char *origin; /* "kubeconfig F (context C)" or "in-cluster service account", for messages */
+	char *namespace; /* the context's namespace, or the service account's; NULL if none */
+	const char *user_agent; /* NULL: "podfence-sync/VERSION" */
 };
 
 int pf_kube_client_from_kubeconfig(struct pf_kube_client *c, const char *path,
@@ -44,6 +46,18 @@ void pf_kube_client_done(struct pf_kube_client *c);
  */
 int pf_kube_client_get(struct pf_kube_client *c, const char *path, long timeout_s, CURL **out,
 		       struct curl_slist **headers, struct pf_error *err);
+
+/* Bounds on a request body we send and an answer we read back (status, Lease). */
+#define PF_KUBE_MAX_ANSWER (1024 * 1024)
+
+/*
+ * One request, waited for (at most timeout_s): method "GET", "POST", "PUT" or "PATCH" (body
+ * sent as a JSON merge patch). *code is the HTTP status; *answer (NULL-able) gets the body.
+ * Negative errno with err set when no answer came.
+ */
+int pf_kube_client_request(struct pf_kube_client *c, const char *method, const char *path,
+			   const char *body, long timeout_s, long *code, char **answer,
+			   struct pf_error *err);
 
 /* Decode standard base64 (whitespace ignored). */
 int pf_base64_decode(const char *in, char **out, size_t *out_len);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The Kubernetes object cache of podfence-sync and name-to-address resolution. */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "kube-map.h"
@@ -32,6 +33,61 @@ static const char *join(char *buf, const char *a, char sep, const char *b, const
 	return buf;
 }
 
+/* What a policy object says of its own spec version and of the status last written on it. */
+struct policy_seen {
+	int64_t generation;	    /* metadata.generation, 0 when absent */
+	int64_t observed;	    /* status.observedGeneration, -1 when absent */
+	char *valid, *reason, *msg; /* the Valid condition's, NULL when absent */
+	char *transition;	    /* its lastTransitionTime */
+};
+
+static void seen_free(struct policy_seen *s)
+{
+	if (!s)
+		return;
+	free(s->valid);
+	free(s->reason);
+	free(s->msg);
+	free(s->transition);
+	free(s);
+}
+
+static int seen_new(const struct pf_node *obj, struct policy_seen **out)
+{
+	const struct pf_node *st = pf_node_get(obj, "status"), *conds, *c;
+	struct policy_seen *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->observed = -1;
+	if (pf_node_int(pf_node_get(obj, "metadata"), "generation", &s->generation) < 0)
+		s->generation = 0;
+	if (pf_node_int(st, "observedGeneration", &s->observed) < 0)
+		s->observed = -1;
+	conds = pf_node_get(st, "conditions");
+	for (size_t i = 0; conds && conds->type == PF_NODE_SEQ && i < conds->n; i++) {
+		const char *v;
+
+		c = conds->items[i];
+		if (!pf_streq(pf_node_str(c, "type"), "Valid"))
+			continue;
+#define SEEN_DUP(field, key)                                                                       \
+	if ((v = pf_node_str(c, key)) && !(s->field = strdup(v)))                                  \
+		goto oom;
+		SEEN_DUP(valid, "status");
+		SEEN_DUP(reason, "reason");
+		SEEN_DUP(msg, "message");
+		SEEN_DUP(transition, "lastTransitionTime");
+#undef SEEN_DUP
+		break;
+	}
+	*out = s;
+	return 0;
+oom:
+	seen_free(s);
+	return -ENOMEM;
+}
+
 /* One object: the fields resolution needs, in one allocation. */
 struct kobj {
 	enum pf_kube_res res;
@@ -45,6 +101,7 @@ struct kobj {
 	const char *service;	   /* EndpointSlice: kubernetes.io/service-name */
 	const char *labels;	   /* Pod: its labels; Service: its selector (see label_text) */
 	struct pf_policy_doc *doc; /* FencePolicy */
+	struct policy_seen *seen;  /* FencePolicy: its generation and the status it carries */
 	bool finished;		   /* Pod: Succeeded or Failed */
 	uint32_t n_ips;
 	struct pf_addr *ips;
@@ -66,6 +123,7 @@ static void kobj_free(struct kobj *o)
 		pf_policy_doc_clear(o->doc);
 		free(o->doc);
 	}
+	seen_free(o->seen);
 	free(o);
 }
 
@@ -381,6 +439,10 @@ static int kobj_new(enum pf_kube_res res, const struct pf_node *obj, struct kobj
 		memcpy(o->ips, ips, n_ips * sizeof(*ips));
 	if (is_policy_res(res)) {
 		r = policy_doc(res, obj, &o->doc);
+		if (r >= 0 && (r = seen_new(obj, &o->seen)) < 0) {
+			pf_policy_doc_clear(o->doc);
+			free(o->doc);
+		}
 		if (r < 0) {
 			free(o);
 			return r;
@@ -395,10 +457,19 @@ static int obj_key(const struct kobj *o, char **key)
 	return asprintf(key, "%s/%s", o->ns, o->name) < 0 ? -ENOMEM : 0;
 }
 
+/* The same spec version: the same generation of the same object (a status write changes the
+ * resourceVersion, never the generation), or without generations the same resourceVersion. */
+static bool same_version(const struct kobj *a, const struct kobj *b)
+{
+	if (a->seen && b->seen && a->seen->generation && b->seen->generation)
+		return a->seen->generation == b->seen->generation && pf_streq(a->uid, b->uid);
+	return pf_streq(a->rv, b->rv);
+}
+
 /* Invalid policies are logged once per version, naming the object and the field. */
 static void log_policy(const struct kobj *o, const struct kobj *old)
 {
-	if (!o->doc || o->doc->policy || (old && pf_streq(old->rv, o->rv)))
+	if (!o->doc || o->doc->policy || (old && same_version(old, o)))
 		return;
 	log_warning("%s %s%s%s (resourceVersion %s) is invalid, its last valid version stays in "
 		    "force: %s",
@@ -827,7 +898,25 @@ int pf_kube_cache_policies(const struct pf_kube_cache *c, struct pf_kube_policy 
 			p[k].name = o->name;
 			p[k].resource_version = o->rv ? o->rv : "";
 			p[k].doc = o->doc;
+			p[k].cluster = res[t] == PF_KUBE_CLUSTERFENCEPOLICY;
 			p[k].key = strdup(e->key);
+			if (o->seen) {
+				p[k].generation = o->seen->generation;
+				p[k].status_observed = o->seen->observed;
+				p[k].status_valid = o->seen->valid;
+				p[k].status_reason = o->seen->reason;
+				p[k].status_message = o->seen->msg;
+				p[k].status_transition = o->seen->transition;
+			} else
+				p[k].status_observed = -1;
+			/* what the store mirror compares: a new spec, never a status write */
+			if (p[k].key && p[k].generation &&
+			    asprintf(&p[k].version, "%s/%" PRId64, pf_strna(o->uid),
+				     p[k].generation) < 0)
+				p[k].version = NULL, free(p[k].key), p[k].key = NULL;
+			else if (p[k].key && !p[k].generation &&
+				 !(p[k].version = strdup(p[k].resource_version)))
+				free(p[k].key), p[k].key = NULL;
 			if (!p[k++].key) {
 				pf_kube_policies_free(p, k);
 				return -ENOMEM;
@@ -841,7 +930,9 @@ int pf_kube_cache_policies(const struct pf_kube_cache *c, struct pf_kube_policy 
 
 void pf_kube_policies_free(struct pf_kube_policy *p, size_t n)
 {
-	for (size_t i = 0; p && i < n; i++)
+	for (size_t i = 0; p && i < n; i++) {
 		free(p[i].key);
+		free(p[i].version);
+	}
 	free(p);
 }

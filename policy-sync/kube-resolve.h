@@ -61,7 +61,15 @@ struct pf_kube_policy {
 	const char *name;
 	const char *resource_version;
 	const struct pf_policy_doc *doc;
-	char *key; /* "namespace/name" */
+	char *key;	    /* "namespace/name" */
+	char *version;	    /* "uid/generation" (or the resourceVersion when the object has no
+			     * generation): changes with the spec, not with a status write */
+	bool cluster;	    /* a ClusterFencePolicy */
+	int64_t generation; /* metadata.generation, 0 when absent */
+	/* The object's status as last written (by us or anyone): status.observedGeneration (-1
+	 * when absent) and its Valid condition's fields (NULL when absent). */
+	int64_t status_observed;
+	const char *status_valid, *status_reason, *status_message, *status_transition;
 };
 int pf_kube_cache_policies(const struct pf_kube_cache *c, struct pf_kube_policy **out, size_t *n);
 void pf_kube_policies_free(struct pf_kube_policy *p, size_t n);

@@ -15,6 +15,7 @@
 #include "kube-informer.h"
 #include "kube-map.h"
 #include "kube-resolve.h"
+#include "kube-status.h"
 #include "log.h"
 #include "store.h"
 #include "sync.h"
@@ -71,8 +72,9 @@ static void notify_done(struct notifier *n, const struct pf_sync_options *o)
 /* What this process last committed to the store, to write only differences. */
 struct mirror {
 	struct pf_kmap workloads; /* workload key -> digest of its addresses */
-	struct pf_kmap policies;  /* "namespace/name" -> resourceVersion (malloc'ed) */
-	bool complete;		  /* a full reconcile has been committed */
+	struct pf_kmap
+	    policies;  /* "namespace/name" -> its version (malloc'ed, see pf_kube_policy) */
+	bool complete; /* a full reconcile has been committed */
 };
 
 static void mirror_clear(struct mirror *m)
@@ -96,7 +98,7 @@ static int mirror_set(struct mirror *m, const struct pf_kube_workloads *w,
 				NULL) < 0)
 			return -ENOMEM;
 	for (size_t i = 0; i < n_p; i++) {
-		char *rv = strdup(p[i].resource_version);
+		char *rv = strdup(p[i].version);
 
 		if (!rv || pf_kmap_put(&m->policies, p[i].key, rv, NULL) < 0) {
 			free(rv);
@@ -240,7 +242,7 @@ static int delta_apply(struct mirror *m, const struct delta *d)
 				(void *)(uintptr_t)d->put_w[i]->digest, NULL) < 0)
 			return -ENOMEM;
 	for (size_t i = 0; i < d->n_put_p; i++) {
-		char *rv = strdup(d->put_p[i]->resource_version);
+		char *rv = strdup(d->put_p[i]->version);
 		void *old = NULL;
 
 		if (!rv || pf_kmap_put(&m->policies, d->put_p[i]->key, rv, &old) < 0) {
@@ -269,8 +271,7 @@ static int diff_policies(struct pf_store *s, struct mirror *m, const struct pf_k
 
 	for (i = 0; r >= 0 && i < n_p; i++) {
 		r = pf_kmap_put(&seen, p[i].key, (void *)&p[i], NULL);
-		if (r >= 0 &&
-		    !pf_streq(pf_kmap_get(&m->policies, p[i].key), p[i].resource_version)) {
+		if (r >= 0 && !pf_streq(pf_kmap_get(&m->policies, p[i].key), p[i].version)) {
 			r = pf_grow((void **)&d->put_p, &d->cap_put_p, d->n_put_p,
 				    sizeof(*d->put_p));
 			if (r >= 0) {
@@ -496,6 +497,13 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 	bool force_full = false, logged_synced = false;
 	struct flush_pace pace = {0};
 	struct notifier nt = {.epfd = -1, .fd = -1};
+	struct pf_kube_lease *lease = NULL;
+	struct pf_kube_status *status = NULL;
+	uint64_t status_gen = UINT64_MAX;
+	int status_pending = 0;
+	bool held = false;
+	_cleanup_free_ char *agent = NULL;
+	char host[256] = "";
 	struct epoll_event ev = {.events = EPOLLIN};
 	int sfd = -1, r, ret = 1;
 
@@ -504,6 +512,30 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 	if (r < 0) {
 		log_error("%s", err.msg[0] ? err.msg : strerror(-r));
 		return 2;
+	}
+	/* Who we are in the Lease and in the API server's logs: the node. */
+	if (!o->node_name && gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "unknown");
+	if (asprintf(&agent, "podfence-sync/%s (%s)", PACKAGE_VERSION,
+		     o->node_name ? o->node_name : host) < 0) {
+		agent = NULL;
+		goto out_client;
+	}
+	client.user_agent = agent;
+	if (!o->once) {
+		const char *ns = o->lease_namespace ? o->lease_namespace
+				 : client.namespace ? client.namespace
+						    : PF_KUBE_LEASE_DEFAULT_NS;
+
+		r = pf_kube_lease_new(&client, ns, o->node_name ? o->node_name : host,
+				      o->lease_duration_s, &lease);
+		if (r == -EINVAL) {
+			log_error("--lease-namespace: not a namespace name: '%s'", ns);
+			ret = 2;
+			goto out_client;
+		}
+		if (r < 0 || pf_kube_status_new(&status) < 0)
+			goto out_client;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("libcurl initialisation failed");
@@ -587,6 +619,23 @@ int pf_sync_kube_run(const struct pf_sync_options *o)
 		}
 		now = pf_mono_ns();
 		gen = pf_kube_cache_generation(cache);
+		/* Status is written from a complete view only, by the Lease holder only. */
+		if (lease) {
+			bool was = held;
+
+			held = pf_kube_lease_tick(lease, now);
+			if (held && (!was || gen != status_gen || status_pending)) {
+				struct pf_kube_policy *p = NULL;
+				size_t n_p = 0;
+
+				if (pf_kube_cache_policies(cache, &p, &n_p) >= 0) {
+					r = pf_kube_status_write(status, &client, p, n_p, now);
+					status_pending = r != 0;
+					status_gen = gen;
+					pf_kube_policies_free(p, n_p);
+				}
+			}
+		}
 		if (now < retry_at)
 			continue;
 		if (!m.complete || force_full ||
@@ -655,6 +704,8 @@ out:
 		    st->lists, st->pages, st->shrunk, st->watches, st->events, st->bookmarks,
 		    st->gone, st->reconnects, st->throttled, st->errors);
 	}
+	if (ret == 0)
+		pf_kube_lease_release(lease);
 	pf_kube_informers_free(inf);
 	pf_kube_cache_free(cache);
 	mirror_clear(&m);
@@ -667,6 +718,8 @@ out:
 		close(sfd);
 	curl_global_cleanup();
 out_client:
+	pf_kube_status_free(status);
+	pf_kube_lease_free(lease);
 	pf_kube_client_done(&client);
 	return ret;
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "conf.h"
+#include "kube-status.h"
 #include "log.h"
 #include "sync.h"
 
@@ -23,6 +24,8 @@ enum {
 	OPT_RESYNC_MAX,
 	OPT_ONCE,
 	OPT_FOREGROUND,
+	OPT_LEASE_NAMESPACE,
+	OPT_LEASE_DURATION,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +44,8 @@ static const struct option long_options[] = {
     {"resync-max", required_argument, NULL, OPT_RESYNC_MAX},
     {"once", no_argument, NULL, OPT_ONCE},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"lease-namespace", required_argument, NULL, OPT_LEASE_NAMESPACE},
+    {"lease-duration", required_argument, NULL, OPT_LEASE_DURATION},
     {},
 };
 
@@ -58,7 +63,13 @@ static void usage(FILE *f)
 		"  --node-name NAME   with --kube: only this node's pods (default: all)\n"
 		"  --resync-min S     with --kube: store updates at most every S s (%d)\n"
 		"  --resync-max S     full reconcile every S s (%d)\n"
-		"  --once             sync once and exit (2 if some policy was invalid)\n"
+		"  --lease-namespace NS  with --kube: namespace of the Lease podfence-sync that\n"
+		"                     picks the one instance writing policy status (default:\n"
+		"                     the service account's, the context's, or %s)\n"
+		"  --lease-duration S with --kube: the Lease's duration (%d); a holder silent\n"
+		"                     that long is taken over\n"
+		"  --once             sync once and exit (2 if some policy was invalid;\n"
+		"                     writes no status)\n"
 		"  --db FILE          store (%s)\n"
 		"  --socket PATH      engine control socket, told to reload (%s)\n"
 		"  --state-dir DIR    runtime state (%s)\n"
@@ -72,8 +83,9 @@ static void usage(FILE *f)
 		"  -V, --version      print the version\n"
 		"\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage or invalid input.\n",
-		DEFAULT_RESYNC_MIN_S, DEFAULT_RESYNC_MAX_S, PF_DEFAULT_DB, PF_DEFAULT_SOCKET,
-		PF_DEFAULT_STATE_DIR, PF_DEFAULT_CONFIG);
+		DEFAULT_RESYNC_MIN_S, DEFAULT_RESYNC_MAX_S, PF_KUBE_LEASE_DEFAULT_NS,
+		PF_KUBE_LEASE_DEFAULT_S, PF_DEFAULT_DB, PF_DEFAULT_SOCKET, PF_DEFAULT_STATE_DIR,
+		PF_DEFAULT_CONFIG);
 }
 
 enum mode {
@@ -185,6 +197,20 @@ static int merge_option(void *ctx, int val, const char *v, const char *what, boo
 		return parse_seconds(what, v, &s->o.resync_max_s);
 	case OPT_ONCE:
 		return parse_flag(what, v, &s->o.once);
+	case OPT_LEASE_NAMESPACE:
+		s->o.lease_namespace = v;
+		return 0;
+	case OPT_LEASE_DURATION: {
+		uint32_t n;
+
+		if (pf_parse_u32(v, PF_KUBE_LEASE_MAX_S, &n) < 0 || n < 2) {
+			fprintf(stderr, "podfence-sync: %s: expected seconds (2..%d), got '%s'\n",
+				what, PF_KUBE_LEASE_MAX_S, v);
+			return -EINVAL;
+		}
+		s->o.lease_duration_s = n;
+		return 0;
+	}
 	case OPT_FOREGROUND: /* accepted, never detaches */
 		return parse_flag(what, v, &b);
 	default:
@@ -244,6 +270,7 @@ int main(int argc, char **argv)
 		    .state_dir = PF_DEFAULT_STATE_DIR,
 		    .resync_min_s = DEFAULT_RESYNC_MIN_S,
 		    .resync_max_s = DEFAULT_RESYNC_MAX_S,
+		    .lease_duration_s = PF_KUBE_LEASE_DEFAULT_S,
 		},
 	};
 	struct pf_config cfg = {0};

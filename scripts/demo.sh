@@ -43,6 +43,20 @@ default_action = Allow
 CONF
 mkdir -p "$T/policies" "$T/hooks.d" "$T/state"
 cp doc/examples/shop.yaml "$T/policies/"
+# An Audit policy: what shop/batch would get if it were enforced (recorded, never enforced).
+cat >"$T/policies/batch-trial.yaml" <<'YAML'
+apiVersion: podfence.io/v1alpha1
+kind: FencePolicy
+metadata: {name: batch-trial, namespace: shop}
+spec:
+  mode: Audit
+  appliesTo: [{kind: Pod, name: batch}]
+  egress:
+  - action: Allow
+    to: [{kind: Pod, name: db}]
+    ports: [{port: 5432}]
+  - action: Deny
+YAML
 cat >"$T/hooks.d/podfence.json" <<HOOK
 {
   "version": "1.0.0",
@@ -67,7 +81,7 @@ pids+=($!)
 pids+=($!)
 for _ in $(seq 100); do [ -S "$T/podfenced.sock" ] && break; sleep 0.1; done
 [ -S "$T/podfenced.sock" ] || { cat "$T/podfenced.log"; exit 1; }
-"$B/podfencectl" --config "$T/podfence.conf" check "$T/policies/shop.yaml"
+"$B/podfencectl" --config "$T/podfence.conf" check "$T/policies/shop.yaml" "$T/policies/batch-trial.yaml"
 
 subnet="10.$((200 + id % 50)).$((id / 50 % 250)).0/24"
 podman network create --subnet "$subnet" "$net" >/dev/null
@@ -88,6 +102,10 @@ sleep 0.5
 
 say "connections (db is $db_ip)"
 ctl() { "$B/podfencectl" --config "$T/podfence.conf" "$@"; }
+# Every verdict as the engine gives it, in the background (shown below).
+ctl trace >"$T/trace.out" 2>&1 &
+pids+=($!)
+sleep 0.3
 printf '%-6s %-18s %-8s %-9s %-8s %s\n' FROM TO POLICY OUTCOME TIME "WHAT THE CLIENT SAW"
 for from in web batch; do
 	for port in 5432 8080 22 9000; do
@@ -98,7 +116,7 @@ for from in web batch; do
 		elif echo "$out" | grep -qi refused; then outcome=refused
 		else outcome=dropped; out=${out:-"no answer within 3 s"}
 		fi
-		verdict=$(ctl explain --from "shop/$from" --to "$db_ip" --port "$port" | sed -n '1s/.*: //p')
+		verdict=$(ctl explain --from "shop/$from" --to "$db_ip" --port "$port" | sed -n 's/.* -> [^ ]*: //p' | head -1)
 		printf '%-6s %-18s %-8s %-9s %-8s %s\n' "$from" "$db_ip:$port" "$verdict" "$outcome" "${ms}ms" "$(echo "$out" | head -1)"
 	done
 done
@@ -107,14 +125,30 @@ cat <<TXT
 
 shop/web is named by policy shop/web-egress (doc/examples/shop.yaml): Allow db:5432, Alert
 db:8080 (allowed, and recorded), Reject port 22 (the client is refused at once), Deny the
-rest (the SYN is dropped: the client waits and gives up). shop/batch is named by no policy,
-so the engine's default action (Allow) applies.
+rest (the SYN is dropped: the client waits and gives up). shop/batch is named only by the
+Audit policy shop/batch-trial, which never changes a verdict: the engine's default action
+(Allow) applies, and what batch-trial would have denied is recorded (mode Audit).
 TXT
 sleep 0.5
 say "podfencectl pods"; ctl pods
 say "podfencectl policies"; ctl policies
-say "podfencectl explain --from shop/web --to $db_ip --port 9000"; ctl explain --from shop/web --to "$db_ip" --port 9000
+say "podfencectl explain --from shop/web --to $db_ip --port 9000 (asks the running engine)"
+ctl explain --from shop/web --to "$db_ip" --port 9000
+say "podfencectl explain --from shop/batch --to $db_ip --port 8080 (an Audit policy's would-be denial)"
+ctl explain --from shop/batch --to "$db_ip" --port 8080
+say "podfencectl trace (the first lines, as the connections above were judged)"
+head -8 "$T/trace.out"
+say "podfencectl events --since 5m (mode Audit: what batch-trial would have denied)"
+ctl events --since 5m
+mkdir -p build-demo
+if command -v dot >/dev/null; then
+	ctl graph | dot -Tsvg >build-demo/graph.svg
+	say "podfencectl graph | dot -Tsvg > build-demo/graph.svg"
+	ctl graph | head -6
+else
+	say "podfencectl graph (DOT; install graphviz to render it)"; ctl graph
+fi
 say "events the store recorded (sqlite3 $T/podfence.db 'SELECT ... FROM recent_events')"
 sqlite3 -header -column "$T/podfence.db" \
-	"SELECT at, pod_namespace || '/' || pod_name AS pod, dst, dport, action, policy_name, rule_index, count FROM recent_events"
+	"SELECT at, pod_namespace || '/' || pod_name AS pod, dst, dport, action, policy_name, rule_index, count, mode FROM recent_events"
 say "done; cleaning up"

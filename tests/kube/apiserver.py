@@ -60,7 +60,12 @@ RESOURCES = [
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, []),
     ("podfence.io", "v1alpha1", "fencepolicies", "FencePolicy", True, ["fp"]),
     ("podfence.io", "v1alpha1", "clusterfencepolicies", "ClusterFencePolicy", False, ["cfp"]),
+    ("coordination.k8s.io", "v1", "leases", "Lease", True, []),
+    ("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False, ["crd"]),
 ]
+# Resources whose status is a subresource: a write of the object keeps the status it had, a
+# write of /status changes only the status (what the CRDs declare with subresources.status).
+STATUS_SUBRESOURCE = {"pods", "fencepolicies", "clusterfencepolicies"}
 BY_PATH = {(g, v, p): (g, v, p, k, ns, s) for (g, v, p, k, ns, s) in RESOURCES}
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -138,6 +143,7 @@ class State:
         self.faults = Faults()
         self.requests = 0
         self.write_times = {}
+        self.writes = deque(maxlen=10000)  # (method, path, User-Agent, code) of every write
 
     def _record(self, plural, etype, obj):
         # caller holds the lock and has bumped self.rv into obj
@@ -205,6 +211,8 @@ class State:
             if want and want != cur["metadata"]["resourceVersion"]:
                 return 409, status(409, "Conflict", f"Operation cannot be fulfilled on {plural}.{g or 'core'} \"{name}\": the object has been modified; please apply your changes to the latest version and try again")
             if subresource == "status":
+                if plural not in STATUS_SUBRESOURCE:
+                    return 404, status(404, "NotFound", "the server could not find the requested resource")
                 new = copy.deepcopy(cur)
                 new["status"] = obj.get("status", {})
             else:
@@ -216,8 +224,16 @@ class State:
                 md["name"] = name
                 new["apiVersion"] = api_version(g, v)
                 new["kind"] = kind
+                # generation counts changes of the spec only, as a real server's does
                 if new.get("spec") != cur.get("spec"):
                     md["generation"] = cur["metadata"].get("generation", 1) + 1
+                # with a status subresource the object's own endpoint cannot change status;
+                # Pods are the exception here, tests write their IPs that way
+                if plural in STATUS_SUBRESOURCE and plural != "pods":
+                    if "status" in cur:
+                        new["status"] = copy.deepcopy(cur["status"])
+                    else:
+                        new.pop("status", None)
             self._bump(new)
             self.objects[key] = new
             self._record(plural, "MODIFIED", new)
@@ -259,6 +275,37 @@ class State:
                  if p == plural and (ns is None or n == ns) and selector(o)]
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return items
+
+
+def jsonpath(obj, expr):
+    """The JSONPath forms printer columns use: .a.b, .a[*].b, .a[N], .a[?(@.k=="v")].b. Every value
+    found, in order."""
+    vals = [obj]
+    for m in re.finditer(r'\.([A-Za-z0-9_-]+)|\[\*\]|\[(\d+)\]|\[\?\(@\.([A-Za-z0-9_-]+)==["\']([^"\']*)["\']\)\]', expr):
+        nxt = []
+        for v in vals:
+            if m.group(1) is not None:
+                if isinstance(v, dict) and m.group(1) in v:
+                    nxt.append(v[m.group(1)])
+            elif m.group(2) is not None:
+                if isinstance(v, list) and int(m.group(2)) < len(v):
+                    nxt.append(v[int(m.group(2))])
+            elif m.group(3) is not None:
+                if isinstance(v, list):
+                    nxt += [e for e in v if isinstance(e, dict) and str(e.get(m.group(3))) == m.group(4)]
+            elif isinstance(v, list):
+                nxt += v
+        vals = nxt
+    return vals
+
+
+def age(ts):
+    try:
+        s = int(time.time() - time.mktime(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) + time.timezone)
+    except (TypeError, ValueError):
+        return "<unknown>"
+    s = max(s, 0)
+    return f"{s}s" if s < 120 else f"{s // 60}m" if s < 7200 else f"{s // 3600}h"
 
 
 def field_selector(q):
@@ -313,6 +360,10 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---- plumbing ----
     def send_json(self, code, obj, extra=None):
+        if self.command not in ("GET", "HEAD") and not self.path.startswith("/_control"):
+            with self.server.state.lock:
+                self.server.state.writes.append({"method": self.command, "path": urlsplit(self.path).path,
+                                                 "agent": self.headers.get("User-Agent", ""), "code": code})
         body = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -402,6 +453,10 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 out = {str(k): v for k, v in st.write_times.items()}
             return self.send_json(200, out)
+        if method == "GET" and path == "/_control/writes":
+            with st.lock:
+                out = list(st.writes)
+            return self.send_json(200, out)
         if method == "GET" and path == "/_control/state":
             with st.lock:
                 out = {"resourceVersion": str(st.rv), "compacted": st.compacted,
@@ -471,9 +526,9 @@ class Handler(BaseHTTPRequestHandler):
                 if not res:
                     return self.send_json(404, status(404, "NotFound", "the server could not find the requested resource"))
                 for r in list(res):
-                    if r["name"] == "pods":
-                        res.append({"name": "pods/status", "singularName": "", "namespaced": True, "kind": "Pod",
-                                    "verbs": ["get", "patch", "update"]})
+                    if r["name"] in STATUS_SUBRESOURCE:
+                        res.append({"name": r["name"] + "/status", "singularName": "", "namespaced": r["namespaced"],
+                                    "kind": r["kind"], "verbs": ["get", "patch", "update"]})
                 return self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
                                             "groupVersion": api_version(g, v), "resources": res})
         # /api/v1[/namespaces/NS]/PLURAL[/NAME[/SUB]]  or /apis/G/V/...
@@ -505,6 +560,9 @@ class Handler(BaseHTTPRequestHandler):
             if o is None:
                 return self.send_json(404, status(404, "NotFound", f"{res[2]}.{res[0] or 'core'} \"{name}\" not found",
                                                   {"name": name, "group": res[0], "kind": res[2]}))
+            cols = self.printer_columns(res) if sub is None else None
+            if cols is not None:
+                return self.send_table(cols, [o], {"resourceVersion": o["metadata"]["resourceVersion"]})
             return self.send_json(200, o)
         if method == "POST" and name is None:
             if namespaced and ns is None:
@@ -535,6 +593,38 @@ class Handler(BaseHTTPRequestHandler):
             code, out = st.delete(res, ns or "", name, orphan)
             return self.send_json(code, out)
         return self.send_json(405, status(405, "MethodNotAllowed", f"{method} not allowed"))
+
+    def printer_columns(self, res):
+        """A CRD's additionalPrinterColumns when kubectl asks for a Table of its resource."""
+        if "as=Table" not in self.headers.get("Accept", ""):
+            return None
+        st = self.server.state
+        with st.lock:
+            crd = st.objects.get(("customresourcedefinitions", "", f"{res[2]}.{res[0]}"))
+        if crd is None:
+            return None
+        for ver in crd.get("spec", {}).get("versions", []):
+            if ver.get("name") == res[1]:
+                return ver.get("additionalPrinterColumns") or []
+        return None
+
+    def send_table(self, cols, items, md):
+        defs = [{"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0}]
+        defs += [{"name": c["name"], "type": c.get("type", "string"), "format": c.get("format", ""),
+                  "description": c.get("description", ""), "priority": c.get("priority", 0)} for c in cols]
+        rows = []
+        for o in items:
+            cells = [o["metadata"]["name"]]
+            for c in cols:
+                vals = jsonpath(o, c["jsonPath"])
+                if c.get("type") == "date":
+                    cells.append(age(vals[0]) if vals else "<unknown>")
+                else:
+                    cells.append(",".join(v if isinstance(v, str) else json.dumps(v) for v in vals))
+            rows.append({"cells": cells, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                                                    "metadata": o["metadata"]}})
+        self.send_json(200, {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": md,
+                             "columnDefinitions": defs, "rows": rows})
 
     def list(self, res, ns, q):
         st = self.server.state
@@ -568,6 +658,9 @@ class Handler(BaseHTTPRequestHandler):
                     st.snapshots.pop(next(iter(st.snapshots)))
                 md["continue"] = base64.urlsafe_b64encode(json.dumps({"snap": key, "start": nxt}).encode()).decode()
                 md["remainingItemCount"] = len(items) - nxt
+            cols = self.printer_columns(res)
+            if cols is not None:
+                return self.send_table(cols, page, md)
         self.send_json(200, {"kind": kind + "List", "apiVersion": api_version(g, v), "metadata": md, "items": page})
 
     def watch(self, res, ns, q):

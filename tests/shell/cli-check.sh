@@ -262,7 +262,7 @@ grep -q "missing.conf" err || fail "missing config file not named: $err"
 printf 'output = xml\n' >bad.conf
 run --config=bad.conf check "$D/empty.yaml"
 expect_rc 2 "--config=bad.conf"
-grep -q "output must be table or json" err || fail "bad output key: $err"
+grep -q "output must be table, json or dot" err || fail "bad output key: $err"
 pass "--config: keys apply, flags override, errors named"
 
 run --help

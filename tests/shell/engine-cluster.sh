@@ -153,9 +153,9 @@ echo "$out" | grep -q '"matched": false' && echo "$out" | grep -q '"passed_by": 
 rc=0; CTL explain --from tc/app --to 10.99.1.1 --port 80 --default-action Pass >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "explain --default-action Pass: exit $rc, want 2"
 out=$(CTL policies)
-echo "$out" | grep -E '^- +admin +65535 +1 +1 +2 .* ClusterFencePolicy +-$' >/dev/null ||
+echo "$out" | grep -E '^- +admin +65535 +1 +1 +2 .* ClusterFencePolicy +Enforce +-$' >/dev/null ||
 	fail "podfencectl policies: $out"
-echo "$out" | grep -E '^ta +grab +.* FencePolicy +document 2 \(line [0-9]+\): spec.appliesTo\[0\].name: ' >/dev/null ||
+echo "$out" | grep -E '^ta +grab +.* FencePolicy +Enforce +document 2 \(line [0-9]+\): spec.appliesTo\[0\].name: ' >/dev/null ||
 	fail "podfencectl policies does not show why ta/grab is refused: $out"
 pass "applied_policies, podfencectl policies and explain show the tier and the Pass"
 

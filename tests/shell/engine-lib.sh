@@ -142,7 +142,10 @@ ctl_ok() { ctl "$@" | grep -q '"ok":true'; }
 # register POD NAMESPACE NAME CONTAINER [extra json fields]
 register() {
 	local reply
-	reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/$1\",\"namespace\":\"$2\",\"name\":\"$3\",\"container\":\"$4\"${5:+,$5}}")
+	# The engine answers a registration waiting for a build within its own budget (60 s);
+	# wait that long, not the 20 s default: under sanitizers on a loaded machine a failing
+	# build of engine-buildfail.sh takes longer than 20 s.
+	reply=$(ctl "{\"op\":\"register\",\"netns\":\"/run/netns/$1\",\"namespace\":\"$2\",\"name\":\"$3\",\"container\":\"$4\"${5:+,$5}}" 65)
 	echo "$reply" | grep -q '"ok":true' || fail "register $1 as $2/$3: $reply"
 }
 

@@ -148,6 +148,21 @@ for need in [("", "pods"), ("", "namespaces"), ("", "services"), ("discovery.k8s
     assert need in granted, need
 assert any(d["kind"] == "ClusterRoleBinding" and d["roleRef"]["name"] == role["metadata"]["name"] for d in rbac)
 sa = [d for d in rbac if d["kind"] == "ServiceAccount"][0]
+# status through the subresource, and the Lease that picks the one writer
+writes = {(g, r) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+          if {"update", "patch"} <= set(rule["verbs"])}
+assert ("podfence.io", "fencepolicies/status") in writes and ("podfence.io", "clusterfencepolicies/status") in writes, writes
+assert not {("podfence.io", "fencepolicies"), ("podfence.io", "clusterfencepolicies")} & writes, "the sync may not change specs"
+lrole = [d for d in rbac if d["kind"] == "Role" and any("leases" in r["resources"] for r in d["rules"])][0]
+assert lrole["metadata"]["namespace"] == sa["metadata"]["namespace"]
+assert {"get", "create", "update"} <= set(lrole["rules"][0]["verbs"])
+assert any(d["kind"] == "RoleBinding" and d["roleRef"]["name"] == lrole["metadata"]["name"] and
+           d["subjects"][0]["name"] == sa["metadata"]["name"] for d in rbac)
+for v in (crd["spec"]["versions"][0], ccrd["spec"]["versions"][0]):
+    assert v["subresources"] == {"status": {}}, v.get("subresources")
+    col = [c for c in v["additionalPrinterColumns"] if c["name"] == "Valid"][0]
+    assert col["jsonPath"] == '.status.conditions[?(@.type=="Valid")].status', col
+    assert v["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["mode"]["enum"] == ["Enforce", "Audit"]
 
 ds = yaml.safe_load(open(kdir + "/daemonset.yaml"))
 p = ds["spec"]["template"]["spec"]
@@ -161,7 +176,7 @@ assert {"/run/podfence", "/var/lib/podfence"} <= paths, paths
 init = p["initContainers"][0]["command"][-1]
 assert init.index("podfence-hook") < init.index("hooks.d"), "hook binary must be installed first"
 PY
-pass "CRD names, scope, printer columns and schemas (FencePolicy and ClusterFencePolicy); RBAC covers what podfence-sync watches; DaemonSet host access"
+pass "CRD names, scope, printer columns (VALID), status subresource and schemas (FencePolicy and ClusterFencePolicy, mode); RBAC covers what podfence-sync watches, the status it writes and its Lease; DaemonSet host access"
 
 if [ -x "$PODFENCECTL" ]; then
 	"$PODFENCECTL" check "$top_srcdir/packaging/examples/web-egress.yaml" \

@@ -806,6 +806,7 @@ static struct pf_ruleset *rand_ruleset(const struct pf_addr *srcs, size_t n_srcs
 					 prios[pf_test_rand_below(PF_ARRAY_SIZE(prios))]);
 		for (size_t s = 0; s < n_src; s++)
 			add_src_addr(p, srcs[pf_test_rand_below((uint32_t)n_srcs)]);
+		p->audit = chance(20);
 		for (size_t j = 0; j < n_rules; j++) {
 			/* Pass: often in the cluster tier; rarely in a namespaced policy, where
 			 * validation refuses it and both evaluators must ignore it alike */
@@ -1038,7 +1039,8 @@ static void model_eval(const struct pf_ruleset *rs, enum pf_action def, const st
 
 		for (size_t k = 0; k < p->n_src; k++)
 			applies |= pf_addr_eq(&p->src[k], s);
-		if (!applies || (passed && p->cluster))
+		/* an Audit policy never takes part in the verdict */
+		if (!applies || p->audit || (passed && p->cluster))
 			continue;
 		for (size_t j = 0; j < p->n_rules; j++) {
 			const struct pf_rs_rule *r = &p->rules[j];
@@ -1157,11 +1159,20 @@ static void test_differential_flows(uint64_t seed, unsigned rounds)
 	is_int(n_plain_lookups, 0, "no fqdn rule in a source's policies: no name lookup");
 }
 
+static bool rs_policy_audit(const struct pf_ruleset *rs, uint32_t id)
+{
+	for (size_t i = 0; i < rs->n_policies; i++)
+		if (rs->policies[i].id == id)
+			return rs->policies[i].audit;
+	return false;
+}
+
 static void test_differential(uint64_t seed, unsigned rounds)
 {
 	unsigned long n_family = 0, n_group_fail = 0;
 	unsigned long n_conn = 0, n_fail = 0, n_matched = 0, n_build_fail = 0;
 	unsigned long n_cluster = 0, n_passed = 0, n_passed_matched = 0;
+	unsigned long n_audit_fail = 0, n_audit_matched = 0, n_audit_differs = 0;
 	struct pf_addr srcs[10];
 
 	pf_test_rng_state = seed;
@@ -1176,9 +1187,12 @@ static void test_differential(uint64_t seed, unsigned rounds)
 		 */
 		for (size_t i = 0; i < PF_ARRAY_SIZE(srcs); i++)
 			srcs[i] = rand_addr();
+		struct pf_cache *ac = NULL;
+
 		rs = rand_ruleset(srcs, PF_ARRAY_SIZE(srcs) - 1, big, false);
-		if (pf_cache_build(rs, def, &c) < 0) {
+		if (pf_cache_build(rs, def, &c) < 0 || pf_cache_build_audit(rs, &ac) < 0) {
 			n_build_fail++;
+			pf_cache_free(c);
 			pf_ruleset_free(rs);
 			continue;
 		}
@@ -1197,6 +1211,18 @@ static void test_differential(uint64_t seed, unsigned rounds)
 				pf_cache_lookup_group(c, pf_cache_source_group(c, &src), &dst, port,
 						      &v2);
 				n_group_fail += !verdict_eq(&v, &v2);
+			}
+			{
+				/* the Audit policies alone: what they would decide */
+				struct pf_verdict av, aref;
+
+				pf_cache_lookup(ac, &src, &dst, port, &av);
+				pf_ruleset_eval_audit(rs, &src, &dst, port, &aref);
+				n_audit_fail += !verdict_eq(&av, &aref);
+				n_audit_matched += aref.matched;
+				n_audit_differs += pf_audit_disagrees(&ref, &aref);
+				/* and never what the verdict is */
+				n_audit_fail += ref.matched && rs_policy_audit(rs, ref.policy_id);
 			}
 			n_conn++;
 			n_matched += ref.matched;
@@ -1224,9 +1250,14 @@ static void test_differential(uint64_t seed, unsigned rounds)
 			}
 		}
 		pf_cache_free(c);
+		pf_cache_free(ac);
 		pf_ruleset_free(rs);
 	}
 	is_int(n_build_fail, 0, "every random ruleset builds");
+	ok(n_audit_fail == 0 && n_audit_matched > n_conn / 50 && n_audit_differs > n_conn / 100,
+	   "Audit policies: the audit cache agrees with the walk, never decides a verdict; %lu "
+	   "matched an Audit rule, %lu would have decided otherwise",
+	   n_audit_matched, n_audit_differs);
 	is_int(n_group_fail, 0, "source group then group lookup answers as the one-step lookup");
 	is_int(n_family, 0, "every matched rule names its destination in the destination's family");
 	ok(n_fail == 0,

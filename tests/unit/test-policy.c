@@ -65,8 +65,8 @@ static const struct bad bad_docs[] = {
     /* spec */
     {HDR, "spec: is required", 1},
     {HDR "spec: []\n", "spec: must be a mapping, not a list", 5},
-    {SPEC "  ingress: []\n", "spec.ingress: unknown field (expected priority, appliesTo, egress)",
-     9},
+    {SPEC "  ingress: []\n",
+     "spec.ingress: unknown field (expected priority, appliesTo, egress, mode)", 9},
     {SPEC "  priority: \"100\"\n", "spec.priority: must be an integer, not a string", 9},
     {SPEC "  priority: -1\n", "spec.priority: must be between 0 and 65535, not -1", 9},
     {SPEC "  priority: 65536\n", "spec.priority: must be between 0 and 65535, not 65536"},
@@ -225,8 +225,7 @@ static const struct bad bad_docs[] = {
      "spec.egress[1].action: unknown action \"pass\" (expected one of Allow, Deny, Reject, "
      "Alert, Pass)",
      12},
-    {CSPEC "  mode: Enforce\n", "spec.mode: unknown field (expected priority, appliesTo, egress)",
-     10},
+    {CSPEC "  mode: Observe\n", "spec.mode: must be Enforce or Audit, not \"Observe\"", 10},
     /* the example, deep in a later rule */
     {RULE "  - action: Deny\n  - action: Allow\n    ports:\n    - port: 80\n      endPort: 79\n",
      "spec.egress[2].ports[0].endPort: must be >= port (80)", 15},
@@ -877,8 +876,50 @@ static void test_from_node(void)
 	pf_node_free(n);
 }
 
+/* spec.mode: Enforce by default, Audit kept in the canonical JSON (the store reads it there),
+ * anything else refused with the field. */
+static void test_mode(void)
+{
+	static const char *const docs[] = {SPEC "  mode: Audit\n  egress:\n  - action: Deny\n",
+					   SPEC "  egress:\n  - action: Deny\n",
+					   SPEC "  mode: Enforce\n  egress:\n  - action: Deny\n",
+					   SPEC "  mode: audit\n", SPEC "  mode: 1\n"};
+	static const int want[] = {PF_MODE_AUDIT, PF_MODE_ENFORCE, PF_MODE_ENFORCE, -1, -1};
+	static const char *const errs[] = {NULL, NULL, NULL,
+					   "spec.mode: must be Enforce or Audit, not \"audit\"",
+					   "spec.mode: must be a string"};
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(docs); i++) {
+		struct pf_policy_file f;
+		struct pf_error err = {0};
+		const struct pf_policy *p;
+		char *json = NULL;
+
+		if (pf_policy_parse_buffer("t.yaml", docs[i], strlen(docs[i]), &f, &err) < 0) {
+			ok(0, "mode doc %zu parses: %s", i, err.msg);
+			continue;
+		}
+		p = f.n_docs == 1 ? f.docs[0].policy : NULL;
+		if (want[i] < 0) {
+			ok(!p && f.n_docs == 1 &&
+			       !strncmp(f.docs[0].error, errs[i], strlen(errs[i])),
+			   "mode doc %zu refused: %s", i, f.n_docs ? f.docs[0].error : "");
+		} else {
+			ok(p && (int)p->mode == want[i], "mode doc %zu: %s", i,
+			   pf_mode_to_string((enum pf_mode)want[i]));
+			if (p && pf_policy_to_json(p, &json) == 0)
+				ok((strstr(json, "\"mode\":\"Audit\"") != NULL) ==
+				       (p->mode == PF_MODE_AUDIT),
+				   "  canonical JSON carries mode only when Audit");
+			free(json);
+		}
+		pf_policy_file_free(&f);
+	}
+}
+
 int main(void)
 {
+	test_mode();
 	test_names();
 	test_bad_docs();
 	test_counts();

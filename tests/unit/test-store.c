@@ -1066,9 +1066,10 @@ static void test_migrate_v4(void)
 		_cleanup_free_ char *cols = table_columns(pf_store_db(s), "policies");
 		_cleanup_free_ char *want = NULL;
 
-		if (pol_before && asprintf(&want, "%s,kind", pol_before) < 0)
+		if (pol_before && asprintf(&want, "%s,kind,mode", pol_before) < 0)
 			abort();
-		is_str(cols, want, "policies keeps its columns and adds kind at the end");
+		is_str(cols, want,
+		       "policies keeps its columns and adds kind (then mode) at the end");
 	}
 	{
 		_cleanup_free_ char *a =
