@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # containerd for real, through its CRI (tests/cri/cri.py, the calls a kubelet makes): a private
-# containerd whose runc handler has podfence's base runtime spec (fail_mode closed). A pod
+# containerd whose runc handler has podfence's shipped base runtime spec and config snippet
+# (packaging/containerd/, here with the built hook, fail_mode closed). A pod
 # sandbox shop/web-7d9f8-x2x1z and an app container whose first command connects out: the
 # identity is containerd's CRI annotations, sandbox and app are one pod (one netns), the first
 # SYN is judged, a second container joins the same pod, the pod stays enforced while its
@@ -32,6 +33,8 @@ spec:
 YAML
 start_engine
 cri version | grep -q '"runtime_name": "containerd"' || fail "the CRI socket is not containerd's"
+diff=$(cd_spec_is_default) || fail "the shipped base runtime spec is not containerd's default plus the hooks: $diff"
+pass "shipped base spec = this containerd's default spec (ctr oci spec) + podfence's hooks; config from the shipped snippet"
 
 # --- the sandbox: containerd runs the pause container without the base spec's hooks --------
 UID_WEB=3f6c2a1e-8d4b-4c55-9a0e-71b2d0c4e9aa

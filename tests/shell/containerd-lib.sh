@@ -119,25 +119,46 @@ hook_args() {
 		"$SOCK" "$STATE" "$1"
 }
 
-# cd_base_spec FAIL_MODE [FILE]: the base runtime spec the way the shipped one is made:
-# containerd's own default spec (ctr oci spec) with podfence's hooks, here naming the built
-# hook and the test's paths. FAIL_MODE "none" leaves the hooks out (the bench's baseline).
+SHIPPED_SPEC=$top_builddir/packaging/containerd/base-runtime-spec.json
+SHIPPED_CONFIG=$top_builddir/packaging/containerd/config-v2.toml
+
+# cd_base_spec FAIL_MODE [FILE]: the shipped base runtime spec
+# (packaging/containerd/base-runtime-spec.json) with its hooks pointed at the built hook and
+# the test's paths. FAIL_MODE "none" takes the hooks out (the bench's baseline).
 cd_base_spec() {
 	local out=${2:-$CD_BASE_SPEC}
+	[ -f "$SHIPPED_SPEC" ] || fail "$SHIPPED_SPEC not generated (make)"
 	mkdir -p "$(dirname "$out")"
-	"$CTR" oci spec >"$out.default" || fail "ctr oci spec"
-	"$PY" - "$out.default" "$out" "$PODFENCE_HOOK" "$1" "$(hook_args "$1")" <<'PY'
+	"$PY" - "$SHIPPED_SPEC" "$out" "$PODFENCE_HOOK" "$1" "$(hook_args "$1")" <<'PY' || fail "base spec from $SHIPPED_SPEC"
 import json, sys
 src, dst, hook, mode, args = sys.argv[1:]
 spec = json.load(open(src))
-# Per container: the CRI plugin sets it from the pod's cgroup parent.
-spec.get("linux", {}).pop("cgroupsPath", None)
-if mode != "none":
-    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-    entry = lambda stage: {"path": hook, "args": ["podfence-hook"] + json.loads(args) + [stage],
-                           "env": env, "timeout": 10}
-    spec["hooks"] = {"prestart": [entry("prestart")], "poststop": [entry("poststop")]}
+if mode == "none":
+    del spec["hooks"]
+else:
+    for stage, entries in spec["hooks"].items():
+        for e in entries:
+            e["path"] = hook
+            e["args"] = ["podfence-hook"] + json.loads(args) + [e["args"][-1]]
 json.dump(spec, open(dst, "w"), indent=2)
+PY
+}
+
+# cd_spec_is_default: the shipped spec is this containerd's own default (ctr oci spec) but for
+# the hooks and the per-container cgroupsPath, so using it changes nothing else.
+cd_spec_is_default() {
+	"$CTR" oci spec >"$TMP/default-spec.json" || fail "ctr oci spec"
+	"$PY" - "$TMP/default-spec.json" "$SHIPPED_SPEC" <<'PY'
+import json, sys
+d, s = (json.load(open(f)) for f in sys.argv[1:])
+d.get("linux", {}).pop("cgroupsPath", None)
+hooks = s.pop("hooks")
+assert sorted(hooks) == ["poststop", "prestart"], hooks
+if d != s:
+    for k in sorted(set(d) | set(s)):
+        if d.get(k) != s.get(k):
+            print("%s: containerd %s, shipped %s" % (k, json.dumps(d.get(k)), json.dumps(s.get(k))))
+    sys.exit(1)
 PY
 }
 
@@ -180,16 +201,20 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "$CD/cni"
     max_conf_num = 1
 EOF
+	# Each handler's table is the shipped snippet's (packaging/containerd/config-v2.toml) with
+	# its name and spec path, plus the options this machine needs.
+	[ -f "$SHIPPED_CONFIG" ] || fail "$SHIPPED_CONFIG not generated (make)"
 	for h in "runc=$CD_BASE_SPEC" "$@"; do
+		sed -n '/^\[plugins/,$p' "$SHIPPED_CONFIG" |
+			sed -e "s|runtimes\.runc\]|runtimes.${h%%=*}]|" \
+			    -e "s|^\( *base_runtime_spec = \).*|\1\"${h#*=}\"|" >>"$CD_CONFIG"
 		cat >>"$CD_CONFIG" <<EOF
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${h%%=*}]
-  runtime_type = "io.containerd.runc.v2"
-  base_runtime_spec = "${h#*=}"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.${h%%=*}.options]
     SystemdCgroup = false
     Root = "$CD/runc"
 EOF
 	done
+	grep -q "base_runtime_spec = \"$CD_BASE_SPEC\"" "$CD_CONFIG" || fail "the shipped snippet's base_runtime_spec line was not found"
 }
 
 # cd_cleanup: what containerd leaves when it is killed, by the pids and names it recorded.
