@@ -88,7 +88,8 @@ def sandbox_config(pb, a):
     c.metadata.namespace = a.namespace
     c.metadata.uid = a.uid
     c.metadata.attempt = a.attempt
-    c.hostname = a.hostname or a.name[:63]
+    # As a kubelet: a host-network pod has the node's UTS namespace, so no hostname of its own.
+    c.hostname = "" if a.host_network else (a.hostname or a.name[:63])
     c.log_directory = a.log_dir
     # What a kubelet sets on every pod sandbox.
     labels = {

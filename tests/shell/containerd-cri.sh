@@ -86,9 +86,10 @@ start_ctr B "$P" sidecar -- /bin/sleep 600 || fail "StartContainer sidecar: $STA
 ctrs=$(sql "SELECT containers FROM pods WHERE name = 'web-7d9f8-x2x1z'")
 case $ctrs in *"$A"*) ;; *) fail "pod lost the app container: $ctrs" ;; esac
 case $ctrs in *"$B"*) ;; *) fail "sidecar not a container of the pod: $ctrs" ;; esac
+case $ctrs in *"$P"*) ;; *) fail "the sandbox (pause) is not watched as part of the pod: $ctrs" ;; esac
 out=$(cexec "$B" nc -w 3 "$S" 443 </dev/null 2>&1) && fail "sidecar reached :443"
 echo "$out" | grep -q refused || fail "sidecar :443: expected a refusal, got: $out"
-pass "sidecar joins the pod (one pod, both containers), judged by the pod's policy"
+pass "sidecar joins the pod (one pod: sandbox, app, sidecar), judged by the pod's policy"
 
 # --- app containers stop, the sandbox lives: still enforced ----------------------------------------
 cri stop "$A" && cri rm "$A" || fail "StopContainer/RemoveContainer app"

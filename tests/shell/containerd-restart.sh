@@ -35,11 +35,11 @@ stop_engine
 start_engine
 wait_until 50 engine_has_pod shop web-7d9f8-x2x1z || fail "pod not re-adopted after the restart"
 pids=$(sql "SELECT group_concat(container || '=' || pid, ' ') FROM pod_container ORDER BY container")
-for c in "$A" "$B"; do
+for c in "$P" "$A" "$B"; do
 	want=$(cat "$CD/state/io.containerd.runtime.v2.task/k8s.io/$c/init.pid")
 	case " $pids " in *" $c=$want "*) ;; *) fail "container $c not re-adopted with its own pid $want: $pids" ;; esac
 done
-pass "engine restart: each container re-adopted with its own pid"
+pass "engine restart: sandbox, app and sidecar each re-adopted with its own pid"
 
 cri stop "$A" && cri rm "$A" || fail "StopContainer app"
 sleep 0.5
