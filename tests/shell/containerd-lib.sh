@@ -76,16 +76,22 @@ cd_images() {
 # cd_network: the bridge, a /24 nobody on the host uses, the CNI config, and the server netns
 # on the bridge (SERVER_IP, listening on SERVER_PORTS). Pods get addresses from .10 up.
 cd_network() {
-	local n=$(( 0x$TID % 200 + 20 )) i
-	for i in $(seq 0 50); do
+	local n=$(( 0x$TID % 200 + 20 )) i lock
+	ip link add name "$BRIDGE" type bridge
+	on_exit "ip link del $BRIDGE"
+	# Tests running at once pick their /24 one at a time: the gateway address goes on the
+	# bridge (the bridge plugin keeps it) before the next test looks at the routes.
+	exec {lock}>/tmp/podfence-test-containerd-subnet.lock
+	flock "$lock"
+	for i in $(seq 0 250); do
 		SUBNET_PREFIX=10.233.$(( (n + i) % 250 + 1 ))
 		ip -4 route show | grep -q "^$SUBNET_PREFIX\." || break
 	done
 	SERVER_IP=$SUBNET_PREFIX.250
 	GATEWAY_IP=$SUBNET_PREFIX.1
-	ip link add name "$BRIDGE" type bridge
-	on_exit "ip link del $BRIDGE"
+	ip addr add "$GATEWAY_IP/24" dev "$BRIDGE"
 	ip link set "$BRIDGE" up
+	exec {lock}>&-
 	mk_netns "$SRV"
 	ip link add "pfcs$TID" type veth peer name "pfct$TID" netns "$SRV"
 	ip link set "pfcs$TID" master "$BRIDGE" up
