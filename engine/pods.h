@@ -141,7 +141,8 @@ struct pf_register_req {
 	unsigned caps;	     /* PF_CAP_* the container's config grants */
 	uint64_t start_time; /* adoption: pid must still be the process that started then */
 	/* The process holding the netns for the pod when it is not a registered container
-	 * (containerd's pause, which runs without hooks): watched as container "sandbox". */
+	 * (containerd's pause, which runs without hooks): watched as one more container of
+	 * the pod, with the id sandbox, if it is in the pod's netns. */
 	const char *sandbox;
 	pid_t sandbox_pid;
 };
