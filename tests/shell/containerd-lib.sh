@@ -81,7 +81,7 @@ cd_network() {
 	on_exit "ip link del $BRIDGE"
 	# Tests running at once pick their /24 one at a time: the gateway address goes on the
 	# bridge (the bridge plugin keeps it) before the next test looks at the routes.
-	exec {lock}>/tmp/podfence-test-containerd-subnet.lock
+	exec {lock}>>/run/podfence-test-containerd-subnet.lock
 	flock "$lock"
 	for i in $(seq 0 250); do
 		SUBNET_PREFIX=10.233.$(( (n + i) % 250 + 1 ))
