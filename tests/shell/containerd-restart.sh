@@ -3,7 +3,8 @@
 # An engine restart with a containerd pod of two containers (app + sidecar): each container is
 # re-adopted with its own pid, so when the app exits after the restart the sidecar stays
 # fenced (its connection to a Reject port is refused, not let through), and the pod stays
-# registered while its sandbox lives; StopPodSandbox then releases it.
+# registered while its sandbox lives; StopPodSandbox then releases it, and a pod whose sandbox
+# stops while the engine is down is not re-adopted.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
 . "$(dirname "$0")/runtime-lib.sh"
@@ -61,4 +62,16 @@ cri stop-pod "$P" || fail "StopPodSandbox"
 wait_until 100 engine_lacks_pod shop web-7d9f8-x2x1z || fail "pod still registered after StopPodSandbox"
 cri rm-pod "$P" || fail "RemovePodSandbox"
 pass "StopPodSandbox releases it"
+
+# A pod whose sandbox stops while the engine is down is not re-adopted (its row goes).
+run_pod Q shop web-7d9f8-gone 6b1d3b9e-0c4f-4e2a-8b7d-6f1e2a3c4d5e || fail "RunPodSandbox: $RUN_POD_ERR"
+start_ctr QA "$Q" app -- /bin/sleep 600 || fail "StartContainer: $START_ERR"
+wait_until 50 engine_has_pod shop web-7d9f8-gone || fail "second pod not registered"
+stop_engine
+cri stop-pod "$Q" && cri rm-pod "$Q" || fail "StopPodSandbox with the engine down"
+start_engine
+wait_until 50 sql_is 0 "SELECT count(*) FROM pods WHERE name = 'web-7d9f8-gone'" ||
+	fail "a pod whose sandbox stopped while the engine was down was kept: $(sql 'SELECT * FROM pods')"
+engine_lacks_pod shop web-7d9f8-gone || fail "stopped pod re-adopted"
+pass "a sandbox stopped while the engine was down: the pod is not re-adopted, its row goes"
 engine_finish
