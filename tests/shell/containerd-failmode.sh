@@ -44,9 +44,11 @@ pass "fail-open, engine down: the app starts unenforced, record left in the stat
 start_engine
 wait_until 50 engine_has_pod shop web-7d9f8-open || fail "the engine did not adopt $OA"
 [ ! -e "$STATE/pending/$OA.json" ] || fail "pending record not consumed"
+wait_until 50 sql_is 1 "SELECT count(*) FROM pod_container WHERE container = '$O'" ||
+	fail "the adopted pod does not watch its sandbox: $(sql 'SELECT container, pid FROM pod_container')"
 out=$(cexec "$OA" nc -w 3 "$S" 443 </dev/null 2>&1) && fail "adopted container still reaches :443"
 echo "$out" | grep -q refused || fail "adopted container: expected a refusal, got: $out"
-pass "engine start adopts the fail-open container: refused on :443 now"
+pass "engine start adopts the fail-open container (and its sandbox): refused on :443 now"
 
 # The closed pod, its container retried with the engine up (what a kubelet does), starts.
 cri rm "$CA" || fail "RemoveContainer of the refused container"
