@@ -26,8 +26,9 @@ def compile_proto(gen_dir):
     tmp = os.path.join(gen_dir, ".tmp-%d" % os.getpid())
     os.makedirs(tmp)
     args = ["-I", HERE, "--python_out=" + tmp, os.path.join(HERE, "cri.proto")]
-    # The protobuf-compiler's protoc matches the python3-protobuf runtime; grpc_tools bundles
-    # an older protoc whose output needs the pure-Python runtime, so it comes second.
+    err = "no protoc (protobuf-compiler) and no grpc_tools (python3-grpc-tools)"
+    # protobuf-compiler's protoc is the python3-protobuf runtime's own version; grpc_tools
+    # (python3-grpc-tools) bundles an older protoc, used when that one is missing.
     for cmd in (["protoc"], [sys.executable, "-m", "grpc_tools.protoc"]):
         try:
             r = subprocess.run(cmd + args, capture_output=True, text=True)
@@ -38,18 +39,13 @@ def compile_proto(gen_dir):
             os.rmdir(tmp)
             return
         err = r.stderr.strip()
-    sys.exit("cri.py: cannot compile cri.proto: %s" % (err if "err" in locals() else "no protoc"))
+    sys.exit("cri.py: cannot compile cri.proto: %s" % err)
 
 
 def load(gen_dir):
     compile_proto(gen_dir)
     sys.path.insert(0, gen_dir)
-    try:
-        import cri_pb2
-    except TypeError:
-        # Code from an old protoc (grpc_tools) with a newer runtime.
-        os.environ["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
-        import cri_pb2
+    import cri_pb2
     return cri_pb2
 
 
