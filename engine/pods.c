@@ -812,6 +812,49 @@ static void unlink_pod(struct pf_pods *reg, struct pf_pod *p)
 		}
 }
 
+/*
+ * containerd runs a pod's sandbox (pause) container without the base spec's hooks, so it never
+ * registers, and a pod that lived only as long as its app containers would be released while
+ * its netns lives on (and its next app container, or an exec into the sandbox, would find it
+ * unenforced until then). Its app containers name the pause process (req->sandbox, ->sandbox_pid);
+ * watched as one more container of the pod, it keeps the pod registered while the sandbox lives
+ * and releases it when the sandbox stops. Its store row makes a restarted engine re-adopt it
+ * like any container. Only a process inside the pod's own netns qualifies (the watch checks),
+ * and an id another pod already has is not taken over. Returns whether it was added.
+ */
+static bool add_sandbox(struct pf_pods *reg, struct pf_pod *p, const struct pf_register_req *req)
+{
+	struct pf_container *c;
+	struct pf_pod *other;
+
+	if (!req->sandbox || req->sandbox_pid <= 0 || container_find(p, req->sandbox) ||
+	    pf_streq(req->sandbox, req->container))
+		return false;
+	other = pf_pods_find_container(reg, req->sandbox, NULL);
+	if (other && other != p) {
+		log_warning("Pod %s/%s names sandbox %s, a container of pod %s/%s; not watching it",
+			    p->namespace, p->name, req->sandbox, other->namespace, other->name);
+		return false;
+	}
+	if (p->n_containers >= PF_MAX_CONTAINERS_PER_POD)
+		return false;
+	c = container_add(p, req->sandbox);
+	if (!c) {
+		log_error("Pod %s/%s: out of memory for its sandbox", p->namespace, p->name);
+		return false;
+	}
+	if (!container_watch_pid(reg, p, c, req->sandbox_pid, 0)) {
+		log_warning("Pod %s/%s: sandbox %s (pid %d) is not a process in its netns; the pod "
+			    "is released with its last container",
+			    p->namespace, p->name, req->sandbox, (int)req->sandbox_pid);
+		container_remove(reg, c);
+		return false;
+	}
+	log_info("Pod %s/%s: sandbox %s (pid %d) holds its netns; the pod stays while it lives",
+		 p->namespace, p->name, req->sandbox, (int)req->sandbox_pid);
+	return true;
+}
+
 static int add_container_to(struct pf_pods *reg, struct pf_pod *p,
 			    const struct pf_register_req *req, pid_t pid, struct pf_error *err)
 {
@@ -832,6 +875,7 @@ static int add_container_to(struct pf_pods *reg, struct pf_pod *p,
 			return pf_error_set(err, ENOMEM, "out of memory");
 		c->caps = req->caps;
 		container_watch_pid(reg, p, c, pid, req->start_time);
+		add_sandbox(reg, p, req);
 		r = put_row(reg, p, req, err);
 		if (r < 0)
 			return r;
@@ -840,6 +884,8 @@ static int add_container_to(struct pf_pods *reg, struct pf_pod *p,
 	} else {
 		c->caps |= req->caps;
 		container_watch_pid(reg, p, c, pid, req->start_time);
+		if (add_sandbox(reg, p, req))
+			return put_row(reg, p, req, err);
 	}
 	return 0;
 }
@@ -992,6 +1038,7 @@ int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, str
 	p->containers[0]->caps = req->caps;
 	container_watch_pid(reg, p, p->containers[0], pid, req->start_time);
 	load_resolvers(p, pid);
+	add_sandbox(reg, p, req);
 
 	/* Inside the netns: the address watch (before listing, so no change falls between), the
 	 * addresses, and the queue, bound before the rule that feeds it exists. */

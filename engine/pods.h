@@ -154,6 +154,11 @@ struct pf_register_req {
 	bool adopting;	     /* re-adoption at start: do not rebuild the cache per pod */
 	unsigned caps;	     /* PF_CAP_* the container's config grants */
 	uint64_t start_time; /* adoption: pid must still be the process that started then */
+	/* The process holding the netns for the pod when it is not a registered container
+	 * (containerd's pause, which runs without hooks): watched as one more container of
+	 * the pod, with the id sandbox, if it is in the pod's netns. */
+	const char *sandbox;
+	pid_t sandbox_pid;
 };
 
 /* reload: where the cache, its generations and the pods-table writes are; stats: the block

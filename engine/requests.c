@@ -189,8 +189,8 @@ static int do_register(struct pf_requests *rq, const struct pf_node *req, char *
 {
 	struct pf_register_req r = {};
 	struct pf_pod *pod = NULL;
-	bool has_pid, has_dev, has_ino;
-	int64_t pid = 0, dev = 0, ino = 0;
+	bool has_pid, has_dev, has_ino, has_sbpid;
+	int64_t pid = 0, dev = 0, ino = 0, sbpid = 0;
 	size_t n_before = pf_pods_count(rq->pods);
 	uint64_t gen = 0;
 	int k;
@@ -204,10 +204,15 @@ static int do_register(struct pf_requests *rq, const struct pf_node *req, char *
 	    (k = get_int(req, "pid", 1, INT_MAX, &has_pid, &pid, err)) < 0 ||
 	    (k = get_int(req, "netns_dev", 0, INT64_MAX, &has_dev, &dev, err)) < 0 ||
 	    (k = get_int(req, "netns_ino", 0, INT64_MAX, &has_ino, &ino, err)) < 0 ||
-	    (k = get_caps(req, &r.caps, err)) < 0)
+	    (k = get_caps(req, &r.caps, err)) < 0 ||
+	    (k = get_str(req, "sandbox", PF_MAX_CONTAINER_ID, false, &r.sandbox, err)) < 0 ||
+	    (k = get_int(req, "sandbox_pid", 2, INT_MAX, &has_sbpid, &sbpid, err)) < 0)
 		return k;
 	if (has_dev != has_ino)
 		return pf_error_set(err, EINVAL, "netns_dev and netns_ino go together");
+	if (!r.sandbox != !has_sbpid)
+		return pf_error_set(err, EINVAL, "sandbox and sandbox_pid go together");
+	r.sandbox_pid = (pid_t)sbpid;
 	if (!r.namespace)
 		r.namespace = "default";
 	if (!r.kind)

@@ -327,6 +327,8 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 	_cleanup_free_ char *netns = NULL, *req = NULL, *reply = NULL;
 	struct pf_netns_id nsid = {0};
 	unsigned caps = 0;
+	const char *sandbox = NULL;
+	int sandbox_pid = 0;
 	bool host = false, reached = false;
 	uid_t outside;
 	int r, rc = 1;
@@ -389,6 +391,7 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 		rc = 2;
 		goto out;
 	}
+	pf_oci_sandbox_holder(st, &cfg, &sandbox, &sandbox_pid);
 	r = pf_ctl_msg_register(&(struct pf_ctl_register){.netns = netns,
 							  .pid = st->pid,
 							  .netns_dev = nsid.dev,
@@ -398,7 +401,9 @@ static int do_prestart(const struct opts *o, struct pf_oci_state *st)
 							  .uid = id.uid,
 							  .container = st->id,
 							  .kind = id.kind,
-							  .caps = caps},
+							  .caps = caps,
+							  .sandbox = sandbox,
+							  .sandbox_pid = sandbox_pid},
 				&req);
 	if (r < 0) {
 		say(LOG_ERR, "container %s: %s", st->id, strerror(-r));

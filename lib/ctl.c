@@ -68,6 +68,10 @@ int pf_ctl_msg_register(const struct pf_ctl_register *m, char **out)
 		if (m->caps & PF_CTL_CAP_UNKNOWN)
 			pf_jgen_kv_bool(&j, "caps_unknown", true);
 	}
+	if (m->sandbox && m->sandbox_pid > 0) {
+		pf_jgen_kv_str(&j, "sandbox", m->sandbox);
+		pf_jgen_kv_uint(&j, "sandbox_pid", (uint64_t)m->sandbox_pid);
+	}
 	pf_jgen_map_close(&j);
 	return pf_jgen_take(&j, out);
 }

@@ -23,6 +23,12 @@
  *              config.json grants of those two (other names are ignored);
  *              "caps_unknown":true? says the hook could not read config.json. With
  *              privileged_pods = refuse either refuses the registration.
+ *              "sandbox":S?,"sandbox_pid":N? name the process that holds the netns for
+ *              the pod (containerd's pause container, which runs without hooks): the
+ *              engine watches it as one more container of the pod, S, once it has checked
+ *              that N's netns is the pod's, so the pod stays registered while its sandbox
+ *              lives, with or without app containers, and goes when it exits. Both or
+ *              neither; a sandbox already in the pod is not added twice.
  *   unregister {"op":"unregister","container":S,"netns":PATH?}
  *              Reply {"ok":true,"found":B,"released":B}; an unknown container is not an error
  *              (poststop may run twice). The last container out removes the ruleset.
@@ -66,7 +72,9 @@ struct pf_ctl_register {
 	int pid;
 	uint64_t netns_dev, netns_ino;
 	const char *namespace, *name, *uid, *container, *kind;
-	unsigned caps; /* PF_CTL_CAP_* */
+	unsigned caps;	     /* PF_CTL_CAP_* */
+	const char *sandbox; /* with sandbox_pid > 0: the process holding the netns */
+	int sandbox_pid;
 };
 int pf_ctl_msg_register(const struct pf_ctl_register *m, char **out);
 /* netns NULL is left out. */

@@ -582,3 +582,37 @@ int pf_oci_config_caps(const struct pf_oci_config *cfg, unsigned *caps, struct p
 	}
 	return 0;
 }
+
+/* ---- the sandbox that holds the netns -------------------------------------------------- */
+
+int pf_oci_sandbox_holder(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			  const char **sandbox, int *pid)
+{
+	const char *path = cfg ? cfg->netns_path : NULL;
+	const char *type, *id;
+	uint32_t n;
+	char num[16];
+	size_t len;
+
+	*sandbox = NULL;
+	*pid = 0;
+	/* Only "/proc/<digits>/ns/net": anything else (a bind-mounted netns, CRI-O's) is held by
+	 * its mount, and its sandbox registers itself. */
+	if (!path || strncmp(path, "/proc/", 6))
+		return 0;
+	len = strcspn(path + 6, "/");
+	if (!len || len >= sizeof(num) || strcmp(path + 6 + len, "/ns/net"))
+		return 0;
+	memcpy(num, path + 6, len);
+	num[len] = '\0';
+	if (pf_parse_u32(num, INT32_MAX, &n) < 0 || n <= 1 || (st && (int)n == st->pid))
+		return 0;
+	type = pf_oci_annotation(st, cfg, "io.kubernetes.cri.container-type");
+	id = pf_oci_annotation(st, cfg, "io.kubernetes.cri.sandbox-id");
+	if (!type || strcmp(type, "container") || !id || !pf_oci_valid_id(id) ||
+	    (st && pf_streq(id, st->id)))
+		return 0;
+	*sandbox = id;
+	*pid = (int)n;
+	return 0;
+}

@@ -99,6 +99,19 @@ int pf_oci_netns_path(const struct pf_oci_state *st, const struct pf_oci_config 
 		      bool *host_network, struct pf_error *err);
 
 /*
+ * containerd runs a pod's sandbox (pause) container without the base runtime spec's hooks, so
+ * the sandbox never registers; its app containers' config.json name the pod's netns as
+ * /proc/PID/ns/net of the pause process, which holds it for as long as the pod lives. For such
+ * a container (io.kubernetes.cri.container-type "container", a valid
+ * io.kubernetes.cri.sandbox-id that is not its own id, a netns path /proc/PID/ns/net with PID
+ * not its own): *sandbox is the sandbox id (pointing into the documents) and *pid the pause
+ * process. Otherwise NULL and 0. Always returns 0: without a holder the pod simply lives as
+ * long as its containers. The engine checks that PID's netns is the pod's before it uses it.
+ */
+int pf_oci_sandbox_holder(const struct pf_oci_state *st, const struct pf_oci_config *cfg,
+			  const char **sandbox, int *pid);
+
+/*
  * Capabilities that reach around the fence, from config.json's process.capabilities: one
  * counts when it is in any of its sets (bounding too: an executable with file capabilities
  * gains what the bounding set allows). No process.capabilities means none. A malformed

@@ -10,6 +10,7 @@ libcurl4-openssl-dev libnetfilter-conntrack-dev dnsmasq-base
 sqlite3 nftables iproute2 procps psmisc openssl python3 python3-yaml systemd clang-format
 runc podman busybox-static containernetworking-plugins uidmap
 prometheus graphviz curl
+containerd python3-grpcio python3-protobuf protobuf-compiler
 "
 missing=""
 for p in $PKGS; do

@@ -32,6 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						    .container = st.id,
 						    .kind = id.kind};
 
+			pf_oci_sandbox_holder(&st, have_cfg ? &cfg : NULL, &m.sandbox,
+					      &m.sandbox_pid);
+
 			if (pf_ctl_msg_register(&m, &req) == 0)
 				free(req);
 			pf_oci_identity_done(&id);

@@ -635,6 +635,93 @@ static void test_caps(void)
 	free(req);
 }
 
+/* holder STATE CONFIG: what pf_oci_sandbox_holder says, as "ID PID" or "" for none. */
+static const char *holder(const char *state, const char *config)
+{
+	static char out[512];
+	struct pf_oci_state st;
+	struct pf_oci_config cfg;
+	struct pf_error err = {0};
+	const char *sb;
+	int pid;
+
+	out[0] = '\0';
+	if (pf_oci_state_parse(state, strlen(state), &st, &err) < 0)
+		return "bad state";
+	if (pf_oci_config_parse(config, strlen(config), &cfg, &err) < 0) {
+		pf_oci_state_done(&st);
+		return "bad config";
+	}
+	if (pf_oci_sandbox_holder(&st, &cfg, &sb, &pid) == 0 && sb)
+		snprintf(out, sizeof(out), "%s %d", sb, pid);
+	pf_oci_config_done(&cfg);
+	pf_oci_state_done(&st);
+	return out;
+}
+
+static void test_sandbox_holder(void)
+{
+	char *sbuf, *cbuf;
+	size_t len;
+	char cfg[1024];
+	static const char ann[] = "\"annotations\":{\"io.kubernetes.cri.container-type\":"
+				  "\"container\",\"io.kubernetes.cri.sandbox-id\":\"sb1\"}";
+	static const char st[] = "{\"id\":\"c1\",\"pid\":200}";
+	static const struct {
+		const char *path, *want, *what;
+	} paths[] = {
+	    {"/proc/100/ns/net", "sb1 100", "the pause process's /proc path"},
+	    {"/proc/200/ns/net", "", "the container's own pid: no holder"},
+	    {"/proc/1/ns/net", "", "pid 1 is never a sandbox"},
+	    {"/proc/0100x/ns/net", "", "not a number"},
+	    {"/proc/99999999999/ns/net", "", "out of range"},
+	    {"/proc/100/ns/net/", "", "trailing slash"},
+	    {"/proc/100/ns/pid", "", "another namespace"},
+	    {"/proc//ns/net", "", "no pid"},
+	    {"/var/run/netns/cni-1", "", "a bind-mounted netns holds itself"},
+	};
+
+	sbuf = slurp("containerd-app/state.json", &len);
+	cbuf = slurp("containerd-app/config.json", &len);
+	is_str(holder(sbuf, cbuf),
+	       "3b9f0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b 42000",
+	       "containerd app container: its sandbox and the pause pid");
+	free(sbuf);
+	free(cbuf);
+	sbuf = slurp("containerd-sandbox/state.json", &len);
+	cbuf = slurp("containerd-sandbox/config.json", &len);
+	is_str(holder(sbuf, cbuf), "", "containerd sandbox: holds its netns itself");
+	free(sbuf);
+	free(cbuf);
+	sbuf = slurp("crio-app/state.json", &len);
+	cbuf = slurp("crio-app/config.json", &len);
+	is_str(holder(sbuf, cbuf), "", "CRI-O app: no containerd markers");
+	free(sbuf);
+	free(cbuf);
+
+	for (size_t i = 0; i < PF_ARRAY_SIZE(paths); i++) {
+		snprintf(cfg, sizeof(cfg),
+			 "{%s,\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"%s\"}]}}",
+			 ann, paths[i].path);
+		is_str(holder(st, cfg), paths[i].want, "%s: %s", paths[i].path, paths[i].what);
+	}
+	is_str(holder(st, "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"sandbox\","
+			  "\"io.kubernetes.cri.sandbox-id\":\"sb1\"},\"linux\":{\"namespaces\":["
+			  "{\"type\":\"network\",\"path\":\"/proc/100/ns/net\"}]}}"),
+	       "", "container-type sandbox: no holder");
+	is_str(holder(st, "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"container\","
+			  "\"io.kubernetes.cri.sandbox-id\":\"../x\"},\"linux\":{\"namespaces\":["
+			  "{\"type\":\"network\",\"path\":\"/proc/100/ns/net\"}]}}"),
+	       "", "an invalid sandbox id: no holder");
+	is_str(holder(st, "{\"annotations\":{\"io.kubernetes.cri.container-type\":\"container\","
+			  "\"io.kubernetes.cri.sandbox-id\":\"c1\"},\"linux\":{\"namespaces\":["
+			  "{\"type\":\"network\",\"path\":\"/proc/100/ns/net\"}]}}"),
+	       "", "the sandbox id is the container's own: no holder");
+	is_str(holder(st, "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":"
+			  "\"/proc/100/ns/net\"}]}}"),
+	       "", "no containerd markers: no holder");
+}
+
 int main(void)
 {
 	for (size_t i = 0; i < PF_ARRAY_SIZE(cases); i++)
@@ -646,5 +733,6 @@ int main(void)
 	test_valid_id();
 	test_host_netns();
 	test_caps();
+	test_sandbox_holder();
 	return tap_done();
 }
