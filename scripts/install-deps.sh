@@ -9,6 +9,7 @@ libnetfilter-queue-dev libnftnl-dev libmnl-dev libyajl-dev libsqlite3-dev libyam
 libcurl4-openssl-dev
 sqlite3 nftables iproute2 procps psmisc openssl python3 python3-yaml systemd clang-format
 runc podman busybox-static containernetworking-plugins uidmap
+debhelper dh-autoreconf lintian rpm xz-utils debootstrap systemd-container util-linux
 "
 missing=""
 for p in $PKGS; do
