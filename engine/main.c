@@ -422,8 +422,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	pf_log_open("podfenced", PF_LOG_SYSLOG | (cfg.foreground ? PF_LOG_STDERR : 0),
-		    cfg.log_level);
+	/* Under systemd stderr already is the journal (JOURNAL_STREAM): syslog as well would
+	 * put every line there twice. */
+	if (cfg.foreground && getenv("JOURNAL_STREAM"))
+		pf_log_open("podfenced", PF_LOG_STDERR, cfg.log_level);
+	else
+		pf_log_open("podfenced", PF_LOG_SYSLOG | (cfg.foreground ? PF_LOG_STDERR : 0),
+			    cfg.log_level);
 	if (!cfg.foreground)
 		detach_stdio();
 	signal(SIGPIPE, SIG_IGN);

@@ -11,6 +11,7 @@ sqlite3 nftables iproute2 procps psmisc openssl python3 python3-yaml systemd cla
 runc podman busybox-static containernetworking-plugins uidmap
 prometheus graphviz curl
 containerd python3-grpcio python3-protobuf protobuf-compiler
+debhelper dh-autoreconf lintian rpm xz-utils debootstrap systemd-container util-linux
 "
 missing=""
 for p in $PKGS; do

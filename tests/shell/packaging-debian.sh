@@ -5,7 +5,7 @@
 # first on remove (and keeps them on upgrade, when dpkg swaps the binary by rename).
 # Run against a scratch root through DPKG_ROOT, as dpkg --root does.
 . "$(dirname "$0")/lib.sh"
-D=$top_srcdir/packaging/debian
+D=$top_srcdir/debian
 for s in podfence.postinst podfence.prerm podfence.postrm; do sh -n "$D/$s" || fail "$s: syntax"; done
 grep -q '^Package: podfence$' "$D/control" && grep -q 'debhelper-compat' "$D/control" || fail "control"
 grep -q 'with-hooksdir=/usr/share/podfence/hooks.d' "$D/rules" || fail "rules: hooks.d files must be staged outside hooks.d"

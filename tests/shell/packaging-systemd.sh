@@ -10,7 +10,7 @@ for u in podfenced podfence-sync; do
 	! grep -n '@[a-z_]*@' "$built" || fail "$built: placeholder left unfilled"
 	grep -Eq "^ExecStart=/[^ ]*/sbin/$u( |\$)" "$built" || fail "$built: ExecStart not at \$(sbindir)/$u"
 done
-grep -q '^Type=exec$' "$top_builddir/packaging/systemd/podfenced.service" || fail "podfenced Type"
+grep -q '^Type=notify$' "$top_builddir/packaging/systemd/podfenced.service" || fail "podfenced Type"
 grep -q '^RuntimeDirectoryPreserve=yes$' "$top_builddir/packaging/systemd/podfenced.service" ||
 	fail "pending records must survive an engine restart"
 grep -q '^After=.*podfenced.service' "$top_builddir/packaging/systemd/podfence-sync.service" &&
