@@ -7,7 +7,7 @@
 # (iproute2 for netns and veth, busybox for httpd; nftables and sqlite3 to look inside when
 # a test fails, sqlite3 being the package's Recommends too). The cache's name carries a hash
 # of this list, so changing it builds a new root instead of reusing a stale one.
-PF_ROOT_PKGS="systemd,systemd-sysv,iproute2,busybox,nftables,sqlite3,libnetfilter-queue1,libnftnl11,libmnl0,libyajl2,libsqlite3-0,libyaml-0-2,libcurl4"
+PF_ROOT_PKGS="systemd,systemd-sysv,iproute2,busybox,nftables,sqlite3,libnetfilter-queue1,libnetfilter-conntrack3,libnftnl11,libmnl0,libyajl2,libsqlite3-0,libyaml-0-2,libcurl4"
 PF_ROOT_CACHE=${PF_ROOT_CACHE:-/var/cache/podfence-test}
 PF_ROOT_MIRROR=${PF_ROOT_MIRROR:-http://deb.debian.org/debian}
 
