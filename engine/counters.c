@@ -5,22 +5,6 @@
 #include "pods.h"
 #include "reload.h"
 
-const uint64_t pf_latency_bounds_ns[PF_LATENCY_N_BOUNDS] = {
-    10000,   25000,   50000,   100000,	 250000,   500000,
-    1000000, 2500000, 5000000, 10000000, 25000000, 100000000,
-};
-
-void pf_counters_observe_latency(struct pf_engine_stats *s, uint64_t ns, uint64_t n)
-{
-	size_t b = 0;
-
-	while (b < PF_LATENCY_N_BOUNDS && ns > pf_latency_bounds_ns[b])
-		b++;
-	s->latency_buckets[b] += n;
-	s->latency_count += n;
-	s->latency_sum_ns += ns * n;
-}
-
 void pf_counters_read(const struct pf_counters *c, struct pf_engine_counters *out)
 {
 	uint64_t written = 0, dropped = 0;

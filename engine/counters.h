@@ -33,11 +33,32 @@ struct pf_engine_stats {
 	uint64_t latency_sum_ns;
 };
 
-/* Bucket bounds of the verdict latency histogram, in ns (the 13th bucket is +Inf). */
+/* Bucket bounds of the verdict latency histogram, in ns (the 13th bucket is +Inf). Here, not
+ * in counters.c, so that the modules which count (pods.c) never call the file that reads them
+ * (counters.c calls pods.c). */
 #define PF_LATENCY_N_BOUNDS 12
-extern const uint64_t pf_latency_bounds_ns[PF_LATENCY_N_BOUNDS];
+static inline const uint64_t *pf_latency_bounds_ns(void)
+{
+	static const uint64_t bounds[PF_LATENCY_N_BOUNDS] = {
+	    10000,   25000,   50000,   100000,	 250000,   500000,
+	    1000000, 2500000, 5000000, 10000000, 25000000, 100000000,
+	};
+
+	return bounds;
+}
+
 /* n verdicts that each took (at most) ns. */
-void pf_counters_observe_latency(struct pf_engine_stats *s, uint64_t ns, uint64_t n);
+static inline void pf_counters_observe_latency(struct pf_engine_stats *s, uint64_t ns, uint64_t n)
+{
+	const uint64_t *bounds = pf_latency_bounds_ns();
+	size_t b = 0;
+
+	while (b < PF_LATENCY_N_BOUNDS && ns > bounds[b])
+		b++;
+	s->latency_buckets[b] += n;
+	s->latency_count += n;
+	s->latency_sum_ns += ns * n;
+}
 
 /* The counters in one place: the block the modules bump, and where the rest is read. */
 struct pf_counters {

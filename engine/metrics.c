@@ -216,8 +216,8 @@ int pf_metrics_render(struct pf_metrics *m, char **out, size_t *len)
 				put(&t,
 				    "podfence_verdict_duration_seconds_bucket{le=\"%" PRIu64
 				    ".%06" PRIu64 "\"} %" PRIu64 "\n",
-				    pf_latency_bounds_ns[b] / 1000000000,
-				    pf_latency_bounds_ns[b] / 1000 % 1000000, cum);
+				    pf_latency_bounds_ns()[b] / 1000000000,
+				    pf_latency_bounds_ns()[b] / 1000 % 1000000, cum);
 			else
 				put(&t,
 				    "podfence_verdict_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64
