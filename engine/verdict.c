@@ -153,9 +153,11 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 	/* Remembered in the pod's kernel: the next SYN of this (source, destination, port) is
 	 * accepted there until the sets are emptied (a new cache, an address change) or it
 	 * times out. The key holds the source as sent, so a spoofed one is judged as above.
-	 * Never one an Audit rule matched: its would-be decision must be seen each time. */
-	if (vc->reuse && pf_verdict_reusable(&v) && !av.matched && !p->unresolved &&
-	    !p->reuse_stale && p->n_reuse < PF_ARRAY_SIZE(p->reuse))
+	 * Never one an Audit rule matched: its would-be decision must be seen each time. TCP
+	 * only: the sets' key has no protocol and the rule that reads them matches TCP SYNs, so a
+	 * UDP Allow there would let a SYN to the same port past a TCP Deny. */
+	if (vc->reuse && t->proto == IPPROTO_TCP && pf_verdict_reusable(&v) && !av.matched &&
+	    !p->unresolved && !p->reuse_stale && p->n_reuse < PF_ARRAY_SIZE(p->reuse))
 		p->reuse[p->n_reuse++] = (struct pf_nft_reuse_elem){
 		    .src = t->src, .dst = t->dst, .dport = t->dport, .v6 = t->v6};
 	switch (v.action) {

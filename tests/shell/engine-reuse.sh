@@ -27,6 +27,9 @@ spec:
     log: true
     to: [{cidr: 10.99.0.1}]
     ports: [{port: 443}]
+  - action: Allow
+    to: [{cidr: 10.99.0.1}]
+    ports: [{port: 9001, protocol: UDP}]
   - action: Deny
 YAML
 }
@@ -55,6 +58,18 @@ wait_until 50 sql_is 3 "SELECT COALESCE(SUM(count), 0) FROM event WHERE dport = 
 wait_until 50 sql_is 3 "SELECT COALESCE(SUM(count), 0) FROM event WHERE dport = 443" ||
 	fail "logged Allow events: $(sql 'SELECT dport, action, count FROM event')"
 pass "every Alert and logged Allow was judged and recorded"
+
+# The sets hold TCP verdicts only: a UDP flow's Allow to a port must never let a TCP SYN to
+# the same address and port through in the kernel (the TCP rule here is the final Deny).
+for i in 1 2; do
+	ip netns exec "$WEB" "${HELPER:-$top_builddir/tests/net-helper}" udp 10.99.0.1 9001 300 >/dev/null 2>&1 || true
+done
+wait_until 50 sql_is 0 "SELECT count(*) FROM event WHERE dport = 9001 AND protocol = 'UDP'" ||
+	fail "the allowed UDP flow was recorded"
+ip netns exec "$WEB" nft list ruleset | grep -q ' \. 9001 ' &&
+	fail "a UDP Allow went into the reuse sets: $(ip netns exec "$WEB" nft list ruleset | grep 9001)"
+expect "$WEB" 10.99.0.1 9001 timeout 1
+pass "a UDP flow's Allow is not reused for TCP"
 
 # Allow -> Deny while the pod connects in a loop (each connect: start time, result).
 ip netns exec "$WEB" "$PY" -c '
