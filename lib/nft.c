@@ -278,31 +278,44 @@ static bool add_l4proto_tcp(struct nftnl_rule *r)
 	return add_expr(r, meta(NFT_META_L4PROTO)) && add_expr(r, cmp_eq(&tcp, sizeof(tcp)));
 }
 
-/* len bytes at base + offset, ANDed with mask, into register 1 (len <= 4). */
-static bool add_payload_masked(struct nftnl_rule *r, uint32_t base, uint32_t offset,
-			       const void *mask, uint32_t len)
+/* len bytes at base + offset into register dreg. */
+static bool add_load(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len,
+		     uint32_t dreg)
 {
-	static const uint8_t xor [4];
-	struct nftnl_expr *p, *bw;
+	struct nftnl_expr *p = nftnl_expr_alloc("payload");
 
-	p = nftnl_expr_alloc("payload");
 	if (!p)
 		return false;
 	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
 	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
 	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, dreg);
 	nftnl_rule_add_expr(r, p);
-	bw = nftnl_expr_alloc("bitwise");
+	return true;
+}
+
+/* Register 1 &= mask (len bytes, len <= 4). */
+static bool add_mask_reg1(struct nftnl_rule *r, const void *mask, uint32_t len)
+{
+	static const uint8_t zero[4];
+	struct nftnl_expr *bw = nftnl_expr_alloc("bitwise");
+
 	if (!bw)
 		return false;
 	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
 	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
 	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, len);
 	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, mask, len);
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, xor, len);
+	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, zero, len);
 	nftnl_rule_add_expr(r, bw);
 	return true;
+}
+
+/* len bytes at base + offset, ANDed with mask, into register 1 (len <= 4). */
+static bool add_payload_masked(struct nftnl_rule *r, uint32_t base, uint32_t offset,
+			       const void *mask, uint32_t len)
+{
+	return add_load(r, base, offset, len, NFT_REG_1) && add_mask_reg1(r, mask, len);
 }
 
 /* tcp flags & (syn|ack) == syn */
@@ -376,25 +389,14 @@ static bool add_l4proto(struct nftnl_rule *r, uint8_t proto)
 /* key (NFT_CT_STATE, NFT_CT_STATUS: 32 bits) & mask into register 1 */
 static bool add_ct_masked(struct nftnl_rule *r, uint32_t key, uint32_t mask)
 {
-	static const uint32_t xor ;
-	struct nftnl_expr *ct, *bw;
+	struct nftnl_expr *ct = nftnl_expr_alloc("ct");
 
-	ct = nftnl_expr_alloc("ct");
 	if (!ct)
 		return false;
 	nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_KEY, key);
 	nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	nftnl_rule_add_expr(r, ct);
-	bw = nftnl_expr_alloc("bitwise");
-	if (!bw)
-		return false;
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(bw, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
-	nftnl_expr_set(bw, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
-	nftnl_rule_add_expr(r, bw);
-	return true;
+	return add_mask_reg1(r, &mask, sizeof(mask));
 }
 
 static struct nftnl_expr *cmp_neq(const void *data, uint32_t len);
@@ -500,21 +502,6 @@ static void add_rule_msg_from(struct batch *b, int family, const char *table, co
 #define REUSE_KEY6_TYPE ((((8u << 6) | 8u) << 6) | 13u)
 #define REUSE_SET4_ID 1
 #define REUSE_SET6_ID 2
-
-static bool add_load(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len,
-		     uint32_t dreg)
-{
-	struct nftnl_expr *p = nftnl_expr_alloc("payload");
-
-	if (!p)
-		return false;
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(p, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-	nftnl_rule_add_expr(r, p);
-	return true;
-}
 
 /*
  * A SYN whose (saddr . daddr . dport) the engine allowed is accepted here, in the kernel,
