@@ -49,6 +49,16 @@ for i in $(seq 1 $((N + 1))); do
 done
 echo "setup: $((N + 1)) namespaces in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
+# The hook's netns: one more, holding a process for the state's pid.
+HNS=pfh$TID
+mk_netns "$HNS"
+ip -n "$HNS" addr add 10.49.0.1/32 dev lo
+ip netns exec "$HNS" sleep 3600 &
+HPID=$!
+on_exit "kill $HPID"
+mkdir -p "$TMP/hb"
+echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$HNS\"}]}}" >"$TMP/hb/config.json"
+export BENCH_HOOK="$PODFENCE_HOOK" BENCH_HOOK_STATE="$STATE" BENCH_HOOK_PID="$HPID" BENCH_HOOK_BUNDLE="$TMP/hb"
 start_engine
 # PERF=FILE: a perf profile of the engine over the whole run (perf report -i FILE).
 if [ -n "${PERF:-}" ]; then

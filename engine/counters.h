@@ -26,6 +26,8 @@ struct pf_engine_stats {
 	uint64_t dns_ignored;		   /* answers not from the pod's resolver, or unparsable */
 	uint64_t dns_evicted;		   /* addresses or names dropped for a pod's limits */
 	uint64_t flows_cut;		   /* conntrack entries removed (enforce_established) */
+	uint64_t pods_own_cache;	   /* pods activated with a cache of their own */
+	uint64_t pods_after_build;	   /* pods activated once a full build had their row */
 	/* How long verdicts take, from the queue read to the verdicts sent (a histogram over
 	 * PF_LATENCY_BOUNDS_NS, the last bucket +Inf), see pf_counters_observe_latency. */
 	uint64_t latency_buckets[13];

@@ -162,6 +162,15 @@ static void generation_ready(void *data, uint64_t gen, bool failed)
 	pf_control_cache_ready(e->control);
 }
 
+/* A registration's policies: its pod may be enforced now, and its answer sent. */
+static void row_policies(void *data, const struct pf_row_policies *rp)
+{
+	struct engine *e = data;
+
+	if (pf_pods_row_policies(e->pods, rp))
+		pf_control_cache_ready(e->control);
+}
+
 static void pod_failed(void *data, const struct pf_netns_id *id, const char *msg)
 {
 	struct engine *e = data;
@@ -183,6 +192,7 @@ static int build_parts(struct engine *e)
 	    .swapped = cache_swapped,
 	    .row_committed = row_committed,
 	    .ready = generation_ready,
+	    .row_policies = row_policies,
 	    .data = e,
 	};
 	const struct pf_reload_config reload_cfg = {

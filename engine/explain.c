@@ -18,6 +18,7 @@ static void judge(const struct pf_cache *cache, const struct pf_pod *p, const st
 	uint32_t g = PF_CACHE_NO_GROUP;
 	bool own = false;
 
+	cache = pf_pod_cache(p, cache);
 	for (size_t i = 0; p && i < p->n_ips; i++)
 		own = own || pf_addr_eq(&p->ips[i], src);
 	if (!p || (own && !p->unresolved))

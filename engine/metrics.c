@@ -322,6 +322,13 @@ int pf_metrics_render(struct pf_metrics *m, char **out, size_t *len)
 		"Established flows whose conntrack entry was removed after a policy change "
 		"(enforce_established).",
 		n.stats.flows_cut);
+	counter(&t, "pods_activated_own_cache_total",
+		"Pods enforced at registration with a cache compiled from their own policies, "
+		"before the full rebuild that adds them finished.",
+		n.stats.pods_own_cache);
+	counter(&t, "pods_activated_after_build_total",
+		"Pods enforced only once a full rebuild of the verdict cache had them.",
+		n.stats.pods_after_build);
 	head(&t, "engine_start_time_seconds", "gauge",
 	     "When the engine started, in seconds since the Unix epoch.");
 	put(&t, "podfence_engine_start_time_seconds %" PRId64 ".%03" PRId64 "\n",

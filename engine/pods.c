@@ -378,7 +378,9 @@ int pf_pods_store_put(struct pf_pods *reg, struct pf_pod *p, struct pf_error *er
 	/* Once the loop runs, the store worker writes it (ahead of any rebuild asked for
 	 * after this call, retrying until it goes in), so a busy database never holds up a
 	 * verdict. At start-up it is written at once, and the build that follows has it. */
-	r = pf_reload_put_pod(reg->reload, &rec, p->row_seq, &gen, err);
+	/* A pod still to be activated (a registration): the worker lists its policies as soon
+	 * as the row is in, so it need not wait for the build that has it. */
+	r = pf_reload_put_pod(reg->reload, &rec, p->row_seq, !p->active && !p->adopted, &gen, err);
 	if (r < 0)
 		return r;
 	if (gen) {
@@ -688,6 +690,7 @@ static void pod_free(struct pf_pod *p)
 	free(p->ips);
 	pf_pod_names_free(&p->names);
 	free(p->cut);
+	pf_cache_free(p->own_cache);
 	free(p);
 }
 
@@ -935,6 +938,9 @@ static int activate(struct pf_pods *reg, struct pf_pod *p, struct pf_error *err)
 		return pf_error_prefix(err, "netns %s: installing the ruleset", p->netns_path);
 	p->reuse_stale = false;
 	p->n_reuse = 0;
+	/* Emptied by the install; flushed once more at the next forget all the same, since an
+	 * adopted table may be kept as it is. */
+	p->reuse_dirty = true;
 	own_portid(p, portid);
 	r = epoll_add_pod(reg, p);
 	if (r < 0) {
@@ -1122,7 +1128,8 @@ void pf_pods_find_group(struct pf_pods *reg, struct pf_pod *p, bool keep)
 	}
 	/* addresses are sorted: the first one the cache knows decides, as for a spoofed SYN */
 	for (size_t i = 0; i < p->n_ips && g == PF_CACHE_NO_GROUP; i++)
-		g = pf_cache_source_group(pf_reload_cache(reg->reload), &p->ips[i]);
+		g = pf_cache_source_group(pf_pod_cache(p, pf_reload_cache(reg->reload)),
+					  &p->ips[i]);
 	if (g != PF_CACHE_NO_GROUP || !keep)
 		p->cache_group = g;
 }
@@ -1138,8 +1145,14 @@ static void reuse_forget(struct pf_pods *reg, struct pf_pod *p)
 	p->n_reuse = 0;
 	if (!reg->cfg.nft->reuse_timeout_ms || p->reuse_fd < 0 || !p->active || p->dead)
 		return;
-	if (pf_nft_reuse_flush(p->reuse_fd, reg->cfg.nft, &err) == 0)
+	/* Nothing added since they were last emptied: nothing to forget (a batch per pod on
+	 * every swap, at a thousand pods, holds the loop for milliseconds). */
+	if (!p->reuse_dirty)
 		return;
+	if (pf_nft_reuse_flush(p->reuse_fd, reg->cfg.nft, &err) == 0) {
+		p->reuse_dirty = false;
+		return;
+	}
 	log_warning("Pod %s/%s: %s; restoring its ruleset", p->namespace, p->name, err.msg);
 	p->reuse_stale = true;
 	p->nft_dirty = true;
@@ -1153,6 +1166,7 @@ static void reuse_send(struct pf_pods *reg, struct pf_pod *p)
 
 	if (!p->n_reuse)
 		return;
+	p->reuse_dirty = true; /* before the add: a failed one may have added some */
 	r = pf_nft_reuse_add(p->reuse_fd, reg->cfg.nft, p->reuse, p->n_reuse);
 	p->n_reuse = 0;
 	/* Not remembered: the next SYN is judged again, which is always right. */
@@ -1165,10 +1179,56 @@ void pf_pods_regroup(struct pf_pods *reg)
 	/* Group numbers belong to one cache. Every active pod's row was written before this
 	 * build was asked for, so every pod is in it. */
 	for (struct pf_pod *p = reg->pods; p; p = p->next) {
+		/* A pod judged by its own cache until this one has its row: that may be a build
+		 * begun before the row went in. Its own cache did not change, nor did its sets. */
+		if (p->own_cache && !row_in_cache(reg, p))
+			continue;
+		p->own_cache = pf_cache_free(p->own_cache);
 		p->unresolved = false;
-		pf_pods_find_group(reg, p, false);
+		/* a cache without its newest row (an address change not written yet) keeps the
+		 * group its addresses had, rather than none */
+		pf_pods_find_group(reg, p, !row_in_cache(reg, p));
 		reuse_forget(reg, p);
 	}
+}
+
+bool pf_pods_row_policies(struct pf_pods *reg, const struct pf_row_policies *rp)
+{
+	const struct pf_ruleset *rs = pf_reload_ruleset(reg->reload);
+	const struct pf_cache *in_place = pf_reload_cache(reg->reload);
+	struct pf_pod *p = find_pod(reg, &rp->id);
+	struct pf_ruleset *mine = NULL;
+	struct pf_error err = {};
+	int r;
+
+	/* Only the pod's newest row, while it waits; a store that could not say, another pod
+	 * holding one of its addresses (a full build merges their policies), a build failing
+	 * (rs NULL: the ruleset in place is not the store's): it waits for the build. */
+	if (!p || p->dead || p->active || !p->pending_gen || rp->seq != p->row_seq ||
+	    rp->err < 0 || rp->shared || !rs || !in_place)
+		return false;
+	r = pf_ruleset_for_source(rs, p->ips, p->n_ips, rp->sp, rp->n_sp, &mine);
+	if (r < 0) {
+		/* -ENOENT: a policy the store lists is newer than the ruleset in place */
+		log_debug_errno(r, "Pod %s/%s: no cache of its own (%m); waiting for the build",
+				p->namespace, p->name);
+		return false;
+	}
+	r = pf_cache_build(mine, pf_cache_default_action(in_place), &p->own_cache);
+	pf_ruleset_free(mine);
+	if (r < 0) {
+		log_debug_errno(r, "Pod %s/%s: compiling its own cache: %m; waiting for the build",
+				p->namespace, p->name);
+		return false;
+	}
+	if (activate(reg, p, &err) < 0) {
+		log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
+		pod_failed(reg, p, err.msg);
+		pf_pods_release(reg, p, "its ruleset could not be installed");
+		return true;
+	}
+	reg->stats->pods_own_cache++;
+	return true;
 }
 
 void pf_pods_cache_ready(struct pf_pods *reg)
@@ -1193,7 +1253,9 @@ void pf_pods_cache_ready(struct pf_pods *reg)
 			log_error("Pod %s/%s: %s", p->namespace, p->name, err.msg);
 			pod_failed(reg, p, err.msg);
 			pf_pods_release(reg, p, "its ruleset could not be installed");
+			continue;
 		}
+		reg->stats->pods_after_build++;
 	}
 }
 

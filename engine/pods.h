@@ -69,6 +69,11 @@ struct pf_pod {
 	 * from a source not in the cache (spoofed, or an address added since the last build)
 	 * are judged by it. Set on activation, on every cache swap, on address changes. */
 	uint32_t cache_group;
+	/* Its own cache while the cache in place does not hold it yet: compiled at registration
+	 * from its policies in the ruleset in place (pf_pods_row_policies), so it is judged by
+	 * them without waiting for a full build; freed once a cache with its row is in place.
+	 * NULL: the cache in place speaks for it (pf_pod_cache). */
+	struct pf_cache *own_cache;
 	bool adopted;	 /* re-adopted from the store's row at start (in the last good build) */
 	bool unresolved; /* activated while builds fail: not in the cache (verdict.c) */
 
@@ -101,6 +106,7 @@ struct pf_pod {
 	struct pf_nft_reuse_elem reuse[PF_NFT_REUSE_BATCH];
 	size_t n_reuse;
 	bool reuse_stale; /* its sets could not be emptied: nothing added until a restore */
+	bool reuse_dirty; /* its sets may hold elements: emptied at the next forget */
 
 	uint64_t n_verdicts;
 	int64_t unparsed_event_ms; /* last 'unparsed' event: at most one per event window */
@@ -131,6 +137,13 @@ struct pf_pods_ops {
 	void (*failed)(void *data, const struct pf_netns_id *id, const char *msg);
 	void *data;
 };
+
+/* The cache that judges p, given the one in place. */
+static inline const struct pf_cache *pf_pod_cache(const struct pf_pod *p,
+						  const struct pf_cache *in_place)
+{
+	return p && p->own_cache ? p->own_cache : in_place;
+}
 
 /* A container of the pod was granted CAP_NET_ADMIN or CAP_NET_RAW. */
 static inline bool pf_pod_privileged(const struct pf_pod *p)
@@ -179,6 +192,11 @@ void pf_pods_stats(const struct pf_pods *reg, struct pf_nfq_stats *queues, size_
 int pf_pods_register(struct pf_pods *reg, const struct pf_register_req *req, struct pf_pod **out,
 		     uint64_t *wait_gen, struct pf_error *err);
 struct pf_pod *pf_pods_find(struct pf_pods *reg, const struct pf_netns_id *id);
+/* A registration's row is in, with the policies that apply to it (the store worker's report):
+ * if its pod still waits for a build, activate it now with a cache of its own compiled from
+ * them (true when it did; the waiting registration can be answered). */
+struct pf_row_policies;
+bool pf_pods_row_policies(struct pf_pods *reg, const struct pf_row_policies *rp);
 /* A new cache is in place: find every pod's group in it again. */
 void pf_pods_regroup(struct pf_pods *reg);
 /* Find p's policy group in the cache in place; keep: hold on to the old one when none of

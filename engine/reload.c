@@ -3,15 +3,20 @@
  * Cache rebuild and swap, and every store access the loop must not wait for. Loading a
  * ruleset of 10,000 rules from sqlite takes around 20 ms, and a commit can meet a WAL
  * checkpoint's fsync or wait for podfence-sync's write lock, far too long to hold every queue
- * of the node. So once the loop runs, it never touches sqlite: a worker thread with its own
- * store connection writes the pods-table rows and the event batches the loop hands it (rows
- * first, in order, so a rebuild asked for after a registration sees it), polls PRAGMA
- * data_version, and loads and compiles new caches beside the old one; the loop swaps the
- * cache pointer when the worker says a build is done. The loop is the only reader of the pointer
- * and verdicts run inside it, so a verdict sees the old cache or the new one, never a mix.
+ * of the node. So once the loop runs, it never touches sqlite. Two worker threads, each with its
+ * own store connection, do it beside the loop:
+ *  - the row thread writes the pods-table rows the loop hands it, in order, and for a
+ *    registration lists the policies that apply to the pod as soon as its row is in, so the
+ *    loop can enforce the pod with a cache of its own (pods.c) without waiting for a build;
+ *  - the build thread writes event batches and DNS names, polls PRAGMA data_version, and loads
+ *    and compiles new caches beside the old one. Each build has every row committed before
+ *    its load began (and says which), so a registration's row is in the build after it.
+ * The loop swaps the cache pointer when the build thread says a build is done. The loop is the
+ * only reader of the pointer and verdicts run inside it, so a verdict sees the old cache or
+ * the new one, never a mix.
  *
- * The worker's own commits (events) do not move its connection's data_version, so writing
- * events never triggers a rebuild; registrations, sync and the CLI do.
+ * The build thread's own commits (events) do not move its connection's data_version, so
+ * writing events never triggers a rebuild; rows, sync and the CLI do.
  *
  * Requests are numbered; the worker always builds for the newest one (requests that arrive
  * while it works fold into the next build), and whoever waits for number G (a registration,
@@ -21,6 +26,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 
 #include "cache.h"
@@ -35,6 +41,7 @@
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS 60000
 #define DATA_VERSION_MS 200 /* the worker polls PRAGMA data_version */
+#define BUILD_NICE 10	    /* the build thread's nice value (a thread's own, on Linux) */
 
 /* A pods-table write the loop asked for; the record is a deep copy. */
 struct pod_op {
@@ -42,6 +49,7 @@ struct pod_op {
 	bool delete;
 	uint64_t seq;		  /* the loop's number for it (pf_reload_ops.row_committed) */
 	struct pf_pod_record rec; /* delete: only netns_dev/netns_ino */
+	bool policies;		  /* a registration: list its policies once it is in */
 	/* retry queue */
 	uint64_t next_try_ns;
 	unsigned backoff_ms;
@@ -55,13 +63,16 @@ struct pod_op {
 #define ROW_RETRY_MAX_MS 5000
 
 struct pf_reloader {
-	pthread_t thread;
+	pthread_t thread;	/* builds, events, DNS names (store) */
+	pthread_t row_thread;	/* pods-table rows (row_store) */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;	/* for thread */
+	pthread_cond_t row_cv;	/* for row_thread */
 	/* under mu */
 	uint64_t requested;
 	bool stop;
 	struct pf_cache *result; /* handed to the loop */
+	struct pf_ruleset *result_rs; /* what it was built from (the worker saves it first) */
 	uint64_t result_gen;
 	int result_err; /* < 0: the load or compile failed (pod rows are retried apart) */
 	char result_msg[sizeof(((struct pf_error *)0)->msg)];
@@ -76,11 +87,19 @@ struct pf_reloader {
 	size_t n_events;
 	uint64_t events_written, events_dropped;
 	struct names_job *names; /* dns_names snapshots, newest first, at most one per pod */
-	/* worker only */
-	struct pf_events_out events_out;
-	struct pod_op *retry;	       /* failed writes, at most one per netns (the newest) */
-	struct pf_row_done *committed; /* since the last build */
+	struct pf_row_policies *policies_done; /* registrations' policies, for the loop */
+	size_t n_policies_done, cap_policies_done;
+	struct pf_row_done *committed; /* rows in since the last build began */
 	size_t n_committed, cap_committed;
+	/* What the loop replaced, freed here: thousands of frees are not the loop's to wait for. */
+	struct pf_cache *trash_cache[4];
+	struct pf_ruleset *trash_rs[4];
+	size_t n_trash;
+	/* row thread only */
+	struct pod_op *retry; /* failed writes, at most one per netns (the newest) */
+	struct pf_store *row_store;
+	/* build thread only */
+	struct pf_events_out events_out;
 	struct pf_store *store;
 	enum pf_action default_action;
 	uint64_t data_version;
@@ -107,6 +126,11 @@ struct pf_reload {
 	struct pf_reloader *worker; /* NULL until pf_reloader_start */
 
 	struct pf_cache *cache; /* swapped whole; only the loop thread reads it */
+	/* What cache was built from (NULL: not kept, or the saved one): the ruleset a pod
+	 * registered since is judged by until a build has its row (pf_reload_ruleset). The
+	 * worker may still be reading it (saving it) when the loop takes it; it is freed on the
+	 * loop only when a later build replaces it, after that. */
+	struct pf_ruleset *ruleset;
 	uint64_t generation;	/* the request number the cache in place was built for */
 	uint64_t requested;	/* last request number */
 	uint64_t failed;	/* last request number whose build failed */
@@ -145,7 +169,13 @@ void pf_reload_free(struct pf_reload *rl)
 		return;
 	pf_reloader_stop(rl);
 	pf_cache_free(rl->cache);
+	pf_ruleset_free(rl->ruleset);
 	free(rl);
+}
+
+const struct pf_ruleset *pf_reload_ruleset(const struct pf_reload *rl)
+{
+	return rl->stale ? NULL : rl->ruleset;
 }
 
 struct pf_cache *pf_reload_cache(const struct pf_reload *rl)
@@ -224,13 +254,53 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 	return r;
 }
 
-static void swap_in(struct pf_reload *rl, struct pf_cache *c, uint64_t gen, uint64_t load_us,
-		    uint64_t build_us, const char *why)
+/* Free what a swap replaced: on the build thread, once it runs (a ruleset of 10,000 rules is
+ * some 40,000 frees); here when it does not, or has no room left. */
+static void discard(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset *rs)
+{
+	struct pf_reloader *w = rl->worker;
+
+	if (w) {
+		pthread_mutex_lock(&w->mu);
+		if (w->n_trash < PF_ARRAY_SIZE(w->trash_cache)) {
+			w->trash_cache[w->n_trash] = c;
+			w->trash_rs[w->n_trash++] = rs;
+			c = NULL;
+			rs = NULL;
+			pthread_cond_signal(&w->cv);
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
+	pf_cache_free(c);
+	pf_ruleset_free(rs);
+}
+
+static void empty_trash(struct pf_reloader *w)
+{
+	struct pf_cache *c[PF_ARRAY_SIZE(w->trash_cache)];
+	struct pf_ruleset *rs[PF_ARRAY_SIZE(w->trash_rs)];
+	size_t n;
+
+	pthread_mutex_lock(&w->mu);
+	n = w->n_trash;
+	memcpy(c, w->trash_cache, n * sizeof(*c));
+	memcpy(rs, w->trash_rs, n * sizeof(*rs));
+	w->n_trash = 0;
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < n; i++) {
+		pf_cache_free(c[i]);
+		pf_ruleset_free(rs[i]);
+	}
+}
+
+static void swap_in(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset *rs, uint64_t gen,
+		    uint64_t load_us, uint64_t build_us, const char *why)
 {
 	struct pf_cache_stats st = {};
 
-	pf_cache_free(rl->cache);
+	discard(rl, PF_TAKE_PTR(rl->cache), PF_TAKE_PTR(rl->ruleset));
 	rl->cache = c;
+	rl->ruleset = rs;
 	if (rl->stale)
 		log_info("Verdict cache rebuilt after %" PRIu64 " failed build(s); every pod is "
 			 "judged by the store's policies again",
@@ -275,7 +345,6 @@ static int build_now(struct pf_reload *rl, const char *why, struct pf_error *err
 		    rl->last_error);
 	r = build(rl->store, rl->cfg.default_action, &c, &load_us, &build_us, &good, err);
 	save_ruleset(good, rl->cfg.saved_path, &rl->saved_hash);
-	pf_ruleset_free(good);
 	if (r < 0) {
 		rl->reload_failures++;
 		rl->build_failures++;
@@ -286,7 +355,7 @@ static int build_now(struct pf_reload *rl, const char *why, struct pf_error *err
 		return r;
 	}
 	rl->data_version = dv;
-	swap_in(rl, c, ++rl->requested, load_us, build_us, why);
+	swap_in(rl, c, good, ++rl->requested, load_us, build_us, why);
 	return 0;
 }
 
@@ -335,7 +404,7 @@ int pf_reload_start(struct pf_reload *rl)
 		const char *src = rl->source;
 		uint64_t fdv = rl->failed_data_version;
 
-		swap_in(rl, c, ++rl->requested, 0, (pf_mono_ns() - t0) / 1000, src);
+		swap_in(rl, c, NULL, ++rl->requested, 0, (pf_mono_ns() - t0) / 1000, src);
 		rl->source = src;
 		rl->failed_data_version = fdv;
 	}
@@ -421,20 +490,53 @@ static bool same_row(const struct pod_op *a, const struct pod_op *b)
 static int write_op(struct pf_reloader *w, struct pod_op *op, struct pf_error *err)
 {
 	if (op->delete)
-		return pf_store_delete_pod(w->store, op->rec.netns_dev, op->rec.netns_ino, err);
-	return pf_store_put_pod(w->store, &op->rec, err);
+		return pf_store_delete_pod(w->row_store, op->rec.netns_dev, op->rec.netns_ino, err);
+	return pf_store_put_pod(w->row_store, &op->rec, err);
 }
 
+/* The row is in: the next build that begins has it. */
 static void committed(struct pf_reloader *w, const struct pod_op *op)
 {
+	pthread_mutex_lock(&w->mu);
+	/* out of memory: the pod waits for its next row write to be reported */
 	if (pf_grow((void **)&w->committed, &w->cap_committed, w->n_committed,
-		    sizeof(*w->committed)) < 0)
-		return; /* out of memory: the pod waits for its next row write to be reported */
-	w->committed[w->n_committed++] = (struct pf_row_done){
+		    sizeof(*w->committed)) == 0)
+		w->committed[w->n_committed++] = (struct pf_row_done){
+		    .id = {op->rec.netns_dev, op->rec.netns_ino},
+		    .seq = op->seq,
+		    .delete = op->delete,
+		};
+	pthread_cond_signal(&w->cv); /* a build for it */
+	pthread_mutex_unlock(&w->mu);
+}
+
+/*
+ * A registration's row is in: which policies apply to the pod now, for the loop to judge it by
+ * them before the build that has its row is done (pf_reload_ops.row_policies). Any failure is
+ * reported too: the pod then waits for that build, as it would without this.
+ */
+static void list_policies(struct pf_reloader *w, const struct pod_op *op)
+{
+	struct pf_row_policies rp = {
 	    .id = {op->rec.netns_dev, op->rec.netns_ino},
 	    .seq = op->seq,
-	    .delete = op->delete,
 	};
+	struct pf_error err = {};
+
+	rp.err = pf_store_pod_policies(w->row_store, op->rec.netns_dev, op->rec.netns_ino, &rp.sp,
+				       &rp.n_sp, &rp.shared, &err);
+	if (rp.err < 0)
+		log_debug("Pod %s/%s: listing its policies: %s", pf_strna(op->rec.namespace),
+			  pf_strna(op->rec.name), err.msg);
+	pthread_mutex_lock(&w->mu);
+	if (pf_grow((void **)&w->policies_done, &w->cap_policies_done, w->n_policies_done,
+		    sizeof(*w->policies_done)) < 0) {
+		pthread_mutex_unlock(&w->mu);
+		free(rp.sp); /* the pod waits for the build */
+		return;
+	}
+	w->policies_done[w->n_policies_done++] = rp;
+	pthread_mutex_unlock(&w->mu);
 }
 
 /* Unlink and free a waiting retry of the same row: op is newer and says all of it. */
@@ -489,6 +591,8 @@ static size_t run_ops(struct pf_reloader *w, struct pod_op *ops)
 			continue;
 		}
 		committed(w, op);
+		if (op->policies)
+			list_policies(w, op);
 		pod_op_free(op);
 	}
 	for (struct pod_op **pp = &w->retry; *pp;) {
@@ -518,6 +622,8 @@ static size_t run_ops(struct pf_reloader *w, struct pod_op *ops)
 				 pf_strna(op->rec.name), op->failures,
 				 op->failures == 1 ? "" : "s");
 		committed(w, op);
+		if (op->policies)
+			list_policies(w, op);
 		pod_op_free(op);
 	}
 	for (struct pod_op *q = w->retry; q; q = q->next)
@@ -528,18 +634,18 @@ static size_t run_ops(struct pf_reloader *w, struct pod_op *ops)
 	return waiting;
 }
 
-/* Hand the rows committed since the last build to the loop, visible from build gen on. */
-static void publish_committed(struct pf_reloader *w, uint64_t gen)
+/* Hand the rows of snap (committed before build gen began) to the loop, visible from gen on. */
+static void publish_committed(struct pf_reloader *w, struct pf_row_done *snap, size_t n,
+			      uint64_t gen)
 {
-	for (size_t i = 0; i < w->n_committed; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (pf_grow((void **)&w->rows_done, &w->cap_rows_done, w->n_rows_done,
 			    sizeof(*w->rows_done)) < 0)
 			break;
-		w->rows_done[w->n_rows_done] = w->committed[i];
+		w->rows_done[w->n_rows_done] = snap[i];
 		w->rows_done[w->n_rows_done].gen = gen;
 		w->n_rows_done++;
 	}
-	w->n_committed = 0;
 }
 
 static void add_ms(struct timespec *ts, long ms)
@@ -550,12 +656,59 @@ static void add_ms(struct timespec *ts, long ms)
 	ts->tv_nsec %= 1000000000L;
 }
 
+/*
+ * The row thread: pods-table writes, in order, on a connection of its own, so a registration's
+ * row goes in (and its policies are listed) while a build reads beside it (WAL: a reader never
+ * holds up a writer). Failed writes are retried when due (it wakes at least every
+ * DATA_VERSION_MS while some wait).
+ */
+static void *row_worker(void *arg)
+{
+	struct pf_reloader *w = arg;
+
+	for (;;) {
+		struct timespec next;
+		struct pod_op *ops;
+		uint64_t one = 1;
+		bool stop, pols;
+
+		add_ms(&next, DATA_VERSION_MS);
+		pthread_mutex_lock(&w->mu);
+		while (!w->stop && !w->ops)
+			if (pthread_cond_timedwait(&w->row_cv, &w->mu, &next) == ETIMEDOUT &&
+			    w->retry)
+				break;
+		stop = w->stop;
+		/* at a stop what is left is written by pf_reloader_stop, after both threads */
+		ops = stop ? NULL : PF_TAKE_PTR(w->ops);
+		if (!stop)
+			w->ops_tail = &w->ops;
+		pthread_mutex_unlock(&w->mu);
+		if (stop)
+			break;
+		run_ops(w, ops);
+		/* Registrations' policies now, not after a build: their pods need not wait. */
+		pthread_mutex_lock(&w->mu);
+		pols = w->n_policies_done > 0;
+		pthread_mutex_unlock(&w->mu);
+		if (pols)
+			(void)!write(w->efd, &one, sizeof(one));
+	}
+	return NULL;
+}
+
+/* The build thread: events and DNS names, and a build when asked, when rows went in, or when
+ * someone else committed (PRAGMA data_version, polled). */
 static void *worker(void *arg)
 {
 	struct pf_reloader *w = arg;
 	uint64_t done = w->requested; /* set before the thread started: the start-up build */
 	struct timespec next_poll;
 
+	/* Builds are background work: where the loop (verdicts, registrations) or the row
+	 * thread want the same CPU, they go first. Alone on a CPU a build runs at full speed. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), BUILD_NICE) < 0)
+		log_debug_errno(-errno, "Lowering the build thread's priority: %m");
 	add_ms(&next_poll, DATA_VERSION_MS);
 	for (;;) {
 		struct pf_error err = {};
@@ -563,14 +716,15 @@ static void *worker(void *arg)
 		struct pf_ruleset *good = NULL;
 		struct pf_pending_event *events;
 		struct names_job *names;
+		struct pf_row_done *snap;
 		uint64_t gen, dv = 0, load_us = 0, build_us = 0, one = 1;
 		bool stop, poll = false, want;
-		struct pod_op *ops;
-		size_t n_events;
+		size_t n_events, n_snap;
 		int r;
 
 		pthread_mutex_lock(&w->mu);
-		while (!w->stop && w->requested == done && !w->n_events && !w->ops && !w->names) {
+		while (!w->stop && w->requested == done && !w->n_events && !w->n_committed &&
+		       !w->names && !w->n_trash) {
 			if (pthread_cond_timedwait(&w->cv, &w->mu, &next_poll) == ETIMEDOUT) {
 				poll = true;
 				break;
@@ -581,31 +735,36 @@ static void *worker(void *arg)
 		events = PF_TAKE_PTR(w->events);
 		n_events = w->n_events;
 		w->n_events = 0;
-		ops = PF_TAKE_PTR(w->ops);
-		w->ops_tail = &w->ops;
 		names = PF_TAKE_PTR(w->names);
+		/* The rows in so far: in the store before this build's load begins. */
+		snap = PF_TAKE_PTR(w->committed);
+		n_snap = w->n_committed;
+		w->n_committed = w->cap_committed = 0;
 		pthread_mutex_unlock(&w->mu);
 
-		/* Pod rows first: a rebuild asked for after a registration must see its row. */
-		run_ops(w, ops);
+		empty_trash(w);
 		if (n_events)
 			write_events(w, events, n_events);
 		write_names(w, names);
-		if (stop)
+		if (stop) {
+			free(snap);
 			break;
-		/* A row that went in (a retry, or a write ahead of its request) is in the next
-		 * build: build now, so the loop learns which generation has it. */
-		want = gen != done || w->n_committed;
+		}
+		/* A row that went in is in the next build: build now, so the loop learns
+		 * which generation has it. */
+		want = gen != done || n_snap;
 		if (poll) {
 			add_ms(&next_poll, DATA_VERSION_MS);
-			/* A commit by someone else (sync, the CLI, the loop's pod rows). */
+			/* A commit by someone else (sync, the CLI, the row thread). */
 			if (pf_store_data_version(w->store, &dv) == 0 && dv != w->data_version)
 				want = true;
 			if (w->retry_ns && pf_mono_ns() >= w->retry_ns)
 				want = true;
 		}
-		if (!want)
+		if (!want) {
+			free(snap);
 			continue;
+		}
 		/* The version first: a commit landing during the load makes the next poll
 		 * build again rather than be missed. */
 		if (pf_store_data_version(w->store, &dv) == 0)
@@ -618,10 +777,13 @@ static void *worker(void *arg)
 		r = build(w->store, w->default_action, &c, &load_us, &build_us, &good, &err);
 
 		pthread_mutex_lock(&w->mu);
-		publish_committed(w, gen ? gen : 1);
+		publish_committed(w, snap, n_snap, gen ? gen : 1);
+		free(snap);
 		/* A result the loop has not taken yet is older: this one replaces it. */
 		pf_cache_free(w->result);
+		pf_ruleset_free(w->result_rs);
 		w->result = r < 0 ? NULL : c;
+		w->result_rs = r < 0 ? NULL : good;
 		w->result_gen = gen ? gen : 1;
 		w->result_err = r;
 		snprintf(w->result_msg, sizeof(w->result_msg), "%s", err.msg);
@@ -642,14 +804,19 @@ static void *worker(void *arg)
 		}
 		(void)!write(w->efd, &one, sizeof(one));
 		/* after the loop has its cache: a registration waiting for it never waits for
-		 * the disk */
+		 * the disk. The loop holds good from now on, and frees it only once a later
+		 * result (after this save) replaces it. */
 		save_ruleset(good, w->saved_path, &w->saved_hash);
-		pf_ruleset_free(good);
+		/* the row thread's commits do not checkpoint (they would wait for the fsync) */
+		if (n_snap && pf_store_checkpoint(w->store) < 0)
+			log_debug("WAL checkpoint failed");
 	}
 	return NULL;
 }
 
 static void on_worker(struct pf_watch *watch, uint32_t events);
+static void take_result(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset *rs,
+			uint64_t gen, int r, const char *msg, uint64_t load_us, uint64_t build_us);
 
 int pf_reloader_start(struct pf_reload *rl)
 {
@@ -684,9 +851,15 @@ int pf_reloader_start(struct pf_reload *rl)
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&w->cv, &ca);
+		pthread_cond_init(&w->row_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 	r = pf_store_open(rl->cfg.db_path, 0, &w->store, &err);
+	if (r == 0)
+		r = pf_store_open(rl->cfg.db_path, 0, &w->row_store, &err);
+	/* A registration's row never waits for a checkpoint: the build thread does them. */
+	if (r == 0 && pf_store_set_autocheckpoint(w->row_store, 0) < 0)
+		log_debug("Could not turn off the row connection's checkpoints");
 	if (r < 0) {
 		log_error_errno(r, "Failed to open the store for the reload worker: %s", err.msg);
 		goto fail;
@@ -705,9 +878,20 @@ int pf_reloader_start(struct pf_reload *rl)
 		goto fail;
 	}
 	/* Signals are blocked already (pf_engine_start), so the thread inherits the mask. */
+	r = -pthread_create(&w->row_thread, NULL, row_worker, w);
+	if (r < 0) {
+		log_error_errno(r, "Failed to start the pods-table writer: %m");
+		pf_loop_del(rl->loop, &w->watch);
+		goto fail;
+	}
 	r = -pthread_create(&w->thread, NULL, worker, w);
 	if (r < 0) {
 		log_error_errno(r, "Failed to start the reload worker: %m");
+		pthread_mutex_lock(&w->mu);
+		w->stop = true;
+		pthread_cond_signal(&w->row_cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->row_thread, NULL);
 		pf_loop_del(rl->loop, &w->watch);
 		goto fail;
 	}
@@ -718,7 +902,9 @@ fail:
 		close(w->efd);
 	free(w->saved_path);
 	pf_store_close(w->store);
+	pf_store_close(w->row_store);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->row_cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 	return r;
@@ -733,11 +919,15 @@ void pf_reloader_stop(struct pf_reload *rl)
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
 	pthread_cond_signal(&w->cv);
+	pthread_cond_signal(&w->row_cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+	pthread_join(w->row_thread, NULL);
 	pf_loop_del(rl->loop, &w->watch);
 	close(w->efd);
 	pf_cache_free(w->result);
+	pf_ruleset_free(w->result_rs);
+	empty_trash(w);
 	/* Anything queued after the worker's last round, and one last try for the retries. */
 	for (struct pod_op *q = w->retry; q; q = q->next)
 		q->next_try_ns = 0;
@@ -753,10 +943,15 @@ void pf_reloader_stop(struct pf_reload *rl)
 	}
 	free(w->committed);
 	free(w->rows_done);
+	for (size_t i = 0; i < w->n_policies_done; i++)
+		free(w->policies_done[i].sp);
+	free(w->policies_done);
 	pf_events_batch_free(w->events, w->n_events);
 	names_jobs_free(w->names);
 	pf_store_close(w->store);
+	pf_store_close(w->row_store);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->row_cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w->saved_path);
 	free(w);
@@ -789,16 +984,22 @@ static void on_worker(struct pf_watch *watch, uint32_t events)
 	struct pf_reload *rl = watch->data;
 	struct pf_reloader *w = rl->worker;
 	struct pf_cache *c;
+	struct pf_ruleset *rs;
 	uint64_t n, gen, load_us, build_us;
 	char msg[sizeof(w->result_msg)];
 	struct pf_row_done *rows;
-	size_t n_rows;
+	struct pf_row_policies *pols;
+	size_t n_rows, n_pols;
 	int r;
 
 	if (read(w->efd, &n, sizeof(n)) != sizeof(n))
 		return;
 	pthread_mutex_lock(&w->mu);
 	c = PF_TAKE_PTR(w->result);
+	rs = PF_TAKE_PTR(w->result_rs);
+	pols = PF_TAKE_PTR(w->policies_done);
+	n_pols = w->n_policies_done;
+	w->n_policies_done = w->cap_policies_done = 0;
 	gen = w->result_gen;
 	w->result_gen = 0; /* taken: a second wake-up finds nothing */
 	r = w->result_err;
@@ -814,8 +1015,20 @@ static void on_worker(struct pf_watch *watch, uint32_t events)
 		if (rl->ops.row_committed)
 			rl->ops.row_committed(rl->ops.data, &rows[i]);
 	free(rows);
-	if (gen == 0)
-		return;
+	if (gen)
+		take_result(rl, c, rs, gen, r, msg, load_us, build_us);
+	/* After the build they came with, if any: a pod it already has waits for nothing. */
+	for (size_t i = 0; i < n_pols; i++) {
+		if (rl->ops.row_policies)
+			rl->ops.row_policies(rl->ops.data, &pols[i]);
+		free(pols[i].sp);
+	}
+	free(pols);
+}
+
+static void take_result(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset *rs,
+			uint64_t gen, int r, const char *msg, uint64_t load_us, uint64_t build_us)
+{
 	if (r < 0) {
 		rl->reload_failures++;
 		rl->failed = gen;
@@ -831,8 +1044,10 @@ static void on_worker(struct pf_watch *watch, uint32_t events)
 		if (rl->reload_failures <= 10 || rl->reload_failures % 100 == 0)
 			log_error("Reload failed, keeping the previous cache: %s", msg);
 	} else if (c) {
-		swap_in(rl, c, gen, load_us, build_us, "worker");
+		swap_in(rl, c, rs, gen, load_us, build_us, "worker");
+		rs = NULL;
 	}
+	pf_ruleset_free(rs);
 	/* Whoever waited for this generation (or an older one) goes on now. */
 	if (rl->ops.ready)
 		rl->ops.ready(rl->ops.data, gen, r < 0);
@@ -983,12 +1198,12 @@ static void push_op(struct pf_reloader *w, struct pod_op *op)
 	pthread_mutex_lock(&w->mu);
 	*w->ops_tail = op;
 	w->ops_tail = &op->next;
-	pthread_cond_signal(&w->cv);
+	pthread_cond_signal(&w->row_cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
 int pf_reload_put_pod(struct pf_reload *rl, const struct pf_pod_record *rec, uint64_t seq,
-		      uint64_t *gen, struct pf_error *err)
+		      bool policies, uint64_t *gen, struct pf_error *err)
 {
 	struct pod_op *op;
 	int r;
@@ -1006,6 +1221,7 @@ int pf_reload_put_pod(struct pf_reload *rl, const struct pf_pod_record *rec, uin
 	if (!op)
 		return pf_error_set(err, ENOMEM, "out of memory");
 	op->seq = seq;
+	op->policies = policies;
 	if (copy_record(&op->rec, rec) < 0) {
 		pod_op_free(op);
 		return pf_error_set(err, ENOMEM, "out of memory");

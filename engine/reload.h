@@ -13,6 +13,7 @@ struct pf_cache;
 struct pf_loop;
 struct pf_pending_event;
 struct pf_reload;
+struct pf_ruleset;
 
 /* What the owner gives; the strings must outlive the reload. */
 struct pf_reload_config {
@@ -44,6 +45,17 @@ struct pf_row_done {
 	bool delete;
 };
 
+/* A registration's row committed, and the policies that apply to its pod now (asked for with
+ * pf_reload_put_pod's policies): sp as pf_store_pod_policies gives them, unless err < 0. */
+struct pf_row_policies {
+	struct pf_netns_id id;
+	uint64_t seq;
+	int err;
+	bool shared;
+	struct pf_source_policy *sp;
+	size_t n_sp;
+};
+
 /* What the worker reports, to whoever owns it (engine.c), on the loop's thread. */
 struct pf_reload_ops {
 	/* A new cache is in place (start-up builds too): group numbers changed. */
@@ -53,6 +65,9 @@ struct pf_reload_ops {
 	/* Generation gen is in place (failed: its build or a row write failed; the cache in
 	 * place stays): whoever waited for it, or an older one, goes on. */
 	void (*ready)(void *data, uint64_t gen, bool failed);
+	/* A registration's policies (after the build reported with them, if any; the report
+	 * and what it points to are the worker's again on return). */
+	void (*row_policies)(void *data, const struct pf_row_policies *rp);
 	void *data;
 };
 
@@ -71,6 +86,10 @@ bool pf_reloader_running(const struct pf_reload *rl);
 /* The cache in place: swapped only between loop rounds, never during a verdict. */
 struct pf_cache *pf_reload_cache(const struct pf_reload *rl);
 uint64_t pf_reload_generation(const struct pf_reload *rl);
+/* The ruleset the cache in place was built from; NULL when that is not the store's (a failed
+ * build left it stale, or it came from the saved ruleset). Read-only, valid until the next
+ * swap. */
+const struct pf_ruleset *pf_reload_ruleset(const struct pf_reload *rl);
 uint64_t pf_reload_failed_generation(const struct pf_reload *rl);
 void pf_reload_get_state(const struct pf_reload *rl, struct pf_reload_state *out);
 
@@ -81,10 +100,11 @@ uint64_t pf_reload_request(struct pf_reload *rl, const char *why);
 void pf_reload_push_events(struct pf_reload *rl, struct pf_pending_event *pe, size_t n);
 /* Queue a pod row write / delete for the worker (done before its next rebuild, in order; a
  * failed one is retried with backoff until it commits or a newer one for the row replaces
- * it); seq comes back in pf_reload_ops.row_committed. Before the worker runs, the row is
+ * it); seq comes back in pf_reload_ops.row_committed, and with policies in
+ * pf_reload_ops.row_policies as soon as the row is in. Before the worker runs, the row is
  * written at once: then *gen is the first generation that has it (else 0). */
 int pf_reload_put_pod(struct pf_reload *rl, const struct pf_pod_record *rec, uint64_t seq,
-		      uint64_t *gen, struct pf_error *err);
+		      bool policies, uint64_t *gen, struct pf_error *err);
 int pf_reload_delete_pod(struct pf_reload *rl, const struct pf_netns_id *id, uint64_t seq,
 			 struct pf_error *err);
 /* Hand the worker a pod's dns_names snapshot (rows: malloc'ed, taken; NULL with n 0 clears). */

@@ -392,6 +392,11 @@ static int status_json(struct pf_requests *rq, bool details, char **out)
 	pf_jgen_map_close(&w);
 	pf_jgen_kv_uint(&w, "udp_judged", n.stats.udp_judged);
 	pf_jgen_kv_uint(&w, "flows_cut", n.stats.flows_cut);
+	pf_jgen_key(&w, "activations");
+	pf_jgen_map_open(&w);
+	pf_jgen_kv_uint(&w, "own_cache", n.stats.pods_own_cache);
+	pf_jgen_kv_uint(&w, "after_build", n.stats.pods_after_build);
+	pf_jgen_map_close(&w);
 	pf_jgen_kv_uint(&w, "n_pods", n.n_pods);
 	if (details) {
 		pf_jgen_key(&w, "pods");
@@ -556,6 +561,14 @@ bool pf_requests_answer(struct pf_requests *rq, const struct pf_wait *wait, char
 	struct pf_pod *p;
 
 	*reply = NULL;
+	/* A pod enforced with a cache of its own is answered before its generation is built. */
+	if (wait->kind == PF_WAIT_REGISTER) {
+		p = pf_pods_find(rq->pods, &wait->id);
+		if (p && p->active && !p->dead) {
+			*reply = register_reply(p, wait->new_pod);
+			return true;
+		}
+	}
 	if (wait->gen > pf_reload_generation(rq->reload) &&
 	    wait->gen > pf_reload_failed_generation(rq->reload))
 		return false;

@@ -66,7 +66,7 @@ uint32_t pf_verdict_judge(struct pf_pod *p, const struct pf_verdict_ctx *vc,
 			  const struct pf_addr *src, const struct pf_addr *dst, uint8_t proto,
 			  uint16_t dport, struct pf_verdict *v)
 {
-	const struct pf_cache *cache = pf_reload_cache(vc->reload);
+	const struct pf_cache *cache = pf_pod_cache(p, pf_reload_cache(vc->reload));
 	uint32_t g = PF_CACHE_NO_GROUP;
 
 	/* Policies apply to pods, and the queue tells us which pod sent the packet: judge it
@@ -98,7 +98,7 @@ uint32_t pf_verdict_cb(void *userdata, uint32_t packet_id, const struct pf_tuple
 {
 	struct pf_pod *p = userdata;
 	const struct pf_verdict_ctx *vc = p->verdict;
-	const struct pf_cache *cache = pf_reload_cache(vc->reload);
+	const struct pf_cache *cache = pf_pod_cache(p, pf_reload_cache(vc->reload));
 	struct pf_verdict v, av;
 
 	p->n_verdicts++;

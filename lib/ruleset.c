@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The resolved ruleset and its plain, rule-walking evaluator (the reference semantics). */
 #include "ruleset.h"
+#include "util.h"
 
 void pf_ruleset_free(struct pf_ruleset *rs)
 {
@@ -274,6 +275,93 @@ int pf_ruleset_copy_some(const struct pf_ruleset *rs, const uint32_t *pols, size
 	if (oom) {
 		pf_ruleset_free(c);
 		return -ENOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+/* First index of sp (sorted by policy id) naming id, or n. */
+static size_t sp_lower(const struct pf_source_policy *sp, size_t n, uint32_t id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (sp[mid].policy_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool has_addr(const struct pf_addr *v, size_t n, const struct pf_addr *a)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pf_addr_eq(&v[i], a))
+			return true;
+	return false;
+}
+
+/* The addresses of ips policy id applies to (sp[k..] are its entries), into d. */
+static int source_addrs(struct pf_rs_policy *d, const struct pf_addr *ips, size_t n_ips,
+			const struct pf_source_policy *sp, size_t n_sp, size_t k)
+{
+	bool all = false;
+
+	for (size_t j = k; j < n_sp && sp[j].policy_id == d->id; j++)
+		all = all || sp[j].all;
+	d->src = calloc(n_ips ? n_ips : 1, sizeof(*d->src));
+	if (!d->src)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_ips; i++) {
+		bool in = all;
+
+		for (size_t j = k; !in && j < n_sp && sp[j].policy_id == d->id; j++)
+			in = pf_addr_eq(&sp[j].ip, &ips[i]);
+		if (in && !has_addr(d->src, d->n_src, &ips[i]))
+			d->src[d->n_src++] = ips[i];
+	}
+	return 0;
+}
+
+int pf_ruleset_for_source(const struct pf_ruleset *rs, const struct pf_addr *ips, size_t n_ips,
+			  const struct pf_source_policy *sp, size_t n_sp, struct pf_ruleset **out)
+{
+	_cleanup_free_ uint32_t *pols = NULL;
+	struct pf_ruleset *c = NULL;
+	size_t n = 0, n_ids = 0;
+	int r;
+
+	for (size_t j = 0; j < n_sp; j++) {
+		if (j && sp[j].policy_id < sp[j - 1].policy_id)
+			return -EINVAL; /* not sorted */
+		if (!sp[j].all && !has_addr(ips, n_ips, &sp[j].ip))
+			return -ENOENT;
+		n_ids += !j || sp[j].policy_id != sp[j - 1].policy_id;
+	}
+	pols = calloc(n_ids ? n_ids : 1, sizeof(*pols));
+	if (!pols)
+		return -ENOMEM;
+	for (size_t i = 0; rs && i < rs->n_policies && n < n_ids; i++) {
+		size_t k = sp_lower(sp, n_sp, rs->policies[i].id);
+
+		if (k < n_sp && sp[k].policy_id == rs->policies[i].id)
+			pols[n++] = (uint32_t)i;
+	}
+	if (n != n_ids)
+		return -ENOENT;
+	r = pf_ruleset_copy_some(rs, pols, n, &c);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->n_policies; i++) {
+		struct pf_rs_policy *d = &c->policies[i];
+
+		if (source_addrs(d, ips, n_ips, sp, n_sp, sp_lower(sp, n_sp, d->id)) < 0) {
+			pf_ruleset_free(c);
+			return -ENOMEM;
+		}
 	}
 	*out = c;
 	return 0;

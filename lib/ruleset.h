@@ -48,6 +48,23 @@ struct pf_ruleset {
 };
 
 void pf_ruleset_free(struct pf_ruleset *rs);
+
+/* A policy that applies to a source: to all of its addresses, or to one (pf_store_pod_policies). */
+struct pf_source_policy {
+	uint32_t policy_id;
+	bool all; /* every address of the source; else ip only */
+	struct pf_addr ip;
+};
+/*
+ * The ruleset one source sees: copies of the policies of rs that sp names (in rs's order), each
+ * with src the source's addresses ips[0..n_ips) it applies to, the rest of rs left out; its
+ * cache answers for those addresses what a cache of rs with the source added would answer,
+ * except for destinations that are the source's own addresses (rs resolved its peers without
+ * them). 0, -ENOMEM, or -ENOENT when sp names a policy rs does not hold (rs is older than the
+ * store that listed sp), or an address that is not one of ips.
+ */
+int pf_ruleset_for_source(const struct pf_ruleset *rs, const struct pf_addr *ips, size_t n_ips,
+			  const struct pf_source_policy *sp, size_t n_sp, struct pf_ruleset **out);
 /* Sort policies into evaluation order: the cluster tier, then the namespaced one. */
 void pf_ruleset_sort(struct pf_ruleset *rs);
 /* Total number of rules, and of (src, rule) pairs, for sizing and benchmarks. */

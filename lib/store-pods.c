@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The store's pods (podfenced): registered network namespaces. */
 
+#include <inttypes.h>
+
 #include "store-internal.h"
 
 /* "a, b, c" of n strings, the i-th at get(v, i). */
@@ -276,5 +278,72 @@ int pf_store_list_pods(struct pf_store *s, struct pf_pod_record **out, size_t *n
 		return r;
 	r = list_pods_locked(s, out, n, err);
 	pf_store_read_end(s);
+	return r;
+}
+
+static int pod_policies_locked(struct pf_store *s, uint64_t dev, uint64_t ino,
+			       struct pf_source_policy **out, size_t *n_out, bool *shared,
+			       struct pf_error *err)
+{
+	_cleanup_reset_ sqlite3_stmt *st = NULL;
+	int64_t id = -1, n_shared = 0;
+	size_t cap = 0;
+	int r, rc;
+
+	r = pf_stmt_int(s, POD_FIND, "find pod", &id, err, B_INT(dev), B_INT(ino));
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return pf_error_set(err, ENOENT, "store: no pod of netns %" PRIu64 ":%" PRIu64, dev,
+				    ino);
+	r = pf_stmt_int(s, POD_IP_SHARED, "pod addresses shared", &n_shared, err, B_INT(dev),
+			B_INT(ino));
+	if (r < 0)
+		return r;
+	*shared = n_shared > 0;
+	r = pf_stmt_query(s, POD_POLICIES, &st, err, B_INT(dev), B_INT(ino));
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t pid = sqlite3_column_int64(st, 0);
+		const char *ip = pf_col_text(st, 1);
+		struct pf_source_policy sp = {.all = !ip};
+
+		if (pid < 0 || pid > UINT32_MAX)
+			continue;
+		sp.policy_id = (uint32_t)pid;
+		/* an address the full load cannot parse resolves to nothing there either */
+		if (ip && pf_addr_parse(ip, &sp.ip) < 0)
+			continue;
+		if (pf_grow((void **)out, &cap, *n_out, sizeof(**out)) < 0)
+			return pf_error_set(err, ENOMEM, "out of memory");
+		(*out)[(*n_out)++] = sp;
+	}
+	if (rc != SQLITE_DONE)
+		return pf_store_db_error(s, err, rc, "pod policies");
+	return 0;
+}
+
+int pf_store_pod_policies(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
+			  struct pf_source_policy **out, size_t *n, bool *shared,
+			  struct pf_error *err)
+{
+	int r;
+
+	*out = NULL;
+	*n = 0;
+	*shared = false;
+	if (netns_dev > INT64_MAX || netns_ino > INT64_MAX)
+		return pf_error_set(err, ERANGE, "store: netns identity out of range");
+	r = pf_store_read_begin(s, err);
+	if (r < 0)
+		return r;
+	r = pod_policies_locked(s, netns_dev, netns_ino, out, n, shared, err);
+	pf_store_read_end(s);
+	if (r < 0) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
 	return r;
 }

@@ -451,6 +451,19 @@ int pf_store_data_version(struct pf_store *s, uint64_t *out)
 	return r < 0 ? r : 0;
 }
 
+int pf_store_set_autocheckpoint(struct pf_store *s, int pages)
+{
+	return -pf_store_errno(sqlite3_wal_autocheckpoint(s->db, pages));
+}
+
+int pf_store_checkpoint(struct pf_store *s)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	/* SQLITE_BUSY: someone else checkpoints, or writes; the next one goes further */
+	return rc == SQLITE_OK || rc == SQLITE_BUSY ? 0 : -pf_store_errno(rc);
+}
+
 struct sqlite3 *pf_store_db(struct pf_store *s)
 {
 	return s->db;

@@ -27,6 +27,11 @@ void pf_store_close(struct pf_store *s);
 int pf_store_schema_version(struct pf_store *s);
 /* PRAGMA data_version: changes when another connection committed. */
 int pf_store_data_version(struct pf_store *s, uint64_t *out);
+/* Checkpoint the WAL after this connection's commits of more than pages pages (0: never, its
+ * commits then never wait for a checkpoint's writes and fsync), and a passive checkpoint now:
+ * as much as no reader or writer holds up, never waiting. 0 or -errno. */
+int pf_store_set_autocheckpoint(struct pf_store *s, int pages);
+int pf_store_checkpoint(struct pf_store *s);
 /* Raw handle for read-only queries (CLI tables). */
 struct sqlite3 *pf_store_db(struct pf_store *s);
 /* Counts this connection's write statements that changed rows (scratch marks excluded):
@@ -131,6 +136,18 @@ struct pf_pod_record {
 int pf_store_put_pod(struct pf_store *s, const struct pf_pod_record *p, struct pf_error *err);
 int pf_store_delete_pod(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
 			struct pf_error *err);
+/*
+ * The policies in force whose appliesTo resolves to the pod of (netns_dev, netns_ino) as its row
+ * is now: by its name (kind Pod, its Namespace, a workload that names it), for all of its
+ * addresses, or by a workload listing one of its addresses, for that one (what a full load of
+ * the ruleset gives that address, see pf_store_load_ruleset). *out (malloc'ed, NULL when *n is
+ * 0) is sorted by policy id. *shared: another pod's row holds one of its addresses too, so a
+ * full load merges that pod's policies into the address's and this list is not the whole
+ * answer. -ENOENT: no such pod row.
+ */
+int pf_store_pod_policies(struct pf_store *s, uint64_t netns_dev, uint64_t netns_ino,
+			  struct pf_source_policy **out, size_t *n, bool *shared,
+			  struct pf_error *err);
 /* One (name, address) a pod received in a DNS answer, until expires_ms (the dns_names view). */
 struct pf_dns_name_row {
 	char name[254];

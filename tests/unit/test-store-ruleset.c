@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
+#include "cache.h"
 #include "store-testutil.h"
 #include "store.h"
 #include "tap.h"
@@ -443,6 +444,187 @@ static void large_compare(struct pf_store *s, const char *what)
 	pf_ruleset_free(want);
 }
 
+/* ---- a registering pod's own cache against the full build -------------------------------
+ * The engine judges a pod that registers by a cache compiled from its own policies (the store
+ * lists them once its row is in) and the ruleset in place, until the full build with its row
+ * is done. For the pod's addresses, that cache must answer as the full build does, for every
+ * destination but the pod's own addresses (the ruleset in place resolved peers without them). */
+
+struct new_pod {
+	const char *ns, *name;
+	const char *ips[2];
+	bool shared; /* another pod row holds one of its addresses */
+	const char *what;
+};
+
+static const struct new_pod new_pods[] = {
+    {"ns3", "dep-3-pending", {"10.9.0.1", "fd00::9:1"}, false, "named by a Deployment"},
+    {"ns-other", "elsewhere", {"192.168.77.1", "fd00::77:1"}, false,
+     "one address listed by Namespace workloads, one not"},
+    {"ns3", "pod-3", {"10.2.0.3", NULL}, false, "a Pod target, and a workload of kind Pod"},
+    {"ns5", "pod-15", {"10.9.0.15", NULL}, false, "its Namespace and a Deployment"},
+    {"lonely", "x", {"10.9.9.9", NULL}, false, "no policy applies"},
+    {"ns1", "copy", {"10.1.0.11", NULL}, true, "an address another pod row holds"},
+};
+
+/* Destinations worth asking: every peer address and cidr edge of rs, and some outside. */
+static size_t probe_dsts(const struct pf_ruleset *rs, struct pf_addr **out)
+{
+	struct pf_addr *v = NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n_policies; i++)
+		for (size_t j = 0; j < rs->policies[i].n_rules; j++) {
+			const struct pf_rs_rule *r = &rs->policies[i].rules[j];
+
+			for (size_t k = 0; k < r->n_dst_ips; k += 3) {
+				v = xgrow(v, n + 1, sizeof(*v));
+				v[n++] = r->dst_ips[k];
+			}
+			for (size_t k = 0; k < r->n_dst_nets; k++) {
+				v = xgrow(v, n + 1, sizeof(*v));
+				v[n++] = r->dst_nets[k].addr;
+			}
+		}
+	v = xgrow(v, n + 3, sizeof(*v));
+	v[n++] = ip("8.8.8.8");
+	v[n++] = ip("10.96.0.200");
+	v[n++] = ip("2001:db8::1");
+	*out = v;
+	return n;
+}
+
+static bool verdict_same(const struct pf_verdict *a, const struct pf_verdict *b)
+{
+	return a->action == b->action && a->matched == b->matched && a->log == b->log &&
+	       a->cluster == b->cluster && (!a->matched || a->policy_id == b->policy_id) &&
+	       a->rule_index == b->rule_index && a->pass_rule_index == b->pass_rule_index;
+}
+
+static void own_cache_one(struct pf_store *s, const struct new_pod *np, unsigned k)
+{
+	static const uint16_t ports[] = {1, 53, 80, 443, 5353, 5432, 8000, 8050, 8101};
+	struct pf_error err = {0};
+	struct pf_ruleset *before = NULL, *after = NULL, *mine = NULL;
+	struct pf_cache *full = NULL, *own = NULL;
+	struct pf_source_policy *sp = NULL;
+	struct pf_addr ips[2], *dsts = NULL;
+	size_t n_ips = 0, n_sp = 0, n_dsts, n_cmp = 0, n_diff = 0;
+	bool shared = true;
+	int r;
+
+	for (size_t i = 0; i < 2 && np->ips[i]; i++)
+		ips[n_ips++] = ip(np->ips[i]);
+	is_int(pf_store_load_ruleset(s, &before, &err), 0, "%s: the ruleset in place", np->what);
+	{
+		struct pf_pod_record rec = {
+		    .namespace = (char *)np->ns,
+		    .name = (char *)np->name,
+		    .kind = (char *)"Pod",
+		    .netns_dev = 9,
+		    .netns_ino = 100 + k,
+		    .ips = ips,
+		    .n_ips = n_ips,
+		    .state = (char *)"pending",
+		};
+
+		is_int(pf_store_put_pod(s, &rec, &err), 0, "%s: its row (%s)", np->what, err.msg);
+	}
+	r = pf_store_pod_policies(s, 9, 100 + k, &sp, &n_sp, &shared, &err);
+	is_int(r, 0, "%s: its policies listed (%s)", np->what, err.msg);
+	ok(shared == np->shared, "%s: %s", np->what,
+	   np->shared ? "an address is shared" : "no address is shared");
+	tap_diag("%s: %zu (policy, address) entries", np->what, n_sp);
+	if (np->shared)
+		goto out; /* the engine waits for the full build then */
+	r = pf_ruleset_for_source(before, ips, n_ips, sp, n_sp, &mine);
+	is_int(r, 0, "%s: its ruleset", np->what);
+	is_int(pf_store_load_ruleset(s, &after, &err), 0, "%s: the full load", np->what);
+	if (r < 0 || !after)
+		goto out;
+	ok(pf_cache_build(mine, PF_ACTION_DENY, &own) == 0 &&
+	       pf_cache_build(after, PF_ACTION_DENY, &full) == 0,
+	   "%s: both caches build", np->what);
+	if (!own || !full)
+		goto out;
+	n_dsts = probe_dsts(after, &dsts);
+	for (size_t i = 0; i < n_ips; i++)
+		for (size_t d = 0; d < n_dsts; d++) {
+			bool self = false;
+
+			for (size_t j = 0; j < n_ips; j++)
+				self = self || pf_addr_eq(&dsts[d], &ips[j]);
+			if (self)
+				continue;
+			for (size_t q = 0; q < PF_ARRAY_SIZE(ports); q++)
+				for (int proto = 0; proto < 2; proto++) {
+					struct pf_verdict a, b;
+					enum pf_protocol pr = proto ? PF_PROTO_UDP : PF_PROTO_TCP;
+
+					pf_cache_lookup_flow(full,
+							     pf_cache_source_group(full, &ips[i]),
+							     &dsts[d], pr, ports[q], NULL, &a);
+					pf_cache_lookup_flow(own, pf_cache_source_group(own, &ips[i]),
+							     &dsts[d], pr, ports[q], NULL, &b);
+					n_cmp++;
+					if (!verdict_same(&a, &b) && n_diff++ < 3)
+						tap_diag("%s: src %s dst #%zu port %u: full %s/%u/%d, "
+							 "own %s/%u/%d",
+							 np->what, np->ips[i], d, ports[q],
+							 pf_action_to_string(a.action), a.policy_id,
+							 a.rule_index, pf_action_to_string(b.action),
+							 b.policy_id, b.rule_index);
+				}
+		}
+	ok(n_cmp > 1000 && n_diff == 0,
+	   "%s: its own cache answers as the full build (%zu lookups, %zu differ)", np->what, n_cmp,
+	   n_diff);
+out:
+	free(dsts);
+	free(sp);
+	pf_cache_free(own);
+	pf_cache_free(full);
+	pf_ruleset_free(before);
+	pf_ruleset_free(after);
+	pf_ruleset_free(mine);
+}
+
+static void test_own_cache(struct pf_store *s)
+{
+	struct pf_error err = {0};
+	struct pf_ruleset *rs = NULL, *mine = NULL;
+	struct pf_source_policy *sp = NULL;
+	struct pf_addr a = ip("10.9.0.1");
+	size_t n_sp = 0;
+	bool shared;
+
+	for (unsigned k = 0; k < PF_ARRAY_SIZE(new_pods); k++)
+		own_cache_one(s, &new_pods[k], k);
+
+	/* A policy the store lists that the ruleset in place does not hold yet: -ENOENT, and
+	 * the engine waits for the build. */
+	is_int(pf_store_load_ruleset(s, &rs, &err), 0, "the ruleset before a new policy");
+	{
+		struct pf_policy *p = mk_policy("ns3", "late", 1);
+		struct pf_policy_doc d;
+
+		add_target(p, PF_KIND_POD, "ns3", "dep-3-pending");
+		add_rule(p, PF_ACTION_DENY);
+		d = valid_doc(p, 0);
+		is_int(pf_store_put_policy(s, "/late.yaml", &d, &err), 0, "a new policy (%s)",
+		       err.msg);
+		pf_policy_doc_clear(&d);
+	}
+	is_int(pf_store_pod_policies(s, 9, 100, &sp, &n_sp, &shared, &err), 0,
+	       "the pod's policies again");
+	is_int(pf_ruleset_for_source(rs, &a, 1, sp, n_sp, &mine), -ENOENT,
+	       "a policy newer than the ruleset in place: no own cache");
+	is_int(pf_store_pod_policies(s, 9, 99999, &sp, &n_sp, &shared, &err), -ENOENT,
+	       "no such pod row: -ENOENT");
+	free(sp);
+	pf_ruleset_free(rs);
+}
+
 static void test_large_ruleset(void)
 {
 	struct pf_error err = {0};
@@ -498,6 +680,7 @@ static void test_large_ruleset(void)
 	}
 	ok(pf_store_delete_policy(s, large_ns(10), "pol-00010", &err) == 0, "delete pol-00010");
 	large_compare(s, "after changes");
+	test_own_cache(s);
 	pf_store_close(s);
 }
 
