@@ -1204,8 +1204,8 @@ bool pf_pods_row_policies(struct pf_pods *reg, const struct pf_row_policies *rp)
 	/* Only the pod's newest row, while it waits; a store that could not say, another pod
 	 * holding one of its addresses (a full build merges their policies), a build failing
 	 * (rs NULL: the ruleset in place is not the store's): it waits for the build. */
-	if (!p || p->dead || p->active || !p->pending_gen || rp->seq != p->row_seq ||
-	    rp->err < 0 || rp->shared || !rs || !in_place)
+	if (!p || p->dead || p->active || !p->pending_gen || rp->seq != p->row_seq || rp->err < 0 ||
+	    rp->shared || !rs || !in_place)
 		return false;
 	r = pf_ruleset_for_source(rs, p->ips, p->n_ips, rp->sp, rp->n_sp, &mine);
 	if (r < 0) {

@@ -63,15 +63,15 @@ struct pod_op {
 #define ROW_RETRY_MAX_MS 5000
 
 struct pf_reloader {
-	pthread_t thread;	/* builds, events, DNS names (store) */
-	pthread_t row_thread;	/* pods-table rows (row_store) */
+	pthread_t thread;     /* builds, events, DNS names (store) */
+	pthread_t row_thread; /* pods-table rows (row_store) */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* for thread */
-	pthread_cond_t row_cv;	/* for row_thread */
+	pthread_cond_t cv;     /* for thread */
+	pthread_cond_t row_cv; /* for row_thread */
 	/* under mu */
 	uint64_t requested;
 	bool stop;
-	struct pf_cache *result; /* handed to the loop */
+	struct pf_cache *result;      /* handed to the loop */
 	struct pf_ruleset *result_rs; /* what it was built from (the worker saves it first) */
 	uint64_t result_gen;
 	int result_err; /* < 0: the load or compile failed (pod rows are retried apart) */
@@ -131,9 +131,9 @@ struct pf_reload {
 	 * worker may still be reading it (saving it) when the loop takes it; it is freed on the
 	 * loop only when a later build replaces it, after that. */
 	struct pf_ruleset *ruleset;
-	uint64_t generation;	/* the request number the cache in place was built for */
-	uint64_t requested;	/* last request number */
-	uint64_t failed;	/* last request number whose build failed */
+	uint64_t generation; /* the request number the cache in place was built for */
+	uint64_t requested;  /* last request number */
+	uint64_t failed;     /* last request number whose build failed */
 	bool stale;
 	const char *source; /* "store", "saved" (last good build's ruleset), "none" */
 	char last_error[1024];

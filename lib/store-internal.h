@@ -110,9 +110,10 @@
 	X(PODS_CTS, "SELECT pod_id, container, pid, start_time, caps FROM pod_container "          \
 		    "ORDER BY pod_id, idx")                                                        \
 	X(POD_POLICIES,                                                                            \
-	  "WITH p AS (SELECT id, namespace, name FROM pod WHERE netns_dev = ?1 AND netns_ino = ?2) " \
-	  "SELECT m.policy_id, m.ip FROM (SELECT t.policy_id, NULL AS ip FROM p JOIN "            \
-	  "policy_target t ON t.kind = 'Pod' AND t.namespace = p.namespace AND t.name = p.name "  \
+	  "WITH p AS (SELECT id, namespace, name FROM pod WHERE netns_dev = ?1 AND netns_ino = "   \
+	  "?2) "                                                                                   \
+	  "SELECT m.policy_id, m.ip FROM (SELECT t.policy_id, NULL AS ip FROM p JOIN "             \
+	  "policy_target t ON t.kind = 'Pod' AND t.namespace = p.namespace AND t.name = p.name "   \
 	  "UNION SELECT t.policy_id, NULL FROM p JOIN policy_target t ON t.kind = 'Namespace' "    \
 	  "AND t.name = p.namespace "                                                              \
 	  "UNION SELECT t.policy_id, NULL FROM p JOIN workload_pod wp ON wp.pod_namespace = "      \
@@ -122,9 +123,10 @@
 	  "workload_ip wi ON wi.ip = pi.ip JOIN workload w ON w.id = wi.workload_id JOIN "         \
 	  "policy_target t ON t.kind = w.kind AND t.namespace = w.namespace AND t.name = w.name) " \
 	  "m JOIN policy pol ON pol.id = m.policy_id AND pol.in_force = 1 ORDER BY 1, 2")          \
-	X(POD_IP_SHARED, "SELECT count(*) FROM pod p JOIN pod_ip a ON a.pod_id = p.id JOIN "      \
-			 "pod_ip b ON b.ip = a.ip AND b.pod_id != p.id WHERE p.netns_dev = ?1 AND " \
-			 "p.netns_ino = ?2")                                                       \
+	X(POD_IP_SHARED,                                                                           \
+	  "SELECT count(*) FROM pod p JOIN pod_ip a ON a.pod_id = p.id JOIN "                      \
+	  "pod_ip b ON b.ip = a.ip AND b.pod_id != p.id WHERE p.netns_dev = ?1 AND "               \
+	  "p.netns_ino = ?2")                                                                      \
 	/* store-events.c */                                                                       \
 	X(EVENT_INSERT,                                                                            \
 	  "INSERT INTO event (at, pod_namespace, pod_name, src, dst, dport, action, "              \

@@ -459,7 +459,10 @@ struct new_pod {
 
 static const struct new_pod new_pods[] = {
     {"ns3", "dep-3-pending", {"10.9.0.1", "fd00::9:1"}, false, "named by a Deployment"},
-    {"ns-other", "elsewhere", {"192.168.77.1", "fd00::77:1"}, false,
+    {"ns-other",
+     "elsewhere",
+     {"192.168.77.1", "fd00::77:1"},
+     false,
      "one address listed by Namespace workloads, one not"},
     {"ns3", "pod-3", {"10.2.0.3", NULL}, false, "a Pod target, and a workload of kind Pod"},
     {"ns5", "pod-15", {"10.9.0.15", NULL}, false, "its Namespace and a Deployment"},
@@ -564,16 +567,18 @@ static void own_cache_one(struct pf_store *s, const struct new_pod *np, unsigned
 					pf_cache_lookup_flow(full,
 							     pf_cache_source_group(full, &ips[i]),
 							     &dsts[d], pr, ports[q], NULL, &a);
-					pf_cache_lookup_flow(own, pf_cache_source_group(own, &ips[i]),
+					pf_cache_lookup_flow(own,
+							     pf_cache_source_group(own, &ips[i]),
 							     &dsts[d], pr, ports[q], NULL, &b);
 					n_cmp++;
 					if (!verdict_same(&a, &b) && n_diff++ < 3)
-						tap_diag("%s: src %s dst #%zu port %u: full %s/%u/%d, "
-							 "own %s/%u/%d",
-							 np->what, np->ips[i], d, ports[q],
-							 pf_action_to_string(a.action), a.policy_id,
-							 a.rule_index, pf_action_to_string(b.action),
-							 b.policy_id, b.rule_index);
+						tap_diag(
+						    "%s: src %s dst #%zu port %u: full %s/%u/%d, "
+						    "own %s/%u/%d",
+						    np->what, np->ips[i], d, ports[q],
+						    pf_action_to_string(a.action), a.policy_id,
+						    a.rule_index, pf_action_to_string(b.action),
+						    b.policy_id, b.rule_index);
 				}
 		}
 	ok(n_cmp > 1000 && n_diff == 0,
@@ -619,6 +624,7 @@ static void test_own_cache(struct pf_store *s)
 	       "the pod's policies again");
 	is_int(pf_ruleset_for_source(rs, &a, 1, sp, n_sp, &mine), -ENOENT,
 	       "a policy newer than the ruleset in place: no own cache");
+	free(sp);
 	is_int(pf_store_pod_policies(s, 9, 99999, &sp, &n_sp, &shared, &err), -ENOENT,
 	       "no such pod row: -ENOENT");
 	free(sp);
