@@ -35,6 +35,8 @@ kill "$SYNC_PID"; wait "$SYNC_PID" 2>/dev/null || true
 # podfenced to reload; measured at the first connection that sees the new policy.
 if [ "$(id -u)" = 0 ] && [ -x "$PODFENCED" ] && ip netns add "pfprobe-$TID" 2>/dev/null; then
 	ip netns del "pfprobe-$TID"
+	# The runs above left Deny policies for the Deployment; the pod starts allowed.
+	kc delete fencepolicies -n bench --all >/dev/null
 	. "$top_srcdir/tests/shell/engine-lib.sh"
 	setup_server
 	add_pod 1

@@ -26,7 +26,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/eventfd.h>
 
 #include "cache.h"
@@ -41,7 +40,6 @@
 #define RETRY_FIRST_MS 1000
 #define RETRY_MAX_MS 60000
 #define DATA_VERSION_MS 200 /* the worker polls PRAGMA data_version */
-#define BUILD_NICE 10	    /* the build thread's nice value (a thread's own, on Linux) */
 
 /* A pods-table write the loop asked for; the record is a deep copy. */
 struct pod_op {
@@ -705,10 +703,11 @@ static void *worker(void *arg)
 	uint64_t done = w->requested; /* set before the thread started: the start-up build */
 	struct timespec next_poll;
 
-	/* Builds are background work: where the loop (verdicts, registrations) or the row
-	 * thread want the same CPU, they go first. Alone on a CPU a build runs at full speed. */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), BUILD_NICE) < 0)
-		log_debug_errno(-errno, "Lowering the build thread's priority: %m");
+	/* Builds run at the loop's priority, not below it: a policy change (a new Deny among
+	 * them) must not wait for a pod's busy loop to yield the CPU. At nice 10, a pod
+	 * connecting back to back on a 2-CPU node made a 10,000-rule load take 100-190 ms
+	 * instead of 6 (bench-propagation-dir.sh: p99 109 ms, 35-52 ms at nice 0), while
+	 * registrations at 1,000 pods did not get measurably faster (bench-pods.sh). */
 	add_ms(&next_poll, DATA_VERSION_MS);
 	for (;;) {
 		struct pf_error err = {};

@@ -26,7 +26,7 @@
 #define PF_CACHE_MAX_RULES (1u << 22)	     /* rules, all policies */
 #define PF_CACHE_MAX_SRC_PAIRS (1u << 24)    /* (source IP, policy) pairs */
 #define PF_CACHE_MAX_GROUPS ((1u << 24) - 1) /* distinct policy sets */
-#define PF_CACHE_MAX_NODES (1u << 22)	     /* level-2 nodes, all groups */
+#define PF_CACHE_MAX_NODES (1u << 23)	     /* level-2 nodes, all groups */
 #define PF_CACHE_MAX_INTERVALS (1u << 24)    /* level-3 port intervals after sharing */
 #define PF_CACHE_MAX_WORK (1u << 24)	     /* merged rule lists held while building one group */
 
