@@ -4,12 +4,15 @@
  * (seed [0052] vs [0055]), side by side on the same rulesets and the same connections.
  * Prints measured numbers only. See bench/README.md.
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "testutil.h"
@@ -205,6 +208,50 @@ static long huge_kb(void)
 	if (!p)
 		return -1;
 	return strtol(p + strlen("AnonHugePages:"), NULL, 10);
+}
+
+/* A field of /proc/self/status in kB (VmRSS, VmHWM), -1 when unknown. */
+static long status_kb(const char *field)
+{
+	_cleanup_free_ char *buf = NULL;
+	const char *p;
+	size_t len;
+
+	if (pf_read_file("/proc/self/status", 1 << 20, &buf, &len) < 0)
+		return -1;
+	p = strstr(buf, field);
+	if (!p)
+		return -1;
+	return strtol(p + strlen(field) + 1, NULL, 10);
+}
+
+/*
+ * What one build holds at its peak beyond what the process held before it (MiB), -1 when the
+ * kernel cannot say: the high-water mark is reset to the current RSS first (clear_refs 5),
+ * the build runs, and the new high-water mark is read. The cache is freed before and the
+ * allocator's free memory given back, so the figure is the build's working memory and its
+ * cache together.
+ */
+static double build_peak_mib(const struct pf_ruleset *rs, struct pf_cache **cache)
+{
+	long base, hwm;
+	int fd;
+
+	*cache = pf_cache_free(*cache);
+	malloc_trim(0); /* what earlier builds freed must not be counted as already resident */
+	fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, "5", 1) != 1) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	base = status_kb("VmRSS:");
+	if (pf_cache_build(rs, PF_ACTION_ALLOW, cache) < 0)
+		return -1;
+	hwm = status_kb("VmHWM:");
+	return base < 0 || hwm < 0 ? -1 : (double)(hwm - base) / 1024;
 }
 
 static int perf_fd = -1;
@@ -404,11 +451,12 @@ int main(int argc, char **argv)
 		       n_queries, reps);
 		printf("# instructions: perf_event_open %s\n",
 		       perf_fd >= 0 ? "PERF_COUNT_HW_INSTRUCTIONS (user)" : "unavailable (n/a)");
-		printf("%7s %6s %7s %6s %7s %6s %4s %9s %11s %8s %9s %10s %8s %10s %11s %9s %9s "
-		       "%6s\n",
-		       "rules", "pols", "sources", "groups", "nodes", "tables", "lens", "build_ms",
-		       "cache_bytes", "huge_kb", "cache_ns", "naive_ns", "ratio", "cache_insn",
-		       "naive_insn", "local_ns", "matched%", "agree");
+		printf(
+		    "%7s %6s %7s %6s %7s %6s %4s %9s %8s %11s %8s %9s %10s %8s %10s %11s %9s %9s "
+		    "%6s\n",
+		    "rules", "pols", "sources", "groups", "nodes", "tables", "lens", "build_ms",
+		    "peak_MiB", "cache_bytes", "huge_kb", "cache_ns", "naive_ns", "ratio",
+		    "cache_insn", "naive_insn", "local_ns", "matched%", "agree");
 	}
 	for (size_t s = 0; s < n_sizes; s++) {
 		_cleanup_free_ struct query *q = xcalloc(n_queries, sizeof(*q));
@@ -418,7 +466,7 @@ int main(int argc, char **argv)
 		struct pf_cache_stats st;
 		struct ctx x;
 		size_t agree = 0, matched = 0;
-		double build_ms[3], cns, nns, cin, nin, lns, lin;
+		double build_ms[3], peak, cns, nns, cin, nin, lns, lin;
 		char ci[32], ni[32];
 		int r;
 
@@ -446,6 +494,13 @@ int main(int argc, char **argv)
 			continue;
 		}
 		qsort(build_ms, 3, sizeof(double), cmp_double);
+		peak = build_peak_mib(rs, &cache);
+		if (!cache) {
+			fprintf(stderr, "bench-cache: build of %llu rules failed\n",
+				(unsigned long long)sizes[s]);
+			return 1;
+		}
+		x.cache = cache;
 		for (size_t i = 0; i < n_queries; i++) {
 			struct pf_verdict a, b;
 
@@ -465,13 +520,14 @@ int main(int argc, char **argv)
 		pf_cache_get_stats(cache, &st);
 		fmt_insn(ci, sizeof(ci), cin);
 		fmt_insn(ni, sizeof(ni), nin);
-		printf(
-		    "%7llu %6zu %7zu %6zu %7zu %6zu %4zu %9.2f %11zu %8ld %9.1f %10.1f %8.1f %10s "
-		    "%11s %9.1f %9.1f %6s\n",
-		    (unsigned long long)pf_ruleset_n_rules(rs), rs->n_policies, st.n_sources,
-		    st.n_groups, st.n_dst_nodes, st.n_port_tables, st.max_prefix_lens, build_ms[1],
-		    st.bytes, huge_kb(), cns, nns, nns / cns, ci, ni, lns,
-		    100.0 * (double)matched / (double)n_queries, agree == n_queries ? "yes" : "NO");
+		printf("%7llu %6zu %7zu %6zu %7zu %6zu %4zu %9.2f %8.1f %11zu %8ld %9.1f %10.1f "
+		       "%8.1f %10s "
+		       "%11s %9.1f %9.1f %6s\n",
+		       (unsigned long long)pf_ruleset_n_rules(rs), rs->n_policies, st.n_sources,
+		       st.n_groups, st.n_dst_nodes, st.n_port_tables, st.max_prefix_lens,
+		       build_ms[1], peak, st.bytes, huge_kb(), cns, nns, nns / cns, ci, ni, lns,
+		       100.0 * (double)matched / (double)n_queries,
+		       agree == n_queries ? "yes" : "NO");
 		fflush(stdout);
 		pf_cache_free(cache);
 		pf_ruleset_free(rs);
