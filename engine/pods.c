@@ -1268,29 +1268,35 @@ void pf_pods_release(struct pf_pods *reg, struct pf_pod *p, const char *why)
 		return;
 	p->dead = true;
 	epoll_del_pod(reg, p);
-	/* The netns still exists (our fd pins it); take the table out so nothing is left queued. */
-	r = pf_netns_enter(p->netns_fd, &saved);
-	if (r == 0) {
-		r = pf_nft_remove(reg->cfg.nft, &err);
-		pf_netns_leave(&saved);
-		if (r < 0)
-			log_warning("Pod %s/%s: removing the ruleset: %s", p->namespace, p->name,
-				    err.msg);
+	/* The netns still exists (our fd pins it); take the table out so nothing is left queued:
+	 * on the pod's own netlink socket, which is in its netns. */
+	if (p->reuse_fd >= 0) {
+		r = pf_nft_remove_on(p->reuse_fd, &err);
+	} else {
+		r = pf_netns_enter(p->netns_fd, &saved);
+		if (r == 0) {
+			r = pf_nft_remove(reg->cfg.nft, &err);
+			pf_netns_leave(&saved);
+		} else {
+			pf_error_set(&err, -r, "entering its netns: %s", strerror(-r));
+		}
 	}
-	/* Closing the queue and the netns fd lets the kernel free the namespace. Its counts
-	 * stay in the engine's totals, which metrics expose as counters that never go back. */
+	if (r < 0)
+		log_warning("Pod %s/%s: removing the ruleset: %s", p->namespace, p->name, err.msg);
+	/* Unbinding the queue and closing the netns fd lets the kernel free the namespace. Its
+	 * counts stay in the engine's totals, which metrics expose as counters that never go
+	 * back. The netfilter sockets are closed on the build thread: after the table's removal
+	 * the last close of each waits for an RCU grace period (~15 ms), every pod's verdicts
+	 * with it if the loop did it (a pod churning containers would stall them all). */
 	if (p->nfq)
 		pf_nfq_add_stats(&reg->stats->nfq_released, p->nfq);
-	pf_nfq_close(p->nfq);
-	p->nfq = NULL;
+	pf_reload_close_later(reg->reload, pf_nfq_close_later(PF_TAKE_PTR(p->nfq)));
 	if (p->rtnl_fd >= 0)
 		close(p->rtnl_fd);
 	p->rtnl_fd = -1;
-	if (p->nft_fd >= 0)
-		close(p->nft_fd);
+	pf_reload_close_later(reg->reload, p->nft_fd);
 	p->nft_fd = -1;
-	if (p->reuse_fd >= 0)
-		close(p->reuse_fd);
+	pf_reload_close_later(reg->reload, p->reuse_fd);
 	p->reuse_fd = -1;
 	p->n_reuse = 0;
 	close(p->netns_fd);

@@ -61,11 +61,13 @@ struct pod_op {
 #define ROW_RETRY_MAX_MS 5000
 
 struct pf_reloader {
-	pthread_t thread;     /* builds, events, DNS names (store) */
-	pthread_t row_thread; /* pods-table rows (row_store) */
+	pthread_t thread;	/* builds, events, DNS names (store) */
+	pthread_t row_thread;	/* pods-table rows (row_store) */
+	pthread_t close_thread; /* released pods' sockets (pf_reload_close_later) */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;     /* for thread */
-	pthread_cond_t row_cv; /* for row_thread */
+	pthread_cond_t cv;	 /* for thread */
+	pthread_cond_t row_cv;	 /* for row_thread */
+	pthread_cond_t close_cv; /* for close_thread */
 	/* under mu */
 	uint64_t requested;
 	bool stop;
@@ -93,6 +95,8 @@ struct pf_reloader {
 	struct pf_cache *trash_cache[4];
 	struct pf_ruleset *trash_rs[4];
 	size_t n_trash;
+	int *trash_fds; /* for close_thread */
+	size_t n_trash_fds, cap_trash_fds;
 	/* row thread only */
 	struct pod_op *retry; /* failed writes, at most one per netns (the newest) */
 	struct pf_store *row_store;
@@ -273,6 +277,26 @@ static void discard(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset 
 	pf_ruleset_free(rs);
 }
 
+void pf_reload_close_later(struct pf_reload *rl, int fd)
+{
+	struct pf_reloader *w = rl->worker;
+
+	if (fd < 0)
+		return;
+	if (w) {
+		pthread_mutex_lock(&w->mu);
+		if (pf_grow((void **)&w->trash_fds, &w->cap_trash_fds, w->n_trash_fds,
+			    sizeof(*w->trash_fds)) == 0) {
+			w->trash_fds[w->n_trash_fds++] = fd;
+			fd = -1;
+			pthread_cond_signal(&w->close_cv);
+		}
+		pthread_mutex_unlock(&w->mu);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static void empty_trash(struct pf_reloader *w)
 {
 	struct pf_cache *c[PF_ARRAY_SIZE(w->trash_cache)];
@@ -289,6 +313,45 @@ static void empty_trash(struct pf_reloader *w)
 		pf_cache_free(c[i]);
 		pf_ruleset_free(rs[i]);
 	}
+}
+
+/* The close thread: the last close of a netfilter socket may wait for an RCU grace period,
+ * which neither the loop nor a registration's row or build should wait for. At a stop it
+ * closes what it holds and leaves. */
+static void *closer(void *arg)
+{
+	struct pf_reloader *w = arg;
+	bool stop;
+
+	do {
+		_cleanup_free_ int *fds = NULL;
+		size_t n;
+
+		pthread_mutex_lock(&w->mu);
+		while (!w->stop && !w->n_trash_fds)
+			pthread_cond_wait(&w->close_cv, &w->mu);
+		stop = w->stop;
+		fds = PF_TAKE_PTR(w->trash_fds);
+		n = w->n_trash_fds;
+		w->n_trash_fds = w->cap_trash_fds = 0;
+		pthread_mutex_unlock(&w->mu);
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+	} while (!stop);
+	return NULL;
+}
+
+/* Start-up failed after the row thread (and, with closer, the close thread) started. */
+static void stop_threads(struct pf_reloader *w, bool closer_too)
+{
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->row_cv);
+	pthread_cond_signal(&w->close_cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->row_thread, NULL);
+	if (closer_too)
+		pthread_join(w->close_thread, NULL);
 }
 
 static void swap_in(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset *rs, uint64_t gen,
@@ -672,10 +735,14 @@ static void *row_worker(void *arg)
 
 		add_ms(&next, DATA_VERSION_MS);
 		pthread_mutex_lock(&w->mu);
-		while (!w->stop && !w->ops)
-			if (pthread_cond_timedwait(&w->row_cv, &w->mu, &next) == ETIMEDOUT &&
-			    w->retry)
+		while (!w->stop && !w->ops) {
+			if (pthread_cond_timedwait(&w->row_cv, &w->mu, &next) != ETIMEDOUT)
+				continue;
+			if (w->retry)
 				break;
+			/* a deadline passed stays passed: waiting on it again would spin */
+			add_ms(&next, DATA_VERSION_MS);
+		}
 		stop = w->stop;
 		/* at a stop what is left is written by pf_reloader_stop, after both threads */
 		ops = stop ? NULL : PF_TAKE_PTR(w->ops);
@@ -851,6 +918,7 @@ int pf_reloader_start(struct pf_reload *rl)
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&w->cv, &ca);
 		pthread_cond_init(&w->row_cv, &ca);
+		pthread_cond_init(&w->close_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
 	r = pf_store_open(rl->cfg.db_path, 0, &w->store, &err);
@@ -883,14 +951,17 @@ int pf_reloader_start(struct pf_reload *rl)
 		pf_loop_del(rl->loop, &w->watch);
 		goto fail;
 	}
+	r = -pthread_create(&w->close_thread, NULL, closer, w);
+	if (r < 0) {
+		log_error_errno(r, "Failed to start the socket closer: %m");
+		stop_threads(w, false);
+		pf_loop_del(rl->loop, &w->watch);
+		goto fail;
+	}
 	r = -pthread_create(&w->thread, NULL, worker, w);
 	if (r < 0) {
 		log_error_errno(r, "Failed to start the reload worker: %m");
-		pthread_mutex_lock(&w->mu);
-		w->stop = true;
-		pthread_cond_signal(&w->row_cv);
-		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->row_thread, NULL);
+		stop_threads(w, true);
 		pf_loop_del(rl->loop, &w->watch);
 		goto fail;
 	}
@@ -904,6 +975,7 @@ fail:
 	pf_store_close(w->row_store);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->row_cv);
+	pthread_cond_destroy(&w->close_cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 	return r;
@@ -919,9 +991,11 @@ void pf_reloader_stop(struct pf_reload *rl)
 	w->stop = true;
 	pthread_cond_signal(&w->cv);
 	pthread_cond_signal(&w->row_cv);
+	pthread_cond_signal(&w->close_cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	pthread_join(w->row_thread, NULL);
+	pthread_join(w->close_thread, NULL);
 	pf_loop_del(rl->loop, &w->watch);
 	close(w->efd);
 	pf_cache_free(w->result);
@@ -951,7 +1025,11 @@ void pf_reloader_stop(struct pf_reload *rl)
 	pf_store_close(w->row_store);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->row_cv);
+	pthread_cond_destroy(&w->close_cv);
 	pthread_mutex_destroy(&w->mu);
+	for (size_t i = 0; i < w->n_trash_fds; i++)
+		close(w->trash_fds[i]);
+	free(w->trash_fds);
 	free(w->saved_path);
 	free(w);
 	rl->worker = NULL;

@@ -107,6 +107,8 @@ int pf_reload_put_pod(struct pf_reload *rl, const struct pf_pod_record *rec, uin
 		      bool policies, uint64_t *gen, struct pf_error *err);
 int pf_reload_delete_pod(struct pf_reload *rl, const struct pf_netns_id *id, uint64_t seq,
 			 struct pf_error *err);
+/* Close fd on the build thread (here when there is none): see pf_nfq_close_later. */
+void pf_reload_close_later(struct pf_reload *rl, int fd);
 /* Hand the worker a pod's dns_names snapshot (rows: malloc'ed, taken; NULL with n 0 clears). */
 void pf_reload_push_names(struct pf_reload *rl, const struct pf_netns_id *id,
 			  struct pf_dns_name_row *rows, size_t n);

@@ -168,6 +168,28 @@ static int cfg_talk(struct pf_nfq *q, struct nlmsghdr *nlh)
 	}
 }
 
+int pf_nfq_close_later(struct pf_nfq *q)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh;
+	int fd;
+
+	if (!q)
+		return -1;
+	if (!q->nl) {
+		pf_nfq_close(q);
+		return -1;
+	}
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, q->queue_num);
+	nlh->nlmsg_seq = (uint32_t)pf_mono_ns();
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
+	/* A copy keeps the socket open past mnl_socket_close: the release, and its wait, come
+	 * with the caller's close of the copy. */
+	fd = cfg_talk(q, nlh) == 0 ? fcntl(q->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	pf_nfq_close(q);
+	return fd;
+}
+
 int pf_nfq_open(uint16_t queue_num, uint32_t maxlen, pf_nfq_cb cb, void *userdata,
 		struct pf_nfq **out, struct pf_error *err)
 {

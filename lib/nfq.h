@@ -66,6 +66,14 @@ int pf_nfq_open(uint16_t queue_num, uint32_t maxlen, pf_nfq_cb cb, void *userdat
 /* Unbind and close; NULL is fine. The kernel drops packets still waiting for our verdict
  * (their senders retransmit the SYN); later SYNs follow the rule's bypass flag. */
 void pf_nfq_close(struct pf_nfq *q);
+/*
+ * Unbind the queue now (the same packets dropped as by pf_nfq_close; the queue number is free
+ * again at once), free q, and return its socket for the caller to close later (-1: it could
+ * not be unbound apart, so it was closed here). The last close of a netfilter netlink socket
+ * waits for nf_tables' pending destroy work (an RCU grace period, ~15 ms here, after a table
+ * was removed): a loop that must not stall hands the fd to a thread that may.
+ */
+int pf_nfq_close_later(struct pf_nfq *q);
 int pf_nfq_fd(const struct pf_nfq *q);
 uint16_t pf_nfq_queue_num(const struct pf_nfq *q);
 /* Read up to PF_NFQ_ROUND_MAX packets (non-blocking), calling cb and sending verdicts; the

@@ -1064,6 +1064,19 @@ int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err)
 	return run(b, "remove ruleset", NULL, err);
 }
 
+int pf_nft_remove_on(int fd, struct pf_error *err)
+{
+	_cleanup_(batch_freep) struct batch *b = batch_alloc();
+
+	if (!b)
+		return pf_error_set(err, ENOMEM, "out of memory");
+	b->fd = fd;
+	batch_begin(b);
+	add_remove_msgs(b);
+	batch_end(b);
+	return run(b, "remove ruleset", NULL, err);
+}
+
 int pf_nft_probe_backend(enum pf_queue_backend *out, struct pf_error *err)
 {
 	_cleanup_(batch_freep) struct batch *b = batch_alloc();

@@ -125,6 +125,9 @@ int pf_nft_replace(int fd, const struct pf_nft_config *cfg, uint32_t *portid, st
 /* Delete the `podfence` tables (inet, ip, ip6) in the current netns; missing is fine.
  * cfg may be NULL (it is not needed: every family is removed). */
 int pf_nft_remove(const struct pf_nft_config *cfg, struct pf_error *err);
+/* The same on fd, a netfilter netlink socket opened in the netns (no socket of its own: the
+ * caller chooses when to close, see pf_nfq_close_later). */
+int pf_nft_remove_on(int fd, struct pf_error *err);
 
 /*
  * Build the install batch (begin ... end) into buf without a kernel, for tests: returns the
