@@ -315,9 +315,13 @@ static void empty_trash(struct pf_reloader *w)
 	}
 }
 
-/* The close thread: the last close of a netfilter socket may wait for an RCU grace period,
- * which neither the loop nor a registration's row or build should wait for. At a stop it
- * closes what it holds and leaves. */
+/*
+ * The close thread: the last close of a netfilter socket flushes nf_tables' pending destroy
+ * work (every commit leaves some: an RCU grace period, ~15 ms here), holding that netns's
+ * commit mutex meanwhile. Neither the loop nor a registration's row or build should wait for
+ * that; only a pod registering again in the same netns at that moment does, for its install.
+ * At a stop it closes what it holds and leaves.
+ */
 static void *closer(void *arg)
 {
 	struct pf_reloader *w = arg;
