@@ -41,24 +41,29 @@ load_policies "$TMP/allow.yaml" || fail "loading the policies"
 
 t0=$(date +%s%N)
 : >"$TMP/netns.batch"
-for i in $(seq 1 $((N + 1))); do echo "netns add pfn$TID-$i" >>"$TMP/netns.batch"; done
+# N pods, and 8 more for the register/unregister cycles
+for i in $(seq 1 $((N + 8))); do echo "netns add pfn$TID-$i" >>"$TMP/netns.batch"; done
 ip -batch "$TMP/netns.batch" || fail "creating namespaces"
-for i in $(seq 1 $((N + 1))); do
+for i in $(seq 1 $((N + 8))); do
 	on_exit "ip netns del pfn$TID-$i"
 	ip -n "pfn$TID-$i" addr add "10.$((50 + i / 62500)).$(((i / 250) % 250)).$((i % 250 + 1))/32" dev lo
 done
-echo "setup: $((N + 1)) namespaces in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
+echo "setup: $((N + 8)) namespaces in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
-# The hook's netns: one more, holding a process for the state's pid.
-HNS=pfh$TID
-mk_netns "$HNS"
-ip -n "$HNS" addr add 10.49.0.1/32 dev lo
-ip netns exec "$HNS" sleep 3600 &
-HPID=$!
-on_exit "kill $HPID"
-mkdir -p "$TMP/hb"
-echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$HNS\"}]}}" >"$TMP/hb/config.json"
-export BENCH_HOOK="$PODFENCE_HOOK" BENCH_HOOK_STATE="$STATE" BENCH_HOOK_PID="$HPID" BENCH_HOOK_BUNDLE="$TMP/hb"
+# The hook's pods: 4 more netns, each holding a process for the state's pid, and a bundle.
+HPIDS=
+for h in 1 2 3 4; do
+	HNS=pfh$h-$TID
+	mk_netns "$HNS"
+	ip -n "$HNS" addr add "10.49.0.$h/32" dev lo
+	ip netns exec "$HNS" sleep 3600 &
+	hpid=$!
+	on_exit "kill $hpid"
+	HPIDS=$HPIDS${HPIDS:+,}$hpid
+	mkdir -p "$TMP/hb$h"
+	echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$HNS\"}]}}" >"$TMP/hb$h/config.json"
+done
+export BENCH_HOOK="$PODFENCE_HOOK" BENCH_HOOK_STATE="$STATE" BENCH_HOOK_PIDS="$HPIDS" BENCH_HOOK_BUNDLE="$TMP/hb"
 start_engine
 # PERF=FILE: a perf profile of the engine over the whole run (perf report -i FILE).
 if [ -n "${PERF:-}" ]; then

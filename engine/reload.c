@@ -59,11 +59,14 @@ struct pod_op {
  * the report), and a released pod's row does go. */
 #define ROW_RETRY_FIRST_MS 200
 #define ROW_RETRY_MAX_MS 5000
+#define N_CLOSERS 4	  /* see closer */
+#define MAX_LATE_FDS 1024 /* sockets waiting for a closer */
 
 struct pf_reloader {
-	pthread_t thread;	/* builds, events, DNS names (store) */
-	pthread_t row_thread;	/* pods-table rows (row_store) */
-	pthread_t close_thread; /* released pods' sockets (pf_reload_close_later) */
+	pthread_t thread;		   /* builds, events, DNS names (store) */
+	pthread_t row_thread;		   /* pods-table rows (row_store) */
+	pthread_t close_thread[N_CLOSERS]; /* released pods' sockets (pf_reload_close_later) */
+	size_t n_closers;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;	 /* for thread */
 	pthread_cond_t row_cv;	 /* for row_thread */
@@ -285,7 +288,10 @@ void pf_reload_close_later(struct pf_reload *rl, int fd)
 		return;
 	if (w) {
 		pthread_mutex_lock(&w->mu);
-		if (pf_grow((void **)&w->trash_fds, &w->cap_trash_fds, w->n_trash_fds,
+		/* past MAX_LATE_FDS (pods released faster than the kernel lets their sockets go)
+		 * the loop closes them itself: slower, and no pile of open sockets */
+		if (w->n_trash_fds < MAX_LATE_FDS &&
+		    pf_grow((void **)&w->trash_fds, &w->cap_trash_fds, w->n_trash_fds,
 			    sizeof(*w->trash_fds)) == 0) {
 			w->trash_fds[w->n_trash_fds++] = fd;
 			fd = -1;
@@ -320,42 +326,43 @@ static void empty_trash(struct pf_reloader *w)
  * work (every commit leaves some: an RCU grace period, ~15 ms here), holding that netns's
  * commit mutex meanwhile. Neither the loop nor a registration's row or build should wait for
  * that; only a pod registering again in the same netns at that moment does, for its install.
- * At a stop it closes what it holds and leaves.
+ * N_CLOSERS threads close one socket each at a time: their waits overlap (one flush serves
+ * all who wait for it), so a release of three sockets costs one grace period, not three, and
+ * churn does not build a backlog of open sockets. At a stop they leave; pf_reloader_stop
+ * closes what is left.
  */
 static void *closer(void *arg)
 {
 	struct pf_reloader *w = arg;
-	bool stop;
 
-	do {
-		_cleanup_free_ int *fds = NULL;
-		size_t n;
+	for (;;) {
+		int fd;
 
 		pthread_mutex_lock(&w->mu);
 		while (!w->stop && !w->n_trash_fds)
 			pthread_cond_wait(&w->close_cv, &w->mu);
-		stop = w->stop;
-		fds = PF_TAKE_PTR(w->trash_fds);
-		n = w->n_trash_fds;
-		w->n_trash_fds = w->cap_trash_fds = 0;
+		if (w->stop) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		fd = w->trash_fds[--w->n_trash_fds];
 		pthread_mutex_unlock(&w->mu);
-		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
-	} while (!stop);
+		close(fd);
+	}
 	return NULL;
 }
 
-/* Start-up failed after the row thread (and, with closer, the close thread) started. */
-static void stop_threads(struct pf_reloader *w, bool closer_too)
+/* Start-up failed after the row thread and the close threads started. */
+static void stop_threads(struct pf_reloader *w)
 {
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
 	pthread_cond_signal(&w->row_cv);
-	pthread_cond_signal(&w->close_cv);
+	pthread_cond_broadcast(&w->close_cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->row_thread, NULL);
-	if (closer_too)
-		pthread_join(w->close_thread, NULL);
+	for (size_t i = 0; i < w->n_closers; i++)
+		pthread_join(w->close_thread[i], NULL);
 }
 
 static void swap_in(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset *rs, uint64_t gen,
@@ -955,17 +962,19 @@ int pf_reloader_start(struct pf_reload *rl)
 		pf_loop_del(rl->loop, &w->watch);
 		goto fail;
 	}
-	r = -pthread_create(&w->close_thread, NULL, closer, w);
-	if (r < 0) {
-		log_error_errno(r, "Failed to start the socket closer: %m");
-		stop_threads(w, false);
-		pf_loop_del(rl->loop, &w->watch);
-		goto fail;
+	for (; w->n_closers < N_CLOSERS; w->n_closers++) {
+		r = -pthread_create(&w->close_thread[w->n_closers], NULL, closer, w);
+		if (r < 0) {
+			log_error_errno(r, "Failed to start the socket closers: %m");
+			stop_threads(w);
+			pf_loop_del(rl->loop, &w->watch);
+			goto fail;
+		}
 	}
 	r = -pthread_create(&w->thread, NULL, worker, w);
 	if (r < 0) {
 		log_error_errno(r, "Failed to start the reload worker: %m");
-		stop_threads(w, true);
+		stop_threads(w);
 		pf_loop_del(rl->loop, &w->watch);
 		goto fail;
 	}
@@ -995,11 +1004,12 @@ void pf_reloader_stop(struct pf_reload *rl)
 	w->stop = true;
 	pthread_cond_signal(&w->cv);
 	pthread_cond_signal(&w->row_cv);
-	pthread_cond_signal(&w->close_cv);
+	pthread_cond_broadcast(&w->close_cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	pthread_join(w->row_thread, NULL);
-	pthread_join(w->close_thread, NULL);
+	for (size_t i = 0; i < w->n_closers; i++)
+		pthread_join(w->close_thread[i], NULL);
 	pf_loop_del(rl->loop, &w->watch);
 	close(w->efd);
 	pf_cache_free(w->result);

@@ -68,8 +68,16 @@ def rss_kib():
             return int(line.split()[1])
 
 def fds():
-    time.sleep(0.3)  # the last request's connection closed, a row write finished
-    return len(os.listdir("/proc/%d/fd" % pid))
+    # released pods' sockets are closed off the loop, each after a grace period: the count
+    # once it has not fallen for half a second (at most 60 s)
+    count = lambda: len(os.listdir("/proc/%d/fd" % pid))
+    last, since, end = count(), time.monotonic(), time.monotonic() + 60
+    while time.monotonic() < end and time.monotonic() - since < 0.5:
+        time.sleep(0.05)
+        now = count()
+        if now < last:
+            last, since = now, time.monotonic()
+    return last
 
 for k in range(100):  # warm up: caches, allocator arenas, sqlite's page cache
     cycle(k)
