@@ -54,39 +54,51 @@ done
 
 # The hook alone, without runc around it: prestart against the engine (register, rule
 # install, queue bind; then an untimed poststop) and fail-open (record write), in a netns
-# this script made, timed from Python so the clock costs no fork.
-NS=pfbn-$TID
-mk_netns "$NS"
-ip netns exec "$NS" sleep 3600 &
-SPID=$!
-on_exit "kill $SPID"
-mkdir -p "$TMP/hb"
-echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$NS\"}]}}" >"$TMP/hb/config.json"
-"$PY" - "$N" "$PODFENCE_HOOK" "$SOCK" "$STATE" "$SPID" "$TMP/hb" "$TMP/nowhere.sock" >"$TMP/direct.txt" <<'PY'
+# these pods (4 netns this script made, taken in turn as new pods come; then one of them again
+# right after its poststop), timed from Python so the clock costs no fork.
+SPIDS=
+for h in 1 2 3 4; do
+	NS=pfbn$h-$TID
+	mk_netns "$NS"
+	ip netns exec "$NS" sleep 3600 &
+	spid=$!
+	on_exit "kill $spid"
+	SPIDS=$SPIDS${SPIDS:+,}$spid
+	mkdir -p "$TMP/hb$h"
+	echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$NS\"}]}}" >"$TMP/hb$h/config.json"
+done
+"$PY" - "$N" "$PODFENCE_HOOK" "$SOCK" "$STATE" "$SPIDS" "$TMP/hb" "$TMP/nowhere.sock" >"$TMP/direct.txt" <<'PY'
 import json, statistics, subprocess, sys, time
-n, hook, sock, state, pid, bundle, nowhere = sys.argv[1:]
-def st(cid, status, with_pid):
-    d = {"ociVersion": "1.0.2", "id": cid, "status": status, "bundle": bundle,
-         "annotations": {"podfence.io/namespace": "bench", "podfence.io/name": "direct"}}
-    if with_pid: d["pid"] = int(pid)
+n, hook, sock, state, pids, bundle, nowhere = sys.argv[1:]
+pids = pids.split(",")
+def st(cid, status, with_pid, h=0):
+    d = {"ociVersion": "1.0.2", "id": cid, "status": status, "bundle": bundle + str(h + 1),
+         "annotations": {"podfence.io/namespace": "bench", "podfence.io/name": "direct%d" % h}}
+    if with_pid: d["pid"] = int(pids[h])
     return json.dumps(d).encode()
 def run(sockp, mode, stage, data):
     t = time.perf_counter()
     subprocess.run([hook, "--socket", sockp, "--state-dir", state, "--fail-mode", mode, stage],
                    input=data, check=True, stderr=subprocess.DEVNULL)
     return (time.perf_counter() - t) * 1000
-reg, opn, spawn = [], [], []
+reg, again, opn, spawn = [], [], [], []
 for i in range(int(n)):
     t = time.perf_counter()
     subprocess.run(["/bin/true"], input=b"{}", check=True)
     spawn.append((time.perf_counter() - t) * 1000)
     cid = "direct-%d" % i
-    reg.append(run(sock, "closed", "prestart", st(cid, "creating", True)))
-    run(sock, "closed", "poststop", st(cid, "stopped", False))
+    h = i % len(pids)
+    reg.append(run(sock, "closed", "prestart", st(cid, "creating", True, h)))
+    run(sock, "closed", "poststop", st(cid, "stopped", False, h))
     opn.append(run(nowhere, "open", "prestart", st(cid, "creating", True)))
     run(nowhere, "open", "poststop", st(cid, "stopped", False))
+for i in range(20):
+    cid = "again-%d" % i
+    again.append(run(sock, "closed", "prestart", st(cid, "creating", True)))
+    run(sock, "closed", "poststop", st(cid, "stopped", False))
 for name, v in (("/bin/true, spawned the same way", spawn),
                 ("podfence-hook prestart, engine registers", reg),
+                ("  the same pod again after its poststop", again),
                 ("podfence-hook prestart, fail-open record", opn)):
     v.sort()
     print("%-42s median %6.2f ms  p90 %6.2f ms" % (name, statistics.median(v), v[int(0.9 * len(v))]))
