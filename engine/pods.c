@@ -1285,9 +1285,9 @@ void pf_pods_release(struct pf_pods *reg, struct pf_pod *p, const char *why)
 		log_warning("Pod %s/%s: removing the ruleset: %s", p->namespace, p->name, err.msg);
 	/* Unbinding the queue and closing the netns fd lets the kernel free the namespace. Its
 	 * counts stay in the engine's totals, which metrics expose as counters that never go
-	 * back. The netfilter sockets are closed on the build thread: after the table's removal
-	 * the last close of each waits for an RCU grace period (~15 ms), every pod's verdicts
-	 * with it if the loop did it (a pod churning containers would stall them all). */
+	 * back. The netfilter sockets are closed by the reloader's close threads: the last close
+	 * of each waits for an RCU grace period (~15 ms), every pod's verdicts with it if the
+	 * loop did it (a pod churning containers would stall them all). */
 	if (p->nfq)
 		pf_nfq_add_stats(&reg->stats->nfq_released, p->nfq);
 	pf_reload_close_later(reg->reload, pf_nfq_close_later(PF_TAKE_PTR(p->nfq)));
