@@ -6,6 +6,7 @@
 # its queue bound, its reuse sets flushed). Afterwards: the engine has the fds it had, its
 # memory did not grow (unsanitized builds: ASan's quarantine holds freed memory on purpose),
 # the pod judges as before, and a sanitized engine exits with no leak LeakSanitizer reports.
+# Before the cycles: an idle engine uses next to no CPU.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/engine-lib.sh"
 CYCLES=${PODFENCE_TEST_CYCLES:-300}
@@ -41,6 +42,15 @@ PY
 load_policies "$TMP/policy.yaml" || fail "loading policies"
 start_engine --default-action Allow
 for n in $(seq 2 21); do register "pfp$n-$TID" bench "other-$n" "c-other-$n"; done
+
+# An idle engine is idle: no thread spins (one once waited again on a deadline already past).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$ENGINE_PID/stat"; }
+sleep 0.5
+t0=$(cpu_ticks)
+sleep 2
+t1=$(cpu_ticks)
+[ $((t1 - t0)) -le 20 ] || fail "idle engine used $((t1 - t0)) clock ticks of CPU in 2 s"
+pass "idle engine: $((t1 - t0)) clock ticks of CPU in 2 s"
 
 "$PY" - "$SOCK" "/run/netns/$WEB" "$ENGINE_PID" "$CYCLES" >"$TMP/cycles.out" <<'PY' ||
 import json, os, socket, sys, time
