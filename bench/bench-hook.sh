@@ -53,21 +53,11 @@ done
 [ "$(status_field 's["n_pods"]')" = 0 ] || echo "warning: pods left registered after the runs" >&2
 
 # The hook alone, without runc around it: prestart against the engine (register, rule
-# install, queue bind; then an untimed poststop) and fail-open (record write), in a netns
-# these pods (4 netns this script made, taken in turn as new pods come; then one of them again
-# right after its poststop), timed from Python so the clock costs no fork.
-SPIDS=
-for h in 1 2 3 4; do
-	NS=pfbn$h-$TID
-	mk_netns "$NS"
-	ip netns exec "$NS" sleep 3600 &
-	spid=$!
-	on_exit "kill $spid"
-	SPIDS=$SPIDS${SPIDS:+,}$spid
-	mkdir -p "$TMP/hb$h"
-	echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$NS\"}]}}" >"$TMP/hb$h/config.json"
-done
-"$PY" - "$N" "$PODFENCE_HOOK" "$SOCK" "$STATE" "$SPIDS" "$TMP/hb" "$TMP/nowhere.sock" >"$TMP/direct.txt" <<'PY'
+# install, queue bind; then an untimed poststop) and fail-open (record write), over 4 pod netns
+# this script made, taken in turn as new pods come, then one of them again right after its
+# poststop; timed from Python so the clock costs no fork.
+hook_pods pfbn 4
+"$PY" - "$N" "$PODFENCE_HOOK" "$SOCK" "$STATE" "$HOOK_PIDS" "$TMP/hb" "$TMP/nowhere.sock" >"$TMP/direct.txt" <<'PY'
 import json, statistics, subprocess, sys, time
 n, hook, sock, state, pids, bundle, nowhere = sys.argv[1:]
 pids = pids.split(",")

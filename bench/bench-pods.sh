@@ -51,19 +51,8 @@ done
 echo "setup: $((N + 8)) namespaces in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
 # The hook's pods: 4 more netns, each holding a process for the state's pid, and a bundle.
-HPIDS=
-for h in 1 2 3 4; do
-	HNS=pfh$h-$TID
-	mk_netns "$HNS"
-	ip -n "$HNS" addr add "10.49.0.$h/32" dev lo
-	ip netns exec "$HNS" sleep 3600 &
-	hpid=$!
-	on_exit "kill $hpid"
-	HPIDS=$HPIDS${HPIDS:+,}$hpid
-	mkdir -p "$TMP/hb$h"
-	echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$HNS\"}]}}" >"$TMP/hb$h/config.json"
-done
-export BENCH_HOOK="$PODFENCE_HOOK" BENCH_HOOK_STATE="$STATE" BENCH_HOOK_PIDS="$HPIDS" BENCH_HOOK_BUNDLE="$TMP/hb"
+hook_pods pfh 4 10.49.0.
+export BENCH_HOOK="$PODFENCE_HOOK" BENCH_HOOK_STATE="$STATE" BENCH_HOOK_PIDS="$HOOK_PIDS" BENCH_HOOK_BUNDLE="$TMP/hb"
 start_engine
 # PERF=FILE: a perf profile of the engine over the whole run (perf report -i FILE).
 if [ -n "${PERF:-}" ]; then

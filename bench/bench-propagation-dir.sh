@@ -19,17 +19,7 @@ setup_server
 add_pod 1
 POLDIR=$TMP/policies
 mkdir -p "$POLDIR"
-"$PY" - "$POLDIR/filler.yaml" "$RULES" <<'PYEOF'
-import sys
-out, n = open(sys.argv[1], "w"), int(sys.argv[2])
-for p in range((n + 249) // 250):
-    out.write("---\napiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n")
-    out.write("metadata: {name: filler-%d, namespace: others}\nspec:\n  priority: %d\n" % (p, 10 + p))
-    out.write("  appliesTo: [{kind: Namespace, name: others}]\n  egress:\n")
-    for i in range(250):
-        out.write("  - action: Deny\n    to: [{cidr: 10.200.%d.%d/32}]\n    ports: [{port: %d}]\n"
-                  % (p % 250, i, 1000 + i))
-PYEOF
+filler_policies "$POLDIR/filler.yaml" others $(((RULES + 249) / 250))
 pol() {
 	cat <<YAML
 apiVersion: podfence.io/v1alpha1

@@ -13,17 +13,9 @@ CYCLES=${PODFENCE_TEST_CYCLES:-300}
 setup_web_pod
 for n in $(seq 2 21); do add_pod "$n"; done
 
-"$PY" - "$TMP/policy.yaml" <<'PY'
-import sys
-out = open(sys.argv[1], "w")
-for p in range(4):
-    out.write("---\napiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n"
-              "metadata: {name: filler-%d, namespace: bench}\nspec:\n  priority: %d\n"
-              "  appliesTo: [{kind: Namespace, name: bench}]\n  egress:\n" % (p, 10 + p))
-    for i in range(250):
-        out.write("  - action: Deny\n    to: [{cidr: 10.200.%d.%d/32}]\n    ports: [{port: %d}]\n"
-                  % (p, i, 1000 + i))
-out.write("""---
+filler_policies "$TMP/policy.yaml" bench 4
+cat >>"$TMP/policy.yaml" <<'YAML'
+---
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: web, namespace: bench}
@@ -37,8 +29,7 @@ spec:
   - action: Deny
     to: [{cidr: 10.99.0.2}]
     ports: [{port: 80}]
-""")
-PY
+YAML
 load_policies "$TMP/policy.yaml" || fail "loading policies"
 start_engine --default-action Allow
 for n in $(seq 2 21); do register "pfp$n-$TID" bench "other-$n" "c-other-$n"; done

@@ -192,6 +192,42 @@ setup_web_pod() {
 	WEB=$POD
 }
 
+# hook_pods PREFIX N [ADDR]: N pod netns PREFIX1-TID .. PREFIXN-TID for podfence-hook runs
+# without runc, each holding a process (its state's pid) and named by a bundle $TMP/hbK; with
+# ADDR (e.g. 10.49.0.), pod K gets ADDR.K/32. Sets HOOK_PIDS, their pids comma-separated.
+hook_pods() {
+	local k ns pid
+	HOOK_PIDS=
+	for k in $(seq 1 "$2"); do
+		ns=$1$k-$TID
+		mk_netns "$ns"
+		[ -z "${3:-}" ] || ip -n "$ns" addr add "$3$k/32" dev lo
+		ip netns exec "$ns" sleep 3600 &
+		pid=$!
+		on_exit "kill $pid"
+		HOOK_PIDS=$HOOK_PIDS${HOOK_PIDS:+,}$pid
+		mkdir -p "$TMP/hb$k"
+		echo "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/$ns\"}]}}" >"$TMP/hb$k/config.json"
+	done
+}
+
+# filler_policies FILE NAMESPACE N: write N FencePolicies of 250 Deny rules each, applying to
+# the Namespace NAMESPACE, to FILE (rule i of policy p: 10.200.p.i/32, port 1000 + i), so that
+# a build has many rules to compile; append a test's own documents after them.
+filler_policies() {
+	"$PY" - "$@" <<'PY'
+import sys
+out, ns, n = open(sys.argv[1], "w"), sys.argv[2], int(sys.argv[3])
+for p in range(n):
+    out.write("---\napiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n"
+              "metadata: {name: filler-%d, namespace: %s}\nspec:\n  priority: %d\n"
+              "  appliesTo: [{kind: Namespace, name: %s}]\n  egress:\n" % (p, ns, 10 + p, ns))
+    for i in range(250):
+        out.write("  - action: Deny\n    to: [{cidr: 10.200.%d.%d/32}]\n    ports: [{port: %d}]\n"
+                  % (p % 250, i, 1000 + i))
+PY
+}
+
 # load_policy_yaml <<'YAML' ...: write the policy document on stdin to $TMP/policy.yaml and
 # load it into the store as the test's only source.
 load_policy_yaml() {

@@ -19,18 +19,10 @@ db_srv=$!
 on_exit "kill $db_srv; wait $db_srv"
 wait_until 50 test -f "$TMP/db.ready" || fail "the db pod's server did not start"
 
-"$PY" - "$TMP/policy.yaml" <<'PY'
-import sys
-out = open(sys.argv[1], "w")
 # 5,000 rules for another namespace: a full build takes a while
-for p in range(20):
-    out.write("---\napiVersion: podfence.io/v1alpha1\nkind: FencePolicy\n"
-              "metadata: {name: filler-%d, namespace: others}\nspec:\n  priority: %d\n"
-              "  appliesTo: [{kind: Namespace, name: others}]\n  egress:\n" % (p, 10 + p))
-    for i in range(250):
-        out.write("  - action: Deny\n    to: [{cidr: 10.200.%d.%d/32}]\n    ports: [{port: %d}]\n"
-                  % (p, i, 1000 + i))
-out.write("""---
+filler_policies "$TMP/policy.yaml" others 20
+cat >>"$TMP/policy.yaml" <<'YAML'
+---
 apiVersion: podfence.io/v1alpha1
 kind: FencePolicy
 metadata: {name: web, namespace: shop}
@@ -44,8 +36,7 @@ spec:
     ports: [{port: 5432}]
   - action: Deny
     to: [{cidr: 10.1.0.0/16}]
-""")
-PY
+YAML
 load_policies "$TMP/policy.yaml" || fail "loading policies"
 start_engine --default-action Allow
 
