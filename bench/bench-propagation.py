@@ -63,6 +63,20 @@ spec:
 """
 
 
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+
+
+def since_written(seen):
+    """(resourceVersion, wall time) pairs -> ms from when the API server wrote each change
+    (its clock is ours: same host)."""
+    ctx = ssl.create_default_context(cafile=ca)
+    req = urllib.request.Request(server + "/_control/write-times", headers={"Authorization": "Bearer " + token})
+    written = json.load(urllib.request.urlopen(req, context=ctx, timeout=30))
+    return [(wall - written[rv]) * 1000 for rv, wall in seen]
+
+
 if mode and mode[0] == "engine":
     prober = subprocess.Popen(["ip", "netns", "exec", mode[1], sys.executable, "-c", PROBER],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -80,17 +94,11 @@ if mode and mode[0] == "engine":
         seen_at.append((out.stdout.decode().strip(), wall))
     prober.stdin.close()
     prober.wait()
-    # When the API server committed each change (its clock is ours: same host).
-    ctx = ssl.create_default_context(cafile=ca)
-    req = urllib.request.Request(server + "/_control/write-times", headers={"Authorization": "Bearer " + token})
-    written = json.load(urllib.request.urlopen(req, context=ctx, timeout=30))
-    acked = [(wall - written[rv]) * 1000 for rv, wall in seen_at]
+    acked = since_written(seen_at)
 
     def line(what, lat):
-        v = sorted(lat)
-        p = lambda q: v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
-        return (f"  {what}: p50 {p(50):.1f} ms  p99 {p(99):.1f} ms  max {max(v):.1f} ms "
-                f"(change #{lat.index(max(v))}; the first {lat[0]:.1f} ms)")
+        return (f"  {what}: p50 {pct(lat, 50):.1f} ms  p99 {pct(lat, 99):.1f} ms  max {max(lat):.1f} ms "
+                f"(change #{lat.index(max(lat))}; the first {lat[0]:.1f} ms)")
     print(f"propagation {label}: {n} changes of a FencePolicy's action (Reject <-> Allow)")
     print(line("kubectl start -> podfenced enforcing (first connection judged by the new version)", lat))
     print(line("API server write -> podfenced enforcing", acked))
@@ -171,16 +179,7 @@ for i in range(n):
     full.append((t2 - t0) * 1000)
     acked.append((out.stdout.decode().strip(), wall))
 
-# When the API server wrote each change (its clock is ours: same host).
-ctx = ssl.create_default_context(cafile=ca)
-req = urllib.request.Request(server + "/_control/write-times", headers={"Authorization": "Bearer " + token})
-written = json.load(urllib.request.urlopen(req, context=ctx, timeout=30))
-acked = [(wall - written[rv]) * 1000 for rv, wall in acked]
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+acked = since_written(acked)
 
 
 what = "pods (scale-up create / address change)" if mode else "FencePolicies (create/replace)"
