@@ -352,14 +352,18 @@ static void *closer(void *arg)
 	return NULL;
 }
 
-/* Start-up failed after the row thread and the close threads started. */
-static void stop_threads(struct pf_reloader *w)
+/* Stop and join the row thread, the close threads started, and with build the build thread
+ * (at a stop; a start-up that failed before it has none). */
+static void stop_threads(struct pf_reloader *w, bool build)
 {
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
+	pthread_cond_signal(&w->cv);
 	pthread_cond_signal(&w->row_cv);
 	pthread_cond_broadcast(&w->close_cv);
 	pthread_mutex_unlock(&w->mu);
+	if (build)
+		pthread_join(w->thread, NULL);
 	pthread_join(w->row_thread, NULL);
 	for (size_t i = 0; i < w->n_closers; i++)
 		pthread_join(w->close_thread[i], NULL);
@@ -966,7 +970,7 @@ int pf_reloader_start(struct pf_reload *rl)
 		r = -pthread_create(&w->close_thread[w->n_closers], NULL, closer, w);
 		if (r < 0) {
 			log_error_errno(r, "Failed to start the socket closers: %m");
-			stop_threads(w);
+			stop_threads(w, false);
 			pf_loop_del(rl->loop, &w->watch);
 			goto fail;
 		}
@@ -974,7 +978,7 @@ int pf_reloader_start(struct pf_reload *rl)
 	r = -pthread_create(&w->thread, NULL, worker, w);
 	if (r < 0) {
 		log_error_errno(r, "Failed to start the reload worker: %m");
-		stop_threads(w);
+		stop_threads(w, false);
 		pf_loop_del(rl->loop, &w->watch);
 		goto fail;
 	}
@@ -1000,16 +1004,7 @@ void pf_reloader_stop(struct pf_reload *rl)
 
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stop = true;
-	pthread_cond_signal(&w->cv);
-	pthread_cond_signal(&w->row_cv);
-	pthread_cond_broadcast(&w->close_cv);
-	pthread_mutex_unlock(&w->mu);
-	pthread_join(w->thread, NULL);
-	pthread_join(w->row_thread, NULL);
-	for (size_t i = 0; i < w->n_closers; i++)
-		pthread_join(w->close_thread[i], NULL);
+	stop_threads(w, true);
 	pf_loop_del(rl->loop, &w->watch);
 	close(w->efd);
 	pf_cache_free(w->result);
