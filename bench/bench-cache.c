@@ -195,34 +195,25 @@ static uint64_t cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* AnonHugePages of this process (kB), -1 when unknown: did the cache get its huge pages? */
-static long huge_kb(void)
+/* A "Field:   N kB" line of a /proc file of this process, in kB; -1 when unknown. */
+static long proc_kb(const char *path, const char *field)
 {
 	_cleanup_free_ char *buf = NULL;
 	const char *p;
 	size_t len;
 
-	if (pf_read_file("/proc/self/smaps_rollup", 1 << 20, &buf, &len) < 0)
-		return -1;
-	p = strstr(buf, "AnonHugePages:");
-	if (!p)
-		return -1;
-	return strtol(p + strlen("AnonHugePages:"), NULL, 10);
-}
-
-/* A field of /proc/self/status in kB (VmRSS, VmHWM), -1 when unknown. */
-static long status_kb(const char *field)
-{
-	_cleanup_free_ char *buf = NULL;
-	const char *p;
-	size_t len;
-
-	if (pf_read_file("/proc/self/status", 1 << 20, &buf, &len) < 0)
+	if (pf_read_file(path, 1 << 20, &buf, &len) < 0)
 		return -1;
 	p = strstr(buf, field);
 	if (!p)
 		return -1;
-	return strtol(p + strlen(field) + 1, NULL, 10);
+	return strtol(p + strlen(field), NULL, 10);
+}
+
+/* AnonHugePages of this process (kB): did the cache get its huge pages? */
+static long huge_kb(void)
+{
+	return proc_kb("/proc/self/smaps_rollup", "AnonHugePages:");
 }
 
 /*
@@ -247,10 +238,10 @@ static double build_peak_mib(const struct pf_ruleset *rs, struct pf_cache **cach
 		return -1;
 	}
 	close(fd);
-	base = status_kb("VmRSS:");
+	base = proc_kb("/proc/self/status", "VmRSS:");
 	if (pf_cache_build(rs, PF_ACTION_ALLOW, cache) < 0)
 		return -1;
-	hwm = status_kb("VmHWM:");
+	hwm = proc_kb("/proc/self/status", "VmHWM:");
 	return base < 0 || hwm < 0 ? -1 : (double)(hwm - base) / 1024;
 }
 
