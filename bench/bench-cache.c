@@ -295,6 +295,99 @@ static int cmp_double(const void *a, const void *b)
 static volatile uint64_t sink;
 
 /* Median ns per lookup over reps passes of at least min_ms each; instructions per lookup. */
+/*
+ * The next version of rs: one policy (the middle one) changed as a whole, every Allow of its
+ * rules a Deny and a destination added to the first rule naming IPs, as an edit of that
+ * FencePolicy would; every other policy the same (a deep copy, sources included).
+ */
+static struct pf_ruleset *change_one(const struct pf_ruleset *rs, size_t *changed)
+{
+	uint32_t *all = xcalloc(rs->n_policies, sizeof(*all));
+	struct pf_ruleset *m;
+	struct pf_rs_policy *p;
+
+	for (size_t i = 0; i < rs->n_policies; i++)
+		all[i] = (uint32_t)i;
+	if (pf_ruleset_copy_some(rs, all, rs->n_policies, &m) < 0)
+		abort();
+	free(all);
+	for (size_t i = 0; i < rs->n_policies; i++) {
+		m->policies[i].src = xcalloc(rs->policies[i].n_src + 1, sizeof(struct pf_addr));
+		memcpy(m->policies[i].src, rs->policies[i].src,
+		       rs->policies[i].n_src * sizeof(struct pf_addr));
+		m->policies[i].n_src = rs->policies[i].n_src;
+	}
+	p = &m->policies[rs->n_policies / 2];
+	*changed = p->n_rules;
+	for (size_t r = 0; r < p->n_rules; r++)
+		if (p->rules[r].action == PF_ACTION_ALLOW)
+			p->rules[r].action = PF_ACTION_DENY;
+	for (size_t r = 0; r < p->n_rules; r++) {
+		struct pf_rs_rule *rr = &p->rules[r];
+
+		if (!rr->n_dst_ips)
+			continue;
+		rr->dst_ips = xrealloc(rr->dst_ips, rr->n_dst_ips + 1, sizeof(*rr->dst_ips));
+		rr->dst_ips[rr->n_dst_ips++] = pf_test_v4(0x0a600000u + 30000); /* 10.96.117.48 */
+		break;
+	}
+	return m;
+}
+
+struct incr_row {
+	size_t rules, changed, groups, compiled;
+	double full_ms, update_ms;
+	bool agree, incremental;
+};
+
+/* Full build of the changed ruleset against pf_cache_update from cache (built from rs),
+ * medians of 5 each, and whether the update answers as the walk of the changed ruleset. */
+static int measure_update(const struct pf_ruleset *rs, const struct pf_cache *cache,
+			  const struct query *q, size_t nq, struct incr_row *row)
+{
+	struct pf_ruleset *m = change_one(rs, &row->changed);
+	double full[5], upd[5];
+	struct pf_cache *c = NULL;
+	struct pf_cache_stats st;
+	size_t agree = 0;
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t t0 = cpu_ns();
+
+		c = pf_cache_free(c);
+		if (pf_cache_build(m, PF_ACTION_ALLOW, &c) < 0)
+			return -1;
+		full[i] = (double)(cpu_ns() - t0) / 1e6;
+		c = pf_cache_free(c);
+		t0 = cpu_ns();
+		if (pf_cache_update(cache, rs, m, PF_ACTION_ALLOW, &c) < 0)
+			return -1;
+		upd[i] = (double)(cpu_ns() - t0) / 1e6;
+	}
+	qsort(full, 5, sizeof(double), cmp_double);
+	qsort(upd, 5, sizeof(double), cmp_double);
+	pf_cache_get_stats(c, &st);
+	for (size_t i = 0; i < nq; i++) {
+		struct pf_verdict a, b;
+
+		pf_cache_lookup(c, &q[i].src, &q[i].dst, q[i].port, &a);
+		pf_ruleset_eval(m, PF_ACTION_ALLOW, &q[i].src, &q[i].dst, q[i].port, &b);
+		agree += a.action == b.action && a.matched == b.matched &&
+			 a.rule_index == b.rule_index && a.policy_id == b.policy_id &&
+			 a.log == b.log && a.pass_rule_index == b.pass_rule_index;
+	}
+	row->rules = pf_ruleset_n_rules(m);
+	row->groups = st.n_groups;
+	row->compiled = st.n_groups_compiled;
+	row->incremental = pf_cache_base(c) != c;
+	row->full_ms = full[2];
+	row->update_ms = upd[2];
+	row->agree = agree == nq;
+	pf_cache_free(c);
+	pf_ruleset_free(m);
+	return 0;
+}
+
 static void measure(const struct ctx *x, bool naive, unsigned reps, double *ns, double *insn)
 {
 	double t[64];
@@ -449,6 +542,8 @@ int main(int argc, char **argv)
 		    "peak_MiB", "cache_bytes", "huge_kb", "cache_ns", "naive_ns", "ratio",
 		    "cache_insn", "naive_insn", "local_ns", "matched%", "agree");
 	}
+	struct incr_row incr[MAX_SIZES] = {0};
+
 	for (size_t s = 0; s < n_sizes; s++) {
 		_cleanup_free_ struct query *q = xcalloc(n_queries, sizeof(*q));
 		_cleanup_free_ struct query *ql = xcalloc(n_queries, sizeof(*ql));
@@ -520,8 +615,26 @@ int main(int argc, char **argv)
 		       100.0 * (double)matched / (double)n_queries,
 		       agree == n_queries ? "yes" : "NO");
 		fflush(stdout);
+		if (measure_update(rs, cache, q, n_queries, &incr[s]) < 0) {
+			fprintf(stderr, "bench-cache: update at %llu rules failed\n",
+				(unsigned long long)sizes[s]);
+			return 1;
+		}
 		pf_cache_free(cache);
 		pf_ruleset_free(rs);
 	}
+	if (only >= 0)
+		return 0;
+	printf(
+	    "# one policy changed (every Allow of its rules a Deny, one destination added): "
+	    "pf_cache_build of the new ruleset vs pf_cache_update from the cache of the old one, "
+	    "median of 5 (thread CPU time)\n");
+	printf("%7s %7s %6s %8s %9s %10s %8s %11s %6s\n", "rules", "changed", "groups", "compiled",
+	       "full_ms", "update_ms", "ratio", "incremental", "agree");
+	for (size_t s = 0; s < n_sizes; s++)
+		printf("%7zu %7zu %6zu %8zu %9.2f %10.2f %8.1f %11s %6s\n", incr[s].rules,
+		       incr[s].changed, incr[s].groups, incr[s].compiled, incr[s].full_ms,
+		       incr[s].update_ms, incr[s].full_ms / incr[s].update_ms,
+		       incr[s].incremental ? "yes" : "no", incr[s].agree ? "yes" : "NO");
 	return 0;
 }

@@ -168,9 +168,11 @@ static uint64_t hash_u32s(uint64_t h, const uint32_t *v, size_t n)
 /* ------------------------------------------------------------------------------------------ */
 /* Building */
 
-struct src_pair {
+/* A source while its policies are gathered: pol[head], pol[link[head]], ... (see
+ * build_groups); last is the policy that listed it last, so one listing it twice counts once. */
+struct src_ent {
 	uint64_t hi, lo;
-	uint32_t policy;
+	uint32_t head, tail, last;
 };
 
 /* One destination entry of one rule, in one group. */
@@ -262,17 +264,6 @@ static int cmp_u32(const void *a, const void *b)
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static int cmp_pair(const void *a, const void *b)
-{
-	const struct src_pair *x = a, *y = b;
-
-	if (x->hi != y->hi)
-		return x->hi < y->hi ? -1 : 1;
-	if (x->lo != y->lo)
-		return x->lo < y->lo ? -1 : 1;
-	return x->policy < y->policy ? -1 : x->policy > y->policy;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -788,6 +779,7 @@ static int build_group(struct build *b, uint32_t g)
 	}
 	if (c->n_nodes + n_nodes > PF_CACHE_MAX_NODES)
 		return -E2BIG;
+	grp->n_nodes = (uint32_t)n_nodes;
 
 	/*
 	 * This group's level-2 table: a power of two, load <= 3/4. Fuller than level 1 because
@@ -917,51 +909,81 @@ out:
 	return r;
 }
 
-/* Level 1: sources, each mapped to the group of sources with the same policies. */
+/*
+ * Level 1: sources, each mapped to the group of sources with the same policies. The policies
+ * are visited in evaluation order and each source's list grows at its tail, so every list comes
+ * out ascending without a sort; sources are found by a hash keyed with the cache's seed (they
+ * are the addresses pods were given).
+ */
 static int build_groups(struct build *b, const struct pf_ruleset *rs)
 {
 	struct pf_cache *c = b->c;
-	_cleanup_free_ struct src_pair *pairs = NULL;
-	size_t n_pairs = 0, n_src = 0, i, j;
+	_cleanup_free_ struct src_ent *ents = NULL;
+	_cleanup_free_ uint32_t *idx = NULL, *link = NULL, *pol = NULL;
+	size_t n_pairs = 0, n_src = 0, n_links = 0, cap = 8;
 	int r;
 
-	for (i = 0; i < rs->n_policies; i++)
+	for (size_t i = 0; i < rs->n_policies; i++)
 		n_pairs += rs->policies[i].n_src;
 	if (n_pairs > PF_CACHE_MAX_SRC_PAIRS)
 		return -E2BIG;
 	if (!n_pairs)
 		return htab_init(&c->l1, 0);
-	pairs = malloc(n_pairs * sizeof(*pairs));
-	if (!pairs)
+	while (cap < 2 * n_pairs)
+		cap *= 2;
+	idx = malloc(cap * sizeof(*idx));
+	ents = malloc(n_pairs * sizeof(*ents));
+	link = malloc(n_pairs * sizeof(*link));
+	pol = malloc(n_pairs * sizeof(*pol));
+	if (!idx || !ents || !link || !pol)
 		return -ENOMEM;
-	n_pairs = 0;
-	for (i = 0; i < rs->n_policies; i++)
-		for (j = 0; j < rs->policies[i].n_src; j++) {
-			addr_split(&rs->policies[i].src[j], &pairs[n_pairs].hi, &pairs[n_pairs].lo);
-			pairs[n_pairs++].policy = (uint32_t)i;
+	memset(idx, 0xff, cap * sizeof(*idx));
+	for (size_t i = 0; i < rs->n_policies; i++)
+		for (size_t j = 0; j < rs->policies[i].n_src; j++) {
+			struct src_ent *e = NULL;
+			uint64_t hi, lo;
+			size_t k;
+
+			addr_split(&rs->policies[i].src[j], &hi, &lo);
+			for (k = key_hash(c->seed, hi, lo, 0) & (cap - 1); idx[k] != NONE;
+			     k = (k + 1) & (cap - 1))
+				if (ents[idx[k]].hi == hi && ents[idx[k]].lo == lo) {
+					e = &ents[idx[k]];
+					break;
+				}
+			if (!e) {
+				idx[k] = (uint32_t)n_src;
+				e = &ents[n_src++];
+				*e = (struct src_ent){
+				    .hi = hi, .lo = lo, .head = NONE, .tail = NONE, .last = NONE};
+			}
+			if (e->last == i)
+				continue;
+			e->last = (uint32_t)i;
+			pol[n_links] = (uint32_t)i;
+			link[n_links] = NONE;
+			if (e->tail == NONE)
+				e->head = (uint32_t)n_links;
+			else
+				link[e->tail] = (uint32_t)n_links;
+			e->tail = (uint32_t)n_links++;
 		}
-	qsort(pairs, n_pairs, sizeof(*pairs), cmp_pair);
-	for (i = 0; i < n_pairs; i++)
-		if (!i || pairs[i].hi != pairs[i - 1].hi || pairs[i].lo != pairs[i - 1].lo)
-			n_src++;
+	free(PF_TAKE_PTR(idx));
 	r = htab_init(&c->l1, n_src);
 	if (r < 0)
 		return r;
 	intern_init(&b->gint, 16, PF_CACHE_MAX_GROUPS);
 
-	for (i = 0; i < n_pairs; i = j) {
+	for (size_t s = 0; s < n_src; s++) {
 		size_t start = b->n_glist;
 		uint32_t g;
 		uint64_t h;
 
-		for (j = i; j < n_pairs && pairs[j].hi == pairs[i].hi && pairs[j].lo == pairs[i].lo;
-		     j++) {
-			if (j > i && pairs[j].policy == pairs[j - 1].policy)
-				continue; /* the same source listed twice by one policy */
+		for (uint32_t l = ents[s].head; l != NONE; l = link[l]) {
 			r = grow((void **)&b->glist, &b->cap_glist, b->n_glist, sizeof(*b->glist));
 			if (r < 0)
 				return r;
-			b->glist[b->n_glist++] = pairs[j].policy;
+			b->glist[b->n_glist++] = pol[l];
 		}
 		b->cand = b->glist + start;
 		b->n_cand = b->n_glist - start;
@@ -973,13 +995,13 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 			if (c->n_groups >= PF_CACHE_MAX_GROUPS)
 				return -E2BIG;
 			if (c->n_groups >= b->cap_groups) {
-				size_t cap = MAX(16, 2 * b->cap_groups);
+				size_t gcap = MAX(16, 2 * b->cap_groups);
 
-				r = realloc_u32s(cap,
+				r = realloc_u32s(gcap,
 						 (uint32_t * *const[]){&b->g_off, &b->g_n, NULL});
 				if (r < 0)
 					return r;
-				b->cap_groups = cap;
+				b->cap_groups = gcap;
 			}
 			g = (uint32_t)c->n_groups++;
 			b->g_off[g] = (uint32_t)start;
@@ -988,7 +1010,7 @@ static int build_groups(struct build *b, const struct pf_ruleset *rs)
 			if (r < 0)
 				return r;
 		}
-		r = htab_put(&c->l1, c->seed, pairs[i].hi, pairs[i].lo, 0, g);
+		r = htab_put(&c->l1, c->seed, ents[s].hi, ents[s].lo, 0, g);
 		if (r < 0)
 			return r;
 	}
@@ -1034,6 +1056,22 @@ static void *shrink(void *p, size_t n, size_t sz)
 	void *q = n ? realloc(p, n * sz) : NULL;
 
 	return q ? q : p;
+}
+
+/* Point the groups this cache compiled at its arrays, where they are now (borrowed ones
+ * already point at their base's). */
+static void link_groups(struct pf_cache *c)
+{
+	for (size_t g = 0; g < c->n_groups; g++) {
+		struct cache_group *grp = &c->groups[g];
+
+		if (grp->borrowed)
+			continue;
+		grp->l2 = c->l2 ? c->l2 + grp->l2_off : NULL;
+		grp->bloom = c->bloom ? c->bloom + grp->bloom_off : NULL;
+		grp->iv = c->iv;
+		grp->rules = c->rules;
+	}
 }
 
 #define HUGE_PAGE (2u << 20)
@@ -1106,6 +1144,7 @@ static void freeze(struct pf_cache *c)
 		*parts[i].p = start + off;
 		off += (parts[i].len + 63) & ~(size_t)63;
 	}
+	link_groups(c);
 	(void)mprotect(start, total, PROT_READ);
 	c->arena = start;
 	c->arena_len = total;
@@ -1167,11 +1206,11 @@ static int build_walk(struct build *b, const struct pf_ruleset *rs)
 	return 0;
 }
 
-static int build(struct build *b, const struct pf_ruleset *rs)
+/* The rules of rs in evaluation order, in c->rules and the build's per-rule arrays. */
+static int prepare(struct build *b, const struct pf_ruleset *rs)
 {
 	struct pf_cache *c = b->c;
 	size_t n_rules = 0, seq = 0;
-	int r;
 
 	c->n_policies = rs ? rs->n_policies : 0;
 	for (size_t i = 0; i < c->n_policies; i++)
@@ -1233,7 +1272,25 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	if (b->has_pass) {
 		intern_init(&b->pint, 16, PF_CACHE_MAX_RULES);
 	}
+	return 0;
+}
 
+static void shrink_arrays(struct pf_cache *c)
+{
+	c->l2 = shrink(c->l2, c->n_l2, sizeof(*c->l2));
+	c->bloom = shrink(c->bloom, c->n_bloom, sizeof(*c->bloom));
+	c->iv = shrink(c->iv, c->n_iv, sizeof(*c->iv));
+}
+
+static int build(struct build *b, const struct pf_ruleset *rs)
+{
+	struct pf_cache *c = b->c;
+	int r;
+
+	r = prepare(b, rs);
+	if (r < 0)
+		return r;
+	c->n_rules_all = b->n_real;
 	r = build_groups(b, rs ? rs : &(struct pf_ruleset){0});
 	if (r < 0)
 		return r;
@@ -1242,16 +1299,9 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 		return -ENOMEM;
 	intern_init(&b->tint, 64, NONE - 1);
 	for (size_t g = 0; g < c->n_groups; g++) {
-		unsigned nl;
-
 		r = build_group(b, (uint32_t)g);
 		if (r < 0)
 			return r;
-		for (int f = FAM_V4; f <= FAM_V6; f++) {
-			nl = (unsigned)(__builtin_popcountll(c->groups[g].lenmap[f][0]) +
-					__builtin_popcountll(c->groups[g].lenmap[f][1]));
-			c->stats.max_prefix_lens = MAX(c->stats.max_prefix_lens, nl);
-		}
 	}
 
 	if (rs && pf_ruleset_has_fqdn(rs)) {
@@ -1260,9 +1310,12 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 			return r;
 	}
 
-	c->l2 = shrink(c->l2, c->n_l2, sizeof(*c->l2));
-	c->bloom = shrink(c->bloom, c->n_bloom, sizeof(*c->bloom));
-	c->iv = shrink(c->iv, c->n_iv, sizeof(*c->iv));
+	/* kept for pf_cache_update */
+	c->glist = PF_TAKE_PTR(b->glist);
+	c->g_off = PF_TAKE_PTR(b->g_off);
+	c->g_n = PF_TAKE_PTR(b->g_n);
+	c->stats.bytes += (b->n_glist + 2 * c->n_groups) * sizeof(uint32_t);
+	shrink_arrays(c);
 	return 0;
 }
 
@@ -1271,12 +1324,25 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 static void finish(struct pf_cache *c)
 {
 	freeze(c);
+	if (!c->arena)
+		link_groups(c);
+	for (size_t g = 0; g < c->n_groups; g++)
+		for (int f = FAM_V4; f <= FAM_V6; f++) {
+			unsigned nl = (unsigned)(__builtin_popcountll(c->groups[g].lenmap[f][0]) +
+						 __builtin_popcountll(c->groups[g].lenmap[f][1]));
+
+			c->stats.max_prefix_lens = MAX(c->stats.max_prefix_lens, nl);
+		}
 
 	c->stats.n_sources = c->l1.n;
 	c->stats.n_groups = c->n_groups;
-	c->stats.n_dst_nodes = c->n_nodes;
-	c->stats.n_port_tables = c->n_tables;
-	c->stats.n_intervals = c->n_iv;
+	for (size_t g = 0; g < c->n_groups; g++)
+		c->stats.n_dst_nodes += c->groups[g].n_nodes;
+	/* tables and intervals held: this cache's and its base's */
+	c->stats.n_port_tables = c->n_tables + (c->base ? c->base->stats.n_port_tables : 0);
+	c->stats.n_intervals = c->n_iv + (c->base ? c->base->stats.n_intervals : 0);
+	if (c->base)
+		c->stats.bytes += c->base->stats.bytes;
 	c->stats.bytes += sizeof(*c) + c->n_policies * sizeof(*c->policies);
 	if (c->arena)
 		c->stats.bytes += c->arena_len;
@@ -1344,6 +1410,270 @@ int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 	return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Incremental builds */
+
+/* A full build compiles groups holding at most this many rules (over their policies) or a
+ * quarter of all groups' (whichever is more) before a build from the same base starts over. */
+#define UPDATE_MIN_WORK 4096
+
+static bool same_str(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* Whether two rules compile to the same tables and rules[] entries. */
+static bool same_rule(const struct pf_rs_rule *x, const struct pf_rs_rule *y)
+{
+	if (x->action != y->action || x->log != y->log || x->rule_index != y->rule_index ||
+	    x->any_dst != y->any_dst || x->n_dst_ips != y->n_dst_ips ||
+	    x->n_dst_nets != y->n_dst_nets || x->n_ports != y->n_ports || x->n_fqdns != y->n_fqdns)
+		return false;
+	if (x->n_dst_ips && memcmp(x->dst_ips, y->dst_ips, x->n_dst_ips * sizeof(*x->dst_ips)))
+		return false;
+	for (size_t i = 0; i < x->n_dst_nets; i++)
+		if (x->dst_nets[i].len != y->dst_nets[i].len ||
+		    memcmp(&x->dst_nets[i].addr, &y->dst_nets[i].addr, sizeof(x->dst_nets[i].addr)))
+			return false;
+	for (size_t i = 0; i < x->n_ports; i++)
+		if (x->ports[i].port != y->ports[i].port ||
+		    x->ports[i].end_port != y->ports[i].end_port ||
+		    x->ports[i].protocol != y->ports[i].protocol)
+			return false;
+	for (size_t i = 0; i < x->n_fqdns; i++)
+		if (strcmp(x->fqdns[i], y->fqdns[i]))
+			return false;
+	return true;
+}
+
+/* Everything but the sources: what a group's level 2 and 3 are compiled from. */
+static bool same_policy(const struct pf_rs_policy *x, const struct pf_rs_policy *y)
+{
+	if (x->id != y->id || x->cluster != y->cluster || x->priority != y->priority ||
+	    x->audit != y->audit || x->n_rules != y->n_rules ||
+	    !same_str(x->namespace, y->namespace) || !same_str(x->name, y->name))
+		return false;
+	for (size_t j = 0; j < x->n_rules; j++)
+		if (!same_rule(&x->rules[j], &y->rules[j]))
+			return false;
+	return true;
+}
+
+/* map[i]: the index in base_rs of a policy the same as rs's i-th (found by id), or NONE. */
+static int map_policies(const struct pf_ruleset *base_rs, const struct pf_ruleset *rs,
+			uint32_t *map)
+{
+	_cleanup_free_ uint32_t *t = NULL;
+	size_t cap = 8;
+
+	while (cap < 2 * base_rs->n_policies)
+		cap *= 2;
+	t = malloc(cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0xff, cap * sizeof(*t));
+	for (size_t i = 0; i < base_rs->n_policies; i++) {
+		size_t k = mix64(base_rs->policies[i].id) & (cap - 1);
+
+		while (t[k] != NONE)
+			k = (k + 1) & (cap - 1);
+		t[k] = (uint32_t)i;
+	}
+	for (size_t i = 0; i < rs->n_policies; i++) {
+		const struct pf_rs_policy *p = &rs->policies[i];
+
+		map[i] = NONE;
+		for (size_t k = mix64(p->id) & (cap - 1); t[k] != NONE; k = (k + 1) & (cap - 1))
+			if (base_rs->policies[t[k]].id == p->id) {
+				if (same_policy(&base_rs->policies[t[k]], p))
+					map[i] = t[k];
+				break;
+			}
+	}
+	return 0;
+}
+
+/* The base's groups by policy list: an open-addressing table of group numbers. */
+static int index_groups(const struct pf_cache *base, uint32_t **out, size_t *mask)
+{
+	size_t cap = 8;
+	uint32_t *t;
+
+	while (cap < 2 * base->n_groups)
+		cap *= 2;
+	t = malloc(cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	memset(t, 0xff, cap * sizeof(*t));
+	for (size_t g = 0; g < base->n_groups; g++) {
+		size_t k = hash_u32s(0x67726f7570ull, base->glist + base->g_off[g], base->g_n[g]) &
+			   (cap - 1);
+
+		while (t[k] != NONE)
+			k = (k + 1) & (cap - 1);
+		t[k] = (uint32_t)g;
+	}
+	*out = t;
+	*mask = cap - 1;
+	return 0;
+}
+
+static uint32_t find_group(const struct pf_cache *base, const uint32_t *t, size_t mask,
+			   const uint32_t *list, size_t n)
+{
+	for (size_t k = hash_u32s(0x67726f7570ull, list, n) & mask; t[k] != NONE;
+	     k = (k + 1) & mask)
+		if (base->g_n[t[k]] == n &&
+		    !memcmp(base->glist + base->g_off[t[k]], list, n * sizeof(*list)))
+			return t[k];
+	return NONE;
+}
+
+/* pf_cache_update's build: -EAGAIN when too much changed (a full build is due). */
+static int update(const struct pf_cache *base, const struct pf_ruleset *base_rs,
+		  const struct pf_ruleset *rs, struct pf_cache **out)
+{
+	struct build b = {0};
+	struct pf_ruleset sub = {0};
+	_cleanup_free_ uint32_t *map = NULL, *sub_of = NULL, *from = NULL, *gidx = NULL,
+				*tmp = NULL;
+	_cleanup_free_ uint8_t *need = NULL;
+	size_t n_pol = rs->n_policies, gmask = 0, work_all = 0, work_own = 0, n_own = 0;
+	struct pf_cache *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->base = pf_cache_ref(base);
+	/* the base's seed: the groups taken from it were hashed with it */
+	c->seed = base->seed;
+	c->default_action = base->default_action;
+	b.c = c;
+	map = malloc((n_pol ? n_pol : 1) * sizeof(*map));
+	sub_of = malloc((n_pol ? n_pol : 1) * sizeof(*sub_of));
+	need = calloc(n_pol ? n_pol : 1, 1);
+	r = map && sub_of && need ? map_policies(base_rs, rs, map) : -ENOMEM;
+	if (r < 0)
+		goto out;
+	r = build_groups(&b, rs);
+	if (r < 0)
+		goto out;
+	from = malloc((c->n_groups ? c->n_groups : 1) * sizeof(*from));
+	tmp = malloc((b.n_glist ? b.n_glist : 1) * sizeof(*tmp));
+	r = from && tmp ? index_groups(base, &gidx, &gmask) : -ENOMEM;
+	if (r < 0)
+		goto out;
+	for (size_t g = 0; g < c->n_groups; g++) {
+		const uint32_t *list = b.glist + b.g_off[g];
+		size_t n = b.g_n[g], work = 0;
+		bool known = true;
+
+		for (size_t k = 0; k < n; k++) {
+			work += rs->policies[list[k]].n_rules;
+			tmp[k] = map[list[k]];
+			known = known && tmp[k] != NONE;
+		}
+		from[g] = known ? find_group(base, gidx, gmask, tmp, n) : NONE;
+		work_all += work;
+		if (from[g] != NONE)
+			continue;
+		work_own += work;
+		n_own++;
+		for (size_t k = 0; k < n; k++)
+			need[list[k]] = 1;
+	}
+	if (work_own > UPDATE_MIN_WORK && work_own * 4 > work_all) {
+		r = -EAGAIN;
+		goto out;
+	}
+
+	/* The policies of the groups to compile, in evaluation order: their rules alone go in
+	 * this cache's rules[], numbered as a full build of them would number them. */
+	sub.policies = malloc((n_pol ? n_pol : 1) * sizeof(*sub.policies));
+	if (!sub.policies) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_pol; i++)
+		if (need[i]) {
+			sub_of[i] = (uint32_t)sub.n_policies;
+			sub.policies[sub.n_policies++] = rs->policies[i];
+		}
+	r = prepare(&b, &sub);
+	if (r < 0)
+		goto out;
+	c->n_rules_all = pf_ruleset_n_rules(rs);
+	c->groups = calloc(c->n_groups ? c->n_groups : 1, sizeof(*c->groups));
+	if (!c->groups) {
+		r = -ENOMEM;
+		goto out;
+	}
+	intern_init(&b.tint, 64, NONE - 1);
+	for (size_t g = 0; g < c->n_groups; g++) {
+		uint32_t *list = b.glist + b.g_off[g];
+
+		if (from[g] != NONE) {
+			c->groups[g] = base->groups[from[g]];
+			c->groups[g].borrowed = true;
+			continue;
+		}
+		/* each group has its own slice of glist: renumber it for the sub-ruleset */
+		for (size_t k = 0; k < b.g_n[g]; k++)
+			list[k] = sub_of[list[k]];
+		r = build_group(&b, (uint32_t)g);
+		if (r < 0)
+			goto out;
+	}
+	c->stats.n_groups_reused = c->n_groups - n_own;
+	c->stats.n_groups_compiled = n_own;
+	r = 0;
+out:
+	free(sub.policies);
+	build_done(&b);
+	if (r < 0) {
+		pf_cache_free(c);
+		return r;
+	}
+	shrink_arrays(c);
+	finish(c);
+	*out = c;
+	return 0;
+}
+
+int pf_cache_update(const struct pf_cache *prev, const struct pf_ruleset *base_rs,
+		    const struct pf_ruleset *rs, enum pf_action default_action,
+		    struct pf_cache **out)
+{
+	const struct pf_cache *base = prev ? pf_cache_base(prev) : NULL;
+	bool can = base && base_rs && rs && !base->audit && !base->walk &&
+		   base->default_action == default_action &&
+		   base_rs->n_policies == base->n_policies && !pf_ruleset_has_audit(rs) &&
+		   !pf_ruleset_has_fqdn(rs);
+
+	for (size_t i = 0; can && i < base->n_policies; i++)
+		can = base_rs->policies[i].id == base->policies[i].id;
+	if (can) {
+		int r = update(base, base_rs, rs, out);
+
+		if (r != -EAGAIN)
+			return r;
+	}
+	return pf_cache_build(rs, default_action, out);
+}
+
+const struct pf_cache *pf_cache_base(const struct pf_cache *c)
+{
+	return c->base ? c->base : c;
+}
+
+struct pf_cache *pf_cache_ref(const struct pf_cache *c)
+{
+	struct pf_cache *m = (struct pf_cache *)c;
+
+	__atomic_add_fetch(&m->refs, 1, __ATOMIC_RELAXED);
+	return m;
+}
+
 const struct pf_cache *pf_cache_audit(const struct pf_cache *c)
 {
 	return c ? c->audit : NULL;
@@ -1365,7 +1695,13 @@ struct pf_cache *pf_cache_free(struct pf_cache *c)
 {
 	if (!c)
 		return NULL;
+	if (__atomic_fetch_sub(&c->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return NULL;
 	pf_cache_free(c->audit);
+	pf_cache_free(c->base);
+	free(c->glist);
+	free(c->g_off);
+	free(c->g_n);
 	for (size_t i = 0; i < c->n_policies && c->policies; i++) {
 		free(c->policies[i].namespace);
 		free(c->policies[i].name);

@@ -91,6 +91,16 @@ struct cache_group {
 	 * answer is judged by walking them (walk_pols[walk_off .. + walk_n)), every other one
 	 * by the tables above. walk_n 0: no fqdn rule. */
 	uint32_t walk_off, walk_n;
+	uint32_t n_nodes; /* level-2 nodes (stats) */
+	/* false: compiled by the cache that holds it; true: taken as it was from the base cache
+	 * of an incremental build (pf_cache_update), whose arrays the pointers below are in */
+	bool borrowed;
+	/* Where a lookup reads: l2 and bloom at this group's table and filter, iv and rules the
+	 * arrays of the cache that compiled it (offsets and rule numbers are relative to those). */
+	const struct slot *l2;
+	const uint64_t *bloom;
+	const uint64_t *iv;
+	const struct cache_rule *rules;
 };
 
 /*
@@ -122,6 +132,17 @@ struct pf_cache {
 	void *arena; /* when set, l1.s, groups, bloom, l2, iv and rules live here (see freeze) */
 	size_t arena_len;
 	struct pf_cache_stats stats;
+	size_t n_rules_all; /* the ruleset's rules (an incremental build compiles some only) */
+	/*
+	 * Incremental builds. A full build keeps its groups' policy lists (glist[g_off[g] ..
+	 * + g_n[g]), ascending policy indices) so that a later pf_cache_update can tell which
+	 * groups it may take as they are. An incremental build holds a reference to its base
+	 * (the full build its unchanged groups come from; never itself incremental) and keeps
+	 * no lists: the next update starts from the same base.
+	 */
+	struct pf_cache *base;
+	uint32_t *glist, *g_off, *g_n;
+	int refs; /* references beyond the first (pf_cache_ref) */
 };
 
 /* One multiply-xorshift round: lookups hash up to a few times each, so this is kept cheap. */

@@ -6,12 +6,12 @@
 static inline const struct slot *l2_get(const struct pf_cache *c, const struct cache_group *grp,
 					uint64_t hi, uint64_t lo, unsigned len)
 {
-	const struct slot *l2 = c->l2 + grp->l2_off;
+	const struct slot *l2 = grp->l2;
 	uint64_t h = key_hash(c->seed, hi, lo, len);
 	uint32_t bit = (uint32_t)(h >> 32) & grp->bloom_mask;
 	size_t i = h & grp->l2_mask;
 
-	if (!(c->bloom[grp->bloom_off + bit / 64] & (1ull << (bit % 64))))
+	if (!(grp->bloom[bit / 64] & (1ull << (bit % 64))))
 		return NULL;
 	for (;;) {
 		if (l2[i].val == NONE)
@@ -111,15 +111,15 @@ void pf_cache_lookup_flow(const struct pf_cache *c, uint32_t g, const struct pf_
 		}
 	}
 	if (hit)
-		r = iv_find(c->iv + hit->val, hit->tag >> 8, port_key(proto, dport));
+		r = iv_find(grp->iv + hit->val, hit->tag >> 8, port_key(proto, dport));
 	else if (grp->any_n)
-		r = iv_find(c->iv + grp->any_off, grp->any_n, port_key(proto, dport));
+		r = iv_find(grp->iv + grp->any_off, grp->any_n, port_key(proto, dport));
 	else
 		return;
 	if (r == NONE)
 		return;
 
-	cr = &c->rules[r];
+	cr = &grp->rules[r];
 	out->pass_name = cr->pass_name;
 	out->pass_policy_id = cr->pass_policy_id;
 	out->pass_rule_index = cr->pass_rule_index;
@@ -151,6 +151,6 @@ enum pf_action pf_cache_default_action(const struct pf_cache *c)
 void pf_cache_get_stats(const struct pf_cache *c, struct pf_cache_stats *st)
 {
 	*st = c->stats;
-	st->n_rules = c->n_rules;
-	st->n_audit_rules = c->audit ? c->audit->n_rules : 0;
+	st->n_rules = c->n_rules_all;
+	st->n_audit_rules = c->audit ? c->audit->n_rules_all : 0;
 }

@@ -42,6 +42,10 @@ struct pf_cache_stats {
 	size_t bytes;		/* memory held */
 	size_t n_rules;		/* rules compiled in (Audit policies' not counted) */
 	size_t n_audit_rules;	/* rules of Audit policies, compiled apart */
+	/* pf_cache_update: groups taken from the base as they were, and groups compiled anew
+	 * (both 0 for a full build) */
+	size_t n_groups_reused;
+	size_t n_groups_compiled;
 };
 
 /*
@@ -60,7 +64,29 @@ int pf_cache_build_audit(const struct pf_ruleset *rs, struct pf_cache **out);
 /* A cache built from a ruleset with Audit policies carries their cache (freed with it): NULL
  * when there are none. */
 const struct pf_cache *pf_cache_audit(const struct pf_cache *c);
-/* NULL-safe; returns NULL so `c = pf_cache_free(c);` works. */
+/*
+ * Incremental build: the cache of rs, compiling only the groups (sources with the same set of
+ * policies) whose policies changed since base_rs and taking every other group as the base
+ * cache compiled it, where the base is prev's (pf_cache_base) and base_rs the ruleset the base
+ * was built from. A policy is unchanged when its id, tier, priority, names and every rule
+ * (action, log, destinations, ports) are the same; its sources may differ (level 1 is always
+ * rebuilt). The result answers exactly as pf_cache_build(rs, default_action) would, holds a
+ * reference to the base (memory held: both) and has the same limits.
+ *
+ * It is a full build (pf_cache_base(*out) == *out) when prev is NULL, base_rs does not match
+ * the base, the default action differs, either side has Audit or fqdn rules, or the groups to
+ * compile name more than a quarter of the rules all groups name (and more than 4,096): the base is
+ * then replaced before the changes pile up. Returns as pf_cache_build.
+ */
+int pf_cache_update(const struct pf_cache *prev, const struct pf_ruleset *base_rs,
+		    const struct pf_ruleset *rs, enum pf_action default_action,
+		    struct pf_cache **out);
+/* The full build c's groups come from: c itself unless c came from pf_cache_update. */
+const struct pf_cache *pf_cache_base(const struct pf_cache *c);
+/* One more reference to c (thread-safe): each is dropped by one pf_cache_free. */
+struct pf_cache *pf_cache_ref(const struct pf_cache *c);
+/* NULL-safe; returns NULL so `c = pf_cache_free(c);` works. Drops one reference; the cache is
+ * freed with the last (a base lives as long as any cache built from it). */
 struct pf_cache *pf_cache_free(struct pf_cache *c);
 /*
  * Same answer as pf_ruleset_eval on the ruleset it was built from, field by field; the

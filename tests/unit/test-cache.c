@@ -1277,6 +1277,203 @@ static void test_differential(uint64_t seed, unsigned rounds)
 	   n_cluster, n_passed_matched, n_passed - n_passed_matched);
 }
 
+/* ---- incremental builds ---- */
+
+/* A deep copy of rs without its policy `skip` (SIZE_MAX: none), sources included. */
+static struct pf_ruleset *rs_clone(const struct pf_ruleset *rs, size_t skip)
+{
+	uint32_t *keep = xcalloc(rs->n_policies + 1, sizeof(*keep));
+	struct pf_ruleset *c;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n_policies; i++)
+		if (i != skip)
+			keep[n++] = (uint32_t)i;
+	if (pf_ruleset_copy_some(rs, keep, n, &c) < 0)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < rs->policies[keep[i]].n_src; k++)
+			add_src_addr(&c->policies[i], rs->policies[keep[i]].src[k]);
+	free(keep);
+	return c;
+}
+
+/*
+ * The next ruleset: a copy of rs with a few of the changes a cluster makes (a rule's verdict,
+ * destination or port, a policy's sources or priority, a policy added or deleted); most
+ * policies stay as they were.
+ */
+static struct pf_ruleset *rs_mutate(const struct pf_ruleset *rs, const struct pf_addr *srcs,
+				    size_t n_srcs, uint32_t *next_id)
+{
+	size_t skip = rs->n_policies > 1 && chance(20)
+			  ? pf_test_rand_below((uint32_t)rs->n_policies)
+			  : SIZE_MAX;
+	struct pf_ruleset *m = rs_clone(rs, skip);
+	unsigned n_changes = 1 + pf_test_rand_below(3);
+
+	for (unsigned k = 0; k < n_changes && m->n_policies; k++) {
+		struct pf_rs_policy *p = &m->policies[pf_test_rand_below((uint32_t)m->n_policies)];
+		struct pf_rs_rule *r =
+		    p->n_rules ? &p->rules[pf_test_rand_below((uint32_t)p->n_rules)] : NULL;
+
+		switch (pf_test_rand_below(6)) {
+		case 0: /* a verdict */
+			if (r && r->action != PF_ACTION_PASS)
+				r->action = (enum pf_action)pf_test_rand_below(PF_ACTION_PASS);
+			break;
+		case 1: /* a destination (a pod came up behind a peer) */
+			if (r)
+				rule_ip_addr(r, rand_addr());
+			break;
+		case 2: /* a port */
+			if (r) {
+				uint16_t a = rand_port();
+
+				rule_port(r, a, a);
+			}
+			break;
+		case 3: /* a source (a pod the policy applies to) */
+			add_src_addr(p, srcs[pf_test_rand_below((uint32_t)n_srcs)]);
+			break;
+		case 4: /* the order */
+			p->priority = (uint32_t)pf_test_rand_below(2000);
+			break;
+		default: /* a policy added */
+			p = add_policy(m, (*next_id)++, "a", "new", pf_test_rand_below(200));
+			add_src_addr(p, srcs[pf_test_rand_below((uint32_t)n_srcs)]);
+			r = add_rule(p, (enum pf_action)pf_test_rand_below(PF_ACTION_PASS), false);
+			if (chance(50))
+				rule_ip_addr(r, rand_addr());
+			else
+				r->any_dst = true;
+			break;
+		}
+	}
+	pf_ruleset_sort(m);
+	return m;
+}
+
+/* Compare c against the walk of rs (and the full build full) at n connections. */
+static unsigned long incr_compare(const struct pf_cache *c, const struct pf_cache *full,
+				  const struct pf_ruleset *rs, enum pf_action def,
+				  const struct pf_addr *srcs, size_t n_srcs, unsigned n,
+				  uint64_t seed, unsigned round)
+{
+	unsigned long fails = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct pf_addr src = srcs[pf_test_rand_below((uint32_t)n_srcs)],
+			       dst = pick_dst(rs, NULL);
+		uint16_t port = pick_port(rs);
+		struct pf_verdict v, ref, fv;
+
+		pf_cache_lookup(c, &src, &dst, port, &v);
+		pf_cache_lookup(full, &src, &dst, port, &fv);
+		pf_ruleset_eval(rs, def, &src, &dst, port, &ref);
+		if (verdict_eq(&v, &ref) && verdict_eq(&v, &fv))
+			continue;
+		if (fails++ < 3) {
+			char s[PF_ADDR_STRLEN], d[PF_ADDR_STRLEN];
+
+			tap_diag("seed %llu round %u: %s -> %s:%u differs after an update",
+				 (unsigned long long)seed, round, pf_addr_fmt(&src, s),
+				 pf_addr_fmt(&dst, d), port);
+			verdict_diag("incremental", &v);
+			verdict_diag("full build", &fv);
+			verdict_diag("reference", &ref);
+		}
+	}
+	return fails;
+}
+
+/*
+ * pf_cache_update against pf_cache_build and the walk: a base built, two rounds of changes on
+ * top of it (each from the same base), the base freed before the caches built from it.
+ */
+static void test_incremental(uint64_t seed, unsigned rounds)
+{
+	unsigned long n_fail = 0, n_incr = 0, n_full = 0, n_reused = 0, n_compiled = 0,
+		      n_build_fail = 0, n_stats_fail = 0;
+	struct pf_addr srcs[10];
+
+	pf_test_rng_state = seed ^ 0x696e6372ull;
+	for (unsigned round = 0; round < rounds; round++) {
+		bool big = round % 25 == 24, audit = chance(10);
+		enum pf_action def = (enum pf_action)pf_test_rand_below(PF_ACTION_PASS);
+		struct pf_ruleset *rs0, *rs1, *rs2;
+		struct pf_cache *base = NULL, *c1 = NULL, *c2 = NULL, *f1 = NULL, *f2 = NULL;
+		uint32_t next_id = 10000;
+
+		for (size_t i = 0; i < PF_ARRAY_SIZE(srcs); i++)
+			srcs[i] = rand_addr();
+		rs0 = rand_ruleset(srcs, PF_ARRAY_SIZE(srcs) - 1, big, false);
+		for (size_t i = 0; i < rs0->n_policies; i++)
+			rs0->policies[i].audit = audit && rs0->policies[i].audit;
+		rs1 = rs_mutate(rs0, srcs, PF_ARRAY_SIZE(srcs) - 1, &next_id);
+		rs2 = rs_mutate(rs1, srcs, PF_ARRAY_SIZE(srcs) - 1, &next_id);
+		if (pf_cache_update(NULL, NULL, rs0, def, &base) < 0 ||
+		    pf_cache_update(base, rs0, rs1, def, &c1) < 0 ||
+		    pf_cache_build(rs1, def, &f1) < 0 ||
+		    /* the second change starts from the first's base, with the base's ruleset */
+		    pf_cache_update(c1, rs0, rs2, def, &c2) < 0 ||
+		    pf_cache_build(rs2, def, &f2) < 0) {
+			n_build_fail++;
+		} else {
+			struct pf_cache_stats st;
+
+			n_stats_fail += pf_cache_base(base) != base;
+			for (int i = 0; i < 2; i++) {
+				struct pf_cache *c = i ? c2 : c1, *f = i ? f2 : f1;
+				struct pf_cache_stats fs;
+
+				pf_cache_get_stats(c, &st);
+				pf_cache_get_stats(f, &fs);
+				if (pf_cache_base(c) == c) {
+					n_full++;
+				} else {
+					n_incr++;
+					n_reused += st.n_groups_reused;
+					n_compiled += st.n_groups_compiled;
+					n_stats_fail += pf_cache_base(c) != base ||
+							st.n_groups_reused + st.n_groups_compiled !=
+							    st.n_groups;
+				}
+				n_stats_fail +=
+				    st.n_sources != fs.n_sources || st.n_groups != fs.n_groups ||
+				    st.n_dst_nodes != fs.n_dst_nodes || st.n_rules != fs.n_rules;
+			}
+			/* the caches built on it keep what they borrowed alive */
+			base = pf_cache_free(base);
+			n_fail += incr_compare(c1, f1, rs1, def, srcs, PF_ARRAY_SIZE(srcs),
+					       big ? 300 : 30, seed, round);
+			n_fail += incr_compare(c2, f2, rs2, def, srcs, PF_ARRAY_SIZE(srcs),
+					       big ? 300 : 30, seed, round);
+		}
+		pf_cache_free(base);
+		pf_cache_free(c1);
+		pf_cache_free(c2);
+		pf_cache_free(f1);
+		pf_cache_free(f2);
+		pf_ruleset_free(rs0);
+		pf_ruleset_free(rs1);
+		pf_ruleset_free(rs2);
+	}
+	is_int(n_build_fail, 0, "every update builds");
+	is_int(n_stats_fail, 0,
+	       "an update counts sources, groups, nodes and rules as a full build");
+	ok(n_fail == 0,
+	   "incremental: %lu updates (%lu groups taken from the base, %lu compiled) and %lu full "
+	   "builds answer as a full build and the walk",
+	   n_incr, n_reused, n_compiled, n_full);
+	if (n_fail)
+		tap_diag("%lu differ; reproduce with PF_TEST_SEED=%llu", n_fail,
+			 (unsigned long long)seed);
+	/* both paths ran, and updates did take groups from the base */
+	ok(n_incr > rounds && n_full > 0 && n_reused > n_compiled / 4,
+	   "updates reuse groups, and fall back to a full build (Audit)");
+}
+
 /* Expect (src -> dst proto/port), with the pod's names nt (may be NULL), to be decided by
  * policy `name` rule idx with act (name NULL: the default act); the reference must agree. */
 static void expect_flow(const struct pf_cache *c, const struct pf_ruleset *rs, enum pf_action def,
@@ -1613,5 +1810,6 @@ int main(void)
 	test_fqdn();
 	test_differential(seed, rounds);
 	test_differential_flows(seed, rounds);
+	test_incremental(seed, rounds / 5);
 	return tap_done();
 }
