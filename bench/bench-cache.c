@@ -340,16 +340,20 @@ struct incr_row {
 	bool agree, incremental;
 };
 
-/* Full build of the changed ruleset against pf_cache_update from cache (built from rs),
+/* Full build of the changed ruleset against pf_cache_update from a cache of rs,
  * medians of 5 each, and whether the update answers as the walk of the changed ruleset. */
-static int measure_update(const struct pf_ruleset *rs, const struct pf_cache *cache,
-			  const struct query *q, size_t nq, struct incr_row *row)
+static int measure_update(struct pf_ruleset *rs, const struct query *q, size_t nq,
+			  struct incr_row *row)
 {
 	struct pf_ruleset *m = change_one(rs, &row->changed);
 	double full[5], upd[5];
-	struct pf_cache *c = NULL;
+	struct pf_cache *c = NULL, *cache = NULL;
 	struct pf_cache_stats st;
 	size_t agree = 0;
+
+	/* the base: a full build that keeps its ruleset to compare with */
+	if (pf_cache_update(NULL, rs, PF_ACTION_ALLOW, &cache) < 0)
+		return -1;
 
 	for (int i = 0; i < 5; i++) {
 		uint64_t t0 = cpu_ns();
@@ -360,7 +364,7 @@ static int measure_update(const struct pf_ruleset *rs, const struct pf_cache *ca
 		full[i] = (double)(cpu_ns() - t0) / 1e6;
 		c = pf_cache_free(c);
 		t0 = cpu_ns();
-		if (pf_cache_update(cache, rs, m, PF_ACTION_ALLOW, &c) < 0)
+		if (pf_cache_update(cache, m, PF_ACTION_ALLOW, &c) < 0)
 			return -1;
 		upd[i] = (double)(cpu_ns() - t0) / 1e6;
 	}
@@ -384,6 +388,7 @@ static int measure_update(const struct pf_ruleset *rs, const struct pf_cache *ca
 	row->update_ms = upd[2];
 	row->agree = agree == nq;
 	pf_cache_free(c);
+	pf_cache_free(cache);
 	pf_ruleset_free(m);
 	return 0;
 }
@@ -615,7 +620,8 @@ int main(int argc, char **argv)
 		       100.0 * (double)matched / (double)n_queries,
 		       agree == n_queries ? "yes" : "NO");
 		fflush(stdout);
-		if (measure_update(rs, cache, q, n_queries, &incr[s]) < 0) {
+		cache = pf_cache_free(cache);
+		if (measure_update(rs, q, n_queries, &incr[s]) < 0) {
 			fprintf(stderr, "bench-cache: update at %llu rules failed\n",
 				(unsigned long long)sizes[s]);
 			return 1;

@@ -104,6 +104,9 @@ struct pf_reloader {
 	struct pod_op *retry; /* failed writes, at most one per netns (the newest) */
 	struct pf_store *row_store;
 	/* build thread only */
+	/* The last good build (a reference): the next compiles only what changed since its base
+	 * (pf_cache_update). NULL: the next build is a full one. */
+	struct pf_cache *last;
 	struct pf_events_out events_out;
 	struct pf_store *store;
 	enum pf_action default_action;
@@ -234,10 +237,11 @@ static void save_ruleset(const struct pf_ruleset *rs, const char *path, uint64_t
 }
 
 /* Load and compile from store; the common part of both paths. *good: the ruleset, when it
- * compiled (the caller saves and frees it). */
-static int build(struct pf_store *store, enum pf_action def, struct pf_cache **out,
-		 uint64_t *load_us, uint64_t *build_us, struct pf_ruleset **good,
-		 struct pf_error *err)
+ * compiled (the caller saves and frees it). With prev (the last good build), only the groups
+ * whose policies changed since its base are compiled. */
+static int build(struct pf_store *store, enum pf_action def, const struct pf_cache *prev,
+		 struct pf_cache **out, uint64_t *load_us, uint64_t *build_us,
+		 struct pf_ruleset **good, struct pf_error *err)
 {
 	struct pf_ruleset *rs = NULL;
 	uint64_t t0 = pf_mono_ns(), t1;
@@ -247,7 +251,7 @@ static int build(struct pf_store *store, enum pf_action def, struct pf_cache **o
 	if (r < 0)
 		return r;
 	t1 = pf_mono_ns();
-	r = pf_cache_build(rs, def, out);
+	r = pf_cache_update(prev, rs, def, out);
 	if (r < 0)
 		pf_error_set(err, -r, "compiling the verdict cache (%zu policies, %zu rules): %s",
 			     rs->n_policies, pf_ruleset_n_rules(rs), strerror(-r));
@@ -394,8 +398,10 @@ static void swap_in(struct pf_reload *rl, struct pf_cache *c, struct pf_ruleset 
 	rl->last_reload_us = load_us + build_us;
 	pf_cache_get_stats(c, &st);
 	log_debug("Cache generation %" PRIu64 " (%s): %zu sources, loaded in %" PRIu64
-		  " us, compiled in %" PRIu64 " us",
-		  rl->generation, why, st.n_sources, load_us, build_us);
+		  " us, compiled in %" PRIu64 " us (%zu of %zu groups compiled, the rest taken "
+		  "from the last full build)",
+		  rl->generation, why, st.n_sources, load_us, build_us,
+		  pf_cache_base(c) == c ? st.n_groups : st.n_groups_compiled, st.n_groups);
 }
 
 static int build_now(struct pf_reload *rl, const char *why, struct pf_error *err)
@@ -419,7 +425,7 @@ static int build_now(struct pf_reload *rl, const char *why, struct pf_error *err
 		    "not rebuilt: the store is unchanged since the build that failed "
 		    "(%.600s)",
 		    rl->last_error);
-	r = build(rl->store, rl->cfg.default_action, &c, &load_us, &build_us, &good, err);
+	r = build(rl->store, rl->cfg.default_action, NULL, &c, &load_us, &build_us, &good, err);
 	save_ruleset(good, rl->cfg.saved_path, &rl->saved_hash);
 	if (r < 0) {
 		rl->reload_failures++;
@@ -779,6 +785,13 @@ static void *row_worker(void *arg)
 
 /* The build thread: events and DNS names, and a build when asked, when rows went in, or when
  * someone else committed (PRAGMA data_version, polled). */
+/* What the next build starts from (NULL: nothing, it is a full one). */
+static void set_last(struct pf_reloader *w, const struct pf_cache *c)
+{
+	pf_cache_free(w->last);
+	w->last = c ? pf_cache_ref(c) : NULL;
+}
+
 static void *worker(void *arg)
 {
 	struct pf_reloader *w = arg;
@@ -855,7 +868,10 @@ static void *worker(void *arg)
 		 * activates a pod only with a build reported to have its row) while the write
 		 * is retried. Other pods go on. */
 		w->retry_ns = 0;
-		r = build(w->store, w->default_action, &c, &load_us, &build_us, &good, &err);
+		r = build(w->store, w->default_action, w->last, &c, &load_us, &build_us, &good,
+			  &err);
+		if (r == 0)
+			set_last(w, c);
 
 		pthread_mutex_lock(&w->mu);
 		publish_committed(w, snap, n_snap, gen ? gen : 1);
@@ -924,6 +940,8 @@ int pf_reloader_start(struct pf_reload *rl)
 	if (rl->stale)
 		w->retry_ns = pf_mono_ns() + RETRY_FIRST_MS * 1000000ull;
 	w->requested = rl->requested;
+	/* the start-up build (on the loop, from the store or the saved ruleset) comes first */
+	set_last(w, rl->cache);
 	w->ops_tail = &w->ops;
 	pthread_mutex_init(&w->mu, NULL);
 	{
@@ -985,6 +1003,7 @@ int pf_reloader_start(struct pf_reload *rl)
 	rl->worker = w;
 	return 0;
 fail:
+	set_last(w, NULL);
 	if (w->efd >= 0)
 		close(w->efd);
 	free(w->saved_path);
@@ -1009,6 +1028,7 @@ void pf_reloader_stop(struct pf_reload *rl)
 	close(w->efd);
 	pf_cache_free(w->result);
 	pf_ruleset_free(w->result_rs);
+	set_last(w, NULL);
 	empty_trash(w);
 	/* Anything queued after the worker's last round, and one last try for the retries. */
 	for (struct pod_op *q = w->retry; q; q = q->next)

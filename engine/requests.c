@@ -322,6 +322,8 @@ static int status_json(struct pf_requests *rq, bool details, char **out)
 	pf_jgen_kv_uint(&w, "generation", pf_reload_generation(rq->reload));
 	pf_jgen_kv_uint(&w, "sources", n.cache.n_sources);
 	pf_jgen_kv_uint(&w, "groups", n.cache.n_groups);
+	/* the rest were taken from the last full build (only what changed is compiled) */
+	pf_jgen_kv_uint(&w, "groups_compiled", n.cache.n_groups - n.cache.n_groups_reused);
 	pf_jgen_kv_uint(&w, "bytes", n.cache.bytes);
 	pf_jgen_kv_uint(&w, "rules", n.cache.n_rules);
 	pf_jgen_kv_uint(&w, "audit_rules", n.cache.n_audit_rules);

@@ -1413,10 +1413,6 @@ int pf_cache_build(const struct pf_ruleset *rs, enum pf_action default_action,
 /* ------------------------------------------------------------------------------------------ */
 /* Incremental builds */
 
-/* A full build compiles groups holding at most this many rules (over their policies) or a
- * quarter of all groups' (whichever is more) before a build from the same base starts over. */
-#define UPDATE_MIN_WORK 4096
-
 static bool same_str(const char *a, const char *b)
 {
 	return !strcmp(a ? a : "", b ? b : "");
@@ -1582,7 +1578,9 @@ static int update(const struct pf_cache *base, const struct pf_ruleset *base_rs,
 		for (size_t k = 0; k < n; k++)
 			need[list[k]] = 1;
 	}
-	if (work_own > UPDATE_MIN_WORK && work_own * 4 > work_all) {
+	/* Past a quarter, a full build costs at most four times this one, and the next updates
+	 * start from a base that has the changes: what is held beside the base stays small. */
+	if (work_own * 4 > work_all) {
 		r = -EAGAIN;
 		goto out;
 	}
@@ -1640,25 +1638,27 @@ out:
 	return 0;
 }
 
-int pf_cache_update(const struct pf_cache *prev, const struct pf_ruleset *base_rs,
-		    const struct pf_ruleset *rs, enum pf_action default_action,
-		    struct pf_cache **out)
+int pf_cache_update(const struct pf_cache *prev, struct pf_ruleset *rs,
+		    enum pf_action default_action, struct pf_cache **out)
 {
 	const struct pf_cache *base = prev ? pf_cache_base(prev) : NULL;
-	bool can = base && base_rs && rs && !base->audit && !base->walk &&
-		   base->default_action == default_action &&
-		   base_rs->n_policies == base->n_policies && !pf_ruleset_has_audit(rs) &&
-		   !pf_ruleset_has_fqdn(rs);
+	bool plain = rs && !pf_ruleset_has_audit(rs) && !pf_ruleset_has_fqdn(rs);
+	struct pf_cache *c;
+	int r;
 
-	for (size_t i = 0; can && i < base->n_policies; i++)
-		can = base_rs->policies[i].id == base->policies[i].id;
-	if (can) {
-		int r = update(base, base_rs, rs, out);
-
+	if (plain && base && base->rs && base->default_action == default_action) {
+		r = update(base, base->rs, rs, out);
 		if (r != -EAGAIN)
 			return r;
 	}
-	return pf_cache_build(rs, default_action, out);
+	r = pf_cache_build(rs, default_action, &c);
+	if (r < 0)
+		return r;
+	/* the next update compares with rs: kept only where it can serve (no Audit, no fqdn) */
+	if (plain)
+		c->rs = pf_ruleset_ref(rs);
+	*out = c;
+	return 0;
 }
 
 const struct pf_cache *pf_cache_base(const struct pf_cache *c)
@@ -1699,6 +1699,7 @@ struct pf_cache *pf_cache_free(struct pf_cache *c)
 		return NULL;
 	pf_cache_free(c->audit);
 	pf_cache_free(c->base);
+	pf_ruleset_free(c->rs);
 	free(c->glist);
 	free(c->g_off);
 	free(c->g_n);

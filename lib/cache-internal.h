@@ -141,6 +141,7 @@ struct pf_cache {
 	 * no lists: the next update starts from the same base.
 	 */
 	struct pf_cache *base;
+	struct pf_ruleset *rs; /* a full build by pf_cache_update: what it was built from */
 	uint32_t *glist, *g_off, *g_n;
 	int refs; /* references beyond the first (pf_cache_ref) */
 };

@@ -66,21 +66,22 @@ int pf_cache_build_audit(const struct pf_ruleset *rs, struct pf_cache **out);
 const struct pf_cache *pf_cache_audit(const struct pf_cache *c);
 /*
  * Incremental build: the cache of rs, compiling only the groups (sources with the same set of
- * policies) whose policies changed since base_rs and taking every other group as the base
- * cache compiled it, where the base is prev's (pf_cache_base) and base_rs the ruleset the base
- * was built from. A policy is unchanged when its id, tier, priority, names and every rule
- * (action, log, destinations, ports) are the same; its sources may differ (level 1 is always
- * rebuilt). The result answers exactly as pf_cache_build(rs, default_action) would, holds a
- * reference to the base (memory held: both) and has the same limits.
+ * policies) whose policies changed since the base, prev's (pf_cache_base), was built, and
+ * taking every other group as the base compiled it. A policy is unchanged when its id, tier,
+ * priority, names and every rule (action, log, destinations, ports) are the same; its sources
+ * may differ (level 1 is always rebuilt). The result answers exactly as pf_cache_build(rs,
+ * default_action) would, holds a reference to the base (memory held: both) and has the same
+ * limits.
  *
- * It is a full build (pf_cache_base(*out) == *out) when prev is NULL, base_rs does not match
- * the base, the default action differs, either side has Audit or fqdn rules, or the groups to
- * compile name more than a quarter of the rules all groups name (and more than 4,096): the base is
- * then replaced before the changes pile up. Returns as pf_cache_build.
+ * It is a full build instead (pf_cache_base(*out) == *out) when prev is NULL, its base was not
+ * built here, the default action differs, either side has Audit or fqdn rules, or the groups to
+ * compile name more than a quarter of the rules all groups name (each group counting the rules
+ * of its policies): the base is then replaced before the changes pile up. A full build made
+ * here keeps a reference to rs (pf_ruleset_ref) to compare the next ruleset with, so rs must
+ * not change afterwards. Returns as pf_cache_build.
  */
-int pf_cache_update(const struct pf_cache *prev, const struct pf_ruleset *base_rs,
-		    const struct pf_ruleset *rs, enum pf_action default_action,
-		    struct pf_cache **out);
+int pf_cache_update(const struct pf_cache *prev, struct pf_ruleset *rs,
+		    enum pf_action default_action, struct pf_cache **out);
 /* The full build c's groups come from: c itself unless c came from pf_cache_update. */
 const struct pf_cache *pf_cache_base(const struct pf_cache *c);
 /* One more reference to c (thread-safe): each is dropped by one pf_cache_free. */

@@ -3,9 +3,15 @@
 #include "ruleset.h"
 #include "util.h"
 
+struct pf_ruleset *pf_ruleset_ref(struct pf_ruleset *rs)
+{
+	__atomic_add_fetch(&rs->refs, 1, __ATOMIC_RELAXED);
+	return rs;
+}
+
 void pf_ruleset_free(struct pf_ruleset *rs)
 {
-	if (!rs)
+	if (!rs || __atomic_fetch_sub(&rs->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	for (size_t i = 0; i < rs->n_policies; i++) {
 		struct pf_rs_policy *p = &rs->policies[i];

@@ -45,9 +45,13 @@ struct pf_ruleset {
 	 * tier priority ascending, then namespace, then name. */
 	struct pf_rs_policy *policies;
 	size_t n_policies;
+	int refs; /* references beyond the first (pf_ruleset_ref) */
 };
 
+/* Drops one reference (NULL-safe); the ruleset is freed with the last. */
 void pf_ruleset_free(struct pf_ruleset *rs);
+/* One more reference to rs (thread-safe; rs is not changed while shared). */
+struct pf_ruleset *pf_ruleset_ref(struct pf_ruleset *rs);
 
 /* A policy that applies to a source: to all of its addresses, or to one (pf_store_pod_policies). */
 struct pf_source_policy {
