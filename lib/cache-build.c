@@ -779,7 +779,7 @@ static int build_group(struct build *b, uint32_t g)
 	}
 	if (c->n_nodes + n_nodes > PF_CACHE_MAX_NODES)
 		return -E2BIG;
-	grp->n_nodes = (uint32_t)n_nodes;
+	c->g_nodes[g] = (uint32_t)n_nodes;
 
 	/*
 	 * This group's level-2 table: a power of two, load <= 3/4. Fuller than level 1 because
@@ -1058,22 +1058,6 @@ static void *shrink(void *p, size_t n, size_t sz)
 	return q ? q : p;
 }
 
-/* Point the groups this cache compiled at its arrays, where they are now (borrowed ones
- * already point at their base's). */
-static void link_groups(struct pf_cache *c)
-{
-	for (size_t g = 0; g < c->n_groups; g++) {
-		struct cache_group *grp = &c->groups[g];
-
-		if (grp->borrowed)
-			continue;
-		grp->l2 = c->l2 ? c->l2 + grp->l2_off : NULL;
-		grp->bloom = c->bloom ? c->bloom + grp->bloom_off : NULL;
-		grp->iv = c->iv;
-		grp->rules = c->rules;
-	}
-}
-
 #define HUGE_PAGE (2u << 20)
 #define COPY_STEP (1u << 20)
 
@@ -1144,7 +1128,6 @@ static void freeze(struct pf_cache *c)
 		*parts[i].p = start + off;
 		off += (parts[i].len + 63) & ~(size_t)63;
 	}
-	link_groups(c);
 	(void)mprotect(start, total, PROT_READ);
 	c->arena = start;
 	c->arena_len = total;
@@ -1295,7 +1278,8 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 	if (r < 0)
 		return r;
 	c->groups = calloc(c->n_groups ? c->n_groups : 1, sizeof(*c->groups));
-	if (!c->groups)
+	c->g_nodes = calloc(c->n_groups ? c->n_groups : 1, sizeof(*c->g_nodes));
+	if (!c->groups || !c->g_nodes)
 		return -ENOMEM;
 	intern_init(&b->tint, 64, NONE - 1);
 	for (size_t g = 0; g < c->n_groups; g++) {
@@ -1324,8 +1308,6 @@ static int build(struct build *b, const struct pf_ruleset *rs)
 static void finish(struct pf_cache *c)
 {
 	freeze(c);
-	if (!c->arena)
-		link_groups(c);
 	for (size_t g = 0; g < c->n_groups; g++)
 		for (int f = FAM_V4; f <= FAM_V6; f++) {
 			unsigned nl = (unsigned)(__builtin_popcountll(c->groups[g].lenmap[f][0]) +
@@ -1336,8 +1318,7 @@ static void finish(struct pf_cache *c)
 
 	c->stats.n_sources = c->l1.n;
 	c->stats.n_groups = c->n_groups;
-	for (size_t g = 0; g < c->n_groups; g++)
-		c->stats.n_dst_nodes += c->groups[g].n_nodes;
+	c->stats.n_dst_nodes += c->n_nodes;
 	/* tables and intervals held: this cache's and its base's */
 	c->stats.n_port_tables = c->n_tables + (c->base ? c->base->stats.n_port_tables : 0);
 	c->stats.n_intervals = c->n_iv + (c->base ? c->base->stats.n_intervals : 0);
@@ -1534,7 +1515,8 @@ static int update(const struct pf_cache *base, const struct pf_ruleset *base_rs,
 	_cleanup_free_ uint32_t *map = NULL, *sub_of = NULL, *from = NULL, *gidx = NULL,
 				*tmp = NULL;
 	_cleanup_free_ uint8_t *need = NULL;
-	size_t n_pol = rs->n_policies, gmask = 0, work_all = 0, work_own = 0, n_own = 0;
+	size_t n_pol = rs->n_policies, gmask = 0, work_all = 0, work_own = 0, n_own = 0,
+	       nodes_taken = 0;
 	struct pf_cache *c = calloc(1, sizeof(*c));
 	int r;
 
@@ -1602,7 +1584,8 @@ static int update(const struct pf_cache *base, const struct pf_ruleset *base_rs,
 		goto out;
 	c->n_rules_all = pf_ruleset_n_rules(rs);
 	c->groups = calloc(c->n_groups ? c->n_groups : 1, sizeof(*c->groups));
-	if (!c->groups) {
+	c->g_nodes = calloc(c->n_groups ? c->n_groups : 1, sizeof(*c->g_nodes));
+	if (!c->groups || !c->g_nodes) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1613,6 +1596,8 @@ static int update(const struct pf_cache *base, const struct pf_ruleset *base_rs,
 		if (from[g] != NONE) {
 			c->groups[g] = base->groups[from[g]];
 			c->groups[g].borrowed = true;
+			c->g_nodes[g] = base->g_nodes[from[g]];
+			nodes_taken += c->g_nodes[g];
 			continue;
 		}
 		/* each group has its own slice of glist: renumber it for the sub-ruleset */
@@ -1624,6 +1609,7 @@ static int update(const struct pf_cache *base, const struct pf_ruleset *base_rs,
 	}
 	c->stats.n_groups_reused = c->n_groups - n_own;
 	c->stats.n_groups_compiled = n_own;
+	c->stats.n_dst_nodes = nodes_taken; /* finish adds this cache's own */
 	r = 0;
 out:
 	free(sub.policies);
@@ -1703,6 +1689,7 @@ struct pf_cache *pf_cache_free(struct pf_cache *c)
 	free(c->glist);
 	free(c->g_off);
 	free(c->g_n);
+	free(c->g_nodes);
 	for (size_t i = 0; i < c->n_policies && c->policies; i++) {
 		free(c->policies[i].namespace);
 		free(c->policies[i].name);

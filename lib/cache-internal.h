@@ -87,20 +87,13 @@ struct cache_group {
 	/* level-3 table when neither an exact IP nor a prefix matched; any_n 0: none */
 	uint32_t any_off, any_n;
 	bool has_exact;
+	/* Taken as it was from the base of an incremental build (pf_cache_update): its offsets
+	 * and rule numbers are into the base's arrays (c->base->l2, ...), not this cache's. */
+	bool borrowed;
 	/* Some of this group's policies name fqdns: a destination the pod received in a DNS
 	 * answer is judged by walking them (walk_pols[walk_off .. + walk_n)), every other one
 	 * by the tables above. walk_n 0: no fqdn rule. */
 	uint32_t walk_off, walk_n;
-	uint32_t n_nodes; /* level-2 nodes (stats) */
-	/* false: compiled by the cache that holds it; true: taken as it was from the base cache
-	 * of an incremental build (pf_cache_update), whose arrays the pointers below are in */
-	bool borrowed;
-	/* Where a lookup reads: l2 and bloom at this group's table and filter, iv and rules the
-	 * arrays of the cache that compiled it (offsets and rule numbers are relative to those). */
-	const struct slot *l2;
-	const uint64_t *bloom;
-	const uint64_t *iv;
-	const struct cache_rule *rules;
 };
 
 /*
@@ -143,7 +136,8 @@ struct pf_cache {
 	struct pf_cache *base;
 	struct pf_ruleset *rs; /* a full build by pf_cache_update: what it was built from */
 	uint32_t *glist, *g_off, *g_n;
-	int refs; /* references beyond the first (pf_cache_ref) */
+	uint32_t *g_nodes; /* per group: its level-2 nodes (for an update's stats) */
+	int refs;	   /* references beyond the first (pf_cache_ref) */
 };
 
 /* One multiply-xorshift round: lookups hash up to a few times each, so this is kept cheap. */

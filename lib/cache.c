@@ -6,12 +6,12 @@
 static inline const struct slot *l2_get(const struct pf_cache *c, const struct cache_group *grp,
 					uint64_t hi, uint64_t lo, unsigned len)
 {
-	const struct slot *l2 = grp->l2;
+	const struct slot *l2 = c->l2 + grp->l2_off;
 	uint64_t h = key_hash(c->seed, hi, lo, len);
 	uint32_t bit = (uint32_t)(h >> 32) & grp->bloom_mask;
 	size_t i = h & grp->l2_mask;
 
-	if (!(grp->bloom[bit / 64] & (1ull << (bit % 64))))
+	if (!(c->bloom[grp->bloom_off + bit / 64] & (1ull << (bit % 64))))
 		return NULL;
 	for (;;) {
 		if (l2[i].val == NONE)
@@ -76,6 +76,11 @@ void pf_cache_lookup_flow(const struct pf_cache *c, uint32_t g, const struct pf_
 	if (g >= c->n_groups)
 		return;
 	grp = &c->groups[g];
+	/* A group an incremental build took from its base is read from the base's arrays (the
+	 * same seed, so its hashes are the same): past this line c is the cache that compiled
+	 * the group. The walk is never borrowed (no incremental build with fqdn rules). */
+	if (grp->borrowed)
+		c = c->base;
 	if (grp->walk_n && names) {
 		const char *const *v;
 
@@ -111,15 +116,15 @@ void pf_cache_lookup_flow(const struct pf_cache *c, uint32_t g, const struct pf_
 		}
 	}
 	if (hit)
-		r = iv_find(grp->iv + hit->val, hit->tag >> 8, port_key(proto, dport));
+		r = iv_find(c->iv + hit->val, hit->tag >> 8, port_key(proto, dport));
 	else if (grp->any_n)
-		r = iv_find(grp->iv + grp->any_off, grp->any_n, port_key(proto, dport));
+		r = iv_find(c->iv + grp->any_off, grp->any_n, port_key(proto, dport));
 	else
 		return;
 	if (r == NONE)
 		return;
 
-	cr = &grp->rules[r];
+	cr = &c->rules[r];
 	out->pass_name = cr->pass_name;
 	out->pass_policy_id = cr->pass_policy_id;
 	out->pass_rule_index = cr->pass_rule_index;
