@@ -7,6 +7,12 @@
  * stderr and exits 0.
  *
  * usage: nfq-accept-all --netns PATH [--queue N] [--no-bypass] [--backend auto|native|compat]
+ *                       [--chains output|flows|all] [--reuse MS]
+ * --chains: the output chain alone, with podfenced's flows chain (whose `ct state` turns
+ * conntrack on in the netns), or with its input chain too (all, the default: what podfenced
+ * installs). --reuse: verdict reuse on, as podfenced does it: every accepted TCP SYN is added
+ * to the reuse set (MS its timeout), so the next SYN of the same (source, destination, port)
+ * is accepted by the kernel without being queued.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -20,29 +26,44 @@
 
 int main(int argc, char **argv);
 
+struct reuse {
+	int fd; /* -1: verdict reuse off */
+	const struct pf_nft_config *cfg;
+};
+
 static uint32_t accept_all(void *userdata, uint32_t id, const struct pf_tuple *t, uint32_t *mark)
 {
-	(void)userdata;
+	const struct reuse *ru = userdata;
+
 	(void)id;
-	(void)t;
 	(void)mark;
+	if (ru->fd >= 0 && t->proto == IPPROTO_TCP && !t->inbound) {
+		struct pf_nft_reuse_elem e = {
+		    .src = t->src, .dst = t->dst, .dport = t->dport, .v6 = t->v6};
+
+		(void)pf_nft_reuse_add(ru->fd, ru->cfg, &e, 1);
+	}
 	return NF_ACCEPT;
 }
 
 static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: nfq-accept-all --netns PATH [--queue N] [--no-bypass] "
-		   "[--backend auto|native|compat]\n");
+		   "[--backend auto|native|compat]\n"
+		   "                      [--chains output|flows|all] [--reuse MS]\n");
 	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"netns", required_argument, NULL, 'n'}, {"queue", required_argument, NULL, 'q'},
-	    {"no-bypass", no_argument, NULL, 'B'},   {"backend", required_argument, NULL, 'b'},
-	    {"help", no_argument, NULL, 'h'},	     {0},
+	    {"netns", required_argument, NULL, 'n'},  {"queue", required_argument, NULL, 'q'},
+	    {"no-bypass", no_argument, NULL, 'B'},    {"backend", required_argument, NULL, 'b'},
+	    {"chains", required_argument, NULL, 'c'}, {"reuse", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},	      {0},
 	};
+	struct reuse ru = {.fd = -1};
+	uint32_t portid;
 	const char *netns = NULL, *backend = "auto";
 	struct pf_nft_config cfg;
 	struct pf_error err = {0};
@@ -56,7 +77,12 @@ int main(int argc, char **argv)
 	uint32_t v;
 
 	pf_nft_config_init(&cfg);
-	while ((c = getopt_long(argc, argv, "n:q:Bb:h", opts, NULL)) != -1) {
+	/* the chains podfenced installs by default (engine.c): the flows chain (whose `ct state`
+	 * turns conntrack on in the pod's netns) and the input chain */
+	cfg.flows = true;
+	cfg.dns = true;
+	cfg.flow_priority = PF_NFT_FLOW_PRIORITY;
+	while ((c = getopt_long(argc, argv, "n:q:Bb:c:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			netns = optarg;
@@ -71,6 +97,21 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			backend = optarg;
+			break;
+		case 'c':
+			if (!strcmp(optarg, "output")) {
+				cfg.flows = cfg.dns = false;
+			} else if (!strcmp(optarg, "flows")) {
+				cfg.dns = false;
+			} else if (strcmp(optarg, "all")) {
+				fprintf(stderr, "nfq-accept-all: --chains output|flows|all\n");
+				return 2;
+			}
+			break;
+		case 'r':
+			if (pf_parse_u32(optarg, PF_NFT_REUSE_TIMEOUT_MAX_MS, &v) < 0 || !v)
+				return usage(stderr, 2);
+			cfg.reuse_timeout_ms = v;
 			break;
 		case 'h':
 			return usage(stdout, 0);
@@ -103,7 +144,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "nfq-accept-all: %s\n", err.msg);
 		goto out;
 	}
-	if (pf_nfq_open(cfg.queue_num, 0, accept_all, NULL, &q, &err) < 0 ||
+	ru.cfg = &cfg;
+	if (cfg.reuse_timeout_ms && (c = pf_nft_reuse_open(&ru.fd, &portid)) < 0) {
+		fprintf(stderr, "nfq-accept-all: opening a netfilter socket: %s\n", strerror(-c));
+		goto out;
+	}
+	if (pf_nfq_open(cfg.queue_num, 0, accept_all, &ru, &q, &err) < 0 ||
 	    pf_nft_install(&cfg, &err) < 0) {
 		fprintf(stderr, "nfq-accept-all: %s\n", err.msg);
 		goto out;
@@ -148,6 +194,8 @@ out:
 		rc = 1;
 	}
 	pf_nfq_close(q);
+	if (ru.fd >= 0)
+		close(ru.fd);
 	pf_netns_leave(&saved);
 	return rc;
 }
