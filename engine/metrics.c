@@ -324,10 +324,10 @@ int pf_metrics_render(struct pf_metrics *m, char **out, size_t *len)
 		n.stats.flows_cut);
 	counter(&t, "pods_activated_own_cache_total",
 		"Pods enforced at registration with a cache compiled from their own policies, "
-		"before the full rebuild that adds them finished.",
+		"before the rebuild of the node's cache that adds them finished.",
 		n.stats.pods_own_cache);
 	counter(&t, "pods_activated_after_build_total",
-		"Pods enforced only once a full rebuild of the verdict cache had them.",
+		"Pods enforced only once a rebuild of the node's verdict cache had them.",
 		n.stats.pods_after_build);
 	head(&t, "engine_start_time_seconds", "gauge",
 	     "When the engine started, in seconds since the Unix epoch.");
