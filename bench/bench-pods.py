@@ -70,9 +70,11 @@ print("pods enforced with their own cache at registration %d, only after a full 
       % (act.get("own_cache", 0), act.get("after_build", 0)))
 
 # Through the hook (what runc runs at prestart): a container of one more pod, registered and
-# unregistered again, with the others in place; the pods taken in turn from 4, as new pods
-# come, and then one pod again at once (its netns released a moment before: the kernel still
-# holds that netns's nf_tables commit mutex while the released sockets close).
+# unregistered again, with the others in place; the pods taken in turn from 16, as new pods
+# come (a netns comes back ~100 ms after its release, past the 20-30 ms its released sockets
+# take to close: with 4, some runs met that), and then one pod again at once (its netns
+# released a moment before: the kernel still holds that netns's nf_tables commit mutex while
+# the released sockets close).
 hook = os.environ.get("BENCH_HOOK")
 if hook:
     pids = [int(x) for x in os.environ["BENCH_HOOK_PIDS"].split(",")]

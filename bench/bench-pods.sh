@@ -50,8 +50,8 @@ for i in $(seq 1 $((N + 8))); do
 done
 echo "setup: $((N + 8)) namespaces in $(( ($(date +%s%N) - t0) / 1000000 )) ms" >&2
 
-# The hook's pods: 4 more netns, each holding a process for the state's pid, and a bundle.
-hook_pods pfh 4 10.49.0.
+# The hook's pods: 16 more netns, each holding a process for the state's pid, and a bundle.
+hook_pods pfh 16 10.49.0.
 export BENCH_HOOK="$PODFENCE_HOOK" BENCH_HOOK_STATE="$STATE" BENCH_HOOK_PIDS="$HOOK_PIDS" BENCH_HOOK_BUNDLE="$TMP/hb"
 start_engine
 # PERF=FILE: a perf profile of the engine over the whole run (perf report -i FILE).
