@@ -43,6 +43,7 @@ run_chains() {
 	"$ACCEPT_ALL" --netns "/run/netns/$CLIENT" --chains "$2" --reuse 600000 \
 		>"$TMP/aa.out" 2>"$TMP/aa.err" &
 	aa=$!
+	on_exit "kill $aa; wait $aa" # a run that fails leaves no loop behind
 	wait_until 50 grep -q ready "$TMP/aa.out" || fail "nfq-accept-all did not start: $(cat "$TMP/aa.err")"
 	res[$1$r]=$(measure) || fail "run $1"
 	kill -TERM "$aa"; wait "$aa" || fail "nfq-accept-all: $(cat "$TMP/aa.err")"

@@ -102,6 +102,7 @@ run_b() {
 	local aa
 	"$ACCEPT_ALL" --netns "/run/netns/$CLIENT" >"$TMP/aa.out" 2>"$TMP/aa.err" &
 	aa=$!
+	on_exit "kill $aa; wait $aa" # a run that fails leaves no loop behind
 	wait_until 50 grep -q ready "$TMP/aa.out" || fail "nfq-accept-all did not start: $(cat "$TMP/aa.err")"
 	res[b$r]=$(measure_cpu "$aa") || fail "run b"
 	kill -TERM "$aa"; wait "$aa" || fail "nfq-accept-all: $(cat "$TMP/aa.err")"
