@@ -783,8 +783,6 @@ static void *row_worker(void *arg)
 	return NULL;
 }
 
-/* The build thread: events and DNS names, and a build when asked, when rows went in, or when
- * someone else committed (PRAGMA data_version, polled). */
 /* What the next build starts from (NULL: nothing, it is a full one). */
 static void set_last(struct pf_reloader *w, const struct pf_cache *c)
 {
@@ -792,6 +790,8 @@ static void set_last(struct pf_reloader *w, const struct pf_cache *c)
 	w->last = c ? pf_cache_ref(c) : NULL;
 }
 
+/* The build thread: events and DNS names, and a build when asked, when rows went in, or when
+ * someone else committed (PRAGMA data_version, polled). */
 static void *worker(void *arg)
 {
 	struct pf_reloader *w = arg;
