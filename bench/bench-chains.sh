@@ -23,12 +23,7 @@ need_root
 need_cmd nft
 [ -x "$CONNECT" ] && [ -x "$ACCEPT_ALL" ] || skip "build bench/connect-bench and bench/nfq-accept-all first"
 
-mk_netns "$SRV"
-ip -n "$SRV" addr add 10.99.0.1/32 dev lo
-ip netns exec "$SRV" "$CONNECT" serve 80 >"$TMP/server.out" &
-srv_pid=$!
-on_exit "kill $srv_pid; wait $srv_pid"
-wait_until 50 grep -q ready "$TMP/server.out" || fail "server did not start"
+connect_server
 add_pod 1
 CLIENT=$POD
 

@@ -27,13 +27,7 @@ ACCEPT_ALL=$top_builddir/bench/nfq-accept-all
 engine_need
 [ -x "$CONNECT" ] && [ -x "$ACCEPT_ALL" ] || skip "build bench/connect-bench and bench/nfq-accept-all first"
 
-# Server: one address on lo, a C accept loop on port 80.
-mk_netns "$SRV"
-ip -n "$SRV" addr add 10.99.0.1/32 dev lo
-ip netns exec "$SRV" "$CONNECT" serve 80 >"$TMP/server.out" &
-srv_pid=$!
-on_exit "kill $srv_pid; wait $srv_pid"
-wait_until 50 grep -q ready "$TMP/server.out" || fail "server did not start"
+connect_server
 add_pod 1
 CLIENT=$POD
 

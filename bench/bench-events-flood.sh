@@ -19,12 +19,7 @@ FLOOD=${FLOOD:-$top_builddir/bench/events-flood}
 engine_need
 [ -x "$CONNECT" ] && [ -x "$FLOOD" ] || skip "build bench/connect-bench and bench/events-flood first (or set FLOOD)"
 
-mk_netns "$SRV"
-ip -n "$SRV" addr add 10.99.0.1/32 dev lo
-ip netns exec "$SRV" "$CONNECT" serve 80 >"$TMP/server.out" &
-srv_pid=$!
-on_exit "kill $srv_pid; wait $srv_pid"
-wait_until 50 grep -q ready "$TMP/server.out" || fail "server did not start"
+connect_server
 add_pod 1
 QUIET=$POD
 add_pod 2

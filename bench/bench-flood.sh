@@ -39,12 +39,7 @@ if [ -n "$BASE" ]; then
 	[ -x "$BASE_LOAD" ] || fail "PODFENCED_BASE=$BASE: no policy loader at $BASE_LOAD (set POLICY_LOAD_BASE)"
 fi
 
-mk_netns "$SRV"
-ip -n "$SRV" addr add 10.99.0.1/32 dev lo
-ip netns exec "$SRV" "$CONNECT" serve 80 >"$TMP/server.out" &
-srv_pid=$!
-on_exit "kill $srv_pid; wait $srv_pid"
-wait_until 50 grep -q ready "$TMP/server.out" || fail "server did not start"
+connect_server
 add_pod 1; QUIET=$POD
 add_pod 2; FLOOD=$POD
 cat >"$TMP/policy.yaml" <<'YAML'

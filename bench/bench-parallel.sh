@@ -17,12 +17,7 @@ CONNECT=$top_builddir/bench/connect-bench
 engine_need
 [ -x "$CONNECT" ] || skip "build bench/connect-bench first"
 
-mk_netns "$SRV"
-ip -n "$SRV" addr add 10.99.0.1/32 dev lo
-ip netns exec "$SRV" "$CONNECT" serve 80 >"$TMP/server.out" &
-srv_pid=$!
-on_exit "kill $srv_pid; wait $srv_pid"
-wait_until 50 grep -q ready "$TMP/server.out" || fail "server did not start"
+connect_server
 pods=()
 for i in $(seq 1 "$P"); do add_pod "$i"; pods+=("$POD"); done
 load_policy_yaml <<'YAML'

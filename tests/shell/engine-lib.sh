@@ -95,6 +95,17 @@ setup_server() {
 	wait_until 50 test -f "$TMP/server.ready" || fail "server did not start"
 }
 
+# connect_server: the benchmarks' server netns SRV, 10.99.0.1 on lo and bench/connect-bench
+# ($CONNECT) accepting on port 80 (a C loop: the Python server of setup_server is too slow).
+connect_server() {
+	mk_netns "$SRV"
+	ip -n "$SRV" addr add 10.99.0.1/32 dev lo
+	ip netns exec "$SRV" "$CONNECT" serve 80 >"$TMP/server.out" &
+	local pid=$!
+	on_exit "kill $pid; wait $pid"
+	wait_until 50 grep -q ready "$TMP/server.out" || fail "server did not start"
+}
+
 # add_pod N: creates netns pfpN-TID, linked to the server; sets POD.
 add_pod() {
 	local n=$1
