@@ -302,22 +302,9 @@ static volatile uint64_t sink;
  */
 static struct pf_ruleset *change_one(const struct pf_ruleset *rs, size_t *changed)
 {
-	uint32_t *all = xcalloc(rs->n_policies, sizeof(*all));
-	struct pf_ruleset *m;
-	struct pf_rs_policy *p;
+	struct pf_ruleset *m = pf_test_ruleset_clone(rs, SIZE_MAX);
+	struct pf_rs_policy *p = &m->policies[rs->n_policies / 2];
 
-	for (size_t i = 0; i < rs->n_policies; i++)
-		all[i] = (uint32_t)i;
-	if (pf_ruleset_copy_some(rs, all, rs->n_policies, &m) < 0)
-		abort();
-	free(all);
-	for (size_t i = 0; i < rs->n_policies; i++) {
-		m->policies[i].src = xcalloc(rs->policies[i].n_src + 1, sizeof(struct pf_addr));
-		memcpy(m->policies[i].src, rs->policies[i].src,
-		       rs->policies[i].n_src * sizeof(struct pf_addr));
-		m->policies[i].n_src = rs->policies[i].n_src;
-	}
-	p = &m->policies[rs->n_policies / 2];
 	*changed = p->n_rules;
 	for (size_t r = 0; r < p->n_rules; r++)
 		if (p->rules[r].action == PF_ACTION_ALLOW)

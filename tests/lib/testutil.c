@@ -76,3 +76,27 @@ struct pf_addr pf_test_v6(uint32_t top, uint64_t low)
 		a.b[15 - i] = (uint8_t)(low >> (8 * i));
 	return a;
 }
+
+struct pf_ruleset *pf_test_ruleset_clone(const struct pf_ruleset *rs, size_t skip)
+{
+	uint32_t *keep = xcalloc(rs->n_policies, sizeof(*keep));
+	struct pf_ruleset *c;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n_policies; i++)
+		if (i != skip)
+			keep[n++] = (uint32_t)i;
+	if (pf_ruleset_copy_some(rs, keep, n, &c) < 0)
+		out_of_memory();
+	/* the copy leaves the sources out (it is what a cache walks for one source) */
+	for (size_t i = 0; i < n; i++) {
+		const struct pf_rs_policy *p = &rs->policies[keep[i]];
+
+		c->policies[i].src = xcalloc(p->n_src, sizeof(*p->src));
+		if (p->n_src)
+			memcpy(c->policies[i].src, p->src, p->n_src * sizeof(*p->src));
+		c->policies[i].n_src = p->n_src;
+	}
+	free(keep);
+	return c;
+}

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Helpers the unit tests and the benchmarks share: allocation, the RNG, addresses. */
+/* Helpers the unit tests and the benchmarks share: allocation, the RNG, addresses, rulesets. */
 #ifndef PF_TESTUTIL_H
 #define PF_TESTUTIL_H
 
@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "ruleset.h"
 
 /* Allocation for tests and benchmarks: out of memory aborts (there is nothing to recover). */
 void *xcalloc(size_t n, size_t size);
@@ -26,5 +27,9 @@ uint32_t pf_test_rand_below(uint32_t n);
 struct pf_addr pf_test_v4(uint32_t x);
 /* An IPv6 address: the top 32 bits, then zeros, then the low 64 bits. */
 struct pf_addr pf_test_v6(uint32_t top, uint64_t low);
+
+/* A deep copy of rs, sources included, without its policy `skip` (SIZE_MAX: none), in order:
+ * the next version of a ruleset, to change. */
+struct pf_ruleset *pf_test_ruleset_clone(const struct pf_ruleset *rs, size_t skip);
 
 #endif

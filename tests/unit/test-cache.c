@@ -1282,25 +1282,6 @@ static void test_differential(uint64_t seed, unsigned rounds)
 
 /* ---- incremental builds ---- */
 
-/* A deep copy of rs without its policy `skip` (SIZE_MAX: none), sources included. */
-static struct pf_ruleset *rs_clone(const struct pf_ruleset *rs, size_t skip)
-{
-	uint32_t *keep = xcalloc(rs->n_policies + 1, sizeof(*keep));
-	struct pf_ruleset *c;
-	size_t n = 0;
-
-	for (size_t i = 0; i < rs->n_policies; i++)
-		if (i != skip)
-			keep[n++] = (uint32_t)i;
-	if (pf_ruleset_copy_some(rs, keep, n, &c) < 0)
-		abort();
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < rs->policies[keep[i]].n_src; k++)
-			add_src_addr(&c->policies[i], rs->policies[keep[i]].src[k]);
-	free(keep);
-	return c;
-}
-
 /*
  * The next ruleset: a copy of rs with a few of the changes a cluster makes (a rule's verdict,
  * destination or port, a policy's sources or priority, a policy added or deleted); most
@@ -1312,7 +1293,7 @@ static struct pf_ruleset *rs_mutate(const struct pf_ruleset *rs, const struct pf
 	size_t skip = rs->n_policies > 1 && chance(20)
 			  ? pf_test_rand_below((uint32_t)rs->n_policies)
 			  : SIZE_MAX;
-	struct pf_ruleset *m = rs_clone(rs, skip);
+	struct pf_ruleset *m = pf_test_ruleset_clone(rs, skip);
 	unsigned n_changes = 1 + pf_test_rand_below(3);
 
 	for (unsigned k = 0; k < n_changes && m->n_policies; k++) {
